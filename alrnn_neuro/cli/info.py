@@ -1,0 +1,51 @@
+"""``alrnn-neuro info FILE``: a rich summary of a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alrnn_neuro.data.h5 import load_dataset
+from alrnn_neuro.data.summary import summarize_dataset
+
+
+def info(
+    file: Path = typer.Argument(..., help="dataset.h5 (canonical or plain layout)."),
+    bin_size: float = typer.Option(None, help="Bin size (s) for plain event-layout files."),
+    align: str = typer.Option(None, help="Alignment event for plain event-layout files."),
+) -> None:
+    """Summarise a dataset: trials, units, inputs, bins, epochs, conditions, ragged lengths."""
+    summary = summarize_dataset(load_dataset(file, bin_size=bin_size, align=align))
+    console = Console()
+    lo, hi = summary["time_range"]
+    shortest, median, longest = summary["trial_lengths"]
+    head = Table(title=f"{file}", show_header=False, title_justify="left")
+    head.add_row("observation", summary["observation"])
+    head.add_row("trials", str(summary["n_trials"]))
+    head.add_row("units", str(summary["n_units"]))
+    head.add_row("observed (trial × unit)", f"{summary['observed_fraction']:.1%}")
+    head.add_row("bins", f"{summary['n_bins']} × {summary['bin_size'] * 1e3:g} ms")
+    head.add_row("time", f"{lo:+.3f} … {hi:+.3f} s from '{summary['align_event']}'")
+    head.add_row("valid bins / trial", f"min {shortest}, median {median}, max {longest}")
+    head.add_row("inputs", ", ".join(summary["inputs"]) or "(none)")
+    head.add_row("extra variables", ", ".join(summary["extra_variables"]) or "(none)")
+    console.print(head)
+    epochs = Table("epoch", "valid bins", title="epochs", title_justify="left")
+    for label, count in summary["epochs"].items():
+        epochs.add_row(label or '""', str(count))
+    console.print(epochs)
+    for title, levels in (("conditions", summary["conditions"]), ("units", summary["unit_coords"])):
+        if not levels:
+            continue
+        table = Table("variable", "levels (count)", title=title, title_justify="left")
+        for name, counts in levels.items():
+            table.add_row(name, ", ".join(f"{k} ({v})" for k, v in counts.items()))
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``info`` command to ``app``."""
+    app.command("info")(info)

@@ -1,0 +1,1 @@
+"""Canonical data model and adapters from lab file formats."""

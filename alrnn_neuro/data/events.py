@@ -1,0 +1,354 @@
+"""Spike times + a trial event table -> binned, aligned, canonical dataset.
+
+See ``docs/dataset-format.md`` for the table formats and the binning rules; the counting
+kernels live in :mod:`alrnn_neuro.data.binning`, epoch labelling in
+:mod:`alrnn_neuro.data.epochs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from alrnn_neuro.data import binning
+from alrnn_neuro.data import epochs as epochs_mod
+from alrnn_neuro.data.schema import make_dataset
+from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
+
+logger = logging.getLogger(__name__)
+
+
+class SilentUnitWarning(UserWarning):
+    """A unit has no spike inside any valid bin; it is kept as an all-zero unit."""
+
+
+def bin_spike_times(
+    spike_times: Mapping[object, np.ndarray] | pd.DataFrame,
+    trials: pd.DataFrame | Mapping[str, Sequence],
+    *,
+    bin_size: float,
+    align: str,
+    window: tuple[float, float],
+    epochs: Sequence | Mapping | None = None,
+    smooth_sigma: float | None = None,
+    unit_ids: Sequence | None = None,
+    unit_coords: Mapping[str, Sequence] | pd.DataFrame | None = None,
+    inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    source: str = "",
+    events: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """Bin spike times into aligned trials and return a canonical dataset.
+
+    Parameters
+    ----------
+    spike_times : mapping of unit id to ndarray (spike,), or DataFrame with ``unit``, ``time``
+        Spike times in seconds on the session clock.
+    trials : DataFrame or mapping of name to 1-D array, length n_trial
+        ``start`` and ``stop`` (s, session clock) are required. Event columns (s, session
+        clock, NaN = did not happen) become ``event_<name>`` trial coords relative to
+        ``align``; every other column becomes a trial coord of its own name. An optional
+        integer ``trial`` column gives the trial ids.
+    bin_size : float
+        Bin width in seconds (> 0).
+    align : str
+        Event column that defines time zero (``"start"`` aligns to trial start).
+    window : (float, float)
+        ``(t0, t1)`` in seconds relative to ``align``; bins cover ``[t0, t1)``.
+    epochs : sequence or mapping, optional
+        Event names in order, or ``(label, start_event, stop_event)`` triples, see
+        :mod:`alrnn_neuro.data.epochs`. Default: label ``"trial"`` on every valid bin.
+    smooth_sigma : float, optional
+        Gaussian kernel SD in seconds. When given, the result holds ``signal`` (rates in Hz,
+        smoothed within each trial's valid bins) instead of ``spikes`` (counts).
+    unit_ids : sequence, optional
+        Units to return, in this order; units listed here but absent from ``spike_times``
+        are all-zero (with a :class:`SilentUnitWarning`).
+    unit_coords : mapping of name to 1-D array (unit,) or DataFrame, optional
+        Unit metadata in the order of the returned units.
+    inputs : ndarray (trial, time, input) or mapping of name to ndarray (trial, time), optional
+        Task inputs already on the output bins; zeroed on padded steps.
+    source : str
+        Provenance string for ``attrs["source"]``.
+    events : sequence of str, optional
+        Columns to treat as events. Default: ``start``, ``stop``, ``align``, the epoch events
+        and every float column whose non-NaN values all lie inside their trial's
+        ``[start, stop]``.
+
+    Returns
+    -------
+    xr.Dataset
+        Canonical dataset with dims (trial, time, unit, input). A bin is valid iff it lies
+        fully inside ``[start, stop]`` of its trial; ``time`` holds bin centres.
+
+    Raises
+    ------
+    ConfigError
+        Bad ``bin_size``, ``window``, ``smooth_sigma`` or ``epochs``.
+    EventTableError
+        Inconsistent trial table: missing/unequal columns, unknown ``align`` or epoch event,
+        ``stop <= start``, events out of order or outside their trial, trials with no valid
+        bin in ``window``, ``inputs`` with another number of trials.
+    DataValidationError
+        Bad spike table, ``unit_coords`` or ``inputs`` shapes.
+
+    Examples
+    --------
+    >>> ds = bin_spike_times({"a": [0.12, 0.31, 1.05]},
+    ...                      {"start": [0.0], "stop": [1.0], "stim": [0.2]},
+    ...                      bin_size=0.1, align="stim", window=(-0.2, 0.4))
+    >>> ds["spikes"].sel(unit="a").values[0].tolist()
+    [0, 1, 0, 1, 0, 0]
+    >>> ds["time"].values.round(2).tolist()
+    [-0.15, -0.05, 0.05, 0.15, 0.25, 0.35]
+    """
+    bin_size, (t0, t1) = _check_config(bin_size, window, smooth_sigma)
+    spec = epochs_mod.parse_epochs(epochs) if epochs is not None else None
+    table = epochs_mod.trial_table(trials)
+    n_trials = len(table["start"])
+    trial_ids = epochs_mod.trial_ids_of(table)
+    declared = ["start", "stop", align] + (epochs_mod.epoch_events(spec) if spec else [])
+    event_names = epochs_mod.event_columns(table, declared, events, trial_ids)
+    align_t = _align_times(table, align, trial_ids)
+    if spec:
+        epochs_mod.check_event_order(table, epochs_mod.epoch_events(spec), trial_ids)
+
+    n_bins = binning.n_bins_for((t0, t1), bin_size)
+    first, last = _valid_bins(table, align, align_t, (t0, t1), bin_size, n_bins, trial_ids)
+    valid = binning.range_mask(first, last, n_bins)
+    centres = t0 + (np.arange(n_bins) + 0.5) * bin_size
+    input_array, input_names = _inputs(inputs, n_trials, n_bins, valid)
+
+    times, unit_index, units = binning.spike_table(spike_times, unit_ids)
+    counts = binning.count_spikes(times, unit_index, len(units), align_t, t0, bin_size, n_bins)
+    counts[~valid] = 0
+    silent = [u for u, total in zip(units, counts.sum(axis=(0, 1)), strict=True) if total == 0]
+    if silent:
+        warnings.warn(
+            f"units {silent[:10]}{' ...' if len(silent) > 10 else ''} ({len(silent)} in all) "
+            "have no spike in any valid bin; they are kept as all-zero units",
+            SilentUnitWarning,
+            stacklevel=2,
+        )
+
+    events_rel = {name: table[name] - align_t for name in event_names}
+    epoch = epochs_mod.label_epochs(spec, events_rel, centres, valid) if spec else None
+    trial_coords = {f"event_{name}": values for name, values in events_rel.items()}
+    trial_coords.update(epochs_mod.label_columns(table, event_names))
+    if smooth_sigma is None:
+        data, kind = counts, "spikes"
+    else:
+        data = binning.smooth_rates(counts, first, last, smooth_sigma / bin_size, bin_size)
+        kind = "signal"
+    ds = make_dataset(
+        data,
+        kind=kind,
+        inputs=input_array,
+        input_names=input_names,
+        valid=valid,
+        epoch=epoch,
+        time=centres,
+        bin_size=bin_size,
+        align_event=align,
+        trial_coords=trial_coords,
+        unit_coords=binning.unit_coord_table(unit_coords, units),
+        unit_ids=units,
+        trial_ids=trial_ids,
+        source=source,
+    )
+    ds.attrs["window"] = np.array([t0, t1], dtype=float)
+    if smooth_sigma is not None:
+        ds.attrs["smooth_sigma"] = float(smooth_sigma)
+    logger.debug(
+        "binned %d spikes of %d units into %d trials x %d bins of %g s around %r",
+        int(counts.sum()),
+        len(units),
+        n_trials,
+        n_bins,
+        bin_size,
+        align,
+    )
+    return ds
+
+
+def read_event_tables(
+    path: str | os.PathLike,
+) -> tuple[pd.DataFrame | dict[str, np.ndarray], pd.DataFrame]:
+    """Read a spike-time table and a trial table.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A directory holding ``spikes.csv`` (columns ``unit``, ``time``) and ``trials.csv``
+        (``start``, ``stop``, events, labels), or an HDF5 file in the plain ``events``
+        layout (see :func:`alrnn_neuro.data.plain_h5.read_plain_events`).
+
+    Returns
+    -------
+    spike_times : DataFrame (unit, time) or dict of unit id to ndarray
+    trials : DataFrame
+        Both ready for :func:`bin_spike_times`.
+
+    Raises
+    ------
+    FileFormatError
+        Missing path or files, unreadable CSV, or a file that is not HDF5.
+    """
+    path = Path(path)
+    if path.is_dir():
+        tables = []
+        for name in ("spikes.csv", "trials.csv"):
+            if not (path / name).is_file():
+                raise FileFormatError(
+                    f"{path / name} is missing; an event-table directory needs spikes.csv "
+                    "(columns unit,time) and trials.csv (columns start,stop,<events>,<labels>)"
+                )
+            try:
+                tables.append(pd.read_csv(path / name))
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+                raise FileFormatError(f"cannot parse {path / name} as CSV: {err}") from err
+        if {"unit", "time"} - set(tables[0].columns):
+            raise FileFormatError(
+                f"{path / 'spikes.csv'} has columns {list(tables[0].columns)}; "
+                "fix: name them 'unit' and 'time' (seconds)"
+            )
+        return tables[0], tables[1]
+    if path.is_file():
+        from alrnn_neuro.data.plain_h5 import read_plain_events
+
+        spike_times, trials, _ = read_plain_events(path)
+        return spike_times, trials
+    raise FileFormatError(
+        f"{path} does not exist; fix: give a directory with spikes.csv + trials.csv "
+        "or an HDF5 file in the plain 'events' layout"
+    )
+
+
+def covering_window(
+    trials: pd.DataFrame | Mapping[str, Sequence], align: str, bin_size: float
+) -> tuple[float, float]:
+    """The smallest window of whole bins that covers every trial's ``[start, stop]``.
+
+    Parameters
+    ----------
+    trials : DataFrame or mapping of name to 1-D array
+        Trial table with ``start``, ``stop`` and the ``align`` column (s, session clock).
+    align : str
+        Alignment event.
+    bin_size : float
+        Bin width in seconds.
+
+    Returns
+    -------
+    (float, float)
+        ``(t0, t1)`` relative to ``align``: ``t0 = min(start - align)`` and ``t1`` the first
+        whole-bin edge at or after ``max(stop - align)``.
+
+    Examples
+    --------
+    >>> covering_window({"start": [0.0, 5.0], "stop": [2.0, 7.5], "go": [1.0, 6.0]}, "go", 0.5)
+    (-1.0, 1.5)
+    """
+    _check_config(bin_size, (0.0, 1.0), None)
+    table = epochs_mod.trial_table(trials)
+    align_t = _align_times(table, align, epochs_mod.trial_ids_of(table))
+    t0 = float(np.nanmin(table["start"] - align_t))
+    span = float(np.nanmax(table["stop"] - align_t)) - t0
+    n_bins = max(1, int(np.ceil(span / bin_size - binning.EDGE_TOL)))
+    return t0, t0 + n_bins * bin_size
+
+
+def _align_times(table: dict[str, np.ndarray], align: str, trial_ids: np.ndarray) -> np.ndarray:
+    if align not in table:
+        raise EventTableError(
+            f"align={align!r} is not a column of the trial table; available columns: "
+            f"{sorted(table)}; fix: pass one of them (or 'start')"
+        )
+    align_t = epochs_mod.float_column(table, align)
+    if np.isnan(align_t).any():
+        raise EventTableError(
+            f"alignment event {align!r} is NaN in trials "
+            f"{epochs_mod.fmt_ids(trial_ids[np.isnan(align_t)])}; fix: drop those trials "
+            f"(e.g. trials[trials[{align!r}].notna()]) or align to another event"
+        )
+    return align_t
+
+
+def _valid_bins(
+    table: dict[str, np.ndarray],
+    align: str,
+    align_t: np.ndarray,
+    window: tuple[float, float],
+    bin_size: float,
+    n_bins: int,
+    trial_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First / one-past-last valid bin per trial; error naming trials without any."""
+    t0, t1 = window
+    first, last = binning.valid_bin_range(
+        table["start"] - align_t, table["stop"] - align_t, t0, bin_size, n_bins
+    )
+    empty = last <= first
+    if empty.any():
+        rel = np.stack([table["start"] - align_t, table["stop"] - align_t], axis=1)[empty]
+        raise EventTableError(
+            f"trials {epochs_mod.fmt_ids(trial_ids[empty])} have no valid {bin_size} s bin inside "
+            f"window=({t0}, {t1}) around {align!r} (e.g. trial {trial_ids[empty][0]} spans "
+            f"[{rel[0, 0]:g}, {rel[0, 1]:g}] s relative to {align!r}); fix: choose a window "
+            f"that overlaps [start, stop], e.g. window=({rel[:, 0].min():g}, "
+            f"{rel[:, 1].max():g}), or drop those trials"
+        )
+    return first, last
+
+
+def _check_config(
+    bin_size: float, window: object, smooth_sigma: float | None
+) -> tuple[float, tuple[float, float]]:
+    if not isinstance(bin_size, int | float | np.number) or not np.isfinite(bin_size):
+        raise ConfigError(f"bin_size={bin_size!r}; fix: a positive number of seconds, e.g. 0.05")
+    if bin_size <= 0:
+        raise ConfigError(f"bin_size={bin_size!r} s must be > 0; fix: e.g. bin_size=0.05")
+    try:
+        t0, t1 = (float(v) for v in window)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"window={window!r}; fix: two numbers (t0, t1) in s relative to align"
+        ) from err
+    if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+        raise ConfigError(f"window={window!r} needs finite t0 < t1; fix: e.g. window=(-0.5, 1.5)")
+    if smooth_sigma is not None and not (np.isfinite(smooth_sigma) and smooth_sigma > 0):
+        raise ConfigError(
+            f"smooth_sigma={smooth_sigma!r}; fix: a positive SD in seconds, or None for counts"
+        )
+    return float(bin_size), (t0, t1)
+
+
+def _inputs(inputs: object, n_trials: int, n_bins: int, valid: np.ndarray):
+    if inputs is None:
+        return None, None
+    if isinstance(inputs, xr.DataArray):
+        names = [str(v) for v in inputs["input"].values] if "input" in inputs.coords else None
+        array = inputs.transpose("trial", "time", "input").values
+    elif isinstance(inputs, Mapping):
+        names = [str(k) for k in inputs]
+        array = np.stack([np.asarray(v, dtype=float) for v in inputs.values()], axis=-1)
+    else:
+        names, array = None, np.asarray(inputs, dtype=float)
+    if array.ndim != 3 or array.shape[0] != n_trials:
+        raise EventTableError(
+            f"inputs have shape {array.shape} but the trial table has {n_trials} trials; "
+            f"fix: one row per trial, shape ({n_trials}, {n_bins}, n_inputs)"
+        )
+    if array.shape[1] != n_bins:
+        raise DataValidationError(
+            f"inputs have {array.shape[1]} time bins, the window has {n_bins}; fix: build "
+            f"inputs on the same bins, shape ({n_trials}, {n_bins}, n_inputs)"
+        )
+    array = np.where(valid[:, :, None], array, 0.0).astype(np.float32)
+    return array, names

@@ -1,0 +1,172 @@
+"""Read and write ``dataset.h5``: the canonical dataset stored as NetCDF4/HDF5 via h5netcdf.
+
+A canonical file is written by :func:`save_dataset` and reads back exactly (values, coords,
+dtypes, attrs). :func:`load_dataset` also reads the *plain HDF5 layout* that a lab can write
+with h5py alone (root attribute ``layout`` = ``"binned"`` or ``"events"``; see
+``docs/dataset-format.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data.schema import validate_dataset
+from alrnn_neuro.errors import FileFormatError
+
+_WIDTH_ATTR = "_unicode_width"
+PLAIN_LAYOUTS = ("binned", "events")
+
+
+def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> Path:
+    """Validate ``ds`` and write it to ``path`` (atomically: nothing is left on failure).
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Canonical dataset (see :mod:`alrnn_neuro.data.schema`).
+    path : str or PathLike
+        Destination ``.h5`` file; parent folders are created.
+    compress : bool
+        gzip-compress numeric and string variables (level 4; strings as UTF-8 char arrays).
+
+    Returns
+    -------
+    Path
+        The written path.
+    """
+    validate_dataset(ds)
+    encoded = _encode_strings(ds)
+    encoding = {}
+    if compress:
+        for name, var in encoded.variables.items():
+            if var.ndim == 0 or var.size == 0:
+                continue
+            if var.dtype.kind in "biuf":
+                encoding[name] = {"zlib": True, "complevel": 4}
+            elif var.dtype.kind == "U" and name not in encoded.dims:
+                # char arrays compress (epoch labels repeat a lot); vlen strings do not
+                encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 4}
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
+    return final
+
+
+def load_dataset(
+    path: str | os.PathLike,
+    *,
+    bin_size: float | None = None,
+    align: str | None = None,
+    window: tuple[float, float] | None = None,
+    validate: bool = True,
+) -> xr.Dataset:
+    """Load a canonical ``dataset.h5`` or a plain-layout HDF5 file into memory.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        File to read.
+    bin_size, align, window : optional
+        Binning options, used only for the plain *events* layout (binned on load).
+    validate : bool
+        Run :func:`~alrnn_neuro.data.schema.validate_dataset` on the result.
+
+    Returns
+    -------
+    xr.Dataset
+        Canonical dataset with dims (trial, time, unit, input).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    FileFormatError
+        If ``path`` is not an HDF5 file.
+    """
+    kind = detect_layout(path)
+    if kind in PLAIN_LAYOUTS:
+        from alrnn_neuro.data.plain_h5 import read_plain_h5
+
+        return read_plain_h5(path, bin_size=bin_size, align=align, window=window)
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError) as error:
+        raise FileFormatError(
+            f"{path}: could not read as a canonical dataset.h5 ({error}); fix: write it with "
+            "alrnn_neuro.save_dataset or use the plain layout in docs/dataset-format.md"
+        ) from error
+    ds = _decode_strings(ds)
+    return validate_dataset(ds) if validate else ds
+
+
+def detect_layout(path: str | os.PathLike) -> str:
+    """Return ``"canonical"``, ``"binned"`` or ``"events"`` for an HDF5 file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    FileFormatError
+        If ``path`` exists but is not an HDF5 file.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"{file}: no such file; fix: check the path")
+    if file.is_dir() or not h5py.is_hdf5(file):
+        raise FileFormatError(
+            f"{file}: not an HDF5 file; fix: give a dataset.h5 (canonical or plain layout, "
+            "docs/dataset-format.md), or convert first with `alrnn-neuro convert`"
+        )
+    with h5py.File(file, "r") as handle:
+        layout = handle.attrs.get("layout")
+    if isinstance(layout, bytes):
+        layout = layout.decode()
+    if layout is None:
+        return "canonical"
+    if layout not in PLAIN_LAYOUTS:
+        raise FileFormatError(
+            f"{file}: root attribute layout={layout!r} is unknown; fix: use one of "
+            f"{list(PLAIN_LAYOUTS)} or omit it for a canonical file"
+        )
+    return str(layout)
+
+
+def _encode_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Record the width of fixed-width unicode variables so loading restores their dtype."""
+    out = ds.copy()
+    for name, var in out.variables.items():
+        if var.dtype.kind == "U":
+            out[name].attrs[_WIDTH_ATTR] = np.int64(var.dtype.itemsize // 4)
+    return out
+
+
+def _decode_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Turn object string arrays read from HDF5 back into fixed-width unicode arrays."""
+    replacements = {}
+    for name, var in ds.variables.items():
+        width = var.attrs.get(_WIDTH_ATTR)
+        if width is None and var.dtype != object:
+            continue
+        values = np.asarray(var.values)
+        if values.dtype == object:
+            values = np.array([_to_str(v) for v in values.ravel()], dtype=str).reshape(values.shape)
+        if width is not None:
+            values = values.astype(f"<U{int(width)}")
+        attrs = {k: v for k, v in var.attrs.items() if k != _WIDTH_ATTR}
+        replacements[name] = xr.Variable(var.dims, values, attrs)
+    for name, variable in replacements.items():
+        if name in ds.coords:
+            ds = ds.assign_coords({name: variable})
+        else:
+            ds[name] = variable
+    return ds
+
+
+def _to_str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

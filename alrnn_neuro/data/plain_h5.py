@@ -1,0 +1,400 @@
+"""Read the *plain HDF5 layout*: files a lab can write with h5py alone.
+
+The root attribute ``layout`` tells the two variants apart (full specification with runnable
+examples in ``docs/dataset-format.md``):
+
+* ``"binned"``: ``spikes`` or ``signal`` (trial, time, unit), optional ``inputs``,
+  ``valid`` / ``trial_lengths``, ``epoch``, ``observed``, ``time``, groups ``trials/`` and
+  ``units/``; attrs ``bin_size``, ``align_event``, ``t_start``.
+* ``"events"``: spike times per unit (group ``spike_times/`` or flat ``spike_times`` +
+  ``spike_units``), group ``trials/`` (``start``, ``stop``, events, labels), optional
+  ``units/``; binned on load by :func:`alrnn_neuro.data.events.bin_spike_times`.
+
+Strings written by h5py come back as bytes and are decoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from alrnn_neuro.data.epochs import RESERVED
+from alrnn_neuro.data.events import bin_spike_times, covering_window
+from alrnn_neuro.data.schema import make_dataset, validate_dataset
+from alrnn_neuro.errors import ConfigError, FileFormatError
+
+LAYOUTS = ("binned", "events")
+DOC = "docs/dataset-format.md"
+
+
+def read_plain_h5(
+    path: str | os.PathLike,
+    *,
+    bin_size: float | None = None,
+    align: str | None = None,
+    window: tuple[float, float] | None = None,
+) -> xr.Dataset:
+    """Read a plain-layout HDF5 file into a validated canonical dataset.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        HDF5 file with root attribute ``layout`` = ``"binned"`` or ``"events"``.
+    bin_size : float, optional
+        Bin width (s). Events layout: overrides the root attribute ``bin_size`` (one of the
+        two is required). Binned layout: only fills in a missing ``bin_size``; a value that
+        differs from the file's raises (binned data are not re-binned).
+    align : str, optional
+        Alignment event. Events layout: overrides the root attribute ``align_event``
+        (default ``"start"``). Binned layout: must match the file's ``align_event``.
+    window : (float, float), optional
+        Seconds relative to ``align``. Events layout: overrides the root attribute
+        ``window`` (default: the smallest window covering every trial). Binned layout:
+        keeps only the bins lying inside it.
+
+    Returns
+    -------
+    xr.Dataset
+        Canonical dataset (validated by :func:`alrnn_neuro.data.schema.validate_dataset`).
+
+    Raises
+    ------
+    FileFormatError
+        Not an HDF5 file, no/unknown ``layout``, missing datasets, wrong shapes or dims.
+    ConfigError
+        ``bin_size`` <= 0 or missing, or options that contradict a binned file.
+    EventTableError, DataValidationError
+        Inconsistent trial tables, or negative/fractional counts or NaN on valid steps.
+    """
+    if bin_size is not None and not (np.isfinite(bin_size) and bin_size > 0):
+        raise ConfigError(f"bin_size={bin_size!r} s must be > 0; fix: e.g. bin_size=0.05")
+    layout = _layout(path)
+    if layout == "events":
+        spike_times, trials, opts = read_plain_events(path)
+        bin_size = bin_size if bin_size is not None else opts["bin_size"]
+        if bin_size is None:
+            raise ConfigError(
+                f"{path}: the bin size is not given; fix: pass bin_size=... or set the root "
+                "attribute f.attrs['bin_size'] (seconds)"
+            )
+        align = align or opts["align"] or "start"
+        window = window or opts["window"] or covering_window(trials, align, bin_size)
+        return bin_spike_times(
+            spike_times,
+            trials,
+            bin_size=bin_size,
+            align=align,
+            window=window,
+            epochs=opts["epochs"],
+            unit_ids=opts["unit_ids"],
+            unit_coords=opts["unit_coords"],
+            source=opts["source"],
+            events=opts["events"],
+        )
+    with h5py.File(path, "r") as handle:
+        return _read_binned(handle, path, bin_size=bin_size, align=align, window=window)
+
+
+def read_plain_events(
+    path: str | os.PathLike,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict]:
+    """Read the spike times, trial table and binning defaults of an ``events``-layout file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        HDF5 file with root attribute ``layout = "events"``.
+
+    Returns
+    -------
+    spike_times : dict of unit id (str) to ndarray (spike,)
+        Seconds, session clock.
+    trials : DataFrame
+        One row per trial; strings decoded.
+    options : dict
+        ``bin_size``, ``align``, ``window``, ``epochs``, ``events`` (None where the file has
+        no such root attribute), ``unit_ids``, ``unit_coords`` (from ``units/``), ``source``.
+    """
+    if _layout(path) != "events":
+        raise FileFormatError(f"{path}: layout is not 'events'; fix: see {DOC}")
+    with h5py.File(path, "r") as f:
+        spike_times = _spike_times(f, path)
+        columns = read_columns(f["trials"], path) if "trials" in f else {}
+        missing = [f"trials/{name}" for name in ("start", "stop") if name not in columns]
+        if missing:
+            raise FileFormatError(
+                f"{path}: {missing} missing; the events layout needs a group trials/ with 1-D "
+                f"datasets start, stop (s, session clock), one per event or label (see {DOC})"
+            )
+        units = read_columns(f["units"], path) if "units" in f else {}
+        unit_ids = [str(u) for u in units.pop("id")] if "id" in units else None
+        attrs = f.attrs
+        epochs = decode(attrs["epochs"]).tolist() if "epochs" in attrs else None
+        options = {
+            "bin_size": float(attrs["bin_size"]) if "bin_size" in attrs else None,
+            "align": _scalar_str(attrs.get("align_event", attrs.get("align"))),
+            "window": tuple(float(v) for v in attrs["window"]) if "window" in attrs else None,
+            "epochs": [tuple(e) if isinstance(e, list) else e for e in epochs or []] or None,
+            "events": list(decode(attrs["events"])) if "events" in attrs else None,
+            "unit_ids": unit_ids,
+            "unit_coords": units or None,
+            "source": _scalar_str(attrs.get("source")) or str(path),
+        }
+    return spike_times, pd.DataFrame(columns), options
+
+
+def _read_binned(
+    f: h5py.File, path: object, *, bin_size: float | None, align: str | None, window: object
+) -> xr.Dataset:
+    present = [name for name in ("spikes", "signal") if name in f]
+    if len(present) != 1:
+        raise FileFormatError(
+            f"{path}: the binned layout needs exactly one dataset 'spikes' (counts) or 'signal' "
+            f"(continuous), shape (trial, time, unit); found {present or 'neither'} among "
+            f"{sorted(f)} (see {DOC})"
+        )
+    kind = present[0]
+    data = _array(f, kind, ("trial", "time", "unit"), path)
+    n_trial, n_time, n_unit = data.shape
+    inputs = input_names = None
+    if "inputs" in f:
+        inputs = _array(f, "inputs", ("trial", "time", "input"), path, (n_trial, n_time, None))
+        names = f["inputs"].attrs.get("input_names", f.get("input_names"))
+        input_names = None if names is None else [str(n) for n in decode(names[()])]
+    valid = _valid(f, path, n_trial, n_time)
+    epoch = _array(f, "epoch", ("trial", "time"), path, valid.shape) if "epoch" in f else None
+    observed = None
+    if "observed" in f:
+        observed = _array(f, "observed", ("trial", "unit"), path, (n_trial, n_unit)).astype(bool)
+    time, bin_size = _time_axis(f, path, n_time, bin_size)
+    file_align = _scalar_str(f.attrs.get("align_event"))
+    if align is not None and file_align is not None and align != file_align:
+        raise ConfigError(
+            f"align={align!r} but {path} is binned around {file_align!r}; binned data cannot be "
+            "re-aligned; fix: omit align, or store spike times (layout 'events')"
+        )
+    trials = read_columns(f["trials"], path) if "trials" in f else {}
+    units = read_columns(f["units"], path) if "units" in f else {}
+    for group, columns, size in (("trials", trials, n_trial), ("units", units, n_unit)):
+        if columns and next(iter(columns.values())).size != size:
+            raise FileFormatError(
+                f"{path}: datasets in {group}/ have length {next(iter(columns.values())).size}, "
+                f"but '{kind}' has {size} {group}; fix: one value per {group[:-1]}"
+            )
+    trial_ids = trials.pop("id", trials.pop("trial", None))
+    unit_ids = units.pop("id", None)
+    keep = valid[:, :, None] & (True if observed is None else observed[:, None, :])
+    ds = make_dataset(
+        np.where(keep, data, 0),
+        kind=kind,
+        inputs=None if inputs is None else np.where(valid[:, :, None], inputs, 0),
+        input_names=input_names,
+        valid=valid,
+        observed=observed,
+        epoch=None if epoch is None else np.where(valid, epoch, ""),
+        time=time,
+        bin_size=bin_size,
+        align_event=file_align or align or "start",
+        trial_coords=trials,
+        unit_coords=units,
+        unit_ids=None if unit_ids is None else [str(u) for u in unit_ids],
+        trial_ids=trial_ids,
+        source=_scalar_str(f.attrs.get("source")) or str(path),
+    )
+    if kind == "spikes" and ds["spikes"].dtype.kind != "i":
+        ds["spikes"] = ds["spikes"].astype(np.int32)
+    if window is not None:
+        ds = _crop(ds, window, bin_size)
+    return ds
+
+
+def _array(
+    f: h5py.File, name: str, dims: tuple[str, ...], path: object, shape: tuple | None = None
+) -> np.ndarray:
+    """Read ``name`` with ``dims``; honour a ``dims`` attribute or h5py dimension labels."""
+    dset = f[name]
+    values = decode(dset[()])
+    if values.ndim != len(dims):
+        raise FileFormatError(
+            f"{path}: '{name}' has {values.ndim} dims (shape {values.shape}), expected "
+            f"{len(dims)} {dims}; fix: reshape before writing"
+        )
+    labels = [str(v) for v in decode(dset.attrs.get("dims", [d.label for d in dset.dims]))]
+    if any(labels):
+        if sorted(labels) != sorted(dims):
+            raise FileFormatError(
+                f"{path}: '{name}' has dims {labels}, expected {list(dims)}; fix: set "
+                f"f['{name}'].attrs['dims'] = {list(dims)} (in the order of the array axes)"
+            )
+        values = values.transpose([labels.index(d) for d in dims])
+    if shape is not None and any(s not in (None, v) for s, v in zip(shape, values.shape)):  # noqa: B905
+        raise FileFormatError(
+            f"{path}: '{name}' has shape {values.shape}, expected {shape} {dims} "
+            "(None = any); fix: match the trial/time/unit sizes of the data"
+        )
+    return values
+
+
+def _valid(f: h5py.File, path: object, n_trial: int, n_time: int) -> np.ndarray:
+    valid = np.ones((n_trial, n_time), bool)
+    if "valid" in f and "trial_lengths" in f:
+        raise FileFormatError(f"{path}: holds 'valid' and 'trial_lengths'; fix: write only one")
+    if "valid" in f:
+        valid = _array(f, "valid", ("trial", "time"), path, (n_trial, n_time)).astype(bool)
+    if "trial_lengths" in f:
+        lengths = np.asarray(f["trial_lengths"][()])
+        if lengths.shape != (n_trial,) or np.any((lengths < 0) | (lengths > n_time)):
+            raise FileFormatError(
+                f"{path}: 'trial_lengths' must be {n_trial} bin counts in [0, {n_time}]; got "
+                f"shape {lengths.shape}, range [{lengths.min(initial=0)}, {lengths.max(initial=0)}]"
+            )
+        valid = np.arange(n_time)[None, :] < lengths[:, None]
+    return valid
+
+
+def _time_axis(
+    f: h5py.File, path: object, n_time: int, bin_size: float | None
+) -> tuple[np.ndarray, float]:
+    file_bin = float(f.attrs["bin_size"]) if "bin_size" in f.attrs else None
+    if "time" in f:
+        time = np.asarray(f["time"][()], dtype=float)
+        if time.shape != (n_time,):
+            raise FileFormatError(f"{path}: 'time' has shape {time.shape}, expected ({n_time},)")
+        if file_bin is None and n_time > 1:
+            file_bin = float(np.median(np.diff(time)))
+    if file_bin is not None and not file_bin > 0:
+        raise FileFormatError(f"{path}: bin size {file_bin!r} s must be > 0; fix: e.g. 0.05")
+    if bin_size is not None and file_bin is not None and abs(bin_size - file_bin) > 1e-9:
+        raise ConfigError(
+            f"bin_size={bin_size} but {path} holds {file_bin} s bins; binned data are not "
+            "re-binned; fix: omit bin_size, or store spike times (layout 'events')"
+        )
+    bin_size = file_bin if file_bin is not None else bin_size
+    if bin_size is None:
+        raise FileFormatError(
+            f"{path}: the bin size is unknown; fix: set f.attrs['bin_size'] (s), write a "
+            "'time' dataset of bin centres, or pass bin_size=..."
+        )
+    if "time" not in f:
+        time = float(f.attrs.get("t_start", 0.0)) + (np.arange(n_time) + 0.5) * bin_size
+    return time, bin_size
+
+
+def _crop(ds: xr.Dataset, window: object, bin_size: float) -> xr.Dataset:
+    t0, t1 = (float(v) for v in window)  # type: ignore[union-attr]
+    centres = ds["time"].values
+    half = bin_size * (0.5 - 1e-9)
+    keep = (centres - half >= t0) & (centres + half <= t1)
+    if not keep.any():
+        span = f"[{centres[0] - bin_size / 2:g}, {centres[-1] + bin_size / 2:g}]"
+        raise ConfigError(f"window=({t0}, {t1}) holds no bin (bins span {span}); fix: widen it")
+    return validate_dataset(ds.isel(time=np.flatnonzero(keep)))
+
+
+def _layout(path: str | os.PathLike) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise FileFormatError(f"{file}: no such file; fix: check the path")
+    if not h5py.is_hdf5(file):
+        raise FileFormatError(f"{file}: not an HDF5 file; fix: write it with h5py (see {DOC})")
+    with h5py.File(file, "r") as f:
+        layout = _scalar_str(f.attrs.get("layout"))
+    if layout not in LAYOUTS:
+        raise FileFormatError(
+            f"{file}: root attribute layout={layout!r}; fix: f.attrs['layout'] = 'binned' or "
+            f"'events' (see {DOC}); a canonical dataset.h5 is read by "
+            "alrnn_neuro.data.h5.load_dataset"
+        )
+    return layout
+
+
+def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray]:
+    if "spike_times" not in f:
+        raise FileFormatError(
+            f"{path}: 'spike_times' is missing; the events layout needs a group spike_times/ "
+            "with one 1-D dataset per unit (seconds), or 1-D datasets spike_times + spike_units"
+        )
+    node = f["spike_times"]
+    if isinstance(node, h5py.Group):
+        out = {}
+        for name, dset in node.items():
+            values = np.asarray(dset[()], dtype=float)
+            if values.ndim != 1:
+                raise FileFormatError(
+                    f"{path}: spike_times/{name} has shape {values.shape}; fix: a 1-D array "
+                    "of spike times in seconds"
+                )
+            out[str(name)] = values
+        return out
+    if "spike_units" not in f:
+        raise FileFormatError(
+            f"{path}: dataset 'spike_units' is missing; a flat 'spike_times' dataset needs a "
+            "1-D 'spike_units' of the same length (unit id of each spike)"
+        )
+    times, units = np.asarray(node[()], dtype=float), np.asarray(f["spike_units"][()])
+    if times.ndim != 1 or units.shape != times.shape:
+        raise FileFormatError(
+            f"{path}: spike_times {times.shape} and spike_units {units.shape} must be 1-D "
+            "and of equal length"
+        )
+    names, index = np.unique(units, return_inverse=True)
+    order = np.argsort(index, kind="stable")
+    runs = np.split(times[order], np.searchsorted(index[order], np.arange(1, names.size)))
+    return dict(zip(decode(names).tolist(), runs, strict=True))
+
+
+def read_columns(group: h5py.Group, path: object) -> dict[str, np.ndarray]:
+    """Every dataset of ``group`` as a decoded 1-D array, keyed by name.
+
+    Raises
+    ------
+    FileFormatError
+        If a member is a group or not 1-D, or the columns differ in length.
+    """
+    columns = {}
+    for name, node in group.items():
+        values = decode(node[()]) if isinstance(node, h5py.Dataset) else None
+        if values is None or values.ndim != 1:
+            raise FileFormatError(
+                f"{path}: {group.name}/{name} must be a 1-D dataset (one value per row); "
+                f"got {'a group' if values is None else f'shape {values.shape}'}"
+            )
+        columns[str(name)] = values
+    lengths = {name: values.size for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise FileFormatError(
+            f"{path}: datasets in {group.name}/ differ in length {lengths}; fix: one value per "
+            "row in each"
+        )
+    clash = sorted(set(columns) & RESERVED) if group.name.endswith("trials") else []
+    if clash:
+        raise FileFormatError(f"{path}: {group.name}/ uses reserved names {clash}; fix: rename")
+    return columns
+
+
+def decode(values: object) -> np.ndarray:
+    """Array with any bytes/object strings decoded (UTF-8) to a numpy unicode array.
+
+    Examples
+    --------
+    >>> decode(np.array([b"stim", b"go"], dtype=object)).tolist()
+    ['stim', 'go']
+    """
+    array = np.asarray(values)
+    if array.dtype.kind != "S" and array.dtype != object:
+        return array
+    try:  # decode each distinct value once
+        uniques, inverse = np.unique(array.ravel(), return_inverse=True)
+    except TypeError:  # an object array mixing types
+        uniques, inverse = array.ravel(), np.arange(array.size)
+    text = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in uniques]
+    return np.array(text, dtype=str)[inverse].reshape(array.shape)
+
+
+def _scalar_str(value: object) -> str | None:
+    return None if value is None else str(decode(value).ravel()[0])

@@ -1,0 +1,333 @@
+"""The canonical data model: names, a constructor and ``validate_dataset``.
+
+One :class:`xarray.Dataset` per session (or pseudo-population) with
+
+================  =======================  ============================================
+variable          dims                     meaning
+================  =======================  ============================================
+``spikes``        (trial, time, unit)      spike counts per bin (non-negative integers)
+``signal``        (trial, time, unit)      continuous data (rates, calcium, BOLD, ...)
+``inputs``        (trial, time, input)     exogenous task drive (float)
+``valid``         (trial, time)            bool; False on padded steps of ragged trials
+``observed``      (trial, unit)            bool; False where a unit was not recorded
+``epoch``         (trial, time)            str label of the task period of each bin
+``lfp_*``         (trial, time, channel…)  optional LFP features
+``true_*``        any                      optional simulator ground truth
+================  =======================  ============================================
+
+Exactly one of ``spikes`` / ``signal`` is present. Coordinates: ``trial`` (int trial id),
+``time`` (float, seconds of each bin's centre relative to the alignment event named in
+``attrs["align_event"]``), ``unit`` (str unit id), ``input`` (str channel name). Trial
+metadata are further coords on ``trial`` (``rule``, ``choice``, ``correct``, ...; event
+times as ``event_<name>`` in seconds relative to the alignment event), unit metadata coords
+on ``unit`` (``area``, ...). ``attrs`` hold provenance only: ``align_event``, ``bin_size``
+(s), ``source``, ``alrnn_neuro_version``, ``schema_version``.
+
+Padded steps hold 0 in ``spikes``/``signal``/``inputs`` and ``""`` in ``epoch``; they never
+enter a loss. Unobserved units hold 0 on all steps of that trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro.errors import DataValidationError
+
+SCHEMA_VERSION = "1.0"
+TRIAL, TIME, UNIT, INPUT, LATENT, CHANNEL = "trial", "time", "unit", "input", "latent", "channel"
+OBSERVATION_VARIABLES = ("spikes", "signal")
+REQUIRED_ATTRS = ("align_event", "bin_size")
+_DIMS = {
+    "spikes": (TRIAL, TIME, UNIT),
+    "signal": (TRIAL, TIME, UNIT),
+    "inputs": (TRIAL, TIME, INPUT),
+    "valid": (TRIAL, TIME),
+    "observed": (TRIAL, UNIT),
+    "epoch": (TRIAL, TIME),
+}
+
+
+def observation_variable(ds: xr.Dataset) -> str:
+    """Return the name of the observed-data variable of ``ds`` (``"spikes"`` or ``"signal"``).
+
+    Raises
+    ------
+    DataValidationError
+        If neither or both are present.
+    """
+    present = [name for name in OBSERVATION_VARIABLES if name in ds.data_vars]
+    if len(present) != 1:
+        raise DataValidationError(
+            f"dataset must hold exactly one of 'spikes' (counts) or 'signal' (continuous); "
+            f"found {present or 'neither'} among variables {sorted(map(str, ds.data_vars))}. "
+            "Fix: name spike counts 'spikes' or continuous data 'signal'."
+        )
+    return present[0]
+
+
+def make_dataset(
+    data: np.ndarray,
+    *,
+    kind: str = "spikes",
+    inputs: np.ndarray | None = None,
+    input_names: list[str] | None = None,
+    valid: np.ndarray | None = None,
+    observed: np.ndarray | None = None,
+    epoch: np.ndarray | None = None,
+    time: np.ndarray | None = None,
+    bin_size: float,
+    align_event: str,
+    trial_coords: Mapping[str, np.ndarray] | None = None,
+    unit_coords: Mapping[str, np.ndarray] | None = None,
+    unit_ids: list[str] | None = None,
+    trial_ids: np.ndarray | None = None,
+    source: str = "",
+    extra_vars: Mapping[str, tuple[tuple[str, ...], np.ndarray]] | None = None,
+    validate: bool = True,
+) -> xr.Dataset:
+    """Build a canonical dataset from plain arrays.
+
+    Parameters
+    ----------
+    data : ndarray, shape (trial, time, unit)
+        Spike counts (``kind="spikes"``) or continuous values (``kind="signal"``).
+    kind : {"spikes", "signal"}
+        Name of the observation variable.
+    inputs : ndarray, shape (trial, time, input), optional
+        Task inputs; an empty ``input`` dim is made when omitted.
+    input_names : list of str, optional
+        Names of the input channels (default ``input0``, ``input1``, ...).
+    valid : ndarray of bool, shape (trial, time), optional
+        Valid-step mask (default: all steps valid).
+    observed : ndarray of bool, shape (trial, unit), optional
+        Observed-unit mask (default: all observed).
+    epoch : ndarray of str, shape (trial, time), optional
+        Epoch labels (default ``"trial"`` on valid steps).
+    time : ndarray, shape (time,), optional
+        Bin centres in seconds relative to ``align_event`` (default ``(arange + 0.5) * bin_size``).
+    bin_size : float
+        Bin width in seconds.
+    align_event : str
+        Name of the event that defines time zero.
+    trial_coords, unit_coords : mapping of name to 1-D array, optional
+        Trial / unit metadata.
+    unit_ids : list of str, optional
+        Unit identifiers (default ``u0``, ``u1``, ...).
+    trial_ids : ndarray of int, optional
+        Trial identifiers (default ``0 .. n_trial-1``).
+    source : str
+        Provenance string stored in ``attrs["source"]``.
+    extra_vars : mapping of name to (dims, array), optional
+        Further variables (``lfp_*``, ``true_*``).
+    validate : bool
+        Run :func:`validate_dataset` on the result.
+
+    Returns
+    -------
+    xr.Dataset
+        Canonical dataset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = make_dataset(np.zeros((2, 3, 4), dtype=np.int32), bin_size=0.05, align_event="stim_on")
+    >>> dict(ds.sizes)
+    {'trial': 2, 'time': 3, 'unit': 4, 'input': 0}
+    """
+    from alrnn_neuro import __version__
+
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise DataValidationError(
+            f"{kind} must have 3 dims (trial, time, unit); got shape {data.shape}. "
+            "Fix: reshape to (n_trials, n_bins, n_units)."
+        )
+    n_trial, n_time, n_unit = data.shape
+    if inputs is None:
+        inputs = np.zeros((n_trial, n_time, 0), dtype=np.float32)
+    inputs = np.asarray(inputs)
+    n_input = inputs.shape[-1]
+    valid = np.ones((n_trial, n_time), bool) if valid is None else np.asarray(valid, bool)
+    if observed is None:
+        observed = np.ones((n_trial, n_unit), bool)
+    if epoch is None:
+        epoch = np.where(valid, "trial", "")
+    if time is None:
+        time = (np.arange(n_time) + 0.5) * bin_size
+    coords: dict[str, object] = {
+        TRIAL: np.arange(n_trial) if trial_ids is None else np.asarray(trial_ids),
+        TIME: np.asarray(time, dtype=np.float64),
+        UNIT: np.array(unit_ids if unit_ids is not None else [f"u{i}" for i in range(n_unit)], str),
+        INPUT: np.array(
+            input_names if input_names is not None else [f"input{i}" for i in range(n_input)],
+            dtype=str,
+        ),
+    }
+    for name, values in (trial_coords or {}).items():
+        coords[name] = (TRIAL, _as_plain_array(values))
+    for name, values in (unit_coords or {}).items():
+        coords[name] = (UNIT, _as_plain_array(values))
+    data_vars = {
+        kind: ((TRIAL, TIME, UNIT), data),
+        "inputs": ((TRIAL, TIME, INPUT), inputs),
+        "valid": ((TRIAL, TIME), valid),
+        "observed": ((TRIAL, UNIT), np.asarray(observed, bool)),
+        "epoch": ((TRIAL, TIME), np.asarray(epoch).astype(str)),
+    }
+    for name, (dims, values) in (extra_vars or {}).items():
+        data_vars[name] = (dims, np.asarray(values))
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update(
+        align_event=align_event,
+        bin_size=float(bin_size),
+        source=source,
+        alrnn_neuro_version=__version__,
+        schema_version=SCHEMA_VERSION,
+    )
+    if validate:
+        validate_dataset(ds)
+    return ds
+
+
+def _as_plain_array(values: object) -> np.ndarray:
+    """Turn a list/Series of values into a numpy array; strings become fixed-width unicode."""
+    array = np.asarray(values)
+    if array.dtype == object:
+        array = array.astype(str)
+    return array
+
+
+def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` follows the canonical data model; explain every violation.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Candidate dataset.
+
+    Returns
+    -------
+    xr.Dataset
+        ``ds`` itself, so the call can be chained.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every violation found (field, bad value, fix), separated by ``"; "``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = make_dataset(np.ones((1, 2, 1), dtype=np.int32), bin_size=0.1, align_event="go")
+    >>> validate_dataset(ds) is ds
+    True
+    """
+    problems: list[str] = []
+    present = [name for name in OBSERVATION_VARIABLES if name in ds.data_vars]
+    if len(present) != 1:
+        problems.append(
+            f"dataset must hold exactly one of 'spikes' or 'signal'; found {present or 'neither'} "
+            f"(variables: {sorted(map(str, ds.data_vars))}); fix: name spike counts 'spikes' "
+            "or continuous data 'signal'"
+        )
+    for name in ("inputs", "valid", "epoch"):
+        if name not in ds.data_vars:
+            problems.append(
+                f"required variable '{name}' {_DIMS[name]} is missing; fix: add it "
+                "(make_dataset() fills defaults)"
+            )
+    for name, dims in _DIMS.items():
+        if name in ds.data_vars and tuple(ds[name].dims) != dims:
+            problems.append(
+                f"variable '{name}' has dims {tuple(map(str, ds[name].dims))}, expected {dims}; "
+                f"fix: rename or transpose, e.g. ds['{name}'].transpose{dims}"
+            )
+    for attr in REQUIRED_ATTRS:
+        if attr not in ds.attrs:
+            problems.append(f"attrs['{attr}'] is missing; fix: set ds.attrs['{attr}']")
+    if "bin_size" in ds.attrs and not float(ds.attrs["bin_size"]) > 0:
+        problems.append(
+            f"attrs['bin_size'] = {ds.attrs['bin_size']!r} s; fix: a positive bin width in seconds"
+        )
+    for coord in (TRIAL, TIME, UNIT, INPUT):
+        if coord in ds.dims and coord not in ds.coords:
+            problems.append(f"dim '{coord}' has no coordinate; fix: assign ds.coords['{coord}']")
+    if problems:
+        raise DataValidationError("; ".join(problems))
+    problems += _check_values(ds, present[0])
+    if problems:
+        raise DataValidationError("; ".join(problems))
+    return ds
+
+
+def _check_values(ds: xr.Dataset, obs_name: str) -> list[str]:
+    """Value-level checks, run once the structure is right."""
+    problems: list[str] = []
+    valid = ds["valid"].values.astype(bool)
+    if ds["valid"].dtype != bool:
+        problems.append(f"'valid' has dtype {ds['valid'].dtype}; fix: a bool mask")
+    if "time" in ds.coords and ds.sizes[TIME] > 1 and np.any(np.diff(ds[TIME].values) <= 0):
+        problems.append("coordinate 'time' is not strictly increasing; fix: sort by time")
+    if ds.sizes[TRIAL] > 0:
+        empty = np.flatnonzero(~valid.any(axis=1))
+        if empty.size:
+            problems.append(
+                f"trials {_ids(ds, empty)} have no valid step (empty trials); fix: drop them "
+                "with ds.isel(trial=...) or fix their 'valid' mask"
+            )
+    observed = ds["observed"].values.astype(bool) if "observed" in ds.data_vars else None
+    data = ds[obs_name].values
+    if obs_name == "spikes" and not np.issubdtype(data.dtype, np.number):
+        return problems + [f"'spikes' has dtype {data.dtype}; fix: integer spike counts"]
+    if obs_name == "spikes" and np.issubdtype(data.dtype, np.integer):
+        # fast path for integer counts: only the sign can be wrong
+        if data.size and data.min() < 0:
+            on_valid = data[_step_mask(valid, observed, data.shape)]
+            if on_valid.size and on_valid.min() < 0:
+                problems.append(
+                    f"'spikes' holds negative counts (min {on_valid.min()}); fix: counts are >= 0"
+                )
+    else:
+        problems += _check_float_observations(
+            obs_name, data[_step_mask(valid, observed, data.shape)]
+        )
+    inputs = ds["inputs"].values
+    if inputs.size and np.any(~np.isfinite(inputs[valid])):
+        problems.append("'inputs' holds NaN/inf on valid steps; fix: finite values only")
+    return problems
+
+
+def _step_mask(valid: np.ndarray, observed: np.ndarray | None, shape: tuple) -> np.ndarray:
+    """Boolean (trial, time, unit) mask of valid steps of observed units."""
+    mask = valid[:, :, None] if observed is None else valid[:, :, None] & observed[:, None, :]
+    return np.broadcast_to(mask, shape)
+
+
+def _check_float_observations(obs_name: str, on_valid: np.ndarray) -> list[str]:
+    """Checks of float-typed observations on valid steps (counts stored as floats included)."""
+    if np.any(~np.isfinite(on_valid)):
+        return [f"'{obs_name}' holds NaN/inf on valid steps; fix: impute or mark the steps invalid"]
+    if obs_name != "spikes":
+        return []
+    problems = []
+    if on_valid.size and on_valid.min() < 0:
+        problems.append(
+            f"'spikes' holds negative counts (min {on_valid.min()}); fix: counts are >= 0"
+        )
+    fractional = on_valid[np.mod(on_valid, 1) != 0]
+    if fractional.size:
+        problems.append(
+            f"'spikes' holds fractional values (e.g. {fractional[0]}); fix: store counts, or "
+            "name continuous data 'signal' for a Gaussian model"
+        )
+    return problems
+
+
+def _ids(ds: xr.Dataset, index: np.ndarray, limit: int = 5) -> str:
+    """Format a few trial ids for a message."""
+    ids = ds[TRIAL].values[index]
+    text = ", ".join(str(i) for i in ids[:limit])
+    return f"[{text}{', ...' if ids.size > limit else ''}] ({ids.size} in all)"

@@ -1,0 +1,61 @@
+"""Shared, tiny, seeded fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from alrnn_neuro.data.schema import make_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_shared_data() -> Path | None:
+    """The team's shared real recordings: ``../shared/data`` beside the checkout."""
+    for candidate in (REPO.parent / "shared" / "data", Path("/work/shared/data")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = find_shared_data()
+    if path is None:
+        pytest.skip("shared/data (real recordings) not found beside the checkout")
+    return path
+
+
+def build_tiny_dataset(seed: int = 0, n_trials: int = 6, n_time: int = 8, n_units: int = 3):
+    """A small ragged spike dataset with trial/unit metadata and two inputs."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(n_time // 2, n_time + 1, n_trials)
+    lengths[0] = n_time
+    valid = np.arange(n_time)[None, :] < lengths[:, None]
+    spikes = rng.poisson(2.0, (n_trials, n_time, n_units)).astype(np.int32) * valid[..., None]
+    inputs = rng.normal(size=(n_trials, n_time, 2)).astype(np.float32) * valid[..., None]
+    epoch = np.where(valid, np.where(np.arange(n_time) < 2, "hold", "stimulus"), "")
+    return make_dataset(
+        spikes,
+        inputs=inputs,
+        input_names=["left", "right"],
+        valid=valid,
+        epoch=epoch,
+        bin_size=0.05,
+        align_event="stim_on",
+        trial_coords={
+            "rule": np.array(["local", "pitch"] * (n_trials // 2) + ["local"] * (n_trials % 2)),
+            "correct": rng.random(n_trials) > 0.3,
+            "rt": rng.random(n_trials),
+        },
+        unit_coords={"area": np.array(["mPFC", "A1", "A1", "mPFC"] * n_units)[:n_units]},
+        source="tests",
+    )
+
+
+@pytest.fixture
+def tiny_dataset() -> xr.Dataset:
+    return build_tiny_dataset()
