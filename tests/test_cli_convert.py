@@ -123,3 +123,16 @@ def test_convert_roitman_real_file_unknown_event(shared_data, tmp_path, capsys):
         ["convert", "roitman-fd", str(source), "--out", str(out), "--align", "dots"], capsys
     )
     assert code == 2 and "dots" in err and "ston" in err and not out.exists()
+
+
+def test_convert_nwb_round_trip_through_cli(tmp_path, tiny_dataset):
+    from alrnn_neuro.data.nwb import write_nwb
+
+    write_nwb(tiny_dataset, tmp_path / "session.nwb")
+    out = tmp_path / "from_nwb.h5"
+    main(["convert", "nwb", str(tmp_path / "session.nwb"), "--out", str(out)])
+    back = load_dataset(out)
+    assert np.array_equal(back.trial.values, tiny_dataset.trial.values)
+    assert np.array_equal(back.unit.values, tiny_dataset.unit.values)
+    assert np.array_equal(back.epoch.values, tiny_dataset.epoch.values)
+    assert np.array_equal(back.spikes.values, tiny_dataset.spikes.values)

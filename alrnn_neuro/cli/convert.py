@@ -81,11 +81,24 @@ def convert_nwb(
     bin_size: float = BIN_SIZE,
     align: str = typer.Option(None, "--align", help="Trials-table column that is time zero."),
     window: str = WINDOW,
+    epochs: str = typer.Option(
+        None, "--epochs", help="Ordered event names that start epochs, or 'nwb' (epochs table)."
+    ),
+    signal: str = typer.Option(None, "--signal", help="TimeSeries to bin as continuous data."),
 ) -> None:
-    """Read an NWB file (trials + units) into a canonical dataset."""
+    """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset."""
     from alrnn_neuro.data.nwb import read_nwb
 
-    _write(read_nwb(input, bin_size=bin_size, align=align, window=parse_window(window)), out)
+    epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
+    ds = read_nwb(
+        input,
+        bin_size=bin_size,
+        align=align,
+        window=parse_window(window),
+        epochs=epoch_spec,
+        signal=signal,
+    )
+    _write(ds, out)
 
 
 @convert_app.command("roitman-fd")

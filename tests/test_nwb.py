@@ -1,0 +1,432 @@
+"""NWB adapter: round trips through write_nwb/read_nwb, hand-built files, precise errors."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alrnn_neuro.data.events import bin_spike_times
+from alrnn_neuro.data.nwb import read_nwb, write_nwb
+from alrnn_neuro.data.schema import make_dataset, validate_dataset
+from alrnn_neuro.errors import EventTableError, FileFormatError
+
+pynwb = pytest.importorskip("pynwb")
+
+BIN = 0.05
+T0 = -0.2
+START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def synthetic(seed: int = 0, *, kind: str = "spikes", observed=None) -> xr.Dataset:
+    """4 ragged trials x 10 bins x 3 units, aligned on stim_on, with every kind of coord."""
+    rng = np.random.default_rng(seed)
+    n_time = 10
+    valid = np.zeros((4, n_time), bool)
+    valid[0, :] = True
+    valid[1, :7] = True  # padded at the end
+    valid[2, :5] = True
+    valid[3, 2:] = True  # padded at the start
+    time = T0 + (np.arange(n_time) + 0.5) * BIN
+    if kind == "spikes":
+        data = rng.poisson(1.5, (4, n_time, 3)).astype(np.int64)
+    else:
+        data = rng.normal(size=(4, n_time, 3))
+    data = data * valid[..., None]
+    if observed is not None:
+        data = data * observed[:, None, :]
+    inputs = (rng.normal(size=(4, n_time, 2)) * valid[..., None]).astype(np.float32)
+    epoch = np.where(valid, np.where(time < 0, "fixation", "stimulus"), "")
+    return make_dataset(
+        data,
+        kind=kind,
+        inputs=inputs,
+        input_names=["color", "motion"],
+        valid=valid,
+        observed=observed,
+        epoch=epoch,
+        time=time,
+        bin_size=BIN,
+        align_event="stim_on",
+        trial_ids=np.array([3, 7, 8, 12]),
+        trial_coords={
+            "rule": np.array(["color", "motion", "color", "color"]),
+            "location": np.array([1, -2, 3, 0]),
+            "correct": np.array([True, False, True, True]),
+            "coherence": np.array([0.128, 0.5, 0.0, 0.064]),
+            "event_go": np.array([0.2, np.nan, 0.05, 0.25]),
+        },
+        unit_coords={"area": np.array(["LIP", "FEF", "LIP"]), "depth": np.array([1.5, 2.0, 0.25])},
+        source="synthetic",
+    )
+
+
+def assert_same(back: xr.Dataset, ds: xr.Dataset) -> None:
+    """Trials, units, coords, counts, masks, epochs and inputs equal (times to 1e-9 s)."""
+    obs = "spikes" if "spikes" in ds else "signal"
+    np.testing.assert_array_equal(back["trial"].values, ds["trial"].values)
+    np.testing.assert_array_equal(back["unit"].values, ds["unit"].values)
+    np.testing.assert_allclose(back["time"].values, ds["time"].values, atol=1e-9)
+    np.testing.assert_array_equal(back["valid"].values, ds["valid"].values)
+    np.testing.assert_array_equal(back["observed"].values, ds["observed"].values)
+    np.testing.assert_array_equal(back["epoch"].values, ds["epoch"].values)
+    if obs == "spikes":
+        np.testing.assert_array_equal(back["spikes"].values, ds["spikes"].values)
+    else:
+        np.testing.assert_allclose(back["signal"].values, ds["signal"].values, rtol=1e-12)
+    np.testing.assert_array_equal(back["input"].values, ds["input"].values)
+    np.testing.assert_allclose(back["inputs"].values, ds["inputs"].values, rtol=1e-6)
+    for dim in ("trial", "unit"):
+        names = {c for c, v in ds.coords.items() if v.dims == (dim,)}
+        assert {c for c, v in back.coords.items() if v.dims == (dim,)} == names
+        for name in names - {dim}:
+            a, b = back[name].values, ds[name].values
+            assert a.dtype.kind == b.dtype.kind, name
+            if b.dtype.kind == "f":
+                np.testing.assert_allclose(a, b, atol=1e-9, err_msg=name)
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=name)
+    assert back.attrs["align_event"] == ds.attrs["align_event"]
+    assert back.attrs["bin_size"] == ds.attrs["bin_size"]
+    validate_dataset(back)
+
+
+def test_round_trip_spikes(tmp_path):
+    ds = synthetic()
+    path = write_nwb(ds, tmp_path / "s.nwb", session_start_time=START)
+    back = read_nwb(path, bin_size=BIN, align="stim_on", window=(T0, T0 + 10 * BIN))
+    assert_same(back, ds)
+    assert_same(read_nwb(path, bin_size=BIN), ds)  # stored align/window are the defaults
+    assert sorted(tmp_path.iterdir()) == [path]  # atomic write leaves no temp file
+
+
+def test_round_trip_nwb_content(tmp_path):
+    """The file itself follows NWB conventions a pynwb user would read directly."""
+    ds = synthetic()
+    path = write_nwb(ds, tmp_path / "s.nwb", session_start_time=START)
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwbfile = io.read()
+        trials = nwbfile.trials.to_dataframe()
+        units = nwbfile.units.to_dataframe()
+        assert trials.index.tolist() == [3, 7, 8, 12]
+        assert {"stim_on_time", "go_time", "rule", "location", "correct"} <= set(trials)
+        go_rel = (trials["go_time"] - trials["stim_on_time"]).to_numpy()
+        np.testing.assert_allclose(go_rel, [0.2, np.nan, 0.05, 0.25], atol=1e-9)
+        assert (trials["start_time"].to_numpy()[1:] > trials["stop_time"].to_numpy()[:-1]).all()
+        assert units["unit_id"].tolist() == ["u0", "u1", "u2"]
+        assert units["area"].tolist() == ["LIP", "FEF", "LIP"]
+        n_spikes = [len(t) for t in units["spike_times"]]
+        assert n_spikes == ds["spikes"].sum(dim=("trial", "time")).values.tolist()
+        assert set(nwbfile.epochs.to_dataframe()["tags"].map(tuple)) == {
+            ("fixation",),
+            ("stimulus",),
+        }
+
+
+def test_written_file_is_valid_nwb(tmp_path):
+    path = write_nwb(synthetic(), tmp_path / "s.nwb")
+    errors = pynwb.validate(path=str(path))
+    assert list(errors[0] if isinstance(errors, tuple) else errors) == []
+
+
+def test_round_trip_from_bin_spike_times(tmp_path):
+    """A dataset binned from events (window clips trials, event_start/stop coords, epochs)."""
+    rng = np.random.default_rng(3)
+    trials = {
+        "start": [0.0, 5.0, 9.0],
+        "stop": [3.0, 7.5, 12.0],
+        "stim": [1.0, 6.0, 10.0],
+        "go": [2.0, 7.0, np.nan],
+        "rule": ["a", "b", "a"],
+    }
+    spikes = {"x": np.sort(rng.uniform(0, 12, 200)), "y": np.sort(rng.uniform(0, 12, 90))}
+    ds = bin_spike_times(
+        spikes,
+        trials,
+        bin_size=BIN,
+        align="stim",
+        window=(-0.5, 1.5),
+        epochs=["start", "stim", "go"],
+    )
+    path = write_nwb(ds, tmp_path / "b.nwb")
+    assert_same(read_nwb(path, bin_size=BIN), ds)
+    # realigned on trial start: events stay, relative to the new alignment
+    start = read_nwb(path, bin_size=BIN, align="start")
+    np.testing.assert_allclose(start["event_stim"].values, [1.0, 1.0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(start["event_go"].values, [2.0, 2.0, np.nan], atol=1e-9)
+    assert start["spikes"].values.sum() == ds["spikes"].values.sum()  # same spikes, new bins
+
+
+def test_round_trip_observed_and_gaps(tmp_path):
+    """Unobserved units -> obs_intervals; a gap inside a trial -> invalid_times."""
+    observed = np.ones((4, 3), bool)
+    observed[1, 0] = observed[3, 2] = False
+    ds = synthetic(seed=1, observed=observed)
+    valid = ds["valid"].values.copy()
+    valid[0, 4] = False  # a rejected bin in the middle of trial 3
+    ds = ds.assign(valid=(("trial", "time"), valid))
+    ds["spikes"] = ds["spikes"].where(ds["valid"], 0)
+    ds["inputs"] = ds["inputs"].where(ds["valid"], 0)
+    ds["epoch"] = ds["epoch"].where(ds["valid"], "")
+    path = write_nwb(ds, tmp_path / "s.nwb")
+    back = read_nwb(path, bin_size=BIN, align="stim_on", window=(T0, T0 + 10 * BIN))
+    assert_same(back, ds)
+    assert not back["observed"].values[1, 0]
+
+
+def test_round_trip_signal(tmp_path):
+    ds = synthetic(seed=2, kind="signal")
+    back = read_nwb(write_nwb(ds, tmp_path / "c.nwb"), bin_size=BIN)
+    assert "spikes" not in back
+    assert_same(back, ds)
+
+
+@st.composite
+def datasets(draw):
+    n_trial, n_time, n_unit = (
+        draw(st.integers(1, 4)),
+        draw(st.integers(1, 6)),
+        draw(st.integers(1, 3)),
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    first = rng.integers(0, n_time, n_trial)
+    last = first + 1 + (rng.integers(0, n_time, n_trial) % (n_time - first))
+    k = np.arange(n_time)[None]
+    valid = (k >= first[:, None]) & (k < last[:, None])
+    bin_size = draw(st.sampled_from([0.001, 0.02, 0.05, 0.1, 0.25]))
+    t0 = draw(st.sampled_from([-3.0, -0.5, 0.0, 0.35])) // bin_size * bin_size
+    return make_dataset(
+        rng.poisson(2.0, (n_trial, n_time, n_unit)) * valid[..., None],
+        valid=valid,
+        time=t0 + (np.arange(n_time) + 0.5) * bin_size,
+        bin_size=bin_size,
+        align_event=draw(st.sampled_from(["stim_on", "go"])),
+        trial_ids=rng.permutation(100)[:n_trial],
+        trial_coords={"choice": rng.integers(0, 2, n_trial), "label": rng.random(n_trial) > 0.5},
+    )
+
+
+_HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def check_round_trip(tmp_path, ds):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # silent units in random data
+        back = read_nwb(write_nwb(ds, tmp_path / "p.nwb"), bin_size=float(ds.attrs["bin_size"]))
+    assert_same(back, ds)
+
+
+@settings(max_examples=6, **_HYPOTHESIS)
+@given(ds=datasets())
+def test_round_trip_property(tmp_path, ds):
+    check_round_trip(tmp_path, ds)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, **_HYPOTHESIS)
+@given(ds=datasets())
+def test_round_trip_property_many(tmp_path, ds):
+    check_round_trip(tmp_path, ds)
+
+
+def add_lfp(nwbfile):
+    """Two electrodes in processing['ecephys'] LFP at 1 kHz: a ramp and a 22.5 Hz sine."""
+    from pynwb.ecephys import LFP
+
+    device = nwbfile.create_device(name="probe")
+    group = nwbfile.create_electrode_group("shank", "shank", location="LIP", device=device)
+    for _ in range(2):
+        nwbfile.add_electrode(group=group, location="LIP")
+    region = nwbfile.create_electrode_table_region([0, 1], "both electrodes")
+    time = np.arange(8000) / 1000.0
+    module = nwbfile.create_processing_module("ecephys", "LFP")
+    container = LFP()
+    module.add(container)
+    data = np.stack([time, 2.0 * np.sin(2 * np.pi * 22.5 * time)], axis=1)
+    container.create_electrical_series(name="lfp", data=data, electrodes=region, rate=1000.0)
+
+
+def hand_built(path, *, trials=True, units=True, lfp=False):
+    """An NWB file made directly with pynwb (3 trials, 2 units), the way a lab writes one."""
+    nwbfile = pynwb.NWBFile(
+        session_description="hand-built", identifier="hand", session_start_time=START
+    )
+    if trials:
+        nwbfile.add_trial_column("stim_on_time", "stimulus onset (s)")
+        nwbfile.add_trial_column("rule", "task rule")
+        nwbfile.add_trial_column("coherence", "motion coherence")
+        rows = [
+            (1.0, 2.0, 1.3, "color", 0.1),
+            (3.0, 3.75, 3.2, "motion", 0.2),
+            (5.0, 6.1, 5.4, "color", 1.0),
+        ]
+        for start, stop, stim, rule, coh in rows:
+            nwbfile.add_trial(
+                start_time=start, stop_time=stop, stim_on_time=stim, rule=rule, coherence=coh
+            )
+    if units:
+        nwbfile.add_unit_column("location", "brain area")
+        nwbfile.add_unit(
+            spike_times=[1.01, 1.12, 1.33, 1.34, 1.87, 3.21, 5.55, 5.56, 9.0], location="LIP"
+        )
+        nwbfile.add_unit(spike_times=[0.5, 1.45, 3.05, 3.72, 5.01, 5.99, 6.05], location="FEF")
+    nwbfile.add_acquisition(
+        pynwb.TimeSeries(
+            name="pupil", data=np.arange(800.0), rate=100.0, starting_time=0.0, unit="mm"
+        )
+    )
+    if lfp:
+        add_lfp(nwbfile)
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def hand_counts(spikes, starts, stops, aligns, t0, bin_size, n_bins):
+    """Independent reference: loop over trials, bins and spikes."""
+    counts = np.zeros((len(starts), n_bins), int)
+    valid = np.zeros((len(starts), n_bins), bool)
+    for i, (start, stop, align) in enumerate(zip(starts, stops, aligns, strict=True)):
+        for k in range(n_bins):
+            lo = align + t0 + k * bin_size
+            hi = lo + bin_size
+            valid[i, k] = lo >= start - 1e-9 and hi <= stop + 1e-9
+            if valid[i, k]:
+                counts[i, k] = sum(lo <= s < hi for s in spikes)
+    return counts, valid
+
+
+def test_hand_built_file(tmp_path):
+    path = hand_built(tmp_path / "hand.nwb")
+    ds = read_nwb(path, bin_size=0.1, align="stim_on_time", window=(-0.3, 0.7))
+    starts, stops, aligns = [1.0, 3.0, 5.0], [2.0, 3.75, 6.1], [1.3, 3.2, 5.4]
+    assert ds.attrs["align_event"] == "stim_on"
+    assert ds["unit"].values.tolist() == ["0", "1"]
+    assert ds["location"].values.tolist() == ["LIP", "FEF"]
+    assert ds["rule"].values.tolist() == ["color", "motion", "color"]
+    np.testing.assert_allclose(ds["coherence"].values, [0.1, 0.2, 1.0])
+    np.testing.assert_allclose(ds["event_stim_on"].values, 0.0)
+    np.testing.assert_allclose(ds["time"].values, -0.25 + 0.1 * np.arange(10))
+    unit0 = [1.01, 1.12, 1.33, 1.34, 1.87, 3.21, 5.55, 5.56, 9.0]
+    unit1 = [0.5, 1.45, 3.05, 3.72, 5.01, 5.99, 6.05]
+    for j, spikes in enumerate([unit0, unit1]):
+        counts, valid = hand_counts(spikes, starts, stops, aligns, -0.3, 0.1, 10)
+        np.testing.assert_array_equal(ds["spikes"].values[:, :, j], counts)
+        np.testing.assert_array_equal(ds["valid"].values, valid)
+    assert ds["spikes"].values[0, 3, 0] == 2  # 1.33 and 1.34 in [1.3, 1.4)
+    assert set(np.unique(ds["epoch"].values[ds["valid"].values])) == {"trial"}
+
+
+def test_hand_built_defaults(tmp_path):
+    """Default: align on trial start, window = the longest trial (1.1 s -> 11 bins)."""
+    ds = read_nwb(hand_built(tmp_path / "hand.nwb"), bin_size=0.1)
+    assert ds.attrs["align_event"] == "start"
+    assert ds.sizes["time"] == 11
+    np.testing.assert_array_equal(ds["valid"].values.sum(axis=1), [10, 7, 11])
+    np.testing.assert_allclose(ds["event_stim_on"].values, [0.3, 0.2, 0.4], atol=1e-12)
+
+
+def test_hand_built_signal(tmp_path):
+    """A 100 Hz TimeSeries averaged into 0.1 s bins: 10 samples per bin."""
+    path = hand_built(tmp_path / "hand.nwb", units=False)
+    ds = read_nwb(path, bin_size=0.1, align="stim_on", window=(0.0, 0.3), signal="pupil")
+    assert "spikes" not in ds
+    # samples at 1.30 .. 1.39 s have values 130 .. 139 -> mean 134.5
+    np.testing.assert_allclose(
+        ds["signal"].values[:, :, 0],
+        [[134.5, 144.5, 154.5], [324.5, 334.5, 344.5], [544.5, 554.5, 564.5]],
+    )
+
+
+def test_hand_built_lfp(tmp_path):
+    """lfp=True finds the ElectricalSeries in processing['ecephys'] and averages each bin."""
+    path = hand_built(tmp_path / "hand.nwb", lfp=True)
+    ds = read_nwb(path, bin_size=0.1, align="stim_on", window=(0.0, 0.2), lfp=True)
+    # bin [1.3, 1.4) of the ramp holds samples 1.300 .. 1.399 s -> mean 1.3495
+    expected = np.array([[1.3495, 1.4495], [3.2495, 3.3495], [5.4495, 5.5495]])
+    np.testing.assert_allclose(ds["lfp_mean"].values[:, :, 0], expected, atol=1e-9)
+    sine = 2.0 * np.sin(2 * np.pi * 22.5 * np.arange(1300, 1400) / 1000.0)
+    np.testing.assert_allclose(ds["lfp_mean"].values[0, 0, 1], sine.mean(), atol=1e-9)
+    assert ds["lfp_mean"].dims == ("trial", "time", "channel")
+    assert ds["channel"].values.tolist() == [0, 1]
+
+
+def test_hand_built_lfp_band_amplitude(tmp_path):
+    """lfp_bands: the 22.5 Hz sine of amplitude 2 has beta amplitude ~2 in every bin."""
+    path = hand_built(tmp_path / "hand.nwb", lfp=True)
+    bands = {"beta": (15.0, 30.0), "theta": (4.0, 8.0)}
+    ds = read_nwb(path, bin_size=0.1, align="stim_on", window=(0.0, 0.5), lfp_bands=bands)
+    amp = ds["lfp_amplitude"]
+    assert amp.dims == ("trial", "time", "channel", "band")
+    assert amp["band"].values.tolist() == ["beta", "theta"]
+    np.testing.assert_allclose(amp.sel(band="beta").values[:, :, 1], 2.0, rtol=0.1)
+    assert (amp.sel(band="theta").values[:, :, 1] < 0.5).all()
+
+
+def test_hand_built_epochs_and_events(tmp_path):
+    """Epoch spec by event names; a *_time column outside its trial stays a label."""
+    nwbfile = pynwb.NWBFile(session_description="h", identifier="h", session_start_time=START)
+    nwbfile.add_trial_column("stim_on_time", "stimulus onset")
+    nwbfile.add_trial_column("reaction_time", "RT (s), not an event")
+    nwbfile.add_trial(start_time=10.0, stop_time=11.0, stim_on_time=10.4, reaction_time=0.3)
+    nwbfile.add_trial(start_time=12.0, stop_time=13.0, stim_on_time=12.2, reaction_time=0.5)
+    nwbfile.add_unit(spike_times=[10.05, 12.95])
+    path = tmp_path / "e.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    ds = read_nwb(path, bin_size=0.1, epochs=["start", "stim_on_time"])
+    np.testing.assert_allclose(ds["reaction_time"].values, [0.3, 0.5])
+    assert "event_reaction" not in ds.coords
+    assert ds["epoch"].values[0].tolist() == ["start"] * 4 + ["stim_on"] * 6
+    assert ds["epoch"].values[1].tolist() == ["start"] * 2 + ["stim_on"] * 8
+    assert ds["spikes"].values[:, :, 0].sum(axis=1).tolist() == [1, 1]
+
+
+def test_not_hdf5(tmp_path):
+    path = tmp_path / "notes.nwb"
+    path.write_text("not an nwb file")
+    with pytest.raises(FileFormatError, match="not an HDF5 file"):
+        read_nwb(path)
+
+
+def test_hdf5_but_not_nwb(tmp_path):
+    path = tmp_path / "plain.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(FileFormatError, match="HDF5 but"):
+        read_nwb(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileFormatError, match="does not exist"):
+        read_nwb(tmp_path / "missing.nwb")
+
+
+def test_no_trials_table(tmp_path):
+    path = hand_built(tmp_path / "hand.nwb", trials=False)
+    with pytest.raises(FileFormatError, match="no trials table"):
+        read_nwb(path)
+
+
+def test_no_units_table(tmp_path):
+    path = hand_built(tmp_path / "hand.nwb", units=False)
+    with pytest.raises(FileFormatError, match=r"no units table.*signal=NAME.*'pupil'"):
+        read_nwb(path)
+
+
+def test_unknown_align_event(tmp_path):
+    path = hand_built(tmp_path / "hand.nwb")
+    with pytest.raises(EventTableError, match=r"align='go' is not an event.*'stim_on'"):
+        read_nwb(path, align="go")
+
+
+def test_unknown_signal_series(tmp_path):
+    path = hand_built(tmp_path / "hand.nwb")
+    with pytest.raises(FileFormatError, match=r"no TimeSeries named 'eye'.*'pupil'"):
+        read_nwb(path, signal="eye")
