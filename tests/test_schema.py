@@ -20,7 +20,7 @@ def test_missing_required_variable_is_named(tiny_dataset):
 
 
 def test_no_observation_variable(tiny_dataset):
-    with pytest.raises(DataValidationError, match="exactly one of 'spikes' or 'signal'"):
+    with pytest.raises(DataValidationError, match="exactly one of .spikes. or .signal."):
         validate_dataset(tiny_dataset.drop_vars("spikes"))
 
 
@@ -99,3 +99,36 @@ def test_every_violation_is_listed(tiny_dataset):
 def test_make_dataset_rejects_wrong_rank():
     with pytest.raises(DataValidationError, match=r"3 dims \(trial, time, unit\)"):
         make_dataset(np.zeros((2, 3)), bin_size=0.1, align_event="go")
+
+
+def test_task_dataset_is_valid_and_checked():
+    targets = np.zeros((3, 4, 2), np.float32)
+    valid = np.ones((3, 4), bool)
+    loss_mask = np.zeros((3, 4), bool)
+    loss_mask[:, -1] = True
+    ds = make_dataset(
+        targets,
+        kind="targets",
+        valid=valid,
+        loss_mask=loss_mask,
+        output_names=["sum", "x"],
+        bin_size=1.0,
+        align_event="start",
+    )
+    assert observation_variable(ds) == "targets" and "unit" not in ds.dims
+    assert list(ds.output.values) == ["sum", "x"] and ds.attrs["task_loss"] == "mse"
+    bad = ds.copy(deep=True)
+    bad["valid"][0, -1] = False
+    with pytest.raises(DataValidationError, match="'loss_mask' is True on padded steps"):
+        validate_dataset(bad)
+
+
+def test_task_loss_must_be_known():
+    with pytest.raises(DataValidationError, match=r"task_loss'\] = 'hinge'"):
+        make_dataset(
+            np.zeros((1, 2, 1)),
+            kind="targets",
+            task_loss="hinge",
+            bin_size=1.0,
+            align_event="start",
+        )

@@ -31,6 +31,8 @@ def info(
     head.add_row("time", f"{lo:+.3f} … {hi:+.3f} s from '{summary['align_event']}'")
     head.add_row("valid bins / trial", f"min {shortest}, median {median}, max {longest}")
     head.add_row("inputs", ", ".join(summary["inputs"]) or "(none)")
+    if summary["outputs"]:
+        head.add_row("task outputs", ", ".join(summary["outputs"]))
     head.add_row("extra variables", ", ".join(summary["extra_variables"]) or "(none)")
     console.print(head)
     epochs = Table("epoch", "valid bins", title="epochs", title_justify="left")

@@ -7,6 +7,8 @@ variable          dims                     meaning
 ================  =======================  ============================================
 ``spikes``        (trial, time, unit)      spike counts per bin (non-negative integers)
 ``signal``        (trial, time, unit)      continuous data (rates, calcium, BOLD, ...)
+``targets``       (trial, time, output)    task targets (task datasets, instead of data)
+``loss_mask``     (trial, time)            bool; steps whose targets enter the loss
 ``inputs``        (trial, time, input)     exogenous task drive (float)
 ``valid``         (trial, time)            bool; False on padded steps of ragged trials
 ``observed``      (trial, unit)            bool; False where a unit was not recorded
@@ -15,7 +17,9 @@ variable          dims                     meaning
 ``true_*``        any                      optional simulator ground truth
 ================  =======================  ============================================
 
-Exactly one of ``spikes`` / ``signal`` is present. Coordinates: ``trial`` (int trial id),
+Exactly one of ``spikes`` / ``signal`` / ``targets`` is present. Task datasets (``targets``)
+carry ``attrs["task_loss"]`` (``"mse"`` or ``"cross_entropy"``, then ``targets`` is one-hot
+over ``output``) and a ``loss_mask`` (a subset of ``valid``). Coordinates: ``trial`` (int trial id),
 ``time`` (float, seconds of each bin's centre relative to the alignment event named in
 ``attrs["align_event"]``), ``unit`` (str unit id), ``input`` (str channel name). Trial
 metadata are further coords on ``trial`` (``rule``, ``choice``, ``correct``, ...; event
@@ -38,11 +42,15 @@ from alrnn_neuro.errors import DataValidationError
 
 SCHEMA_VERSION = "1.0"
 TRIAL, TIME, UNIT, INPUT, LATENT, CHANNEL = "trial", "time", "unit", "input", "latent", "channel"
-OBSERVATION_VARIABLES = ("spikes", "signal")
+OUTPUT = "output"
+OBSERVATION_VARIABLES = ("spikes", "signal", "targets")
+TASK_LOSSES = ("mse", "cross_entropy")
 REQUIRED_ATTRS = ("align_event", "bin_size")
 _DIMS = {
     "spikes": (TRIAL, TIME, UNIT),
     "signal": (TRIAL, TIME, UNIT),
+    "targets": (TRIAL, TIME, OUTPUT),
+    "loss_mask": (TRIAL, TIME),
     "inputs": (TRIAL, TIME, INPUT),
     "valid": (TRIAL, TIME),
     "observed": (TRIAL, UNIT),
@@ -51,7 +59,7 @@ _DIMS = {
 
 
 def observation_variable(ds: xr.Dataset) -> str:
-    """Return the name of the observed-data variable of ``ds`` (``"spikes"`` or ``"signal"``).
+    """Return the name of the observed-data variable (``"spikes"``, ``"signal"``, ``"targets"``).
 
     Raises
     ------
@@ -61,9 +69,10 @@ def observation_variable(ds: xr.Dataset) -> str:
     present = [name for name in OBSERVATION_VARIABLES if name in ds.data_vars]
     if len(present) != 1:
         raise DataValidationError(
-            f"dataset must hold exactly one of 'spikes' (counts) or 'signal' (continuous); "
-            f"found {present or 'neither'} among variables {sorted(map(str, ds.data_vars))}. "
-            "Fix: name spike counts 'spikes' or continuous data 'signal'."
+            f"dataset must hold exactly one of 'spikes' (counts), 'signal' (continuous) or "
+            f"'targets' (task datasets); found {present or 'none'} among variables "
+            f"{sorted(map(str, ds.data_vars))}. Fix: name spike counts 'spikes' or continuous "
+            "data 'signal'."
         )
     return present[0]
 
@@ -86,6 +95,9 @@ def make_dataset(
     trial_ids: np.ndarray | None = None,
     source: str = "",
     extra_vars: Mapping[str, tuple[tuple[str, ...], np.ndarray]] | None = None,
+    output_names: list[str] | None = None,
+    loss_mask: np.ndarray | None = None,
+    task_loss: str = "mse",
     validate: bool = True,
 ) -> xr.Dataset:
     """Build a canonical dataset from plain arrays.
@@ -122,6 +134,10 @@ def make_dataset(
         Provenance string stored in ``attrs["source"]``.
     extra_vars : mapping of name to (dims, array), optional
         Further variables (``lfp_*``, ``true_*``).
+    output_names, loss_mask, task_loss : optional
+        Only for ``kind="targets"`` (task datasets): ``data`` is (trial, time, output);
+        ``loss_mask`` (trial, time) bool (default ``valid``); ``task_loss`` ``"mse"`` or
+        ``"cross_entropy"`` (targets one-hot over ``output``).
     validate : bool
         Run :func:`validate_dataset` on the result.
 
@@ -170,13 +186,27 @@ def make_dataset(
         coords[name] = (TRIAL, _as_plain_array(values))
     for name, values in (unit_coords or {}).items():
         coords[name] = (UNIT, _as_plain_array(values))
+    if kind == "targets":
+        del coords[UNIT]
+        coords[OUTPUT] = np.array(
+            output_names if output_names is not None else [f"out{i}" for i in range(n_unit)],
+            dtype=str,
+        )
+        for name in unit_coords or {}:
+            raise DataValidationError(
+                f"unit_coords['{name}'] given for a task dataset (kind='targets'), which has "
+                "no unit dim; fix: drop unit_coords"
+            )
     data_vars = {
-        kind: ((TRIAL, TIME, UNIT), data),
+        kind: (_DIMS[kind], data),
         "inputs": ((TRIAL, TIME, INPUT), inputs),
         "valid": ((TRIAL, TIME), valid),
-        "observed": ((TRIAL, UNIT), np.asarray(observed, bool)),
         "epoch": ((TRIAL, TIME), np.asarray(epoch).astype(str)),
     }
+    if kind == "targets":
+        data_vars["loss_mask"] = ((TRIAL, TIME), valid if loss_mask is None else loss_mask)
+    else:
+        data_vars["observed"] = ((TRIAL, UNIT), np.asarray(observed, bool))
     for name, (dims, values) in (extra_vars or {}).items():
         data_vars[name] = (dims, np.asarray(values))
     ds = xr.Dataset(data_vars, coords=coords)
@@ -187,6 +217,8 @@ def make_dataset(
         alrnn_neuro_version=__version__,
         schema_version=SCHEMA_VERSION,
     )
+    if kind == "targets":
+        ds.attrs["task_loss"] = task_loss
     if validate:
         validate_dataset(ds)
     return ds
@@ -229,7 +261,8 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     present = [name for name in OBSERVATION_VARIABLES if name in ds.data_vars]
     if len(present) != 1:
         problems.append(
-            f"dataset must hold exactly one of 'spikes' or 'signal'; found {present or 'neither'} "
+            "dataset must hold exactly one of 'spikes' or 'signal' (or 'targets' for a task); "
+            f"found {present or 'none'} "
             f"(variables: {sorted(map(str, ds.data_vars))}); fix: name spike counts 'spikes' "
             "or continuous data 'signal'"
         )
@@ -294,9 +327,27 @@ def _check_values(ds: xr.Dataset, obs_name: str) -> list[str]:
         problems += _check_float_observations(
             obs_name, data[_step_mask(valid, observed, data.shape)]
         )
+    if obs_name == "targets":
+        problems += _check_task(ds, valid)
     inputs = ds["inputs"].values
     if inputs.size and np.any(~np.isfinite(inputs[valid])):
         problems.append("'inputs' holds NaN/inf on valid steps; fix: finite values only")
+    return problems
+
+
+def _check_task(ds: xr.Dataset, valid: np.ndarray) -> list[str]:
+    """Checks specific to task datasets (``targets`` + ``loss_mask`` + ``task_loss``)."""
+    problems = []
+    loss = ds.attrs.get("task_loss")
+    if loss not in TASK_LOSSES:
+        problems.append(f"attrs['task_loss'] = {loss!r}; fix: one of {list(TASK_LOSSES)}")
+    if "loss_mask" not in ds.data_vars:
+        return problems + ["task dataset has no 'loss_mask' (trial, time); fix: add it"]
+    mask = ds["loss_mask"].values
+    if mask.dtype != bool:
+        problems.append(f"'loss_mask' has dtype {mask.dtype}; fix: a bool mask")
+    elif np.any(mask & ~valid):
+        problems.append("'loss_mask' is True on padded steps; fix: loss_mask & valid")
     return problems
 
 

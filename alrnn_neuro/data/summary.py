@@ -43,11 +43,12 @@ def summarize_dataset(ds: xr.Dataset) -> dict[str, Any]:
     epochs = ds["epoch"].values[valid]
     labels, counts = np.unique(epochs, return_counts=True)
     time = ds["time"].values
-    known = {"spikes", "signal", "inputs", "valid", "observed", "epoch"}
+    known = {"spikes", "signal", "targets", "loss_mask", "inputs", "valid", "observed", "epoch"}
     return {
         "observation": observation_variable(ds),
         "n_trials": int(ds.sizes["trial"]),
-        "n_units": int(ds.sizes["unit"]),
+        "n_units": int(ds.sizes.get("unit", 0)),
+        "outputs": [str(v) for v in ds["output"].values] if "output" in ds.dims else [],
         "n_bins": int(ds.sizes["time"]),
         "bin_size": float(ds.attrs["bin_size"]),
         "align_event": str(ds.attrs["align_event"]),
