@@ -1,0 +1,165 @@
+"""Task performance: MSE, regression and classification accuracy, angular accuracy.
+
+Every metric takes ``prediction`` (trial, time, output) and either a task dataset (its
+``targets``, ``loss_mask`` and ``epoch`` are used) or the ``targets`` array plus masks.
+Only ``loss_mask`` steps are scored. Predictions may be logits or probabilities for
+classification (only the arg-max matters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro.errors import DataValidationError
+
+ANGULAR_OUTPUTS = ("fixation", "cos", "sin")
+
+
+def _arrays(prediction, targets, loss_mask, epoch=None):
+    """Resolve (prediction, targets, loss_mask, epoch) to numpy arrays and check shapes."""
+    if isinstance(targets, xr.Dataset):
+        ds = targets
+        targets = ds["targets"].values
+        loss_mask = ds["loss_mask"].values if loss_mask is None else loss_mask
+        epoch = ds["epoch"].values if epoch is None else epoch
+    pred = np.asarray(prediction.values if isinstance(prediction, xr.DataArray) else prediction)
+    targ = np.asarray(targets.values if isinstance(targets, xr.DataArray) else targets)
+    if pred.shape != targ.shape or pred.ndim != 3:
+        raise DataValidationError(
+            f"prediction has shape {pred.shape} but targets {targ.shape}; fix: predict "
+            "(trial, time, output) for every step of the task dataset"
+        )
+    mask = np.ones(targ.shape[:2], bool) if loss_mask is None else np.asarray(loss_mask, bool)
+    if mask.shape != targ.shape[:2]:
+        raise DataValidationError(
+            f"loss_mask has shape {mask.shape}; fix: a bool (trial, time) mask {targ.shape[:2]}"
+        )
+    epoch = None if epoch is None else np.asarray(epoch)
+    return pred.astype(float), targ.astype(float), mask, epoch
+
+
+def mse(prediction, targets, loss_mask=None) -> float:
+    """Mean squared error over the ``loss_mask`` steps and all outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mse(np.ones((1, 2, 1)), np.zeros((1, 2, 1)), np.array([[True, False]]))
+    1.0
+    """
+    pred, targ, mask, _ = _arrays(prediction, targets, loss_mask)
+    return float(np.mean((pred - targ)[mask] ** 2))
+
+
+def regression_accuracy(
+    prediction, targets, loss_mask=None, *, tolerance: float = 0.04, per_trial: bool = False
+):
+    """Fraction of trials whose every scored output lies within ``tolerance`` of its target.
+
+    ``tolerance=0.04`` is the usual criterion of the addition problem. Returns the mean
+    (float) or, with ``per_trial=True``, a bool array (trial,).
+    """
+    pred, targ, mask, _ = _arrays(prediction, targets, loss_mask)
+    close = np.all(np.abs(pred - targ) < tolerance, axis=2) | ~mask
+    correct = np.all(close, axis=1)
+    return correct if per_trial else float(correct.mean())
+
+
+def classification_accuracy(prediction, targets, loss_mask=None, *, by: str = "step"):
+    """Arg-max accuracy against one-hot targets on the ``loss_mask`` steps.
+
+    Parameters
+    ----------
+    prediction : array (trial, time, output)
+        Logits or probabilities.
+    targets : array (trial, time, output) or xr.Dataset
+        One-hot targets, or a task dataset.
+    loss_mask : array of bool (trial, time), optional
+        Scored steps (taken from the dataset when one is given).
+    by : {"step", "trial"}
+        ``"step"``: fraction of scored steps correct (e.g. recalled symbols);
+        ``"trial"``: fraction of trials with every scored step correct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.eye(2)[None, [0, 1]]  # (1, 2, 2)
+    >>> classification_accuracy(np.zeros_like(t) + [1, 0], t)
+    0.5
+    """
+    pred, targ, mask, _ = _arrays(prediction, targets, loss_mask)
+    hit = pred.argmax(axis=2) == targ.argmax(axis=2)
+    if by == "step":
+        return float(hit[mask].mean())
+    if by == "trial":
+        return float(np.all(hit | ~mask, axis=1)[mask.any(axis=1)].mean())
+    raise DataValidationError(f"by={by!r}; fix: 'step' or 'trial'")
+
+
+def angular_accuracy(
+    prediction,
+    targets,
+    loss_mask=None,
+    epoch=None,
+    *,
+    tolerance_deg: float = 30.0,
+    per_trial: bool = False,
+):
+    """Multi-task criterion: fixation held before the response, then the right response.
+
+    Outputs must be ``(fixation, cos, sin)``. Among the scored (``loss_mask``) steps, those
+    with ``epoch == "response"`` form the response window, the others the pre-response
+    period. A trial is correct when
+
+    - the fixation output is > 0.5 on every pre-response step, and
+    - on a *go* trial (mean target fixation < 0.5 in the window): the mean fixation output
+      in the window is < 0.5 and the direction of the summed (cos, sin) output over the
+      window is within ``tolerance_deg`` of the target direction;
+    - on a *no-go* trial: the fixation output stays > 0.5 on every response step.
+
+    Returns the fraction correct (float) or, with ``per_trial=True``, a bool array (trial,).
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.tasks.multitask import suite_task
+    >>> ds = suite_task("DelayPro", 5, seed=0)
+    >>> angular_accuracy(ds.targets.values, ds)
+    1.0
+    """
+    pred, targ, mask, epoch = _arrays(prediction, targets, loss_mask, epoch)
+    if pred.shape[2] != 3:
+        raise DataValidationError(
+            f"angular_accuracy needs outputs {ANGULAR_OUTPUTS}; got {pred.shape[2]} outputs; "
+            "fix: use it on the multi-task suite"
+        )
+    if epoch is None:
+        raise DataValidationError("epoch labels are required; fix: pass epoch= or a dataset")
+    window = mask & (epoch == "response")
+    before = mask & ~window
+    count = np.maximum(window.sum(axis=1), 1)
+    fix = pred[..., 0]
+    held_before = np.all(~before | (fix > 0.5), axis=1)
+    go = (targ[..., 0] * window).sum(axis=1) / count < 0.5
+    released = (fix * window).sum(axis=1) / count < 0.5
+    held = np.all(~window | (fix > 0.5), axis=1)
+    p = (pred[..., 1:] * window[..., None]).sum(axis=1)
+    t = (targ[..., 1:] * window[..., None]).sum(axis=1)
+    error = np.angle(np.exp(1j * (np.arctan2(p[:, 1], p[:, 0]) - np.arctan2(t[:, 1], t[:, 0]))))
+    aimed = np.abs(np.degrees(error)) < tolerance_deg
+    correct = held_before & np.where(go, released & aimed, held)
+    return correct if per_trial else float(correct.mean())
+
+
+def task_accuracy(prediction, ds: xr.Dataset) -> float:
+    """The natural accuracy of a task dataset.
+
+    Cross-entropy tasks: :func:`classification_accuracy` by step; the multi-task suite
+    (outputs ``fixation, cos, sin``): :func:`angular_accuracy`; other MSE tasks:
+    :func:`regression_accuracy`.
+    """
+    if ds.attrs.get("task_loss") == "cross_entropy":
+        return classification_accuracy(prediction, ds)
+    if tuple(ds["output"].values) == ANGULAR_OUTPUTS:
+        return angular_accuracy(prediction, ds)
+    return regression_accuracy(prediction, ds)
