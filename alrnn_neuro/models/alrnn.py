@@ -1,0 +1,388 @@
+"""The Almost-Linear RNN (AL-RNN): one step, the whole-sequence forward, its linear regions.
+
+Model (M latents, K inputs, P piecewise-linear units)::
+
+    z_t   = A * z_{t-1} + W phi(z_{t-1}) + C s_t + h
+    phi(z) = (z_1, ..., z_{M-P}, max(0, z_{M-P+1}), ..., max(0, z_M))
+
+``A`` is the diagonal (a vector), ``W`` the full coupling matrix, ``C`` the input matrix and
+``h`` the bias. Each sign pattern ``d`` of the P rectified units (its *bitcode*) names one
+linear region, in which ``z_t = J_d z_{t-1} + C s_t + h`` with ``J_d = diag(A) + W D_d``,
+``D_d = diag(1, ..., 1, d)``; ``J_d`` is also the Jacobian there.
+
+Every parameter carries optional leading ``ensemble_shape`` dims, so K independent models
+(each with its own P, via the ``pwl_mask`` buffer) train as one module; all maths below is
+written with those leading ``...`` dims.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Integral
+
+import torch
+from torch import nn
+
+from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.engine import alrnn_scan, plain_scan, prepare_forcing, time_major
+
+INIT_STATES = ("learned", "zero", "data")
+ENGINES = ("fast", "plain")
+MAX_ENUMERATED_PWL = 20
+
+
+def check_dims(latent_dim: int, pwl_units: int | Sequence[int], input_dim: int) -> None:
+    """Raise :class:`ConfigError` unless ``latent_dim >= 1``, ``0 <= P <= M``, ``input_dim >= 0``.
+
+    Examples
+    --------
+    >>> check_dims(6, 7, 2)
+    Traceback (most recent call last):
+    ...
+    alrnn_neuro.errors.ConfigError: pwl_units=7 must satisfy 0 <= pwl_units <= latent_dim (6); ...
+    """
+    if not isinstance(latent_dim, Integral) or latent_dim < 1:
+        raise ConfigError(f"latent_dim={latent_dim!r} must be an integer >= 1, e.g. latent_dim=6")
+    for p in torch.as_tensor(pwl_units).flatten().tolist():
+        if not 0 <= int(p) <= latent_dim:
+            raise ConfigError(
+                f"pwl_units={p!r} must satisfy 0 <= pwl_units <= latent_dim ({latent_dim}); "
+                "use pwl_units=0 for a linear RNN or pwl_units=latent_dim for a full PLRNN"
+            )
+    if not isinstance(input_dim, Integral) or input_dim < 0:
+        raise ConfigError(f"input_dim={input_dim!r} must be an integer >= 0 (0 = no inputs)")
+
+
+def _pd_diagonal(m: int, generator: torch.Generator) -> torch.Tensor:
+    """Diagonal of a random positive-definite matrix normalised by its largest eigenvalue."""
+    r = torch.randn(m, m, generator=generator, dtype=torch.float64)
+    k = r.T @ r / m + torch.eye(m, dtype=torch.float64)
+    return torch.diagonal(k / torch.linalg.eigvalsh(k).max()).clone()
+
+
+class ALRNN(nn.Module):
+    """Almost-Linear RNN with P rectified units out of M (see module docstring).
+
+    Parameters
+    ----------
+    latent_dim : int
+        Number of latent states M (>= 1).
+    pwl_units : int or sequence of int
+        Number P of rectified units (the last P); 0 = linear RNN, M = full PLRNN. A sequence
+        of shape ``ensemble_shape`` gives each ensemble member its own P.
+    input_dim : int
+        Number of input channels K (0 allowed).
+    init_state : {"learned", "zero", "data"}
+        ``z0`` is a learned parameter, a zero buffer, or must be passed to :meth:`forward`
+        (``"data"``: the caller estimates it from the first bins through the observation
+        model, e.g. ``readout.invert(data)[:, 0]``).
+    seed : int, optional
+        Seed of the initialisation (``torch.Generator``); None draws a fresh seed.
+    ensemble_shape : tuple of int
+        Leading dims of every parameter for K independent models trained at once.
+
+    Attributes
+    ----------
+    A : Parameter, shape (..., latent)
+        Diagonal of the linear self-connections, initialised in (0, 1] from the diagonal of
+        a normalised positive-definite matrix.
+    W : Parameter, shape (..., latent, latent2)
+        Couplings applied to ``phi(z)``, initialised N(0, 0.01^2).
+    C : Parameter, shape (..., latent, input)
+        Input matrix, initialised N(0, 0.1^2).
+    h : Parameter, shape (..., latent)
+        Bias, initialised 0.
+    z0 : Parameter or buffer, shape (..., latent)
+        Initial state (zeros at initialisation).
+    pwl_mask : buffer, shape (..., latent)
+        1.0 on rectified units, 0.0 on linear units.
+
+    Examples
+    --------
+    >>> model = ALRNN(4, 2, 3, seed=0)
+    >>> model(torch.zeros(5, 10, 3)).shape
+    torch.Size([5, 10, 4])
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        pwl_units: int | Sequence[int],
+        input_dim: int,
+        *,
+        init_state: str = "learned",
+        seed: int | None = None,
+        ensemble_shape: tuple[int, ...] = (),
+    ) -> None:
+        super().__init__()
+        check_dims(latent_dim, pwl_units, input_dim)
+        if init_state not in INIT_STATES:
+            raise ConfigError(f"init_state={init_state!r} is not one of {INIT_STATES}")
+        ens = tuple(int(e) for e in ensemble_shape)
+        if any(e < 1 for e in ens):
+            raise ConfigError(f"ensemble_shape={ensemble_shape!r} must hold positive sizes")
+        p = torch.as_tensor(pwl_units, dtype=torch.long)
+        if p.dim() and tuple(p.shape) != ens:
+            raise ConfigError(
+                f"pwl_units has shape {tuple(p.shape)} but ensemble_shape is {ens}; pass one "
+                "int or one P per ensemble member"
+            )
+        m, k = int(latent_dim), int(input_dim)
+        self.latent_dim, self.input_dim, self.init_state = m, k, init_state
+        self.ensemble_shape = ens
+        self.pwl_units = int(p) if p.dim() == 0 else tuple(p.flatten().tolist())
+        gen = torch.Generator()
+        gen.manual_seed(int(seed) if seed is not None else gen.seed())
+        n = math.prod(ens)
+        dtype = torch.get_default_dtype()
+        a = torch.stack([_pd_diagonal(m, gen) for _ in range(n)]).reshape(*ens, m)
+        self.A = nn.Parameter(a.to(dtype))
+        self.W = nn.Parameter(0.01 * torch.randn(*ens, m, m, generator=gen, dtype=dtype))
+        self.C = nn.Parameter(0.1 * torch.randn(*ens, m, k, generator=gen, dtype=dtype))
+        self.h = nn.Parameter(torch.zeros(*ens, m, dtype=dtype))
+        if init_state == "learned":
+            self.z0 = nn.Parameter(torch.zeros(*ens, m, dtype=dtype))
+        else:
+            self.register_buffer("z0", torch.zeros(*ens, m, dtype=dtype))
+        mask = torch.arange(m) >= (m - p.expand(ens).unsqueeze(-1))
+        self.register_buffer("pwl_mask", mask.to(dtype))
+
+    # ------------------------------------------------------------------ helpers
+    def extra_repr(self) -> str:  # noqa: D102
+        names = ("latent_dim", "pwl_units", "input_dim", "init_state", "ensemble_shape")
+        return ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+
+    @property
+    def n_pwl(self) -> torch.Tensor:
+        """Number of rectified units per ensemble member, int64 tensor of shape (...)."""
+        return self.pwl_mask.sum(-1).round().long()
+
+    def _view(self, p: torch.Tensor, n_batch: int, trailing: int = 1) -> torch.Tensor:
+        """Insert ``n_batch`` singleton dims between the ensemble dims and the last dims."""
+        e = len(self.ensemble_shape)
+        return p.reshape(p.shape[:e] + (1,) * n_batch + p.shape[p.dim() - trailing :])
+
+    def _n_batch(self, z: torch.Tensor, name: str = "z") -> int:
+        e = len(self.ensemble_shape)
+        if z.dim() < e + 1 or z.shape[-1] != self.latent_dim or z.shape[:e] != self.ensemble_shape:
+            raise DataValidationError(
+                f"{name} has shape {tuple(z.shape)}; expected (*ensemble_shape, ..., latent) = "
+                f"({', '.join(map(str, self.ensemble_shape + ('...', self.latent_dim)))})"
+            )
+        return z.dim() - e - 1
+
+    # ------------------------------------------------------------------ one step
+    def phi(self, z: torch.Tensor) -> torch.Tensor:
+        """Rectify the piecewise-linear units of ``z``, shape (..., batch..., latent)."""
+        mask = self._view(self.pwl_mask, self._n_batch(z))
+        return torch.where(mask != 0, torch.relu(z), z)
+
+    def step(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """One step ``z_next = A * z + W phi(z) + C s + h``.
+
+        Parameters
+        ----------
+        z : Tensor, shape (..., batch..., latent)
+            States; ``...`` are the ensemble dims (any number of batch dims follows).
+        s : Tensor, shape broadcastable to (..., batch..., input)
+            Inputs of this step.
+
+        Returns
+        -------
+        Tensor, shape of ``z``
+        """
+        e, m = len(self.ensemble_shape), self.latent_dim
+        self._n_batch(z)
+        lead = z.shape[:-1]
+        s = torch.broadcast_to(s, (*lead, self.input_dim))
+        zf = z.reshape(*lead[:e], -1, m)
+        sf = s.reshape(*lead[:e], -1, self.input_dim)
+        out = zf * self.A.unsqueeze(-2) + self.phi(zf) @ self.W.mT + sf @ self.C.mT
+        return (out + self.h.unsqueeze(-2)).reshape(z.shape)
+
+    def jacobian(self, z: torch.Tensor) -> torch.Tensor:
+        """Closed-form Jacobian ``d step / d z = diag(A) + W D(z)``.
+
+        Parameters
+        ----------
+        z : Tensor, shape (..., batch..., latent)
+
+        Returns
+        -------
+        Tensor, shape (..., batch..., latent, latent2)
+            ``D(z)`` is 1 on linear units and ``1{z > 0}`` on rectified units.
+        """
+        nb = self._n_batch(z)
+        mask = self._view(self.pwl_mask, nb)
+        d = torch.where(mask != 0, (z > 0).to(z.dtype), torch.ones_like(z))
+        diag_a = torch.diag_embed(self._view(self.A, nb))
+        return diag_a + self._view(self.W, nb, 2) * d.unsqueeze(-2)
+
+    # ------------------------------------------------------------------ regions
+    def _bit_shift(self) -> torch.Tensor:
+        """Bit position of each unit, shape (..., latent); -1 on linear units."""
+        mask = self.pwl_mask != 0
+        rank = torch.cumsum(mask.long(), -1) - 1
+        return torch.where(mask, self.n_pwl.unsqueeze(-1) - 1 - rank, -1)
+
+    def bitcode(self, z: torch.Tensor) -> torch.Tensor:
+        """Region code of each state: the bits ``1{z > 0}`` of the rectified units.
+
+        The first rectified unit (unit M-P) is the most significant bit, the last unit the
+        least significant, so code ``sum_j 1{z_{M-P+j} > 0} 2^(P-1-j)`` lies in [0, 2^P).
+
+        Parameters
+        ----------
+        z : Tensor, shape (..., batch..., latent)
+
+        Returns
+        -------
+        Tensor of int64, shape (..., batch...)
+
+        Examples
+        --------
+        >>> ALRNN(3, 2, 0, seed=0).bitcode(torch.tensor([[-1.0, 2.0, -3.0], [0.0, 1.0, 1.0]]))
+        tensor([2, 3])
+        """
+        shift = self._view(self._bit_shift(), self._n_batch(z))
+        bits = (z > 0) & (shift >= 0)
+        return (bits.long() << shift.clamp(min=0)).sum(-1)
+
+    def all_codes(self) -> torch.Tensor:
+        """All 2^P region codes, int64 tensor of shape (region,); needs one P for all members."""
+        p = self.n_pwl.unique()
+        if p.numel() != 1:
+            raise ConfigError(
+                f"all_codes needs the same pwl_units for every ensemble member, got "
+                f"{self.pwl_units}; call it on model.member(i)"
+            )
+        if int(p) > MAX_ENUMERATED_PWL:
+            raise ConfigError(
+                f"pwl_units={int(p)} has 2^{int(p)} regions, too many to enumerate "
+                f"(limit P <= {MAX_ENUMERATED_PWL}); use the codes actually visited "
+                "(model.bitcode(latents).unique())"
+            )
+        return torch.arange(2 ** int(p), device=self.A.device)
+
+    def region_matrices(self, codes: torch.Tensor) -> torch.Tensor:
+        """Region maps ``J_d = diag(A) + W D_d`` for the given bitcodes.
+
+        Parameters
+        ----------
+        codes : Tensor of int, shape (region,) or (..., region)
+            Region codes as returned by :meth:`bitcode`.
+
+        Returns
+        -------
+        Tensor, shape (..., region, latent, latent2)
+
+        Examples
+        --------
+        >>> model = ALRNN(3, 1, 0, seed=0)
+        >>> model.region_matrices(model.all_codes()).shape
+        torch.Size([2, 3, 3])
+        """
+        codes = torch.as_tensor(codes, device=self.A.device).long()
+        limit = 2 ** int(self.n_pwl.max())
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= limit):
+            raise ConfigError(
+                f"codes must lie in [0, 2^P) = [0, {limit}); got values "
+                f"{int(codes.min())}..{int(codes.max())}"
+            )
+        shift = self._bit_shift().unsqueeze(-2)
+        bits = (codes.unsqueeze(-1) >> shift.clamp(min=0)) & 1
+        d = torch.where(shift >= 0, bits, 1).to(self.A.dtype)
+        diag_a = torch.diag_embed(self.A).unsqueeze(-3)
+        return diag_a + self.W.unsqueeze(-3) * d.unsqueeze(-2)
+
+    # ------------------------------------------------------------------ sequences
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        *,
+        z0: torch.Tensor | None = None,
+        forcing: tuple[torch.Tensor, torch.Tensor | float] | None = None,
+        engine: str = "fast",
+    ) -> torch.Tensor:
+        """Run the model over whole sequences.
+
+        ``latents[..., b, 0, :]`` is ``z_1 = step(z0, s_1)``: the state after the first
+        input; ``z0`` itself is not returned. With ``forcing = (targets, alpha)`` the state
+        carried to the next step after step t is ``(1 - alpha_t) z_t + alpha_t targets_t``
+        (``targets`` detached, ``alpha`` treated as a constant), while ``latents`` hold the
+        model's own prediction ``z_t`` *before* forcing, i.e. what a loss should compare to
+        data. alpha = 1 every tau steps is sparse teacher forcing, a constant alpha
+        generalised teacher forcing. Where ``alpha == 0`` the target is ignored (NaN allowed).
+
+        Parameters
+        ----------
+        inputs : Tensor, shape (batch, time, input) or (..., batch, time, input)
+            Inputs ``s_t``; without ensemble dims they are shared by all members.
+        z0 : Tensor, optional
+            Initial state, broadcastable to (..., batch, latent); required when
+            ``init_state == "data"``, otherwise defaults to the model's ``z0``.
+        forcing : (Tensor, Tensor or float), optional
+            ``targets`` of shape ([...,] batch, time, n) with n <= latent (forces the first n
+            latents; the rest get alpha = 0) and ``alpha`` broadcastable to it, in [0, 1].
+        engine : {"fast", "plain"}
+            ``"fast"``: :func:`~alrnn_neuro.models.engine.alrnn_scan` (hand-written BPTT);
+            ``"plain"``: a per-step autograd loop over :meth:`step` (the reference).
+
+        Returns
+        -------
+        Tensor, shape (..., batch, time, latent)
+        """
+        if engine not in ENGINES:
+            raise ConfigError(f"engine={engine!r} is not one of {ENGINES}")
+        e, m = len(self.ensemble_shape), self.latent_dim
+        if inputs.dim() not in (3, 3 + e) or inputs.shape[-1] != self.input_dim:
+            raise DataValidationError(
+                f"inputs has shape {tuple(inputs.shape)}; expected (batch, time, "
+                f"{self.input_dim}) or (*{self.ensemble_shape}, batch, time, {self.input_dim})"
+            )
+        inputs = inputs.to(self.A.dtype)
+        batch, n_steps = inputs.shape[-3], inputs.shape[-2]
+        state = self._initial_state(z0, batch)
+        forced = None
+        if forcing is not None:
+            forced = prepare_forcing(forcing, inputs.shape[-3:-1], m, self.A.dtype)
+        if engine == "plain":
+            return plain_scan(self.step, inputs, state, forced)
+        x = time_major(inputs, e)
+        drive = torch.matmul(x, self.C.mT) + self.h.unsqueeze(-2)
+        drive = drive.expand(n_steps, *self.ensemble_shape, batch, m)
+        if forced is not None:
+            forced = tuple(time_major(f, e) for f in forced)
+        out = alrnn_scan(drive, state, self.A, self.W, self.pwl_mask, forced)
+        return out.movedim(0, -2)
+
+    def _initial_state(self, z0: torch.Tensor | None, batch: int) -> torch.Tensor:
+        shape = (*self.ensemble_shape, batch, self.latent_dim)
+        if z0 is None:
+            if self.init_state == "data":
+                raise ConfigError(
+                    "init_state='data' needs an explicit z0: pass forward(inputs, z0=...) "
+                    "estimated from the first bins, e.g. readout.invert(data)[:, 0]"
+                )
+            return self.z0.unsqueeze(-2).expand(shape)
+        z0 = z0.to(self.A.dtype)
+        try:
+            return torch.broadcast_to(z0, shape)
+        except RuntimeError:
+            raise DataValidationError(
+                f"z0 has shape {tuple(z0.shape)}; expected a shape broadcastable to {shape}"
+            ) from None
+
+    def member(self, index: int | tuple[int, ...]) -> ALRNN:
+        """A standalone (non-ensemble) copy of ensemble member ``index``."""
+        idx = (index,) if isinstance(index, int) else tuple(index)
+        if len(idx) != len(self.ensemble_shape):
+            raise ConfigError(f"index={index!r} must have {len(self.ensemble_shape)} entries")
+        p = int(self.n_pwl[idx])
+        out = ALRNN(self.latent_dim, p, self.input_dim, init_state=self.init_state, seed=0)
+        out = out.to(dtype=self.A.dtype, device=self.A.device)
+        with torch.no_grad():
+            for name, tensor in list(out.named_parameters()) + list(out.named_buffers()):
+                tensor.copy_(getattr(self, name)[idx])
+        return out

@@ -1,0 +1,160 @@
+"""Benchmark: one AL-RNN training step against torch.nn.RNN and the plain per-step loop.
+
+Usage::
+
+    python benchmarks/bench_training.py [--json PATH] [--device cpu|cuda] [--threads N]
+
+One training step = forward over a batch of 64 trials x 100 steps with 8 inputs, a Poisson
+readout of 30 units (the same ``PoissonReadout`` loss for every model), backward, and an Adam
+step. For each latent size M in {6, 16, 64} three contenders run in the same process,
+interleaved round-robin (so background load hits all alike), after warm-up calls:
+
+* ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT);
+* ``nn_rnn``: ``torch.nn.RNN(nonlinearity="relu")`` of the same hidden size;
+* ``plain``: the same AL-RNN through its per-step autograd loop (``engine="plain"``).
+
+Figures (milliseconds are medians over ``--repeat`` rounds):
+
+* ``M{m}_{alrnn,nn_rnn,plain}_ms`` per size;
+* ``M{m}_ratio_vs_nn_rnn`` = alrnn / nn_rnn (target <= 1.0 on CPU);
+* ``M{m}_speedup_vs_plain_loop`` = plain / alrnn (target >= 2);
+* ``max_ratio_vs_nn_rnn``, ``min_speedup_vs_plain_loop`` over sizes; ``torch_threads``.
+
+Threads: by default torch's own setting is kept (``torch.get_num_threads()``, the number of
+cores, 2 on the reference machine); ``--threads N`` calls ``torch.set_num_threads(N)`` first.
+Clock: ``--clock wall`` (default) times wall-clock seconds; ``--clock cpu`` the CPU seconds of
+this process (``time.process_time``), steadier when other jobs share the cores. With two
+threads on a busy two-core machine, OpenMP synchronisation makes every contender's wall time
+erratic (10x swings); prefer ``--threads 1`` or ``--clock cpu`` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import report  # noqa: E402
+
+from alrnn_neuro.models import ALRNN, PoissonReadout  # noqa: E402
+
+BATCH, STEPS, INPUTS, UNITS = 64, 100, 8, 30
+SIZES = (6, 16, 64)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+class _NNRNN(torch.nn.Module):
+    """torch.nn.RNN(relu) returning its hidden states as latents (batch, time, latent)."""
+
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__()
+        self.rnn = torch.nn.RNN(INPUTS, latent_dim, nonlinearity="relu", batch_first=True)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.rnn(inputs)[0]
+
+
+def _data(device: str, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(BATCH, STEPS, INPUTS, generator=gen)
+    counts = torch.poisson(torch.full((BATCH, STEPS, UNITS), 1.5), generator=gen)
+    lengths = torch.randint(STEPS // 2, STEPS + 1, (BATCH,), generator=gen)
+    valid = torch.arange(STEPS)[None, :] < lengths[:, None]  # ragged trials
+    return inputs.to(device), counts.to(device), valid.to(device)
+
+
+def _train_step(model, readout, data, device, **forward_kwargs):
+    inputs, counts, valid = data
+    params = list(model.parameters()) + list(readout.parameters())
+    optimiser = torch.optim.Adam(params, lr=1e-3)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def step() -> None:
+        optimiser.zero_grad(set_to_none=True)
+        latents = model(inputs, **forward_kwargs)
+        readout.loss(latents, counts, valid).backward()
+        optimiser.step()
+        sync()
+
+    return step
+
+
+def _contenders(m: int, device: str, seed: int = 0) -> dict:
+    data = _data(device, seed)
+    alrnn = ALRNN(m, m // 2, INPUTS, seed=seed).to(device)
+    plain = ALRNN(m, m // 2, INPUTS, seed=seed).to(device)
+    return {
+        "alrnn": _train_step(alrnn, PoissonReadout(m, UNITS, seed=seed).to(device), data, device),
+        "nn_rnn": _train_step(
+            _NNRNN(m).to(device), PoissonReadout(m, UNITS, seed=seed).to(device), data, device
+        ),
+        "plain": _train_step(
+            plain, PoissonReadout(m, UNITS, seed=seed).to(device), data, device, engine="plain"
+        ),
+    }
+
+
+def _time_interleaved(fns: dict, repeat: int, warmup: int, clock) -> dict[str, float]:
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = clock()
+            fn()
+            times[name].append(clock() - start)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", default=None, help="write figures as JSON")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--repeat", type=int, default=15, help="timed rounds per contender")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument(
+        "--clock", default="wall", choices=tuple(CLOCKS), help="wall time or CPU time"
+    )
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    figures: dict[str, float] = {"torch_threads": torch.get_num_threads()}
+    ratios, speedups = [], []
+    rows = []
+    for m in args.sizes:
+        fns = _contenders(m, args.device)
+        ms = _time_interleaved(fns, args.repeat, args.warmup, CLOCKS[args.clock])
+        ratio, speedup = ms["alrnn"] / ms["nn_rnn"], ms["plain"] / ms["alrnn"]
+        ratios.append(ratio)
+        speedups.append(speedup)
+        for name, value in ms.items():
+            figures[f"M{m}_{name}_ms"] = value
+        figures[f"M{m}_ratio_vs_nn_rnn"] = ratio
+        figures[f"M{m}_speedup_vs_plain_loop"] = speedup
+        rows.append((m, ms["alrnn"], ms["nn_rnn"], ms["plain"], ratio, speedup))
+    figures["max_ratio_vs_nn_rnn"] = max(ratios)
+    figures["min_speedup_vs_plain_loop"] = min(speedups)
+    print(
+        f"device={args.device} threads={torch.get_num_threads()} clock={args.clock} "
+        f"batch={BATCH} T={STEPS} inputs={INPUTS} units={UNITS} P=M//2"
+    )
+    print("   M  alrnn_ms  nn_rnn_ms  plain_ms  alrnn/nn_rnn  plain/alrnn")
+    for m, a, n, p, r, s in rows:
+        print(f"{m:4d}  {a:8.2f}  {n:9.2f}  {p:8.2f}  {r:12.2f}  {s:11.2f}")
+    report(figures, args.json)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
