@@ -1,0 +1,332 @@
+"""Notebook API: ``fit`` a model to a dataset, ``load_run`` it back, ``simulate_model`` it.
+
+These three functions are what the ``alrnn-neuro fit`` command calls; everything a run
+directory holds is described in :mod:`alrnn_neuro.training.rundir`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
+from alrnn_neuro.training import rundir as rd
+from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
+from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.outputs import (
+    compute_metrics,
+    latents_dataset,
+    predict_all,
+    residual_std,
+)
+from alrnn_neuro.training.session import Session, prepare_session
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """Everything a fit produced.
+
+    Attributes
+    ----------
+    model : FitModel
+        Trained model (best validation epoch), in eval mode, on the CPU.
+    config : FitConfig
+        Resolved configuration.
+    history : xr.Dataset
+        Per-epoch curves (dim ``epoch``): ``train_loss``, ``val_loss``, ``lr``, ...
+    latents : xr.Dataset
+        ``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only),
+        ``prediction`` (trial, time, unit) on all trials, with the dataset's trial coords.
+    metrics : dict
+        Per split (``train``, ``val``, ``test``) metrics, plus ``best_epoch``,
+        ``epochs_run`` and ``stop_reason``.
+    split : dict of str to ndarray
+        Trial ids per split.
+    run_dir : Path or None
+        Where the run was saved (None for an in-memory fit).
+    """
+
+    model: FitModel
+    config: FitConfig
+    history: xr.Dataset
+    latents: xr.Dataset
+    metrics: dict[str, Any]
+    split: dict[str, np.ndarray]
+    run_dir: Path | None = None
+
+
+def fit(
+    ds: xr.Dataset,
+    config: FitConfig | None = None,
+    *,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    callback: EpochCallback | None = None,
+    dataset_path: str | os.PathLike | None = None,
+) -> FitResult:
+    """Fit an AL-RNN (or a baseline) to the trials of ``ds``.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Canonical dataset (``spikes`` or ``signal``, ``inputs``, ``valid``, ...).
+    config : FitConfig, optional
+        Hyperparameters (default ``FitConfig()``).
+    out : str or PathLike, optional
+        Run directory; a checkpoint is saved there after every epoch. None = in memory only.
+    resume : bool
+        Continue the run in ``out`` from its last checkpoint (bit-identical on CPU).
+    overwrite : bool
+        Replace a different or finished run in ``out``.
+    callback : callable, optional
+        Called after every epoch with a dict (``epoch``, ``epochs``, ``train_loss``,
+        ``val_loss``, ``lr``, ``best_epoch``, ``seconds``).
+    dataset_path : str or PathLike, optional
+        Recorded in ``config.json`` (provenance only).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ConfigError, DataValidationError, RunDirError
+        For bad settings, data or run directories; nothing is written in that case.
+    TrainingDivergedError
+        If the loss became NaN/inf (the checkpoint of the last good epoch is kept).
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    >>> ds = simulate_stimulus_selection(n_trials=40, n_units=6, seed=0, lfp=False)
+    >>> result = fit(ds, FitConfig(latent_dim=4, pwl_units=1, epochs=3))
+    >>> result.latents["latents"].dims, int(result.history.sizes["epoch"])
+    (('trial', 'time', 'latent'), 3)
+    """
+    config = FitConfig() if config is None else config
+    with torch_threads(config.threads):
+        return _fit(ds, config, out, resume, overwrite, callback, dataset_path)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Let torch use ``n`` CPU threads inside the block (0 = unchanged); restore afterwards."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResult:
+    run = Path(out) if out is not None else None
+    if run is not None and resume and (run / rd.CONFIG).is_file():
+        split = {k: np.asarray(v) for k, v in rd.read_json(run / rd.SPLIT).items()}
+    else:
+        split = None
+    session = prepare_session(ds, config, split=split, dataset_path=dataset_path)
+    mode = "new"
+    if run is not None:
+        mode = rd.prepare_run_dir(run, session.record, resume=resume, overwrite=overwrite)
+        if mode == "finished":
+            logger.info("%s already holds this finished run; loading it", run)
+            return load_run(run)
+    model, optimizer, state = _build(session, run if mode == "resume" else None)
+    on_epoch = None
+    if run is not None:
+        created = not run.exists()
+        if mode == "new":
+            run.mkdir(parents=True, exist_ok=True)
+            rd.clear_run_dir(run)  # --overwrite: the old run goes only now, after all checks
+            rd.write_json(run / rd.SPLIT, {k: v.tolist() for k, v in session.split.items()})
+        else:  # resuming (maybe with more epochs): the run is unfinished until it ends again
+            (run / rd.METRICS).unlink(missing_ok=True)
+        rd.write_json(run / rd.CONFIG, session.record)
+
+        def on_epoch(current: TrainState) -> None:
+            save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer)
+
+    try:
+        state = train(model, optimizer, session.tensors, session.positions, session.config,
+                      state, on_epoch=on_epoch, callback=callback)  # fmt: skip
+    except BaseException:
+        if run is not None and created and not (run / rd.CHECKPOINT).exists():
+            rd.clear_run_dir(run)  # nothing learned yet: leave nothing behind
+            if not any(run.iterdir()):
+                run.rmdir()
+        raise
+    return _finish(session, model, state, run)
+
+
+def _build(session: Session, resume_from: Path | None):
+    """Model, optimiser and training state: fresh, or restored from a checkpoint."""
+    config = session.config
+    device = torch.device(config.device)
+    model = FitModel(config, session.n_units, len(session.classes), session.unit_mean)
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    state = TrainState.start(config.seed)
+    if resume_from is not None and (resume_from / rd.CHECKPOINT).is_file():
+        state, _ = load_checkpoint(resume_from / rd.CHECKPOINT, model, optimizer)
+        if state.stop_reason == "max_epochs" and state.epoch < config.epochs:
+            state.stop_reason = ""  # resumed with more epochs
+        logger.info("resuming %s after epoch %d", resume_from, state.epoch)
+    return model, optimizer, state
+
+
+def _finish(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
+    """Score the best model, build the outputs and (with ``run``) write the run files."""
+    predicted = predict_all(model, session.tensors)
+    if session.config.obs != "poisson":
+        std = residual_std(session.tensors, predicted, session.positions["train"])
+        model.residual_std.copy_(torch.as_tensor(std))
+    metrics: dict[str, Any] = compute_metrics(
+        model, session.ds, session.tensors, predicted, session.positions
+    )
+    metrics.update(
+        best_epoch=state.best_epoch, epochs_run=state.epoch, stop_reason=state.stop_reason
+    )
+    latents = latents_dataset(session.ds, session.tensors, predicted, session.split)
+    history = rd.history_dataset(state.history)
+    model = model.cpu().eval()
+    if run is not None:
+        rd.write_model(run / rd.MODEL, model, session.record)
+        rd.write_netcdf(run / rd.HISTORY, history)
+        rd.write_netcdf(run / rd.LATENTS, latents)
+        rd.write_json(run / rd.METRICS, metrics)
+    return FitResult(model, session.config, history, latents, metrics, session.split, run)
+
+
+def load_run(path: str | os.PathLike) -> FitResult:
+    """Load a finished run directory written by :func:`fit` / ``alrnn-neuro fit``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Run directory.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    RunDirError
+        If the directory is missing files or the run is unfinished (resume it first).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    >>> ds = simulate_stimulus_selection(n_trials=30, n_units=5, seed=0, lfp=False)
+    >>> out = tempfile.mkdtemp() + "/run"
+    >>> _ = fit(ds, FitConfig(latent_dim=3, pwl_units=1, epochs=2), out=out)
+    >>> load_run(out).config.latent_dim
+    3
+    """
+    run = Path(path)
+    record = rd.read_json(run / rd.CONFIG)
+    if not (run / rd.METRICS).is_file():
+        raise RunDirError(
+            f"{run} holds an unfinished run; fix: resume it with `alrnn-neuro fit DATASET "
+            f"--out {run} --resume` (or fit(ds, config, out=..., resume=True))"
+        )
+    config = FitConfig.from_dict(record["config"])
+    model = FitModel(config, int(record["data"]["n_units"]), len(record["data"]["classes"]))
+    model.load_state_dict(rd.read_model(run / rd.MODEL)["state_dict"])
+    split = {k: np.asarray(v) for k, v in rd.read_json(run / rd.SPLIT).items()}
+    return FitResult(
+        model=model.eval(),
+        config=config,
+        history=rd.read_netcdf(run / rd.HISTORY),
+        latents=rd.read_netcdf(run / rd.LATENTS),
+        metrics=rd.read_json(run / rd.METRICS),
+        split=split,
+        run_dir=run,
+    )
+
+
+def simulate_model(
+    model: FitModel | FitResult,
+    inputs: np.ndarray | xr.DataArray,
+    z0: np.ndarray | None = None,
+    *,
+    sample: bool = False,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Run a fitted model on new inputs: latents and predicted (or sampled) observations.
+
+    Parameters
+    ----------
+    model : FitModel or FitResult
+        A fitted model.
+    inputs : ndarray or DataArray, shape (trial, time, input) or (time, input)
+        Task inputs, in the channel order of ``config.inputs``.
+    z0 : ndarray, shape (latent,) or (trial, latent), optional
+        Initial state (required for ``init_state="data"``; default: the model's own).
+    sample : bool
+        Also draw observations (Poisson counts or Gaussian values with the fitted noise).
+    seed : int
+        Seed of that draw.
+
+    Returns
+    -------
+    xr.Dataset
+        ``latents`` (trial, time, latent), ``prediction`` (trial, time, unit), ``bitcode``
+        (trial, time; AL-RNN only) and, with ``sample``, ``sample`` (trial, time, unit).
+
+    Examples
+    --------
+    >>> net = FitModel(FitConfig(latent_dim=3, pwl_units=1, inputs=("a", "b"), obs="poisson"),
+    ...                n_units=4)
+    >>> sim = simulate_model(net, np.zeros((2, 10, 2)), z0=np.zeros(3), sample=True)
+    >>> sim["latents"].shape, sim["sample"].dtype.kind
+    ((2, 10, 3), 'i')
+    """
+    net = model.model if isinstance(model, FitResult) else model
+    x = np.asarray(inputs.values if isinstance(inputs, xr.DataArray) else inputs, float)
+    x = x[None] if x.ndim == 2 else x
+    k = len(net.config.inputs)
+    if x.ndim != 3 or x.shape[-1] != k:
+        raise DataValidationError(
+            f"inputs have shape {np.shape(inputs)}; expected (trial, time, {k}) with the "
+            f"channels {list(net.config.inputs)}"
+        )
+    if z0 is None and net.config.init_state == "data":
+        raise ConfigError("this model infers z0 from data (init_state='data'); fix: pass z0=")
+    param = next(net.parameters())
+    with torch.no_grad():
+        start = None if z0 is None else torch.as_tensor(z0, dtype=param.dtype)
+        z = net.dynamics(torch.as_tensor(x, dtype=param.dtype), z0=start)
+        data_vars = {
+            "latents": (("trial", "time", "latent"), z.numpy()),
+            "prediction": (("trial", "time", "unit"), net.readout.predict(z).numpy()),
+        }
+        if hasattr(net.dynamics, "bitcode"):
+            data_vars["bitcode"] = (("trial", "time"), net.dynamics.bitcode(z).numpy())
+    out = xr.Dataset(data_vars)
+    if sample:
+        rng = np.random.default_rng(seed)
+        mean = out["prediction"].values
+        if net.config.obs == "poisson":
+            drawn = rng.poisson(np.clip(mean, 0, None))
+        else:
+            drawn = mean + net.residual_std.numpy() * rng.standard_normal(mean.shape)
+        out["sample"] = (("trial", "time", "unit"), drawn)
+    return out

@@ -1,0 +1,200 @@
+"""From a canonical dataset to padded tensors, and seeded mini-batches of trials.
+
+Trials are *left-justified*: each trial's first valid step is moved to index 0, so the latent
+state starts where the trial starts; :meth:`TrialTensors.restore_time` undoes the shift for
+outputs. Steps after a trial's end (and any interior invalid steps) stay masked by ``valid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+import xarray as xr
+
+from alrnn_neuro.data.schema import observation_variable
+
+
+@dataclass(frozen=True)
+class TrialTensors:
+    """Padded, left-justified tensors of a set of trials.
+
+    Attributes
+    ----------
+    data : Tensor, shape (trial, time, unit)
+        Observations (counts as float, or continuous values); 0 where masked.
+    inputs : Tensor, shape (trial, time, input)
+        Task inputs.
+    valid : Tensor of bool, shape (trial, time)
+        Steps that belong to the trial.
+    observed : Tensor of bool, shape (trial, unit)
+        Units recorded in each trial.
+    labels : Tensor of int64, shape (trial,)
+        Class index of each trial for the choice head; -1 = no label.
+    readout : Tensor of bool, shape (trial, time)
+        Steps the choice head reads (all False without a behaviour head).
+    offset : ndarray of int, shape (trial,)
+        Index of each trial's first valid step in the dataset's ``time`` axis.
+    """
+
+    data: torch.Tensor
+    inputs: torch.Tensor
+    valid: torch.Tensor
+    observed: torch.Tensor
+    labels: torch.Tensor
+    readout: torch.Tensor
+    offset: np.ndarray
+
+    @property
+    def n_trials(self) -> int:
+        """Number of trials."""
+        return int(self.data.shape[0])
+
+    def take(self, index: np.ndarray | torch.Tensor, trim: bool = True) -> TrialTensors:
+        """Select trials by position; ``trim`` cuts trailing steps no selected trial uses."""
+        idx = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        parts = {
+            f.name: getattr(self, f.name)[idx.numpy() if f.name == "offset" else idx]
+            for f in fields(self)
+        }
+        if trim and idx.numel():
+            used = parts["valid"].any(dim=0).nonzero()
+            length = int(used.max()) + 1 if used.numel() else 1
+            for name in ("data", "inputs", "valid", "readout"):
+                parts[name] = parts[name][:, :length]
+        return TrialTensors(**parts)
+
+    def first_steps(self, k: int) -> TrialTensors:
+        """The first ``k`` steps of every trial."""
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("data", "inputs", "valid", "readout"):
+            parts[name] = parts[name][:, :k]
+        return TrialTensors(**parts)
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> TrialTensors:
+        """Move tensors to ``device`` (floating tensors also to ``dtype`` when given)."""
+        parts = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                value = value.to(device, dtype=dtype if value.is_floating_point() else None)
+            parts[f.name] = value
+        return TrialTensors(**parts)
+
+    def restore_time(self, values: np.ndarray, n_time: int, fill: float | int) -> np.ndarray:
+        """Undo the left-justification of ``values`` (trial, time, ...) onto ``n_time`` steps."""
+        out = np.full((values.shape[0], n_time, *values.shape[2:]), fill, dtype=values.dtype)
+        for i, start in enumerate(self.offset):
+            length = min(values.shape[1], n_time - int(start))
+            out[i, start : start + length] = values[i, :length]
+        return out
+
+
+def dataset_tensors(
+    ds: xr.Dataset,
+    *,
+    label: str | None = None,
+    classes: list[str] | None = None,
+    readout_epoch: str = "",
+) -> tuple[TrialTensors, list[str]]:
+    """Turn a canonical dataset into :class:`TrialTensors` (float32, CPU).
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Canonical dataset.
+    label : str, optional
+        Trial coord with the class of each trial (choice head); None = no labels.
+    classes : list of str, optional
+        Class names in index order (default: the sorted unique labels of ``ds``). Labels
+        outside ``classes`` (or empty / ``"nan"``) get index -1 and are ignored.
+    readout_epoch : str
+        Epoch whose steps the choice head reads; ``""`` = each trial's last valid step.
+
+    Returns
+    -------
+    tensors : TrialTensors
+        Left-justified tensors.
+    classes : list of str
+        Class names (empty without ``label``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alrnn_neuro.data.schema import make_dataset
+    >>> valid = np.array([[True, True, True], [False, True, True]])
+    >>> ds = make_dataset(np.ones((2, 3, 1), dtype=np.int32) * valid[..., None], valid=valid,
+    ...                   bin_size=0.1, align_event="go")
+    >>> tensors, _ = dataset_tensors(ds)
+    >>> tensors.valid.tolist(), tensors.offset.tolist()
+    ([[True, True, True], [True, True, False]], [0, 1])
+    """
+    valid = ds["valid"].values.astype(bool)
+    n_trial, n_time = valid.shape
+    offset = np.where(valid.any(axis=1), valid.argmax(axis=1), 0)
+    shift = (np.arange(n_time)[None, :] + offset[:, None]) % max(n_time, 1)
+    rows = np.arange(n_trial)[:, None]
+    in_range = np.arange(n_time)[None, :] < (n_time - offset)[:, None]
+    shifted_valid = valid[rows, shift] & in_range
+    obs = ds[observation_variable(ds)].values.astype(np.float32)
+    inputs = ds["inputs"].values.astype(np.float32)
+    if "observed" in ds.data_vars:
+        observed = ds["observed"].values.astype(bool)
+    else:
+        observed = np.ones((n_trial, obs.shape[2]), bool)
+    mask3 = shifted_valid[..., None]
+    data = np.where(mask3 & observed[:, None, :], obs[rows, shift], 0.0).astype(np.float32)
+    inputs = np.where(mask3, inputs[rows, shift], 0.0).astype(np.float32)
+    labels = np.full(n_trial, -1, dtype=np.int64)
+    readout = np.zeros((n_trial, n_time), bool)
+    classes = list(classes or [])
+    if label is not None:
+        values = ds[label].values.astype(str)
+        if not classes:
+            classes = sorted({str(v) for v in values if v not in ("", "nan", "None")})
+        lookup = {name: i for i, name in enumerate(classes)}
+        labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
+        if readout_epoch:
+            readout = (ds["epoch"].values.astype(str) == readout_epoch)[rows, shift] & in_range
+        else:
+            last = shifted_valid.shape[1] - 1 - np.argmax(shifted_valid[:, ::-1], axis=1)
+            readout[np.arange(n_trial), last] = True
+        readout &= (labels >= 0)[:, None] & shifted_valid
+    tensors = TrialTensors(
+        data=torch.from_numpy(data),
+        inputs=torch.from_numpy(inputs),
+        valid=torch.from_numpy(shifted_valid),
+        observed=torch.from_numpy(observed),
+        labels=torch.from_numpy(labels),
+        readout=torch.from_numpy(readout),
+        offset=offset.astype(np.int64),
+    )
+    return tensors, classes
+
+
+def iterate_batches(
+    n_trials: int, batch_size: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Yield shuffled batches of trial positions covering ``range(n_trials)`` once.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials to cover.
+    batch_size : int
+        Trials per batch (the last batch may be smaller).
+    rng : numpy.random.Generator
+        Source of the permutation; its state advances, so the sequence resumes exactly from a
+        saved ``rng.bit_generator.state``.
+
+    Examples
+    --------
+    >>> batches = list(iterate_batches(5, 2, np.random.default_rng(0)))
+    >>> sorted(np.concatenate(batches).tolist()), [len(b) for b in batches]
+    ([0, 1, 2, 3, 4], [2, 2, 1])
+    """
+    order = rng.permutation(n_trials)
+    for start in range(0, n_trials, batch_size):
+        yield order[start : start + batch_size]

@@ -1,0 +1,77 @@
+"""Manifold-attractor regularisation (MAR; Schmidt et al., ICLR 2021).
+
+For a subset S of latent units, MAR pushes each unit toward a perfect integrator that is
+decoupled from the others and has no bias:
+
+    R = tau * sum_{i in S} [ (a_ii - 1)^2 + sum_{j != i} W_ij^2 + h_i^2 ]
+
+so those units can hold information over long times (slow / memory modes) while the rest of
+the network stays free.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def mar_units(latent_dim: int, pwl_units: int, n_units: int = -1) -> list[int]:
+    """Indices of the regularised units.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Number of latent states M.
+    pwl_units : int
+        Number of piecewise-linear units P (the last P states).
+    n_units : int
+        How many units to regularise, counted from the first; -1 = the M - P linear units.
+
+    Returns
+    -------
+    list of int
+
+    Examples
+    --------
+    >>> mar_units(6, 2), mar_units(6, 2, 1)
+    ([0, 1, 2, 3], [0])
+    """
+    count = latent_dim - pwl_units if n_units < 0 else n_units
+    return list(range(min(count, latent_dim)))
+
+
+def mar_penalty(
+    A: torch.Tensor, W: torch.Tensor, h: torch.Tensor, units: list[int], strength: float
+) -> torch.Tensor:
+    """Manifold-attractor penalty on the rows ``units`` of the AL-RNN parameters.
+
+    Parameters
+    ----------
+    A : Tensor, shape (latent,)
+        Diagonal of the linear self-connection matrix.
+    W : Tensor, shape (latent, latent2)
+        Coupling matrix (row i = inputs to unit i).
+    h : Tensor, shape (latent,)
+        Bias.
+    units : list of int
+        Regularised units S.
+    strength : float
+        tau; 0 gives a zero tensor (no graph work).
+
+    Returns
+    -------
+    Tensor
+        Scalar penalty ``tau * sum_{i in S} [(a_ii-1)^2 + sum_{j!=i} W_ij^2 + h_i^2]``.
+
+    Examples
+    --------
+    >>> A = torch.tensor([1.0, 0.5]); W = torch.tensor([[3.0, 2.0], [1.0, 0.0]])
+    >>> float(mar_penalty(A, W, torch.tensor([0.0, 1.0]), [0], 0.5))  # 0.5 * (0 + 2**2 + 0)
+    2.0
+    """
+    if strength == 0 or not units:
+        return A.new_zeros(())
+    idx = torch.as_tensor(units, dtype=torch.long, device=A.device)
+    off_diagonal = W[idx].clone()
+    off_diagonal[torch.arange(idx.numel(), device=A.device), idx] = 0.0
+    total = ((A[idx] - 1.0) ** 2).sum() + (off_diagonal**2).sum() + (h[idx] ** 2).sum()
+    return strength * total

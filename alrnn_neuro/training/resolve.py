@@ -1,0 +1,169 @@
+"""Check a :class:`FitConfig` against a dataset and fill in its automatic choices.
+
+``resolve_config`` turns ``obs="auto"``, ``inputs=["all"]`` and empty ``conditions`` into
+explicit values, so the saved ``config.json`` says exactly what was fitted; it raises a
+one-line error (field, bad value, fix) for every combination that cannot work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+import xarray as xr
+
+from alrnn_neuro.data.schema import observation_variable, validate_dataset
+from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.training.config import FitConfig
+
+#: trial coords that name task conditions (used when ``conditions`` is empty)
+CONDITION_NAMES = (
+    "rule", "context", "task", "modality", "location", "pitch", "stimulus", "cue_trial",
+    "target", "condition", "direction", "coherence", "signed_coherence",
+)  # fmt: skip
+MAX_CONDITION_LEVELS = 24
+
+
+def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
+    """Validate ``config`` for ``ds``; return it with automatic choices made explicit.
+
+    Parameters
+    ----------
+    config : FitConfig
+        Requested configuration.
+    ds : xr.Dataset
+        Canonical dataset (validated here).
+
+    Returns
+    -------
+    FitConfig
+        With ``obs``, ``inputs`` and ``conditions`` resolved.
+
+    Raises
+    ------
+    ConfigError
+        Poisson model on continuous data, identity readout with fewer latents than units,
+        unknown inputs / conditions / behaviour label, CUDA requested but unavailable.
+    DataValidationError
+        The dataset is not canonical, or has no usable inputs although the config uses them.
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    >>> ds = simulate_stimulus_selection(n_trials=100, n_units=4, seed=0, lfp=False)
+    >>> cfg = resolve_config(FitConfig(), ds)
+    >>> cfg.obs, cfg.conditions
+    ('poisson', ('cue_trial', 'location', 'pitch', 'rule', 'target'))
+    """
+    validate_dataset(ds)
+    kind = observation_variable(ds)
+    obs = config.obs
+    if obs == "auto":
+        obs = "poisson" if kind == "spikes" else "gaussian"
+    if obs == "poisson" and kind != "spikes":
+        raise ConfigError(
+            f"obs='poisson' needs spike counts, but the dataset holds continuous '{kind}'; "
+            "fix: use --obs gaussian (or identity), or store counts as 'spikes'"
+        )
+    n_units = ds.sizes["unit"]
+    if obs == "identity" and config.latent_dim < n_units:
+        raise ConfigError(
+            f"obs='identity' reads the first {n_units} latents, but latent_dim="
+            f"{config.latent_dim}; fix: --latent-dim >= {n_units} or --obs gaussian"
+        )
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device='cuda' but torch.cuda.is_available() is False on this machine; "
+            "fix: --device cpu"
+        )
+    _check_behaviour(config, ds)
+    shortest = int(ds["valid"].values.sum(axis=1).min()) if ds.sizes["trial"] else 0
+    if config.init_state == "data" and shortest <= config.init_bins:
+        raise ConfigError(
+            f"init_bins={config.init_bins} leaves nothing to predict in the shortest trial "
+            f"({shortest} valid bins); fix: a smaller init_bins (e.g. {max(shortest // 3, 1)}) "
+            "or init_state = 'learned'"
+        )
+    return config.replace(
+        obs=obs, inputs=_resolve_inputs(config, ds), conditions=_resolve_conditions(config, ds)
+    )
+
+
+def _resolve_inputs(config: FitConfig, ds: xr.Dataset) -> tuple[str, ...]:
+    available = [str(v) for v in ds["input"].values] if "input" in ds.coords else []
+    requested = list(config.inputs)
+    if not requested:
+        return ()
+    if requested == ["all"]:
+        requested = available
+    unknown = [name for name in requested if name not in available]
+    if unknown:
+        raise ConfigError(
+            f"inputs={list(config.inputs)} names channels {unknown} that the dataset lacks; "
+            f"fix: choose from {available}, or inputs = [] for an autonomous model"
+        )
+    valid = ds["valid"].values.astype(bool)
+    values = ds["inputs"].sel(input=requested).values[valid] if requested else np.zeros(0)
+    if not requested or not np.any(values != 0):
+        raise DataValidationError(
+            f"the config uses task inputs (inputs={list(config.inputs)}) but the dataset's "
+            f"'inputs' {'are all zero' if requested else 'have no channels'}; fix: add the "
+            "task inputs (make_dataset(inputs=...)) or set inputs = [] to fit an autonomous model"
+        )
+    return tuple(requested)
+
+
+def _resolve_conditions(config: FitConfig, ds: xr.Dataset) -> tuple[str, ...]:
+    trial_coords = sorted(str(n) for n, c in ds.coords.items() if c.dims == ("trial",))
+    if config.conditions:
+        unknown = [name for name in config.conditions if name not in trial_coords]
+        if unknown:
+            raise ConfigError(
+                f"conditions={list(config.conditions)} names {unknown}, which are not trial "
+                f"coords; fix: choose from {trial_coords}"
+            )
+        return tuple(config.conditions)
+    return tuple(
+        name
+        for name in trial_coords
+        if name in CONDITION_NAMES
+        and 2 <= np.unique(ds[name].values.astype(str)).size <= MAX_CONDITION_LEVELS
+    )
+
+
+def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
+    if not config.behaviour:
+        return
+    label = config.behaviour_label
+    if label not in ds.coords or ds[label].dims != ("trial",):
+        trial_coords = sorted(str(n) for n, c in ds.coords.items() if c.dims == ("trial",))
+        raise ConfigError(
+            f"behaviour_label={label!r} is not a trial coord; fix: choose from {trial_coords} "
+            "or --no-behaviour"
+        )
+    levels = {v for v in ds[label].values.astype(str) if v not in ("", "nan", "None")}
+    if len(levels) < 2:
+        raise ConfigError(
+            f"behaviour_label={label!r} has {len(levels)} class(es) {sorted(levels)}; fix: a "
+            "label with at least 2 classes, or --no-behaviour"
+        )
+    epoch = config.behaviour_epoch
+    if epoch and epoch not in set(ds["epoch"].values[ds["valid"].values].astype(str)):
+        labels = sorted(set(ds["epoch"].values[ds["valid"].values].astype(str)))
+        raise ConfigError(
+            f"behaviour_epoch={epoch!r} is not an epoch label of the dataset; fix: choose from "
+            f"{labels} or '' for the last step of each trial"
+        )
+
+
+def dataset_fingerprint(ds: xr.Dataset) -> str:
+    """SHA-256 (hex, 16 chars) of the observations, inputs, masks and ids of ``ds``."""
+    digest = hashlib.sha256()
+    for name in (observation_variable(ds), "inputs", "valid", "observed", "trial", "unit"):
+        if name in ds.variables:
+            values = np.ascontiguousarray(ds[name].values)
+            digest.update(name.encode())
+            digest.update(str(values.dtype).encode() + str(values.shape).encode())
+            digest.update(values.tobytes())
+    return digest.hexdigest()[:16]

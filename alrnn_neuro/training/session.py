@@ -1,0 +1,135 @@
+"""Everything a fit derives from (dataset, config) before training: one checked bundle."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from alrnn_neuro.data.split import split_trials
+from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.training.batching import TrialTensors, dataset_tensors
+from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+
+
+@dataclass
+class Session:
+    """The checked inputs of one fit.
+
+    Attributes
+    ----------
+    ds : xr.Dataset
+        The dataset (all trials).
+    config : FitConfig
+        Resolved configuration.
+    tensors : TrialTensors
+        All trials as left-justified tensors (inputs restricted to ``config.inputs``), on
+        ``config.device``.
+    classes : list of str
+        Choice-head classes (empty without a behaviour head).
+    split : dict of str to ndarray
+        Trial ids per split.
+    positions : dict of str to ndarray
+        The same trials as positions along the ``trial`` dim.
+    unit_mean : Tensor, shape (unit,)
+        Mean observation per unit on the training trials.
+    record : dict
+        Content of ``config.json``.
+    """
+
+    ds: xr.Dataset
+    config: FitConfig
+    tensors: TrialTensors
+    classes: list[str]
+    split: dict[str, np.ndarray]
+    positions: dict[str, np.ndarray]
+    unit_mean: torch.Tensor
+    record: dict[str, Any]
+
+    @property
+    def n_units(self) -> int:
+        """Number of observed units."""
+        return int(self.ds.sizes["unit"])
+
+
+def prepare_session(
+    ds: xr.Dataset,
+    config: FitConfig,
+    *,
+    split: dict[str, np.ndarray] | None = None,
+    dataset_path: str | os.PathLike | None = None,
+) -> Session:
+    """Resolve ``config`` for ``ds``, build tensors, split the trials and the run record.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Canonical dataset.
+    config : FitConfig
+        Requested configuration.
+    split : dict of str to ndarray, optional
+        Trial ids per split (a resumed run's ``split.json``); default: ``split_trials`` with
+        ``config.split``, stratified by ``config.conditions``, seeded by ``config.seed``.
+    dataset_path : str or PathLike, optional
+        Recorded in the run record.
+
+    Raises
+    ------
+    ConfigError
+        If the split leaves no training or validation trials.
+    """
+    cfg = resolve_config(config, ds)
+    label = cfg.behaviour_label if cfg.behaviour else None
+    fit_ds = ds.sel(input=list(cfg.inputs)) if cfg.inputs else ds.isel(input=[])
+    tensors, classes = dataset_tensors(fit_ds, label=label, readout_epoch=cfg.behaviour_epoch)
+    if split is None:
+        names = ("train", "val", "test")[: len(cfg.split)]
+        split = split_trials(ds, dict(zip(names, cfg.split, strict=True)),
+                             stratify=list(cfg.conditions) or None, seed=cfg.seed)  # fmt: skip
+    positions = _positions(ds, split)
+    for name in ("train", "val"):
+        if positions.get(name) is None or positions[name].size == 0:
+            raise ConfigError(
+                f"split={list(cfg.split)} leaves no '{name}' trials out of "
+                f"{ds.sizes['trial']}; fix: more trials or larger fractions"
+            )
+    train = tensors.take(positions["train"], trim=False)
+    mask = (train.valid[:, :, None] & train.observed[:, None, :]).to(train.data.dtype)
+    unit_mean = (train.data * mask).sum(dim=(0, 1)) / mask.sum(dim=(0, 1)).clamp(min=1)
+    from alrnn_neuro import __version__
+
+    record = {
+        "config": cfg.to_dict(),
+        "data": {
+            "path": "" if dataset_path is None else str(dataset_path),
+            "fingerprint": dataset_fingerprint(ds),
+            "n_trials": int(ds.sizes["trial"]),
+            "n_units": int(ds.sizes["unit"]),
+            "unit_ids": [str(u) for u in ds["unit"].values],
+            "input_names": list(cfg.inputs),
+            "classes": classes,
+        },
+        "alrnn_neuro_version": __version__,
+    }
+    tensors = tensors.to(cfg.device)
+    return Session(ds, cfg, tensors, classes, split, positions, unit_mean, record)
+
+
+def _positions(ds: xr.Dataset, split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Trial ids -> positions along ``trial``; ids the dataset lacks are a RunDirError."""
+    lookup = {int(t): i for i, t in enumerate(ds["trial"].values)}
+    out = {}
+    for name, ids in split.items():
+        missing = [int(t) for t in ids if int(t) not in lookup]
+        if missing:
+            raise RunDirError(
+                f"split '{name}' names trial ids {missing[:5]} that the dataset lacks; fix: "
+                "resume with the dataset the run was made from, or --overwrite"
+            )
+        out[name] = np.array([lookup[int(t)] for t in ids], dtype=np.int64)
+    return out
