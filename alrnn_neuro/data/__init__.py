@@ -1,1 +1,14 @@
-"""Canonical data model and adapters from lab file formats."""
+"""Canonical data model and adapters from lab file formats.
+
+- :mod:`~alrnn_neuro.data.schema`: the data model, :func:`make_dataset`, :func:`validate_dataset`.
+- :mod:`~alrnn_neuro.data.h5`: ``dataset.h5`` read/write (canonical and plain HDF5 layouts).
+- :mod:`~alrnn_neuro.data.events`: spike times + trial event table → binned, aligned sequences.
+- :mod:`~alrnn_neuro.data.nwb`: NWB in and out (extra ``nwb``).
+- :mod:`~alrnn_neuro.data.matlab`, :mod:`~alrnn_neuro.data.roitman`: MATLAB readers and the
+  Roitman & Shadlen (2002) converter.
+- :mod:`~alrnn_neuro.data.lfp`: LFP band-amplitude features (neurodsp).
+- :mod:`~alrnn_neuro.data.split`: trial-wise splits.
+
+The functions are re-exported from the package top level (``alrnn_neuro.load_dataset``, ...);
+this subpackage imports nothing eagerly, so reading a file does not import neurodsp or torch.
+"""

@@ -7,22 +7,26 @@ Notebook use::
     result.metrics["test"]["bits_per_spike"], result.latents["bitcode"]
 """
 
-from alrnn_neuro.training.api import FitResult as FitResult
-from alrnn_neuro.training.api import fit as fit
-from alrnn_neuro.training.api import load_run as load_run
-from alrnn_neuro.training.api import simulate_model as simulate_model
-from alrnn_neuro.training.config import FitConfig as FitConfig
-from alrnn_neuro.training.loop import TrainingDivergedError as TrainingDivergedError
-from alrnn_neuro.training.network import FitModel as FitModel
-from alrnn_neuro.training.regularizers import mar_penalty as mar_penalty
+import importlib
+from typing import Any
 
-__all__ = [
-    "FitConfig",
-    "FitModel",
-    "FitResult",
-    "TrainingDivergedError",
-    "fit",
-    "load_run",
-    "mar_penalty",
-    "simulate_model",
-]
+_EXPORTS = {
+    "FitConfig": "alrnn_neuro.training.config",
+    "FitModel": "alrnn_neuro.training.network",
+    "FitResult": "alrnn_neuro.training.api",
+    "TrainingDivergedError": "alrnn_neuro.training.loop",
+    "fit": "alrnn_neuro.training.api",
+    "load_run": "alrnn_neuro.training.api",
+    "mar_penalty": "alrnn_neuro.training.regularizers",
+    "simulate_model": "alrnn_neuro.training.api",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # resolved on first use, so the CLI can read run files without importing torch
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'alrnn_neuro.training' has no attribute {name!r}")
