@@ -1,0 +1,107 @@
+"""``alrnn-neuro analyze``: files written and well-formed, summary printed, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from alrnn_neuro.cli.app import main
+from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.training.api import fit
+from alrnn_neuro.training.config import FitConfig
+
+FILES = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analyze")
+    ds = simulate_stimulus_selection(n_trials=30, n_units=5, seed=1, lfp=False)
+    save_dataset(ds, root / "data.h5")
+    for p in (1, 0):
+        cfg = FitConfig(latent_dim=3, pwl_units=p, epochs=2, batch_size=16, init_bins=5)
+        fit(ds, cfg, out=root / f"run_p{p}")
+    return root, ds
+
+
+def run_cli(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_analyze_writes_well_formed_files(setup, capsys):
+    root, ds = setup
+    out = root / "out_p1"
+    code, stdout, _ = run_cli(
+        ["analyze", str(root / "run_p1"), "--dataset", str(root / "data.h5"),
+         "--out", str(out), "--n-null", "9"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "Top regions" in stdout and "primitives found" in stdout and "AMI" in stdout
+    for name in FILES:
+        assert (out / name).is_file()
+    for name in ("trajectories_pc", "region_epoch", "transition_graph", "eigenvalues"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    reg = xr.load_dataset(out / "regimes.nc", engine="h5netcdf")
+    assert reg["frequency"].sum() == pytest.approx(1.0)
+    assert set(reg["region"].values) <= {0, 1}
+    # independent count of valid steps from the dataset itself
+    assert int(reg["count"].sum()) == int(ds["valid"].sum())
+    rows = reg["transition_probability"].sum("region_to").values
+    assert np.allclose(rows[np.isfinite(rows) & (rows > 0)], 1.0)
+    dyn = xr.load_dataset(out / "dynamics.nc", engine="h5netcdf")
+    assert dyn["eigenvalue_real"].dims == ("region", "mode")
+    assert dyn["fixed_point"].sizes["latent"] == 3
+    align = json.loads((out / "alignment.json").read_text())
+    assert 0 < align["epoch_p"] <= 1 and align["n_null"] == 9
+    prims = json.loads((out / "primitives.json").read_text())
+    assert isinstance(prims, list) and prims and "detected" in prims[0]
+
+
+def test_p0_run_says_one_region(setup, capsys):
+    root, _ = setup
+    code, stdout, _ = run_cli(
+        ["analyze", str(root / "run_p0"), "--n-null", "5", "--no-figures"], capsys
+    )
+    assert code == 0
+    assert "one region" in stdout
+    reg = xr.load_dataset(root / "run_p0" / "analysis" / "regimes.nc", engine="h5netcdf")
+    assert reg["region"].values.tolist() == [0]
+
+
+@pytest.mark.parametrize("missing", ["model.pt", "latents.nc"])
+def test_run_dir_missing_file_exits_2(setup, capsys, missing):
+    root, _ = setup
+    broken = root / f"broken_{missing}"
+    shutil.copytree(root / "run_p1", broken, ignore=shutil.ignore_patterns("analysis"))
+    (broken / missing).unlink()
+    code, _, err = run_cli(["analyze", str(broken), "--out", str(root / "no_out")], capsys)
+    assert code == 2
+    assert missing in err and len(err.strip().splitlines()) == 1
+    assert not (root / "no_out").exists()
+
+
+def test_mismatched_dataset_exits_2(setup, capsys):
+    root, ds = setup
+    other = ds.assign_coords(trial=ds["trial"].values + 1000)
+    save_dataset(other, root / "other.h5")
+    out = root / "mismatch_out"
+    code, _, err = run_cli(
+        ["analyze", str(root / "run_p1"), "--dataset", str(root / "other.h5"), "--out", str(out)],
+        capsys,
+    )
+    assert code == 2
+    assert "trials do not match" in err
+    assert not out.exists()
