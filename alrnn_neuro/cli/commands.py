@@ -11,6 +11,8 @@ COMMAND_MODULES = (
     "alrnn_neuro.cli.convert",
     "alrnn_neuro.cli.simulate",
     "alrnn_neuro.cli.fit",
+    "alrnn_neuro.cli.analyze",
+    "alrnn_neuro.cli.rsa",
 )
 
 

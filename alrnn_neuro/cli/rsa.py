@@ -1,0 +1,137 @@
+"""``alrnn-neuro rsa RUN_DIR``: compare a fitted model's RDMs with the recorded data's.
+
+Writes ``rsa.nc`` (RDMs and the comparison table), ``rsa.json`` (settings and one row per
+area and segment) and figures (PNG + SVG) into ``--out`` (default ``RUN_DIR/rsa``); the
+folder appears only when everything has been computed and written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.errors import FileFormatError, RunDirError
+
+
+def rsa_command(
+    run_dir: Path = typer.Argument(..., help="Run directory written by `alrnn-neuro fit`."),
+    conditions: str = typer.Option(
+        ..., "--conditions", help="Comma-separated trial variables, e.g. rule,location,pitch."
+    ),
+    dataset: Path = typer.Option(
+        None, "--dataset", help="Recordings (default: the dataset path in config.json)."
+    ),
+    by: str = typer.Option("epoch", "--by", help="epoch | regime | time."),
+    distance: str = typer.Option("crossnobis", "--distance", help="RDM distance."),
+    compare: str = typer.Option("tau-a", "--compare", help="tau-a | spearman | pearson | cka..."),
+    n_perm: int = typer.Option(1000, "--n-perm", help="Label permutations per segment."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap samples for the CI."),
+    area: list[str] = typer.Option(None, "--area", help="Unit area(s) (repeatable)."),
+    shuffle_labels: bool = typer.Option(
+        False, "--shuffle-labels", help="Control: permute the neural condition labels."
+    ),
+    out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/rsa)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of permutations, bootstrap, splits."),
+) -> None:
+    """Model vs neural RSA per epoch/regime/time bin and brain area."""
+    from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+    from alrnn_neuro.data.h5 import load_dataset
+    from alrnn_neuro.training import rundir as rd
+
+    latents_file = run_dir / rd.LATENTS
+    if not latents_file.is_file():
+        raise RunDirError(
+            f"run_dir = {str(run_dir)!r} has no {rd.LATENTS}; fix: pass a finished run "
+            "directory of `alrnn-neuro fit`"
+        )
+    path = dataset if dataset is not None else _recorded_dataset(run_dir)
+    names = [c.strip() for c in conditions.split(",") if c.strip()]
+    latents = rd.read_netcdf(latents_file)
+    rsa, summary = run_rsa(
+        latents, load_dataset(path), conditions=names, by=by, distance=distance, compare=compare,
+        n_perm=n_perm, n_boot=n_boot, areas=area or None, shuffle_labels=shuffle_labels,
+        seed=seed,
+    )  # fmt: skip
+    summary.update(run_dir=str(run_dir), dataset=str(path))
+    rsa.attrs.update(run_dir=str(run_dir), dataset=str(path))
+    target = out if out is not None else run_dir / "rsa"
+    write_outputs(target, rsa, summary, seed=seed)
+    print_table(Console(), summary)
+    Console().print(f"RSA written to [bold]{target}[/]", highlight=False)
+
+
+def _recorded_dataset(run_dir: Path) -> Path:
+    from alrnn_neuro.training import rundir as rd
+
+    record = rd.read_json(run_dir / rd.CONFIG) if (run_dir / rd.CONFIG).is_file() else {}
+    recorded = record.get("data", {}).get("path")
+    if not recorded or not Path(recorded).is_file():
+        raise FileFormatError(
+            f"the dataset of run {str(run_dir)!r} is not available (config.json records "
+            f"{recorded!r}); fix: pass it with --dataset FILE"
+        )
+    return Path(recorded)
+
+
+def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
+    """Write rsa.nc, rsa.json and the figures into ``target`` all at once (atomic swap)."""
+    from alrnn_neuro.plotting.rsa import save_rsa_figures
+
+    if target.exists() and not (target / "rsa.json").is_file():
+        if not target.is_dir() or any(target.iterdir()):
+            raise FileFormatError(
+                f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
+                "--out or remove it"
+            )
+    old = target.parent / f".{target.name}.old"
+    with atomic_path(target) as tmp:  # renamed onto target only if every file was written
+        tmp.mkdir()
+        rsa.to_netcdf(tmp / "rsa.nc", engine="h5netcdf")
+        (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+        save_rsa_figures(rsa, tmp, seed=seed)
+        if target.exists():  # move an earlier result aside only now that the new one is complete
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def print_table(console: Console, summary: dict) -> None:
+    """Rich table: area, segment, similarity, CI, p (raw / corrected), noise ceiling."""
+    seg = summary["segment_dim"]
+    table = Table(
+        "area", seg, "similarity", "95% CI", "p", "p (Holm)", "noise ceiling",
+        title=f"model vs neural RSA ({summary['compare']}, {summary['distance']})",
+        title_justify="left",
+    )  # fmt: skip
+    rows = [row for row in summary["rows"] if row["similarity"] is not None]
+    for row in rows:
+        label = row[seg]
+        table.add_row(
+            row["area"],
+            f"{label:.3f}" if isinstance(label, float) else str(label),
+            _fmt(row["similarity"]),
+            f"[{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]",
+            _fmt(row["p_value"]),
+            _fmt(row["p_corrected"]),
+            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}]",
+        )
+    console.print(table)
+    if len(rows) < len(summary["rows"]):
+        console.print(f"({len(summary['rows']) - len(rows)} rows without a comparison, e.g. "
+                      "segments with < 3 conditions, are in rsa.json as null)")  # fmt: skip
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``rsa`` command to ``app``."""
+    app.command("rsa")(rsa_command)

@@ -1,0 +1,146 @@
+"""``alrnn-neuro rsa`` and :func:`run_rsa`: outputs, a small science check, input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.cli.app import main
+from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.training import FitConfig, fit
+
+RULE = ["rule", "location", "pitch"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> tuple[Path, Path, xr.Dataset]:
+    """A small simulated session on disk and a tiny model fitted to it (2 epochs)."""
+    root = tmp_path_factory.mktemp("rsa")
+    ds = simulate_stimulus_selection(n_trials=100, n_units=8, seed=3, lfp=False)
+    path = root / "data.h5"
+    save_dataset(ds, path)
+    run = root / "run"
+    fit(ds, FitConfig(latent_dim=3, pwl_units=1, epochs=2), out=run, dataset_path=path)
+    return run, path, ds
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_writes_well_formed_outputs(fitted, tmp_path, capsys):
+    run, _, ds = fitted
+    out = tmp_path / "rsa"
+    code, stdout, _ = run_cli(
+        ["rsa", str(run), "--conditions", "rule,target", "--n-perm", "50", "--n-boot", "20",
+         "--area", "mPFC", "--out", str(out)], capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "similarity" in stdout and "hold" in stdout
+    summary = json.loads((out / "rsa.json").read_text())
+    epochs = [e for e in np.unique(ds["epoch"].values) if e]
+    assert summary["conditions"] == ["rule", "target"]
+    assert summary["compare"] == "kendall_tau_a" and summary["distance"] == "crossnobis"
+    assert {r["area"] for r in summary["rows"]} == {"mPFC"}
+    assert len(summary["rows"]) == len(epochs)
+    row = summary["rows"][0]
+    assert -1 <= row["similarity"] <= 1 and 0 < row["p_value"] <= 1
+    assert row["ci"][0] <= row["ci"][1]
+    rsa = xr.load_dataset(out / "rsa.nc")
+    assert rsa["neural_rdm"].dims == ("area", "epoch", "condition", "condition2")
+    assert rsa["model_rdm"].sizes["condition"] == 4 and set(rsa["epoch"].values) == set(epochs)
+    assert np.allclose(rsa["neural_rdm"].values, rsa["neural_rdm"].transpose(
+        "area", "epoch", "condition2", "condition").values, equal_nan=True)  # fmt: skip
+    for stem in ("rsa_rdms", "rsa_mds", "rsa_similarity"):
+        assert (out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert "<svg" in (out / f"{stem}.svg").read_text()[:2000]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rsa"]  # no temporary leftovers
+
+
+def test_rule_structure_in_hold_epoch_matches_ground_truth():
+    """mPFC data vs a model RDM from the true latents: rule structure in the hold epoch is
+    significant; with the neural condition labels shuffled it is not."""
+    ds = simulate_stimulus_selection(n_trials=240, n_units=20, seed=1, lfp=False)
+    ds = ds.isel(trial=~ds["cue_trial"].values)
+    truth = ds[["valid", "epoch"]].assign(latents=ds["true_latents"].rename(true_latent="latent"))
+    kwargs = {"conditions": RULE, "areas": ["mPFC"], "n_perm": 500, "n_boot": 50, "seed": 0}
+    rsa, _ = run_rsa(truth, ds, **kwargs)
+    hold = rsa.sel(area="mPFC", epoch="hold")
+    assert float(hold["estimate"]) > 0.5
+    assert float(hold["p_corrected"]) < 0.05
+    shuffled, _ = run_rsa(truth, ds, shuffle_labels=True, **kwargs)
+    hold = shuffled.sel(area="mPFC", epoch="hold")
+    assert float(hold["p_value"]) > 0.1
+    assert abs(float(hold["estimate"])) < 0.3
+
+
+def test_run_rsa_by_regime_uses_the_bitcode(fitted):
+    run, _, ds = fitted
+    latents = xr.load_dataset(run / "latents.nc", engine="h5netcdf")
+    rsa, summary = run_rsa(latents, ds, conditions=["rule", "target"], by="regime",
+                           distance="sqeuclidean", n_perm=20, n_boot=0)  # fmt: skip
+    regions = np.unique(latents["bitcode"].values[latents["valid"].values])
+    assert set(rsa["region"].values) <= set(regions.tolist())
+    assert summary["segment_dim"] == "region"
+
+
+def _assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert pattern in lines[0]
+
+
+def test_cli_unknown_condition_variable(fitted, tmp_path, capsys):
+    run, _, _ = fitted
+    code, _, err = run_cli(
+        ["rsa", str(run), "--conditions", "rule,colour", "--out", str(tmp_path / "o")], capsys
+    )
+    _assert_one_line_error(code, err, "colour")
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_condition_with_one_trial(fitted, tmp_path, capsys):
+    run, _, _ = fitted
+    code, _, err = run_cli(
+        ["rsa", str(run), "--conditions", "rt", "--out", str(tmp_path / "o")], capsys
+    )
+    _assert_one_line_error(code, err, "fewer than 2 trials")
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_mismatched_trials(fitted, tmp_path, capsys):
+    run, _, ds = fitted
+    other = tmp_path / "fewer.h5"
+    save_dataset(ds.isel(trial=slice(0, -5)), other)
+    code, _, err = run_cli(
+        ["rsa", str(run), "--dataset", str(other), "--conditions", "rule,target",
+         "--out", str(tmp_path / "o")], capsys,
+    )  # fmt: skip
+    _assert_one_line_error(code, err, "mismatched trials")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fewer.h5"]
+
+
+def test_failed_rerun_keeps_the_earlier_result(fitted, tmp_path, capsys):
+    run, _, _ = fitted
+    out = tmp_path / "rsa"
+    out.mkdir()
+    (out / "rsa.json").write_text('{"earlier": true}')
+    code, _, _ = run_cli(
+        ["rsa", str(run), "--conditions", "rule", "--by", "phase", "--out", str(out)], capsys
+    )
+    assert code == 2
+    assert json.loads((out / "rsa.json").read_text()) == {"earlier": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rsa"]
