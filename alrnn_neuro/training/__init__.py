@@ -16,6 +16,7 @@ _EXPORTS = {
     "FitResult": "alrnn_neuro.training.api",
     "TrainingDivergedError": "alrnn_neuro.training.loop",
     "fit": "alrnn_neuro.training.api",
+    "fit_ensemble": "alrnn_neuro.training.ensemble",
     "load_run": "alrnn_neuro.training.api",
     "mar_penalty": "alrnn_neuro.training.regularizers",
     "simulate_model": "alrnn_neuro.training.api",

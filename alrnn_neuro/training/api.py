@@ -171,7 +171,7 @@ def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResul
             if not any(run.iterdir()):
                 run.rmdir()
         raise
-    return _finish(session, model, state, run)
+    return finish_fit(session, model, state, run)
 
 
 def _build(session: Session, resume_from: Path | None):
@@ -190,7 +190,7 @@ def _build(session: Session, resume_from: Path | None):
     return model, optimizer, state
 
 
-def _finish(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
+def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
     """Score the best model, build the outputs and (with ``run``) write the run files."""
     predicted = predict_all(model, session.tensors)
     if session.config.obs != "poisson":

@@ -1,0 +1,190 @@
+"""Benchmark: training a grid of AL-RNNs as one ensemble vs one fit after another.
+
+Usage::
+
+    python benchmarks/bench_ensemble.py [--json PATH] [--epochs E] [--singles N]
+                                        [--clock cpu|wall] [--quick]
+
+(a) Grid on ``datasets/stimulus_selection_demo.h5`` (500 trials, 30 units), M = 16,
+    P in {0, 1, 2, 3, 5, 8, 12, 16} x 10 seeds = 80 members, ``--epochs`` epochs (default 3),
+    batch 32, patience off, one torch thread (``FitConfig.threads``):
+
+    * ``grid_ensemble_train_s``: training time of the 80-member ensemble
+      (:func:`~alrnn_neuro.training.ensemble_loop.train_ensemble`);
+    * ``grid_single_train_s_mean``: mean training time of ``--singles`` (default 3) single
+      fits (``loop.train``, different P and seeds) over the same epochs;
+    * ``grid_sequential_train_s_extrapolated`` = 80 x that mean. **The 80 sequential fits are
+      not run: their time is extrapolated from the few timed single fits** (the script prints
+      this too);
+    * ``grid_vs_sequential_ratio`` = ensemble / extrapolated sequential training time
+      (target <= 0.2);
+    * ``grid_end_to_end_ratio``: the same with whole calls, ``fit_ensemble`` vs ``fit``
+      (extrapolated x 80), i.e. including each member's final scoring and outputs
+      (``_finish``: predictions on all trials, metrics), which runs member by member and does
+      not get faster; with only a few epochs it weighs far more than in a real 200-epoch fit.
+
+(b) ``step_ms_per_member_K{k}_M{m}``: one training step (forward, backward, per-member
+    clipping, Adam) on a batch of 32 demo trials divided by K, for K in {1, 8, 32, 128} and
+    M in {6, 16, 64} (P = M // 2, seeds 0..K-1); ``single_step_ms_M{m}``: the same step of one
+    plain ``FitModel`` (the single-fit path) for reference. Medians of ``--repeat`` steps.
+
+Clock: ``--clock cpu`` (default) times the CPU seconds of this process
+(``time.process_time``), meaningful with one thread on a shared machine; ``--clock wall``
+times wall-clock seconds. ``--quick`` shrinks everything for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import report  # noqa: E402
+
+from alrnn_neuro.data.h5 import load_dataset  # noqa: E402
+from alrnn_neuro.training import FitConfig, FitModel, fit  # noqa: E402
+from alrnn_neuro.training.checkpoint import TrainState  # noqa: E402
+from alrnn_neuro.training.ensemble import fit_ensemble  # noqa: E402
+from alrnn_neuro.training.ensemble_loop import (  # noqa: E402
+    EnsembleFitModel,
+    clip_members,
+    train_ensemble,
+)
+from alrnn_neuro.training.loop import make_optimizer, train  # noqa: E402
+from alrnn_neuro.training.session import prepare_session  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[1] / "datasets" / "stimulus_selection_demo.h5"
+GRID_P, GRID_SEEDS, GRID_M = (0, 1, 2, 3, 5, 8, 12, 16), tuple(range(10)), 16
+SIZES_K, SIZES_M = (1, 8, 32, 128), (6, 16, 64)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", default=None)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--singles", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
+    parser.add_argument("--quick", action="store_true")
+    return parser.parse_args(argv)
+
+
+def grid(ds, args, clock) -> dict[str, float]:
+    cfg = FitConfig(latent_dim=GRID_M, epochs=args.epochs, patience=0, threads=1)
+    ps = [p for p in GRID_P for _ in GRID_SEEDS]
+    seeds = [s for _ in GRID_P for s in GRID_SEEDS]
+    if args.quick:
+        ps, seeds = ps[::10], seeds[::10]
+    n = len(ps)
+    session = prepare_session(ds, cfg)
+    tensors, positions, shared = session.tensors, session.positions, session.config
+
+    def nets(pairs):
+        return [FitModel(shared.replace(pwl_units=p, seed=s), session.n_units, 0,
+                         session.unit_mean) for p, s in pairs]  # fmt: skip
+
+    members = nets(zip(ps, seeds, strict=True))
+    model = EnsembleFitModel(members)
+    optimizer = make_optimizer(model, shared)
+    states = [TrainState.start(s) for s in seeds]
+    start = clock()
+    train_ensemble(model, optimizer, tensors, positions, shared, TrainState.start(cfg.seed), states)
+    ensemble_s = clock() - start
+    picks = [(GRID_P[(3 * i + 1) % len(GRID_P)], i) for i in range(args.singles)]
+    single_s, single_e2e = [], []
+    for p, s in picks:
+        (net,) = nets([(p, s)])
+        opt = make_optimizer(net, shared)
+        start = clock()
+        train(net, opt, tensors, positions, shared, TrainState.start(cfg.seed))
+        single_s.append(clock() - start)
+        start = clock()
+        fit(ds, cfg.replace(pwl_units=p, seed=s))
+        single_e2e.append(clock() - start)
+    start = clock()
+    fit_ensemble(ds, cfg, pwl_units=ps, seeds=seeds)
+    ensemble_e2e = clock() - start
+    mean_single, mean_e2e = statistics.mean(single_s), statistics.mean(single_e2e)
+    print(
+        f"NOTE: the {n} sequential single fits were NOT run; their time is extrapolated as "
+        f"{n} x the mean of {len(picks)} timed single fits (P, seed = {picks})."
+    )
+    return {
+        "grid_members": n,
+        "grid_epochs": args.epochs,
+        "grid_ensemble_train_s": ensemble_s,
+        "grid_single_train_s_mean": mean_single,
+        "grid_sequential_train_s_extrapolated": n * mean_single,
+        "grid_vs_sequential_ratio": ensemble_s / (n * mean_single),
+        "grid_ensemble_end_to_end_s": ensemble_e2e,
+        "grid_sequential_end_to_end_s_extrapolated": n * mean_e2e,
+        "grid_end_to_end_ratio": ensemble_e2e / (n * mean_e2e),
+    }
+
+
+def step_times(ds, args, clock) -> dict[str, float]:
+    figures = {}
+    ks = SIZES_K[:2] if args.quick else SIZES_K
+    for m in SIZES_M:
+        cfg = FitConfig(latent_dim=m, pwl_units=m // 2, patience=0, threads=1)
+        session = prepare_session(ds, cfg)
+        batch = session.tensors.take(session.positions["train"][:32])
+        single = FitModel(session.config, session.n_units, 0, session.unit_mean)
+        figures[f"single_step_ms_M{m}"] = 1e3 * _time_step(single, batch, None, args, clock)
+        for k in ks:
+            nets = [FitModel(session.config.replace(seed=s), session.n_units, 0,
+                             session.unit_mean) for s in range(k)]  # fmt: skip
+            model = EnsembleFitModel(nets)
+            step = _time_step(model, batch, k, args, clock)
+            figures[f"step_ms_per_member_K{k}_M{m}"] = 1e3 * step / k
+    return figures
+
+
+def _time_step(model, batch, k, args, clock) -> float:
+    """Median seconds of one optimiser step (k=None: the single-fit path, global clipping)."""
+    optimizer = make_optimizer(model, model.config)
+    params = list(model.parameters())
+
+    def step():
+        if k is None:
+            loss = model.loss(batch)["objective"]
+        else:
+            loss = model.member_losses(batch)["objective"].sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if k is None:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+        else:
+            clip_members(params, 1.0)
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(1 if args.quick else args.repeat):
+        start = clock()
+        step()
+        times.append(clock() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    torch.set_num_threads(1)
+    clock = CLOCKS[args.clock]
+    ds = load_dataset(DEMO)
+    print(f"clock: {args.clock}; torch threads: 1; dataset: {DEMO.name}")
+    figures = grid(ds, args, clock)
+    figures.update(step_times(ds, args, clock))
+    report(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
