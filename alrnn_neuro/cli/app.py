@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from alrnn_neuro.cli import commands
 from alrnn_neuro.errors import AlrnnNeuroError
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     except USER_ERRORS as error:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
