@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "alrnn_neuro.cli.fit",
     "alrnn_neuro.cli.analyze",
     "alrnn_neuro.cli.rsa",
+    "alrnn_neuro.cli.sweep",
 )
 
 

@@ -1,0 +1,119 @@
+"""``alrnn-neuro sweep DATASET``: fit a grid of AL-RNNs and baselines, print the summary.
+
+Example::
+
+    alrnn-neuro sweep data.h5 --pwl-units 0,1,2,4 --seeds 3 --train-fraction 0.3,1 \\
+        --model alrnn,gru --latent-dim 6 --epochs 100 --out sweeps/demo
+
+Finished cells are skipped when the same command runs again (``--no-resume`` refuses an
+existing sweep instead). ``--executor dask`` runs one task per group on a local cluster, or on
+an existing one given by ``--scheduler tcp://HOST:8786`` (see docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.training.config import FitConfig, read_toml
+
+
+def sweep_command(
+    dataset: Path = typer.Argument(..., help="dataset.h5 (canonical or plain layout)."),
+    out: Path = typer.Option(..., "--out", help="Sweep folder (cells/, sweep.json, results.nc)."),
+    pwl_units: str = typer.Option("0,1,2", "--pwl-units", help="P values, e.g. 0,1,2,4."),
+    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3 = 0,1,2) or a list 0,5."),
+    train_fraction: str = typer.Option("1", "--train-fraction", help="e.g. 0.3,1."),
+    model: str = typer.Option("alrnn", "--model", help="alrnn,rnn,gru,lstm (comma list)."),
+    latent_dim: str = typer.Option("6", "--latent-dim", help="M values, e.g. 6 or 4,6."),
+    max_members: int = typer.Option(16, "--max-members", help="AL-RNNs per ensemble task."),
+    executor: str = typer.Option("local", "--executor", help="local | dask."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a dask scheduler."),
+    workers: int = typer.Option(None, "--workers", help="Worker processes of a local cluster."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip finished cells."),
+    epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
+    lr: float = typer.Option(None, "--lr", help="Initial learning rate (default 0.005)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Trials per step (default 32)."),
+    obs: str = typer.Option(None, "--obs", help="poisson | gaussian | identity."),
+    data_seed: int = typer.Option(None, "--data-seed", help="Seed of the split (default 0)."),
+    tf_interval: int = typer.Option(None, "--tf-interval", help="Teacher forcing every N steps."),
+    tf_alpha: float = typer.Option(None, "--tf-alpha", help="Forcing strength 0..1."),
+    mar: float = typer.Option(None, "--mar", help="Manifold-attractor regularisation."),
+    grad_clip: float = typer.Option(None, "--grad-clip", help="Max gradient norm, 0 = off."),
+    behaviour: bool = typer.Option(None, "--behaviour/--no-behaviour", help="Choice head."),
+    config: Path = typer.Option(None, "--config", help="TOML file of fit settings."),
+) -> None:
+    """Fit every (model, M, P, seed, train fraction) cell and summarise over seeds."""
+    from alrnn_neuro.sweep import SweepGrid, run_sweep, summarize
+
+    n_or_list = _ints("--seeds", seeds)
+    grid = SweepGrid(
+        models=tuple(_items("--model", model)),
+        pwl_units=tuple(_ints("--pwl-units", pwl_units)),
+        seeds=tuple(range(n_or_list[0])) if "," not in seeds else tuple(n_or_list),
+        train_fractions=tuple(_floats("--train-fraction", train_fraction)),
+        latent_dims=tuple(_ints("--latent-dim", latent_dim)),
+        max_members=max_members,
+    )
+    flags = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "obs": obs,
+             "seed": data_seed, "tf_interval": tf_interval, "tf_alpha": tf_alpha, "mar": mar,
+             "grad_clip": grad_clip, "behaviour": behaviour}  # fmt: skip
+    settings = read_toml(config) if config is not None else {}
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    base = FitConfig.from_dict(settings)
+    if not dataset.is_file():
+        raise FileNotFoundError(f"{dataset}: no such dataset file; fix: check the path")
+    console = Console()
+    console.print(f"sweep of {len(grid.cells())} cells -> [bold]{out}[/]", highlight=False)
+    results = run_sweep(dataset, grid, base, out=out, executor=executor, scheduler=scheduler,
+                        workers=workers, resume=resume)  # fmt: skip
+    _table(console, summarize(results))
+
+
+def _table(console: Console, summary) -> None:
+    metric = summary.attrs["metric"]
+    flat = summary[["mean", "sem", "n_seeds"]].to_dataframe().reset_index()
+    keys = [c for c in ("model", "latent_dim", "train_fraction", "pwl_units") if c in flat]
+    table = Table(*keys, f"{metric} (mean ± sem)", "seeds", title="sweep summary")
+    first_p = flat["pwl_units"].iloc[0]
+    for row in flat.itertuples():
+        if row.model != "alrnn" and row.pwl_units != first_p:
+            continue  # baselines have no P: their values repeat along pwl_units
+        cells = [str(getattr(row, k)) for k in keys]
+        if row.model != "alrnn":
+            cells[keys.index("pwl_units")] = "-"
+        table.add_row(*cells, f"{row.mean:.4g} ± {row.sem:.2g}", str(row.n_seeds))
+    console.print(table)
+    if "minimal_pwl_units" in summary:
+        best = summary["minimal_pwl_units"].to_series().to_dict()
+        console.print(f"minimal sufficient P (within one sem of the best): {best}")
+
+
+def _items(flag: str, text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"{flag}={text!r} is empty; fix: give a comma-separated list")
+    return items
+
+
+def _ints(flag: str, text: str) -> list[int]:
+    try:
+        return [int(t) for t in _items(flag, text)]
+    except ValueError as error:
+        raise ConfigError(f"{flag}={text!r}: not integers; fix: e.g. {flag} 0,1,2") from error
+
+
+def _floats(flag: str, text: str) -> list[float]:
+    try:
+        return [float(t) for t in _items(flag, text)]
+    except ValueError as error:
+        raise ConfigError(f"{flag}={text!r}: not numbers; fix: e.g. {flag} 0.3,1") from error
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` command to ``app``."""
+    app.command("sweep")(sweep_command)

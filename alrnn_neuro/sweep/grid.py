@@ -1,0 +1,163 @@
+"""The grid of a sweep: models x latent_dim x pwl_units x seeds x train_fraction.
+
+A :class:`SweepGrid` is validated on construction; :meth:`SweepGrid.cells` lists one
+:class:`Cell` (one fitted model) per combination, and :func:`group_cells` packs the AL-RNN cells
+that can share one batched program (same M and train fraction) into ensembles of at most
+``max_members``. Baselines (``rnn``, ``gru``, ``lstm``) have no PWL units: they get one cell per
+(latent_dim, seed, train_fraction), stored with ``pwl_units=0``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.training.config import MODELS
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fit of the sweep.
+
+    Attributes
+    ----------
+    model : str
+        ``"alrnn"`` or a baseline.
+    latent_dim : int
+        M.
+    pwl_units : int
+        P (0 for baselines).
+    seed : int
+        Initialisation seed.
+    train_fraction : float
+        Share of the training trials used, in (0, 1].
+    """
+
+    model: str
+    latent_dim: int
+    pwl_units: int
+    seed: int
+    train_fraction: float
+
+    @property
+    def name(self) -> str:
+        """Directory name, e.g. ``alrnn-M6-P2-seed0-tf0.3`` or ``gru-M6-seed1-tf1``."""
+        pwl = f"-P{self.pwl_units}" if self.model == "alrnn" else ""
+        return f"{self.model}-M{self.latent_dim}{pwl}-seed{self.seed}-tf{self.train_fraction:g}"
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """Hyperparameter grid of a sweep.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Any of ``alrnn``, ``rnn``, ``gru``, ``lstm``.
+    pwl_units : tuple of int
+        P values of the AL-RNN cells; each must be <= every ``latent_dims`` value.
+    seeds : tuple of int
+        Initialisation seeds (the data seed is the base config's ``seed``).
+    train_fractions : tuple of float
+        Shares of the training trials, each in (0, 1].
+    latent_dims : tuple of int
+        M values.
+    max_members : int
+        Largest number of AL-RNNs trained together as one ensemble (>= 1).
+
+    Examples
+    --------
+    >>> grid = SweepGrid(models=("alrnn", "gru"), pwl_units=(0, 2), seeds=(0, 1))
+    >>> len(grid.cells())
+    6
+    """
+
+    models: tuple[str, ...] = ("alrnn",)
+    pwl_units: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_fractions: tuple[float, ...] = (1.0,)
+    latent_dims: tuple[int, ...] = (6,)
+    max_members: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("models", "pwl_units", "seeds", "train_fractions", "latent_dims"):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ConfigError(f"{name} is empty; fix: give at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{name}={list(values)} repeats values; fix: list each once")
+            object.__setattr__(self, name, values)
+        bad = [m for m in self.models if m not in MODELS]
+        if bad:
+            raise ConfigError(f"models holds unknown {bad}; fix: choose from {', '.join(MODELS)}")
+        _integers("pwl_units", self.pwl_units, 0)
+        _integers("seeds", self.seeds, 0)
+        _integers("latent_dims", self.latent_dims, 1)
+        _integers("max_members", (self.max_members,), 1)
+        for f in self.train_fractions:
+            ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= 1
+            if not (ok and math.isfinite(f)):
+                raise ConfigError(f"train_fractions holds {f!r}; fix: use fractions in (0, 1]")
+        object.__setattr__(self, "train_fractions", tuple(float(f) for f in self.train_fractions))
+        if "alrnn" in self.models:
+            too_big = [p for p in self.pwl_units if p > min(self.latent_dims)]
+            if too_big:
+                raise ConfigError(
+                    f"pwl_units={too_big} > latent_dim={min(self.latent_dims)}: P > M is "
+                    f"impossible; fix: use pwl_units <= {min(self.latent_dims)} or a larger "
+                    "--latent-dim"
+                )
+
+    def cells(self) -> list[Cell]:
+        """Every cell of the grid, in a fixed order (model, M, fraction, P, seed)."""
+        out = []
+        for model in self.models:
+            pwl = self.pwl_units if model == "alrnn" else (0,)
+            for m in self.latent_dims:
+                for f in self.train_fractions:
+                    out += [Cell(model, m, p, s, f) for p in pwl for s in self.seeds]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (lists instead of tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SweepGrid:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def group_cells(cells: list[Cell], max_members: int) -> list[tuple[Cell, ...]]:
+    """Pack cells into groups run as one task.
+
+    AL-RNN cells with the same M and train fraction form ensembles of at most ``max_members``
+    (trained by :func:`~alrnn_neuro.training.fit_ensemble`); every baseline cell is its own
+    group.
+
+    Examples
+    --------
+    >>> cells = SweepGrid(pwl_units=(0, 1), seeds=(0, 1, 2), max_members=4).cells()
+    >>> [len(g) for g in group_cells(cells, 4)]
+    [4, 2]
+    """
+    groups: list[tuple[Cell, ...]] = []
+    pending: dict[tuple[int, float], list[Cell]] = {}
+    for cell in cells:
+        if cell.model != "alrnn":
+            groups.append((cell,))
+            continue
+        key = (cell.latent_dim, cell.train_fraction)
+        pending.setdefault(key, []).append(cell)
+    for members in pending.values():
+        for start in range(0, len(members), max_members):
+            groups.append(tuple(members[start : start + max_members]))
+    return groups
+
+
+def _integers(name: str, values: tuple, low: int) -> None:
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < low]
+    if bad:
+        raise ConfigError(f"{name} holds {bad!r}; fix: use integers >= {low}")

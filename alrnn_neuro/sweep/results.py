@@ -1,0 +1,139 @@
+"""Collect a sweep's cells into one labelled table, and summarise it over seeds."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.sweep.grid import SweepGrid
+from alrnn_neuro.sweep.run import CELL_FILE, RESULTS_FILE, SWEEP_FILE, cell_complete
+from alrnn_neuro.training import rundir as rd
+
+logger = logging.getLogger(__name__)
+
+DIMS = ("model", "pwl_units", "seed", "train_fraction", "latent_dim")
+VARIABLES = ("test_bits_per_spike", "test_loss", "val_loss", "regions_used", "fit_seconds")
+
+
+def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset:
+    """Read every cell of the sweep in ``out`` into one dataset (and ``out/results.nc``).
+
+    Parameters
+    ----------
+    out : str or PathLike
+        Sweep folder written by :func:`~alrnn_neuro.sweep.run_sweep`.
+    write : bool
+        Also save the result to ``out/results.nc``.
+
+    Returns
+    -------
+    xr.Dataset
+        dims (model, pwl_units, seed, train_fraction[, latent_dim]; ``latent_dim`` is a scalar
+        coord when the grid has one M); variables ``test_bits_per_spike`` (Poisson fits),
+        ``test_loss`` (both on the sweep's common test trials), ``val_loss`` (best validation
+        loss of the fit), ``regions_used`` (distinct bitcodes on valid steps of the fitted
+        trials, AL-RNN only) and ``fit_seconds`` (wall time of the task / members). Missing
+        cells are NaN. Baselines do not depend on P: their values are repeated along
+        ``pwl_units``.
+
+    Raises
+    ------
+    RunDirError
+        If ``out`` holds no ``sweep.json``.
+    """
+    root = Path(out)
+    if not (root / SWEEP_FILE).is_file():
+        raise RunDirError(f"{root} holds no {SWEEP_FILE}; fix: run the sweep there first")
+    grid = SweepGrid.from_dict(rd.read_json(root / SWEEP_FILE)["grid"])
+    coords = {"model": list(grid.models), "pwl_units": list(grid.pwl_units),
+              "seed": list(grid.seeds), "train_fraction": list(grid.train_fractions),
+              "latent_dim": list(grid.latent_dims)}  # fmt: skip
+    shape = tuple(len(coords[d]) for d in DIMS)
+    values = {name: np.full(shape, np.nan) for name in VARIABLES}
+    for cell in grid.cells():
+        run = root / "cells" / cell.name
+        if not cell_complete(run):
+            logger.warning("cell %s is missing; its values are NaN", cell.name)
+            continue
+        row = _read_cell(run)
+        m = coords["model"].index(cell.model)
+        s = coords["seed"].index(cell.seed)
+        f = coords["train_fraction"].index(cell.train_fraction)
+        d = coords["latent_dim"].index(cell.latent_dim)
+        ps = [coords["pwl_units"].index(cell.pwl_units)] if cell.model == "alrnn" else slice(None)
+        for name in VARIABLES:
+            values[name][m, ps, s, f, d] = row[name]
+    results = xr.Dataset({k: (DIMS, v) for k, v in values.items()}, coords=coords)
+    if np.isnan(results["test_bits_per_spike"]).all():
+        results = results.drop_vars("test_bits_per_spike")
+    if results.sizes["latent_dim"] == 1:
+        results = results.squeeze("latent_dim")
+    results.attrs["sweep"] = str(root)
+    if write:
+        with atomic_path(root / RESULTS_FILE) as tmp:
+            results.to_netcdf(tmp, engine="h5netcdf")
+    return results
+
+
+def _read_cell(run: Path) -> dict[str, float]:
+    cell = rd.read_json(run / CELL_FILE)
+    metrics = rd.read_json(run / rd.METRICS)
+    regions = np.nan
+    if (run / rd.LATENTS).is_file():
+        with xr.open_dataset(run / rd.LATENTS, engine="h5netcdf") as latents:
+            if "bitcode" in latents:
+                code = latents["bitcode"].values
+                regions = float(np.unique(code[latents["valid"].values & (code >= 0)]).size)
+    return {
+        "test_bits_per_spike": cell["test"].get("bits_per_spike", np.nan),
+        "test_loss": cell["test"]["loss"],
+        "val_loss": metrics["val"]["loss"],
+        "regions_used": regions,
+        "fit_seconds": cell["fit_seconds"],
+    }
+
+
+def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
+    """Mean and standard error over seeds, and the minimal sufficient nonlinearity.
+
+    Parameters
+    ----------
+    results : xr.Dataset
+        Output of :func:`collect_results`.
+    metric : str, optional
+        Variable to rank by; default ``test_bits_per_spike`` (higher is better) if present,
+        else ``test_loss`` (lower is better).
+
+    Returns
+    -------
+    xr.Dataset
+        ``mean``, ``sem`` and ``n_seeds`` with the dims of ``results`` minus ``seed``, and
+        ``minimal_pwl_units`` (AL-RNN only; dims without ``model``/``pwl_units``/``seed``): the
+        smallest P whose mean is within one sem of the best P's mean (NaN where no P has data).
+        The metric's name is in ``attrs["metric"]``.
+    """
+    if metric is None:
+        metric = "test_bits_per_spike" if "test_bits_per_spike" in results else "test_loss"
+    higher = metric.endswith("bits_per_spike")
+    data = results[metric]
+    n = data.notnull().sum("seed")
+    mean = data.mean("seed")
+    sem = (data.std("seed", ddof=1) / np.sqrt(n)).where(n > 1, 0.0)
+    out = xr.Dataset({"mean": mean, "sem": sem, "n_seeds": n}, attrs={"metric": metric})
+    if "alrnn" in results["model"].values:
+        am, asem = mean.sel(model="alrnn", drop=True), sem.sel(model="alrnn", drop=True)
+        best = am.argmax("pwl_units") if higher else am.argmin("pwl_units")
+        has = am.notnull().any("pwl_units")
+        best = best.where(has, 0)
+        best_mean, best_sem = am.isel(pwl_units=best), asem.isel(pwl_units=best)
+        ok = am >= best_mean - best_sem if higher else am <= best_mean + best_sem
+        pwl = xr.DataArray(results["pwl_units"].values.astype(float), dims="pwl_units")
+        minimal = pwl.where(ok & am.notnull()).min("pwl_units")
+        out["minimal_pwl_units"] = minimal.where(has)
+    return out

@@ -1,0 +1,310 @@
+"""Run a sweep: one run directory per grid cell, locally or on a dask cluster, resumably.
+
+Layout of ``out``::
+
+    sweep.json          grid, base config, dataset fingerprint and the held-out test trials
+    cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
+    results.nc          the collected metrics (see :mod:`alrnn_neuro.sweep.results`)
+
+Train fraction and test trials
+------------------------------
+The sweep splits the trials once (``base_config.split``, stratified by its conditions, seeded by
+``base_config.seed``). The test trials are the same for every cell and never reach a fit. A cell
+with train fraction f fits a seeded share f of the other (train + validation) trials; the shares
+are nested (a smaller fraction's trials are a subset of a larger one's). The fit splits them into
+train/validation in the base ratio, and the sweep then scores the model on the common test trials
+(``sweep_cell.json``), with the PSTH baseline of ``bits_per_spike`` taken from all non-test
+trials. FitConfig has no field for this, so the sweep subsets the dataset itself.
+
+Seeds
+-----
+AL-RNN cells sharing M and train fraction are trained together by
+:func:`~alrnn_neuro.training.fit_ensemble`: member seed = initialisation seed, data seed (train/val
+split, batch order) = ``base_config.seed``. Baselines use :func:`~alrnn_neuro.training.fit` with
+``seed`` = the cell's seed, which seeds their initialisation *and* their train/val split.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
+from alrnn_neuro.training import rundir as rd
+from alrnn_neuro.training.config import FitConfig
+
+logger = logging.getLogger(__name__)
+
+SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
+EXECUTORS = ("local", "dask")
+#: seconds to wait for an existing dask scheduler before giving up
+CONNECT_TIMEOUT = "5s"
+
+
+def run_sweep(
+    ds_or_path: xr.Dataset | str | os.PathLike,
+    grid: SweepGrid,
+    base_config: FitConfig | None = None,
+    *,
+    out: str | os.PathLike,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    resume: bool = True,
+    retries: int = 2,
+    task_hook: Callable[[tuple[Cell, ...]], None] | None = None,
+) -> xr.Dataset:
+    """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
+
+    Parameters
+    ----------
+    ds_or_path : xr.Dataset or path
+        Canonical dataset, or a dataset.h5 path (dask workers then read the file themselves,
+        so it must be visible to them).
+    grid : SweepGrid
+        Models, P values, seeds, train fractions and M values.
+    base_config : FitConfig, optional
+        Settings shared by all cells (epochs, lr, ...); its ``model``, ``latent_dim`` and
+        ``pwl_units`` are set per cell, its ``seed`` is the data seed; ``split`` must have three
+        fractions (train, val, test).
+    out : str or PathLike
+        Sweep folder.
+    executor : {"local", "dask"}
+        Run groups one after another here, or one dask task per group.
+    scheduler : str, optional
+        Address of a running dask scheduler (e.g. ``tcp://10.0.0.5:8786``); default: start a
+        ``LocalCluster`` of ``workers`` single-threaded processes.
+    workers : int, optional
+        Worker processes of that LocalCluster (default: CPU count).
+    resume : bool
+        Reuse an existing sweep in ``out``: finished cells are skipped, missing ones fitted.
+        The grid may differ (cells are named by their settings); base config and data may not.
+    retries : int
+        Dask retries of a failed task (a killed worker's task is rescheduled by dask itself).
+    task_hook : callable, optional
+        Called with the group's cells at the start of every task (logging, fault injection).
+
+    Returns
+    -------
+    xr.Dataset
+        The collected results (see :func:`~alrnn_neuro.sweep.results.collect_results`).
+
+    Raises
+    ------
+    ConfigError
+        Unknown executor, an unreachable scheduler, a two-way split, too few trials.
+    RunDirError
+        ``out`` holds another sweep (other base config or data), or any sweep without resume.
+    """
+    from alrnn_neuro.sweep.results import collect_results
+
+    base = FitConfig() if base_config is None else base_config
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor={executor!r} is unknown; fix: use one of {EXECUTORS}")
+    if scheduler is not None and executor != "dask":
+        raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
+    if len(base.split) != 3:
+        raise ConfigError(
+            f"split={list(base.split)}: a sweep scores every cell on common test trials; fix: "
+            "give three fractions (train, val, test), e.g. 0.7,0.15,0.15"
+        )
+    ds = _load(ds_or_path)
+    source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
+    client, cluster = _connect(scheduler, workers) if executor == "dask" else (None, None)
+    try:
+        root = Path(out)
+        test_ids, pool = _prepare_out(root, ds, grid, base, resume)
+        todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
+        logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
+        tasks = []
+        for group in group_cells(todo, grid.max_members):
+            keep = _keep_ids(pool, group[0].train_fraction, base.seed)
+            tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
+        if client is None:
+            for task in tasks:
+                run_group(*task)
+        else:
+            _run_dask(client, tasks, retries)
+        shutil.rmtree(root / "staging", ignore_errors=True)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return collect_results(root)
+
+
+def cell_complete(path: Path) -> bool:
+    """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
+    return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()
+
+
+def run_group(
+    source: xr.Dataset | str,
+    keep: np.ndarray,
+    test_ids: np.ndarray,
+    cells: Sequence[Cell],
+    base: dict[str, Any],
+    out: str,
+    hook: Callable[[tuple[Cell, ...]], None] | None = None,
+) -> list[str]:
+    """Fit one group (an AL-RNN ensemble or one baseline) and move its run dirs into place.
+
+    Every run is trained in ``out/staging/<random>/`` and renamed to ``out/cells/<name>`` only
+    when finished and scored, so a killed task leaves no half-written cell.
+
+    Returns
+    -------
+    list of str
+        The names of the cells written.
+    """
+    from alrnn_neuro.training.api import fit
+    from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
+
+    if hook is not None:
+        hook(tuple(cells))
+    ds = _load(source)
+    sub = ds.sel(trial=np.asarray(keep))
+    config = FitConfig.from_dict(base)
+    train, val = config.split[0], config.split[1]
+    first = cells[0]
+    config = config.replace(model=first.model, latent_dim=first.latent_dim, pwl_units=0,
+                            split=(train / (train + val), val / (train + val)))  # fmt: skip
+    staging = Path(out) / "staging" / uuid.uuid4().hex
+    started = time.perf_counter()
+    if first.model == "alrnn":
+        results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
+                               seeds=[c.seed for c in cells], out=staging)  # fmt: skip
+        dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
+    else:
+        results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
+        dirs = [staging / first.name]
+    seconds = (time.perf_counter() - started) / len(cells)
+    for cell, result, run in zip(cells, results, dirs, strict=True):
+        record = {"cell": cell.name, "fit_seconds": seconds, "n_members": len(cells),
+                  "test": _score_test(ds, result, test_ids)}  # fmt: skip
+        rd.write_json(run / CELL_FILE, record)
+        final = Path(out) / "cells" / cell.name
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # an incomplete leftover (complete cells are never refitted)
+            shutil.rmtree(final)
+        os.replace(run, final)
+    shutil.rmtree(staging, ignore_errors=True)
+    return [c.name for c in cells]
+
+
+def _score_test(ds: xr.Dataset, result: Any, test_ids: np.ndarray) -> dict[str, Any]:
+    """Metrics of a fitted model on the sweep's common test trials.
+
+    The PSTH baseline of ``bits_per_spike`` is computed from all non-test trials, the same for
+    every cell, so scores compare across train fractions.
+    """
+    from alrnn_neuro.training.outputs import compute_metrics, predict_all
+    from alrnn_neuro.training.session import prepare_session
+
+    pool = np.setdiff1d(ds["trial"].values, test_ids)
+    split = {"train": pool, "val": result.split["val"], "test": test_ids}
+    session = prepare_session(ds, result.config, split=split)
+    predicted = predict_all(result.model, session.tensors)
+    metrics = compute_metrics(result.model, ds, session.tensors, predicted, session.positions)
+    return metrics["test"]
+
+
+def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
+    if isinstance(source, xr.Dataset):
+        return source
+    from alrnn_neuro.data.h5 import load_dataset
+
+    return load_dataset(source)
+
+
+def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, resume: bool):
+    """Check or write ``sweep.json``; return (test trial ids, ids of the other trials)."""
+    from alrnn_neuro.data.split import split_trials
+    from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+
+    resolved = resolve_config(base, ds)
+    fingerprint = dataset_fingerprint(ds)
+    parts = split_trials(ds, base.split, stratify=list(resolved.conditions) or None,
+                         seed=base.seed)  # fmt: skip
+    test_ids = parts["test"]
+    pool = np.sort(np.concatenate([parts["train"], parts["val"]]))
+    if min(round(f * pool.size) for f in grid.train_fractions) < 2:
+        raise ConfigError(
+            f"train_fractions={list(grid.train_fractions)} leave fewer than 2 of the "
+            f"{pool.size} non-test trials; fix: use larger fractions"
+        )
+    record = {"grid": grid.to_dict(), "base_config": base.to_dict(),
+              "data": {"fingerprint": fingerprint, "n_trials": int(ds.sizes["trial"])},
+              "test_trials": test_ids.tolist()}  # fmt: skip
+    path = root / SWEEP_FILE
+    if path.is_file():
+        old = rd.read_json(path)
+        if not resume:
+            raise RunDirError(
+                f"{root} already holds a sweep; fix: resume it (drop --no-resume / resume=True) "
+                "or choose another --out"
+            )
+        changed = FitConfig.from_dict(old["base_config"]).diff(base)
+        if changed or old["data"]["fingerprint"] != fingerprint:
+            what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise RunDirError(
+                f"{root} holds a sweep of {what or 'another dataset'}; fix: use the same "
+                "dataset and fit settings, or another --out"
+            )
+        if old["grid"] != grid.to_dict():
+            logger.info("resuming %s with a new grid; finished cells are kept", root)
+    elif root.is_dir() and any(p.name != "staging" for p in root.iterdir()):
+        raise RunDirError(f"{root} is not empty and holds no sweep; fix: choose another --out")
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(root / "staging", ignore_errors=True)  # leftovers of killed runs
+    rd.write_json(path, record)
+    return test_ids, pool
+
+
+def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A seeded, nested share ``fraction`` of the trial ids ``pool`` (sorted)."""
+    order = np.random.default_rng(seed).permutation(pool)
+    return np.sort(order[: max(2, round(fraction * pool.size))])
+
+
+def _connect(scheduler: str | None, workers: int | None):
+    """(client, cluster or None); raise ConfigError before anything starts if unreachable."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as error:
+        raise ConfigError(
+            "executor='dask' needs dask.distributed; fix: pip install 'alrnn-neuro[distributed]'"
+        ) from error
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ConfigError(
+                f"scheduler={scheduler!r} is unreachable ({error}); fix: check the address "
+                "printed by the cluster (e.g. tcp://HOST:8786) and that it is running"
+            ) from error
+    n = workers if workers is not None else os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None)  # fmt: skip
+    return Client(cluster), cluster
+
+
+def _run_dask(client: Any, tasks: list[tuple], retries: int) -> None:
+    from dask.distributed import as_completed
+
+    futures = [client.submit(run_group, *task, retries=retries, pure=False) for task in tasks]
+    for future in as_completed(futures):
+        logger.info("finished %s", ", ".join(future.result()))

@@ -1,0 +1,209 @@
+"""Sweep engine: grid validation, local and dask execution, resume, results and CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from alrnn_neuro.cli.app import main
+from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.sweep import SweepGrid, group_cells, run_sweep, summarize
+from alrnn_neuro.training import FitConfig, load_run
+
+BASE = FitConfig(epochs=2, latent_dim=3)
+GRID = SweepGrid(models=("alrnn", "gru"), pwl_units=(0, 1), seeds=(0, 1),
+                 train_fractions=(0.5, 1.0), latent_dims=(3,))  # fmt: skip
+METRICS = ["test_bits_per_spike", "test_loss", "val_loss", "regions_used"]
+
+
+@pytest.fixture(scope="module")
+def ds() -> xr.Dataset:
+    return simulate_stimulus_selection(n_trials=60, n_units=8, lfp=False)
+
+
+@pytest.fixture(scope="module")
+def local_sweep(ds, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "local"
+    return out, run_sweep(ds, GRID, BASE, out=out)
+
+
+def test_grid_rejects_p_above_m():
+    with pytest.raises(ConfigError, match=r"pwl_units=\[4\] > latent_dim=3.*fix"):
+        SweepGrid(pwl_units=(0, 4), latent_dims=(3, 6))
+
+
+def test_grid_rejects_unknown_model():
+    with pytest.raises(ConfigError, match="unknown.*'tcn'.*alrnn, rnn, gru, lstm"):
+        SweepGrid(models=("alrnn", "tcn"))
+
+
+def test_grid_rejects_bad_fraction():
+    with pytest.raises(ConfigError, match=r"train_fractions holds 1.5.*\(0, 1\]"):
+        SweepGrid(train_fractions=(0.5, 1.5))
+
+
+def test_cells_and_groups_respect_max_members():
+    grid = SweepGrid(models=("alrnn", "lstm"), pwl_units=(0, 1, 2), seeds=(0, 1, 2),
+                     train_fractions=(0.3, 1.0), latent_dims=(4,), max_members=4)  # fmt: skip
+    cells = grid.cells()
+    assert len(cells) == 3 * 3 * 2 + 3 * 2
+    groups = group_cells(cells, 4)
+    alrnn = [g for g in groups if g[0].model == "alrnn"]
+    assert sorted(len(g) for g in alrnn) == [1, 1, 4, 4, 4, 4]
+    for g in alrnn:  # one ensemble = one M and one train fraction
+        assert len({(c.latent_dim, c.train_fraction) for c in g}) == 1
+    assert sum(len(g) for g in groups) == len(cells)
+    assert len({c.name for c in cells}) == len(cells)
+
+
+def test_local_sweep_results(local_sweep):
+    out, results = local_sweep
+    assert dict(results.sizes) == {"model": 2, "pwl_units": 2, "seed": 2, "train_fraction": 2}
+    assert int(results["latent_dim"]) == 3
+    saved = xr.load_dataset(out / "results.nc", engine="h5netcdf")
+    xr.testing.assert_identical(saved.drop_attrs(), results.drop_attrs())
+    for name in METRICS[:3] + ["fit_seconds"]:
+        assert np.isfinite(results[name].values).all(), name
+    alrnn = results["regions_used"].sel(model="alrnn")
+    assert (alrnn.sel(pwl_units=0) == 1).all()  # P=0: one linear region
+    assert ((alrnn.sel(pwl_units=1) >= 1) & (alrnn.sel(pwl_units=1) <= 2)).all()
+    assert results["regions_used"].sel(model="gru").isnull().all()
+    # every cell is an ordinary run dir; the fit saw the share of non-test trials it asked for
+    half = load_run(out / "cells" / "alrnn-M3-P1-seed1-tf0.5")
+    full = load_run(out / "cells" / "alrnn-M3-P1-seed1-tf1")
+    n_half, n_full = half.latents.sizes["trial"], full.latents.sizes["trial"]
+    assert n_half == round(0.5 * n_full)
+    assert set(half.latents["trial"].values) <= set(full.latents["trial"].values)
+    assert (half.config.pwl_units, half.config.seed) == (1, 1)
+
+
+def test_summary_minimal_nonlinearity(local_sweep):
+    _, results = local_sweep
+    summary = summarize(results)
+    data = results["test_bits_per_spike"].sel(model="alrnn", train_fraction=1.0)
+    mean = data.mean("seed").values
+    sem = data.std("seed", ddof=1).values / np.sqrt(2)
+    np.testing.assert_allclose(summary["mean"].sel(model="alrnn", train_fraction=1.0), mean)
+    best = int(np.argmax(mean))
+    expected = min(p for p, m in zip((0, 1), mean, strict=True) if m >= mean[best] - sem[best])
+    assert float(summary["minimal_pwl_units"].sel(train_fraction=1.0)) == expected
+
+
+def test_resume_skips_finished_and_recomputes_deleted(ds, tmp_path):
+    grid = SweepGrid(pwl_units=(0, 1), seeds=(0,), train_fractions=(0.5,), latent_dims=(3,))
+    calls = []
+    out = tmp_path / "sweep"
+    first = run_sweep(ds, grid, BASE, out=out, task_hook=calls.append)
+    assert [len(c) for c in calls] == [2]  # both P in one ensemble
+    kept = out / "cells" / "alrnn-M3-P0-seed0-tf0.5" / "metrics.json"
+    stamp = kept.stat().st_mtime_ns
+    again = run_sweep(ds, grid, BASE, out=out, task_hook=calls.append)
+    assert len(calls) == 1
+    xr.testing.assert_identical(first, again)
+    shutil.rmtree(out / "cells" / "alrnn-M3-P1-seed0-tf0.5")
+    third = run_sweep(ds, grid, BASE, out=out, task_hook=calls.append)
+    assert [[c.name for c in group] for group in calls[1:]] == [["alrnn-M3-P1-seed0-tf0.5"]]
+    assert kept.stat().st_mtime_ns == stamp
+    # a member trained alone ends where it ended inside the ensemble
+    fitted = ["test_loss", "val_loss", "regions_used"]
+    xr.testing.assert_allclose(first[fitted], third[fitted], rtol=1e-5)
+
+
+def test_out_dir_guards(ds, tmp_path):
+    grid = SweepGrid(pwl_units=(1,), seeds=(0,), latent_dims=(3,))
+    out = tmp_path / "sweep"
+    run_sweep(ds, grid, BASE, out=out)
+    with pytest.raises(RunDirError, match="already holds a sweep.*fix"):
+        run_sweep(ds, grid, BASE, out=out, resume=False)
+    with pytest.raises(RunDirError, match="epochs: 2 -> 3.*fix"):
+        run_sweep(ds, grid, BASE.replace(epochs=3), out=out)
+
+
+def test_unreachable_scheduler_fails_fast(ds, tmp_path, monkeypatch):
+    monkeypatch.setattr("alrnn_neuro.sweep.run.CONNECT_TIMEOUT", "1s")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="scheduler='tcp://127.0.0.1:9' is unreachable"):
+        run_sweep(ds, GRID, BASE, out=tmp_path / "s", executor="dask",
+                  scheduler="tcp://127.0.0.1:9")  # fmt: skip
+    assert time.perf_counter() - started < 10
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:  # fmt: skip
+        yield local
+
+
+def test_dask_matches_local(ds, local_sweep, cluster, tmp_path):
+    _, local = local_sweep
+    grid = SweepGrid(models=("alrnn", "gru"), pwl_units=(0, 1), seeds=(0, 1),
+                     train_fractions=(1.0,), latent_dims=(3,))  # fmt: skip
+    remote = run_sweep(ds, grid, BASE, out=tmp_path / "dask", executor="dask",
+                       scheduler=cluster.scheduler_address)  # fmt: skip
+    assert remote.sizes["train_fraction"] == 1
+    for name in METRICS:  # same seeds, same data: identical numbers on other processes
+        expected = local[name].sel(train_fraction=[1.0]).values
+        np.testing.assert_array_equal(remote[name].values, expected, err_msg=name)
+
+
+@pytest.mark.slow
+def test_dask_survives_killed_worker(ds, cluster, tmp_path):
+    marker = tmp_path / "killed-once"
+
+    def kill_first_full_data_task(cells):
+        if cells[0].train_fraction == 1.0 and not marker.exists():
+            marker.touch()
+            os._exit(1)  # the worker process dies mid-sweep; the nanny restarts it
+
+    grid = SweepGrid(pwl_units=(0, 1), seeds=(0,), train_fractions=(0.5, 1.0), latent_dims=(3,))
+    out = tmp_path / "sweep"
+    results = run_sweep(ds, grid, BASE, out=out, executor="dask",
+                        scheduler=cluster.scheduler_address,
+                        task_hook=kill_first_full_data_task)  # fmt: skip
+    assert marker.exists()
+    assert np.isfinite(results["test_loss"].values).all()
+    assert len(list((out / "cells").iterdir())) == 4
+
+
+@pytest.fixture
+def dataset_file(ds, tmp_path):
+    path = tmp_path / "d.h5"
+    save_dataset(ds, path)
+    return path
+
+
+def test_cli_sweep(dataset_file, tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = "--pwl-units 0,1 --seeds 1 --train-fraction 1 --model alrnn --latent-dim 3 --epochs 2"
+    main(["sweep", str(dataset_file), *args.split(), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert "sweep summary" in text and "minimal sufficient P" in text
+    assert (out / "results.nc").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--pwl-units", "0,4", "--latent-dim", "3"], "P > M"),
+        (["--model", "alrnn,foo"], "unknown"),
+        (["--pwl-units", "a,b"], "not integers"),
+        (["--executor", "ray"], "executor='ray'"),
+        (["--lr", "-1"], "lr=-1.0"),
+    ],
+)
+def test_cli_bad_input_exits_2(dataset_file, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(dataset_file), "--out", str(tmp_path / "x"), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
