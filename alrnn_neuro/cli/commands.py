@@ -18,12 +18,6 @@ COMMAND_MODULES = (
 
 
 def register(app: typer.Typer) -> None:
-    """Attach every available command module's commands to ``app``."""
+    """Attach the commands of every module in :data:`COMMAND_MODULES` to ``app``."""
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(name).register(app)
