@@ -41,6 +41,15 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
         The written path.
     """
     validate_dataset(ds)
+    return write_netcdf(ds, path, compress=compress)
+
+
+def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> Path:
+    """Write any Dataset as NetCDF4/HDF5 (h5netcdf), atomically, so strings reload exactly.
+
+    Used for ``dataset.h5`` and for the ``.nc`` files of run and analysis directories;
+    read back with :func:`read_netcdf`. See :func:`save_dataset` for the parameters.
+    """
     encoded = _encode_strings(ds)
     encoding = {}
     if compress:
@@ -56,6 +65,24 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
     with atomic_path(final) as tmp:
         encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
     return final
+
+
+def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
+    """Load a file written by :func:`write_netcdf` into memory, restoring string dtypes.
+
+    Raises
+    ------
+    FileFormatError
+        If the file cannot be read as NetCDF4/HDF5.
+    """
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError) as error:
+        raise FileFormatError(
+            f"{path}: could not read as NetCDF4/HDF5 ({error}); fix: write it with "
+            "alrnn_neuro.save_dataset or use the plain layout in docs/dataset-format.md"
+        ) from error
+    return _decode_strings(ds)
 
 
 def load_dataset(
@@ -94,14 +121,7 @@ def load_dataset(
         from alrnn_neuro.data.plain_h5 import read_plain_h5
 
         return read_plain_h5(path, bin_size=bin_size, align=align, window=window)
-    try:
-        ds = xr.load_dataset(path, engine="h5netcdf")
-    except (OSError, ValueError) as error:
-        raise FileFormatError(
-            f"{path}: could not read as a canonical dataset.h5 ({error}); fix: write it with "
-            "alrnn_neuro.save_dataset or use the plain layout in docs/dataset-format.md"
-        ) from error
-    ds = _decode_strings(ds)
+    ds = read_netcdf(path)
     return validate_dataset(ds) if validate else ds
 
 

@@ -32,6 +32,7 @@ import torch
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data import h5
 from alrnn_neuro.errors import RunDirError
 
 CONFIG, SPLIT, CHECKPOINT, MODEL = "config.json", "split.json", "checkpoint.pt", "model.pt"
@@ -185,9 +186,8 @@ def read_model(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_netcdf(path: str | os.PathLike, ds: xr.Dataset) -> None:
-    """Write ``ds`` with h5netcdf, atomically."""
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+    """Write ``ds`` with h5netcdf, atomically (see :func:`alrnn_neuro.data.h5.write_netcdf`)."""
+    h5.write_netcdf(ds, path)
 
 
 def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
@@ -195,16 +195,7 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file} is missing; fix: point to a finished run directory")
-    ds = xr.load_dataset(file, engine="h5netcdf")
-    for name, var in list(ds.variables.items()):
-        if var.dtype == object:
-            values = np.asarray(var.values).astype(str)
-            replacement = xr.Variable(var.dims, values, var.attrs)
-            if name in ds.coords:
-                ds = ds.assign_coords({name: replacement})
-            else:
-                ds[name] = replacement
-    return ds
+    return h5.read_netcdf(file)
 
 
 def history_dataset(history: dict[str, list[float]]) -> xr.Dataset:
