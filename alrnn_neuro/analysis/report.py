@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._json import dumps
 from alrnn_neuro.analysis import alignment as al
 from alrnn_neuro.analysis import regimes as rg
 from alrnn_neuro.analysis.checks import epoch_mean_inputs, params_from_model
@@ -293,8 +294,8 @@ def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> list[P
     def fill(folder: Path) -> None:
         _netcdf(result.regimes, folder / "regimes.nc")
         _netcdf(result.dynamics, folder / "dynamics.nc")
-        (folder / "primitives.json").write_text(_json(result.primitives))
-        (folder / "alignment.json").write_text(_json({**result.alignment, **result.summary}))
+        (folder / "primitives.json").write_text(dumps(result.primitives))
+        (folder / "alignment.json").write_text(dumps({**result.alignment, **result.summary}))
 
     if not out.exists():
         with atomic_path(out) as tmp:
@@ -315,23 +316,6 @@ def _netcdf(ds: xr.Dataset, path: Path) -> None:
     ds = ds.copy()
     ds.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float)}
     ds.to_netcdf(path, engine="h5netcdf")  # bools are stored as int8 + dtype attr
-
-
-def _json(value: Any) -> str:
-    return json.dumps(_clean(value), indent=2, allow_nan=False) + "\n"
-
-
-def _clean(x: Any) -> Any:
-    """JSON-ready copy: numpy to Python, NaN / inf to None."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple | np.ndarray):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
 
 
 def load_fit(run: str | os.PathLike | Any) -> Any:

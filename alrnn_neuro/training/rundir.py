@@ -32,6 +32,7 @@ import torch
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._json import dumps, to_jsonable
 from alrnn_neuro.data import h5
 from alrnn_neuro.errors import RunDirError
 
@@ -139,7 +140,7 @@ def _describe(changed: dict[str, tuple[Any, Any]]) -> str:
 def write_json(path: str | os.PathLike, value: Any) -> None:
     """Write ``value`` as indented JSON, atomically (NaN/inf are written as null)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(value), indent=2, allow_nan=False) + "\n")
+        tmp.write_text(dumps(value))
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -153,24 +154,12 @@ def read_json(path: str | os.PathLike) -> Any:
         raise RunDirError(f"{file} is not valid JSON ({error}); fix: refit the run") from error
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def write_model(path: str | os.PathLike, model: torch.nn.Module, record: dict[str, Any]) -> None:
     """Save ``model.pt``: state_dict plus the config record, readable with weights_only."""
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "config": _jsonable(record["config"]),
-        "data": _jsonable(record["data"]),
+        "config": to_jsonable(record["config"]),
+        "data": to_jsonable(record["data"]),
         "alrnn_neuro_version": str(record["alrnn_neuro_version"]),
     }
     with atomic_path(path) as tmp:
