@@ -2,26 +2,34 @@
 
 Usage::
 
-    python benchmarks/bench_ensemble.py [--json PATH] [--epochs E] [--singles N]
-                                        [--clock cpu|wall] [--quick]
+    python benchmarks/bench_ensemble.py [--json PATH] [--epochs E] [--rounds R]
+                                        [--repeat N] [--clock cpu|wall] [--quick]
 
 (a) Grid on ``datasets/stimulus_selection_demo.h5`` (500 trials, 30 units), M = 16,
     P in {0, 1, 2, 3, 5, 8, 12, 16} x 10 seeds = 80 members, ``--epochs`` epochs (default 3),
-    batch 32, patience off, one torch thread (``FitConfig.threads``):
+    batch 32, patience off, one torch thread (``FitConfig.threads``). Training time only
+    (``train_ensemble`` vs ``loop.train``, each from a freshly built model and optimiser;
+    both include the per-epoch validation pass).
 
-    * ``grid_ensemble_train_s``: training time of the 80-member ensemble
-      (:func:`~alrnn_neuro.training.ensemble_loop.train_ensemble`);
-    * ``grid_single_train_s_mean``: mean training time of ``--singles`` (default 3) single
-      fits (``loop.train``, different P and seeds) over the same epochs;
-    * ``grid_sequential_train_s_extrapolated`` = 80 x that mean. **The 80 sequential fits are
-      not run: their time is extrapolated from the few timed single fits** (the script prints
-      this too);
-    * ``grid_vs_sequential_ratio`` = ensemble / extrapolated sequential training time
-      (target <= 0.2);
-    * ``grid_end_to_end_ratio``: the same with whole calls, ``fit_ensemble`` vs ``fit``
-      (extrapolated x 80), i.e. including each member's final scoring and outputs
-      (``_finish``: predictions on all trials, metrics), which runs member by member and does
-      not get faster; with only a few epochs it weighs far more than in a real 200-epoch fit.
+    The 80 sequential single fits are **not** all run. Each of ``--rounds`` rounds (default
+    3) times the ensemble once and then one single fit per P value (P = GRID_P[i] with seed
+    i), so every round sees about the same machine load on both sides. Then
+
+    * ``grid_ensemble_train_s`` = min over rounds of the ensemble time;
+    * ``grid_single_train_s_P{p}`` = min over rounds of the single fit with that P;
+    * ``grid_sequential_train_s_extrapolated`` = sum over P of (number of grid members with
+      that P, i.e. 10 seeds) x ``grid_single_train_s_P{p}``: **extrapolated**, stratified by P
+      (seeds change the initialisation only, not the work of a fit);
+    * ``grid_vs_sequential_ratio`` = ensemble / extrapolated sequential (target <= 0.2);
+    * ``grid_ratio_round_{min,max}``: the same ratio computed within each round (its
+      spread shows how much machine load moved the figure);
+    * ``grid_single_train_s_spread``: (max - min) / min of the single fits' round times,
+      worst P;
+    * ``grid_end_to_end_ratio``: whole calls, ``fit_ensemble`` vs ``fit`` (one fit per P,
+      extrapolated the same way), i.e. including each member's final scoring and outputs
+      (``_finish``), which runs member by member; with only a few epochs it weighs far more
+      than in a real 200-epoch fit;
+    * ``load_average_1min_{start,end}``: ``os.getloadavg()`` of the machine.
 
 (b) ``step_ms_per_member_K{k}_M{m}``: one training step (forward, backward, per-member
     clipping, Adam) on a batch of 32 demo trials divided by K, for K in {1, 8, 32, 128} and
@@ -36,6 +44,7 @@ times wall-clock seconds. ``--quick`` shrinks everything for a smoke run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -69,7 +78,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", default=None)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--singles", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
     parser.add_argument("--quick", action="store_true")
@@ -82,7 +91,7 @@ def grid(ds, args, clock) -> dict[str, float]:
     seeds = [s for _ in GRID_P for s in GRID_SEEDS]
     if args.quick:
         ps, seeds = ps[::10], seeds[::10]
-    n = len(ps)
+    n, rounds = len(ps), 1 if args.quick else max(1, args.rounds)
     session = prepare_session(ds, cfg)
     tensors, positions, shared = session.tensors, session.positions, session.config
 
@@ -90,43 +99,67 @@ def grid(ds, args, clock) -> dict[str, float]:
         return [FitModel(shared.replace(pwl_units=p, seed=s), session.n_units, 0,
                          session.unit_mean) for p, s in pairs]  # fmt: skip
 
-    members = nets(zip(ps, seeds, strict=True))
-    model = EnsembleFitModel(members)
-    optimizer = make_optimizer(model, shared)
-    states = [TrainState.start(s) for s in seeds]
-    start = clock()
-    train_ensemble(model, optimizer, tensors, positions, shared, TrainState.start(cfg.seed), states)
-    ensemble_s = clock() - start
-    picks = [(GRID_P[(3 * i + 1) % len(GRID_P)], i) for i in range(args.singles)]
-    single_s, single_e2e = [], []
-    for p, s in picks:
-        (net,) = nets([(p, s)])
-        opt = make_optimizer(net, shared)
+    def time_ensemble() -> float:
+        model = EnsembleFitModel(nets(zip(ps, seeds, strict=True)))
+        optimizer = make_optimizer(model, shared)
+        states = [TrainState.start(s) for s in seeds]
         start = clock()
-        train(net, opt, tensors, positions, shared, TrainState.start(cfg.seed))
-        single_s.append(clock() - start)
+        train_ensemble(model, optimizer, tensors, positions, shared,
+                       TrainState.start(cfg.seed), states)  # fmt: skip
+        return clock() - start
+
+    def time_single(p: int, s: int) -> float:
+        (net,) = nets([(p, s)])
+        optimizer = make_optimizer(net, shared)
+        start = clock()
+        train(net, optimizer, tensors, positions, shared, TrainState.start(cfg.seed))
+        return clock() - start
+
+    picks = [(p, i) for i, p in enumerate(sorted(set(ps)))]  # one single fit per P
+    weight = {p: ps.count(p) for p, _ in picks}  # grid members with that P
+    time_single(*picks[0])  # warm-up (first-call allocations, lazy imports)
+    ensemble_s, single_s = [], {pick: [] for pick in picks}
+    for _ in range(rounds):
+        ensemble_s.append(time_ensemble())
+        for pick in picks:
+            single_s[pick].append(time_single(*pick))
+    best = {p: min(single_s[(p, s)]) for p, s in picks}
+    sequential = sum(weight[p] * best[p] for p in best)
+    per_round = [ensemble_s[r] / sum(weight[p] * single_s[(p, s)][r] for p, s in picks)
+                 for r in range(rounds)]  # fmt: skip
+    spread = max((max(t) - min(t)) / min(t) for t in single_s.values())
+    e2e_single = {}
+    for p, s in picks:
         start = clock()
         fit(ds, cfg.replace(pwl_units=p, seed=s))
-        single_e2e.append(clock() - start)
+        e2e_single[p] = clock() - start
     start = clock()
     fit_ensemble(ds, cfg, pwl_units=ps, seeds=seeds)
     ensemble_e2e = clock() - start
-    mean_single, mean_e2e = statistics.mean(single_s), statistics.mean(single_e2e)
+    sequential_e2e = sum(weight[p] * e2e_single[p] for p in e2e_single)
     print(
-        f"NOTE: the {n} sequential single fits were NOT run; their time is extrapolated as "
-        f"{n} x the mean of {len(picks)} timed single fits (P, seed = {picks})."
+        f"NOTE: the {n} sequential single fits were NOT all run. Their time is extrapolated, "
+        f"stratified by P: sum over P of (members with that P) x (min over {rounds} rounds of "
+        f"one timed single fit with that P); single fits (P, seed) = {picks}. Each round times "
+        "the ensemble and then every single fit, so both sides see the same machine load."
     )
-    return {
+    figures = {
         "grid_members": n,
         "grid_epochs": args.epochs,
-        "grid_ensemble_train_s": ensemble_s,
-        "grid_single_train_s_mean": mean_single,
-        "grid_sequential_train_s_extrapolated": n * mean_single,
-        "grid_vs_sequential_ratio": ensemble_s / (n * mean_single),
+        "grid_rounds": rounds,
+        "grid_ensemble_train_s": min(ensemble_s),
+        "grid_ensemble_train_s_max": max(ensemble_s),
+        **{f"grid_single_train_s_P{p}": best[p] for p in best},
+        "grid_single_train_s_spread": spread,
+        "grid_sequential_train_s_extrapolated": sequential,
+        "grid_vs_sequential_ratio": min(ensemble_s) / sequential,
+        "grid_ratio_round_min": min(per_round),
+        "grid_ratio_round_max": max(per_round),
         "grid_ensemble_end_to_end_s": ensemble_e2e,
-        "grid_sequential_end_to_end_s_extrapolated": n * mean_e2e,
-        "grid_end_to_end_ratio": ensemble_e2e / (n * mean_e2e),
+        "grid_sequential_end_to_end_s_extrapolated": sequential_e2e,
+        "grid_end_to_end_ratio": ensemble_e2e / sequential_e2e,
     }
+    return figures
 
 
 def step_times(ds, args, clock) -> dict[str, float]:
@@ -181,8 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     clock = CLOCKS[args.clock]
     ds = load_dataset(DEMO)
     print(f"clock: {args.clock}; torch threads: 1; dataset: {DEMO.name}")
-    figures = grid(ds, args, clock)
+    figures = {"load_average_1min_start": os.getloadavg()[0]}
+    figures.update(grid(ds, args, clock))
     figures.update(step_times(ds, args, clock))
+    figures["load_average_1min_end"] = os.getloadavg()[0]
     report(figures, args.json)
 
 

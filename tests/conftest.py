@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from alrnn_neuro.data.schema import make_dataset
@@ -59,3 +60,20 @@ def build_tiny_dataset(seed: int = 0, n_trials: int = 6, n_time: int = 8, n_unit
 @pytest.fixture
 def tiny_dataset() -> xr.Dataset:
     return build_tiny_dataset()
+
+
+@pytest.fixture
+def float64():
+    """Run the test with torch's default dtype set to float64 (restored afterwards)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def max_param_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    """Largest absolute difference between same-named float64 parameters of two modules."""
+    sa, sb = dict(a.named_parameters()), dict(b.named_parameters())
+    assert sa.keys() == sb.keys() and sa
+    assert next(a.parameters()).dtype == torch.float64
+    return max(float((sa[k] - sb[k]).detach().abs().max()) for k in sa)

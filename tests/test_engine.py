@@ -152,6 +152,18 @@ def test_ensemble_gradients_equal_plain_autograd():
     _assert_close(g_fast, g_plain)
 
 
+@pytest.mark.parametrize("t", [1, 2])
+def test_ensemble_gradients_of_very_short_sequences(t):
+    """dA and dW accumulate inside the backward loop for an ensemble: check its ends."""
+    b, m, k, ens = 3, 4, 2, (3,)
+    model = _model(m, [0, 2, 4], k, ens=ens)
+    inputs, valid, weights = _ragged_batch(b, t, k, m, ens=ens)
+    _, g_fast = _grads(model, inputs, valid, weights, "fast")
+    _, g_plain = _grads(model, inputs, valid, weights, "plain")
+    _assert_close(g_fast, g_plain)
+    assert float(g_fast[1].abs().sum()) > 0  # dW is not trivially zero
+
+
 def test_ensemble_with_per_member_inputs_and_targets():
     b, t, m, k, ens = 2, 7, 3, 2, (2,)
     model = _model(m, [1, 3], k, ens=ens)

@@ -14,6 +14,7 @@ from alrnn_neuro.training.ensemble import fit_ensemble
 from alrnn_neuro.training.ensemble_loop import EnsembleFitModel, clip_members, train_ensemble
 from alrnn_neuro.training.loop import make_optimizer, train
 from alrnn_neuro.training.session import prepare_session
+from tests.conftest import max_param_diff
 
 #: float64 parameters of an ensemble member vs its single fit (rounding only: batched vs
 #: unbatched matmuls; observed differences are ~1e-16)
@@ -24,21 +25,6 @@ SMALL = dict(latent_dim=4, epochs=4, batch_size=8, init_bins=5, patience=0)
 @pytest.fixture(scope="module")
 def sim():
     return simulate_stimulus_selection(n_trials=36, n_units=6, seed=3, lfp=False)
-
-
-@pytest.fixture
-def float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
-def max_param_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    sa, sb = dict(a.named_parameters()), dict(b.named_parameters())
-    assert sa.keys() == sb.keys() and sa
-    assert next(a.parameters()).dtype == torch.float64
-    return max(float((sa[k] - sb[k]).detach().abs().max()) for k in sa)
 
 
 def reference_fit(ds, config: FitConfig, pwl_units: int, seed: int) -> FitModel:
@@ -186,3 +172,30 @@ def test_pwl_units_above_latent_dim_are_rejected(sim):
 def test_baseline_models_are_rejected(sim):
     with pytest.raises(ConfigError, match="model='gru'.*AL-RNNs only"):
         fit_ensemble(sim, FitConfig(**SMALL, model="gru"), pwl_units=[0], seeds=[0])
+
+
+@pytest.mark.parametrize("kind", ["adam", "radam"])
+def test_one_optimizer_over_stacked_members_equals_one_per_member(kind, float64):
+    """The ensemble steps one Adam/RAdam over (member, ...) parameters: elementwise maths and
+    one shared step counter make that K independent optimisers (checked to 1e-15)."""
+    gen = torch.Generator().manual_seed(0)
+    shapes, k, steps = [(4,), (4, 3)], 3, 6
+    stacked = [torch.randn(k, *s, generator=gen).requires_grad_(True) for s in shapes]
+    alone = [[p[i].detach().clone().requires_grad_(True) for p in stacked] for i in range(k)]
+    cfg = FitConfig(optimizer=kind, lr=0.05, weight_decay=0.01)
+    opt = make_optimizer(torch.nn.ParameterList(stacked), cfg)
+    opts = [make_optimizer(torch.nn.ParameterList(ps), cfg) for ps in alone]
+    for _ in range(steps):
+        grads = [torch.randn(k, *s, generator=gen) for s in shapes]
+        for p, g in zip(stacked, grads, strict=True):
+            p.grad = g.clone()
+        clip_members(stacked, 1.0)
+        opt.step()
+        for i in range(k):
+            for p, g in zip(alone[i], grads, strict=True):
+                p.grad = g[i].clone()
+            torch.nn.utils.clip_grad_norm_(alone[i], 1.0)
+            opts[i].step()
+    for i in range(k):
+        for p, q in zip(stacked, alone[i], strict=True):
+            torch.testing.assert_close(p[i].detach(), q.detach(), rtol=0, atol=1e-15)

@@ -26,45 +26,65 @@ HELP_EPILOG = (
 )
 
 
+#: options shared with ``alrnn-neuro sweep`` (None = the TOML file's value or the default)
+OBS = typer.Option(
+    None,
+    "--obs",
+    help="poisson | gaussian | identity | mse | cross_entropy (default: spikes -> poisson, "
+    "signal -> gaussian, task -> its task loss).",
+)
+EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (default 200).")
+LR = typer.Option(None, "--lr", help="Initial learning rate (default 0.005).")
+BATCH_SIZE = typer.Option(None, "--batch-size", help="Trials per step (default 32).")
+TF_INTERVAL = typer.Option(
+    None, "--tf-interval", help="Teacher forcing every N steps (default 0 = off)."
+)
+TF_ALPHA = typer.Option(None, "--tf-alpha", help="Forcing strength 0..1 (default 0.5).")
+MAR = typer.Option(None, "--mar", help="Manifold-attractor regularisation (default 0).")
+GRAD_CLIP = typer.Option(None, "--grad-clip", help="Max gradient norm, 0 = off (default 1).")
+BEHAVIOUR = typer.Option(
+    None, "--behaviour/--no-behaviour", help="Add a choice head on the 'choice' coord."
+)
+CONFIG = typer.Option(None, "--config", help="TOML file of fit settings (same names).")
+
+
+def fit_settings(config: Path | None, **flags: Any) -> dict[str, Any]:
+    """Fit settings: the TOML file ``config`` (if any) overridden by the flags that are set."""
+    settings = read_toml(config) if config is not None else {}
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    return settings
+
+
 def fit_command(
-    dataset: Path = typer.Argument(..., help="dataset.h5 (canonical or plain layout)."),
+    dataset: Path = typer.Argument(..., help="dataset.h5 (canonical, plain layout or task)."),
     latent_dim: int = typer.Option(None, "--latent-dim", help="Latent states M (default 6)."),
     pwl_units: int = typer.Option(None, "--pwl-units", help="PWL units P <= M (default 2)."),
-    obs: str = typer.Option(
-        None, "--obs", help="poisson | gaussian | identity (default: spikes -> poisson)."
-    ),
+    obs: str = OBS,
     model: str = typer.Option(None, "--model", help="alrnn | rnn | gru | lstm (default alrnn)."),
-    epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
-    lr: float = typer.Option(None, "--lr", help="Initial learning rate (default 0.005)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Trials per step (default 32)."),
+    epochs: int = EPOCHS,
+    lr: float = LR,
+    batch_size: int = BATCH_SIZE,
     seed: int = typer.Option(None, "--seed", help="Seed of init, split, batches (default 0)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default cpu)."),
-    tf_interval: int = typer.Option(
-        None, "--tf-interval", help="Teacher forcing every N steps (default 0 = off)."
-    ),
-    tf_alpha: float = typer.Option(None, "--tf-alpha", help="Forcing strength 0..1 (default 0.5)."),
-    mar: float = typer.Option(None, "--mar", help="Manifold-attractor regularisation (default 0)."),
-    grad_clip: float = typer.Option(None, "--grad-clip", help="Max gradient norm, 0 = off (1)."),
-    behaviour: bool = typer.Option(
-        None, "--behaviour/--no-behaviour", help="Add a choice head on the 'choice' coord."
-    ),
+    tf_interval: int = TF_INTERVAL,
+    tf_alpha: float = TF_ALPHA,
+    mar: float = MAR,
+    grad_clip: float = GRAD_CLIP,
+    behaviour: bool = BEHAVIOUR,
     out: Path = typer.Option(
         None, "--out", help="Run directory (default runs/DATASET-MODEL-M<M>-P<P>-seed<SEED>)."
     ),
-    config: Path = typer.Option(None, "--config", help="TOML file of settings (same names)."),
+    config: Path = CONFIG,
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
 ) -> None:
     """Fit a model to DATASET and save model, latents, metrics and curves in a run dir."""
-    flags = {
-        "latent_dim": latent_dim, "pwl_units": pwl_units, "obs": obs, "model": model,
-        "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "device": device,
-        "tf_interval": tf_interval, "tf_alpha": tf_alpha, "mar": mar, "grad_clip": grad_clip,
-        "behaviour": behaviour,
-    }  # fmt: skip
-    flags = {k: v for k, v in flags.items() if v is not None}
-    settings = read_toml(config) if config is not None else {}
-    settings.update(flags)
+    settings = fit_settings(
+        config, latent_dim=latent_dim, pwl_units=pwl_units, obs=obs, model=model,
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
+        tf_interval=tf_interval, tf_alpha=tf_alpha, mar=mar, grad_clip=grad_clip,
+        behaviour=behaviour,
+    )  # fmt: skip
     cfg = FitConfig.from_dict(settings)
     run = out if out is not None else default_run_dir(dataset, cfg)
     if resume and (run / rd.CONFIG).is_file():

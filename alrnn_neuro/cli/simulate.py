@@ -1,4 +1,9 @@
-"""``alrnn-neuro simulate stimulus-selection --out FILE``: simulated data with ground truth."""
+"""``alrnn-neuro simulate``: simulated datasets.
+
+``alrnn-neuro simulate stimulus-selection --out FILE``: recordings with ground truth;
+``alrnn-neuro simulate task NAME --out FILE``: a task dataset (``addition``, ``copy``, ...,
+``multitask`` = the 11-task suite) to fit with ``alrnn-neuro fit FILE``.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +52,31 @@ def stimulus_selection(
     table.add_row("accuracy, switch trials", _fraction(correct, ds["switch"].values))
     table.add_row("ground truth", "true_latents, true_region, true_A/W/C/h, true_B/b")
     table.add_row("LFP", "lfp_amplitude (trial, time, channel, band)" if lfp else "no")
+    Console().print(table)
+
+
+@simulate_app.command("task")
+def task(
+    name: str = typer.Argument(..., help="Task name: addition, copy, ..., or multitask."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output dataset.h5 (written atomically)."),
+    n_trials: int = typer.Option(500, "--n-trials", help="Trials (per task for multitask)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0); same seed, same file."),
+) -> None:
+    """Generate a task dataset (targets, loss_mask, inputs) with default task parameters."""
+    from alrnn_neuro.data.h5 import save_dataset
+    from alrnn_neuro.errors import ConfigError
+    from alrnn_neuro.sweep.task_data import generate_task, task_names
+
+    if name not in task_names():
+        raise ConfigError(f"task {name!r} is unknown; fix: one of {', '.join(task_names())}")
+    ds = generate_task(name, n_trials=n_trials, seed=seed)
+    save_dataset(ds, out)
+    table = Table(title=f"wrote {out}", show_header=False, title_justify="left")
+    table.add_row("task", f"{name} ({ds.attrs['task_loss']} loss)")
+    table.add_row("trials × steps", f"{ds.sizes['trial']} × {ds.sizes['time']}")
+    table.add_row("inputs", ", ".join(map(str, ds["input"].values)))
+    table.add_row("outputs", ", ".join(map(str, ds["output"].values)))
+    table.add_row("scored steps", f"{int(ds['loss_mask'].values.sum())} (loss_mask)")
     Console().print(table)
 
 

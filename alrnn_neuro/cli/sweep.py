@@ -1,13 +1,16 @@
-"""``alrnn-neuro sweep DATASET``: fit a grid of AL-RNNs and baselines, print the summary.
+"""``alrnn-neuro sweep DATASET_OR_TASK``: fit a grid of AL-RNNs and baselines, print the summary.
 
 Example::
 
     alrnn-neuro sweep data.h5 --pwl-units 0,1,2,4 --seeds 3 --train-fraction 0.3,1 \\
         --model alrnn,gru --latent-dim 6 --epochs 100 --out sweeps/demo
+    alrnn-neuro sweep addition --n-trials 500 --task-seed 0 --pwl-units 0,1,2 --out sweeps/add
 
-Finished cells are skipped when the same command runs again (``--no-resume`` refuses an
-existing sweep instead). ``--executor dask`` runs one task per group on a local cluster, or on
-an existing one given by ``--scheduler tcp://HOST:8786`` (see docs/cluster.md).
+A task name (``addition``, ``copy``, ..., ``multitask`` = the 11-task suite) instead of a file
+generates that task into ``OUT/dataset.h5`` and sweeps it; task sweeps are ranked by test
+accuracy. Finished cells are skipped when the same command runs again (``--no-resume`` refuses
+an existing sweep instead). ``--executor dask`` runs one task per group on a local cluster, or
+on an existing one given by ``--scheduler tcp://HOST:8786`` (see docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -18,12 +21,29 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alrnn_neuro.cli.fit import (
+    BATCH_SIZE,
+    BEHAVIOUR,
+    CONFIG,
+    EPOCHS,
+    GRAD_CLIP,
+    LR,
+    MAR,
+    OBS,
+    TF_ALPHA,
+    TF_INTERVAL,
+    fit_settings,
+)
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.training.config import FitConfig, read_toml
+from alrnn_neuro.training.config import FitConfig
 
 
 def sweep_command(
-    dataset: Path = typer.Argument(..., help="dataset.h5 (canonical or plain layout)."),
+    dataset: str = typer.Argument(
+        ...,
+        help="dataset.h5 (canonical or plain layout), or a task name to generate "
+        "(addition, copy, contextual_integration, DelayPro, ..., multitask).",
+    ),
     out: Path = typer.Option(..., "--out", help="Sweep folder (cells/, sweep.json, results.nc)."),
     pwl_units: str = typer.Option("0,1,2", "--pwl-units", help="P values, e.g. 0,1,2,4."),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3 = 0,1,2) or a list 0,5."),
@@ -35,20 +55,26 @@ def sweep_command(
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a dask scheduler."),
     workers: int = typer.Option(None, "--workers", help="Worker processes of a local cluster."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip finished cells."),
-    epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (default 200)."),
-    lr: float = typer.Option(None, "--lr", help="Initial learning rate (default 0.005)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Trials per step (default 32)."),
-    obs: str = typer.Option(None, "--obs", help="poisson | gaussian | identity."),
+    n_trials: int = typer.Option(
+        500, "--n-trials", help="Trials of a generated task (per task for multitask)."
+    ),
+    task_seed: int = typer.Option(0, "--task-seed", help="Seed of a generated task."),
+    epochs: int = EPOCHS,
+    lr: float = LR,
+    batch_size: int = BATCH_SIZE,
+    obs: str = OBS,
     data_seed: int = typer.Option(None, "--data-seed", help="Seed of the split (default 0)."),
-    tf_interval: int = typer.Option(None, "--tf-interval", help="Teacher forcing every N steps."),
-    tf_alpha: float = typer.Option(None, "--tf-alpha", help="Forcing strength 0..1."),
-    mar: float = typer.Option(None, "--mar", help="Manifold-attractor regularisation."),
-    grad_clip: float = typer.Option(None, "--grad-clip", help="Max gradient norm, 0 = off."),
-    behaviour: bool = typer.Option(None, "--behaviour/--no-behaviour", help="Choice head."),
-    config: Path = typer.Option(None, "--config", help="TOML file of fit settings."),
+    tf_interval: int = TF_INTERVAL,
+    tf_alpha: float = TF_ALPHA,
+    mar: float = MAR,
+    grad_clip: float = GRAD_CLIP,
+    behaviour: bool = BEHAVIOUR,
+    config: Path = CONFIG,
 ) -> None:
     """Fit every (model, M, P, seed, train fraction) cell and summarise over seeds."""
     from alrnn_neuro.sweep import SweepGrid, run_sweep, summarize
+    from alrnn_neuro.sweep.run import check_sweep_args
+    from alrnn_neuro.sweep.task_data import sweep_source
 
     n_or_list = _ints("--seeds", seeds)
     grid = SweepGrid(
@@ -59,17 +85,18 @@ def sweep_command(
         latent_dims=tuple(_ints("--latent-dim", latent_dim)),
         max_members=max_members,
     )
-    flags = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "obs": obs,
-             "seed": data_seed, "tf_interval": tf_interval, "tf_alpha": tf_alpha, "mar": mar,
-             "grad_clip": grad_clip, "behaviour": behaviour}  # fmt: skip
-    settings = read_toml(config) if config is not None else {}
-    settings.update({k: v for k, v in flags.items() if v is not None})
-    base = FitConfig.from_dict(settings)
-    if not dataset.is_file():
-        raise FileNotFoundError(f"{dataset}: no such dataset file; fix: check the path")
+    base = FitConfig.from_dict(
+        fit_settings(
+            config, epochs=epochs, lr=lr, batch_size=batch_size, obs=obs, seed=data_seed,
+            tf_interval=tf_interval, tf_alpha=tf_alpha, mar=mar, grad_clip=grad_clip,
+            behaviour=behaviour,
+        )
+    )  # fmt: skip
+    check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
+    source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
     console = Console()
     console.print(f"sweep of {len(grid.cells())} cells -> [bold]{out}[/]", highlight=False)
-    results = run_sweep(dataset, grid, base, out=out, executor=executor, scheduler=scheduler,
+    results = run_sweep(source, grid, base, out=out, executor=executor, scheduler=scheduler,
                         workers=workers, resume=resume)  # fmt: skip
     _table(console, summarize(results))
 

@@ -4,9 +4,11 @@ The forward pass runs the recurrence in a tight loop without building an autogra
 (three kernels per step -- ``maximum``, ``addcmul``, in-place ``addmm_`` -- writing into
 preallocated buffers), and the backward pass walks the saved states backwards once (``mm``
 and two in-place ``addcmul_`` per step). Work that does not depend on the previous step
-(the ReLU derivative, the gradients of ``A`` and ``W``) is one vectorised operation each,
-before or after the loop; the input drive ``C s_t + h`` is computed by the caller in one
-matmul (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
+(the ReLU derivative; for a single model the gradients of ``A`` and ``W``) is one vectorised
+operation each, before or after the loop; with an ensemble dim the gradients of ``A`` and
+``W`` accumulate inside the loop instead (a member-batched product over all steps would first
+copy the time-major tensors, which costs 3x more); the input drive ``C s_t + h`` is computed
+by the caller in one matmul (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
 
 Equations (time-major, ``...`` = optional ensemble dims, ``B`` = batch)::
 
@@ -108,24 +110,36 @@ class _ALRNNScan(torch.autograd.Function):
         grad = grad_out.clone(memory_format=torch.contiguous_format)
         gs, ds = grad.unbind(0), deriv.unbind(0)
         ks = keep.unbind(0) if rows else ()
+        # ensemble: dA and dW accumulate step by step (g_t is final once step t is reached);
+        # one (member)-batched product over all steps would first copy both (time, member,
+        # batch, latent) tensors into member-major order, which costs more than the products
+        acc_a = torch.zeros_like(gs[0]) if batched and need[2] else None
+        acc_w = torch.zeros_like(W) if batched and need[3] else None
+        ps, cs = phis.unbind(0), prev.unbind(0)
         tmp = torch.empty_like(gs[0])
         for t in range(n_steps - 1, 0, -1):
             g = gs[t]
             mm(g, W, out=tmp)
+            if acc_w is not None:
+                acc_w.baddbmm_(g.mT, ps[t])
+            if acc_a is not None:
+                acc_a.addcmul_(g, cs[t])
             if forced[t - 1]:
                 tmp.mul_(ds[t]).addcmul_(g, a)
                 gs[t - 1].addcmul_(tmp, ks[t - 1])
             else:
                 gs[t - 1].addcmul_(tmp, ds[t]).addcmul_(g, a)
         g_z0 = mm(gs[0], W).mul_(ds[0]).addcmul_(gs[0], a) if need[1] else None
-        g_a = (grad * prev).sum(dim=(0, 2) if batched else (0, 1)) if need[2] else None
-        g_w = None
-        if need[3]:
-            if batched:
-                g_w = torch.einsum("tebi,tebj->eij", grad, phis)
-            else:
-                m = grad.shape[-1]
-                g_w = grad.reshape(-1, m).T @ phis.reshape(-1, m)
+        g_a = g_w = None
+        if batched:
+            if acc_a is not None:
+                g_a = acc_a.addcmul_(gs[0], cs[0]).sum(-2)
+            if acc_w is not None:
+                g_w = acc_w.baddbmm_(gs[0].mT, ps[0])
+        else:
+            m = grad.shape[-1]
+            g_a = (grad * prev).sum(dim=(0, 1)) if need[2] else None
+            g_w = grad.reshape(-1, m).T @ phis.reshape(-1, m) if need[3] else None
         return grad if need[0] else None, g_z0, g_a, g_w, None, None, None, None
 
 

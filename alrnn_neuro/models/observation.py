@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.fused_poisson import readout_loss
 
 _LOG_2PI = math.log(2 * math.pi)
 RATE_FLOOR = 1e-2
@@ -41,9 +42,8 @@ def _zero(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     """``x`` with entries where ``keep`` is False set to 0; NaN/inf there never propagate."""
     if keep is None:
         return x
-    if torch.isfinite(x.detach().sum()):  # all finite: a product is exact and much cheaper
-        return x * keep.to(x.dtype)
-    return torch.where(keep, x, 0.0)
+    finite = torch.isfinite(x.detach().sum())  # all finite: a product is exact and cheaper
+    return x * keep.to(x.dtype) if finite else torch.where(keep, x, 0.0)
 
 
 def _masked_mean(values: torch.Tensor, entry: torch.Tensor | None) -> torch.Tensor:
@@ -109,9 +109,8 @@ class _Linear(nn.Module):
         out = x.new_zeros((*x.shape[:-1], self.latent_dim))
         for rows in torch.unique(observed, dim=0):
             trials = (observed == rows).all(-1)
-            w = self.weight[..., rows, :]
-            sol = x[..., trials, :, :][..., rows] @ torch.linalg.pinv(w).mT.unsqueeze(-3)
-            out[..., trials, :, :] = sol
+            pinv = torch.linalg.pinv(self.weight[..., rows, :]).mT.unsqueeze(-3)
+            out[..., trials, :, :] = x[..., trials, :, :][..., rows] @ pinv
         return out
 
     def _prepare(self, latents, targets, mask, observed):
@@ -195,9 +194,11 @@ class PoissonReadout(_Linear):
     def loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
         """Mean Poisson NLL ``rate - y log(rate) + log(y!)`` over valid, observed entries.
 
-        ``full=False`` leaves out the data-only constant ``log(y!)`` (no gradient; ``lgamma``
-        is slow on CPU, so this saves time in training loops that only need gradients).
-        """
+        ``full=False`` leaves out the data-only ``log(y!)``. With <= 1 ensemble dim and a
+        (batch, time) ``mask``: :func:`~alrnn_neuro.models.fused_poisson.readout_loss`."""
+        fast = readout_loss(self, latents, targets, mask, observed) if full else None
+        if fast is not None:
+            return fast
         return _masked_mean(*self._nll(latents, targets, mask, observed, full))
 
     def set_bias_from_rates(self, mean_counts: torch.Tensor) -> None:

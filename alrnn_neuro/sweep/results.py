@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
 from alrnn_neuro.sweep.run import CELL_FILE, RESULTS_FILE, SWEEP_FILE, cell_complete
@@ -18,7 +18,10 @@ from alrnn_neuro.training import rundir as rd
 logger = logging.getLogger(__name__)
 
 DIMS = ("model", "pwl_units", "seed", "train_fraction", "latent_dim")
-VARIABLES = ("test_bits_per_spike", "test_loss", "val_loss", "regions_used", "fit_seconds")
+VARIABLES = ("test_bits_per_spike", "test_accuracy", "test_loss", "val_loss", "regions_used",
+             "primitives_found", "fit_seconds")  # fmt: skip
+#: metrics where higher is better (the others are losses)
+HIGHER_IS_BETTER = ("test_bits_per_spike", "test_accuracy")
 
 
 def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset:
@@ -36,9 +39,13 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
     xr.Dataset
         dims (model, pwl_units, seed, train_fraction[, latent_dim]; ``latent_dim`` is a scalar
         coord when the grid has one M); variables ``test_bits_per_spike`` (Poisson fits),
-        ``test_loss`` (both on the sweep's common test trials), ``val_loss`` (best validation
+        ``test_accuracy`` (task datasets: the task's accuracy, see
+        :func:`~alrnn_neuro.simulate.tasks.metrics.task_accuracy`), ``test_loss`` (all on the
+        sweep's common test trials), ``val_loss`` (best validation
         loss of the fit), ``regions_used`` (distinct bitcodes on valid steps of the fitted
-        trials, AL-RNN only) and ``fit_seconds`` (wall time of the task / members). Missing
+        trials, AL-RNN only), ``primitives_found`` (distinct integration and gating primitives
+        detected, AL-RNN only; see :mod:`~alrnn_neuro.sweep.cell_primitives`) and
+        ``fit_seconds`` (wall time of the task / members). Missing
         cells are NaN. Baselines do not depend on P: their values are repeated along
         ``pwl_units``.
 
@@ -70,14 +77,14 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
         for name in VARIABLES:
             values[name][m, ps, s, f, d] = row[name]
     results = xr.Dataset({k: (DIMS, v) for k, v in values.items()}, coords=coords)
-    if np.isnan(results["test_bits_per_spike"]).all():
-        results = results.drop_vars("test_bits_per_spike")
+    for name in ("test_bits_per_spike", "test_accuracy"):
+        if np.isnan(results[name]).all():
+            results = results.drop_vars(name)
     if results.sizes["latent_dim"] == 1:
         results = results.squeeze("latent_dim")
     results.attrs["sweep"] = str(root)
     if write:
-        with atomic_path(root / RESULTS_FILE) as tmp:
-            results.to_netcdf(tmp, engine="h5netcdf")
+        write_netcdf(results, root / RESULTS_FILE)
     return results
 
 
@@ -92,11 +99,18 @@ def _read_cell(run: Path) -> dict[str, float]:
                 regions = float(np.unique(code[latents["valid"].values & (code >= 0)]).size)
     return {
         "test_bits_per_spike": cell["test"].get("bits_per_spike", np.nan),
+        "test_accuracy": cell["test"].get("accuracy", np.nan),
         "test_loss": cell["test"]["loss"],
         "val_loss": metrics["val"]["loss"],
         "regions_used": regions,
+        "primitives_found": _number(cell.get("primitives_found")),
         "fit_seconds": cell["fit_seconds"],
     }
+
+
+def _number(value) -> float:
+    """A JSON value as float (null / missing -> NaN)."""
+    return float("nan") if value is None else float(value)
 
 
 def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
@@ -107,8 +121,9 @@ def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
     results : xr.Dataset
         Output of :func:`collect_results`.
     metric : str, optional
-        Variable to rank by; default ``test_bits_per_spike`` (higher is better) if present,
-        else ``test_loss`` (lower is better).
+        Variable to rank by; default ``test_bits_per_spike`` (spikes) or ``test_accuracy``
+        (task datasets), both higher is better, if present, else ``test_loss`` (lower is
+        better).
 
     Returns
     -------
@@ -119,8 +134,8 @@ def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
         The metric's name is in ``attrs["metric"]``.
     """
     if metric is None:
-        metric = "test_bits_per_spike" if "test_bits_per_spike" in results else "test_loss"
-    higher = metric.endswith("bits_per_spike")
+        metric = next((m for m in HIGHER_IS_BETTER if m in results), "test_loss")
+    higher = metric.endswith(("bits_per_spike", "accuracy"))
     data = results[metric]
     n = data.notnull().sum("seed")
     mean = data.mean("seed")
@@ -128,9 +143,11 @@ def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
     out = xr.Dataset({"mean": mean, "sem": sem, "n_seeds": n}, attrs={"metric": metric})
     if "alrnn" in results["model"].values:
         am, asem = mean.sel(model="alrnn", drop=True), sem.sel(model="alrnn", drop=True)
-        best = am.argmax("pwl_units") if higher else am.argmin("pwl_units")
+        # fill NaN (unfinished cells) with the worst value: argmax/argmin reject all-NaN slices
+        worst = -np.inf if higher else np.inf
+        filled = am.fillna(worst)
+        best = filled.argmax("pwl_units") if higher else filled.argmin("pwl_units")
         has = am.notnull().any("pwl_units")
-        best = best.where(has, 0)
         best_mean, best_sem = am.isel(pwl_units=best), asem.isel(pwl_units=best)
         ok = am >= best_mean - best_sem if higher else am <= best_mean + best_sem
         pwl = xr.DataArray(results["pwl_units"].values.astype(float), dims="pwl_units")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -49,7 +50,8 @@ class FitResult:
         Per-epoch curves (dim ``epoch``): ``train_loss``, ``val_loss``, ``lr``, ...
     latents : xr.Dataset
         ``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only),
-        ``prediction`` (trial, time, unit) on all trials, with the dataset's trial coords.
+        ``prediction`` (trial, time, unit) on all trials, with the dataset's trial coords
+        (task datasets: ``prediction`` (trial, time, output)).
     metrics : dict
         Per split (``train``, ``val``, ``test``) metrics, plus ``best_epoch``,
         ``epochs_run`` and ``stop_reason``.
@@ -193,7 +195,7 @@ def _build(session: Session, resume_from: Path | None):
 def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
     """Score the best model, build the outputs and (with ``run``) write the run files."""
     predicted = predict_all(model, session.tensors)
-    if session.config.obs != "poisson":
+    if session.config.obs not in ("poisson", "cross_entropy"):
         std = residual_std(session.tensors, predicted, session.positions["train"])
         model.residual_std.copy_(torch.as_tensor(std))
     metrics: dict[str, Any] = compute_metrics(
@@ -281,7 +283,8 @@ def simulate_model(
     z0 : ndarray, shape (latent,) or (trial, latent), optional
         Initial state (required for ``init_state="data"``; default: the model's own).
     sample : bool
-        Also draw observations (Poisson counts or Gaussian values with the fitted noise).
+        Also draw observations (Poisson counts, Gaussian values with the fitted noise, or
+        one-hot classes for cross-entropy task models).
     seed : int
         Seed of that draw.
 
@@ -289,7 +292,8 @@ def simulate_model(
     -------
     xr.Dataset
         ``latents`` (trial, time, latent), ``prediction`` (trial, time, unit), ``bitcode``
-        (trial, time; AL-RNN only) and, with ``sample``, ``sample`` (trial, time, unit).
+        (trial, time; AL-RNN only) and, with ``sample``, ``sample`` (trial, time, unit);
+        task models have dim ``output`` instead of ``unit``.
 
     Examples
     --------
@@ -311,12 +315,13 @@ def simulate_model(
     if z0 is None and net.config.init_state == "data":
         raise ConfigError("this model infers z0 from data (init_state='data'); fix: pass z0=")
     param = next(net.parameters())
+    dims = ("trial", "time", "output" if net.config.obs in TASK_LOSSES else "unit")
     with torch.no_grad():
         start = None if z0 is None else torch.as_tensor(z0, dtype=param.dtype)
         z = net.dynamics(torch.as_tensor(x, dtype=param.dtype), z0=start)
         data_vars = {
             "latents": (("trial", "time", "latent"), z.numpy()),
-            "prediction": (("trial", "time", "unit"), net.readout.predict(z).numpy()),
+            "prediction": (dims, net.readout.predict(z).numpy()),
         }
         if hasattr(net.dynamics, "bitcode"):
             data_vars["bitcode"] = (("trial", "time"), net.dynamics.bitcode(z).numpy())
@@ -326,7 +331,11 @@ def simulate_model(
         mean = out["prediction"].values
         if net.config.obs == "poisson":
             drawn = rng.poisson(np.clip(mean, 0, None))
+        elif net.config.obs == "cross_entropy":  # one class per step, one-hot
+            cum = np.cumsum(mean, axis=-1)
+            pick = (rng.random(mean.shape[:-1])[..., None] * cum[..., -1:] < cum).argmax(-1)
+            drawn = np.eye(mean.shape[-1], dtype=np.int64)[pick]
         else:
             drawn = mean + net.residual_std.numpy() * rng.standard_normal(mean.shape)
-        out["sample"] = (("trial", "time", "unit"), drawn)
+        out["sample"] = (dims, drawn)
     return out

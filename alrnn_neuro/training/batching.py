@@ -16,6 +16,20 @@ import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
 
+#: fields of :class:`TrialTensors` with a ``time`` dim (cut together by ``take`` / ``first_steps``)
+TIME_FIELDS = ("data", "inputs", "valid", "readout", "loss_mask")
+
+
+def channel_dim(ds: xr.Dataset) -> str:
+    """Dim of the observed channels: ``"output"`` for task datasets, else ``"unit"``.
+
+    Examples
+    --------
+    >>> channel_dim(xr.Dataset({"targets": (("trial", "time", "output"), np.zeros((1, 2, 3)))}))
+    'output'
+    """
+    return "output" if observation_variable(ds) == "targets" else "unit"
+
 
 @dataclass(frozen=True)
 class TrialTensors:
@@ -24,7 +38,8 @@ class TrialTensors:
     Attributes
     ----------
     data : Tensor, shape (trial, time, unit)
-        Observations (counts as float, or continuous values); 0 where masked.
+        Observations (counts as float, or continuous values); 0 where masked. For task
+        datasets the ``targets`` (trial, time, output) and ``unit`` reads ``output``.
     inputs : Tensor, shape (trial, time, input)
         Task inputs.
     valid : Tensor of bool, shape (trial, time)
@@ -35,6 +50,9 @@ class TrialTensors:
         Class index of each trial for the choice head; -1 = no label.
     readout : Tensor of bool, shape (trial, time)
         Steps the choice head reads (all False without a behaviour head).
+    loss_mask : Tensor of bool, shape (trial, time)
+        Steps whose ``data`` enter the loss: ``valid`` for recordings, the task's
+        ``loss_mask`` (within ``valid``) for task datasets.
     offset : ndarray of int, shape (trial,)
         Index of each trial's first valid step in the dataset's ``time`` axis.
     """
@@ -45,6 +63,7 @@ class TrialTensors:
     observed: torch.Tensor
     labels: torch.Tensor
     readout: torch.Tensor
+    loss_mask: torch.Tensor
     offset: np.ndarray
 
     @property
@@ -62,14 +81,14 @@ class TrialTensors:
         if trim and idx.numel():
             used = parts["valid"].any(dim=0).nonzero()
             length = int(used.max()) + 1 if used.numel() else 1
-            for name in ("data", "inputs", "valid", "readout"):
+            for name in TIME_FIELDS:
                 parts[name] = parts[name][:, :length]
         return TrialTensors(**parts)
 
     def first_steps(self, k: int) -> TrialTensors:
         """The first ``k`` steps of every trial."""
         parts = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("data", "inputs", "valid", "readout"):
+        for name in TIME_FIELDS:
             parts[name] = parts[name][:, :k]
         return TrialTensors(**parts)
 
@@ -104,7 +123,8 @@ def dataset_tensors(
     Parameters
     ----------
     ds : xr.Dataset
-        Canonical dataset.
+        Canonical dataset (recordings, or a task dataset: ``targets`` become ``data`` and
+        its ``loss_mask`` the ``loss_mask``).
     label : str, optional
         Trial coord with the class of each trial (choice head); None = no labels.
     classes : list of str, optional
@@ -162,6 +182,9 @@ def dataset_tensors(
             last = shifted_valid.shape[1] - 1 - np.argmax(shifted_valid[:, ::-1], axis=1)
             readout[np.arange(n_trial), last] = True
         readout &= (labels >= 0)[:, None] & shifted_valid
+    loss_mask = shifted_valid
+    if "loss_mask" in ds.data_vars:
+        loss_mask = ds["loss_mask"].values.astype(bool)[rows, shift] & shifted_valid
     tensors = TrialTensors(
         data=torch.from_numpy(data),
         inputs=torch.from_numpy(inputs),
@@ -169,6 +192,7 @@ def dataset_tensors(
         observed=torch.from_numpy(observed),
         labels=torch.from_numpy(labels),
         readout=torch.from_numpy(readout),
+        loss_mask=torch.from_numpy(np.ascontiguousarray(loss_mask)),
         offset=offset.astype(np.int64),
     )
     return tensors, classes

@@ -19,7 +19,7 @@ from typing import Any
 from alrnn_neuro.errors import ConfigError
 
 MODELS = ("alrnn", "rnn", "gru", "lstm")
-OBSERVATIONS = ("auto", "poisson", "gaussian", "identity")
+OBSERVATIONS = ("auto", "poisson", "gaussian", "identity", "mse", "cross_entropy")
 INIT_STATES = ("learned", "zero", "data")
 OPTIMIZERS = ("adam", "radam")
 SCHEDULES = ("exponential", "cosine", "constant")
@@ -38,12 +38,15 @@ class FitConfig:
         Number of latent states M (>= 1).
     pwl_units : int
         Number of piecewise-linear (ReLU) units P, 0 <= P <= M (AL-RNN only).
-    obs : {"auto", "poisson", "gaussian", "identity"}
-        Observation model; ``"auto"`` picks Poisson for ``spikes`` and Gaussian for ``signal``.
+    obs : {"auto", "poisson", "gaussian", "identity", "mse", "cross_entropy"}
+        Observation model; ``"auto"`` picks Poisson for ``spikes``, Gaussian for ``signal``
+        and the dataset's ``task_loss`` for task ``targets`` (``"mse"``: linear readout with
+        squared error, ``"cross_entropy"``: softmax readout; both on ``loss_mask`` steps).
     init_state : {"learned", "zero", "data"}
         Initial latent state: one learned vector, zeros, or inferred from each trial's first
         ``init_bins`` bins through the observation model (trial-specific; those bins are
-        left out of the reported metrics).
+        left out of the reported metrics). Task datasets cannot infer it: ``"data"`` is
+        resolved to ``"learned"`` there.
     init_bins : int
         Bins used to infer a data-driven initial state (>= 1).
     behaviour : bool

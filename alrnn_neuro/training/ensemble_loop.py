@@ -33,6 +33,8 @@ from torch import nn
 
 from alrnn_neuro.models import observation
 from alrnn_neuro.models.alrnn import ALRNN
+from alrnn_neuro.models.fused_poisson import poisson_member_loss
+from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
 from alrnn_neuro.training.batching import TrialTensors, iterate_batches
 from alrnn_neuro.training.checkpoint import TrainState, snapshot
 from alrnn_neuro.training.config import FitConfig
@@ -75,6 +77,8 @@ class EnsembleFitModel(nn.Module):
             self.readout = observation.PoissonReadout(m, n_units, seed=0, ensemble_shape=ens)
         elif base.obs == "gaussian":
             self.readout = observation.GaussianReadout(m, n_units, seed=0, ensemble_shape=ens)
+        elif base.obs in TASK_LOSSES:
+            self.readout = make_task_readout(base.obs, m, n_units, seed=0, ensemble_shape=ens)
         else:
             self.readout = observation.IdentityReadout(n_units)
         self.head = None
@@ -144,9 +148,16 @@ def _observation_loss(readout, obs: str, z: torch.Tensor, batch: TrialTensors) -
     """Per-member mean observation loss over valid, observed entries, shape (member,).
 
     The same formulas as the readouts' ``loss`` (Poisson NLL with ``log(y!)``, or squared
-    error), but the masked sums over (trial, time, unit) are matrix-vector products, which
-    avoids several full-size (member, trial, time, unit) temporaries per step.
+    error). Poisson: :func:`~alrnn_neuro.models.fused_poisson.poisson_member_loss` (valid
+    rows only, chunked over members, gradient formed in its forward pass); squared error: the
+    masked sums over (trial, time, unit) are matrix-vector products. Task readouts
+    (``obs`` ``"mse"`` / ``"cross_entropy"``) score their ``loss_mask`` steps instead.
     """
+    if obs in TASK_LOSSES:
+        return readout.member_loss(z, batch.data, batch.loss_mask)
+    if obs == "poisson":  # fused loss + hand-written gradient (models/fused_poisson.py)
+        return poisson_member_loss(readout.weight, readout.bias, z, batch.data, batch.valid,
+                                   batch.observed, link=readout.link)  # fmt: skip
     entry = batch.valid[..., None] & batch.observed[:, None, :]
     w = entry.to(z.dtype)
     count = w.sum().clamp(min=1)
@@ -154,19 +165,6 @@ def _observation_loss(readout, obs: str, z: torch.Tensor, batch: TrialTensors) -
         z = torch.where(batch.valid[..., None], z, 0.0)
     y = torch.where(entry, batch.data.to(z.dtype), 0.0)
     n = z.shape[0]
-    if obs == "poisson":
-        # the readout's ``linear`` as one (member)-batched GEMM: much faster than the
-        # broadcast matmul's (member x trial) tiny products, forward and backward
-        x = torch.baddbmm(readout.bias.unsqueeze(-2), z.reshape(n, -1, z.shape[-1]),
-                          readout.weight.mT).reshape(n, -1)  # fmt: skip
-        if readout.link == "exp":
-            rate, log_rate = torch.exp(x), x
-        else:
-            rate = nn.functional.softplus(x)
-            log_rate = torch.log(rate + torch.finfo(x.dtype).tiny)
-        constant = (torch.lgamma(y + 1.0) * w).sum()
-        total = rate @ w.flatten() - log_rate @ (w * y).flatten() + constant
-        return total / count
     err = readout.predict(z) - y
     return (err**2).reshape(n, -1) @ w.flatten() / count
 

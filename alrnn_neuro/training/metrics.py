@@ -133,7 +133,10 @@ def condition_r2(
     ok = np.isfinite(data)
     if not ok.any():
         return float("nan")
-    unit_mean = np.nanmean(np.where(ok, data, np.nan), axis=(0, 1), keepdims=True)
+    # per-unit mean over its finite entries; a unit without any (never observed in these
+    # trials) has no entries in the sums below, so its placeholder mean of 0 is never used
+    count = ok.sum(axis=(0, 1), keepdims=True)
+    unit_mean = np.where(ok, data, 0.0).sum(axis=(0, 1), keepdims=True) / np.maximum(count, 1)
     ss_res = np.sum((pred - data)[ok] ** 2)
     ss_tot = np.sum((data - unit_mean)[ok] ** 2)
     return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")

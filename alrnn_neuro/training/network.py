@@ -3,7 +3,7 @@
 The pieces come from :mod:`alrnn_neuro.models`; this module only wires them to the padded
 trial tensors of :mod:`~alrnn_neuro.training.batching` and defines the training objective::
 
-    objective = obs_loss(latents, data; valid & observed) + w · choice_loss(latents, label)
+    objective = obs_loss(latents, data; loss_mask & observed) + w · choice_loss(latents, label)
     penalty   = MAR(A, W, h) (AL-RNN only)
 
 Both losses are means over their valid entries (see :mod:`alrnn_neuro.models.observation`).
@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from alrnn_neuro.models import observation
 from alrnn_neuro.models.baselines import make_model
+from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import forcing_targets
@@ -31,19 +32,21 @@ class FitModel(nn.Module):
     config : FitConfig
         Resolved configuration (``obs`` and ``inputs`` explicit).
     n_units : int
-        Number of observed units N.
+        Number of observed units N (task datasets: number of outputs).
     n_classes : int
         Number of classes of the choice head (0 = no head).
     unit_mean : Tensor, shape (unit,), optional
         Mean observation per unit on the training trials: initialises the readout bias
-        (so z = 0 predicts each unit's mean).
+        (so z = 0 predicts each unit's mean; task readouts: the mean target, or the log
+        class frequencies for cross-entropy).
 
     Attributes
     ----------
     dynamics : Module
         ``alrnn_neuro.models.baselines.make_model(config.model, ...)``.
     readout : Module
-        Poisson / Gaussian / identity observation model.
+        Poisson / Gaussian / identity observation model, or a task readout
+        (:mod:`alrnn_neuro.models.task_readout`) for ``obs`` ``"mse"`` / ``"cross_entropy"``.
     head : Module or None
         Choice head.
     residual_std : buffer, shape (unit,)
@@ -82,6 +85,10 @@ class FitModel(nn.Module):
             if unit_mean is not None:
                 with torch.no_grad():
                     self.readout.bias.copy_(unit_mean)
+        elif config.obs in TASK_LOSSES:
+            self.readout = make_task_readout(config.obs, m, n_units, seed=seed + 1)
+            if unit_mean is not None:
+                self.readout.set_bias_from_targets(unit_mean)
         else:
             self.readout = observation.IdentityReadout(n_units)
         self.head = None
@@ -124,7 +131,7 @@ class FitModel(nn.Module):
         """Loss terms of a batch, each a scalar tensor: ``objective`` (obs + weighted
         choice), ``obs``, ``choice`` and ``penalty`` (MAR)."""
         z = self.latents(batch, forcing)
-        obs = self.readout.loss(z, batch.data, batch.valid, observed=batch.observed)
+        obs = self.readout.loss(z, batch.data, batch.loss_mask, observed=batch.observed)
         choice = obs.new_zeros(())
         if self.head is not None and bool(batch.readout.any()):
             choice = self.head.loss(z, batch.labels, batch.readout)

@@ -10,13 +10,19 @@ import numpy as np
 import torch
 import xarray as xr
 
-from alrnn_neuro.data.schema import observation_variable
-from alrnn_neuro.training.batching import TrialTensors
+from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
+from alrnn_neuro.training.batching import TrialTensors, channel_dim
 from alrnn_neuro.training.loop import evaluate_loss
 from alrnn_neuro.training.metrics import condition_codes, split_metrics
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.task_metrics import task_split_metrics
 
 CHUNK = 256
+DESCRIPTIONS = {
+    "spikes": "expected count per bin",
+    "signal": "predicted signal",
+    "targets": "predicted task output",
+}
 
 
 def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]:
@@ -43,15 +49,17 @@ def latents_dataset(
 ) -> xr.Dataset:
     """``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only), ``prediction``
     (trial, time, unit), ``valid`` and ``epoch`` on every trial, with the dataset's trial and
-    unit coords and a ``split`` trial coord."""
+    unit coords and a ``split`` trial coord. For task datasets ``prediction`` has dim
+    ``output`` (class probabilities for cross-entropy tasks)."""
     n_time = ds.sizes["time"]
+    dim = channel_dim(ds)
     valid = ds["valid"].values.astype(bool)
     z = tensors.restore_time(predicted["latents"], n_time, np.nan)
     pred = tensors.restore_time(predicted["prediction"], n_time, np.nan)
     z[~valid], pred[~valid] = np.nan, np.nan
     data_vars = {
         "latents": (("trial", "time", "latent"), z.astype(np.float32)),
-        "prediction": (("trial", "time", "unit"), pred.astype(np.float32)),
+        "prediction": (("trial", "time", dim), pred.astype(np.float32)),
         "valid": (("trial", "time"), valid),
         "epoch": (("trial", "time"), ds["epoch"].values.astype(str)),
     }
@@ -66,16 +74,18 @@ def latents_dataset(
     coords = {
         name: coord
         for name, coord in ds.coords.items()
-        if name in ("trial", "time", "unit") or coord.dims in (("trial",), ("unit",))
+        if name in ("trial", "time", dim) or coord.dims in (("trial",), (dim,))
     }
     out = xr.Dataset(data_vars, coords=coords)
     out = out.assign_coords(latent=np.arange(z.shape[-1]), split=("trial", membership))
     out.attrs.update(
         {k: ds.attrs[k] for k in ("align_event", "bin_size", "source") if k in ds.attrs}
     )
-    out["prediction"].attrs["description"] = (
-        "expected count per bin" if "spikes" in ds.data_vars else "predicted signal"
-    )
+    out["prediction"].attrs["description"] = DESCRIPTIONS[observation_variable(ds)]
+    if "task_loss" in ds.attrs:
+        out.attrs["task_loss"] = ds.attrs["task_loss"]
+        if ds.attrs["task_loss"] == "cross_entropy":
+            out["prediction"].attrs["description"] = "class probabilities"
     return out
 
 
@@ -86,12 +96,19 @@ def compute_metrics(
     predicted: dict[str, np.ndarray],
     positions: dict[str, np.ndarray],
 ) -> dict[str, dict[str, float]]:
-    """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`).
+    """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`, and
+    :func:`~alrnn_neuro.training.task_metrics.task_split_metrics` for task datasets).
 
     With ``init_state="data"`` the first ``init_bins`` bins of each trial, from which the
     initial state was inferred, are left out.
     """
     config = model.config
+    if config.obs in TASK_LOSSES:
+        prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
+        return {
+            name: task_split_metrics(prediction, ds, idx, _split_loss(model, tensors, idx))
+            for name, idx in positions.items()
+        }
     data = ds[observation_variable(ds)].values.astype(float)
     valid = ds["valid"].values.astype(bool)
     observed = (
@@ -122,10 +139,14 @@ def compute_metrics(
             codes=codes,
             members=members,
             train=train,
-            loss=evaluate_loss(model, tensors, idx) if len(idx) else float("nan"),
+            loss=_split_loss(model, tensors, idx),
             choice_correct=None if correct is None else correct[labelled[: correct.size]],
         )
     return out
+
+
+def _split_loss(model: FitModel, tensors: TrialTensors, idx: np.ndarray) -> float:
+    return evaluate_loss(model, tensors, idx) if len(idx) else float("nan")
 
 
 def _choice_correct(tensors: TrialTensors, predicted: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -141,8 +162,9 @@ def _choice_correct(tensors: TrialTensors, predicted: dict[str, np.ndarray]) -> 
 def residual_std(
     tensors: TrialTensors, predicted: dict[str, np.ndarray], train: np.ndarray
 ) -> np.ndarray:
-    """Per-unit standard deviation (unit,) of data − prediction on the training trials."""
+    """Per-unit standard deviation (unit,) of data − prediction on the training trials
+    (on the ``loss_mask`` steps: all valid steps of recordings)."""
     data = tensors.data.cpu().double().numpy()[train]
-    mask = (tensors.valid[:, :, None] & tensors.observed[:, None, :]).cpu().numpy()[train]
+    mask = (tensors.loss_mask[:, :, None] & tensors.observed[:, None, :]).cpu().numpy()[train]
     resid = np.where(mask, data - predicted["prediction"][train], 0.0)
     return np.sqrt((resid**2).sum(axis=(0, 1)) / np.maximum(mask.sum(axis=(0, 1)), 1))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from alrnn_neuro.data.schema import observation_variable, validate_dataset
+from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable, validate_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.training.config import FitConfig
 
@@ -38,13 +38,16 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
     Returns
     -------
     FitConfig
-        With ``obs``, ``inputs`` and ``conditions`` resolved.
+        With ``obs``, ``inputs`` and ``conditions`` resolved. For task datasets (``targets``)
+        ``obs`` becomes the dataset's ``task_loss`` and ``init_state="data"`` becomes
+        ``"learned"`` (task targets cannot be inverted into a latent state).
 
     Raises
     ------
     ConfigError
         Poisson model on continuous data, identity readout with fewer latents than units,
-        unknown inputs / conditions / behaviour label, CUDA requested but unavailable.
+        unknown inputs / conditions / behaviour label, CUDA requested but unavailable; for
+        task datasets also a mismatching ``obs``, teacher forcing or a behaviour head.
     DataValidationError
         The dataset is not canonical, or has no usable inputs although the config uses them.
 
@@ -58,7 +61,14 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
     """
     validate_dataset(ds)
     kind = observation_variable(ds)
+    if kind == "targets":
+        return _resolve_task(config, ds)
     obs = config.obs
+    if obs in TASK_LOSSES:
+        raise ConfigError(
+            f"obs={obs!r} is a task readout, but the dataset holds recordings ('{kind}'); "
+            "fix: --obs auto (or poisson / gaussian / identity)"
+        )
     if obs == "auto":
         obs = "poisson" if kind == "spikes" else "gaussian"
     if obs == "poisson" and kind != "spikes":
@@ -87,6 +97,38 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
         )
     return config.replace(
         obs=obs, inputs=_resolve_inputs(config, ds), conditions=_resolve_conditions(config, ds)
+    )
+
+
+def _resolve_task(config: FitConfig, ds: xr.Dataset) -> FitConfig:
+    """Task datasets: the task loss as readout, a learned z0, no forcing or choice head."""
+    task_loss = str(ds.attrs.get("task_loss", ""))
+    if config.obs not in ("auto", task_loss):
+        raise ConfigError(
+            f"obs={config.obs!r} does not fit this task dataset (task_loss={task_loss!r}); "
+            f"fix: --obs auto or --obs {task_loss}"
+        )
+    if config.tf_interval > 0:
+        raise ConfigError(
+            f"tf_interval={config.tf_interval}: teacher forcing needs latent states inferred "
+            "from recordings, which task targets do not give; fix: --tf-interval 0"
+        )
+    if config.behaviour:
+        raise ConfigError(
+            "behaviour=True: task datasets are scored by their own readout (targets on "
+            "loss_mask steps), not by a choice head; fix: --no-behaviour"
+        )
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device='cuda' but torch.cuda.is_available() is False on this machine; "
+            "fix: --device cpu"
+        )
+    init_state = "learned" if config.init_state == "data" else config.init_state
+    return config.replace(
+        obs=task_loss,
+        init_state=init_state,
+        inputs=_resolve_inputs(config, ds),
+        conditions=_resolve_conditions(config, ds),
     )
 
 
@@ -160,7 +202,8 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
 def dataset_fingerprint(ds: xr.Dataset) -> str:
     """SHA-256 (hex, 16 chars) of the observations, inputs, masks and ids of ``ds``."""
     digest = hashlib.sha256()
-    for name in (observation_variable(ds), "inputs", "valid", "observed", "trial", "unit"):
+    names = (observation_variable(ds), "inputs", "valid", "observed", "loss_mask", "trial", "unit")
+    for name in names:
         if name in ds.variables:
             values = np.ascontiguousarray(ds[name].values)
             digest.update(name.encode())

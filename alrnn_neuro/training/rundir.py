@@ -11,8 +11,8 @@ file               content
                    (best-validation) model; ``torch.load(path, weights_only=True)`` reads it
 ``history.nc``     per-epoch curves, dim ``epoch``
 ``latents.nc``     ``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only),
-                   ``prediction`` (trial, time, unit) on all trials, with the dataset's
-                   trial coords and ``epoch``
+                   ``prediction`` (trial, time, unit; ``output`` for task datasets) on all
+                   trials, with the dataset's trial coords and ``epoch``
 ``metrics.json``   per-split metrics; written last, so its presence marks a finished run
 =================  ==========================================================================
 

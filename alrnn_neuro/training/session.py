@@ -12,7 +12,7 @@ import xarray as xr
 
 from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
-from alrnn_neuro.training.batching import TrialTensors, dataset_tensors
+from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 
@@ -37,7 +37,8 @@ class Session:
     positions : dict of str to ndarray
         The same trials as positions along the ``trial`` dim.
     unit_mean : Tensor, shape (unit,)
-        Mean observation per unit on the training trials.
+        Mean observation per unit (task: per output, on ``loss_mask`` steps) on the training
+        trials.
     record : dict
         Content of ``config.json``.
     """
@@ -53,8 +54,8 @@ class Session:
 
     @property
     def n_units(self) -> int:
-        """Number of observed units."""
-        return int(self.ds.sizes["unit"])
+        """Number of observed units (task outputs for task datasets)."""
+        return int(self.ds.sizes[channel_dim(self.ds)])
 
 
 def prepare_session(
@@ -99,18 +100,20 @@ def prepare_session(
                 f"{ds.sizes['trial']}; fix: more trials or larger fractions"
             )
     train = tensors.take(positions["train"], trim=False)
-    mask = (train.valid[:, :, None] & train.observed[:, None, :]).to(train.data.dtype)
+    mask = (train.loss_mask[:, :, None] & train.observed[:, None, :]).to(train.data.dtype)
     unit_mean = (train.data * mask).sum(dim=(0, 1)) / mask.sum(dim=(0, 1)).clamp(min=1)
     from alrnn_neuro import __version__
 
+    dim = channel_dim(ds)
     record = {
         "config": cfg.to_dict(),
         "data": {
             "path": "" if dataset_path is None else str(dataset_path),
             "fingerprint": dataset_fingerprint(ds),
             "n_trials": int(ds.sizes["trial"]),
-            "n_units": int(ds.sizes["unit"]),
-            "unit_ids": [str(u) for u in ds["unit"].values],
+            "n_units": int(ds.sizes[dim]),
+            "unit_ids": [str(u) for u in ds[dim].values],
+            "channel_dim": dim,
             "input_names": list(cfg.inputs),
             "classes": classes,
         },

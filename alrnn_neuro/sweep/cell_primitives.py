@@ -1,0 +1,64 @@
+"""A cheap per-cell count of the computational primitives an AL-RNN fit exposes.
+
+``primitives_found`` of a sweep cell runs the two detectors that need no permutation nulls,
+:func:`~alrnn_neuro.analysis.primitives.detect_integration` and
+:func:`~alrnn_neuro.analysis.primitives.detect_gating`, on the fitted trials with every input
+channel as candidate evidence / gate channel and default thresholds, over all trials together
+(no per-condition rows). It counts distinct detections: integration by (region, input),
+gating by (gate input, target input, region before, region after). This is a screening
+number for comparing cells (e.g. across P), well under a second per cell on hundreds of
+trials; run ``alrnn-neuro analyze`` on a chosen cell for the full, task-aware analysis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+INTEGRATION_KEY = ("region", "input")
+GATING_KEY = ("input", "target", "region_before", "region_after")
+
+
+def count_primitives(result: Any, ds: xr.Dataset) -> float:
+    """Distinct integration and gating primitives detected in a fitted AL-RNN.
+
+    Parameters
+    ----------
+    result : FitResult
+        A finished AL-RNN fit (its ``latents`` hold ``bitcode`` on the fitted trials).
+    ds : xr.Dataset
+        A dataset holding those trials (their ``inputs``).
+
+    Returns
+    -------
+    float
+        The count; NaN for models without a bitcode (baselines).
+    """
+    from alrnn_neuro.analysis.primitives import detect_gating, detect_integration
+
+    latents = result.latents
+    dynamics = result.model.dynamics
+    if "bitcode" not in latents or not hasattr(dynamics, "pwl_units"):
+        return float("nan")
+    names = list(result.config.inputs)
+    if not names:
+        return 0.0
+    A, W, C = (p.detach().cpu().double().numpy() for p in (dynamics.A, dynamics.W, dynamics.C))
+    inputs = ds["inputs"].sel(trial=latents["trial"].values, input=names)
+    args = (A, W, C, int(dynamics.pwl_units), latents["bitcode"], inputs)
+    steps = {"valid": latents["valid"], "epoch": latents["epoch"]}
+    found = _distinct(detect_integration(*args, **steps), INTEGRATION_KEY)
+    found += _distinct(detect_gating(*args, **steps), GATING_KEY)
+    return float(found)
+
+
+def _distinct(table: pd.DataFrame, key: tuple[str, ...]) -> int:
+    if not len(table) or "detected" not in table:
+        return 0
+    hits = table[table["detected"].astype(bool)]
+    return int(len(hits[list(key)].drop_duplicates())) if len(hits) else 0
+
+
+__all__ = ["count_primitives"]

@@ -1,0 +1,121 @@
+"""The fused per-member Poisson NLL against autograd of each member's ``PoissonReadout.loss``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import alrnn_neuro.models.fused_poisson as fused
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.observation import PoissonReadout
+
+TOL = 1e-11  # float64, relative to the scale of each quantity
+
+
+def _problem(k=3, b=4, t=7, m=3, n=5, seed=0, partial=True):
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(k, n, m, generator=gen, dtype=torch.float64)
+    bias = torch.randn(k, n, generator=gen, dtype=torch.float64)
+    latents = torch.randn(k, b, t, m, generator=gen, dtype=torch.float64)
+    lengths = torch.tensor([t, 1, t - 3, t - 1])[:b]
+    valid = torch.arange(t)[None, :] < lengths[:, None]
+    latents[:, ~valid] = float("nan")  # garbage on padded steps must not leak in
+    counts = torch.poisson(torch.full((b, t, n), 1.5), generator=gen) * valid[..., None]
+    observed = torch.ones(b, n, dtype=torch.bool)
+    if partial:
+        observed[1, 2] = observed[2, 0] = False
+        counts = counts * observed[:, None, :]
+    return weight, bias, latents, counts, valid, observed
+
+
+def _reference(weight, bias, latents, counts, valid, observed, link, factor):
+    """Each member alone: its own readout's autograd loss, weighted by ``factor``."""
+    out, grads = [], []
+    for k in range(weight.shape[0]):
+        readout = PoissonReadout(weight.shape[2], weight.shape[1], link=link).double()
+        with torch.no_grad():
+            readout.weight.copy_(weight[k])
+            readout.bias.copy_(bias[k])
+        z = latents[k].clone().requires_grad_(True)
+        loss = readout.loss(z, counts, valid, observed=observed)
+        (loss * factor[k]).backward()
+        out.append(loss.detach())
+        g_z = torch.where(valid[..., None], z.grad, 0.0)
+        grads.append((g_z, readout.weight.grad, readout.bias.grad))
+    return torch.stack(out), [torch.stack(g) for g in zip(*grads, strict=True)]
+
+
+def _close(a, b):
+    scale = max(1.0, float(b.abs().max()))
+    assert torch.allclose(a, b, rtol=0, atol=TOL * scale), float((a - b).abs().max())
+
+
+@pytest.mark.parametrize("link", ["softplus", "exp"])
+@pytest.mark.parametrize("layout", ["member_major", "time_major"])
+@pytest.mark.parametrize("partial", [False, True])
+def test_loss_and_gradients_equal_each_members_autograd(link, layout, partial):
+    weight, bias, latents, counts, valid, observed = _problem(partial=partial)
+    factor = torch.tensor([1.0, 0.0, 2.5], dtype=torch.float64)  # upstream g, incl. frozen 0
+    ref, ref_grads = _reference(weight, bias, latents, counts, valid, observed, link, factor)
+    base = latents.clone()
+    if layout == "time_major":  # as the ensemble engine returns them: a view of (T, K, B, M)
+        base = latents.movedim(-2, 0).contiguous()
+    base.requires_grad_(True)
+    z = base.movedim(0, -2) if layout == "time_major" else base
+    params = [weight.clone().requires_grad_(True), bias.clone().requires_grad_(True)]
+    loss = fused.poisson_member_loss(*params, z, counts, valid, observed, link=link)
+    (loss * factor).sum().backward()
+    _close(loss.detach(), ref)
+    g_z = base.grad.movedim(0, -2) if layout == "time_major" else base.grad
+    assert torch.equal(g_z[:, ~valid], torch.zeros_like(g_z[:, ~valid]))
+    for got, want in zip([g_z, params[0].grad, params[1].grad], ref_grads, strict=True):
+        _close(torch.nan_to_num(got), want)
+
+
+def test_chunks_and_no_grad_give_the_same_numbers(monkeypatch):
+    weight, bias, latents, counts, valid, observed = _problem(k=5)
+    w = weight.clone().requires_grad_(True)
+    whole = fused.poisson_member_loss(w, bias, latents, counts, valid, observed)
+    whole.sum().backward()
+    monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 1)  # one member per chunk
+    w2 = weight.clone().requires_grad_(True)
+    chunked = fused.poisson_member_loss(w2, bias, latents, counts, valid, observed)
+    chunked.sum().backward()
+    _close(chunked.detach(), whole.detach())
+    _close(w2.grad, w.grad)
+    with torch.no_grad():
+        _close(fused.poisson_member_loss(weight, bias, latents, counts, valid, observed), whole)
+
+
+def test_float32_close_to_float64():
+    problem = _problem()
+    loss64 = fused.poisson_member_loss(*problem)
+    loss32 = fused.poisson_member_loss(*(p.float() if p.is_floating_point() else p
+                                         for p in problem))  # fmt: skip
+    assert loss32.dtype == torch.float32
+    assert torch.allclose(loss32.double(), loss64, rtol=1e-5)
+
+
+def test_unknown_link_is_rejected():
+    with pytest.raises(ConfigError, match="link='log' is not one of"):
+        fused.poisson_member_loss(*_problem(), link="log")
+
+
+def test_extreme_rates_give_finite_gradients_like_autograd():
+    """Latents of 1e8 (a member blowing up at a high learning rate): rates underflow to 0
+    where counts are large; y / (rate + tiny) would overflow, the gradient must not."""
+    weight, bias, latents, counts, valid, observed = _problem(partial=False)
+    latents = latents * 1e8
+    counts = counts + 6 * valid[..., None]  # counts >= 6 on every valid entry
+    factor = torch.ones(3, dtype=torch.float64)
+    ref, ref_grads = _reference(weight, bias, latents, counts, valid, observed, "softplus",
+                                factor)  # fmt: skip
+    z = latents.clone().requires_grad_(True)
+    w = weight.clone().requires_grad_(True)
+    loss = fused.poisson_member_loss(w, bias, z, counts, valid, observed)
+    loss.sum().backward()
+    assert all(bool(torch.isfinite(g).all()) for g in ref_grads)
+    assert bool(torch.isfinite(torch.nan_to_num(z.grad, nan=0.0)).all())
+    assert bool(torch.isfinite(w.grad).all())
+    _close(loss.detach(), ref)
+    _close(w.grad, ref_grads[1])
