@@ -27,6 +27,12 @@ measures, per setting:
 
 Runs go to ``runs/regime_search/<name>``; a finished run is loaded, not refitted. Each fit
 uses one CPU thread (1-3 min).
+
+The winning setting ``m7p2_mar`` is the documented recipe
+``examples/configs/stimulus_selection.toml`` (used by ``examples/regimes_stimulus_selection.py``);
+the routing and hold-mode measures are also in :mod:`alrnn_neuro.analysis.routing`
+(``rule_routing``, ``hold_mode``), which give the same numbers as :func:`routing` and
+:func:`hold_memory` here.
 """
 
 from __future__ import annotations

@@ -1,12 +1,30 @@
 """Linear regimes of an AL-RNN fitted to the simulated stimulus-selection session.
 
-Loads ``runs/demo`` if it holds a finished run (else fits M=6, P=2 to
-``datasets/stimulus_selection_demo.h5`` into ``runs/stimulus_selection_M6P2``), analyses it and
-prints: region/epoch AMI and its null p-value, the region each rule puts the stimulus epoch in
-and what those regions' maps route into the slow (integrating) mode, the slowest eigenvalue in
-the hold epoch, and the same facts for the ground-truth system (``true_region``, M=7, P=2).
+Fits the documented recipe ``examples/configs/stimulus_selection.toml`` (M=7, P=2, manifold-
+attractor regularisation ``mar=1.0`` on one latent; everything else the FitConfig defaults) to
+``datasets/stimulus_selection_demo.h5`` (ground truth: M=7, P=2, one gate per rule), analyses
+it (``analyze_run``: regimes, dynamics, cycles, primitives) and prints the three facts the
+study's analysis should show, next to the same facts for the generating system:
 
-    python examples/regimes_stimulus_selection.py [--epochs 200] [--n-null 200]
+1. region/epoch adjusted mutual information and its circular-shift null p-value;
+2. the rule-set region pair: the region each rule puts the stimulus epoch in and, inside that
+   region's map, the response of a choice readout to a sustained sound over T=10 bins for each
+   feature (location = right - left noise, pitch = low - high; see
+   :mod:`alrnn_neuro.analysis.routing`) and the selectivity SI (> 0: the rule-relevant
+   feature dominates);
+3. the slowest |eigenvalue| of the hold epoch's region and how well the rule reads out of it.
+
+The same recipe from the command line::
+
+    alrnn-neuro fit datasets/stimulus_selection_demo.h5 \\
+        --config examples/configs/stimulus_selection.toml --out runs/stimsel
+    alrnn-neuro analyze runs/stimsel
+
+Usage (about 1.5-2 min on one CPU thread; a finished run is reused)::
+
+    python examples/regimes_stimulus_selection.py [--seed 0] [--n-null 200]
+
+Seeds 0, 1 and 2 all recover the routing (docs/notes/regime-recovery.md).
 """
 
 from __future__ import annotations
@@ -14,91 +32,90 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
 
-from alrnn_neuro.analysis import params_from_model, region_condition_table, region_jacobians
+from alrnn_neuro.analysis import params_from_model
 from alrnn_neuro.analysis.report import analyze_run, write_analysis
+from alrnn_neuro.analysis.routing import hold_mode, rule_routing
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.config import FitConfig
 
 DATA = Path("datasets/stimulus_selection_demo.h5")
+RECIPE = Path(__file__).parent / "configs" / "stimulus_selection.toml"
 SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 
 
-def get_run(ds, epochs: int):
-    demo = Path("runs/demo")
-    if (demo / "metrics.json").is_file():
-        return load_run(demo)
-    cfg = FitConfig(latent_dim=6, pwl_units=2, epochs=epochs, seed=0, threads=2)
-    out = Path("runs/stimulus_selection_M6P2")
-    return load_run(out) if (out / "metrics.json").is_file() else fit(ds, cfg, out=out)
+def get_run(ds, seed: int):
+    """The recipe's run for ``seed`` (fitted once into ``runs/stimulus_selection_s<seed>``)."""
+    out = Path(f"runs/stimulus_selection_s{seed}")
+    if (out / "metrics.json").is_file():
+        return load_run(out)
+    cfg = FitConfig.from_toml(RECIPE, seed=seed)
+    return fit(ds, cfg, out=out, dataset_path=DATA)
 
 
-def routing(A, W, C, n_pwl, code, names) -> str:
-    """Slow mode (|lambda| > 0.5) that the sounds reach most, and each sound's gain ``w^T C_k``."""
-    J = region_jacobians(A, W, np.array([code]), n_pwl)[0]
-    lam, V = np.linalg.eig(J)
-    Wl = np.linalg.inv(V)  # rows: left eigenvectors, w_i^T v_i = 1
-    idx = [names.index(n) for n in SOUNDS]
-    gains = np.real(Wl @ C[:, idx])
-    slow = np.abs(lam) > 0.5
-    i = int(np.argmax(np.where(slow, np.abs(gains).max(1), -1)))
-    text = ", ".join(f"{n} {g:+.2f}" for n, g in zip(SOUNDS, gains[i], strict=True))
-    return f"mode lambda={lam[i].real:.3f}; gains {text}"
-
-
-def stimulus_regions(codes_da, valid, epoch) -> dict[str, int]:
-    table = region_condition_table(codes_da, "rule", valid, epoch).sel(epoch="stimulus")
-    return {
-        str(r): int(table.region.values[table.sel(rule=r).values.argmax()])
-        for r in table.rule.values
-    }
+def report_routing(params, latents, names, label: str) -> None:
+    table, summary = rule_routing(params, latents, names)
+    found = "found" if summary["pair_found"] else "NOT found"
+    print(f"{label}: rule-set routing pair {found} (choice axis CV accuracy "
+          f"{summary['choice_accuracy']:.2f}, T = {summary['horizon']} bins)")  # fmt: skip
+    for row in table.itertuples():
+        print(
+            f"  {row.rule:>5} blocks -> region {row.region} ({row.share:.0%} of their stimulus "
+            f"bins): location {row.location:+.2f}, pitch {row.pitch:+.2f}, "
+            f"SI({row.relevant}) = {row.selectivity:+.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-null", type=int, default=200)
     args = parser.parse_args()
     ds = load_dataset(DATA)
-    run = get_run(ds, args.epochs)
+    run = get_run(ds, args.seed)
     res = analyze_run(run, ds, n_null=args.n_null, seed=0, evidence_inputs=SOUNDS)
     if run.run_dir is not None:
         write_analysis(res, Path(run.run_dir) / "analysis")
     s = res.summary
-    print(f"model M={s['n_latent']} P={s['n_pwl']}: {s['n_regions_used']} regions used")
-    print(f"region/epoch AMI = {s['epoch_ami']:.3f} (circular null p = {s['epoch_p']:.3g})")
+    print(f"fit: M={s['n_latent']} P={s['n_pwl']} (recipe {RECIPE.name}, seed {args.seed}), "
+          f"test bits/spike {run.metrics['test']['bits_per_spike']:.3f}, "
+          f"{s['n_regions_used']} regions used")  # fmt: skip
+    # 1. regions follow the task's epochs
+    print(f"1. region/epoch AMI = {s['epoch_ami']:.3f} (circular-shift null p = "
+          f"{s['epoch_p']:.3g}, {args.n_null} draws)")  # fmt: skip
+    # 2. each rule's region routes its relevant sound to the choice
     lat = run.latents.sel(trial=ds.trial)
-    valid, epoch = lat["valid"], lat["epoch"]
     p = params_from_model(run.model.dynamics)
-    names = list(run.config.inputs)
-    pair = stimulus_regions(lat["bitcode"], valid, epoch)
-    print(f"rule -> dominant stimulus-epoch region (fit): {pair}")
-    for rule, code in pair.items():
-        print(
-            f"  {rule}: region {code}: {routing(p['A'], p['W'], p['C'], p['n_pwl'], code, names)}"
-        )
-    hold = res.regimes["region_epoch"].sel(epoch="hold")
-    code = int(hold.region.values[hold.values.argmax()])
-    lam = res.dynamics["eigenvalue_modulus"].sel(region=code).max()
-    print(f"hold epoch: region {code}, slowest |eigenvalue| = {float(lam):.3f}")
-    # ground truth
-    truth = ds["true_region"].where(ds["valid"], -1).astype(int).copy()
-    truth.attrs["bin_size"] = ds.attrs["bin_size"]
-    ok = ds["valid"].values & valid.values
-    ami = adjusted_mutual_info_score(truth.values[ok], lat["bitcode"].values[ok])
-    print(f"AMI(fitted bitcode, true_region) = {ami:.3f}")
-    tpair = stimulus_regions(truth, ds["valid"], ds["epoch"])
-    print(f"rule -> dominant stimulus-epoch region (truth): {tpair}")
-    tA, tW, tC = (ds[f"true_{k}"].values for k in ("A", "W", "C"))
-    for rule, c in tpair.items():
-        print(f"  {rule}: true region {c}: {routing(tA, tW, tC, 2, c, names)}")
-    t_ami = adjusted_mutual_info_score(
-        truth.values[ds["valid"].values], ds["epoch"].values[ds["valid"].values]
+    report_routing(p, lat, list(run.config.inputs), "2. fit")
+    # 3. the rule is held through the hold epoch in a slow mode
+    hold = hold_mode(p, lat)
+    print(f"3. hold epoch: region {hold['region']} ({hold['share']:.0%} of hold bins), slowest "
+          f"|eigenvalue| = {hold['eigenvalue_modulus']:.3f}, rule AUC along it "
+          f"{hold['rule_auc']:.2f}")  # fmt: skip
+    cycles = ", ".join(f"period {c['period']}: {c['n_cycles']}" for c in s["cycles"])
+    print(f"   cycles ({s['cycles'][0]['method'] if s['cycles'] else '-'}): {cycles}; "
+          f"primitives: {', '.join(s['primitives_found']) or 'none'}")  # fmt: skip
+    # the generating system, measured the same way
+    truth = ds[["valid", "epoch"]].assign(
+        latents=ds["true_latents"].rename(true_latent="latent"),
+        bitcode=ds["true_region"].where(ds["valid"], -1).astype(int),
     )
-    print(f"true region/epoch AMI = {t_ami:.3f}")
+    tp = {"A": ds["true_A"].values, "W": ds["true_W"].values, "C": ds["true_C"].values,
+          "n_pwl": 2}  # fmt: skip
+    ok = ds["valid"].values
+    both = ok & lat["valid"].values
+    t_ami = adjusted_mutual_info_score(ds["true_region"].values[ok], ds["epoch"].values[ok])
+    fit_ami = adjusted_mutual_info_score(
+        ds["true_region"].values[both], lat["bitcode"].values[both]
+    )
+    print(f"truth: region/epoch AMI = {t_ami:.3f}; AMI(fitted bitcode, true region) = "
+          f"{fit_ami:.3f}")  # fmt: skip
+    report_routing(tp, truth, [str(x) for x in ds["input"].values], "truth")
+    th = hold_mode(tp, truth)
+    print(f"truth hold: region {th['region']}, slowest |eigenvalue| = "
+          f"{th['eigenvalue_modulus']:.3f}, rule AUC {th['rule_auc']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

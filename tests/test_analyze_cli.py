@@ -68,6 +68,34 @@ def test_analyze_writes_well_formed_files(setup, capsys):
     assert 0 < align["epoch_p"] <= 1 and align["n_null"] == 9
     prims = json.loads((out / "primitives.json").read_text())
     assert isinstance(prims, list) and prims and "detected" in prims[0]
+    # cycles: searched for periods 2 and 3 under each epoch's mean input, stored in dynamics.nc
+    assert "period-2 cycles" in stdout and "exhaustive over all 2 regions" in stdout
+    assert dyn.attrs["cycle_periods"] == "2,3" and dyn["cycle_regions"].dims[0] == "cycle"
+    assert [c["period"] for c in align["cycles"]] == [2, 3]
+    # gating: by default every input channel with onsets is a candidate gate
+    gates = {p["input"] for p in prims if p["primitive"] == "gating"}
+    onsets = (ds["inputs"] > 0).astype(int).diff("time") > 0
+    with_onsets = {str(c) for c in ds["input"].values if bool(onsets.sel(input=c).any())}
+    assert gates and gates <= with_onsets and len(gates) >= 2
+
+
+def test_gate_inputs_option_restricts_and_checks_names(setup, capsys):
+    root, _ = setup
+    out = root / "out_gate"
+    args = ["analyze", str(root / "run_p1"), "--dataset", str(root / "data.h5"), "--n-null",
+            "5", "--no-figures", "--max-period", "2"]  # fmt: skip
+    code, _, _ = run_cli([*args, "--gate-inputs", "hold,cue_local", "--out", str(out)], capsys)
+    assert code == 0
+    prims = json.loads((out / "primitives.json").read_text())
+    gates = {p["input"] for p in prims if p["primitive"] == "gating"}
+    assert gates and gates <= {"hold", "cue_local"}
+    assert [c["period"] for c in json.loads((out / "alignment.json").read_text())["cycles"]] == [2]
+    code, _, _ = run_cli([*args, "--gate-inputs", "none", "--out", str(out)], capsys)
+    prims = json.loads((out / "primitives.json").read_text())
+    assert code == 0 and not any(p["primitive"] == "gating" for p in prims)
+    code, _, err = run_cli([*args, "--gate-inputs", "hold,bell", "--out", str(root / "x")], capsys)
+    assert code == 2 and "bell" in err and len(err.strip().splitlines()) == 1
+    assert not (root / "x").exists()
 
 
 def test_p0_run_says_one_region(setup, capsys):

@@ -186,3 +186,31 @@ def test_constant_input_shifts_the_drive_and_table_is_json():
     table = res.to_dataframe(n_pwl=1)
     assert table.loc[0, "bits"] == ["0", "1"] and bool(table.loc[0, "stable"])
     json.dumps(table.to_dict("records"))
+
+
+def test_cycle_dataset_per_epoch_input_and_method():
+    """The tent map's 2-cycle appears under the input that keeps h = 1 and moves with it."""
+    import xarray as xr
+
+    from alrnn_neuro.analysis.cycles import cycle_dataset
+
+    # one input channel with weight 1: epoch "a" adds 0 (h = 1), epoch "b" adds 1 (drive 2,
+    # so by linearity the orbit doubles: -2.5, 1.5)
+    params = dict(TENT, C=np.array([[1.0]]))
+    drive = xr.DataArray([[0.0], [1.0]], dims=("epoch", "input"), coords={"epoch": ["a", "b"]})
+    ds = cycle_dataset(**params, n_pwl=1, inputs=drive, periods=(2, 3))
+    assert ds["cycle_period"].values.tolist() == [2, 2]
+    assert ds["cycle_epoch"].values.tolist() == ["a", "b"]
+    assert ds["cycle_regions"].values.tolist() == [[0, 1, -1], [0, 1, -1]]
+    assert ds["cycle_points"].values[:, :2, 0] == pytest.approx(
+        np.array([[-1.25, 0.75], [-2.5, 1.5]])
+    )
+    assert np.isnan(ds["cycle_points"].values[:, 2]).all()
+    assert ds["cycle_stable"].values.all()
+    assert ds["cycle_max_multiplier"].values == pytest.approx([0.6, 0.6])
+    assert ds.attrs["cycle_periods"] == "2,3"
+    assert ds.attrs["cycle_method_k2"].startswith("exhaustive over all 2 regions")
+    # too many sequences for an exhaustive search and no visited regions: SCYFI, said so
+    big = cycle_dataset(**TENT, n_pwl=1, periods=(2,), max_sequences=2)
+    assert big.attrs["cycle_method_k2"].startswith("SCYFI")
+    assert big["cycle_epoch"].values.tolist() == ["none"]

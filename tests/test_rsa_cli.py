@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
 from alrnn_neuro.cli.app import main
-from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.data.h5 import read_netcdf, save_dataset
+from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, fit
 
@@ -118,6 +119,7 @@ def test_cli_condition_with_one_trial(fitted, tmp_path, capsys):
         ["rsa", str(run), "--conditions", "rt", "--out", str(tmp_path / "o")], capsys
     )
     _assert_one_line_error(code, err, "fewer than 2 trials")
+    assert "--distance sqeuclidean" in err and "method='sqeuclidean'" in err
     assert not any(tmp_path.iterdir())
 
 
@@ -144,3 +146,73 @@ def test_failed_rerun_keeps_the_earlier_result(fitted, tmp_path, capsys):
     assert code == 2
     assert json.loads((out / "rsa.json").read_text()) == {"earlier": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rsa"]
+
+
+def test_cli_exclude_and_bootstrap_units(fitted, tmp_path, capsys):
+    run, _, ds = fitted
+    out = tmp_path / "rsa"
+    code, _, _ = run_cli(
+        ["rsa", str(run), "--conditions", "rule,target", "--distance", "sqeuclidean",
+         "--exclude", "cue_trial=True", "--bootstrap-units", "--n-boot", "8", "--n-perm", "10",
+         "--area", "mPFC", "--out", str(out)], capsys,
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "rsa.json").read_text())
+    assert summary["exclude"] == ["cue_trial=True"] and summary["bootstrap"] == "units"
+    rsa = read_netcdf(out / "rsa.nc")
+    assert rsa.attrs["exclude"] == "cue_trial=True"
+    assert rsa["ci_low"].notnull().any() and (rsa["ci_low"] <= rsa["ci_high"] + 1e-12).all()
+    # the model RDM now comes from the non-cue trials only: recompute it independently
+    from alrnn_neuro.analysis.rsa.conditions import condition_labels, trial_patterns
+    from alrnn_neuro.analysis.rsa.rdm import compute_rdm
+
+    lat = exclude_trials(read_netcdf(run / "latents.nc"), ["cue_trial=True"])
+    assert lat.sizes["trial"] == int((~ds["cue_trial"].values).sum())
+    pat = trial_patterns(lat, over="epoch", var="latents")
+    ref = compute_rdm(pat, condition_labels(lat, ["rule", "target"]), method="sqeuclidean")
+    got = rsa["model_rdm"].sel(epoch=ref["epoch"].values)
+    assert np.allclose(got.values, ref.transpose(*got.dims).values, equal_nan=True)
+
+
+def test_exclude_trials_rules_and_errors(fitted):
+    _, _, ds = fitted
+    kept = exclude_trials(ds, ["cue_trial=true", "rule=pitch"])
+    expect = (~ds["cue_trial"].values) & (ds["rule"].values != "pitch")
+    assert kept["trial"].values.tolist() == ds["trial"].values[expect].tolist()
+    with pytest.raises(ConfigError, match="not a trial coord"):
+        exclude_trials(ds, ["colour=red"])
+    with pytest.raises(ConfigError, match="no trial has rule=loud"):
+        exclude_trials(ds, ["rule=loud"])
+    with pytest.raises(ConfigError, match="COORD=VALUE"):
+        exclude_trials(ds, ["cue_trial"])
+    with pytest.raises(DataValidationError, match="removes every trial"):
+        exclude_trials(ds, ["rule=local", "rule=pitch"])
+
+
+def test_too_few_conditions_is_a_precise_error(fitted):
+    run, _, ds = fitted
+    latents = read_netcdf(run / "latents.nc")
+    with pytest.raises(DataValidationError, match="no epoch has >= 3 conditions.*give 2 cond"):
+        run_rsa(latents, ds, conditions=["rule"], distance="sqeuclidean", n_perm=0, n_boot=0)
+
+
+def test_check_comparable_warns_for_some_segments_and_raises_for_all(caplog):
+    from alrnn_neuro.analysis.rsa.pipeline import check_comparable
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 4, 4))
+    x = x + x.transpose(0, 2, 1)
+    x[:, range(4), range(4)] = 0
+    dims = ("epoch", "condition", "condition2")
+    coords = {"epoch": ["hold", "stim"], "condition": list("abcd"), "condition2": list("abcd")}
+    model = xr.DataArray(x, dims=dims, coords=coords)
+    neural = model.copy()
+    neural.values[1, :2, :] = np.nan  # "stim": conditions a, b missing -> only 2 left
+    neural.values[1, :, :2] = np.nan
+    with caplog.at_level("WARNING"):
+        check_comparable(model, neural, "mPFC", "epoch", ["rule"])
+    assert "['stim']" in caplog.text and "NaN" in caplog.text
+    neural.values[0, :2, :] = np.nan
+    neural.values[0, :, :2] = np.nan
+    with pytest.raises(DataValidationError, match="fewer than 3: {'hold': 0, 'stim': 0}"):
+        check_comparable(model, neural, "mPFC", "epoch", ["rule"])

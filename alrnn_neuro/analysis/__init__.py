@@ -13,10 +13,12 @@ module                     content
 ``alignment``              region x epoch / condition tables, AMI alignment scores with
                            nulls, switch latencies, per-epoch transition graphs
 ``dynamics``               per-region Jacobians, spectra, stability, fixed points
-``cycles``                 period-k cycles (exhaustive or SCYFI)
+``cycles``                 period-k cycles (exhaustive or SCYFI), per-epoch cycle tables
 ``primitives``             integration, gating (model-based primitives)
 ``primitives_trials``      rule-based integration, memory transients, combined table
+``routing``                rule-set routing of stimulus features, slow hold mode
 ``checks``                 input checks, parameter extraction, epoch mean inputs
+``report`` / ``outputs``   ``analyze_run`` end to end / writing and loading its files
 =========================  ===============================================================
 """
 
@@ -31,6 +33,7 @@ from alrnn_neuro.analysis.checks import n_pwl_from_mask as n_pwl_from_mask
 from alrnn_neuro.analysis.checks import params_from_model as params_from_model
 from alrnn_neuro.analysis.cycles import Cycle as Cycle
 from alrnn_neuro.analysis.cycles import CycleSearch as CycleSearch
+from alrnn_neuro.analysis.cycles import cycle_dataset as cycle_dataset
 from alrnn_neuro.analysis.cycles import find_cycles as find_cycles
 from alrnn_neuro.analysis.dynamics import classify_stability as classify_stability
 from alrnn_neuro.analysis.dynamics import fixed_points as fixed_points
@@ -55,3 +58,5 @@ from alrnn_neuro.analysis.regimes import nonlinearity_usage as nonlinearity_usag
 from alrnn_neuro.analysis.regimes import region_bits as region_bits
 from alrnn_neuro.analysis.regimes import region_usage as region_usage
 from alrnn_neuro.analysis.regimes import transition_matrix as transition_matrix
+from alrnn_neuro.analysis.routing import hold_mode as hold_mode
+from alrnn_neuro.analysis.routing import rule_routing as rule_routing

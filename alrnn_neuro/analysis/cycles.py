@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from alrnn_neuro.analysis.checks import check_params
 from alrnn_neuro.analysis.dynamics import SINGLE_REGION_NOTE, _safe_solve, region_jacobians
@@ -28,7 +30,7 @@ from alrnn_neuro.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Cycle", "CycleSearch", "find_cycles"]
+__all__ = ["Cycle", "CycleSearch", "cycle_dataset", "describe_method", "find_cycles"]
 
 _COLUMNS = (
     "period",
@@ -294,3 +296,88 @@ def _scyfi(A, W, c, n_pwl, k, visited, n_restarts, max_iter, seed) -> CycleSearc
         "find_cycles: SCYFI found %d period-%d cycles in %d solves", len(cycles), k, n_solves
     )
     return CycleSearch(k, "scyfi", cycles, n_solves, False)
+
+
+def describe_method(search: CycleSearch, n_pwl: int) -> str:
+    """How a search was done, in words (for summaries)."""
+    if search.method == "scyfi":
+        return f"SCYFI heuristic ({search.n_candidates} solves; not exhaustive)"
+    where = "visited regions" if search.restricted_to_visited else f"all {2**n_pwl} regions"
+    return f"exhaustive over {where} ({search.n_candidates} sequences)"
+
+
+def cycle_dataset(
+    A: np.ndarray,
+    W: np.ndarray,
+    C: np.ndarray,
+    h: np.ndarray,
+    n_pwl: int,
+    *,
+    inputs: xr.DataArray | None = None,
+    periods: Sequence[int] = (2, 3),
+    visited: np.ndarray | None = None,
+    seed: int = 0,
+    **options,
+) -> xr.Dataset:
+    """Cycles of each period under each condition's constant input, as one labelled Dataset.
+
+    Parameters
+    ----------
+    A, W, C, h : ndarray
+        Parameters, shapes (M,), (M, M), (M, K), (M,).
+    n_pwl : int
+    inputs : DataArray, dims (epoch, input), optional
+        Constant inputs to search under, one per epoch (e.g.
+        :func:`~alrnn_neuro.analysis.epoch_mean_inputs`); default zero input (epoch "none").
+    periods : sequence of int
+        Periods k to search (each >= 1).
+    visited : ndarray of int, optional
+        Regions visited by the data (the fallback alphabet when 2**(P k) is too large).
+    seed : int
+        SCYFI seed.
+    **options
+        Passed to :func:`find_cycles` (``max_sequences``, ``n_restarts``, ``max_iter``).
+
+    Returns
+    -------
+    Dataset
+        dims ``cycle``, ``cycle_step`` (max period), ``latent``: ``cycle_period``,
+        ``cycle_epoch`` (input condition), ``cycle_regions`` (cycle, cycle_step; -1 padded),
+        ``cycle_stable``, ``cycle_max_multiplier`` (largest Floquet multiplier modulus),
+        ``cycle_points`` (cycle, cycle_step, latent; NaN padded). attrs ``cycle_periods``
+        ("2,3"), ``cycle_method_k<k>`` (how period k was searched, see
+        :func:`describe_method`).
+    """
+    M = len(A)
+    if inputs is None:
+        conds, drives = ["none"], [None]
+    else:
+        conds = [str(e) for e in inputs["epoch"].values]
+        drives = list(inputs.transpose("epoch", "input").values)
+    width = max(periods, default=1)
+    rows: list[tuple] = []
+    attrs: dict[str, str] = {"cycle_periods": ",".join(str(k) for k in periods)}
+    for k in periods:
+        for cond, s in zip(conds, drives, strict=True):
+            res = find_cycles(A, W, C, h, n_pwl, k, inputs=s, visited=visited, seed=seed, **options)
+            attrs[f"cycle_method_k{k}"] = describe_method(res, n_pwl)
+            rows += [(cond, cyc) for cyc in res.cycles]
+    regions = np.full((len(rows), width), -1, np.int64)
+    points = np.full((len(rows), width, M), np.nan)
+    for i, (_, cyc) in enumerate(rows):
+        regions[i, : cyc.period] = cyc.regions
+        points[i, : cyc.period] = cyc.points
+    return xr.Dataset(
+        {
+            "cycle_period": ("cycle", np.array([c.period for _, c in rows], np.int64)),
+            "cycle_epoch": ("cycle", np.array([e for e, _ in rows], dtype=str)),
+            "cycle_regions": (("cycle", "cycle_step"), regions),
+            "cycle_stable": ("cycle", np.array([c.stable for _, c in rows], bool)),
+            "cycle_max_multiplier": (
+                "cycle",
+                np.array([np.abs(c.multipliers).max(initial=0.0) for _, c in rows], float),
+            ),
+            "cycle_points": (("cycle", "cycle_step", "latent"), points),
+        },
+        attrs=attrs,
+    )

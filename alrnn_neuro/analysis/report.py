@@ -1,49 +1,35 @@
-"""Analyse a fitted run end to end: regimes, exact dynamics, primitives, task alignment.
+"""Analyse a fitted run end to end: regimes, exact dynamics, cycles, primitives, alignment.
 
 :func:`analyze_run` turns a run directory (or a :class:`~alrnn_neuro.training.api.FitResult`)
-plus, optionally, its dataset into an :class:`AnalysisResult`; :func:`write_analysis` saves it
-as ``regimes.nc``, ``dynamics.nc``, ``primitives.json`` and ``alignment.json`` (all or none).
-
-=====================  =====================================================================
-file                   content
-=====================  =====================================================================
-``regimes.nc``         ``region_usage`` (region), ``transition_count`` / ``_probability``
-                       (region_from, region_to), ``epoch_transition_*`` (epoch, ...),
-                       ``region_epoch`` (region, epoch), ``dwell_*`` (run),
-                       ``switch_latency`` (trial, event), nonlinearity usage
-``dynamics.nc``        per used region: Jacobian, eigenvalues (real/imag parts), stability,
-                       fixed points under each epoch's mean input and whether they are real
-``primitives.json``    one record per tested primitive (see ``detect_primitives``)
-``alignment.json``     AMI of region vs epoch / trial variables with null p-values, summary
-=====================  =====================================================================
+plus, optionally, its dataset into an :class:`AnalysisResult`;
+:func:`~alrnn_neuro.analysis.outputs.write_analysis` saves it as ``regimes.nc``,
+``dynamics.nc``, ``primitives.json`` and ``alignment.json`` (all or none; the file table is in
+:mod:`alrnn_neuro.analysis.outputs`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
-from alrnn_neuro._json import dumps
 from alrnn_neuro.analysis import alignment as al
 from alrnn_neuro.analysis import regimes as rg
 from alrnn_neuro.analysis.checks import epoch_mean_inputs, params_from_model
+from alrnn_neuro.analysis.cycles import cycle_dataset
 from alrnn_neuro.analysis.dynamics import region_dynamics
+from alrnn_neuro.analysis.outputs import FILES as FILES
+from alrnn_neuro.analysis.outputs import load_fit as load_fit
+from alrnn_neuro.analysis.outputs import load_inputs as load_inputs
+from alrnn_neuro.analysis.outputs import write_analysis as write_analysis
 from alrnn_neuro.analysis.primitives_trials import detect_primitives, to_records
-from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.errors import RunDirError
 
 logger = logging.getLogger(__name__)
-
-FILES = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json")
 #: trial variables scored against the regions when present (others are ignored by default)
 TRIAL_VARIABLES = ("rule", "context", "choice", "target", "correct", "condition", "stimulus")
 
@@ -58,7 +44,8 @@ class AnalysisResult:
         Region usage, transitions, region x epoch table, dwell runs, switch latencies.
     dynamics : xr.Dataset
         Per-region Jacobians, spectra (``eigenvalue_real`` / ``eigenvalue_imag``, dims
-        region, mode), stability and fixed points.
+        region, mode), stability and fixed points; cycles (dim ``cycle``, see
+        :func:`~alrnn_neuro.analysis.cycles.cycle_dataset`).
     primitives : list of dict
         Records of :func:`~alrnn_neuro.analysis.detect_primitives` (empty without inputs).
     alignment : dict
@@ -66,7 +53,10 @@ class AnalysisResult:
         ``epoch_ami``, ``epoch_p``, ``n_null``, ``seed``, ``latency_by_condition``.
     summary : dict
         Short facts for people: ``n_latent``, ``n_pwl``, ``n_regions_used``, ``top_regions``
-        (region, bits, frequency, epochs), ``primitives_found``, ``note``.
+        (region, bits, frequency, epochs), ``primitives_found``, ``cycles`` (per period:
+        ``n_cycles``, ``n_stable``, ``region_sequences``, ``epochs``, ``method``),
+        ``gating`` (detected gates: ``input``, ``target``, ``epoch``, ``region_before`` /
+        ``_after``, ``gain_ratio``, ``p_flip``), ``note``.
     latents : xr.Dataset
         The run's ``latents`` / ``bitcode`` / ``valid`` / ``epoch`` (for plotting).
     """
@@ -89,6 +79,7 @@ def analyze_run(
     rule: str | None = "auto",
     evidence_inputs: tuple[str, ...] | None = None,
     gate_inputs: tuple[str, ...] | None = None,
+    cycle_periods: tuple[int, ...] = (2, 3),
 ) -> AnalysisResult:
     """Analyse the linear regimes of a fitted AL-RNN run.
 
@@ -109,8 +100,16 @@ def analyze_run(
         :data:`TRIAL_VARIABLES` present in the run).
     rule : str or None
         Trial coord of the rule for rule-based integration ("auto": ``rule`` if present).
-    evidence_inputs, gate_inputs : tuple of str, optional
-        Input channels for the primitive detectors (default: all channels / no gating test).
+    evidence_inputs : tuple of str, optional
+        Channels whose integration is tested (default: all channels).
+    gate_inputs : tuple of str, optional
+        Channels tested as gates (default: every input channel; channels without onsets
+        give no rows; ``()`` skips the gating test).
+    cycle_periods : tuple of int
+        Periods k of the cycle search under each epoch's mean input (period 1 = the fixed
+        points, already in ``dynamics``). Exhaustive over region sequences while
+        ``2**(P k) <= 2**16`` (else over the visited regions, else SCYFI); the summary's
+        ``cycles`` says which was used.
 
     Returns
     -------
@@ -143,20 +142,30 @@ def analyze_run(
         codes=regimes["region"].values, inputs=drive,
     )  # fmt: skip
     dynamics = _storable(dyn).assign(usage=("region", usage.reindex(dyn.region.values).values))
+    cycles = cycle_dataset(
+        params["A"], params["W"], params["C"], params["h"], n_pwl, inputs=drive,
+        periods=cycle_periods, visited=regimes["region"].values, seed=seed,
+    )  # fmt: skip
+    dynamics = dynamics.merge(cycles, combine_attrs="no_conflicts")
     scores = al.alignment_scores(bitcode, valid, epoch, names, n_null=n_null, seed=seed)
     alignment = _alignment(scores, regimes, n_null, seed, names)
     rule_name = ("rule" if "rule" in lat.coords else None) if rule == "auto" else rule
     primitives: list[dict] = []
     if inputs is not None:
+        if gate_inputs is None:
+            gate_inputs = tuple(str(x) for x in inputs["input"].values)
         table = detect_primitives(
             params["A"], params["W"], params["C"], n_pwl, bitcode, inputs,
-            valid=valid, epoch=epoch, evidence_inputs=evidence_inputs, gate_inputs=gate_inputs,
+            valid=valid, epoch=epoch, evidence_inputs=evidence_inputs,
+            gate_inputs=gate_inputs or None,
             rule=rule_name, seed=seed, n_null=n_null,
         )  # fmt: skip
         primitives = to_records(table)
     else:
         logger.info("no dataset: primitives skipped, fixed points at zero input")
     summary = _summary(regimes, primitives, alignment, n_pwl, n_latent, inputs is not None)
+    summary["cycles"] = _cycle_summary(dynamics, n_pwl)
+    summary["gating"] = _gating_summary(primitives)
     keep = lat[[v for v in ("latents", "bitcode", "valid", "epoch") if v in lat]]
     return AnalysisResult(regimes, dynamics, primitives, alignment, summary, keep)
 
@@ -270,114 +279,34 @@ def _summary(regimes, primitives, alignment, n_pwl, n_latent, has_inputs) -> dic
     }
 
 
-def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> list[Path]:
-    """Write ``regimes.nc``, ``dynamics.nc``, ``primitives.json``, ``alignment.json``.
-
-    All files are first written into a temporary folder; they replace those in ``out_dir``
-    only when every one succeeded, so a failure leaves ``out_dir`` as it was.
-
-    Parameters
-    ----------
-    result : AnalysisResult
-    out_dir : str or PathLike
-        Output folder (created if needed).
-
-    Returns
-    -------
-    list of Path
-        The written files.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out} is a file; fix: give a directory path")
-
-    def fill(folder: Path) -> None:
-        _netcdf(result.regimes, folder / "regimes.nc")
-        _netcdf(result.dynamics, folder / "dynamics.nc")
-        (folder / "primitives.json").write_text(dumps(result.primitives))
-        (folder / "alignment.json").write_text(dumps({**result.alignment, **result.summary}))
-
-    if not out.exists():
-        with atomic_path(out) as tmp:
-            tmp.mkdir()
-            fill(tmp)
-    else:
-        stage = Path(tempfile.mkdtemp(prefix=".analysis.", dir=out))
-        try:
-            fill(stage)
-            for name in FILES:
-                os.replace(stage / name, out / name)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-    return [out / name for name in FILES]
-
-
-def _netcdf(ds: xr.Dataset, path: Path) -> None:
-    ds = ds.copy()
-    ds.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float)}
-    ds.to_netcdf(path, engine="h5netcdf")  # bools are stored as int8 + dtype attr
-
-
-def load_fit(run: str | os.PathLike | Any) -> Any:
-    """A FitResult from a run directory (checked file by file) or passed through as is."""
-    if not isinstance(run, str | os.PathLike):
-        return run
-    from alrnn_neuro.training.api import load_run
-
-    path = Path(run)
-    if not path.is_dir():
-        raise RunDirError(f"RUN_DIR {path} is not a directory; fix: give a run directory")
-    missing = [f for f in ("config.json", "model.pt", "latents.nc") if not (path / f).is_file()]
-    if missing:
-        raise RunDirError(
-            f"RUN_DIR {path} lacks {', '.join(missing)}; fix: point to a finished run "
-            "directory written by `alrnn-neuro fit` (or finish it with --resume)"
+def _cycle_summary(dynamics: xr.Dataset, n_pwl: int) -> list[dict[str, Any]]:
+    """Per searched period: cycles found (distinct region sequences), stable ones, method."""
+    periods = [int(k) for k in str(dynamics.attrs.get("cycle_periods", "")).split(",") if k]
+    out = []
+    for k in periods:
+        sel = dynamics["cycle_period"].values == k
+        seqs = {tuple(int(c) for c in row[:k]) for row in dynamics["cycle_regions"].values[sel]}
+        out.append(
+            {
+                "period": k,
+                "n_cycles": int(sel.sum()),
+                "n_stable": int(dynamics["cycle_stable"].values[sel].sum()),
+                "region_sequences": sorted(
+                    [[format(c, f"0{n_pwl}b") if n_pwl else "" for c in q] for q in seqs]
+                ),
+                "epochs": sorted({str(e) for e in dynamics["cycle_epoch"].values[sel]}),
+                "method": str(dynamics.attrs.get(f"cycle_method_k{k}", "")),
+            }
         )
-    return load_run(path)
+    return out
 
 
-def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
-    """The dataset's ``inputs`` on the run's trials and time bins (None without a dataset)."""
-    if dataset is None:
-        recorded, run_dir = "", getattr(fit, "run_dir", None)
-        if run_dir is not None and (Path(run_dir) / "config.json").is_file():
-            record = json.loads((Path(run_dir) / "config.json").read_text())
-            recorded = record.get("data", {}).get("path", "")
-        if not recorded or not Path(recorded).is_file():
-            return None
-        dataset = recorded
-    if not isinstance(dataset, xr.Dataset):
-        from alrnn_neuro.data.h5 import load_dataset
-
-        dataset = load_dataset(dataset)
-    lat = fit.latents
-    if "inputs" not in dataset:
-        raise DataValidationError("dataset has no `inputs` variable; fix: pass the fitted dataset")
-    run_trials, data_trials = lat["trial"].values, dataset["trial"].values
-    missing = np.setdiff1d(run_trials, data_trials)
-    if len(missing):
-        raise DataValidationError(
-            f"dataset trials do not match the run: trial ids {missing[:5].tolist()} "
-            f"({len(missing)} of {len(run_trials)}) are missing; fix: pass --dataset with the "
-            "file the run was fitted to"
-        )
-    names = list(fit.config.inputs)
-    have = [str(x) for x in dataset["input"].values]
-    if any(n not in have for n in names):
-        raise DataValidationError(
-            f"dataset inputs {have} lack the run's input channels {names}; fix: pass --dataset "
-            "with the file the run was fitted to"
-        )
-    t_run, t_data = lat["time"].values, dataset["time"].values
-    idx = np.clip(np.searchsorted(t_data, t_run), 0, len(t_data) - 1)
-    near = np.where(np.abs(t_data[idx - 1] - t_run) < np.abs(t_data[idx] - t_run), idx - 1, idx)
-    tol = 0.25 * float(np.median(np.diff(t_data))) if len(t_data) > 1 else 1e-9
-    if np.any(np.abs(t_data[near] - t_run) > tol):
-        raise DataValidationError(
-            f"dataset time bins ({t_data[0]:.3f}..{t_data[-1]:.3f} s, {len(t_data)} bins) do not "
-            f"cover the run's ({t_run[0]:.3f}..{t_run[-1]:.3f} s); fix: pass the fitted dataset "
-            "(same bin_size and alignment)"
-        )
-    inputs = dataset["inputs"].sel(trial=run_trials, input=names).isel(time=near)
-    inputs = inputs.assign_coords(time=t_run).transpose("trial", "time", "input")
-    return inputs.where(lat["valid"], 0.0)
+def _gating_summary(primitives: list[dict]) -> list[dict[str, Any]]:
+    """Detected gating records: gate, target, epoch, regions before/after, gain ratio."""
+    keys = ("input", "target", "epoch", "condition", "region_before", "region_after",
+            "gain_ratio", "p_flip")  # fmt: skip
+    return [
+        {k: p.get(k) for k in keys}
+        for p in primitives
+        if p.get("primitive") == "gating" and p.get("detected")
+    ]

@@ -1,8 +1,10 @@
 """``alrnn-neuro analyze RUN_DIR``: regimes, dynamics, primitives and figures of a fitted run.
 
-Writes ``regimes.nc``, ``dynamics.nc``, ``primitives.json``, ``alignment.json`` and
-``figures/*.png|svg`` into ``--out`` (default ``RUN_DIR/analysis``). Everything is computed
-before anything is written, so a bad input leaves no files behind.
+Writes ``regimes.nc``, ``dynamics.nc`` (with the period-k cycles), ``primitives.json``
+(integration, gating, rule-based integration), ``alignment.json`` and ``figures/*.png|svg``
+into ``--out`` (default ``RUN_DIR/analysis``). Everything is computed before anything is
+written, so a bad input leaves no files behind. ``--gate-inputs a,b`` restricts the gating
+test to those input channels (default: every channel with onsets; ``none`` skips it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from alrnn_neuro.errors import ConfigError
 
 
 def analyze_command(
@@ -23,12 +27,30 @@ def analyze_command(
     n_null: int = typer.Option(200, "--n-null", min=0, help="Null draws for p-values."),
     seed: int = typer.Option(0, "--seed", help="Seed of the null draws."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Also draw figures."),
+    gate_inputs: str = typer.Option(
+        None,
+        "--gate-inputs",
+        help="Comma-separated input channels tested as gates (default: all; 'none' skips).",
+    ),
+    evidence_inputs: str = typer.Option(
+        None,
+        "--evidence-inputs",
+        help="Comma-separated input channels tested for integration (default: all).",
+    ),
+    max_period: int = typer.Option(
+        3, "--max-period", min=1, help="Search cycles of periods 2..N (1: fixed points only)."
+    ),
 ) -> None:
     """Analyse the linear regimes of a fitted AL-RNN and write tables and figures."""
     from alrnn_neuro.analysis.report import analyze_run, write_analysis
 
     console = Console()
-    result = analyze_run(run_dir, dataset, n_null=n_null, seed=seed)
+    result = analyze_run(
+        run_dir, dataset, n_null=n_null, seed=seed,
+        gate_inputs=_channels(gate_inputs, "--gate-inputs"),
+        evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
+        cycle_periods=tuple(range(2, max_period + 1)),
+    )  # fmt: skip
     target = out if out is not None else run_dir / "analysis"
     written = write_analysis(result, target)
     if figures:
@@ -36,6 +58,18 @@ def analyze_command(
 
         written += plot_analysis(result, target / "figures")
     _summary(console, result.summary, target, len(written))
+
+
+def _channels(text: str | None, option: str) -> tuple[str, ...] | None:
+    """``None`` (default: all), ``()`` for 'none', else the comma-separated names."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{option}={text!r} names no channel; fix: e.g. {option} cue_local,hold")
+    return names
 
 
 def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
@@ -57,8 +91,22 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
     if s["epoch_ami"] is not None:
         p = "n/a" if s["epoch_p"] is None else f"{s['epoch_p']:.3g}"
         console.print(f"region/epoch AMI = {s['epoch_ami']:.3f} (circular-shift null p = {p})")
+    for c in s.get("cycles", []):
+        seqs = "; ".join("->".join(q) for q in c["region_sequences"][:3])
+        more = " ..." if len(c["region_sequences"]) > 3 else ""
+        found = f"{c['n_cycles']} ({c['n_stable']} stable): {seqs}{more}" if c["n_cycles"] else "0"
+        console.print(f"period-{c['period']} cycles: {found} ({c['method']})", highlight=False)
     found = ", ".join(s["primitives_found"]) or "none"
     console.print(f"primitives found: {found} ({s['n_primitives_tested']} tests)")
+    for g in s.get("gating", [])[:5]:
+        console.print(
+            f"  gating: {g['input']} onset ({g['epoch']}, {g['condition']}) flips region "
+            f"{g['region_before']} -> {g['region_after']}; gain on {g['target']} x"
+            f"{g['gain_ratio']:.3g} (p_flip = {g['p_flip']:.2g})",
+            highlight=False,
+        )
+    if len(s.get("gating", [])) > 5:
+        console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
     if s["note"]:
         console.print(f"note: {s['note']}")
     console.print(f"wrote {n_files} files to {target}")

@@ -1,8 +1,11 @@
 """``alrnn-neuro rsa RUN_DIR``: compare a fitted model's RDMs with the recorded data's.
 
-Writes ``rsa.nc`` (RDMs and the comparison table), ``rsa.json`` (settings and one row per
-area and segment) and figures (PNG + SVG) into ``--out`` (default ``RUN_DIR/rsa``); the
-folder appears only when everything has been computed and written.
+Writes ``rsa.nc`` (RDMs and the comparison table; read with
+:func:`alrnn_neuro.data.h5.read_netcdf`), ``rsa.json`` (settings and one row per area and
+segment) and figures (PNG + SVG) into ``--out`` (default ``RUN_DIR/rsa``); the folder appears
+only when everything has been computed and written. ``--exclude COORD=VALUE`` drops trials
+(e.g. ``cue_trial=True``) from model and data alike; ``--bootstrap-units`` takes the CI from
+resampled neural units instead of resampled conditions.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import FileFormatError, RunDirError
 
 
@@ -37,11 +41,21 @@ def rsa_command(
     shuffle_labels: bool = typer.Option(
         False, "--shuffle-labels", help="Control: permute the neural condition labels."
     ),
+    exclude: list[str] = typer.Option(
+        None,
+        "--exclude",
+        help="Drop trials with COORD=VALUE, e.g. cue_trial=True (repeatable).",
+    ),
+    bootstrap_units: bool = typer.Option(
+        False,
+        "--bootstrap-units",
+        help="CI from resampling neural units (RDM recomputed) instead of conditions.",
+    ),
     out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/rsa)."),
     seed: int = typer.Option(0, "--seed", help="Seed of permutations, bootstrap, splits."),
 ) -> None:
     """Model vs neural RSA per epoch/regime/time bin and brain area."""
-    from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+    from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.data.h5 import load_dataset
     from alrnn_neuro.training import rundir as rd
 
@@ -53,14 +67,17 @@ def rsa_command(
         )
     path = dataset if dataset is not None else _recorded_dataset(run_dir)
     names = [c.strip() for c in conditions.split(",") if c.strip()]
-    latents = rd.read_netcdf(latents_file)
+    latents, data = rd.read_netcdf(latents_file), load_dataset(path)
+    if exclude:
+        latents, data = exclude_trials(latents, exclude), exclude_trials(data, exclude)
     rsa, summary = run_rsa(
-        latents, load_dataset(path), conditions=names, by=by, distance=distance, compare=compare,
+        latents, data, conditions=names, by=by, distance=distance, compare=compare,
         n_perm=n_perm, n_boot=n_boot, areas=area or None, shuffle_labels=shuffle_labels,
-        seed=seed,
+        bootstrap="units" if bootstrap_units else "conditions", seed=seed,
     )  # fmt: skip
-    summary.update(run_dir=str(run_dir), dataset=str(path))
-    rsa.attrs.update(run_dir=str(run_dir), dataset=str(path))
+    excluded = ";".join(exclude or [])
+    summary.update(run_dir=str(run_dir), dataset=str(path), exclude=list(exclude or []))
+    rsa.attrs.update(run_dir=str(run_dir), dataset=str(path), exclude=excluded)
     target = out if out is not None else run_dir / "rsa"
     write_outputs(target, rsa, summary, seed=seed)
     print_table(Console(), summary)
@@ -93,7 +110,7 @@ def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
     old = target.parent / f".{target.name}.old"
     with atomic_path(target) as tmp:  # renamed onto target only if every file was written
         tmp.mkdir()
-        rsa.to_netcdf(tmp / "rsa.nc", engine="h5netcdf")
+        write_netcdf(rsa, tmp / "rsa.nc")
         (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
         save_rsa_figures(rsa, tmp, seed=seed)
         if target.exists():  # move an earlier result aside only now that the new one is complete

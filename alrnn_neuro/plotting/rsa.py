@@ -99,6 +99,9 @@ def mds_embedding(rdm: np.ndarray, *, seed: int = 0) -> np.ndarray:
         return out
     sub = np.clip(rdm[np.ix_(ok, ok)], 0.0, None)
     sub = (sub + sub.T) / 2
+    if not sub.any():  # all conditions alike: one point (SMACOF would divide by zero)
+        out[ok] = 0.0
+        return out
     out[ok] = MDS(**_mds_kwargs(seed)).fit_transform(sub, init=_classical_init(sub, seed))
     return out
 

@@ -277,3 +277,63 @@ def _segments(array, masks, ok, over, windows):
     else:
         names = np.sort(names)
     return list(names), [ok & (labels == name) for name in names]
+
+
+def exclude_trials(ds: xr.Dataset, exclude: Sequence[str]) -> xr.Dataset:
+    """Drop the trials matching any ``COORD=VALUE`` rule (values compared as text).
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Any dataset with a ``trial`` dim and trial coords (a run's latents or a dataset).
+    exclude : sequence of str
+        Rules such as ``"cue_trial=True"`` or ``"choice=nogo"``; booleans also match
+        ``true``/``false`` (any case), numbers their text (``1`` matches 1 and 1.0).
+
+    Returns
+    -------
+    xr.Dataset
+        ``ds`` without those trials.
+
+    Raises
+    ------
+    ConfigError
+        A rule without ``=``, a coord that is not a trial coord, or a value no trial has.
+    DataValidationError
+        If no trial is left.
+    """
+    keep = np.ones(ds.sizes["trial"], dtype=bool)
+    for rule in exclude:
+        coord, sep, value = str(rule).partition("=")
+        coord, value = coord.strip(), value.strip()
+        if not sep or not coord:
+            raise ConfigError(f"exclude = {rule!r}; fix: write COORD=VALUE, e.g. cue_trial=True")
+        if coord not in ds.coords or ds[coord].dims != ("trial",):
+            have = sorted(str(c) for c in ds.coords if ds[c].dims == ("trial",) and c != "trial")
+            raise ConfigError(
+                f"exclude = {rule!r}: {coord!r} is not a trial coord; choose from {have}"
+            )
+        text = np.array([_as_text(v) for v in ds[coord].values])
+        hit = text == _as_text(value)
+        if not hit.any():
+            raise ConfigError(
+                f"exclude = {rule!r}: no trial has {coord}={value}; values are "
+                f"{sorted(set(text.tolist()))[:10]}"
+            )
+        keep &= ~hit
+    if not keep.any():
+        raise DataValidationError(
+            f"exclude = {list(exclude)} removes every trial; fix: exclude fewer trials"
+        )
+    return ds.isel(trial=np.flatnonzero(keep))
+
+
+def _as_text(value) -> str:
+    """Canonical text of a coord value: booleans lower case, integral floats as ints."""
+    if isinstance(value, bool | np.bool_) or str(value).lower() in ("true", "false"):
+        return str(value).lower()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else str(number)

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.analysis.rsa.compare import finite_conditions
 from alrnn_neuro.analysis.rsa.conditions import condition_labels, trial_patterns
-from alrnn_neuro.analysis.rsa.inference import noise_ceiling
+from alrnn_neuro.analysis.rsa.conditions import exclude_trials as exclude_trials
+from alrnn_neuro.analysis.rsa.inference import bootstrap_units, noise_ceiling
 from alrnn_neuro.analysis.rsa.rdm import METHODS, compute_rdm
 from alrnn_neuro.analysis.rsa.table import rsa_table
 from alrnn_neuro.errors import ConfigError, DataValidationError
@@ -55,6 +57,7 @@ def run_rsa(
     n_boot: int = 1000,
     areas: Sequence[str] | None = None,
     shuffle_labels: bool = False,
+    bootstrap: str = "conditions",
     seed: int = 0,
 ) -> tuple[xr.Dataset, dict]:
     """Compare model RDMs with neural RDMs of the same trials, per segment and area.
@@ -84,13 +87,16 @@ def run_rsa(
     n_perm : int
         Condition-label permutations per segment for the p-value (0: none).
     n_boot : int
-        Bootstrap samples over conditions for the 95 % CI (0: none).
+        Bootstrap samples for the 95 % CI (0: none).
     areas : sequence of str, optional
         Unit areas to analyse separately (default: every value of the unit coord ``area``,
         or all units as one area ``"all"`` when there is no such coord).
     shuffle_labels : bool
         Control analysis: permute the condition labels of the *neural* trials (seeded), which
         breaks the model-neural correspondence; similarities should then be null.
+    bootstrap : {"conditions", "units"}
+        What the CI resamples: conditions (both RDMs) or the neural units (the neural RDM is
+        recomputed from each resample; slower, for generalisation to other neurons).
     seed : int
         Seed of permutations, bootstrap, noise-ceiling splits and the label shuffle.
 
@@ -117,9 +123,13 @@ def run_rsa(
         Unknown ``by``/``distance``/``compare``/area, or a condition variable that is not a
         trial coord.
     DataValidationError
-        Different trials in run and dataset; a condition with < 2 trials for crossnobis.
+        Different trials in run and dataset; a condition with < 2 trials for crossnobis; no
+        segment with >= 3 conditions whose dissimilarities are finite in both RDMs (segments
+        with fewer are kept as NaN rows, with a warning).
     """
     over, method = _check_settings(by, distance, compare)
+    if bootstrap not in ("conditions", "units"):
+        raise ConfigError(f"bootstrap = {bootstrap!r}; choose 'conditions' or 'units'")
     names = [conditions] if isinstance(conditions, str) else list(conditions)
     dataset = match_trials(latents_ds, dataset)
     labels = condition_labels(latents_ds, names)
@@ -140,10 +150,17 @@ def run_rsa(
         data = dataset.isel(unit=units)
         pat = trial_patterns(data, over=over, var=var, bitcode=bitcode).astype(np.float64)
         rdm, noise[area] = robust_rdm(pat, neural_labels, distance)
+        check_comparable(model_rdm, rdm, area, over, names)
         ceiling = _ceiling(pat, neural_labels, method, distance, noise[area], seed + k)
+        boot = None
+        if bootstrap == "units" and n_boot > 0:
+            boot = bootstrap_units(
+                pat, neural_labels, model_rdm, method=method, n_boot=n_boot, seed=seed + k,
+                rdm_method=distance, noise=noise[area],
+            )  # fmt: skip
         table = rsa_table(
             model_rdm, rdm, method=method, n_perm=n_perm, n_boot=n_boot, seed=seed + k,
-            noise_ceiling=ceiling,
+            noise_ceiling=ceiling, bootstrap=boot,
         )  # fmt: skip
         tables.append(table.expand_dims(area=[area]))
         neural_rdms.append(rdm.drop_attrs().expand_dims(area=[area]))
@@ -155,8 +172,46 @@ def run_rsa(
         conditions=",".join(names), by=by, segment_dim=over, distance=distance, compare=method,
         n_perm=n_perm, n_boot=n_boot, seed=seed, shuffle_labels=int(shuffle_labels),
         correction="holm", ci=0.95, noise=",".join(f"{k}:{v}" for k, v in noise.items()),
+        bootstrap=bootstrap,
     )  # fmt: skip
     return rsa, summarize(rsa)
+
+
+def check_comparable(
+    model_rdm: xr.DataArray, neural_rdm: xr.DataArray, area: str, seg: str, names: list[str]
+) -> None:
+    """Raise if no segment has >= 3 conditions finite in both RDMs; warn about the others.
+
+    Parameters
+    ----------
+    model_rdm, neural_rdm : xr.DataArray, dims (seg, condition, condition2)
+    area, seg : str
+        Area name and segment dim (for the messages).
+    names : list of str
+        The condition variables (for the messages).
+    """
+    labels = [str(x) for x in model_rdm[seg].values]
+    a = model_rdm.transpose(seg, "condition", "condition2").values
+    b = neural_rdm.reindex({seg: model_rdm[seg].values})
+    b = b.transpose(seg, "condition", "condition2").values
+    usable = {}
+    for lab, x, y in zip(labels, a, b, strict=True):
+        pair = finite_conditions(x, y)
+        usable[lab] = 0 if pair is None else pair[0].shape[0]
+    short = [lab for lab, n in usable.items() if n < 3]
+    if len(short) == len(usable):
+        n_cond = model_rdm.sizes["condition"]
+        raise DataValidationError(
+            f"area {area!r}: no {seg} has >= 3 conditions with finite dissimilarities in both "
+            f"the model and the neural RDM (conditions = {names} give {n_cond} conditions; "
+            f"usable per {seg}, 0 = fewer than 3: {usable}); fix: add condition variables "
+            "(e.g. --conditions rule,location,pitch), use --by epoch, or relax --exclude"
+        )
+    if short:
+        log.warning(
+            "area %r: %s %s have < 3 comparable conditions; their rows are NaN",
+            area, seg, short,
+        )  # fmt: skip
 
 
 def match_trials(latents_ds: xr.Dataset, dataset: xr.Dataset) -> xr.Dataset:

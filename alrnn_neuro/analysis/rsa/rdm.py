@@ -108,7 +108,8 @@ def compute_rdm(
             raise DataValidationError(
                 f"condition(s) {few} have fewer than 2 trials; crossnobis needs >= 2 trials per "
                 "condition (one per fold at least); fix: merge or drop these conditions, or use "
-                "method='sqeuclidean'"
+                "a distance without cross-validation: method='sqeuclidean' (CLI: --distance "
+                "sqeuclidean)"
             )
         n_folds = np.array([np.unique(fold[code == k]).size for k in range(len(names))])
         if np.any(n_folds < 2):
@@ -277,7 +278,8 @@ def _plain(m, method, precision, names) -> np.ndarray:
             raise DataValidationError(
                 f"condition(s) {names[norm == 0].tolist()} have a constant pattern across "
                 "features, so the correlation distance is undefined; fix: use method="
-                "'sqeuclidean' or 'crossnobis', or drop silent segments/units"
+                "'sqeuclidean' or 'crossnobis' (CLI: --distance sqeuclidean), or drop silent "
+                "segments/units"
             )
         centred = centred / norm[:, None]
         return np.clip(1.0 - centred @ centred.T, 0.0, 2.0) * (1 - np.eye(m.shape[0]))

@@ -1,0 +1,158 @@
+"""Write and load the files of ``alrnn-neuro analyze``; load a run and its dataset's inputs.
+
+:func:`write_analysis` saves an :class:`~alrnn_neuro.analysis.report.AnalysisResult` as
+
+=====================  =====================================================================
+file                   content
+=====================  =====================================================================
+``regimes.nc``         ``region_usage`` (region), ``transition_count`` / ``_probability``
+                       (region_from, region_to), ``epoch_transition_*`` (epoch, ...),
+                       ``region_epoch`` (region, epoch), ``dwell_*`` (run),
+                       ``switch_latency`` (trial, event), nonlinearity usage
+``dynamics.nc``        per used region: Jacobian, eigenvalues (real/imag parts), stability,
+                       fixed points under each epoch's mean input and whether they are real;
+                       period-k cycles (dims ``cycle``, ``cycle_step``, ``latent``; see
+                       :func:`~alrnn_neuro.analysis.cycles.cycle_dataset`)
+``primitives.json``    one record per tested primitive (integration, gating, rule-based
+                       integration; see ``detect_primitives``)
+``alignment.json``     AMI of region vs epoch / trial variables with null p-values, summary
+=====================  =====================================================================
+
+The ``.nc`` files are written with :func:`alrnn_neuro.data.h5.write_netcdf`; read them with
+:func:`alrnn_neuro.data.h5.read_netcdf` (or ``xarray.load_dataset(path, engine="h5netcdf")``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._json import dumps
+from alrnn_neuro.data.h5 import write_netcdf
+from alrnn_neuro.errors import DataValidationError, RunDirError
+
+__all__ = ["FILES", "load_fit", "load_inputs", "write_analysis"]
+
+FILES = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json")
+
+
+def write_analysis(result: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``regimes.nc``, ``dynamics.nc``, ``primitives.json``, ``alignment.json``.
+
+    All files are first written into a temporary folder; they replace those in ``out_dir``
+    only when every one succeeded, so a failure leaves ``out_dir`` as it was.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        Output of :func:`~alrnn_neuro.analysis.report.analyze_run`.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+
+    Returns
+    -------
+    list of Path
+        The written files.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file; fix: give a directory path")
+
+    def fill(folder: Path) -> None:
+        _netcdf(result.regimes, folder / "regimes.nc")
+        _netcdf(result.dynamics, folder / "dynamics.nc")
+        (folder / "primitives.json").write_text(dumps(result.primitives))
+        (folder / "alignment.json").write_text(dumps({**result.alignment, **result.summary}))
+
+    if not out.exists():
+        with atomic_path(out) as tmp:
+            tmp.mkdir()
+            fill(tmp)
+    else:
+        stage = Path(tempfile.mkdtemp(prefix=".analysis.", dir=out))
+        try:
+            fill(stage)
+            for name in FILES:
+                os.replace(stage / name, out / name)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return [out / name for name in FILES]
+
+
+def _netcdf(ds: xr.Dataset, path: Path) -> None:
+    ds = ds.copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float | np.number)}
+    write_netcdf(ds, path)
+
+
+def load_fit(run: str | os.PathLike | Any) -> Any:
+    """A FitResult from a run directory (checked file by file) or passed through as is."""
+    if not isinstance(run, str | os.PathLike):
+        return run
+    from alrnn_neuro.training.api import load_run
+
+    path = Path(run)
+    if not path.is_dir():
+        raise RunDirError(f"RUN_DIR {path} is not a directory; fix: give a run directory")
+    missing = [f for f in ("config.json", "model.pt", "latents.nc") if not (path / f).is_file()]
+    if missing:
+        raise RunDirError(
+            f"RUN_DIR {path} lacks {', '.join(missing)}; fix: point to a finished run "
+            "directory written by `alrnn-neuro fit` (or finish it with --resume)"
+        )
+    return load_run(path)
+
+
+def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
+    """The dataset's ``inputs`` on the run's trials and time bins (None without a dataset)."""
+    if dataset is None:
+        recorded, run_dir = "", getattr(fit, "run_dir", None)
+        if run_dir is not None and (Path(run_dir) / "config.json").is_file():
+            record = json.loads((Path(run_dir) / "config.json").read_text())
+            recorded = record.get("data", {}).get("path", "")
+        if not recorded or not Path(recorded).is_file():
+            return None
+        dataset = recorded
+    if not isinstance(dataset, xr.Dataset):
+        from alrnn_neuro.data.h5 import load_dataset
+
+        dataset = load_dataset(dataset)
+    lat = fit.latents
+    if "inputs" not in dataset:
+        raise DataValidationError("dataset has no `inputs` variable; fix: pass the fitted dataset")
+    run_trials, data_trials = lat["trial"].values, dataset["trial"].values
+    missing = np.setdiff1d(run_trials, data_trials)
+    if len(missing):
+        raise DataValidationError(
+            f"dataset trials do not match the run: trial ids {missing[:5].tolist()} "
+            f"({len(missing)} of {len(run_trials)}) are missing; fix: pass --dataset with the "
+            "file the run was fitted to"
+        )
+    names = list(fit.config.inputs)
+    have = [str(x) for x in dataset["input"].values]
+    if any(n not in have for n in names):
+        raise DataValidationError(
+            f"dataset inputs {have} lack the run's input channels {names}; fix: pass --dataset "
+            "with the file the run was fitted to"
+        )
+    t_run, t_data = lat["time"].values, dataset["time"].values
+    idx = np.clip(np.searchsorted(t_data, t_run), 0, len(t_data) - 1)
+    near = np.where(np.abs(t_data[idx - 1] - t_run) < np.abs(t_data[idx] - t_run), idx - 1, idx)
+    tol = 0.25 * float(np.median(np.diff(t_data))) if len(t_data) > 1 else 1e-9
+    if np.any(np.abs(t_data[near] - t_run) > tol):
+        raise DataValidationError(
+            f"dataset time bins ({t_data[0]:.3f}..{t_data[-1]:.3f} s, {len(t_data)} bins) do not "
+            f"cover the run's ({t_run[0]:.3f}..{t_run[-1]:.3f} s); fix: pass the fitted dataset "
+            "(same bin_size and alignment)"
+        )
+    inputs = dataset["inputs"].sel(trial=run_trials, input=names).isel(time=near)
+    inputs = inputs.assign_coords(time=t_run).transpose("trial", "time", "input")
+    return inputs.where(lat["valid"], 0.0)
