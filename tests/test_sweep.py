@@ -14,7 +14,8 @@ from alrnn_neuro.cli.app import main
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
-from alrnn_neuro.sweep import SweepGrid, group_cells, run_sweep, summarize
+from alrnn_neuro.sweep import SweepGrid, group_cells, memory, run_sweep, summarize
+from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.training import FitConfig, load_run
 
 BASE = FitConfig(epochs=2, latent_dim=3)
@@ -208,3 +209,42 @@ def test_cli_bad_input_exits_2(dataset_file, tmp_path, capsys, args, message):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_summarize_tolerates_a_train_fraction_with_no_finished_alrnn_cell():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(2, 3, 3, 2))
+    values[0, :, :, 0] = np.nan  # no AL-RNN cell finished at train_fraction 0.3
+    coords = {"model": ["alrnn", "gru"], "pwl_units": [0, 1, 2], "seed": [0, 1, 2],
+              "train_fraction": [0.3, 1.0]}  # fmt: skip
+    results = xr.Dataset(
+        {"test_loss": (("model", "pwl_units", "seed", "train_fraction"), values)}, coords=coords
+    )
+    minimal = summarize(results)["minimal_pwl_units"]
+    assert np.isnan(minimal.sel(train_fraction=0.3))
+    mean = results["test_loss"].sel(model="alrnn", train_fraction=1.0).mean("seed")
+    sem = results["test_loss"].sel(model="alrnn", train_fraction=1.0).std("seed", ddof=1) / 3**0.5
+    best = int(np.argmin(mean.values))
+    within = mean <= mean[best] + sem[best]
+    assert minimal.sel(train_fraction=1.0) == results["pwl_units"].values[within.values].min()
+
+
+def test_ensemble_size_is_capped_by_memory():
+    per_member = member_bytes(n_time=60, n_units=30, latent_dim=16, batch_size=32)
+    # 256 validation trials x 60 steps x (6*16 + 3*30) numbers x 4 bytes x safety factor 2
+    assert per_member == 2 * 4 * 256 * 60 * (6 * 16 + 3 * 30)
+    assert ensemble_size(16, per_member, budget=5 * per_member) == 5
+    assert ensemble_size(16, per_member, budget=10 * per_member, workers=4) == 2
+    assert ensemble_size(16, per_member, budget=per_member // 2) == 1
+    assert ensemble_size(4, per_member, budget=100 * per_member) == 4
+
+
+def test_sweep_splits_ensembles_when_memory_is_short(ds, tmp_path, monkeypatch):
+    grid = SweepGrid(pwl_units=(0, 1, 2), seeds=(0,), train_fractions=(0.5,), latent_dims=(3,))
+    per_member = member_bytes(n_time=ds.sizes["time"], n_units=ds.sizes["unit"], latent_dim=3,
+                              batch_size=BASE.batch_size)  # fmt: skip
+    # room for two members in half of the "available" memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 4 * per_member + 1)
+    calls = []
+    run_sweep(ds, grid, BASE, out=tmp_path / "sweep", task_hook=calls.append)
+    assert sorted(len(group) for group in calls) == [1, 2]

@@ -3,13 +3,15 @@
 A :class:`SweepGrid` is validated on construction; :meth:`SweepGrid.cells` lists one
 :class:`Cell` (one fitted model) per combination, and :func:`group_cells` packs the AL-RNN cells
 that can share one batched program (same M and train fraction) into ensembles of at most
-``max_members``. Baselines (``rnn``, ``gru``, ``lstm``) have no PWL units: they get one cell per
-(latent_dim, seed, train_fraction), stored with ``pwl_units=0``.
+``max_members`` (capped by memory in a sweep: :mod:`alrnn_neuro.sweep.memory`). Baselines
+(``rnn``, ``gru``, ``lstm``) have no PWL units: they get one cell per (latent_dim, seed,
+train_fraction), stored with ``pwl_units=0``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -130,12 +132,12 @@ class SweepGrid:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def group_cells(cells: list[Cell], max_members: int) -> list[tuple[Cell, ...]]:
+def group_cells(cells: list[Cell], max_members: int | Mapping[int, int]) -> list[tuple[Cell, ...]]:
     """Pack cells into groups run as one task.
 
     AL-RNN cells with the same M and train fraction form ensembles of at most ``max_members``
-    (trained by :func:`~alrnn_neuro.training.fit_ensemble`); every baseline cell is its own
-    group.
+    (one bound, or one per M, e.g. from :func:`~alrnn_neuro.sweep.memory.ensemble_size`),
+    trained by :func:`~alrnn_neuro.training.fit_ensemble`; every baseline cell is its own group.
 
     Examples
     --------
@@ -151,9 +153,10 @@ def group_cells(cells: list[Cell], max_members: int) -> list[tuple[Cell, ...]]:
             continue
         key = (cell.latent_dim, cell.train_fraction)
         pending.setdefault(key, []).append(cell)
-    for members in pending.values():
-        for start in range(0, len(members), max_members):
-            groups.append(tuple(members[start : start + max_members]))
+    for (latent_dim, _), members in pending.items():
+        size = max_members if isinstance(max_members, int) else max_members[latent_dim]
+        for start in range(0, len(members), size):
+            groups.append(tuple(members[start : start + size]))
     return groups
 
 

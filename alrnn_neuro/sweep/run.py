@@ -2,8 +2,11 @@
 
 Layout of ``out``::
 
-    sweep.json          grid, base config, dataset fingerprint and the held-out test trials
+    sweep.json          grid, base config, dataset fingerprint (and task name) and the held-out
+                        test trials
+    dataset.h5          only for ``alrnn-neuro sweep TASK``: the generated task dataset
     cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
+                        (test metrics, fit time, ``primitives_found``)
     results.nc          the collected metrics (see :mod:`alrnn_neuro.sweep.results`)
 
 Train fraction and test trials
@@ -38,14 +41,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
+from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.config import FitConfig
 
 logger = logging.getLogger(__name__)
 
 SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
+#: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
+DATASET_FILE = "dataset.h5"
 EXECUTORS = ("local", "dask")
 #: seconds to wait for an existing dask scheduler before giving up
 CONNECT_TIMEOUT = "5s"
@@ -109,17 +116,7 @@ def run_sweep(
     from alrnn_neuro.sweep.results import collect_results
 
     base = FitConfig() if base_config is None else base_config
-    if executor not in EXECUTORS:
-        raise ConfigError(f"executor={executor!r} is unknown; fix: use one of {EXECUTORS}")
-    if scheduler is not None and executor != "dask":
-        raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
-    if len(base.split) != 3:
-        raise ConfigError(
-            f"split={list(base.split)}: a sweep scores every cell on common test trials; fix: "
-            "give three fractions (train, val, test), e.g. 0.7,0.15,0.15"
-        )
+    check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
     ds = _load(ds_or_path)
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
     client, cluster = _connect(scheduler, workers) if executor == "dask" else (None, None)
@@ -129,7 +126,8 @@ def run_sweep(
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
         tasks = []
-        for group in group_cells(todo, grid.max_members):
+        sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
+        for group in group_cells(todo, sizes):
             keep = _keep_ids(pool, group[0].train_fraction, base.seed)
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
@@ -144,6 +142,48 @@ def run_sweep(
         if cluster is not None:
             cluster.close()
     return collect_results(root)
+
+
+def _ensemble_sizes(ds: xr.Dataset, grid: SweepGrid, base: FitConfig, workers: int):
+    """Members per ensemble for each M: the grid's ``max_members``, capped by memory."""
+    n_out = int(ds[observation_variable(ds)].shape[-1])
+    return {
+        m: ensemble_size(
+            grid.max_members,
+            member_bytes(n_time=int(ds.sizes["time"]), n_units=n_out, latent_dim=m,
+                         batch_size=base.batch_size),
+            workers=workers,
+        )
+        for m in grid.latent_dims
+    }  # fmt: skip
+
+
+def _n_workers(client: Any) -> int:
+    """Worker processes that train at once (1 for the local executor)."""
+    if client is None:
+        return 1
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def check_sweep_args(
+    base: FitConfig,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> None:
+    """Raise :class:`ConfigError` for settings :func:`run_sweep` cannot use (before any work)."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor={executor!r} is unknown; fix: use one of {EXECUTORS}")
+    if scheduler is not None and executor != "dask":
+        raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
+    if len(base.split) != 3:
+        raise ConfigError(
+            f"split={list(base.split)}: a sweep scores every cell on common test trials; fix: "
+            "give three fractions (train, val, test), e.g. 0.7,0.15,0.15"
+        )
 
 
 def cell_complete(path: Path) -> bool:
@@ -170,6 +210,7 @@ def run_group(
     list of str
         The names of the cells written.
     """
+    from alrnn_neuro.sweep.cell_primitives import count_primitives
     from alrnn_neuro.training.api import fit
     from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
 
@@ -194,7 +235,8 @@ def run_group(
     seconds = (time.perf_counter() - started) / len(cells)
     for cell, result, run in zip(cells, results, dirs, strict=True):
         record = {"cell": cell.name, "fit_seconds": seconds, "n_members": len(cells),
-                  "test": _score_test(ds, result, test_ids)}  # fmt: skip
+                  "test": _score_test(ds, result, test_ids),
+                  "primitives_found": count_primitives(result, sub)}  # fmt: skip
         rd.write_json(run / CELL_FILE, record)
         final = Path(out) / "cells" / cell.name
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +289,8 @@ def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, r
             f"{pool.size} non-test trials; fix: use larger fractions"
         )
     record = {"grid": grid.to_dict(), "base_config": base.to_dict(),
-              "data": {"fingerprint": fingerprint, "n_trials": int(ds.sizes["trial"])},
+              "data": {"fingerprint": fingerprint, "n_trials": int(ds.sizes["trial"]),
+                       "task": str(ds.attrs.get("task", ""))},
               "test_trials": test_ids.tolist()}  # fmt: skip
     path = root / SWEEP_FILE
     if path.is_file():
@@ -266,7 +309,7 @@ def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, r
             )
         if old["grid"] != grid.to_dict():
             logger.info("resuming %s with a new grid; finished cells are kept", root)
-    elif root.is_dir() and any(p.name != "staging" for p in root.iterdir()):
+    elif root.is_dir() and any(p.name not in ("staging", DATASET_FILE) for p in root.iterdir()):
         raise RunDirError(f"{root} is not empty and holds no sweep; fix: choose another --out")
     root.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(root / "staging", ignore_errors=True)  # leftovers of killed runs
