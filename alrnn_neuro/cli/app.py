@@ -34,7 +34,13 @@ def _root(
 ) -> None:
     """alrnn-neuro: where does my circuit need nonlinearity, and what does it compute there?"""
     _state["debug"] = debug
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        # libraries that set their own loggers to INFO (dask.distributed) propagate to the
+        # console handler: its level, not the root logger's, keeps them quiet without --verbose
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(level)
 
 
 commands.register(app)

@@ -1,0 +1,36 @@
+"""``alrnn-neuro report DIR``: one self-contained ``report.html`` of a reproduction or sweep.
+
+DIR may be the output folder of ``alrnn-neuro reproduce`` or of ``sweep``, ``fit``,
+``analyze`` or ``rsa``; whatever of it exists is rendered (see :mod:`alrnn_neuro.report`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+
+def report_command(
+    directory: Path = typer.Argument(
+        ..., help="Folder of `alrnn-neuro reproduce` (or of sweep, fit, analyze, rsa)."
+    ),
+    out: Path = typer.Option(None, "--out", help="HTML file to write (default DIR/report.html)."),
+) -> None:
+    """Write one self-contained HTML report (figures embedded, works offline)."""
+    from alrnn_neuro.report import build_report, save_report
+
+    report = build_report(directory)
+    path = save_report(report, directory, out=out)
+    console = Console()
+    console.print(f"report written to [bold]{escape(str(path))}[/]", highlight=False)
+    console.print(f"sections: {escape(', '.join(report.sections))}", highlight=False)
+    for name, why in report.skipped:
+        console.print(f"[dim]skipped {escape(name)}: {escape(why)}[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report")(report_command)

@@ -1,0 +1,104 @@
+"""Report sections from JSON records: claims (top), fitted run metrics, config and versions."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+from alrnn_neuro.report.html import Section, esc, key_values, mark, note, table
+
+#: config.json ``data`` entries too long to list (their length is shown instead)
+LONG_LISTS = ("unit_ids", "classes")
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def claims_section(path: Path) -> Section:
+    """The science claims of ``reproduce.json`` with ✓ / ✗ / n.a. and their evidence."""
+    record = _json(path)
+    section = Section("claims", "Claims")
+    head = ", ".join(f"{k} {record[k]}" for k in ("target", "setting") if record.get(k))
+    if head:
+        section.add(note(f"reproduce {head}; see the configuration at the bottom."))
+    claims = record.get("claims") or []
+    if not claims:
+        section.add(note("reproduce.json lists no claims."))
+        return section
+    rows = [(esc(c.get("claim", "")), mark(c.get("holds")), esc(c.get("evidence", "")))
+            for c in claims]  # fmt: skip
+    section.add(table(["claim", "holds", "evidence"], rows, raw=(0, 1, 2)))
+    return section
+
+
+def run_section(run: Path) -> Section:
+    """Held-out metrics of the fitted run (``metrics.json``) per split."""
+    metrics = _json(run / "metrics.json")
+    section = Section("run", "Fitted model")
+    section.add(note(f"Run directory {run}."))
+    splits = [s for s in ("train", "val", "test") if isinstance(metrics.get(s), dict)]
+    names: list[str] = []
+    for s in splits:
+        names += [k for k, v in metrics[s].items() if k not in names and not isinstance(v, dict)]
+    if splits:
+        rows = [[s, *(metrics[s].get(k) for k in names)] for s in splits]
+        section.add(table(["split", *names], rows))
+    extra = {k: v for k, v in metrics.items() if k not in splits and not isinstance(v, dict)}
+    if extra:
+        section.add(key_values(extra))
+    return section
+
+
+def _data_summary(data: dict) -> dict:
+    out = {}
+    for k, v in data.items():
+        out[k] = f"{len(v)} entries" if k in LONG_LISTS and isinstance(v, list) else v
+    return out
+
+
+def config_section(
+    reproduce: Path | None, run: Path | None, sweep: Path | None, version: str
+) -> Section:
+    """reproduce.json (command, settings, fit config, grid, versions), run and sweep configs."""
+    section = Section("config", "Configuration and versions")
+    if reproduce is not None:
+        record = _json(reproduce)
+        section.add("<h3>reproduce.json</h3>")
+        top = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
+        section.add(key_values(top))
+        for key, title in (("versions", "Versions"), ("fit_config", "Fit configuration"),
+                           ("grid", "Sweep grid")):  # fmt: skip
+            if isinstance(record.get(key), dict):
+                section.add(f"<h4>{esc(title)}</h4>")
+                section.add(key_values(record[key]))
+    if sweep is not None and (sweep / "sweep.json").is_file():
+        record = _json(sweep / "sweep.json")
+        section.add(f"<h3>Sweep ({esc(sweep)})</h3>")
+        for key, title in (("grid", "Grid"), ("base_config", "Base fit configuration"),
+                           ("data", "Data")):  # fmt: skip
+            if isinstance(record.get(key), dict):
+                section.add(f"<h4>{esc(title)}</h4>")
+                section.add(key_values(record[key]))
+    if run is not None and (run / "config.json").is_file():
+        record = _json(run / "config.json")
+        section.add(f"<h3>Run config ({esc(run)})</h3>")
+        if isinstance(record.get("config"), dict):
+            section.add(key_values(record["config"]))
+        if isinstance(record.get("data"), dict):
+            section.add("<h4>Data</h4>")
+            section.add(key_values(_data_summary(record["data"])))
+        if record.get("alrnn_neuro_version"):
+            section.add(note(f"fitted with alrnn-neuro {record['alrnn_neuro_version']}"))
+    section.add(note(f"Report written by alrnn-neuro {version}, Python "
+                     f"{platform.python_version()}."))  # fmt: skip
+    return section
+
+
+def skipped_section(skipped: list[tuple[str, str]]) -> Section:
+    """One line per section left out: its name and what was absent or unreadable."""
+    section = Section("skipped", "Not in this report")
+    rows = "".join(f"<li><strong>{esc(name)}</strong>: {esc(why)}</li>" for name, why in skipped)
+    return section.add(f'<ul class="note">{rows}</ul>')

@@ -1,0 +1,171 @@
+"""Report sections of sweep results: performance vs P and vs training-set size, regions used,
+the minimal sufficient P, and one small panel per task sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro.plotting import sweep as plot
+from alrnn_neuro.report.html import Section, esc, fmt, img_figure, note, table
+
+HIGHER = ("test_bits_per_spike", "test_accuracy")
+
+
+def load_results(folder: Path) -> xr.Dataset:
+    """``folder/results.nc``, or the results collected from the cells of an unfinished sweep."""
+    if (folder / "results.nc").is_file():
+        from alrnn_neuro.data.h5 import read_netcdf
+
+        return read_netcdf(folder / "results.nc")
+    from alrnn_neuro.sweep import collect_results
+
+    return collect_results(folder, write=False)
+
+
+def by_latent_dim(results: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
+    """(label, results of one M): one entry per M when ``latent_dim`` is a dim."""
+    if "latent_dim" not in results.dims:
+        m = results.coords.get("latent_dim")
+        return [("" if m is None else f"M = {int(m)}", results)]
+    return [(f"M = {int(m)}", results.sel(latent_dim=m)) for m in results["latent_dim"].values]
+
+
+def _summary(results: xr.Dataset, metric: str) -> xr.Dataset:
+    """:func:`~alrnn_neuro.sweep.summarize`; without the minimal P where a slice has no data."""
+    from alrnn_neuro.sweep import summarize
+
+    try:
+        return summarize(results, metric=metric)
+    except ValueError:  # an all-NaN slice (unfinished cells): mean and sem only
+        mean, sem = plot.mean_sem(results[metric])
+        n = results[metric].notnull().sum("seed")
+        return xr.Dataset({"mean": mean, "sem": sem, "n_seeds": n}, attrs={"metric": metric})
+
+
+def _at(da: xr.DataArray, **sel) -> xr.DataArray:
+    return da.sel({k: v for k, v in sel.items() if k in da.dims})
+
+
+def _pm(mean: float, sem: float) -> str:
+    return "-" if not np.isfinite(mean) else f"{fmt(mean)} ± {fmt(sem, 2)}"
+
+
+def minimal_p_table(results: xr.Dataset, summary: xr.Dataset) -> str:
+    """One row per train fraction: minimal sufficient P, best P, P = 0 and the baselines."""
+    mean, sem = summary["mean"], summary["sem"]
+    fractions = results["train_fraction"].values if "train_fraction" in results.dims else [None]
+    baselines = [str(m) for m in results["model"].values if m != "alrnn"]
+    rows = []
+    for f in fractions:
+        m = _at(mean, train_fraction=f)
+        s = _at(sem, train_fraction=f)
+        row: list = ["all" if f is None else float(f)]
+        if "alrnn" in results["model"].values and "minimal_pwl_units" in summary:
+            am, asem = m.sel(model="alrnn"), s.sel(model="alrnn")
+            minimal = float(_at(summary["minimal_pwl_units"], train_fraction=f))
+            higher = summary.attrs["metric"] in HIGHER
+            ok = np.isfinite(am.values)
+            best = None
+            if ok.any():
+                values = np.where(ok, am.values, -np.inf if higher else np.inf)
+                best = am["pwl_units"].values[
+                    int(np.argmax(values) if higher else np.argmin(values))
+                ]
+            row += [
+                "-" if not np.isfinite(minimal) else f"{minimal:g}",
+                "-" if best is None else str(best),
+                _pm(float(am.sel(pwl_units=best)), float(asem.sel(pwl_units=best)))
+                if best is not None else "-",
+                _pm(float(am.isel(pwl_units=0)), float(asem.isel(pwl_units=0))),
+            ]  # fmt: skip
+        for b in baselines:
+            row.append(_pm(float(m.sel(model=b).isel(pwl_units=0)),
+                           float(s.sel(model=b).isel(pwl_units=0))))  # fmt: skip
+        rows.append(row)
+    p0 = f"P = {results['pwl_units'].values[0]}"
+    headers = ["train fraction"]
+    if "alrnn" in results["model"].values and "minimal_pwl_units" in summary:
+        headers += ["minimal sufficient P", "best P", "best P (mean ± sem)", f"{p0} (mean ± sem)"]
+    headers += [f"{b} (mean ± sem)" for b in baselines]
+    return table(headers, rows)
+
+
+def sweep_section(folder: Path) -> Section:
+    """Performance vs P (seeds + mean ± sem + baselines), minimal sufficient P, performance
+    vs training-set size per P, regions used vs P."""
+    results = load_results(folder)
+    section = Section("sweep", "Nonlinearity sweep (P)")
+    metric = plot.default_metric(results)
+    seeds = results.sizes.get("seed", 1)
+    section.add(note(
+        f"From {folder}: metric {metric} on the sweep's common held-out test trials; "
+        f"models {', '.join(map(str, results['model'].values))}; P = "
+        f"{', '.join(map(str, results['pwl_units'].values))}; {seeds} seed(s). Minimal "
+        "sufficient P = smallest P whose mean is within one sem of the best P's mean."
+    ))  # fmt: skip
+    if not bool(results[metric].notnull().any()):
+        return section.add(note(f"No finished cells yet: every {metric} value is NaN."))
+    for label, sub in by_latent_dim(results):
+        suffix = f" ({label})" if label else ""
+        summary = _summary(sub, metric)
+        minimal = None
+        if "minimal_pwl_units" in summary:
+            top = summary["minimal_pwl_units"]
+            if "train_fraction" in top.dims:
+                top = top.sel(train_fraction=sub["train_fraction"].max())
+            minimal = float(top)
+        section.add(f"<h3>Performance vs P{esc(suffix)}</h3>")
+        section.add(img_figure(plot.plot_performance_vs_p(sub, metric=metric, minimal_p=minimal),
+                               f"performance vs P{suffix}"))  # fmt: skip
+        section.add(f"<h3>Minimal sufficient P{esc(suffix)}</h3>")
+        section.add(minimal_p_table(sub, summary))
+        fractions = sub.sizes.get("train_fraction", 1)
+        section.add(f"<h3>Performance vs training-set size{esc(suffix)}</h3>")
+        if fractions > 1:
+            fig = plot.plot_performance_vs_train_fraction(sub, metric=metric)
+            section.add(img_figure(fig, f"performance vs training-set size{suffix}"))
+        else:
+            section.add(note("One train fraction in this sweep: no training-set-size curve."))
+        section.add(f"<h3>Regions used vs P{esc(suffix)}</h3>")
+        has_regions = "regions_used" in sub and "alrnn" in sub["model"].values
+        if has_regions and bool(sub["regions_used"].sel(model="alrnn").notnull().any()):
+            section.add(img_figure(plot.plot_regions_vs_p(sub), f"regions used vs P{suffix}"))
+        else:
+            section.add(note("No AL-RNN regions_used values in this sweep."))
+    return section
+
+
+def tasks_section(sweeps: dict[str, Path]) -> Section:
+    """One small performance-vs-P panel per task sweep, and a table of the minimal P."""
+    section = Section("tasks", "Per-task sweeps")
+    results, rows, failed = {}, [], []
+    for task, folder in sweeps.items():
+        try:
+            res = load_results(folder)
+        except (OSError, ValueError) as error:
+            failed.append(f"{task}: {error}")
+            continue
+        label, res = by_latent_dim(res)[-1]  # the largest M
+        metric = plot.default_metric(res)
+        results[task] = res
+        minimal = np.nan
+        summary = _summary(res, metric)
+        if "minimal_pwl_units" in summary:
+            top = summary["minimal_pwl_units"]
+            if "train_fraction" in top.dims:
+                top = top.sel(train_fraction=res["train_fraction"].max())
+            minimal = float(top)
+        rows.append(
+            [task, metric, label or "-", "-" if not np.isfinite(minimal) else f"{minimal:g}"]
+        )
+    if results:
+        section.add(note("Largest train fraction and largest M of each task's sweep; baselines as "
+                         "bands (mean ± sem), AL-RNN seeds as points."))  # fmt: skip
+        section.add(img_figure(plot.plot_task_sweeps(results), "performance vs P per task"))
+        section.add(table(["task", "metric", "M", "minimal sufficient P"], rows))
+    for line in failed:
+        section.add(note(f"could not read the sweep of {line}"))
+    return section

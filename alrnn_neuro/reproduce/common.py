@@ -1,0 +1,141 @@
+"""Shared steps of every reproduction: the output folder, ``reproduce.json``, the report.
+
+A reproduction first writes ``DIR/.reproduce-start.json`` (target and settings), so a rerun
+into the same folder can tell whether it holds the same reproduction (``--resume`` continues
+it, reusing finished sweep cells) or another one (refused). ``reproduce.json`` is written at
+the end, when every step and the claims are done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._json import dumps
+from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.training import rundir as rd
+
+logger = logging.getLogger(__name__)
+
+START, RECORD = ".reproduce-start.json", "reproduce.json"
+
+
+def prepare_out(out: str | os.PathLike, identity: dict[str, Any], *, resume: bool) -> Path:
+    """Check that ``out`` may receive this reproduction and mark it as started.
+
+    Parameters
+    ----------
+    out : str or PathLike
+        Output folder (created if needed).
+    identity : dict
+        What makes two reproductions the same (target, setting, dataset, seed); JSON-ready.
+    resume : bool
+        Continue a reproduction with the same identity found in ``out``.
+
+    Raises
+    ------
+    RunDirError
+        ``out`` is a file, holds other files, another reproduction, or this one without
+        ``resume``. Nothing is written then.
+    """
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise RunDirError(f"--out {root} is a file; fix: give a folder path")
+    old = _previous(root)
+    if old is not None:
+        if _comparable(old) != _comparable(identity):
+            diff = {k: (old.get(k), v) for k, v in identity.items() if old.get(k) != v}
+            what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise RunDirError(
+                f"--out {root} holds another reproduction ({what or 'other settings'}); fix: "
+                "choose another --out"
+            )
+        if not resume:
+            raise RunDirError(
+                f"--out {root} already holds this reproduction; fix: add --resume to continue "
+                "it (finished sweep cells are kept) or choose another --out"
+            )
+        logger.info("resuming the reproduction in %s", root)
+    elif root.is_dir() and any(root.iterdir()):
+        raise RunDirError(
+            f"--out {root} is not empty and holds no reproduction; fix: another --out"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / START, identity)
+    return root
+
+
+def _previous(root: Path) -> dict[str, Any] | None:
+    for name in (START, RECORD):
+        if (root / name).is_file():
+            record = rd.read_json(root / name)
+            return record.get("identity", record) if name == RECORD else record
+    return None
+
+
+def _comparable(identity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in identity.items() if k != "command"}
+
+
+def sweep(data: Path, grid, base, out: Path, workers: int):
+    """``run_sweep`` on ``workers`` dask processes (if dask is installed and workers > 1)."""
+    from alrnn_neuro.sweep import run_sweep
+
+    executor = "local"
+    if workers > 1:
+        try:
+            import dask.distributed  # noqa: F401
+
+            executor = "dask"
+        except ImportError:
+            logger.info("dask.distributed is not installed: cells run one after another")
+    logger.info("sweep of %d cells into %s (%s)", len(grid.cells()), out, executor)
+    return run_sweep(data, grid, base, out=out, executor=executor,
+                     workers=workers if executor == "dask" else None, resume=True)  # fmt: skip
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages a reproduction depends on."""
+    import numpy
+    import torch
+    import xarray
+
+    import alrnn_neuro
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "xarray": xarray.__version__,
+        "alrnn_neuro": alrnn_neuro.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps(value))
+
+
+def write_record(root: Path, record: dict[str, Any]) -> Path:
+    """Write ``DIR/reproduce.json`` (adds ``versions``)."""
+    path = root / RECORD
+    write_json(path, {**record, "versions": versions()})
+    return path
+
+
+def write_report(root: Path) -> Path | None:
+    """Render ``DIR/report.html`` with :func:`alrnn_neuro.report.write_report` if available."""
+    try:
+        from alrnn_neuro.report import write_report as render
+    except ImportError as error:  # the report module is optional for a reproduction
+        logger.warning("report.html not written: alrnn_neuro.report is unavailable (%s)", error)
+        return None
+    path = render(root)
+    logger.info("report written to %s", path)
+    return Path(path)

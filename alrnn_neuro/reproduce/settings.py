@@ -1,0 +1,211 @@
+"""Settings of ``alrnn-neuro reproduce``: how big each reproduction is (quick, full, tiny).
+
+Every number a reproduction uses lives here, so ``reproduce.json`` records the whole setting
+and a run can be repeated exactly. ``quick`` fits in a few minutes on two CPU cores, ``full``
+follows the study's grids (hours, see docs/reproduce.md), ``tiny`` is for the test suite only
+(seconds; too small for the claims to mean anything).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from alrnn_neuro.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class StimulusSettings:
+    """Size of ``reproduce stimulus-selection``.
+
+    Attributes
+    ----------
+    name : str
+        ``quick``, ``full`` or ``tiny``.
+    n_trials, n_units : int
+        Simulated session size (ignored with ``--dataset``).
+    latent_dim : int
+        M of every AL-RNN and baseline of the sweep (7 = the simulator's true size).
+    pwl_units : tuple of int
+        P values of the sweep (must include 0 and ``latent_dim``).
+    n_seeds : int
+        Initialisation seeds 0 .. n_seeds-1 per cell.
+    train_fractions : tuple of float
+        Shares of the non-test trials (nested); the smallest is the low-data regime.
+    baselines : tuple of str
+        Baseline models fitted with the same M (``rnn``, ``gru``, ``lstm``).
+    epochs, patience, batch_size, lr : fit settings of every sweep cell.
+    chosen_epochs, chosen_patience : int
+        Fit length of the chosen (analysed) model.
+    n_null : int
+        Null draws of the regime analysis (p-value floor 1 / (n_null + 1)).
+    rsa_n_perm, rsa_n_boot : int
+        Permutations and bootstrap samples of the RSA.
+    workers : int
+        Parallel worker processes of the sweep (1 = run cells one after another).
+    """
+
+    name: str
+    n_trials: int
+    n_units: int
+    pwl_units: tuple[int, ...]
+    n_seeds: int
+    train_fractions: tuple[float, ...]
+    baselines: tuple[str, ...]
+    epochs: int
+    patience: int
+    chosen_epochs: int
+    chosen_patience: int
+    n_null: int
+    rsa_n_perm: int
+    rsa_n_boot: int
+    latent_dim: int = 7
+    batch_size: int = 32
+    lr: float = 0.005
+    workers: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (lists instead of tuples)."""
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of ``reproduce tasks``: generator parameters and its sweep.
+
+    Attributes
+    ----------
+    n_trials : int
+        Trials generated (per task for ``multitask``).
+    params : dict
+        Keyword arguments of the generator (e.g. ``length`` of the addition problem).
+    latent_dim : int
+        M.
+    pwl_units : tuple of int
+        P values swept.
+    epochs, patience, lr, batch_size : fit settings of every cell.
+    """
+
+    n_trials: int
+    latent_dim: int
+    pwl_units: tuple[int, ...]
+    epochs: int
+    params: dict[str, Any] = field(default_factory=dict)
+    patience: int = 0
+    lr: float = 0.01
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Size of ``reproduce tasks``: the classic tasks and the multi-task suite.
+
+    Attributes
+    ----------
+    name : str
+        ``quick``, ``full`` or ``tiny``.
+    tasks : dict of str to TaskSpec
+        Classic task name (a key of ``alrnn_neuro.simulate.tasks.TASKS``) -> its spec.
+    multitask : TaskSpec
+        The 11-task suite (``n_trials`` per task).
+    n_seeds : int
+        Initialisation seeds 0 .. n_seeds-1 per cell.
+    workers : int
+        Parallel worker processes of each sweep.
+    """
+
+    name: str
+    tasks: dict[str, TaskSpec]
+    multitask: TaskSpec
+    n_seeds: int
+    workers: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return _plain(self)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, tuple | list):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(obj)
+
+
+STIMULUS = {
+    "quick": StimulusSettings(
+        name="quick", n_trials=300, n_units=30, pwl_units=(0, 1, 2, 7), n_seeds=3,
+        train_fractions=(0.2, 1.0), baselines=("gru", "rnn"), epochs=60, patience=20,
+        chosen_epochs=150, chosen_patience=40, n_null=200, rsa_n_perm=200, rsa_n_boot=200,
+    ),
+    "full": StimulusSettings(
+        name="full", n_trials=500, n_units=30, pwl_units=(0, 1, 2, 3, 5, 7), n_seeds=5,
+        train_fractions=(0.1, 0.3, 1.0), baselines=("gru", "lstm", "rnn"), epochs=200,
+        patience=40, chosen_epochs=200, chosen_patience=40, n_null=200, rsa_n_perm=1000,
+        rsa_n_boot=1000,
+    ),
+    "tiny": StimulusSettings(
+        name="tiny", n_trials=100, n_units=6, pwl_units=(0, 1, 3), n_seeds=2,
+        train_fractions=(1.0,), baselines=("rnn",), epochs=2, patience=0, chosen_epochs=2,
+        chosen_patience=0, n_null=5, rsa_n_perm=5, rsa_n_boot=5, latent_dim=3, workers=1,
+    ),
+}  # fmt: skip
+
+_SHORT = {"patience": 50, "batch_size": 16}  # quick: short task versions, small batches
+_QUICK_TASKS = {
+    "addition": TaskSpec(300, 8, (0, 1, 2, 8), 150, {"length": 10}, lr=0.005, **_SHORT),
+    "copy": TaskSpec(300, 12, (0, 1, 2, 12), 300, {"n_symbols": 4, "seq_len": 3, "delay": 10},
+                     lr=0.01, **_SHORT),
+    "variable_delay_copy": TaskSpec(300, 12, (0, 1, 2, 12), 300,
+                                    {"n_symbols": 4, "seq_len": 3, "delay": (5, 15)},
+                                    lr=0.01, **_SHORT),
+    "contextual_integration": TaskSpec(300, 8, (0, 1, 2, 8), 150, {"stimulus_steps": (5, 11)},
+                                       lr=0.005, **_SHORT),
+}  # fmt: skip
+_FULL_TASKS = {
+    "addition": TaskSpec(2000, 20, (0, 1, 2, 5, 10, 20), 300, {"length": 100}, patience=50),
+    "copy": TaskSpec(2000, 40, (0, 2, 5, 10, 20, 40), 300, {"delay": 100}, patience=50),
+    "variable_delay_copy": TaskSpec(
+        2000, 40, (0, 2, 5, 10, 20, 40), 300, {"delay": (50, 150)}, patience=50
+    ),
+    "contextual_integration": TaskSpec(2000, 20, (0, 1, 2, 5, 10, 20), 300, {}, patience=50),
+}
+
+TASK_SETTINGS = {
+    "quick": TaskSettings(
+        name="quick", tasks=_QUICK_TASKS, n_seeds=3,
+        multitask=TaskSpec(40, 16, (0, 2, 4, 16), 120, patience=50, lr=0.01, batch_size=16),
+    ),
+    "full": TaskSettings(
+        name="full", tasks=_FULL_TASKS, n_seeds=5,
+        multitask=TaskSpec(500, 64, (0, 2, 4, 8, 16, 32, 64), 300, patience=50, lr=0.005),
+    ),
+    "tiny": TaskSettings(
+        name="tiny", n_seeds=2, workers=1,
+        tasks={"addition": TaskSpec(20, 3, (0, 3), 1, {"length": 10})},
+        multitask=TaskSpec(8, 3, (0, 2), 1),
+    ),
+}  # fmt: skip
+
+
+def stimulus_settings(name: str) -> StimulusSettings:
+    """The stimulus-selection setting called ``name`` (``quick``, ``full`` or ``tiny``)."""
+    return _pick(STIMULUS, name)
+
+
+def task_settings(name: str) -> TaskSettings:
+    """The task setting called ``name`` (``quick``, ``full`` or ``tiny``)."""
+    return _pick(TASK_SETTINGS, name)
+
+
+def _pick(table: dict, name: str):
+    if name not in table:
+        raise ConfigError(f"setting={name!r} is unknown; fix: use one of {', '.join(table)}")
+    return table[name]
