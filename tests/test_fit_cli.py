@@ -135,9 +135,16 @@ def _checkpoint_epoch(run: Path) -> int:
         return 0
 
 
+def _default_sigint() -> None:
+    # a shell starts background jobs with SIGINT ignored, and a child inherits that: restore
+    # the default so the child's Python turns SIGINT into KeyboardInterrupt (as under Ctrl-C)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "alrnn_neuro", "fit", *argv]
-    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)  # fmt: skip
 
 
 def _wait_for_epoch(process: subprocess.Popen, run: Path, epoch: int) -> int:
@@ -152,7 +159,8 @@ def _wait_for_epoch(process: subprocess.Popen, run: Path, epoch: int) -> int:
 
 def test_ctrl_c_and_sigkill_then_resume_give_the_uninterrupted_result(data_file, tmp_path):
     toml = tmp_path / "run.toml"
-    toml.write_text("latent_dim = 3\npwl_units = 1\nepochs = 40\npatience = 0\nbatch_size = 8\n")
+    # enough epochs that the watcher below (polling checkpoints) cannot miss the running fit
+    toml.write_text("latent_dim = 3\npwl_units = 1\nepochs = 100\npatience = 0\nbatch_size = 8\n")
     base = [str(data_file), "--config", str(toml)]
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     assert _run(["fit", *base, "--out", str(straight)]) == 0
@@ -169,7 +177,7 @@ def test_ctrl_c_and_sigkill_then_resume_give_the_uninterrupted_result(data_file,
     killed_at = _wait_for_epoch(second, broken, _checkpoint_epoch(broken) + 3)
     second.kill()  # SIGKILL: no handler runs, only atomic checkpoints protect the run
     second.communicate(timeout=60)
-    assert killed_at < 40 and not (broken / "metrics.json").exists()
+    assert killed_at < 100 and not (broken / "metrics.json").exists()
 
     assert _run(["fit", *base, "--out", str(broken), "--resume"]) == 0
     assert (broken / "metrics.json").read_text() == (straight / "metrics.json").read_text()
