@@ -187,10 +187,7 @@ def make_task_readout(
     >>> type(make_task_readout("cross_entropy", 4, 3, seed=0)).__name__
     'CrossEntropyTaskReadout'
     """
-    if task_loss == "mse":
-        return MSETaskReadout(latent_dim, n_outputs, seed=seed, ensemble_shape=ensemble_shape)
-    if task_loss == "cross_entropy":
-        return CrossEntropyTaskReadout(
-            latent_dim, n_outputs, seed=seed, ensemble_shape=ensemble_shape
-        )
-    raise ConfigError(f"task_loss={task_loss!r} is unknown; fix: one of {TASK_LOSSES}")
+    readouts = {"mse": MSETaskReadout, "cross_entropy": CrossEntropyTaskReadout}
+    if task_loss not in readouts:
+        raise ConfigError(f"task_loss={task_loss!r} is unknown; fix: one of {TASK_LOSSES}")
+    return readouts[task_loss](latent_dim, n_outputs, seed=seed, ensemble_shape=ensemble_shape)

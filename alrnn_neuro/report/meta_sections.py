@@ -59,6 +59,20 @@ def _data_summary(data: dict) -> dict:
     return out
 
 
+#: (key, title) of the dict entries of reproduce.json / sweep.json shown as tables
+REPRODUCE_TABLES = (("versions", "Versions"), ("fit_config", "Fit configuration"),
+                    ("grid", "Sweep grid"))  # fmt: skip
+SWEEP_TABLES = (("grid", "Grid"), ("base_config", "Base fit configuration"), ("data", "Data"))
+
+
+def _add_tables(section: Section, record: dict, parts: tuple[tuple[str, str], ...]) -> None:
+    """One titled key/value table per ``(key, title)`` whose ``record[key]`` is a dict."""
+    for key, title in parts:
+        if isinstance(record.get(key), dict):
+            section.add(f"<h4>{esc(title)}</h4>")
+            section.add(key_values(record[key]))
+
+
 def config_section(
     reproduce: Path | None, run: Path | None, sweep: Path | None, version: str
 ) -> Section:
@@ -69,19 +83,11 @@ def config_section(
         section.add("<h3>reproduce.json</h3>")
         top = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
         section.add(key_values(top))
-        for key, title in (("versions", "Versions"), ("fit_config", "Fit configuration"),
-                           ("grid", "Sweep grid")):  # fmt: skip
-            if isinstance(record.get(key), dict):
-                section.add(f"<h4>{esc(title)}</h4>")
-                section.add(key_values(record[key]))
+        _add_tables(section, record, REPRODUCE_TABLES)
     if sweep is not None and (sweep / "sweep.json").is_file():
         record = _json(sweep / "sweep.json")
         section.add(f"<h3>Sweep ({esc(sweep)})</h3>")
-        for key, title in (("grid", "Grid"), ("base_config", "Base fit configuration"),
-                           ("data", "Data")):  # fmt: skip
-            if isinstance(record.get(key), dict):
-                section.add(f"<h4>{esc(title)}</h4>")
-                section.add(key_values(record[key]))
+        _add_tables(section, record, SWEEP_TABLES)
     if run is not None and (run / "config.json").is_file():
         record = _json(run / "config.json")
         section.add(f"<h3>Run config ({esc(run)})</h3>")

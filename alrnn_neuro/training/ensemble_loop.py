@@ -34,13 +34,13 @@ from torch import nn
 from alrnn_neuro.models import observation
 from alrnn_neuro.models.alrnn import ALRNN
 from alrnn_neuro.models.fused_poisson import poisson_member_loss
-from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
+from alrnn_neuro.models.task_readout import TASK_LOSSES
 from alrnn_neuro.training.batching import TrialTensors, iterate_batches
 from alrnn_neuro.training.checkpoint import TrainState, snapshot
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import alpha_at, forcing_targets, forcing_weights
 from alrnn_neuro.training.loop import EpochCallback, learning_rate
-from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.network import FitModel, make_readout, mean_over_valid_steps
 from alrnn_neuro.training.regularizers import mar_penalty, mar_units
 
 
@@ -73,14 +73,7 @@ class EnsembleFitModel(nn.Module):
         self.config = base
         self.dynamics = ALRNN(m, [c.pwl_units for c in self.configs], len(base.inputs),
                               init_state=base.init_state, seed=0, ensemble_shape=ens)  # fmt: skip
-        if base.obs == "poisson":
-            self.readout = observation.PoissonReadout(m, n_units, seed=0, ensemble_shape=ens)
-        elif base.obs == "gaussian":
-            self.readout = observation.GaussianReadout(m, n_units, seed=0, ensemble_shape=ens)
-        elif base.obs in TASK_LOSSES:
-            self.readout = make_task_readout(base.obs, m, n_units, seed=0, ensemble_shape=ens)
-        else:
-            self.readout = observation.IdentityReadout(n_units)
+        self.readout = make_readout(base.obs, m, n_units, seed=0, ensemble_shape=ens)
         self.head = None
         if members[0].head is not None:
             n_classes = members[0].head.n_out
@@ -117,9 +110,7 @@ class EnsembleFitModel(nn.Module):
             z0 = x @ torch.linalg.pinv(self.readout.weight).mT / c.clamp(min=1)
             return nn.functional.pad(z0, (0, self.config.latent_dim - z0.shape[-1]))
         z = self.readout.invert(head.data, head.valid, observed=observed)
-        w = head.valid[..., None].to(z.dtype)
-        z0 = (z * w).sum(-2) / w.sum(-2).clamp(min=1)
-        return nn.functional.pad(z0, (0, self.config.latent_dim - z0.shape[-1]))
+        return mean_over_valid_steps(z, head.valid, self.config.latent_dim)
 
     def member_losses(
         self, batch: TrialTensors, forcing: torch.Tensor | None = None

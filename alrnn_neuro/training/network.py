@@ -24,6 +24,35 @@ from alrnn_neuro.training.forcing import forcing_targets
 from alrnn_neuro.training.regularizers import mar_penalty, mar_units
 
 
+def make_readout(
+    obs: str, latent_dim: int, n_units: int, *, seed: int, ensemble_shape: tuple[int, ...] = ()
+) -> nn.Module:
+    """The observation model named by a resolved ``config.obs`` (one per ensemble member).
+
+    Examples
+    --------
+    >>> type(make_readout("mse", 4, 2, seed=0)).__name__
+    'MSETaskReadout'
+    """
+    if obs == "poisson":
+        return observation.PoissonReadout(latent_dim, n_units, seed=seed,
+                                          ensemble_shape=ensemble_shape)  # fmt: skip
+    if obs == "gaussian":
+        return observation.GaussianReadout(latent_dim, n_units, seed=seed,
+                                           ensemble_shape=ensemble_shape)  # fmt: skip
+    if obs in TASK_LOSSES:
+        return make_task_readout(obs, latent_dim, n_units, seed=seed, ensemble_shape=ensemble_shape)
+    return observation.IdentityReadout(n_units)
+
+
+def mean_over_valid_steps(z: torch.Tensor, valid: torch.Tensor, latent_dim: int) -> torch.Tensor:
+    """Average per-step latent estimates ``z`` (..., trial, time, k) over each trial's valid
+    steps and zero-pad to ``latent_dim``: the data-inferred z0 (..., trial, latent)."""
+    w = valid[..., None].to(z.dtype)
+    z0 = (z * w).sum(-2) / w.sum(-2).clamp(min=1)
+    return F.pad(z0, (0, latent_dim - z0.shape[-1]))
+
+
 class FitModel(nn.Module):
     """Latent dynamics, observation model and optional choice head of one fit.
 
@@ -76,21 +105,15 @@ class FitModel(nn.Module):
         self.dynamics = make_model(
             config.model, m, config.pwl_units, len(config.inputs), seed, init_state=init_state
         )
-        if config.obs == "poisson":
-            self.readout = observation.PoissonReadout(m, n_units, seed=seed + 1)
-            if unit_mean is not None:
+        self.readout = make_readout(config.obs, m, n_units, seed=seed + 1)
+        if unit_mean is not None:
+            if config.obs == "poisson":
                 self.readout.set_bias_from_rates(unit_mean)
-        elif config.obs == "gaussian":
-            self.readout = observation.GaussianReadout(m, n_units, seed=seed + 1)
-            if unit_mean is not None:
+            elif config.obs == "gaussian":
                 with torch.no_grad():
                     self.readout.bias.copy_(unit_mean)
-        elif config.obs in TASK_LOSSES:
-            self.readout = make_task_readout(config.obs, m, n_units, seed=seed + 1)
-            if unit_mean is not None:
+            elif config.obs in TASK_LOSSES:
                 self.readout.set_bias_from_targets(unit_mean)
-        else:
-            self.readout = observation.IdentityReadout(n_units)
         self.head = None
         if n_classes:
             self.head = observation.ChoiceHead(m, n_classes, seed=seed + 2)
@@ -110,9 +133,7 @@ class FitModel(nn.Module):
         k = self.config.init_bins
         head = batch.first_steps(k)
         z = self.readout.invert(head.data, head.valid, observed=head.observed)
-        w = head.valid[..., None].to(z.dtype)
-        z0 = (z * w).sum(1) / w.sum(1).clamp(min=1)
-        return F.pad(z0, (0, self.config.latent_dim - z0.shape[-1]))
+        return mean_over_valid_steps(z, head.valid, self.config.latent_dim)
 
     def latents(self, batch: TrialTensors, forcing: torch.Tensor | None = None) -> torch.Tensor:
         """Run the dynamics over the batch; ``forcing`` = per-step alpha (trial, time, 1).
