@@ -286,56 +286,22 @@ def detect_primitives(
         return {k: v for k, v in options.items() if k in names}
 
     common = ("eps", "cos_threshold", "alignment")
+    model = (A, W, C, n_pwl, bitcode, inputs)
+    steps = {"valid": valid, "epoch": epoch}
     tables = [
-        detect_integration(
-            A,
-            W,
-            C,
-            n_pwl,
-            bitcode,
-            inputs,
-            valid=valid,
-            epoch=epoch,
-            evidence_inputs=evidence_inputs,
-            conditions=conditions,
-            **opts(*common, "min_occupancy"),
-        )
-    ]
+        detect_integration(*model, **steps, evidence_inputs=evidence_inputs,
+                           conditions=conditions, **opts(*common, "min_occupancy"))
+    ]  # fmt: skip
     if gate_inputs is not None:
-        tables.append(
-            detect_gating(
-                A,
-                W,
-                C,
-                n_pwl,
-                bitcode,
-                inputs,
-                valid=valid,
-                epoch=epoch,
-                gate_inputs=gate_inputs,
-                target_inputs=evidence_inputs,
-                conditions=conditions,
-                **opts("eps", "alpha", "window", "horizon", "threshold", "min_gain_ratio"),
-            )
-        )
+        gating = opts("eps", "alpha", "window", "horizon", "threshold", "min_gain_ratio")
+        tables.append(detect_gating(*model, **steps, gate_inputs=gate_inputs,
+                                    target_inputs=evidence_inputs, conditions=conditions,
+                                    **gating))  # fmt: skip
     if rule is not None:
-        tables.append(
-            detect_rule_integration(
-                A,
-                W,
-                C,
-                n_pwl,
-                bitcode,
-                inputs,
-                rule,
-                valid=valid,
-                epoch=epoch,
-                evidence_inputs=evidence_inputs,
-                readout=readout,
-                seed=seed,
-                **opts(*common, "n_null", "alpha"),
-            )
-        )
+        rule_opts = opts(*common, "n_null", "alpha")
+        tables.append(detect_rule_integration(*model, rule, **steps,
+                                              evidence_inputs=evidence_inputs, readout=readout,
+                                              seed=seed, **rule_opts))  # fmt: skip
     if stored is not None and (cue_event or cue_epoch):
         tables.append(
             detect_memory_transients(
