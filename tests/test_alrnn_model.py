@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,29 +80,30 @@ def test_jacobian_equals_autograd(p):
         assert torch.allclose(model.jacobian(z[None])[0], auto, atol=1e-12)
 
 
-def test_bitcode_and_region_matrices_are_consistent_with_jacobian():
+def test_params_bitcode_and_region_jacobians_are_consistent_with_jacobian():
     model = _random_model(5, 3, 2)
-    codes = model.all_codes()
+    params = model.params()
+    codes = params.regions()
     assert codes.tolist() == list(range(8))
-    mats = model.region_matrices(codes)
+    mats = params.region_jacobians(codes)
     assert mats.shape == (8, 5, 5)
     for bits in itertools.product([0, 1], repeat=3):
         signs = torch.tensor([2.0 * b - 1 for b in bits], dtype=torch.float64)
         z = torch.cat([torch.randn(2, dtype=torch.float64), signs * 0.7])
-        code = int(model.bitcode(z[None])[0])
+        code = int(params.bitcode(z[None].numpy())[0])
         assert code == bits[0] * 4 + bits[1] * 2 + bits[2]  # first PWL unit = MSB
-        assert torch.allclose(mats[code], model.jacobian(z[None])[0], atol=1e-15)
+        np.testing.assert_allclose(mats[code], model.jacobian(z[None])[0].detach().numpy(), atol=1e-15)
 
 
 def test_linear_and_full_plrnn_regions():
-    linear = _random_model(4, 0, 1)
-    assert linear.all_codes().tolist() == [0]
-    assert int(linear.bitcode(torch.randn(1, 4).double())[0]) == 0
-    expected = torch.diag(linear.A) + linear.W
-    assert torch.allclose(linear.region_matrices(linear.all_codes())[0], expected)
+    linear = _random_model(4, 0, 1).params()
+    assert linear.regions().tolist() == [0]
+    assert int(linear.bitcode(np.random.default_rng(0).normal(size=(1, 4)))[0]) == 0
+    expected = np.diag(linear.A) + linear.W
+    np.testing.assert_allclose(linear.region_jacobians()[0], expected)
     full = _random_model(4, 4, 1)
     z = torch.tensor([[1.0, -1.0, 1.0, 1.0]], dtype=torch.float64)
-    assert int(full.bitcode(z)[0]) == 0b1011
+    assert int(full.params().bitcode(z.numpy())[0]) == 0b1011
     assert full.phi(z).tolist() == [[1.0, 0.0, 1.0, 1.0]]
 
 
@@ -124,16 +126,18 @@ def test_ensemble_equals_independent_models():
         z = torch.randn(4, dtype=torch.float64)
         zz = z.expand(3, 1, 4)
         assert torch.allclose(ens.jacobian(zz)[i, 0], single.jacobian(z[None])[0])
-        assert int(ens.bitcode(zz)[i, 0]) == int(single.bitcode(z[None])[0])
-    with pytest.raises(ConfigError, match="same pwl_units for every ensemble member"):
-        ens.all_codes()
+        assert single.params().n_pwl == [1, 2, 4][i]
+    with pytest.raises(ConfigError, match=r"model.member\(i\).params\(\)"):
+        ens.params()
 
 
-def test_ensemble_region_matrices_per_member():
+def test_ensemble_member_params_hold_each_members_parameters():
     ens = _random_model(3, 1, 1, ens=(2,))
-    mats = ens.region_matrices(torch.tensor([0, 1]))
-    assert mats.shape == (2, 2, 3, 3)
-    assert torch.allclose(mats[1, 0], ens.member(1).region_matrices(torch.tensor([0]))[0])
+    for i in range(2):
+        p = ens.member(i).params()
+        np.testing.assert_array_equal(p.W, ens.W[i].detach().numpy())
+        np.testing.assert_array_equal(p.A, ens.A[i].detach().numpy())
+    assert not np.array_equal(ens.member(0).params().W, ens.member(1).params().W)
 
 
 def test_data_init_state_requires_z0():
@@ -168,7 +172,7 @@ def test_bad_shapes_raise():
     with pytest.raises(ConfigError, match="engine='jit' is not one of"):
         model(torch.zeros(2, 4, 2), engine="jit")
     with pytest.raises(ConfigError, match=r"codes must lie in \[0, 2\^P\)"):
-        model.region_matrices(torch.tensor([2]))
+        model.params().region_jacobians(np.array([2]))
     with pytest.raises(DataValidationError, match="z has shape"):
         model.jacobian(torch.zeros(2, 4))
 

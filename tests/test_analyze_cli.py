@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
     save_dataset(ds, root / "data.h5")
     for p in (1, 0):
         cfg = FitConfig(latent_dim=3, pwl_units=p, epochs=2, batch_size=16, init_bins=5)
-        fit(ds, cfg, out=root / f"run_p{p}")
+        fit(ds, cfg, out=root / f"run_p{p}", dataset_path=root / "data.h5")
     return root, ds
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from alrnn_neuro.analysis import find_cycles
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.analysis.cycles import _lyndon_words
 from alrnn_neuro.errors import ConfigError
 
@@ -64,17 +65,17 @@ def random_net(seed, M=3, P=2):
 
 @pytest.mark.parametrize("method", ["exhaustive", "scyfi"])
 def test_tent_map_cycles_by_hand(method):
-    fp = find_cycles(**TENT, n_pwl=1, period=1, method=method)
+    fp = find_cycles(ALRNNParams(**TENT, n_pwl=1), period=1, method=method)
     assert [c.regions for c in fp.cycles] == [(1,)]
     np.testing.assert_allclose(fp.cycles[0].points.ravel(), [0.25])
     assert not fp.cycles[0].stable
-    two = find_cycles(**TENT, n_pwl=1, period=2, method=method)
+    two = find_cycles(ALRNNParams(**TENT, n_pwl=1), period=2, method=method)
     assert two.method == method and len(two.cycles) == 1
     cyc = two.cycles[0]
     assert cyc.regions == (0, 1) and cyc.period == 2 and cyc.stable
     np.testing.assert_allclose(cyc.points.ravel(), [-1.25, 0.75])
     np.testing.assert_allclose(cyc.multipliers, [-0.6])
-    three = find_cycles(**TENT, n_pwl=1, period=3, method=method)
+    three = find_cycles(ALRNNParams(**TENT, n_pwl=1), period=3, method=method)
     assert three.cycles == () and "stable" in three.to_dataframe().columns
 
 
@@ -101,7 +102,7 @@ def test_exhaustive_cycles_are_orbits_of_the_true_map():
     for seed in range(5):
         A, W, C, h = random_net(seed)
         for k in (1, 2, 3):
-            for cyc in find_cycles(A, W, C, h, 2, k).cycles:
+            for cyc in find_cycles(ALRNNParams(A, W, C, h, 2), k).cycles:
                 z = cyc.points
                 np.testing.assert_allclose(step(z, A, W, h, 2), np.roll(z, -1, axis=0), atol=1e-8)
                 # minimal period: no shorter rotation maps the orbit onto itself
@@ -115,7 +116,7 @@ def test_exhaustive_agrees_with_brute_force_simulation():
         sim = simulated_stable_cycles(A, W, h, 2)
         exhaustive = {}
         for k in range(1, 5):
-            for cyc in find_cycles(A, W, C, h, 2, k).cycles:
+            for cyc in find_cycles(ALRNNParams(A, W, C, h, 2), k).cycles:
                 if cyc.stable:
                     exhaustive[cyc.regions] = cyc
         assert sim <= set(exhaustive), seed
@@ -136,32 +137,37 @@ def test_scyfi_matches_exhaustive_on_tiny_networks():
     for seed in range(8):
         A, W, C, h = random_net(seed)
         for k in (1, 2, 3):
-            ex = {c.regions for c in find_cycles(A, W, C, h, 2, k, method="exhaustive").cycles}
-            sc = find_cycles(A, W, C, h, 2, k, method="scyfi", n_restarts=100, max_iter=50, seed=1)
+            ex = {
+                c.regions
+                for c in find_cycles(ALRNNParams(A, W, C, h, 2), k, method="exhaustive").cycles
+            }
+            sc = find_cycles(
+                ALRNNParams(A, W, C, h, 2), k, method="scyfi", n_restarts=100, max_iter=50, seed=1
+            )
             assert {c.regions for c in sc.cycles} == ex, (seed, k)
 
 
 def test_scyfi_is_seeded():
     A, W, C, h = random_net(3, M=6, P=6)
-    a = find_cycles(A, W, C, h, 6, 2, method="scyfi", n_restarts=30, seed=5)
-    b = find_cycles(A, W, C, h, 6, 2, method="scyfi", n_restarts=30, seed=5)
+    a = find_cycles(ALRNNParams(A, W, C, h, 6), 2, method="scyfi", n_restarts=30, seed=5)
+    b = find_cycles(ALRNNParams(A, W, C, h, 6), 2, method="scyfi", n_restarts=30, seed=5)
     assert [c.regions for c in a.cycles] == [c.regions for c in b.cycles]
     assert a.n_candidates == b.n_candidates
 
 
 def test_method_selection_and_visited_fallback(caplog):
     A, W, C, h = random_net(4, M=10, P=10)
-    auto = find_cycles(A, W, C, h, 10, 2, max_sequences=4096, n_restarts=20)
+    auto = find_cycles(ALRNNParams(A, W, C, h, 10), 2, max_sequences=4096, n_restarts=20)
     assert auto.method == "scyfi" and not auto.restricted_to_visited
     visited = np.array([0, 3, 512, 1023])
-    vis = find_cycles(A, W, C, h, 10, 2, max_sequences=4096, visited=visited)
+    vis = find_cycles(ALRNNParams(A, W, C, h, 10), 2, max_sequences=4096, visited=visited)
     assert vis.method == "exhaustive" and vis.restricted_to_visited
     assert vis.n_candidates == 6  # Lyndon words of length 2 over 4 symbols
     assert "visited regions only" in caplog.text
     with pytest.raises(ConfigError, match="exhaustive search needs"):
-        find_cycles(A, W, C, h, 10, 2, method="exhaustive", max_sequences=4096)
+        find_cycles(ALRNNParams(A, W, C, h, 10), 2, method="exhaustive", max_sequences=4096)
     with pytest.raises(ConfigError, match="period"):
-        find_cycles(A, W, C, h, 10, 0)
+        find_cycles(ALRNNParams(A, W, C, h, 10), 0)
 
 
 def test_linear_network_p0():
@@ -171,17 +177,19 @@ def test_linear_network_p0():
         np.zeros((2, 0)),
         np.ones(2),
     )
-    fp = find_cycles(A, W, C, h, 0, 1)
+    fp = find_cycles(ALRNNParams(A, W, C, h, 0), 1)
     assert [c.regions for c in fp.cycles] == [(0,)]
     np.testing.assert_allclose(
         fp.cycles[0].points[0], np.linalg.solve(np.eye(2) - np.diag(A) - W, h)
     )
-    assert find_cycles(A, W, C, h, 0, 2).cycles == ()
+    assert find_cycles(ALRNNParams(A, W, C, h, 0), 2).cycles == ()
 
 
 def test_constant_input_shifts_the_drive_and_table_is_json():
     # tent map with the bias moved into an input channel: same cycles
-    res = find_cycles(TENT["A"], TENT["W"], np.ones((1, 1)), np.zeros(1), 1, 2, inputs=[1.0])
+    res = find_cycles(
+        ALRNNParams(TENT["A"], TENT["W"], np.ones((1, 1)), np.zeros(1), 1), 2, inputs=[1.0]
+    )
     assert [c.regions for c in res.cycles] == [(0, 1)]
     table = res.to_dataframe(n_pwl=1)
     assert table.loc[0, "bits"] == ["0", "1"] and bool(table.loc[0, "stable"])
@@ -198,7 +206,7 @@ def test_cycle_dataset_per_epoch_input_and_method():
     # so by linearity the orbit doubles: -2.5, 1.5)
     params = dict(TENT, C=np.array([[1.0]]))
     drive = xr.DataArray([[0.0], [1.0]], dims=("epoch", "input"), coords={"epoch": ["a", "b"]})
-    ds = cycle_dataset(**params, n_pwl=1, inputs=drive, periods=(2, 3))
+    ds = cycle_dataset(ALRNNParams(**params, n_pwl=1), inputs=drive, periods=(2, 3))
     assert ds["cycle_period"].values.tolist() == [2, 2]
     assert ds["cycle_epoch"].values.tolist() == ["a", "b"]
     assert ds["cycle_regions"].values.tolist() == [[0, 1, -1], [0, 1, -1]]
@@ -211,6 +219,6 @@ def test_cycle_dataset_per_epoch_input_and_method():
     assert ds.attrs["cycle_periods"] == "2,3"
     assert ds.attrs["cycle_method_k2"].startswith("exhaustive over all 2 regions")
     # too many sequences for an exhaustive search and no visited regions: SCYFI, said so
-    big = cycle_dataset(**TENT, n_pwl=1, periods=(2,), max_sequences=2)
+    big = cycle_dataset(ALRNNParams(**TENT, n_pwl=1), periods=(2,), max_sequences=2)
     assert big.attrs["cycle_method_k2"].startswith("SCYFI")
     assert big["cycle_epoch"].values.tolist() == ["none"]

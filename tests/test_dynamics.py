@@ -11,12 +11,10 @@ from alrnn_neuro.analysis import (
     classify_stability,
     epoch_mean_inputs,
     fixed_points,
-    n_pwl_from_mask,
-    params_from_model,
     region_dynamics,
-    region_jacobians,
 )
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.params import ALRNNParams, n_pwl_from_mask
 
 TOL = 1e-10
 
@@ -30,6 +28,10 @@ def random_params(seed: int, M: int = 5, P: int = 3, K: int = 2, scale: float = 
         rng.normal(0, 1, M),
         P,
     )
+
+
+def record(A, W, C, h, P) -> ALRNNParams:
+    return ALRNNParams(A, W, C, h, P)
 
 
 def torch_step(A, W, C, h, P):
@@ -57,33 +59,36 @@ def test_jacobian_matches_autograd(seed, P):
     for _ in range(6):
         z = rng.normal(0, 2, 5)
         ref = torch.autograd.functional.jacobian(step, torch.tensor(z)).numpy()
-        ours = region_jacobians(A, W, np.array([code_of(z, P)]), P)[0]
+        ours = record(A, W, C, h, P).region_jacobians(np.array([code_of(z, P)]))[0]
         np.testing.assert_allclose(ours, ref, atol=TOL)
 
 
-def test_jacobian_matches_model_region_matrices():
+def test_region_jacobians_equal_the_torch_models_jacobian_in_each_region():
     from alrnn_neuro.models.alrnn import ALRNN
 
-    model = ALRNN(6, 3, 2, seed=1)
+    model = ALRNN(6, 3, 2, seed=1).double()
     with torch.no_grad():
         model.W.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
-    p = params_from_model(model)
-    assert p["n_pwl"] == 3 and p["C"].shape == (6, 2)
-    codes = np.arange(8)
-    ref = model.region_matrices(torch.arange(8)).detach().double().numpy()
-    np.testing.assert_allclose(region_jacobians(p["A"], p["W"], codes, 3), ref, atol=1e-6)
+    p = model.params()
+    assert p.n_pwl == 3 and p.C.shape == (6, 2)
+    J = p.region_jacobians()
+    z = torch.randn(200, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    codes = p.bitcode(z.numpy())
+    ref = model.jacobian(z).detach().numpy()  # the model's own closed form at each state
+    np.testing.assert_allclose(J[codes], ref, atol=1e-12)
+    assert len(np.unique(codes)) == 8  # every region was checked
 
 
 @pytest.mark.parametrize("seed,P", [(0, 0), (3, 3), (4, 5)])
 def test_fixed_points_solve_each_region_and_real_iff_true_fixed_point(seed, P):
     A, W, C, h, _ = random_params(seed, M=5, P=P)
     S = np.random.default_rng(seed).normal(size=(3, 2))
-    wood = fixed_points(A, W, C, h, P, inputs=S, method="woodbury")
-    direct = fixed_points(A, W, C, h, P, inputs=S, method="direct")
+    wood = fixed_points(record(A, W, C, h, P), inputs=S, method="woodbury")
+    direct = fixed_points(record(A, W, C, h, P), inputs=S, method="direct")
     assert wood.attrs["method"] == "woodbury" and direct.attrs["method"] == "direct"
     np.testing.assert_allclose(wood.fixed_point, direct.fixed_point, atol=1e-9)
     np.testing.assert_array_equal(wood.is_real, direct.is_real)
-    J = region_jacobians(A, W, wood.region.values, P)
+    J = record(A, W, C, h, P).region_jacobians(wood.region.values)
     for r, code in enumerate(wood.region.values):
         for c in range(3):
             ref = np.linalg.solve(np.eye(5) - J[r], h + C @ S[c])
@@ -99,7 +104,7 @@ def test_fixed_points_solve_each_region_and_real_iff_true_fixed_point(seed, P):
 def test_one_dimensional_tent_map_fixed_points_by_hand():
     # z' = 0.2 z - 3.2 relu(z) + 1: slope 0.2 for z <= 0, -3 for z > 0.
     A, W, h = np.array([0.2]), np.array([[-3.2]]), np.array([1.0])
-    ds = region_dynamics(A, W, np.zeros((1, 0)), h, 1)
+    ds = region_dynamics(record(A, W, np.zeros((1, 0)), h, 1))
     np.testing.assert_allclose(ds.fixed_point.sel(region=0).values.ravel(), [1 / 0.8])
     np.testing.assert_allclose(ds.fixed_point.sel(region=1).values.ravel(), [0.25])
     assert ds.is_real.values.ravel().tolist() == [False, True]  # 1.25 > 0 is virtual
@@ -117,7 +122,7 @@ def test_two_dimensional_fixed_points_under_epoch_inputs_by_hand():
     inputs = xr.DataArray(
         [[0.0], [2.0]], dims=("epoch", "input"), coords={"epoch": ["pre", "stim"], "input": ["s"]}
     )
-    ds = fixed_points(A, W, C, h, 1, inputs=inputs)
+    ds = fixed_points(record(A, W, C, h, 1), inputs=inputs)
     assert ds.fixed_point.dims == ("region", "epoch", "latent")
     # region 0 (z2 <= 0): z2 = 2(s - 0.5), z1 = 0; region 1: z2 = 2(s - 0.5), z1 = 2 z2.
     np.testing.assert_allclose(ds.fixed_point.sel(region=0, epoch="pre"), [0.0, -1.0])
@@ -129,10 +134,10 @@ def test_two_dimensional_fixed_points_under_epoch_inputs_by_hand():
 def test_singular_region_gives_nan_not_crash():
     # unit 0 is a perfect integrator (A=1, no coupling): I - J is singular in every region
     A, W, h = np.array([1.0, 0.5]), np.zeros((2, 2)), np.array([0.0, 1.0])
-    ds = fixed_points(A, W, np.zeros((2, 0)), h, 1)
+    ds = fixed_points(record(A, W, np.zeros((2, 0)), h, 1))
     assert ds.attrs["method"] == "direct"
     assert np.isnan(ds.fixed_point.values).all() and not ds.is_real.values.any()
-    dyn = region_dynamics(A, W, np.zeros((2, 0)), h, 1)
+    dyn = region_dynamics(record(A, W, np.zeros((2, 0)), h, 1))
     assert set(dyn.stability.values) == {"line attractor"}
 
 
@@ -154,7 +159,7 @@ def test_classify_stability(eigs, expected):
 
 def test_region_dynamics_p0_has_one_region():
     A, W, C, h, _ = random_params(5, M=4, P=0)
-    ds = region_dynamics(A, W, C, h, 0)
+    ds = region_dynamics(record(A, W, C, h, 0))
     assert ds.sizes["region"] == 1 and ds.region.values.tolist() == [0]
     J = np.diag(A) + W
     np.testing.assert_allclose(ds.jacobian.values[0], J)
@@ -166,7 +171,7 @@ def test_region_dynamics_p0_has_one_region():
 
 def test_region_dynamics_eigenpairs_and_sorting():
     A, W, C, h, P = random_params(6, M=5, P=3)
-    ds = region_dynamics(A, W, C, h, P)
+    ds = region_dynamics(record(A, W, C, h, P))
     J, ev, vec = ds.jacobian.values, ds.eigenvalues.values, ds.eigenvectors.values
     np.testing.assert_allclose(J @ vec, vec * ev[:, None, :], atol=1e-9)
     assert np.all(np.diff(np.abs(ev), axis=1) <= 1e-12)
@@ -176,19 +181,23 @@ def test_region_dynamics_eigenpairs_and_sorting():
 def test_region_dynamics_falls_back_to_visited_and_flags_it(caplog):
     A, W, C, h, _ = random_params(7, M=14, P=14, scale=0.1)
     with pytest.raises(ConfigError, match="exceed max_regions"):
-        region_dynamics(A, W, C, h, 14, max_regions=1024)
-    ds = region_dynamics(A, W, C, h, 14, max_regions=1024, visited=np.array([0, 5, 77]))
+        region_dynamics(record(A, W, C, h, 14), max_regions=1024)
+    ds = region_dynamics(record(A, W, C, h, 14), max_regions=1024, visited=np.array([0, 5, 77]))
     assert ds.attrs["restricted_to_visited"] == 1 and ds.attrs["region_set"] == "visited"
     assert "visited regions only" in caplog.text
 
 
 def test_parameter_checks():
     with pytest.raises(ConfigError, match="W"):
-        region_jacobians(np.ones(3), np.ones((2, 2)), np.array([0]), 1)
+        ALRNNParams(np.ones(3), np.ones((2, 2)), None, None, 1)
     with pytest.raises(ConfigError, match="n_pwl"):
-        region_jacobians(np.ones(3), np.ones((3, 3)), np.array([0]), 4)
+        ALRNNParams(np.ones(3), np.ones((3, 3)), None, None, 4)
+    with pytest.raises(ConfigError, match=r"\[0, 2\)"):
+        ALRNNParams(np.ones(3), np.ones((3, 3)), None, None, 1).region_jacobians(np.array([2]))
     with pytest.raises(DataValidationError, match="channels"):
-        fixed_points(np.ones(3), np.zeros((3, 3)), np.ones((3, 2)), np.zeros(3), 1, inputs=[1.0])
+        fixed_points(
+            ALRNNParams(np.ones(3), np.zeros((3, 3)), np.ones((3, 2)), None, 1), inputs=[1.0]
+        )
     with pytest.raises(ConfigError, match="LAST P"):
         n_pwl_from_mask(np.array([1, 0, 0]))
 

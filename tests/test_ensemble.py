@@ -11,8 +11,8 @@ from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, FitModel, fit, load_run
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.ensemble import fit_ensemble
-from alrnn_neuro.training.ensemble_loop import EnsembleFitModel, clip_members, train_ensemble
 from alrnn_neuro.training.loop import make_optimizer, train
+from alrnn_neuro.training.network import clip_members
 from alrnn_neuro.training.session import prepare_session
 from tests.conftest import max_param_diff
 
@@ -77,16 +77,29 @@ def test_early_stopped_member_is_frozen_and_keeps_its_best_state(sim, float64):
     cfg = FitConfig(**{**SMALL, "epochs": 8, "patience": 2}, lr=0.3, seed=1)
     session = prepare_session(sim, cfg)
     pwl, seeds = [0, 4, 2], [1, 1, 1]
-    nets = [FitModel(session.config.replace(pwl_units=p, seed=s), session.n_units, 0,
-                     session.unit_mean) for p, s in zip(pwl, seeds, strict=True)]  # fmt: skip
-    model = EnsembleFitModel(nets)
+    nets = [
+        FitModel(session.config.replace(pwl_units=p, seed=s), session.n_units, 0, session.unit_mean)
+        for p, s in zip(pwl, seeds, strict=True)
+    ]
+    model = FitModel.stack(nets)
     optimizer = make_optimizer(model, session.config)
     states = [TrainState.start(s) for s in seeds]
     seen: list[list[dict]] = []
-    train_ensemble(model, optimizer, session.tensors, session.positions, session.config,
-                   TrainState.start(cfg.seed), states,
-                   callback=lambda info: seen.append(
-                       [model.member_state(k) for k in range(3)]))  # fmt: skip
+
+    def remember(info):
+        seen.append([model.member_state(k) for k in range(3)])
+
+    train(
+        model,
+        optimizer,
+        session.tensors,
+        session.positions,
+        session.config,
+        TrainState.start(cfg.seed),
+        states,
+        divergence="freeze",
+        callback=remember,
+    )
     stops = [s.epoch for s in states]
     early = [k for k, s in enumerate(states) if s.stop_reason == "early_stopping"]
     assert early and min(stops) < max(stops), f"need a member stopping first, got {stops}"
@@ -106,14 +119,17 @@ def test_diverging_member_is_frozen_without_touching_the_others(sim, float64):
     cfg = FitConfig(**SMALL, seed=0)
     session = prepare_session(sim, cfg)
     pwl = [1, 2, 3]
-    nets = [FitModel(session.config.replace(pwl_units=p), session.n_units, 0, session.unit_mean)
-            for p in pwl]  # fmt: skip
-    model = EnsembleFitModel(nets)
+    nets = [
+        FitModel(session.config.replace(pwl_units=p), session.n_units, 0, session.unit_mean)
+        for p in pwl
+    ]
+    model = FitModel.stack(nets)
     with torch.no_grad():
         model.dynamics.W[1] = float("inf")  # member 1 blows up in the first batch
     states = [TrainState.start(0) for _ in pwl]
-    train_ensemble(model, make_optimizer(model, session.config), session.tensors,
-                   session.positions, session.config, TrainState.start(0), states)  # fmt: skip
+    optimizer = make_optimizer(model, session.config)
+    args = (session.tensors, session.positions, session.config, TrainState.start(0), states)
+    train(model, optimizer, *args, divergence="freeze")
     assert [s.stop_reason for s in states] == ["max_epochs", "diverged", "max_epochs"]
     assert torch.isinf(model.dynamics.W[1]).all()  # frozen where it was, not updated
     for k in (0, 2):

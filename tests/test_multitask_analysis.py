@@ -12,13 +12,13 @@ from sklearn.metrics import mutual_info_score
 from alrnn_neuro.analysis.multitask import (
     pairwise_overlap,
     shared_index,
-    sweep_multitask,
     task_region_usage,
     task_specificity,
     usage_entropy,
     usage_measures,
 )
 from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.sweep.multitask import sweep_multitask
 
 
 def codes(rows: list[list[int]], tasks: list[str]) -> xr.DataArray:

@@ -20,6 +20,7 @@ from alrnn_neuro.analysis import (
     to_records,
 )
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.params import ALRNNParams
 
 N_TRIALS, N_TIME, ONSET, BIN = 40, 24, 8, 0.05
 
@@ -72,7 +73,7 @@ def gating_net(evidence_to_integrator=False):
 
 def test_integrating_modes_by_hand():
     (A, W, C, h, P), _ = gating_net()
-    modes = integrating_modes(A, W, C, P, [0, 1]).set_index(["region", "k"])
+    modes = integrating_modes(ALRNNParams(A, W, C, h, P), [0, 1]).set_index(["region", "k"])
     on = modes.loc[(1, 0)]
     assert on.eigenvalue == pytest.approx(1.0) and on.gain == pytest.approx(2.0)
     assert on.cosine_left == pytest.approx(2 / np.sqrt(5)) and on.cosine_right == pytest.approx(0.0)
@@ -84,14 +85,13 @@ def test_integration_detected_only_where_the_mode_carries_evidence():
     params, S = gating_net()
     bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
     table = detect_integration(
-        *params[:3], params[4], bitcode, inputs, epoch=epoch, evidence_inputs=["evidence"]
+        ALRNNParams(*params), bitcode, inputs, epoch=epoch, evidence_inputs=["evidence"]
     )
     assert set(table.epoch) == {"stim"}  # evidence arrives in stim only
     hit = table[table.detected]
     assert hit.region.tolist() == [1] and hit.occupancy.iloc[0] > 0.9
     strict = detect_integration(
-        *params[:3],
-        1,
+        ALRNNParams(*params),
         bitcode,
         inputs,
         epoch=epoch,
@@ -103,7 +103,7 @@ def test_integration_detected_only_where_the_mode_carries_evidence():
     A, W, C, h, P = params
     leaky = (np.array([0.5, 0.5]), W, C, h, P)
     b2, i2, e2 = run(*leaky, S, ["evidence", "gate"])
-    t2 = detect_integration(*leaky[:3], P, b2, i2, epoch=e2, evidence_inputs=["evidence"])
+    t2 = detect_integration(ALRNNParams(*leaky), b2, i2, epoch=e2, evidence_inputs=["evidence"])
     assert len(t2) and not t2.detected.any() and (t2.eigenvalue < 0.6).all()
 
 
@@ -111,7 +111,9 @@ def test_gating_detected_with_gain_change():
     params, S = gating_net()
     bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
     A, W, C, h, P = params
-    g = detect_gating(A, W, C, P, bitcode, inputs, epoch=epoch, gate_inputs=["gate"], horizon=10)
+    g = detect_gating(
+        ALRNNParams(A, W, C, h, P), bitcode, inputs, epoch=epoch, gate_inputs=["gate"], horizon=10
+    )
     row = g.iloc[0]
     assert bool(row.detected) and row.input == "gate" and row.target == "evidence"
     assert row.epoch == "stim" and row.n_onsets == N_TRIALS
@@ -125,13 +127,13 @@ def test_gating_not_detected_without_gain_change_or_without_flip():
     params, S = gating_net(evidence_to_integrator=True)
     bitcode, inputs, _ = run(*params, S, ["evidence", "gate"])
     A, W, C, h, P = params
-    row = detect_gating(A, W, C, P, bitcode, inputs, gate_inputs=["gate"]).iloc[0]
+    row = detect_gating(ALRNNParams(A, W, C, h, P), bitcode, inputs, gate_inputs=["gate"]).iloc[0]
     assert row.flip_rate == 1.0 and row.gain_ratio == pytest.approx(1.0) and not row.detected
     # the gate drives z1 only: no bitcode flip at onset
     A, W, C, h, P = gating_net()[0]
     C2 = np.array([[0.0, 3.0], [1.0, 0.0]])
     b2, i2, _ = run(A, W, C2, h, P, S, ["evidence", "gate"])
-    row = detect_gating(A, W, C2, P, b2, i2, gate_inputs=["gate"]).iloc[0]
+    row = detect_gating(ALRNNParams(A, W, C2, h, P), b2, i2, gate_inputs=["gate"]).iloc[0]
     assert row.flip_rate == 0.0 and not row.detected
 
 
@@ -164,10 +166,7 @@ def test_rule_based_integration(connected):
     A, W, C, h, P = params
     bitcode, inputs, epoch = run(*params, S, ["evidence", "ctx_a", "ctx_b"], rule=rule)
     df = detect_rule_integration(
-        A,
-        W,
-        C,
-        P,
+        ALRNNParams(A, W, C, h, P),
         bitcode,
         inputs,
         "rule",
@@ -261,10 +260,7 @@ def test_detect_primitives_table_is_json_serialisable():
     )
     A, W, C, h, P = params
     table = detect_primitives(
-        A,
-        W,
-        C,
-        P,
+        ALRNNParams(A, W, C, h, P),
         bitcode,
         inputs,
         epoch=epoch,
@@ -296,7 +292,12 @@ def test_linear_p0_network_still_works_and_says_so():
     bitcode, inputs, epoch = run(A, W, C, h, 0, S, ["evidence", "gate"])
     assert (bitcode.values == 0).all()
     table = detect_primitives(
-        A, W, C, 0, bitcode, inputs, epoch=epoch, evidence_inputs=["evidence"], gate_inputs=["gate"]
+        ALRNNParams(A, W, C, h, 0),
+        bitcode,
+        inputs,
+        epoch=epoch,
+        evidence_inputs=["evidence"],
+        gate_inputs=["gate"],
     )
     integ = table[table.primitive == "integration"].iloc[0]
     assert bool(integ.detected) and integ.region == 0 and integ.cosine_right == pytest.approx(1.0)
@@ -304,6 +305,6 @@ def test_linear_p0_network_still_works_and_says_so():
     assert gate.flip_rate == 0.0 and not gate.detected
     from alrnn_neuro.analysis import find_cycles, region_dynamics, region_usage
 
-    assert "single region" in region_dynamics(A, W, C, h, 0).attrs["note"]
+    assert "single region" in region_dynamics(ALRNNParams(A, W, C, h, 0)).attrs["note"]
     assert "single region" in region_usage(bitcode, n_pwl=0).attrs["note"]
-    assert "single region" in find_cycles(A, W, C, h, 0, 2).note
+    assert "single region" in find_cycles(ALRNNParams(A, W, C, h, 0), 2).note

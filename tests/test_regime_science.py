@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alrnn_neuro.analysis import params_from_model
-from alrnn_neuro.analysis.report import analyze_run
+from alrnn_neuro.analysis import analyze_run
 from alrnn_neuro.analysis.routing import feature_responses, hold_mode, rule_routing
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
@@ -41,7 +41,8 @@ def test_feature_response_matches_simulated_pulse():
     for _ in range(T):  # input (C_0 - C_1) held for T steps from z = 0, map of region `code`
         z = A * z + W @ (d * z) + C[:, 0] - C[:, 1]
     total = r @ z
-    got = feature_responses(A, W, C, P, code, r, {"f": (0, 1)}, horizon=T)
+    params = ALRNNParams(A, W, C, np.zeros(M), P)
+    got = feature_responses(params, code, r, {"f": (0, 1)}, horizon=T)
     assert got["f"] == pytest.approx(total)
 
 
@@ -59,8 +60,8 @@ def test_recipe_recovers_rule_set_routing_and_slow_hold_mode():
     # 1. regions aligned with the epochs, beyond the circular-shift null
     assert res.summary["epoch_ami"] > 0 and res.summary["epoch_p"] < 0.01
     # 2. a rule-set region pair routing each rule's relevant feature
-    params = params_from_model(run.model.dynamics)
-    table, summary = rule_routing(params, run.latents, list(run.config.inputs))
+    params = run.params
+    table, summary = rule_routing(params, run.latents)
     assert summary["pair_found"], table.to_string()
     assert table.set_index("rule")["region"].nunique() == 2
     assert (table["selectivity"] > 0).all()

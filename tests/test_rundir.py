@@ -159,14 +159,14 @@ def test_interrupt_before_the_first_epoch_leaves_nothing(sim, tmp_path, monkeypa
     def interrupted(self, batch, forcing=None):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(FitModel, "loss", interrupted)
+    monkeypatch.setattr(FitModel, "member_losses", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fit(sim, FitConfig(**SMALL), out=tmp_path / "r")
     assert not (tmp_path / "r").exists()
 
 
 def test_divergence_keeps_the_last_good_checkpoint(sim, tmp_path, monkeypatch):
-    real = FitModel.loss
+    real = FitModel.member_losses
     calls = {"n": 0}
 
     def diverging(self, batch, forcing=None):
@@ -176,7 +176,7 @@ def test_divergence_keeps_the_last_good_checkpoint(sim, tmp_path, monkeypatch):
             terms["objective"] = terms["objective"] * float("inf")
         return terms
 
-    monkeypatch.setattr(FitModel, "loss", diverging)
+    monkeypatch.setattr(FitModel, "member_losses", diverging)
     with pytest.raises(TrainingDivergedError, match="last good epoch \\(1\\).*--resume --lr"):
         fit(sim, FitConfig(**SMALL), out=tmp_path / "r")
     checkpoint = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)

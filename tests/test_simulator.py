@@ -195,7 +195,7 @@ def test_ground_truth_region_depends_on_rule_in_stimulus_epoch(ds):
     assert frac_local[0] < 0.1 and frac_pitch[3] < 0.1
     # the stored region is the bitcode of the stored latents (independent recomputation)
     gates = ds["true_latents"].sel(true_latent=["gate_plus", "gate_minus"]).values > 0
-    expected = np.where(ds["valid"].values, gates[..., 0] * 1 + gates[..., 1] * 2, 0)
+    expected = np.where(ds["valid"].values, gates[..., 0] * 2 + gates[..., 1] * 1, 0)
     np.testing.assert_array_equal(region, expected)
 
 

@@ -202,13 +202,13 @@ def test_nan_loss_stops_with_advice_and_restores_last_good_epoch(sim):
     state = TrainState.start(0)
     train(net, optimizer, session.tensors, session.positions, config.replace(epochs=1), state)
     good = {k: v.clone() for k, v in net.state_dict().items()}
-    real_loss = net.loss
+    real_loss = net.member_losses
 
     def poisoned(batch, forcing=None):
         terms = real_loss(batch, forcing)
         return {**terms, "objective": terms["objective"] * float("nan")}
 
-    net.loss = poisoned
+    net.member_losses = poisoned
     state.stop_reason = ""  # carry on past the first run's max_epochs
     with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 2.*--lr 0\.0005"):
         train(net, optimizer, session.tensors, session.positions, config, state)

@@ -16,7 +16,7 @@ from scipy.special import gammaln
 from sklearn.metrics import adjusted_mutual_info_score
 
 from alrnn_neuro.analysis.checks import bin_size_of, check_bitcode, check_epoch, trial_variable
-from alrnn_neuro.analysis.regimes import _transition_dataset, region_usage
+from alrnn_neuro.analysis.regimes import region_usage, transition_counts
 from alrnn_neuro.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -361,7 +361,7 @@ def epoch_transition_graphs(
     graphs = []
     for e in names:
         m = pair & (lab[:, 1:] == e)
-        graphs.append(_transition_dataset(codes[:, :-1][m], codes[:, 1:][m], regions))
+        graphs.append(transition_counts(codes[:, :-1][m], codes[:, 1:][m], regions))
     if not graphs:
         raise DataValidationError("epoch has no labelled valid steps. Fix: check the epoch labels.")
     graphs = xr.align(*graphs, join="outer", fill_value={"count": 0})

@@ -9,16 +9,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.errors import DataValidationError
 
 __all__ = [
     "bin_size_of",
     "check_bitcode",
     "check_epoch",
-    "check_params",
     "epoch_mean_inputs",
-    "n_pwl_from_mask",
-    "params_from_model",
     "trial_variable",
 ]
 
@@ -103,53 +100,6 @@ def trial_variable(bitcode: xr.DataArray, variable: str | xr.DataArray) -> tuple
             )
         return variable, np.asarray(bitcode[variable].values)
     return str(variable.name or "condition"), np.asarray(variable.values)
-
-
-def n_pwl_from_mask(pwl_mask: np.ndarray) -> int:
-    """Number of PWL units P from a (M,) 0/1 mask that must be ones on the last P units only."""
-    mask = np.asarray(pwl_mask).astype(bool)
-    n_pwl = int(mask.sum())
-    if not np.array_equal(mask, np.arange(mask.size) >= mask.size - n_pwl):
-        raise ConfigError(
-            f"pwl_mask={mask.astype(int).tolist()} must be ones on the LAST P units only. "
-            "Fix: order the latents so the PWL units come last."
-        )
-    return n_pwl
-
-
-def params_from_model(model: object) -> dict[str, np.ndarray | int]:
-    """Plain float64 numpy parameters ``{A, W, C, h, n_pwl}`` of one AL-RNN.
-
-    Duck-typed: ``model`` has ``A`` (M,), ``W`` (M, M), ``C`` (M, K), ``h`` (M,) (tensors or
-    arrays) and a ``pwl_mask`` (M,) buffer (ones on the last P units), like
-    :class:`alrnn_neuro.models.alrnn.ALRNN`; ensembles must be split first (``model.member(i)``).
-    """
-    out = {}
-    for name in ("A", "W", "C", "h", "pwl_mask"):
-        x = getattr(model, name)
-        out[name] = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, np.float64)
-    if out["A"].ndim != 1:
-        raise ConfigError(
-            f"model has ensemble dims (A shape {out['A'].shape}). Fix: analyse one member, "
-            "params_from_model(model.member(i))."
-        )
-    out["n_pwl"] = n_pwl_from_mask(out.pop("pwl_mask"))
-    return out
-
-
-def check_params(A, W, n_pwl, C=None, h=None) -> tuple[np.ndarray, ...]:
-    """Float64 ``(A, W, C, h)`` with shapes (M,), (M, M), (M, K), (M,) checked (C, h default 0)."""
-    A, W = np.asarray(A, np.float64), np.asarray(W, np.float64)
-    M = A.shape[0] if A.ndim == 1 else -1
-    if A.ndim != 1 or W.shape != (M, M):
-        raise ConfigError(f"A must be (M,) and W (M, M); got A {A.shape}, W {W.shape}.")
-    if not 0 <= n_pwl <= min(M, 62):
-        raise ConfigError(f"n_pwl={n_pwl} must lie in [0, min(M={M}, 62)].")
-    C = np.zeros((M, 0)) if C is None else np.asarray(C, np.float64)
-    h = np.zeros(M) if h is None else np.asarray(h, np.float64)
-    if C.ndim != 2 or C.shape[0] != M or h.shape != (M,):
-        raise ConfigError(f"C must be (M={M}, K) and h (M,); got C {C.shape}, h {h.shape}.")
-    return A, W, C, h
 
 
 def epoch_mean_inputs(

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alrnn_neuro.analysis.checks import check_params
-from alrnn_neuro.analysis.dynamics import SINGLE_REGION_NOTE, _safe_solve, region_jacobians
+from alrnn_neuro.analysis.dynamics import SINGLE_REGION_NOTE, safe_solve
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.params import ALRNNParams, bitcode
 
 logger = logging.getLogger(__name__)
 
@@ -135,16 +135,10 @@ def _solve_sequences(J: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarr
         Phi = J[:, i] @ Phi
         o = np.einsum("nij,nj->ni", J[:, i], o) + c
     z = np.empty((n, k, M))
-    z[:, 0] = _safe_solve(np.eye(M)[None] - Phi, o[..., None])[..., 0]
+    z[:, 0] = safe_solve(np.eye(M)[None] - Phi, o[..., None])[..., 0]
     for i in range(1, k):
         z[:, i] = np.einsum("nij,nj->ni", J[:, i - 1], z[:, i - 1]) + c
     return z, Phi
-
-
-def _codes_of(z: np.ndarray, n_pwl: int) -> np.ndarray:
-    """Region code of each state (..., M) -> (...)."""
-    weights = (1 << np.arange(n_pwl - 1, -1, -1, dtype=np.int64)).astype(np.int64)
-    return (z[..., z.shape[-1] - n_pwl :] > 0).astype(np.int64) @ weights
 
 
 def _canonical(seq: tuple[int, ...]) -> int:
@@ -164,11 +158,7 @@ def _make_cycle(seq: np.ndarray, z: np.ndarray, Phi: np.ndarray) -> Cycle | None
 
 
 def find_cycles(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    h: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     period: int,
     *,
     inputs: np.ndarray | None = None,
@@ -184,10 +174,8 @@ def find_cycles(
 
     Parameters
     ----------
-    A, W, C, h : ndarray
-        Parameters, shapes (M,), (M, M), (M, K), (M,).
-    n_pwl : int
-        Number of PWL units P.
+    params : ALRNNParams
+        The model (``ALRNNParams.from_model(fit)``).
     period : int
         Cycle length k >= 1 (k = 1 gives the real fixed points).
     inputs : ndarray, shape (K,), optional
@@ -214,17 +202,19 @@ def find_cycles(
     --------
     The 1-D map ``z' = 0.2 z - 3.2 relu(z) + 1`` has a stable 2-cycle through both regions:
 
-    >>> res = find_cycles(np.array([0.2]), np.array([[-3.2]]), np.zeros((1, 0)), np.ones(1), 1, 2)
+    >>> p = ALRNNParams(A=[0.2], W=[[-3.2]], C=np.zeros((1, 0)), h=[1.0], n_pwl=1)
+    >>> res = find_cycles(p, 2)
     >>> res.method, [c.regions for c in res.cycles], res.cycles[0].points.ravel().tolist()
     ('exhaustive', [(0, 1)], [-1.25, 0.75])
     """
-    A, W, C, h = check_params(A, W, n_pwl, C, h)
+    n_pwl = params.n_pwl
     if period < 1:
         raise ConfigError(f"period={period} must be >= 1.")
-    s = np.zeros(C.shape[1]) if inputs is None else np.asarray(inputs, np.float64).ravel()
-    if s.shape != (C.shape[1],):
-        raise ConfigError(f"inputs must have K={C.shape[1]} values; got shape {np.shape(inputs)}.")
-    c = h + C @ s
+    k_in = params.input_dim
+    s = np.zeros(k_in) if inputs is None else np.asarray(inputs, np.float64).ravel()
+    if s.shape != (k_in,):
+        raise ConfigError(f"inputs must have K={k_in} values; got shape {np.shape(inputs)}.")
+    c = params.drive(s)
     if method not in ("auto", "exhaustive", "scyfi"):
         raise ConfigError(f"method={method!r}; choose 'auto', 'exhaustive' or 'scyfi'.")
     alphabet, restricted = None, False
@@ -246,23 +236,23 @@ def find_cycles(
                 "method='scyfi'."
             )
     if alphabet is not None:
-        out = _exhaustive(A, W, c, n_pwl, period, alphabet, restricted, chunk_size)
+        out = _exhaustive(params, c, period, alphabet, restricted, chunk_size)
     else:
-        out = _scyfi(A, W, c, n_pwl, period, visited, n_restarts, max_iter, seed)
+        out = _scyfi(params, c, period, visited, n_restarts, max_iter, seed)
     if n_pwl == 0:
         logger.info("find_cycles: %s", SINGLE_REGION_NOTE)
         out = dataclasses.replace(out, note=SINGLE_REGION_NOTE)
     return out
 
 
-def _exhaustive(A, W, c, n_pwl, k, alphabet, restricted, chunk_size) -> CycleSearch:
+def _exhaustive(params, c, k, alphabet, restricted, chunk_size) -> CycleSearch:
     words = _lyndon_words(len(alphabet), k)
-    J_alpha = region_jacobians(A, W, alphabet, n_pwl)
+    J_alpha = params.region_jacobians(alphabet)
     cycles = []
     for lo in range(0, len(words), chunk_size):
         seq = alphabet[words[lo : lo + chunk_size]]
         z, Phi = _solve_sequences(J_alpha[words[lo : lo + chunk_size]], c)
-        ok = np.all(_codes_of(z, n_pwl) == seq, axis=1) & np.isfinite(z).all((1, 2))
+        ok = np.all(params.bitcode(z) == seq, axis=1) & np.isfinite(z).all((1, 2))
         for i in np.nonzero(ok)[0]:
             cyc = _make_cycle(seq[i], z[i], Phi[i])
             if cyc is not None:
@@ -270,8 +260,9 @@ def _exhaustive(A, W, c, n_pwl, k, alphabet, restricted, chunk_size) -> CycleSea
     return CycleSearch(k, "exhaustive", tuple(cycles), len(words), restricted)
 
 
-def _scyfi(A, W, c, n_pwl, k, visited, n_restarts, max_iter, seed) -> CycleSearch:
+def _scyfi(params, c, k, visited, n_restarts, max_iter, seed) -> CycleSearch:
     rng = np.random.default_rng(seed)
+    n_pwl, m = params.n_pwl, params.latent_dim
     if visited is not None and len(visited):
         seq = rng.choice(np.asarray(visited, np.int64), size=(n_restarts, k))
     else:
@@ -281,10 +272,10 @@ def _scyfi(A, W, c, n_pwl, k, visited, n_restarts, max_iter, seed) -> CycleSearc
     for _ in range(max_iter):
         if not len(seq):
             break
-        J = region_jacobians(A, W, seq.ravel(), n_pwl).reshape(len(seq), k, len(A), len(A))
+        J = params.region_jacobians(seq.ravel()).reshape(len(seq), k, m, m)
         z, Phi = _solve_sequences(J, c)
         n_solves += len(seq)
-        actual = _codes_of(np.nan_to_num(z, nan=0.0), n_pwl)
+        actual = bitcode(np.nan_to_num(z, nan=0.0), n_pwl)
         done = np.all(actual == seq, axis=1) & np.isfinite(z).all((1, 2))
         for i in np.nonzero(done)[0]:
             cyc = _make_cycle(seq[i], z[i], Phi[i])
@@ -307,11 +298,7 @@ def describe_method(search: CycleSearch, n_pwl: int) -> str:
 
 
 def cycle_dataset(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    h: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     *,
     inputs: xr.DataArray | None = None,
     periods: Sequence[int] = (2, 3),
@@ -323,9 +310,8 @@ def cycle_dataset(
 
     Parameters
     ----------
-    A, W, C, h : ndarray
-        Parameters, shapes (M,), (M, M), (M, K), (M,).
-    n_pwl : int
+    params : ALRNNParams
+        The model.
     inputs : DataArray, dims (epoch, input), optional
         Constant inputs to search under, one per epoch (e.g.
         :func:`~alrnn_neuro.analysis.epoch_mean_inputs`); default zero input (epoch "none").
@@ -348,7 +334,7 @@ def cycle_dataset(
         ("2,3"), ``cycle_method_k<k>`` (how period k was searched, see
         :func:`describe_method`).
     """
-    M = len(A)
+    M = params.latent_dim
     if inputs is None:
         conds, drives = ["none"], [None]
     else:
@@ -359,8 +345,8 @@ def cycle_dataset(
     attrs: dict[str, str] = {"cycle_periods": ",".join(str(k) for k in periods)}
     for k in periods:
         for cond, s in zip(conds, drives, strict=True):
-            res = find_cycles(A, W, C, h, n_pwl, k, inputs=s, visited=visited, seed=seed, **options)
-            attrs[f"cycle_method_k{k}"] = describe_method(res, n_pwl)
+            res = find_cycles(params, k, inputs=s, visited=visited, seed=seed, **options)
+            attrs[f"cycle_method_k{k}"] = describe_method(res, params.n_pwl)
             rows += [(cond, cyc) for cyc in res.cycles]
     regions = np.full((len(rows), width), -1, np.int64)
     points = np.full((len(rows), width, M), np.nan)

@@ -22,29 +22,14 @@ import logging
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro.analysis.checks import (
-    check_params,
-    epoch_mean_inputs,
-    n_pwl_from_mask,
-    params_from_model,
-)
-from alrnn_neuro.analysis.regimes import region_bits
-from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.params import ALRNNParams, code_bits, region_labels
 
 logger = logging.getLogger(__name__)
 
-MAX_ENUMERATED_PWL = 20
 SINGLE_REGION_NOTE = "P = 0: linear RNN, a single region (code 0)"
 
-__all__ = [
-    "classify_stability",
-    "epoch_mean_inputs",
-    "fixed_points",
-    "n_pwl_from_mask",
-    "params_from_model",
-    "region_dynamics",
-    "region_jacobians",
-]
+__all__ = ["classify_stability", "fixed_points", "region_dynamics", "safe_solve"]
 
 STABILITY_TYPES = (
     "stable node",
@@ -56,32 +41,28 @@ STABILITY_TYPES = (
 )
 
 
-def region_jacobians(A: np.ndarray, W: np.ndarray, codes: np.ndarray, n_pwl: int) -> np.ndarray:
-    """``J_d = diag(A) + W D_d`` for each region code.
+def constant_drives(
+    params: ALRNNParams, inputs: np.ndarray | xr.DataArray | None
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """Constant drives ``c = h + C s`` per input condition.
 
     Parameters
     ----------
-    A : ndarray, shape (M,)
-    W : ndarray, shape (M, M)
-    codes : ndarray of int, shape (n_region,)
-    n_pwl : int
+    params : ALRNNParams
+    inputs : ndarray (K,) or (n_cond, K), or DataArray dims (cond, input), optional
+        Constant inputs; None = zero input. A DataArray's other dim (e.g. ``epoch``) names the
+        conditions.
 
     Returns
     -------
-    ndarray, shape (n_region, M, M)
-        Jacobian (latent, latent2) of each region.
+    drives : ndarray, shape (latent, cond)
+    dim : str
+        Name of the condition dim (``"condition"`` unless the DataArray names one).
+    labels : ndarray, shape (cond,)
+        Condition labels.
     """
-    A, W, _, _ = check_params(A, W, n_pwl)
-    M = A.shape[0]
-    cols = np.ones((len(codes), M))
-    cols[:, M - n_pwl :] = region_bits(np.asarray(codes), n_pwl)
-    return W[None] * cols[:, None, :] + np.diag(A)[None]
-
-
-def _drives(C: np.ndarray, h: np.ndarray, inputs) -> tuple[np.ndarray, str, np.ndarray]:
-    """Constant drives c = h + C s as (M, n_cond), the condition dim name and its labels."""
     if inputs is None:
-        return h[:, None], "condition", np.array(["zero_input"])
+        return params.h[:, None], "condition", np.array(["zero_input"])
     if isinstance(inputs, xr.DataArray):
         if inputs.ndim == 1:
             inputs = inputs.expand_dims(condition=["input"])
@@ -91,20 +72,11 @@ def _drives(C: np.ndarray, h: np.ndarray, inputs) -> tuple[np.ndarray, str, np.n
     else:
         S = np.atleast_2d(np.asarray(inputs, np.float64))
         dim, labels = "condition", np.arange(S.shape[0])
-    if S.shape[1] != C.shape[1]:
-        raise DataValidationError(
-            f"inputs have {S.shape[1]} channels but C has K={C.shape[1]} columns. Fix: pass "
-            "one value per input channel."
-        )
-    return h[:, None] + C @ S.T, dim, labels
+    return params.drive(S).T, dim, labels
 
 
 def fixed_points(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    h: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     *,
     codes: np.ndarray | None = None,
     inputs: np.ndarray | xr.DataArray | None = None,
@@ -115,10 +87,8 @@ def fixed_points(
 
     Parameters
     ----------
-    A, W, C, h : ndarray
-        Parameters, shapes (M,), (M, M), (M, K), (M,).
-    n_pwl : int
-        Number of PWL units P (the last P latents).
+    params : ALRNNParams
+        The model (``ALRNNParams.from_model(fit)``).
     codes : ndarray of int, shape (n_region,), optional
         Regions to solve (default: all 2**P).
     inputs : ndarray (K,) or (n_cond, K), or DataArray dims (cond, input), optional
@@ -139,19 +109,15 @@ def fixed_points(
 
     Examples
     --------
-    >>> ds = fixed_points(np.array([0.2]), np.array([[-3.2]]), np.zeros((1, 0)), np.ones(1), 1)
+    >>> p = ALRNNParams(A=[0.2], W=[[-3.2]], C=np.zeros((1, 0)), h=[1.0], n_pwl=1)
+    >>> ds = fixed_points(p)
     >>> ds.fixed_point.values.ravel().round(2).tolist(), ds.is_real.values.ravel().tolist()
     ([1.25, 0.25], [False, True])
     """
-    A, W, C, h = check_params(A, W, n_pwl, C, h)
-    M, P = A.shape[0], n_pwl
-    if codes is None and P > MAX_ENUMERATED_PWL:
-        raise ConfigError(
-            f"n_pwl={P} has 2**{P} regions, too many to enumerate (limit {MAX_ENUMERATED_PWL}). "
-            "Fix: pass codes= (e.g. the visited regions)."
-        )
-    codes = np.arange(2**P, dtype=np.int64) if codes is None else np.asarray(codes, np.int64)
-    c, dim, labels = _drives(C, h, inputs)
+    A, W = params.A, params.W
+    M, P = params.latent_dim, params.n_pwl
+    codes = params.regions() if codes is None else params.check_codes(codes)
+    c, dim, labels = constant_drives(params, inputs)
     n, nc = len(codes), c.shape[1]
     B = np.eye(M) - np.diag(A) - W * (np.arange(M) < M - P)[None, :]
     if method == "auto":
@@ -170,11 +136,11 @@ def fixed_points(
             )
         else:
             cols = np.ones((len(chunk), M))
-            cols[:, M - P :] = region_bits(chunk, P)
+            cols[:, M - P :] = code_bits(chunk, P)
             IJ = np.eye(M)[None] - np.diag(A)[None] - W[None] * cols[:, None, :]
-            z[lo : lo + len(chunk)] = _safe_solve(IJ, np.broadcast_to(c, (len(chunk), M, nc)))
+            z[lo : lo + len(chunk)] = safe_solve(IJ, np.broadcast_to(c, (len(chunk), M, nc)))
     z = z.transpose(0, 2, 1)
-    real = np.all((z[..., M - P :] > 0) == region_bits(codes, P)[:, None, :], axis=-1)
+    real = np.all((z[..., M - P :] > 0) == code_bits(codes, P)[:, None, :], axis=-1)
     real &= np.all(np.isfinite(z), axis=-1)
     return xr.Dataset(
         {
@@ -193,7 +159,7 @@ def _active_solve(G_pp: np.ndarray, y_p: np.ndarray, codes: np.ndarray, n_pwl: i
     region solve ``(I - G_SS) x_S = y_S`` alone (|S| x |S|) and ``x`` is zero elsewhere.
     Regions are grouped by |S| for batched solves (about 2x faster than full P x P).
     """
-    bits = region_bits(codes, n_pwl)
+    bits = code_bits(codes, n_pwl)
     n_active = bits.sum(1)
     x = np.zeros((len(codes), n_pwl, y_p.shape[1]))
     for k in range(1, n_pwl + 1):
@@ -202,12 +168,18 @@ def _active_solve(G_pp: np.ndarray, y_p: np.ndarray, codes: np.ndarray, n_pwl: i
             idx = np.nonzero(bits[rows])[1].reshape(rows.size, k)
             K = -G_pp[idx[:, :, None], idx[:, None, :]]
             K.reshape(rows.size, -1)[:, :: k + 1] += 1.0
-            x[rows[:, None], idx] = _safe_solve(K, y_p[idx])
+            x[rows[:, None], idx] = safe_solve(K, y_p[idx])
     return x
 
 
-def _safe_solve(K: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Batched solve; singular systems give NaN instead of aborting the whole batch."""
+def safe_solve(K: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Batched ``np.linalg.solve``; singular systems give NaN instead of aborting the batch.
+
+    Parameters
+    ----------
+    K : ndarray, shape (batch, n, n)
+    rhs : ndarray, shape (batch, n) or (batch, n, k)
+    """
     try:
         return np.linalg.solve(K, rhs)
     except np.linalg.LinAlgError:
@@ -253,11 +225,7 @@ def classify_stability(eigenvalues: np.ndarray, *, tol: float = 1e-2) -> np.ndar
 
 
 def region_dynamics(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    h: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     *,
     codes: np.ndarray | None = None,
     visited: np.ndarray | None = None,
@@ -269,10 +237,8 @@ def region_dynamics(
 
     Parameters
     ----------
-    A, W, C, h : ndarray
-        Parameters, shapes (M,), (M, M), (M, K), (M,).
-    n_pwl : int
-        Number of PWL units P.
+    params : ALRNNParams
+        The model (``ALRNNParams.from_model(fit)``).
     codes : ndarray of int, optional
         Regions to analyse (e.g. the used ones, ``region_usage(...).region``).
     visited : ndarray of int, optional
@@ -293,7 +259,7 @@ def region_dynamics(
         latent), ``is_real`` (region, <cond>). attrs: ``region_set`` ("given", "all" or
         "visited"), ``restricted_to_visited`` (0/1), ``fixed_point_method``.
     """
-    A, W, C, h = check_params(A, W, n_pwl, C, h)
+    n_pwl = params.n_pwl
     region_set = "given"
     if codes is None:
         if 2**n_pwl <= max_regions:
@@ -312,13 +278,13 @@ def region_dynamics(
                 f"2**P = {2**n_pwl} regions exceed max_regions={max_regions}. Fix: pass "
                 "codes= or visited= (e.g. region_usage(bitcode)['region'].values)."
             )
-    codes = np.asarray(codes, dtype=np.int64)
-    J = region_jacobians(A, W, codes, n_pwl)
+    codes = params.check_codes(codes)
+    J = params.region_jacobians(codes)
     ev, vec = np.linalg.eig(J)
     order = np.argsort(-np.abs(ev), axis=-1, kind="stable")
     ev = np.take_along_axis(ev, order, -1)
     vec = np.take_along_axis(vec, order[:, None, :], -1)
-    fp = fixed_points(A, W, C, h, n_pwl, codes=codes, inputs=inputs)
+    fp = fixed_points(params, codes=codes, inputs=inputs)
     ds = xr.Dataset(
         {
             "jacobian": (("region", "latent", "latent2"), J),
@@ -327,7 +293,7 @@ def region_dynamics(
             "spectral_radius": ("region", np.abs(ev).max(-1)),
             "stability": ("region", classify_stability(ev, tol=tol)),
         },
-        coords={"region": codes, "bits": ("region", _bit_labels(codes, n_pwl))},
+        coords={"region": codes, "bits": ("region", region_labels(codes, n_pwl))},
     )
     ds = ds.merge(fp.drop_vars("region").assign_coords(region=codes))
     ds.attrs = {
@@ -340,7 +306,3 @@ def region_dynamics(
         ds.attrs["note"] = SINGLE_REGION_NOTE
         logger.info("region_dynamics: %s", SINGLE_REGION_NOTE)
     return ds
-
-
-def _bit_labels(codes: np.ndarray, n_pwl: int) -> list[str]:
-    return [format(int(c), f"0{n_pwl}b") if n_pwl else "" for c in codes]

@@ -18,24 +18,22 @@ measure                  meaning
                          task identity that the region reveals (0 = shared, 1 = disjoint)
 =======================  ==================================================================
 
-The functions on arrays are pure; :func:`sweep_multitask` assembles them over the AL-RNN cells
-of a sweep (dims ``pwl_units``, ``seed``, ``task``, ``region``), with each cell's per-task
-accuracy on the sweep's test trials (``alrnn-neuro reproduce tasks`` writes it to
-``multitask/multitask.nc``).
+The functions are pure; :func:`alrnn_neuro.sweep.multitask.sweep_multitask` assembles them
+over the AL-RNN cells of a sweep (dims ``pwl_units``, ``seed``, ``task``, ``region``), with
+each cell's per-task accuracy on the sweep's test trials (``alrnn-neuro reproduce tasks``
+writes it to ``multitask/multitask.nc``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis.checks import check_bitcode
-from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -214,136 +212,6 @@ def usage_measures(usage: xr.DataArray) -> dict[str, object]:
         "regions_used": int((usage.fillna(0) > 0).any("task").sum()),
         "regions_per_task": (usage > 0).sum("region").where(usage.notnull().all("region")),
     }
-
-
-def sweep_multitask(
-    sweep_dir: str | os.PathLike,
-    dataset: str | os.PathLike | xr.Dataset | None = None,
-    *,
-    train_fraction: float | None = None,
-    latent_dim: int | None = None,
-) -> xr.Dataset:
-    """Region usage per task and its sharing measures for every AL-RNN cell of a sweep.
-
-    Each cell's model is run free on every trial of the dataset (driven by the trials'
-    inputs); region usage counts all valid steps, accuracy is scored per task on the
-    sweep's common test trials (``sweep.json``), which no cell was fitted to.
-
-    Parameters
-    ----------
-    sweep_dir : str or PathLike
-        Folder written by :func:`~alrnn_neuro.sweep.run_sweep` on a multi-task dataset.
-    dataset : str, PathLike or xr.Dataset, optional
-        That dataset (needs a ``task`` trial coord); default ``sweep_dir/dataset.h5``.
-    train_fraction, latent_dim : optional
-        Which cells to use when the grid has several (default: the largest).
-
-    Returns
-    -------
-    xr.Dataset
-        dims ``pwl_units``, ``seed``, ``task``, ``region`` (``task_b``): ``region_usage``
-        (pwl_units, seed, task, region; 0 for regions a P cannot reach), ``usage_entropy``
-        and ``task_accuracy`` and ``regions_per_task`` (pwl_units, seed, task),
-        ``shared_index``, ``task_specificity`` and ``regions_used`` (pwl_units, seed),
-        ``overlap`` (pwl_units, seed, task, task_b). Missing cells are NaN.
-
-    Raises
-    ------
-    RunDirError
-        If ``sweep_dir`` holds no sweep or no AL-RNN cells.
-    DataValidationError
-        If the dataset has no ``task`` coord.
-    """
-    from alrnn_neuro.sweep.grid import SweepGrid
-    from alrnn_neuro.sweep.run import SWEEP_FILE, cell_complete
-    from alrnn_neuro.training import rundir as rd
-
-    root = Path(sweep_dir)
-    if not (root / SWEEP_FILE).is_file():
-        raise RunDirError(f"{root} holds no {SWEEP_FILE}; fix: run the multi-task sweep there")
-    record = rd.read_json(root / SWEEP_FILE)
-    grid = SweepGrid.from_dict(record["grid"])
-    if "alrnn" not in grid.models:
-        raise RunDirError(f"sweep {root} has no AL-RNN cells; fix: sweep --model alrnn")
-    ds = _load(dataset if dataset is not None else root / "dataset.h5")
-    if "task" not in ds.coords:
-        raise DataValidationError(
-            "dataset has no 'task' trial coord; fix: pass the multi-task dataset (make_multitask)"
-        )
-    f = max(grid.train_fractions) if train_fraction is None else float(train_fraction)
-    m = max(grid.latent_dims) if latent_dim is None else int(latent_dim)
-    test_ids = np.asarray(record["test_trials"])
-    tasks = list(dict.fromkeys(ds["task"].values.astype(str).tolist()))
-    cells = {}
-    for cell in grid.cells():
-        if (cell.model, cell.train_fraction, cell.latent_dim) != ("alrnn", f, m):
-            continue
-        run = root / "cells" / cell.name
-        if not cell_complete(run):
-            logger.warning("cell %s is missing; its values are NaN", cell.name)
-            continue
-        cells[(cell.pwl_units, cell.seed)] = _cell_measures(run, ds, test_ids, tasks)
-    if not cells:
-        raise RunDirError(f"sweep {root} has no finished AL-RNN cell with M={m}, tf={f:g}")
-    regions = sorted({int(r) for c in cells.values() for r in c["region"].values})
-    parts = [c.reindex(region=regions, fill_value=0.0).expand_dims(pwl_units=[p], seed=[s])
-             for (p, s), c in cells.items()]  # fmt: skip
-    result = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
-    result = result.reindex(pwl_units=list(grid.pwl_units), seed=list(grid.seeds))
-    result = result.transpose("pwl_units", "seed", "task", "region", "task_b")
-    result.attrs.update(sweep=str(root), train_fraction=f, latent_dim=m,
-                        n_test_trials=int(test_ids.size))  # fmt: skip
-    return result
-
-
-def _cell_measures(run: Path, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[str]) -> dict:
-    """Usage (task, region), its measures and per-task test accuracy of one cell (Dataset)."""
-    from alrnn_neuro.simulate.tasks.metrics import task_accuracy
-    from alrnn_neuro.training.api import load_run
-    from alrnn_neuro.training.outputs import predict_all
-    from alrnn_neuro.training.session import prepare_session
-
-    fit = load_run(run)
-    pool = np.setdiff1d(ds["trial"].values, test_ids)
-    val = np.intersect1d(np.asarray(fit.split["val"]), pool)
-    session = prepare_session(ds, fit.config, split={"train": np.setdiff1d(pool, val),
-                                                     "val": val, "test": test_ids})  # fmt: skip
-    predicted = predict_all(fit.model, session.tensors)
-    n_time = ds.sizes["time"]
-    code = session.tensors.restore_time(predicted["bitcode"], n_time, -1)
-    valid = ds["valid"].values.astype(bool)
-    code[~valid] = -1
-    bitcode = xr.DataArray(code, dims=("trial", "time"))
-    usage = task_region_usage(bitcode, None, ds["task"].values, tasks=tasks)
-    pred = session.tensors.restore_time(predicted["prediction"], n_time, 0.0)
-    labels = ds["task"].values.astype(str)
-    is_test = np.isin(ds["trial"].values, test_ids)
-    accuracy = np.full(len(tasks), np.nan)
-    for k, name in enumerate(tasks):
-        idx = np.flatnonzero(is_test & (labels == name))
-        sub = ds.isel(trial=idx)
-        if idx.size and bool(sub["loss_mask"].values.any()):
-            accuracy[k] = float(task_accuracy(pred[idx], sub))
-    mm = usage_measures(usage)
-    return xr.Dataset(
-        {"region_usage": usage, "overlap": mm["overlap"],
-         "usage_entropy": mm["usage_entropy"], "regions_per_task": mm["regions_per_task"],
-         "task_accuracy": ("task", accuracy), "shared_index": mm["shared_index"],
-         "task_specificity": mm["task_specificity"], "regions_used": mm["regions_used"]},
-    )  # fmt: skip
-
-
-def _load(source: str | os.PathLike | xr.Dataset) -> xr.Dataset:
-    if isinstance(source, xr.Dataset):
-        return source
-    if not Path(source).is_file():
-        raise RunDirError(
-            f"dataset {str(source)!r} does not exist; fix: pass the multi-task dataset the "
-            "sweep was fitted to"
-        )
-    from alrnn_neuro.data.h5 import load_dataset
-
-    return load_dataset(source)
 
 
 def _task_labels(bitcode: xr.DataArray, task) -> np.ndarray:

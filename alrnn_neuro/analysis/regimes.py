@@ -16,7 +16,8 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis.checks import bin_size_of, check_bitcode, check_epoch
-from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.models.params import bitcode, code_bits, region_labels
 
 logger = logging.getLogger(__name__)
 
@@ -25,38 +26,14 @@ __all__ = [
     "bitcode_from_latents",
     "dwell_times",
     "nonlinearity_usage",
-    "region_bits",
     "region_usage",
+    "transition_counts",
     "transition_matrix",
 ]
 
 
-def region_bits(codes: np.ndarray, n_pwl: int) -> np.ndarray:
-    """Unpack region codes into bits, most significant bit = first PWL unit.
-
-    Parameters
-    ----------
-    codes : ndarray of int, any shape
-        Region codes in ``[0, 2**n_pwl)``.
-    n_pwl : int
-        Number of PWL units P.
-
-    Returns
-    -------
-    ndarray of bool, shape ``codes.shape + (n_pwl,)``
-        ``bits[..., j]`` is True where PWL unit j (0 = first) is positive.
-
-    Examples
-    --------
-    >>> region_bits(np.array([1, 2]), 2).astype(int).tolist()
-    [[0, 1], [1, 0]]
-    """
-    shifts = np.arange(n_pwl - 1, -1, -1, dtype=np.int64)
-    return ((np.asarray(codes, dtype=np.int64)[..., None] >> shifts) & 1).astype(bool)
-
-
 def bitcode_from_latents(latents: xr.DataArray, n_pwl: int) -> xr.DataArray:
-    """Bitcode of each latent state: the sign pattern of the last ``n_pwl`` latents.
+    """Bitcode of each latent state, labelled: :func:`alrnn_neuro.models.params.bitcode`.
 
     Parameters
     ----------
@@ -70,19 +47,12 @@ def bitcode_from_latents(latents: xr.DataArray, n_pwl: int) -> xr.DataArray:
     DataArray of int64, dims of ``latents`` without ``latent``
         ``sum_j [z_{M-P+j} > 0] * 2**(P-1-j)``; -1 where a latent is NaN (padding).
     """
-    n_latent = latents.sizes.get("latent")
-    if n_latent is None:
+    if "latent" not in latents.dims:
         raise DataValidationError(
             f"latents must have a 'latent' dim; got dims {latents.dims}. Fix: name the state dim "
             "'latent'."
         )
-    if not 0 <= n_pwl <= min(n_latent, 62):
-        raise ConfigError(f"n_pwl={n_pwl} must lie in [0, min(M={n_latent}, 62)].")
-    z_all = latents.transpose(..., "latent").values
-    z = z_all[..., n_latent - n_pwl :]
-    weights = (1 << np.arange(n_pwl - 1, -1, -1, dtype=np.int64)).astype(np.int64)
-    codes = (z > 0).astype(np.int64) @ weights if n_pwl else np.zeros(z.shape[:-1], np.int64)
-    codes[np.isnan(z_all).any(-1)] = -1  # padded steps (NaN latents in latents.nc)
+    codes = bitcode(latents.transpose(..., "latent").values, n_pwl)
     dims = [d for d in latents.dims if d != "latent"]
     coords = {k: v for k, v in latents.coords.items() if "latent" not in v.dims}
     return xr.DataArray(codes, dims=dims, coords=coords, name="bitcode")
@@ -151,9 +121,10 @@ def region_usage(
     Dataset, dim ``region`` (codes, most used first)
         ``count`` (valid steps), ``frequency`` (fraction of valid steps), ``coverage``
         (cumulative frequency of the k most used regions, k = ``rank``), ``mean_dwell`` (mean
-        run length in steps, censored runs included). attrs: ``n_regions_used``,
+        run length in steps, censored runs included); scalars ``n_regions_used``,
         ``n_valid_steps``, ``entropy_bits`` (Shannon entropy of the frequencies),
-        ``n_regions_90`` (fewest regions covering >= 90 % of steps), ``n_regions_total``.
+        ``n_regions_90`` (fewest regions covering >= 90 % of steps). attrs (the model):
+        ``n_regions_total`` (2^P, with ``n_pwl``).
 
     Examples
     --------
@@ -175,17 +146,9 @@ def region_usage(
     run_n = np.bincount(idx, minlength=len(regions))
     mean_dwell = np.bincount(idx, runs["n_steps"].values, len(regions)) / np.maximum(run_n, 1)
     coords = {"region": regions, "rank": ("region", np.arange(1, len(regions) + 1))}
-    attrs = {
-        "n_regions_used": len(regions),
-        "n_valid_steps": int(counts.sum()),
-        "entropy_bits": float(-(freq * np.log2(freq)).sum()),
-        "n_regions_90": int(np.searchsorted(np.cumsum(freq), 0.9 - 1e-12) + 1),
-    }
+    attrs = {}
     if n_pwl is not None:
-        coords["bits"] = (
-            "region",
-            [format(int(c), f"0{n_pwl}b") if n_pwl else "" for c in regions],
-        )
+        coords["bits"] = ("region", region_labels(regions, n_pwl))
         attrs["n_regions_total"] = 2**n_pwl
         if n_pwl == 0:
             attrs["note"] = "P = 0: linear RNN, a single region (code 0)"
@@ -194,6 +157,10 @@ def region_usage(
         "frequency": ("region", freq),
         "coverage": ("region", np.cumsum(freq)),
         "mean_dwell": ("region", mean_dwell),
+        "n_regions_used": len(regions),
+        "n_valid_steps": int(counts.sum()),
+        "entropy_bits": float(-(freq * np.log2(freq)).sum()),
+        "n_regions_90": int(np.searchsorted(np.cumsum(freq), 0.9 - 1e-12) + 1),
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -233,11 +200,25 @@ def transition_matrix(
             )
             regions = regions[:max_regions]
     pair = ok[:, 1:] & ok[:, :-1]
-    return _transition_dataset(codes[:, :-1][pair], codes[:, 1:][pair], regions)
+    return transition_counts(codes[:, :-1][pair], codes[:, 1:][pair], regions)
 
 
-def _transition_dataset(src: np.ndarray, dst: np.ndarray, regions: np.ndarray) -> xr.Dataset:
-    """Count/probability matrices of (src -> dst) pairs; codes outside ``regions`` become -1."""
+def transition_counts(src: np.ndarray, dst: np.ndarray, regions: np.ndarray) -> xr.Dataset:
+    """Count and probability matrices of (src -> dst) region pairs.
+
+    Parameters
+    ----------
+    src, dst : ndarray of int, shape (pair,)
+        Region codes before and after each transition.
+    regions : ndarray of int
+        Regions to keep, in order; codes outside them are pooled into ``-1`` ("other").
+
+    Returns
+    -------
+    Dataset, dims (region_from, region_to)
+        ``count``, ``probability`` (row-normalised; NaN for rows without transitions) and
+        scalars ``n_transitions``, ``n_switches`` (pairs with src != dst).
+    """
     regions = np.asarray(regions, dtype=np.int64)
     known = np.isin(src, regions) & np.isin(dst, regions)
     labels = regions if known.all() else np.r_[regions, -1]
@@ -255,9 +236,13 @@ def _transition_dataset(src: np.ndarray, dst: np.ndarray, regions: np.ndarray) -
         prob = np.where(rows > 0, count / rows, np.nan)
     dims = ("region_from", "region_to")
     return xr.Dataset(
-        {"count": (dims, count), "probability": (dims, prob)},
+        {
+            "count": (dims, count),
+            "probability": (dims, prob),
+            "n_transitions": int(count.sum()),
+            "n_switches": int((src != dst).sum()),
+        },
         coords={"region_from": labels, "region_to": labels},
-        attrs={"n_transitions": int(count.sum()), "n_switches": int((src != dst).sum())},
     )
 
 
@@ -322,7 +307,7 @@ def nonlinearity_usage(
     has_prev[:, 1:] = ok[:, 1:] & ok[:, :-1]
     switching = np.zeros_like(ok)
     switching[:, 1:] = has_prev[:, 1:] & (codes[:, 1:] != codes[:, :-1])
-    bits = region_bits(codes[ok], n_pwl)
+    bits = code_bits(codes[ok], n_pwl)
     unit_frac = bits.mean(0) if len(bits) else np.full(n_pwl, np.nan)
     data = {
         "unit_active_fraction": ("pwl_unit", unit_frac),

@@ -21,14 +21,15 @@ latents at the last hold bin projected on its left eigenvector separate the rule
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sklearn.metrics import roc_auc_score
 
-from alrnn_neuro.analysis.dynamics import region_jacobians
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.params import ALRNNParams
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,7 @@ def choice_axis(
 
 
 def feature_responses(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     code: int,
     readout: np.ndarray,
     features: Mapping[str, tuple[int, int]],
@@ -103,11 +101,11 @@ def feature_responses(
 
     Parameters
     ----------
-    A, W, C : ndarray
-        Shapes (M,), (M, M), (M, K).
-    n_pwl, code : int
-        P and the region.
-    readout : ndarray, shape (M,)
+    params : ALRNNParams
+        The model.
+    code : int
+        The region.
+    readout : ndarray, shape (latent,)
     features : mapping
         Feature name -> (input index plus, input index minus).
     horizon : int
@@ -118,18 +116,19 @@ def feature_responses(
     dict
         Feature name -> response.
     """
-    J = region_jacobians(A, W, np.array([code]), n_pwl)[0]
-    total, power = np.zeros_like(J), np.eye(len(A))
+    J = params.region_jacobians(np.array([code]))[0]
+    total, power = np.zeros_like(J), np.eye(params.latent_dim)
     for _ in range(horizon):  # sum_{t<T} J^t
         total, power = total + power, J @ power
     reach = np.asarray(readout, np.float64) @ total
+    C = params.C
     return {f: float(reach @ (C[:, i] - C[:, j])) for f, (i, j) in features.items()}
 
 
 def rule_routing(
-    params: Mapping[str, np.ndarray],
+    params: ALRNNParams,
     latents: xr.Dataset,
-    input_names: list[str],
+    input_names: Sequence[str] | None = None,
     *,
     rule: str = "rule",
     relevant: Mapping[str, str] | None = None,
@@ -142,13 +141,14 @@ def rule_routing(
 
     Parameters
     ----------
-    params : mapping
-        ``A``, ``W``, ``C``, ``n_pwl`` (see :func:`~alrnn_neuro.analysis.params_from_model`).
+    params : ALRNNParams
+        The model (``ALRNNParams.from_model(fit)``).
     latents : xr.Dataset
         ``latents`` (trial, time, latent), ``bitcode``, ``valid``, ``epoch`` (trial, time) and
         trial coords ``rule`` and ``choice`` (a run's ``latents.nc``).
-    input_names : list of str
-        The model's input channels, in the order of C's columns.
+    input_names : sequence of str, optional
+        The model's input channels, in the order of C's columns (default:
+        ``params.input_names``).
     relevant : mapping, optional
         Rule level -> its relevant feature (default: stimulus-selection ``local`` -> location,
         ``pitch`` -> pitch).
@@ -167,6 +167,7 @@ def rule_routing(
         ``pair_found`` (levels in distinct regions, all routing their relevant feature),
         ``regions`` (level -> region), ``choice_accuracy``, ``horizon``.
     """
+    input_names = list(params.input_names if input_names is None else input_names)
     relevant = dict(relevant or {"local": "location", "pitch": "pitch"})
     feats = dict(
         features
@@ -193,16 +194,20 @@ def rule_routing(
             )
         regs, counts = np.unique(codes[m], return_counts=True)
         code = int(regs[np.argmax(counts)])
-        g = feature_responses(
-            params["A"], params["W"], params["C"], int(params["n_pwl"]), code, r, idx,
-            horizon=horizon,
-        )  # fmt: skip
+        g = feature_responses(params, code, r, idx, horizon=horizon)
         other = next(f for f in feats if f != feature)
         si = (abs(g[feature]) - abs(g[other])) / max(abs(g[feature]) + abs(g[other]), 1e-12)
         rows.append(
-            {"rule": level, "region": code, "share": float(counts.max() / counts.sum()),
-             "relevant": feature, **g, "selectivity": float(si), "routes_relevant": si > 0}
-        )  # fmt: skip
+            {
+                "rule": level,
+                "region": code,
+                "share": float(counts.max() / counts.sum()),
+                "relevant": feature,
+                **g,
+                "selectivity": float(si),
+                "routes_relevant": si > 0,
+            }
+        )
     table = pd.DataFrame(rows)
     found = bool(table["region"].nunique() == len(table) and table["routes_relevant"].all())
     summary = {
@@ -215,7 +220,7 @@ def rule_routing(
 
 
 def hold_mode(
-    params: Mapping[str, np.ndarray],
+    params: ALRNNParams,
     latents: xr.Dataset,
     *,
     rule: str = "rule",
@@ -225,8 +230,8 @@ def hold_mode(
 
     Parameters
     ----------
-    params : mapping
-        ``A``, ``W``, ``n_pwl``.
+    params : ALRNNParams
+        The model.
     latents : xr.Dataset
         ``latents`` (trial, time, latent), ``bitcode``, ``valid``, ``epoch`` and trial coord
         ``rule``.
@@ -240,15 +245,13 @@ def hold_mode(
         of the rule from the latents at the last hold bin projected on that mode's left
         eigenvector).
     """
-    from sklearn.metrics import roc_auc_score
-
     valid, epoch = latents["valid"].values, latents["epoch"].values
     m = valid & (epoch == hold_epoch)
     if not m.any():
         raise DataValidationError(f"no valid {hold_epoch!r} bins; fix: check hold_epoch=")
     regs, counts = np.unique(latents["bitcode"].values[m], return_counts=True)
     code = int(regs[np.argmax(counts)])
-    J = region_jacobians(params["A"], params["W"], np.array([code]), int(params["n_pwl"]))[0]
+    J = params.region_jacobians(np.array([code]))[0]
     lam, V = np.linalg.eig(J)
     i = int(np.argmax(np.abs(lam)))
     w = np.real(np.linalg.inv(V)[i])

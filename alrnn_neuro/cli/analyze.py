@@ -42,7 +42,7 @@ def analyze_command(
     ),
 ) -> None:
     """Analyse the linear regimes of a fitted AL-RNN and write tables and figures."""
-    from alrnn_neuro.analysis.report import analyze_run, write_analysis
+    from alrnn_neuro.analysis import analyze_run, write_analysis
 
     console = Console()
     result = analyze_run(

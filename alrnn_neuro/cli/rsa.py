@@ -10,17 +10,12 @@ resampled neural units instead of resampled conditions.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from alrnn_neuro._atomic import atomic_path
-from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import FileFormatError, RunDirError
 
 
@@ -87,36 +82,23 @@ def rsa_command(
 def _recorded_dataset(run_dir: Path) -> Path:
     from alrnn_neuro.training import rundir as rd
 
-    record = rd.read_json(run_dir / rd.CONFIG) if (run_dir / rd.CONFIG).is_file() else {}
-    recorded = record.get("data", {}).get("path")
-    if not recorded or not Path(recorded).is_file():
+    path = rd.recorded_dataset_path(run_dir)
+    if path is None:
+        record = rd.read_json(run_dir / rd.CONFIG) if (run_dir / rd.CONFIG).is_file() else {}
+        recorded = record.get("data", {}).get("path")
         raise FileFormatError(
-            f"the dataset of run {str(run_dir)!r} is not available (config.json records "
-            f"{recorded!r}); fix: pass it with --dataset FILE"
+            f"the dataset of run {str(run_dir)!r} is not available from here (config.json "
+            f"records {recorded!r}); fix: pass it with --dataset FILE"
         )
-    return Path(recorded)
+    return path
 
 
 def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
     """Write rsa.nc, rsa.json and the figures into ``target`` all at once (atomic swap)."""
+    from alrnn_neuro.analysis.rsa.files import write_rsa_outputs
     from alrnn_neuro.plotting.rsa import save_rsa_figures
 
-    if target.exists() and not (target / "rsa.json").is_file():
-        if not target.is_dir() or any(target.iterdir()):
-            raise FileFormatError(
-                f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
-                "--out or remove it"
-            )
-    old = target.parent / f".{target.name}.old"
-    with atomic_path(target) as tmp:  # renamed onto target only if every file was written
-        tmp.mkdir()
-        write_netcdf(rsa, tmp / "rsa.nc")
-        (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
-        save_rsa_figures(rsa, tmp, seed=seed)
-        if target.exists():  # move an earlier result aside only now that the new one is complete
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-    shutil.rmtree(old, ignore_errors=True)
+    write_rsa_outputs(target, rsa, summary, draw=lambda f: save_rsa_figures(rsa, f, seed=seed))
 
 
 def print_table(console: Console, summary: dict) -> None:

@@ -1,37 +1,52 @@
 """Latent dynamics models and observation models.
 
-- :class:`ALRNN`: the Almost-Linear RNN (one step, whole sequences with a fast hand-written
-  BPTT engine, Jacobians, linear regions and their bitcodes).
+- :class:`ALRNNParams` (``params.py``): one AL-RNN's parameters as an immutable record, with
+  its bitcode, regions and region Jacobians; numpy only, the one implementation of each.
+- :class:`ALRNN`: the trainable Almost-Linear RNN (one step, whole sequences with a fast
+  hand-written BPTT engine, closed-form Jacobians); ``model.params()`` gives its record.
 - :func:`alrnn_scan`: the fast whole-sequence recurrence itself (``engine.py``).
 - Baselines :class:`RNNBaseline` (tanh RNN, GRU, LSTM) and the :func:`make_model` factory.
 - Observation models: :class:`PoissonReadout`, :class:`GaussianReadout`,
   :class:`IdentityReadout`, :class:`ChoiceHead`.
+
+Names resolve on first use, so ``alrnn_neuro.models.params`` (and analyses of saved runs)
+do not import torch.
 """
 
-from alrnn_neuro.models.alrnn import ALRNN as ALRNN
-from alrnn_neuro.models.alrnn import check_dims as check_dims
-from alrnn_neuro.models.baselines import MODEL_NAMES as MODEL_NAMES
-from alrnn_neuro.models.baselines import RNNBaseline as RNNBaseline
-from alrnn_neuro.models.baselines import make_model as make_model
-from alrnn_neuro.models.engine import alrnn_scan as alrnn_scan
-from alrnn_neuro.models.engine import plain_scan as plain_scan
-from alrnn_neuro.models.observation import ChoiceHead as ChoiceHead
-from alrnn_neuro.models.observation import GaussianReadout as GaussianReadout
-from alrnn_neuro.models.observation import IdentityReadout as IdentityReadout
-from alrnn_neuro.models.observation import PoissonReadout as PoissonReadout
-from alrnn_neuro.models.observation import smooth_time as smooth_time
+from __future__ import annotations
 
-__all__ = [
-    "ALRNN",
-    "MODEL_NAMES",
-    "ChoiceHead",
-    "GaussianReadout",
-    "IdentityReadout",
-    "PoissonReadout",
-    "RNNBaseline",
-    "alrnn_scan",
-    "check_dims",
-    "make_model",
-    "plain_scan",
-    "smooth_time",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ALRNNParams": "alrnn_neuro.models.params",
+    "MAX_ENUMERATED_PWL": "alrnn_neuro.models.params",
+    "bitcode": "alrnn_neuro.models.params",
+    "code_bits": "alrnn_neuro.models.params",
+    "ALRNN": "alrnn_neuro.models.alrnn",
+    "check_dims": "alrnn_neuro.models.alrnn",
+    "MODEL_NAMES": "alrnn_neuro.models.baselines",
+    "RNNBaseline": "alrnn_neuro.models.baselines",
+    "make_model": "alrnn_neuro.models.baselines",
+    "alrnn_scan": "alrnn_neuro.models.engine",
+    "plain_scan": "alrnn_neuro.models.engine",
+    "ChoiceHead": "alrnn_neuro.models.observation",
+    "GaussianReadout": "alrnn_neuro.models.observation",
+    "IdentityReadout": "alrnn_neuro.models.observation",
+    "PoissonReadout": "alrnn_neuro.models.observation",
+    "smooth_time": "alrnn_neuro.models.observation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'alrnn_neuro.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -6,9 +6,10 @@ Model (M latents, K inputs, P piecewise-linear units)::
     phi(z) = (z_1, ..., z_{M-P}, max(0, z_{M-P+1}), ..., max(0, z_M))
 
 ``A`` is the diagonal (a vector), ``W`` the full coupling matrix, ``C`` the input matrix and
-``h`` the bias. Each sign pattern ``d`` of the P rectified units (its *bitcode*) names one
-linear region, in which ``z_t = J_d z_{t-1} + C s_t + h`` with ``J_d = diag(A) + W D_d``,
-``D_d = diag(1, ..., 1, d)``; ``J_d`` is also the Jacobian there.
+``h`` the bias. Each sign pattern of the P rectified units (its *bitcode*) names one linear
+region; :meth:`ALRNN.params` returns the trained parameters as an
+:class:`~alrnn_neuro.models.params.ALRNNParams`, which computes bitcodes, regions and region
+Jacobians (the one implementation of each).
 
 Every parameter carries optional leading ``ensemble_shape`` dims, so K independent models
 (each with its own P, via the ``pwl_mask`` buffer) train as one module; all maths below is
@@ -26,10 +27,10 @@ from torch import nn
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models.engine import alrnn_scan, plain_scan, prepare_forcing, time_major
+from alrnn_neuro.models.params import ALRNNParams
 
 INIT_STATES = ("learned", "zero", "data")
 ENGINES = ("fast", "plain")
-MAX_ENUMERATED_PWL = 20
 
 
 def check_dims(latent_dim: int, pwl_units: int | Sequence[int], input_dim: int) -> None:
@@ -220,81 +221,24 @@ class ALRNN(nn.Module):
         return diag_a + self._view(self.W, nb, 2) * d.unsqueeze(-2)
 
     # ------------------------------------------------------------------ regions
-    def _bit_shift(self) -> torch.Tensor:
-        """Bit position of each unit, shape (..., latent); -1 on linear units."""
-        mask = self.pwl_mask != 0
-        rank = torch.cumsum(mask.long(), -1) - 1
-        return torch.where(mask, self.n_pwl.unsqueeze(-1) - 1 - rank, -1)
+    def params(self) -> ALRNNParams:
+        """This model's parameters as an :class:`~alrnn_neuro.models.params.ALRNNParams`.
 
-    def bitcode(self, z: torch.Tensor) -> torch.Tensor:
-        """Region code of each state: the bits ``1{z > 0}`` of the rectified units.
-
-        The first rectified unit (unit M-P) is the most significant bit, the last unit the
-        least significant, so code ``sum_j 1{z_{M-P+j} > 0} 2^(P-1-j)`` lies in [0, 2^P).
-
-        Parameters
-        ----------
-        z : Tensor, shape (..., batch..., latent)
-
-        Returns
-        -------
-        Tensor of int64, shape (..., batch...)
+        The record computes bitcodes, regions and region Jacobians (numpy, float64); an
+        ensemble must pick a member first, ``model.member(i).params()``.
 
         Examples
         --------
-        >>> ALRNN(3, 2, 0, seed=0).bitcode(torch.tensor([[-1.0, 2.0, -3.0], [0.0, 1.0, 1.0]]))
-        tensor([2, 3])
+        >>> p = ALRNN(3, 1, 0, seed=0).params()
+        >>> p.n_pwl, p.region_jacobians().shape
+        (1, (2, 3, 3))
         """
-        shift = self._view(self._bit_shift(), self._n_batch(z))
-        bits = (z > 0) & (shift >= 0)
-        return (bits.long() << shift.clamp(min=0)).sum(-1)
-
-    def all_codes(self) -> torch.Tensor:
-        """All 2^P region codes, int64 tensor of shape (region,); needs one P for all members."""
-        p = self.n_pwl.unique()
-        if p.numel() != 1:
+        if self.ensemble_shape:
             raise ConfigError(
-                f"all_codes needs the same pwl_units for every ensemble member, got "
-                f"{self.pwl_units}; call it on model.member(i)"
+                f"params() needs one model; this is an ensemble of shape {self.ensemble_shape}. "
+                "Fix: model.member(i).params()"
             )
-        if int(p) > MAX_ENUMERATED_PWL:
-            raise ConfigError(
-                f"pwl_units={int(p)} has 2^{int(p)} regions, too many to enumerate "
-                f"(limit P <= {MAX_ENUMERATED_PWL}); use the codes actually visited "
-                "(model.bitcode(latents).unique())"
-            )
-        return torch.arange(2 ** int(p), device=self.A.device)
-
-    def region_matrices(self, codes: torch.Tensor) -> torch.Tensor:
-        """Region maps ``J_d = diag(A) + W D_d`` for the given bitcodes.
-
-        Parameters
-        ----------
-        codes : Tensor of int, shape (region,) or (..., region)
-            Region codes as returned by :meth:`bitcode`.
-
-        Returns
-        -------
-        Tensor, shape (..., region, latent, latent2)
-
-        Examples
-        --------
-        >>> model = ALRNN(3, 1, 0, seed=0)
-        >>> model.region_matrices(model.all_codes()).shape
-        torch.Size([2, 3, 3])
-        """
-        codes = torch.as_tensor(codes, device=self.A.device).long()
-        limit = 2 ** int(self.n_pwl.max())
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= limit):
-            raise ConfigError(
-                f"codes must lie in [0, 2^P) = [0, {limit}); got values "
-                f"{int(codes.min())}..{int(codes.max())}"
-            )
-        shift = self._bit_shift().unsqueeze(-2)
-        bits = (codes.unsqueeze(-1) >> shift.clamp(min=0)) & 1
-        d = torch.where(shift >= 0, bits, 1).to(self.A.dtype)
-        diag_a = torch.diag_embed(self.A).unsqueeze(-3)
-        return diag_a + self.W.unsqueeze(-3) * d.unsqueeze(-2)
+        return ALRNNParams.from_model(self)
 
     # ------------------------------------------------------------------ sequences
     def forward(

@@ -196,8 +196,9 @@ def poisson_member_loss(
     return total + log_fact.sum() / count
 
 
-def readout_loss(readout, latents, targets, mask, observed) -> torch.Tensor | None:
-    """``PoissonReadout.loss`` (summed over its members) through :func:`poisson_member_loss`.
+def readout_member_loss(readout, latents, targets, mask, observed) -> torch.Tensor | None:
+    """``PoissonReadout.member_loss`` through :func:`poisson_member_loss`, shape
+    ``readout.ensemble_shape``.
 
     None where that does not apply: more than one ensemble dim, a per-entry mask, or shapes
     the readout's own checks should report.
@@ -212,4 +213,5 @@ def readout_loss(readout, latents, targets, mask, observed) -> torch.Tensor | No
     valid = valid if mask is None else mask
     observed = None if observed is None else torch.as_tensor(observed).bool()
     w, b, z = (t.unsqueeze(0) if e == 0 else t for t in (readout.weight, readout.bias, latents))
-    return poisson_member_loss(w, b, z, targets, valid, observed, link=readout.link).sum()
+    loss = poisson_member_loss(w, b, z, targets, valid, observed, link=readout.link)
+    return loss.reshape(readout.ensemble_shape)

@@ -7,7 +7,9 @@ forcing target or initial state). Masked entries never reach a loss or a gradien
 replaced by 0 *before* any arithmetic, so NaN or garbage there changes nothing.
 
 Latents may carry ensemble dims ``(..., batch, time, latent)``: a readout with that
-``ensemble_shape`` has one map per member; ``loss`` sums the members' means.
+``ensemble_shape`` has one map per member; ``member_loss`` returns each member's mean (shape
+``ensemble_shape``) and ``loss`` is their sum. Training single fits and ensembles alike goes
+through ``member_loss``: one formula per loss.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models.fused_poisson import readout_loss
+from alrnn_neuro.models.fused_poisson import readout_member_loss
 
 _LOG_2PI = math.log(2 * math.pi)
 RATE_FLOOR = 1e-2
@@ -46,13 +48,19 @@ def _zero(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     return x * keep.to(x.dtype) if finite else torch.where(keep, x, 0.0)
 
 
-def _masked_mean(values: torch.Tensor, entry: torch.Tensor | None) -> torch.Tensor:
-    """Sum over members of the mean of finite ``values`` (..., batch, time, n) over ``entry``."""
+def member_mean(values: torch.Tensor, entry: torch.Tensor | None) -> torch.Tensor:
+    """Each member's mean of finite ``values`` (..., batch, time, n) over ``entry``.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        The ensemble dims of ``values`` (a 0-d tensor without them).
+    """
     if entry is None:
-        return values.mean(dim=(-3, -2, -1)).sum()
+        return values.mean(dim=(-3, -2, -1))
     w = entry.to(values.dtype)
     count = w.expand(values.shape[-3:]).sum().clamp(min=1)
-    return ((values * w).sum(dim=(-3, -2, -1)) / count).sum()
+    return (values * w).sum(dim=(-3, -2, -1)) / count
 
 
 def smooth_time(x: torch.Tensor, mask: torch.Tensor | None, sigma: float) -> torch.Tensor:
@@ -77,8 +85,12 @@ def smooth_time(x: torch.Tensor, mask: torch.Tensor | None, sigma: float) -> tor
     return conv(x) / conv(w).clamp(min=1e-12)
 
 
-class _Linear(nn.Module):
-    """Shared parts: a linear map ``latents @ weight^T + bias`` with ensemble dims."""
+class LinearReadout(nn.Module):
+    """Shared parts of linear readouts: ``latents @ weight^T + bias`` with ensemble dims.
+
+    Subclasses define ``predict`` and ``member_loss``; ``loss`` is the sum of the members'
+    losses.
+    """
 
     def __init__(self, latent_dim, n_out, *, seed, ensemble_shape, std=0.1):
         super().__init__()
@@ -99,6 +111,10 @@ class _Linear(nn.Module):
         weight = self.weight.mT.reshape(*self.ensemble_shape, 1, self.latent_dim, self.n_out)
         bias = self.bias.reshape(*self.ensemble_shape, 1, 1, self.n_out)
         return torch.matmul(latents, weight) + bias
+
+    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
+        """Sum over members of :meth:`member_loss` (a scalar)."""
+        return self.member_loss(latents, targets, mask, observed=observed).sum()
 
     def _solve(self, x: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
         """Least-squares latents from x (batch, time, n) ~ latents @ W^T + b, per unit set."""
@@ -129,7 +145,7 @@ class _Linear(nn.Module):
         return z if valid is None else torch.where(valid.unsqueeze(-1), z, 0.0)
 
 
-class PoissonReadout(_Linear):
+class PoissonReadout(LinearReadout):
     """Poisson spike counts per bin with rate ``softplus(B z + b)`` (or ``exp``).
 
     Parameters
@@ -191,20 +207,38 @@ class PoissonReadout(_Linear):
         nll, m = self._nll(latents, targets, mask, observed)
         return _zero(-nll, m)
 
-    def loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
+    def member_loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
         """Mean Poisson NLL ``rate - y log(rate) + log(y!)`` over valid, observed entries.
 
-        ``full=False`` leaves out the data-only ``log(y!)``. With <= 1 ensemble dim and a
-        (batch, time) ``mask``: :func:`~alrnn_neuro.models.fused_poisson.readout_loss`."""
-        fast = readout_loss(self, latents, targets, mask, observed) if full else None
+        Parameters
+        ----------
+        latents : Tensor, shape (..., batch, time, latent)
+        targets : Tensor, shape (batch, time, unit)
+            Counts.
+        mask : Tensor of bool, shape (batch, time) or (batch, time, unit), optional
+        observed : Tensor of bool, shape (batch, unit), optional
+        full : bool
+            False leaves out the data-only ``log(y!)``.
+
+        Returns
+        -------
+        Tensor, shape ``ensemble_shape``
+            With <= 1 ensemble dim and a (batch, time) ``mask`` through the fused
+            :func:`~alrnn_neuro.models.fused_poisson.readout_member_loss`.
+        """
+        fast = readout_member_loss(self, latents, targets, mask, observed) if full else None
         if fast is not None:
             return fast
-        return _masked_mean(*self._nll(latents, targets, mask, observed, full))
+        return member_mean(*self._nll(latents, targets, mask, observed, full))
+
+    def loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
+        """Sum over members of :meth:`member_loss` (a scalar)."""
+        return self.member_loss(latents, targets, mask, observed=observed, full=full).sum()
 
     def set_bias_from_rates(self, mean_counts: torch.Tensor) -> None:
         """Set ``b`` so that z = 0 predicts ``mean_counts`` (unit,) per bin."""
         with torch.no_grad():
-            self.bias.copy_(self._inverse_link(torch.as_tensor(mean_counts).to(self.bias)))
+            self.bias.copy_(self.inverse_link(torch.as_tensor(mean_counts).to(self.bias)))
 
     def invert(self, targets, mask=None, *, observed=None, smooth_sigma: float = 1.0):
         """Data-inferred latents: least squares ``B^+ (link^-1(smoothed rate) - b)``.
@@ -217,14 +251,15 @@ class PoissonReadout(_Linear):
         -------
         Tensor, shape (..., batch, time, latent); 0 on masked steps.
         """
-        return self._invert(targets, mask, observed, smooth_sigma, self._inverse_link)
+        return self._invert(targets, mask, observed, smooth_sigma, self.inverse_link)
 
-    def _inverse_link(self, rate: torch.Tensor) -> torch.Tensor:
+    def inverse_link(self, rate: torch.Tensor) -> torch.Tensor:
+        """``link^-1`` of rates floored at 0.01 counts/bin (log, or the softplus inverse)."""
         r = rate.clamp(min=RATE_FLOOR)
         return torch.log(r) if self.link == "exp" else r + torch.log(-torch.expm1(-r))
 
 
-class GaussianReadout(_Linear):
+class GaussianReadout(LinearReadout):
     """Linear-Gaussian observations ``x_t = B z_t + b + noise``.
 
     Parameters
@@ -270,15 +305,15 @@ class GaussianReadout(_Linear):
         """Predicted observations, shape (..., batch, time, n_obs)."""
         return self.linear(latents)
 
-    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
-        """Mean squared error or Gaussian NLL over valid, observed entries (scalar)."""
+    def member_loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
+        """Mean squared error or Gaussian NLL over valid, observed entries, per member."""
         x, y, m = self._prepare(latents, targets, mask, observed)
         err = x - y  # (..., batch, time, n_obs)
         if self.noise == "mse":
-            return _masked_mean(err**2, m)
+            return member_mean(err**2, m)
         log_std = self.log_std.unsqueeze(-2).unsqueeze(-2)
         nll = 0.5 * (err * torch.exp(-log_std)) ** 2 + log_std + 0.5 * _LOG_2PI
-        return _masked_mean(nll, m)
+        return member_mean(nll, m)
 
     def invert(self, targets, mask=None, *, observed=None, smooth_sigma: float = 0.0):
         """Least-squares latents ``B^+ (x - b)``, shape (..., batch, time, latent); 0 if masked.
@@ -317,15 +352,19 @@ class IdentityReadout(nn.Module):
             )
         return latents[..., : self.n_obs]
 
-    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
-        """Mean squared error over valid, observed entries (scalar)."""
+    def member_loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
+        """Mean squared error over valid, observed entries, per member of ``latents``."""
         if targets.shape[-1] != self.n_obs:
             raise DataValidationError(
                 f"targets have shape {tuple(targets.shape)}; expected (batch, time, {self.n_obs})"
             )
         step, entry = _masks(mask, observed, targets.device)
         pred = self.predict(_zero(latents, step))
-        return _masked_mean((pred - _zero(targets.to(pred.dtype), entry)) ** 2, entry)
+        return member_mean((pred - _zero(targets.to(pred.dtype), entry)) ** 2, entry)
+
+    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
+        """Sum over members of :meth:`member_loss` (a scalar)."""
+        return self.member_loss(latents, targets, mask, observed=observed).sum()
 
     def invert(self, targets, mask=None, *, observed=None):
         """The observations themselves (zero-padded to ``latent_dim`` if set), 0 if masked."""
@@ -336,7 +375,7 @@ class IdentityReadout(nn.Module):
         return z
 
 
-class ChoiceHead(_Linear):
+class ChoiceHead(LinearReadout):
     """Linear softmax classifier of the latents at chosen steps (e.g. a response epoch).
 
     ``loss(latents, labels, mask)``: cross-entropy averaged over the (batch, time) entries
@@ -371,8 +410,8 @@ class ChoiceHead(_Linear):
         """Class probabilities, shape (..., batch, time, class)."""
         return torch.softmax(self.linear(latents), dim=-1)
 
-    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
-        """Mean cross-entropy over the masked-in steps with a label >= 0 (scalar)."""
+    def member_loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
+        """Mean cross-entropy over the masked-in steps with a label >= 0, per member."""
         labels = torch.as_tensor(targets, device=latents.device)
         if labels.dim() == 1:
             labels = labels.unsqueeze(-1).expand(latents.shape[-3:-1])
@@ -390,7 +429,7 @@ class ChoiceHead(_Linear):
         logits = self.linear(_zero(latents, m.unsqueeze(-1)))
         logp = torch.log_softmax(logits, dim=-1)  # (..., batch, time, class)
         index = torch.where(m, labels, 0).unsqueeze(-1).expand(*logp.shape[:-1], 1)
-        return _masked_mean(-torch.gather(logp, -1, index), m.unsqueeze(-1))
+        return member_mean(-torch.gather(logp, -1, index), m.unsqueeze(-1))
 
     def invert(self, targets, mask=None, *, observed=None):
         """Not available: class labels do not determine a latent state."""

@@ -20,10 +20,10 @@ import torch
 
 from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models.observation import _Linear
+from alrnn_neuro.models.observation import LinearReadout
 
 
-class _TaskReadout(_Linear):
+class _TaskReadout(LinearReadout):
     """Shared parts: the masked per-member mean of a per-entry loss."""
 
     def per_entry(self, latents: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -31,7 +31,12 @@ class _TaskReadout(_Linear):
         raise NotImplementedError
 
     def member_loss(
-        self, latents: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        latents: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        observed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mean loss over the ``mask`` steps of each member, shape ``ensemble_shape``.
 
@@ -43,6 +48,8 @@ class _TaskReadout(_Linear):
             Task targets (one-hot for cross-entropy).
         mask : Tensor of bool, shape (batch, time), optional
             Scored steps (the task's ``loss_mask``); None = all steps.
+        observed : ignored
+            Every output is scored.
         """
         targets = torch.as_tensor(targets, device=latents.device)
         if targets.dim() != 3 or targets.shape[-1] != self.n_out:
@@ -59,11 +66,6 @@ class _TaskReadout(_Linear):
         w = mask[..., None].to(values.dtype)
         count = (w.sum() * values.shape[-1]).clamp(min=1)
         return (values * w).sum(dim=(-3, -2, -1)) / count
-
-    def loss(self, latents, targets, mask=None, *, observed=None) -> torch.Tensor:
-        """Sum over members of the mean loss on the ``mask`` steps (scalar); ``observed``
-        is ignored (every output is scored)."""
-        return self.member_loss(latents, targets, mask).sum()
 
     def invert(self, targets, mask=None, *, observed=None):
         """Not available: task targets do not determine a latent state."""

@@ -3,7 +3,7 @@
 Matplotlib only, drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas (no
 pyplot state, no display needed). :func:`save_figure` writes PNG and SVG atomically;
 :func:`plot_analysis` draws and saves every figure of an
-:class:`~alrnn_neuro.analysis.report.AnalysisResult`.
+:class:`~alrnn_neuro.analysis.pipeline.AnalysisResult`.
 """
 
 from __future__ import annotations

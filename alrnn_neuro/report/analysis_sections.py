@@ -11,6 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from alrnn_neuro.analysis.rsa.pipeline import summarize
+from alrnn_neuro.data.h5 import read_netcdf
+from alrnn_neuro.plotting.regimes import plot_region_epoch
+from alrnn_neuro.plotting.rsa import plot_similarity
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, img_file, mark, note, table
 
 #: analysis figures in reading order (others follow alphabetically)
@@ -93,9 +97,6 @@ def regimes_section(folder: Path) -> Section:
         section.add(note("No alignment.json in the analysis folder."))
     found = figures(folder, FIGURE_ORDER)
     if not found and (folder / "regimes.nc").is_file():
-        from alrnn_neuro.data.h5 import read_netcdf
-        from alrnn_neuro.plotting.regimes import plot_region_epoch
-
         regimes = read_netcdf(folder / "regimes.nc")
         if "region_epoch" in regimes:
             section.add(img_figure(plot_region_epoch(regimes["region_epoch"]), "region_epoch"))
@@ -161,7 +162,6 @@ def _cycles(folder: Path) -> str:
         return table(heads, rows)
     if not (folder / "dynamics.nc").is_file():
         return ""
-    from alrnn_neuro.data.h5 import read_netcdf
 
     dyn = read_netcdf(folder / "dynamics.nc")
     if "cycle_period" not in dyn or dyn.sizes.get("cycle", 0) == 0:
@@ -178,9 +178,6 @@ def rsa_section(folder: Path) -> Section:
     if (folder / "rsa.json").is_file():
         summary = read_json(folder / "rsa.json")
     else:
-        from alrnn_neuro.analysis.rsa.pipeline import summarize
-        from alrnn_neuro.data.h5 import read_netcdf
-
         rsa = read_netcdf(folder / "rsa.nc")
         summary = summarize(rsa)
     seg = summary.get("segment_dim", "epoch")
@@ -207,9 +204,6 @@ def rsa_section(folder: Path) -> Section:
     found = figures(folder, ("rsa_similarity", "rsa_rdms", "rsa_mds"))
     if not found and (folder / "rsa.nc").is_file():
         import matplotlib.pyplot as plt
-
-        from alrnn_neuro.data.h5 import read_netcdf
-        from alrnn_neuro.plotting.rsa import plot_similarity
 
         fig = plot_similarity(rsa if rsa is not None else read_netcdf(folder / "rsa.nc"))
         section.add(img_figure(fig, "rsa_similarity"))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from alrnn_neuro import __version__
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import AlrnnNeuroError
 from alrnn_neuro.report import analysis_sections as an
@@ -69,7 +70,6 @@ def build_report(directory: str | os.PathLike) -> Report:
     RunDirError
         If ``directory`` is not a folder or holds none of the known inputs.
     """
-    from alrnn_neuro import __version__
 
     found = discover(directory)
     done: list[Section] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.h5 import read_netcdf
 from alrnn_neuro.plotting import sweep as plot
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, note, table
 
@@ -50,7 +51,6 @@ def _per_p_rows(mt: xr.Dataset) -> tuple[list[str], list[list]]:
 
 def multitask_section(path: Path) -> Section:
     """Shared index vs P, a task x region usage heatmap for one P, and a per-P table."""
-    from alrnn_neuro.data.h5 import read_netcdf
 
     mt = read_netcdf(path)
     section = Section("multitask", "Multi-task region sharing")

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.h5 import read_netcdf
 from alrnn_neuro.plotting import sweep as plot
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, note, table
+from alrnn_neuro.sweep import collect_results, summarize
 
 HIGHER = ("test_bits_per_spike", "test_accuracy")
 
@@ -17,10 +19,7 @@ HIGHER = ("test_bits_per_spike", "test_accuracy")
 def load_results(folder: Path) -> xr.Dataset:
     """``folder/results.nc``, or the results collected from the cells of an unfinished sweep."""
     if (folder / "results.nc").is_file():
-        from alrnn_neuro.data.h5 import read_netcdf
-
         return read_netcdf(folder / "results.nc")
-    from alrnn_neuro.sweep import collect_results
 
     return collect_results(folder, write=False)
 
@@ -35,7 +34,6 @@ def by_latent_dim(results: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
 
 def _summary(results: xr.Dataset, metric: str) -> xr.Dataset:
     """:func:`~alrnn_neuro.sweep.summarize`; without the minimal P where a slice has no data."""
-    from alrnn_neuro.sweep import summarize
 
     try:
         return summarize(results, metric=metric)

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.sweep import summarize
+
 SPARSE = (1, 2)
 LEARNED = 0.6
 
@@ -51,7 +53,6 @@ def _fmt(m: float, s: float) -> str:
 
 def sweep_claims(results: xr.Dataset, *, latent_dim: int) -> list[dict[str, Any]]:
     """Claims 1-3 from a stimulus-selection sweep (dims model, pwl_units, seed, train_fraction)."""
-    from alrnn_neuro.sweep import summarize
 
     summary = summarize(results)
     metric = summary.attrs["metric"]
@@ -192,7 +193,6 @@ def _n(x: float | None) -> str:
 
 def task_claim(task: str, results: xr.Dataset, latent_dim: int) -> dict[str, Any]:
     """Minimal sufficient P of one task (test accuracy), and whether it is below M."""
-    from alrnn_neuro.sweep import summarize
 
     text = f"{task}: a sparse AL-RNN (P < M = {latent_dim}) is as good as the best P"
     metric = "test_accuracy" if "test_accuracy" in results else "test_loss"

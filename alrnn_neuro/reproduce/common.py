@@ -17,6 +17,8 @@ from typing import Any
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro._json import dumps
 from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.report import write_report as render
+from alrnn_neuro.sweep import run_sweep
 from alrnn_neuro.training import rundir as rd
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,6 @@ def _comparable(identity: dict[str, Any]) -> dict[str, Any]:
 
 def sweep(data: Path, grid, base, out: Path, workers: int):
     """``run_sweep`` on ``workers`` dask processes (if dask is installed and workers > 1)."""
-    from alrnn_neuro.sweep import run_sweep
-
     executor = "local"
     if workers > 1:
         try:
@@ -130,12 +130,7 @@ def write_record(root: Path, record: dict[str, Any]) -> Path:
 
 
 def write_report(root: Path) -> Path | None:
-    """Render ``DIR/report.html`` with :func:`alrnn_neuro.report.write_report` if available."""
-    try:
-        from alrnn_neuro.report import write_report as render
-    except ImportError as error:  # the report module is optional for a reproduction
-        logger.warning("report.html not written: alrnn_neuro.report is unavailable (%s)", error)
-        return None
+    """Render ``DIR/report.html`` with :func:`alrnn_neuro.report.write_report`."""
     path = render(root)
     logger.info("report written to %s", path)
     return Path(path)

@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from alrnn_neuro.analysis.routing import hold_mode, rule_routing
+from alrnn_neuro.models.params import ALRNNParams
+
 logger = logging.getLogger(__name__)
 
 SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
@@ -29,16 +32,13 @@ RULES = ("local", "pitch")
 
 def routing_facts(fit: Any) -> dict[str, Any]:
     """Rule-set routing pair of a fitted AL-RNN (see the module docstring)."""
-    from alrnn_neuro.analysis.checks import params_from_model
-    from alrnn_neuro.analysis.routing import rule_routing
 
     lat = fit.latents
     names = list(fit.config.inputs)
     missing = _missing(lat, names)
     if missing:
         return {"testable": False, "reason": f"the data lack {', '.join(missing)}"}
-    params = params_from_model(fit.model.dynamics)
-    table, summary = rule_routing(params, lat, names)
+    table, summary = rule_routing(ALRNNParams.from_model(fit), lat, names)
     rows = table.to_dict(orient="records")
     return {"testable": True, "pair_found": bool(summary["pair_found"]), "rows": rows,
             "choice_accuracy": float(summary["choice_accuracy"]),
@@ -52,14 +52,12 @@ def hold_facts(fit: Any) -> dict[str, Any]:
     ``testable``, ``region``, ``share``, ``slowest_modulus`` and ``rule_auc`` (None unless the
     rule has two levels).
     """
-    from alrnn_neuro.analysis.checks import params_from_model
-    from alrnn_neuro.analysis.routing import hold_mode
 
     lat = fit.latents
     hold = lat["valid"].values.astype(bool) & (lat["epoch"].values.astype(str) == "hold")
     if "rule" not in lat.coords or not hold.any():
         return {"testable": False, "reason": "the data lack a 'rule' trial label or a 'hold' epoch"}
-    mode = hold_mode(params_from_model(fit.model.dynamics), lat)
+    mode = hold_mode(ALRNNParams.from_model(fit), lat)
     auc = mode["rule_auc"]
     return {"testable": True, "region": mode["region"], "share": mode["share"],
             "slowest_modulus": mode["eigenvalue_modulus"],

@@ -21,11 +21,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alrnn_neuro.analysis import analyze_run, write_analysis
+from alrnn_neuro.analysis.rsa.files import write_rsa_outputs
+from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.data.h5 import load_dataset, save_dataset
 from alrnn_neuro.errors import AlrnnNeuroError, FileFormatError
+from alrnn_neuro.plotting import plot_analysis
+from alrnn_neuro.plotting.rsa import save_rsa_figures
 from alrnn_neuro.reproduce import claims as cl
 from alrnn_neuro.reproduce import common
 from alrnn_neuro.reproduce.regime import SOUNDS, hold_facts, routing_facts
 from alrnn_neuro.reproduce.settings import StimulusSettings, stimulus_settings
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.sweep import SweepGrid
+from alrnn_neuro.training import rundir as rd
+from alrnn_neuro.training.api import fit, load_run
+from alrnn_neuro.training.config import FitConfig, read_toml
+from alrnn_neuro.training.resolve import resolve_config
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +87,6 @@ def reproduce_stimulus_selection(
     RunDirError
         ``out`` holds something else (see :func:`~alrnn_neuro.reproduce.common.prepare_out`).
     """
-    from alrnn_neuro.data.h5 import load_dataset, save_dataset
 
     started = time.perf_counter()
     s = stimulus_settings(settings) if isinstance(settings, str) else settings
@@ -89,12 +100,9 @@ def reproduce_stimulus_selection(
     if dataset is not None:
         ds = load_dataset(dataset)
     else:
-        from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
-
         ds = simulate_stimulus_selection(n_trials=s.n_trials, n_units=s.n_units, seed=seed,
                                          lfp=False)  # fmt: skip
     base, chosen, grid = _configs(s, seed)
-    from alrnn_neuro.training.resolve import resolve_config
 
     resolve_config(base, ds)  # a dataset the fit cannot use fails here, before anything is written
     root = common.prepare_out(out, identity, resume=resume)
@@ -131,9 +139,6 @@ def reproduce_stimulus_selection(
 
 
 def _configs(s: StimulusSettings, seed: int):
-    from alrnn_neuro.sweep import SweepGrid
-    from alrnn_neuro.training.config import FitConfig, read_toml
-
     base = FitConfig(latent_dim=s.latent_dim, pwl_units=0, epochs=s.epochs, patience=s.patience,
                      batch_size=s.batch_size, lr=s.lr, seed=seed)  # fmt: skip
     recipe = dict(RECIPE)
@@ -151,8 +156,6 @@ def _configs(s: StimulusSettings, seed: int):
 
 
 def _chosen_model(ds, config, out: Path, data: Path):
-    from alrnn_neuro.training import rundir as rd
-    from alrnn_neuro.training.api import fit, load_run
 
     if (out / rd.METRICS).is_file():
         logger.info("chosen model: reusing the finished run in %s", out)
@@ -165,8 +168,6 @@ def _chosen_model(ds, config, out: Path, data: Path):
 
 
 def _analysis(root: Path, ds, s: StimulusSettings):
-    from alrnn_neuro.analysis.report import analyze_run, write_analysis
-    from alrnn_neuro.plotting import plot_analysis
 
     inputs = {str(x) for x in ds["input"].values}
     evidence = SOUNDS if set(SOUNDS) <= inputs else None
@@ -177,8 +178,6 @@ def _analysis(root: Path, ds, s: StimulusSettings):
 
 
 def _rsa(root: Path, fit, ds, s: StimulusSettings) -> dict[str, Any] | None:
-    from alrnn_neuro.analysis.rsa.pipeline import run_rsa
-    from alrnn_neuro.cli.rsa import write_outputs
 
     conditions = [c for c in RSA_CONDITIONS if c in ds.coords]
     if not conditions:
@@ -194,7 +193,7 @@ def _rsa(root: Path, fit, ds, s: StimulusSettings) -> dict[str, Any] | None:
         return None
     summary.update(run_dir=str(root / "model"), dataset=str(root / "dataset.h5"))
     rsa.attrs.update(run_dir=str(root / "model"), dataset=str(root / "dataset.h5"))
-    write_outputs(root / "rsa", rsa, summary, seed=0)
+    write_rsa_outputs(root / "rsa", rsa, summary, draw=lambda f: save_rsa_figures(rsa, f, seed=0))
     return summary
 
 

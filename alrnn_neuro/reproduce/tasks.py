@@ -7,7 +7,7 @@ Steps (see docs/reproduce.md):
    (:func:`alrnn_neuro.sweep.run_sweep`, test accuracy on common held-out trials);
 2. the multi-task suite (:func:`~alrnn_neuro.simulate.tasks.make_multitask`): the same into
    ``tasks/multitask/sweep``, then region usage per task for every cell
-   (:func:`alrnn_neuro.analysis.multitask.sweep_multitask`) into ``multitask/multitask.nc``
+   (:func:`alrnn_neuro.sweep.multitask.sweep_multitask`) into ``multitask/multitask.nc``
    with a summary ``multitask/multitask.json``;
 3. the claims (minimal sufficient P per task; shared index vs P), ``reproduce.json``,
    ``report.html``.
@@ -24,9 +24,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.h5 import save_dataset, write_netcdf
 from alrnn_neuro.reproduce import claims as cl
 from alrnn_neuro.reproduce import common
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
+from alrnn_neuro.simulate.tasks import make_multitask, make_task
+from alrnn_neuro.sweep import SweepGrid
+from alrnn_neuro.sweep.multitask import sweep_multitask
+from alrnn_neuro.training.config import FitConfig
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +75,6 @@ def reproduce_tasks(
     tick = time.perf_counter()
     results, base = _task_sweep(root, MULTITASK, s.multitask, s, seed)
     configs[MULTITASK] = base.to_dict()
-    from alrnn_neuro.analysis.multitask import sweep_multitask
 
     sweep_dir = root / "tasks" / MULTITASK / "sweep"
     mt = sweep_multitask(sweep_dir, sweep_dir / "dataset.h5")
@@ -92,7 +96,6 @@ def reproduce_tasks(
 
 
 def _grid(spec: TaskSpec, s: TaskSettings):
-    from alrnn_neuro.sweep import SweepGrid
 
     n_cells = len(spec.pwl_units) * s.n_seeds  # split the ensemble so every worker gets one
     return SweepGrid(models=("alrnn",), pwl_units=spec.pwl_units, seeds=tuple(range(s.n_seeds)),
@@ -102,9 +105,6 @@ def _grid(spec: TaskSpec, s: TaskSettings):
 
 def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int):
     """Generate ``task`` into its sweep folder (once) and sweep it."""
-    from alrnn_neuro.data.h5 import save_dataset
-    from alrnn_neuro.simulate.tasks import make_multitask, make_task
-    from alrnn_neuro.training.config import FitConfig
 
     out = root / "tasks" / task / "sweep"
     data = out / "dataset.h5"
@@ -127,7 +127,7 @@ def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:
     Parameters
     ----------
     mt : xr.Dataset
-        Output of :func:`~alrnn_neuro.analysis.multitask.sweep_multitask`.
+        Output of :func:`~alrnn_neuro.sweep.multitask.sweep_multitask`.
 
     Returns
     -------
@@ -170,7 +170,6 @@ def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:
 
 def write_multitask(mt: xr.Dataset, out_dir: str | os.PathLike) -> dict[str, Any]:
     """Write ``multitask.nc`` and ``multitask.json`` (the summary); return the summary."""
-    from alrnn_neuro.data.h5 import write_netcdf
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,9 @@ the two features are mixed: the switch cost. ``context`` equals k · rule + δ �
 block and 0 in a pitch block, so mPFC units that read it carry the most rule information in
 the hold epoch (a rule × epoch interaction only the PWL units can produce).
 
-The region (bitcode) of a step is Σ_j 2^j · [z_{M-P+j} > 0]: bit 0 = ``gate_plus``.
+The region (bitcode) of a step is the model's (:func:`alrnn_neuro.models.params.bitcode`):
+``gate_plus`` is the most significant bit, so region 2 = only ``gate_plus`` positive,
+1 = only ``gate_minus``.
 Parameters are defined for 50 ms bins; other bin sizes keep the time constants (A^(dt/0.05))
 and rescale the integrators' drive and noise. Noise s.d. per 50 ms: 0.02 (rule), 0.25
 (choice), 0.05 (others).
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.simulate.task_structure import INPUT_NAMES
 
 LATENT_NAMES = ("rule", "choice", "location", "pitch", "context", "gate_plus", "gate_minus")
@@ -78,15 +81,18 @@ class PWLSystem:
     latent_names: tuple[str, ...]
     input_names: tuple[str, ...]
 
+    @property
+    def params(self) -> ALRNNParams:
+        """The noise-free map as an :class:`~alrnn_neuro.models.params.ALRNNParams`."""
+        return ALRNNParams(self.A, self.W, self.C, self.h, self.n_pwl, self.input_names)
+
     def phi(self, z: np.ndarray) -> np.ndarray:
         """Φ*(z): rectify the last ``n_pwl`` latents (last axis), pass the others."""
-        out = z.copy()
-        out[..., z.shape[-1] - self.n_pwl :] = np.maximum(out[..., z.shape[-1] - self.n_pwl :], 0)
-        return out
+        return self.params.phi(z)
 
     def step(self, z: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Noise-free map z_{t-1}, s_t -> z_t, batched over leading axes."""
-        return self.A * z + self.phi(z) @ self.W.T + s @ self.C.T + self.h
+        return self.params.step(z, s)
 
 
 def stimulus_selection_system(bin_size: float = REFERENCE_BIN) -> PWLSystem:
@@ -202,29 +208,6 @@ def simulate_latents(
         z = np.where(valid[:, t, None], new, z)
         out[:, t] = np.where(valid[:, t, None], z, 0.0)
     return out
-
-
-def region_bitcode(z: np.ndarray, n_pwl: int) -> np.ndarray:
-    """Region of each state: Σ_j 2^j · [z_{M-P+j} > 0] (bit 0 = first PWL unit).
-
-    Parameters
-    ----------
-    z : ndarray, shape (..., latent)
-        Latent states.
-    n_pwl : int
-        Number P of PWL units (the last P latents).
-
-    Returns
-    -------
-    ndarray of int64, shape (...)
-
-    Examples
-    --------
-    >>> region_bitcode(np.array([[0.3, 1.0, -2.0], [0.0, -1.0, 0.5]]), 2)
-    array([1, 2])
-    """
-    bits = z[..., z.shape[-1] - n_pwl :] > 0
-    return (bits * (2 ** np.arange(n_pwl))).sum(axis=-1).astype(np.int64)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from neurodsp.sim.modulate import rotate_timeseries
 from neurodsp.utils import remove_nans
 from scipy.fft import next_fast_len
 
+from alrnn_neuro.data.lfp import lfp_band_amplitudes
 from alrnn_neuro.simulate.task_structure import EPOCHS, EVENTS, Timeline
 
 CHANNELS = ("mPFC_lfp0", "mPFC_lfp1", "A1_lfp0", "A1_lfp1")
@@ -134,7 +135,6 @@ def lfp_features(
         :func:`simulate_lfp`), with coords ``channel``, ``channel_area``, ``band``,
         ``band_low``, ``band_high``.
     """
-    from alrnn_neuro.data.lfp import lfp_band_amplitudes
 
     raw, t_start = simulate_lfp(timeline, rng=rng, fs=fs)
     amp = lfp_band_amplitudes(

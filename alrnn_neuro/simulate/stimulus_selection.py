@@ -18,6 +18,7 @@ from alrnn_neuro.data.schema import make_dataset, validate_dataset
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate import latent_system as ls
 from alrnn_neuro.simulate import task_structure as ts
+from alrnn_neuro.simulate.lfp import lfp_features
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def simulate_stimulus_selection(
     spike_rng = np.random.default_rng(spike_seq)
     B, b, area = ls.make_observation_model(n_units, rng=spike_rng)
     spikes = ls.sample_spikes(z, B, b, bin_size=bin_size, valid=timeline.valid, rng=spike_rng)
-    region = np.where(timeline.valid, ls.region_bitcode(z, system.n_pwl), 0)
+    region = np.where(timeline.valid, system.params.bitcode(z), 0)
     extra = _ground_truth(system, z, region, B, b)
     ds = make_dataset(
         spikes,
@@ -123,8 +124,6 @@ def simulate_stimulus_selection(
         true_latent=list(system.latent_names), true_latent2=list(system.latent_names)
     )
     if lfp:
-        from alrnn_neuro.simulate.lfp import lfp_features
-
         features = lfp_features(
             timeline, valid=timeline.valid, rng=np.random.default_rng(lfp_seq), fs=lfp_fs
         )

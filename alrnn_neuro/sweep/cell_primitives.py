@@ -17,6 +17,9 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from alrnn_neuro.analysis.primitives import detect_gating, detect_integration
+from alrnn_neuro.models.params import ALRNNParams
+
 INTEGRATION_KEY = ("region", "input")
 GATING_KEY = ("input", "target", "region_before", "region_after")
 
@@ -36,18 +39,14 @@ def count_primitives(result: Any, ds: xr.Dataset) -> float:
     float
         The count; NaN for models without a bitcode (baselines).
     """
-    from alrnn_neuro.analysis.primitives import detect_gating, detect_integration
-
     latents = result.latents
-    dynamics = result.model.dynamics
-    if "bitcode" not in latents or not hasattr(dynamics, "pwl_units"):
+    if "bitcode" not in latents or result.config.model != "alrnn":
         return float("nan")
     names = list(result.config.inputs)
     if not names:
         return 0.0
-    A, W, C = (p.detach().cpu().double().numpy() for p in (dynamics.A, dynamics.W, dynamics.C))
     inputs = ds["inputs"].sel(trial=latents["trial"].values, input=names)
-    args = (A, W, C, int(dynamics.pwl_units), latents["bitcode"], inputs)
+    args = (ALRNNParams.from_model(result), latents["bitcode"], inputs)
     steps = {"valid": latents["valid"], "epoch": latents["epoch"]}
     found = _distinct(detect_integration(*args, **steps), INTEGRATION_KEY)
     found += _distinct(detect_gating(*args, **steps), GATING_KEY)

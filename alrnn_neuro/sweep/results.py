@@ -12,7 +12,7 @@ import xarray as xr
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
-from alrnn_neuro.sweep.run import CELL_FILE, RESULTS_FILE, SWEEP_FILE, cell_complete
+from alrnn_neuro.sweep.layout import CELL_FILE, RESULTS_FILE, SWEEP_FILE, cell_complete
 from alrnn_neuro.training import rundir as rd
 
 logger = logging.getLogger(__name__)

@@ -41,18 +41,31 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import observation_variable
+from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
+from alrnn_neuro.sweep.layout import (
+    CELL_FILE,
+    DATASET_FILE,
+    SWEEP_FILE,
+    cell_complete,
+)
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
+from alrnn_neuro.sweep.results import collect_results
 from alrnn_neuro.training import rundir as rd
+from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
+from alrnn_neuro.training.evaluate import compute_metrics, predict_all
+from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+from alrnn_neuro.training.session import prepare_session
 
 logger = logging.getLogger(__name__)
 
-SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
 #: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
-DATASET_FILE = "dataset.h5"
 EXECUTORS = ("local", "dask")
 #: seconds to wait for an existing dask scheduler before giving up
 CONNECT_TIMEOUT = "5s"
@@ -113,7 +126,6 @@ def run_sweep(
     RunDirError
         ``out`` holds another sweep (other base config or data), or any sweep without resume.
     """
-    from alrnn_neuro.sweep.results import collect_results
 
     base = FitConfig() if base_config is None else base_config
     check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
@@ -186,11 +198,6 @@ def check_sweep_args(
         )
 
 
-def cell_complete(path: Path) -> bool:
-    """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
-    return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()
-
-
 def run_group(
     source: xr.Dataset | str,
     keep: np.ndarray,
@@ -210,9 +217,6 @@ def run_group(
     list of str
         The names of the cells written.
     """
-    from alrnn_neuro.sweep.cell_primitives import count_primitives
-    from alrnn_neuro.training.api import fit
-    from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
 
     if hook is not None:
         hook(tuple(cells))
@@ -253,8 +257,6 @@ def _score_test(ds: xr.Dataset, result: Any, test_ids: np.ndarray) -> dict[str, 
     The PSTH baseline of ``bits_per_spike`` is computed from all non-test trials, the same for
     every cell, so scores compare across train fractions.
     """
-    from alrnn_neuro.training.outputs import compute_metrics, predict_all
-    from alrnn_neuro.training.session import prepare_session
 
     pool = np.setdiff1d(ds["trial"].values, test_ids)
     split = {"train": pool, "val": result.split["val"], "test": test_ids}
@@ -267,15 +269,12 @@ def _score_test(ds: xr.Dataset, result: Any, test_ids: np.ndarray) -> dict[str, 
 def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
     if isinstance(source, xr.Dataset):
         return source
-    from alrnn_neuro.data.h5 import load_dataset
 
     return load_dataset(source)
 
 
 def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, resume: bool):
     """Check or write ``sweep.json``; return (test trial ids, ids of the other trials)."""
-    from alrnn_neuro.data.split import split_trials
-    from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 
     resolved = resolve_config(base, ds)
     fingerprint = dataset_fingerprint(ds)

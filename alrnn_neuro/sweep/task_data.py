@@ -15,9 +15,12 @@ from pathlib import Path
 
 import xarray as xr
 
+from alrnn_neuro.data.h5 import load_dataset, save_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
-from alrnn_neuro.sweep.run import DATASET_FILE, SWEEP_FILE
+from alrnn_neuro.simulate.tasks import TASKS, make_multitask, make_task
+from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,6 @@ MULTITASK = "multitask"
 
 def task_names() -> list[str]:
     """Names ``sweep`` accepts instead of a file: every key of ``TASKS`` and ``multitask``."""
-    from alrnn_neuro.simulate.tasks import TASKS
 
     return [*sorted(TASKS), MULTITASK]
 
@@ -39,7 +41,6 @@ def generate_task(name: str, *, n_trials: int, seed: int) -> xr.Dataset:
     >>> generate_task("copy", n_trials=3, seed=0).attrs["task"]
     'copy'
     """
-    from alrnn_neuro.simulate.tasks import make_multitask, make_task
 
     if name == MULTITASK:
         return make_multitask(n_trials, seed=seed)
@@ -92,8 +93,6 @@ def sweep_source(
             f"{name!r} is neither an existing dataset file nor a task name; fix: give the "
             f"path of a dataset.h5, or one of the tasks {', '.join(names)}"
         )
-    from alrnn_neuro.data.h5 import load_dataset, save_dataset
-    from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 
     ds = generate_task(name, n_trials=n_trials, seed=seed)
     resolve_config(FitConfig() if base_config is None else base_config, ds)

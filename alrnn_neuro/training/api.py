@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +18,23 @@ import numpy as np
 import torch
 import xarray as xr
 
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
-from alrnn_neuro.training.network import FitModel
-from alrnn_neuro.training.outputs import (
+from alrnn_neuro.training.evaluate import (
     compute_metrics,
+    encode_trials,
     latents_dataset,
     predict_all,
     residual_std,
+    score_trials,
 )
+from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
+from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.session import Session, prepare_session
 
 logger = logging.getLogger(__name__)
@@ -59,6 +63,10 @@ class FitResult:
         Trial ids per split.
     run_dir : Path or None
         Where the run was saved (None for an in-memory fit).
+    dataset : xr.Dataset or None
+        The fitted dataset (kept by an in-memory fit; None when loaded from disk, where
+        ``config.json`` records its path): the PSTH baseline of :meth:`score` and the
+        inputs of ``analyze_run`` come from it.
     """
 
     model: FitModel
@@ -68,6 +76,63 @@ class FitResult:
     metrics: dict[str, Any]
     split: dict[str, np.ndarray]
     run_dir: Path | None = None
+    dataset: xr.Dataset | None = field(default=None, repr=False)
+
+    @property
+    def params(self) -> ALRNNParams:
+        """The fitted AL-RNN's parameters (:class:`~alrnn_neuro.models.params.ALRNNParams`)."""
+        return self.model.params().with_input_names(tuple(self.config.inputs))
+
+    def encode(self, ds: xr.Dataset) -> xr.Dataset:
+        """Latents of (new) trials, the initial state inferred exactly as in training.
+
+        Parameters
+        ----------
+        ds : xr.Dataset
+            Canonical dataset with the fit's units (same ids, same order) and input channels.
+
+        Returns
+        -------
+        xr.Dataset
+            As :attr:`latents`: ``latents`` (trial, time, latent), ``bitcode`` (AL-RNN),
+            ``prediction``, ``valid``, ``epoch`` with the dataset's trial coords.
+        """
+        return encode_trials(self.model, ds, self._record_data())
+
+    def score(self, ds: xr.Dataset) -> dict[str, float]:
+        """Held-out metrics of the trials of ``ds``: bits/spike against the fit's PSTH baselines.
+
+        The PSTH baselines are estimated on the fit's *training* trials (from
+        :attr:`dataset`, or the dataset the run directory recorded), exactly as for
+        ``metrics.json``: scoring the test trials reproduces ``metrics["test"]``.
+
+        Parameters
+        ----------
+        ds : xr.Dataset
+            Trials to score (e.g. ``full.sel(trial=result.split["test"])`` or new sessions
+            of the same units).
+
+        Returns
+        -------
+        dict
+            As one split of :attr:`metrics` (``bits_per_spike``, ``r2_condition``, ...).
+        """
+        base = self.dataset
+        if base is None and self.run_dir is not None:
+            path = rd.recorded_dataset_path(self.run_dir)
+            base = None if path is None else load_dataset(path)
+        if base is None:
+            raise DataValidationError(
+                "score() needs the fitted dataset for its PSTH baseline; fix: set "
+                "result.dataset = load_dataset(PATH) (the file the run was fitted to)"
+            )
+        train = base.sel(trial=np.asarray(self.split["train"]))
+        return score_trials(self.model, train, ds, self._record_data())
+
+    def _record_data(self) -> dict[str, Any]:
+        if self.run_dir is not None and (Path(self.run_dir) / rd.CONFIG).is_file():
+            return rd.read_json(Path(self.run_dir) / rd.CONFIG)["data"]
+        return {}
 
 
 def fit(
@@ -98,7 +163,8 @@ def fit(
         Called after every epoch with a dict (``epoch``, ``epochs``, ``train_loss``,
         ``val_loss``, ``lr``, ``best_epoch``, ``seconds``).
     dataset_path : str or PathLike, optional
-        Recorded in ``config.json`` (provenance only).
+        Recorded in ``config.json`` (as an absolute path and relative to ``out``), so that
+        ``analyze`` and ``rsa`` find the dataset from any folder.
 
     Returns
     -------
@@ -143,6 +209,10 @@ def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResul
     else:
         split = None
     session = prepare_session(ds, config, split=split, dataset_path=dataset_path)
+    if run is not None and dataset_path is not None:
+        session.record["data"]["path_from_run"] = os.path.relpath(
+            Path(dataset_path).resolve(), run.resolve()
+        )
     mode = "new"
     if run is not None:
         mode = rd.prepare_run_dir(run, session.record, resume=resume, overwrite=overwrite)
@@ -165,8 +235,17 @@ def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResul
             save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer)
 
     try:
-        state = train(model, optimizer, session.tensors, session.positions, session.config,
-                      state, on_epoch=on_epoch, callback=callback)  # fmt: skip
+        train(
+            model,
+            optimizer,
+            session.tensors,
+            session.positions,
+            session.config,
+            state,
+            divergence="raise",
+            on_epoch=on_epoch,
+            callback=callback,
+        )
     except BaseException:
         if run is not None and created and not (run / rd.CHECKPOINT).exists():
             rd.clear_run_dir(run)  # nothing learned yet: leave nothing behind
@@ -212,7 +291,9 @@ def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path |
         rd.write_netcdf(run / rd.HISTORY, history)
         rd.write_netcdf(run / rd.LATENTS, latents)
         rd.write_json(run / rd.METRICS, metrics)
-    return FitResult(model, session.config, history, latents, metrics, session.split, run)
+    return FitResult(
+        model, session.config, history, latents, metrics, session.split, run, session.ds
+    )
 
 
 def load_run(path: str | os.PathLike) -> FitResult:
@@ -323,8 +404,8 @@ def simulate_model(
             "latents": (("trial", "time", "latent"), z.numpy()),
             "prediction": (dims, net.readout.predict(z).numpy()),
         }
-        if hasattr(net.dynamics, "bitcode"):
-            data_vars["bitcode"] = (("trial", "time"), net.dynamics.bitcode(z).numpy())
+        if net.config.model == "alrnn":
+            data_vars["bitcode"] = (("trial", "time"), net.params().bitcode(z.numpy()))
     out = xr.Dataset(data_vars)
     if sample:
         rng = np.random.default_rng(seed)

@@ -3,7 +3,8 @@
 ``fit_ensemble(ds, config, pwl_units=[...], seeds=[...])`` trains K = len(seeds) AL-RNNs with
 the same M, data and hyperparameters but their own P and initialisation seed, with the
 recurrence of all members in one call of the fused engine per batch
-(:mod:`~alrnn_neuro.training.ensemble_loop` explains why the members stay independent).
+(:mod:`~alrnn_neuro.training.loop` explains why the members stay independent: a single fit
+is the same loop with one member).
 
 What "equivalent to single fits" means here
 -------------------------------------------
@@ -38,8 +39,7 @@ from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import FitResult, finish_fit, torch_threads
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.ensemble_loop import EnsembleFitModel, train_ensemble
-from alrnn_neuro.training.loop import EpochCallback, make_optimizer
+from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.session import prepare_session
 
@@ -90,7 +90,7 @@ def fit_ensemble(
     overwrite : bool
         Replace runs already in the member directories.
     callback : callable, optional
-        Called after every epoch (see :func:`~.ensemble_loop.train_ensemble`).
+        Called after every epoch (see :func:`~alrnn_neuro.training.loop.train`).
 
     Returns
     -------
@@ -162,11 +162,21 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
             rd.prepare_run_dir(run, record, resume=False, overwrite=overwrite)
     device = torch.device(shared_cfg.device)
     nets = [FitModel(c, session.n_units, len(session.classes), session.unit_mean) for c in configs]
-    model = EnsembleFitModel(nets).to(device)
+    model = FitModel.stack(nets).to(device)
     optimizer = make_optimizer(model, shared_cfg)
     states = [TrainState.start(c.seed) for c in configs]
-    train_ensemble(model, optimizer, session.tensors, session.positions, shared_cfg,
-                   TrainState.start(shared_cfg.seed), states, callback=callback)  # fmt: skip
+    shared = TrainState.start(shared_cfg.seed)
+    train(
+        model,
+        optimizer,
+        session.tensors,
+        session.positions,
+        shared_cfg,
+        shared,
+        states,
+        divergence="freeze",
+        callback=callback,
+    )
     results = []
     for k, (net, state, run) in enumerate(zip(nets, states, runs, strict=True)):
         net.to(device).load_state_dict(state.best_model or model.member_state(k))
@@ -177,8 +187,8 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
             rd.write_json(run / rd.SPLIT, {n: v.tolist() for n, v in session.split.items()})
             rd.write_json(run / rd.CONFIG, records[k])
         results.append(finish_fit(member, net, state, run))
-        logger.info("member P=%d seed=%d: %s", configs[k].pwl_units, configs[k].seed,
-                    state.stop_reason)  # fmt: skip
+        p, seed = configs[k].pwl_units, configs[k].seed
+        logger.info("member P=%d seed=%d: %s", p, seed, state.stop_reason)
     return results
 
 

@@ -1,12 +1,23 @@
-"""The epoch loop: masked BPTT over whole ragged trials, read top to bottom.
+"""The epoch loop, one for single fits and ensembles: masked BPTT over whole ragged trials.
 
-Per epoch: set the scheduled learning rate and forcing strength; for each seeded mini-batch of
-training trials run the model over the whole trials (sparse teacher forcing if enabled),
-take the masked loss (+ choice loss + MAR), back-propagate through time, clip the gradient
-norm and step the optimiser; then score the validation trials free-running, update early
-stopping, and hand the state to ``on_epoch`` (the run directory saves a checkpoint there) and
-``callback`` (progress display). A non-finite loss or gradient stops training with
-:class:`TrainingDivergedError`, after putting back the state of the last good epoch.
+A single fit is an ensemble of one member. Per epoch: set the scheduled learning rate and
+forcing strength; for each seeded mini-batch of training trials run every member over the
+whole trials (sparse teacher forcing if enabled), take each member's masked loss (+ choice
+loss + MAR), back-propagate the sum (member k's parameters get exactly the gradient of its
+own loss), clip each member's gradient norm and step the optimiser; then score the validation
+trials free-running, update each member's early stopping, and hand the state to ``on_epoch``
+(the run directory saves a checkpoint there) and ``callback`` (progress display).
+
+Divergence (a non-finite loss or gradient) follows ``divergence``: ``"raise"`` puts back the
+state of the last good epoch and raises :class:`TrainingDivergedError` (single fits);
+``"freeze"`` stops only that member (``stop_reason="diverged"``, its best state kept) and the
+others train on (grids). A member that stopped is frozen: its loss is left out of the sum and
+its parameters are put back after every optimiser step (Adam's momentum would otherwise keep
+moving them).
+
+Why stacked members stay independent: the loss is a sum of per-member losses, clipping is
+per member, and Adam / RAdam act elementwise with one shared step counter (members step
+together), so one optimiser over the stacked parameters equals K optimisers.
 """
 
 from __future__ import annotations
@@ -19,16 +30,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.errors import AlrnnNeuroError, ConfigError
 from alrnn_neuro.training.batching import TrialTensors, iterate_batches
 from alrnn_neuro.training.checkpoint import TrainState, snapshot
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import alpha_at, forcing_weights
+from alrnn_neuro.training.network import FitModel
 
 EpochCallback = Callable[[dict[str, Any]], None]
+DIVERGENCE_POLICIES = ("raise", "freeze")
 
 
-class TrainingDivergedError(ConfigError):
+class TrainingDivergedError(AlrnnNeuroError, RuntimeError):
     """The loss or gradient became NaN/inf; the model holds the last good epoch's state."""
 
 
@@ -58,40 +71,57 @@ def learning_rate(epoch: int, config: FitConfig) -> float:
     return config.lr
 
 
-def evaluate_loss(
-    model: torch.nn.Module, tensors: TrialTensors, positions: np.ndarray, chunk: int = 256
-) -> float:
-    """Free-running loss (observation + weighted choice) on the trials at ``positions``."""
-    total, weight = 0.0, 0
+def evaluate_members(
+    model: FitModel, tensors: TrialTensors, positions: np.ndarray, chunk: int = 256
+) -> np.ndarray:
+    """Free-running objective (observation + weighted choice) of every member.
+
+    Parameters
+    ----------
+    model : FitModel
+    tensors : TrialTensors
+        All trials.
+    positions : ndarray of int
+        Trials to score (positions into ``tensors``).
+
+    Returns
+    -------
+    ndarray, shape (member,)
+        Trial-weighted mean objective; NaN without trials.
+    """
+    if not len(positions):
+        return np.full(model.n_members, np.nan)
+    total, weight = np.zeros(model.n_members), 0
     model.eval()
     with torch.no_grad():
         for start in range(0, len(positions), chunk):
             batch = tensors.take(positions[start : start + chunk])
-            n = batch.n_trials
-            total += float(model.loss(batch)["objective"]) * n
-            weight += n
+            values = model.member_losses(batch)["objective"].double().cpu().numpy()
+            total += values * batch.n_trials
+            weight += batch.n_trials
     model.train()
-    return total / max(weight, 1)
+    return total / weight
 
 
 def train(
-    model: torch.nn.Module,
+    model: FitModel,
     optimizer: torch.optim.Optimizer,
     tensors: TrialTensors,
     split: dict[str, np.ndarray],
     config: FitConfig,
-    state: TrainState,
+    shared: TrainState,
+    members: list[TrainState] | None = None,
     *,
+    divergence: str = "raise",
     on_epoch: Callable[[TrainState], None] | None = None,
     callback: EpochCallback | None = None,
-) -> TrainState:
-    """Train ``model`` in place from ``state`` until ``config.epochs`` or early stopping.
+) -> list[TrainState]:
+    """Train every member of ``model`` in place until ``config.epochs`` or each has stopped.
 
     Parameters
     ----------
-    model : Module
-        A :class:`~alrnn_neuro.training.network.FitModel` (anything with ``loss(batch,
-        forcing=...)`` returning a dict with ``objective`` and ``penalty``).
+    model : FitModel
+        A single fit (one member) or a stack (:meth:`FitModel.stack`).
     optimizer : Optimizer
         Its optimiser (see :func:`make_optimizer`).
     tensors : TrialTensors
@@ -99,128 +129,189 @@ def train(
     split : dict of str to ndarray
         Trial *positions* (into ``tensors``) of ``train`` and ``val``.
     config : FitConfig
-        Resolved configuration.
-    state : TrainState
-        Fresh (:meth:`TrainState.start`) or restored from a checkpoint.
+        Shared configuration (schedule, batch size, clipping, patience, forcing).
+    shared : TrainState
+        Supplies the epoch count, batch order and forcing phases (``TrainState.start(seed)``,
+        or restored from a checkpoint).
+    members : list of TrainState, optional
+        One per member: history, early stopping, best state (``best_model`` is that member's
+        own ``state_dict``) and ``stop_reason``. Default ``[shared]`` (a single fit keeps one
+        state).
+    divergence : {"raise", "freeze"}
+        What a non-finite loss or gradient does (see the module docstring).
     on_epoch : callable, optional
-        Called with ``state`` after each completed epoch (save a checkpoint here).
+        Called with ``shared`` after each completed epoch (save a checkpoint here).
     callback : callable, optional
-        Called with a dict (``epoch``, ``epochs``, ``train_loss``, ``val_loss``, ``lr``,
-        ``best_epoch``, ``seconds``) after each epoch, for progress displays.
+        Called after each epoch with a dict: ``epoch``, ``epochs``, ``seconds``, ``lr``,
+        ``active`` (members still training) and per member ``train_loss``, ``val_loss``,
+        ``best_epoch`` (lists; plain floats for a single member).
 
     Returns
     -------
-    TrainState
-        Final state; ``model`` holds the best-validation parameters and
-        ``state.stop_reason`` says why training ended.
+    list of TrainState
+        ``members``; each member's best-validation state is in ``best_model`` (and loaded
+        into ``model`` for a single fit).
 
     Raises
     ------
     TrainingDivergedError
-        On a NaN/inf loss or gradient (the model is put back to the last good epoch).
+        With ``divergence="raise"``, on a NaN/inf loss or gradient (the model and optimiser
+        are put back to the last good epoch).
     """
+    if divergence not in DIVERGENCE_POLICIES:
+        raise ConfigError(f"divergence={divergence!r} is not one of {DIVERGENCE_POLICIES}")
+    members = [shared] if members is None else members
     train_idx, val_idx = split["train"], split["val"]
-    while state.epoch < config.epochs and not state.stop_reason:
+    while shared.epoch < config.epochs and any(not s.stop_reason for s in members):
         started = time.perf_counter()
-        lr = learning_rate(state.epoch, config)
+        lr = learning_rate(shared.epoch, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
         alpha = alpha_at(
-            state.epoch, alpha=config.tf_alpha, anneal=config.tf_anneal, epochs=config.epochs
+            shared.epoch, alpha=config.tf_alpha, anneal=config.tf_anneal, epochs=config.epochs
         )
-        good = snapshot(model), snapshot(optimizer)
-        try:
-            train_loss, grad_norm = _train_epoch(model, optimizer, tensors, train_idx, config,
-                                                 state, alpha)  # fmt: skip
-            val_loss = evaluate_loss(model, tensors, val_idx)
-            if not math.isfinite(val_loss):
-                raise _Diverged(val_loss)
-        except _Diverged as error:
+        active = np.array([not s.stop_reason for s in members])
+        good = snapshot(model), snapshot(optimizer) if divergence == "raise" else None
+        losses, norms, ok = _train_epoch(
+            model, optimizer, tensors, train_idx, config, shared, alpha, active, divergence
+        )
+        val = evaluate_members(model, tensors, val_idx)
+        ok &= np.isfinite(val)
+        if divergence == "raise" and not ok[active].all():
             model.load_state_dict(good[0])
             optimizer.load_state_dict(good[1])
-            raise TrainingDivergedError(_diverged(state.epoch, error.loss, lr, config)) from None
-        state.epoch += 1
-        _update_early_stopping(state, model, val_loss, config)
-        record = {
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "lr": lr,
-            "tf_alpha": alpha if config.tf_interval else 0.0,
-            "grad_norm": grad_norm,
-            "seconds": time.perf_counter() - started,
-        }
-        for key, value in record.items():
-            state.history.setdefault(key, []).append(float(value))
-        if state.epoch >= config.epochs and not state.stop_reason:
-            state.stop_reason = "max_epochs"
+            bad = losses[~ok][0] if not np.isfinite(losses[~ok][0]) else val[~ok][0]
+            raise TrainingDivergedError(_diverged(shared.epoch, float(bad), lr, config))
+        shared.epoch += 1
+        record = {"lr": lr, "tf_alpha": alpha if config.tf_interval else 0.0}
+        record["seconds"] = time.perf_counter() - started
+        for k in np.flatnonzero(active):
+            state = members[k]
+            if not ok[k]:
+                _freeze_diverged(model, good[0], state, k)
+                continue
+            if state is not shared:
+                state.epoch += 1
+            _update_early_stopping(state, model, k, float(val[k]), config)
+            values = {"train_loss": losses[k], "val_loss": val[k], "grad_norm": norms[k]}
+            for key, value in {**values, **record}.items():
+                state.history.setdefault(key, []).append(float(value))
+            if state.epoch >= config.epochs and not state.stop_reason:
+                state.stop_reason = "max_epochs"
         if on_epoch is not None:
-            on_epoch(state)
+            on_epoch(shared)
         if callback is not None:
-            info = {"epoch": state.epoch, "epochs": config.epochs, "best_epoch": state.best_epoch}
-            callback({**info, **record})
-    if state.best_model:
-        model.load_state_dict(state.best_model)
-    return state
+            callback(_progress(shared, members, config, losses, val, record))
+    if not model.ensemble_shape and members[0].best_model:
+        model.load_state_dict(members[0].best_model)
+    return members
 
 
-class _Diverged(Exception):
-    def __init__(self, loss: float) -> None:
-        super().__init__(loss)
-        self.loss = loss
+def _progress(shared, members, config, losses, val, record) -> dict[str, Any]:
+    """The callback's dict (floats for a single member, lists for a stack)."""
+    info = {
+        "epoch": shared.epoch,
+        "epochs": config.epochs,
+        "active": [not s.stop_reason for s in members],
+        "train_loss": [float(x) for x in losses],
+        "val_loss": [float(x) for x in val],
+        "best_epoch": [s.best_epoch for s in members],
+        **record,
+    }
+    if len(members) == 1:
+        for key in ("train_loss", "val_loss", "best_epoch"):
+            info[key] = info[key][0]
+    return info
 
 
 def _train_epoch(
-    model: torch.nn.Module,
+    model: FitModel,
     optimizer: torch.optim.Optimizer,
     tensors: TrialTensors,
     train_idx: np.ndarray,
     config: FitConfig,
-    state: TrainState,
+    shared: TrainState,
     alpha: float,
-) -> tuple[float, float]:
-    """One pass over the training trials; returns (mean objective, mean gradient norm)."""
-    dtype = next(model.parameters()).dtype
-    total, count, norms = 0.0, 0, []
-    for positions in iterate_batches(len(train_idx), config.batch_size, state.batch_rng):
+    active: np.ndarray,
+    divergence: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the training trials (stops at a divergence with ``"raise"``).
+
+    Returns
+    -------
+    losses, norms, ok : ndarray, shape (member,)
+        Trial-weighted mean objective, mean gradient norm over batches, and whether the
+        member stayed finite (False for members that were not active).
+    """
+    params = list(model.parameters())
+    dtype = params[0].dtype
+    ok = torch.tensor(active, dtype=torch.bool, device=params[0].device)  # a copy
+    totals, count = np.zeros(model.n_members), 0
+    norm_sum, n_batches = np.zeros(model.n_members), 0
+    for positions in iterate_batches(len(train_idx), config.batch_size, shared.batch_rng):
         batch = tensors.take(train_idx[positions])
         weights = forcing_weights(
-            batch.valid, config.tf_interval, alpha, state.forcing_generator, dtype
+            batch.valid, config.tf_interval, alpha, shared.forcing_generator, dtype
         )
-        terms = model.loss(batch, forcing=weights)
-        loss = terms["objective"] + terms["penalty"]
-        if not torch.isfinite(loss):
-            raise _Diverged(float(loss.detach()))
+        terms = model.member_losses(batch, forcing=weights)
+        per_member = terms["objective"] + terms["penalty"]
+        ok &= torch.isfinite(per_member.detach())
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = _clip(model, config.grad_clip)
-        if not math.isfinite(norm):
-            raise _Diverged(float(loss.detach()))
-        optimizer.step()
-        total += float(terms["objective"].detach()) * batch.n_trials
+        torch.where(ok, per_member, 0.0).sum().backward()
+        norms = model.member_gradient_norms(config.grad_clip)
+        ok &= torch.isfinite(norms)
+        if divergence == "raise" and not bool(ok[torch.as_tensor(active)].all()):
+            break
+        _step_active(model, optimizer, params, ok)
+        totals += terms["objective"].detach().double().cpu().numpy() * batch.n_trials
         count += batch.n_trials
-        norms.append(norm)
-    return total / max(count, 1), float(np.mean(norms)) if norms else 0.0
+        norm_sum += norms.detach().double().cpu().numpy()
+        n_batches += 1
+    losses = totals / max(count, 1)
+    losses[~ok.cpu().numpy()] = np.nan
+    return losses, norm_sum / max(n_batches, 1), ok.cpu().numpy()
 
 
-def _clip(model: torch.nn.Module, max_norm: float) -> float:
-    params = [p for p in model.parameters() if p.grad is not None]
-    if not params:
-        return 0.0
-    if max_norm > 0:
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-    return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
+def _step_active(model: FitModel, optimizer, params, ok: torch.Tensor) -> None:
+    """Optimiser step that leaves stopped or diverged members exactly where they are."""
+    if bool(ok.all()):
+        optimizer.step()
+        return
+    if not model.ensemble_shape:  # the single member is not active: no step at all
+        return
+    frozen = torch.nonzero(~ok).flatten()
+    kept = [p.detach()[frozen].clone() for p in params]
+    for p in params:
+        if p.grad is not None:
+            p.grad[frozen] = 0.0
+    optimizer.step()
+    with torch.no_grad():
+        for p, value in zip(params, kept, strict=True):
+            p[frozen] = value
 
 
 def _update_early_stopping(
-    state: TrainState, model: torch.nn.Module, val_loss: float, config: FitConfig
+    state: TrainState, model: FitModel, k: int, val_loss: float, config: FitConfig
 ) -> None:
     if val_loss < state.best_loss:
         state.best_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
-        state.best_model = snapshot(model)
+        state.best_model = model.member_state(k)
         return
     state.bad_epochs += 1
     if config.patience and state.bad_epochs >= config.patience:
         state.stop_reason = "early_stopping"
+
+
+def _freeze_diverged(model: FitModel, good: dict, state: TrainState, k: int) -> None:
+    """Put member ``k`` back to the start of this epoch and stop it (``diverged``)."""
+    if model.ensemble_shape:
+        model.load_member_state(k, {name: value[k] for name, value in good.items()})
+    else:
+        model.load_state_dict(good)
+    if not state.best_model:
+        state.best_model = model.member_state(k)
+        state.best_epoch = state.epoch
+    state.stop_reason = "diverged"
 
 
 def _diverged(epoch: int, loss: float, lr: float, config: FitConfig) -> str:

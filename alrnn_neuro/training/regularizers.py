@@ -68,10 +68,53 @@ def mar_penalty(
     >>> float(mar_penalty(A, W, torch.tensor([0.0, 1.0]), [0], 0.5))  # 0.5 * (0 + 2**2 + 0)
     2.0
     """
-    if strength == 0 or not units:
-        return A.new_zeros(())
-    idx = torch.as_tensor(units, dtype=torch.long, device=A.device)
-    off_diagonal = W[idx].clone()
-    off_diagonal[torch.arange(idx.numel(), device=A.device), idx] = 0.0
-    total = ((A[idx] - 1.0) ** 2).sum() + (off_diagonal**2).sum() + (h[idx] ** 2).sum()
-    return strength * total
+    mask = torch.zeros(A.shape[-1], dtype=A.dtype, device=A.device)
+    mask[list(units)] = 1.0
+    return mar_member_penalty(A, W, h, mask, strength)
+
+
+def mar_unit_mask(latent_dim: int, pwl_units: int, n_units: int = -1) -> torch.Tensor:
+    """0/1 float mask (latent,) of the regularised units (see :func:`mar_units`).
+
+    Examples
+    --------
+    >>> mar_unit_mask(4, 2).tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+    mask = torch.zeros(latent_dim, dtype=torch.get_default_dtype())
+    mask[mar_units(latent_dim, pwl_units, n_units)] = 1.0
+    return mask
+
+
+def mar_member_penalty(
+    A: torch.Tensor, W: torch.Tensor, h: torch.Tensor, unit_mask: torch.Tensor, strength: float
+) -> torch.Tensor:
+    """:func:`mar_penalty` of every ensemble member at once.
+
+    Parameters
+    ----------
+    A : Tensor, shape (..., latent)
+    W : Tensor, shape (..., latent, latent2)
+    h : Tensor, shape (..., latent)
+    unit_mask : Tensor, shape (..., latent)
+        1.0 on each member's regularised units (:func:`mar_unit_mask`), else 0.
+    strength : float
+        tau.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        ``tau * sum_i mask_i [(a_ii-1)^2 + sum_{j!=i} W_ij^2 + h_i^2]`` per member.
+
+    Examples
+    --------
+    >>> A = torch.tensor([1.0, 0.5]); W = torch.tensor([[3.0, 2.0], [1.0, 0.0]])
+    >>> float(mar_member_penalty(A, W, torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]), 0.5))
+    2.0
+    """
+    if strength == 0:
+        return A.new_zeros(A.shape[:-1])
+    eye = torch.eye(W.shape[-1], dtype=W.dtype, device=W.device)
+    coupling = (W**2 * (1 - eye)).sum(-1)
+    per_unit = (A - 1.0) ** 2 + coupling + h**2
+    return strength * (per_unit * unit_mask).sum(-1)

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
@@ -137,6 +136,28 @@ def _describe(changed: dict[str, tuple[Any, Any]]) -> str:
     return "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in changed.items())
 
 
+def recorded_dataset_path(run_dir: str | os.PathLike) -> Path | None:
+    """The dataset file a run directory recorded, if it can be found from here.
+
+    ``config.json`` records the path relative to the run directory (``path_from_run``) and
+    as an absolute path (``path``); the first that exists wins.
+
+    Returns
+    -------
+    Path or None
+    """
+    config = Path(run_dir) / CONFIG
+    if not config.is_file():
+        return None
+    data = read_json(config).get("data", {})
+    candidates = []
+    if data.get("path_from_run"):
+        candidates.append(Path(run_dir) / data["path_from_run"])
+    if data.get("path"):
+        candidates.append(Path(data["path"]))
+    return next((c for c in candidates if c.is_file()), None)
+
+
 def write_json(path: str | os.PathLike, value: Any) -> None:
     """Write ``value`` as indented JSON, atomically (NaN/inf are written as null)."""
     with atomic_path(path) as tmp:
@@ -154,8 +175,10 @@ def read_json(path: str | os.PathLike) -> Any:
         raise RunDirError(f"{file} is not valid JSON ({error}); fix: refit the run") from error
 
 
-def write_model(path: str | os.PathLike, model: torch.nn.Module, record: dict[str, Any]) -> None:
+def write_model(path: str | os.PathLike, model: Any, record: dict[str, Any]) -> None:
     """Save ``model.pt``: state_dict plus the config record, readable with weights_only."""
+    import torch  # here, not at the top: reading a run's JSON / NetCDF files needs no torch
+
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "config": to_jsonable(record["config"]),
@@ -168,6 +191,8 @@ def write_model(path: str | os.PathLike, model: torch.nn.Module, record: dict[st
 
 def read_model(path: str | os.PathLike) -> dict[str, Any]:
     """Load ``model.pt`` (weights only; no code is executed)."""
+    import torch
+
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file} is missing; fix: point to a finished run directory")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
 
+from alrnn_neuro import __version__
 from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
@@ -77,7 +79,7 @@ def prepare_session(
         Trial ids per split (a resumed run's ``split.json``); default: ``split_trials`` with
         ``config.split``, stratified by ``config.conditions``, seeded by ``config.seed``.
     dataset_path : str or PathLike, optional
-        Recorded in the run record.
+        Recorded in the run record (as an absolute path).
 
     Raises
     ------
@@ -90,8 +92,8 @@ def prepare_session(
     tensors, classes = dataset_tensors(fit_ds, label=label, readout_epoch=cfg.behaviour_epoch)
     if split is None:
         names = ("train", "val", "test")[: len(cfg.split)]
-        split = split_trials(ds, dict(zip(names, cfg.split, strict=True)),
-                             stratify=list(cfg.conditions) or None, seed=cfg.seed)  # fmt: skip
+        fractions = dict(zip(names, cfg.split, strict=True))
+        split = split_trials(ds, fractions, stratify=list(cfg.conditions) or None, seed=cfg.seed)
     positions = _positions(ds, split)
     for name in ("train", "val"):
         if positions.get(name) is None or positions[name].size == 0:
@@ -102,13 +104,12 @@ def prepare_session(
     train = tensors.take(positions["train"], trim=False)
     mask = (train.loss_mask[:, :, None] & train.observed[:, None, :]).to(train.data.dtype)
     unit_mean = (train.data * mask).sum(dim=(0, 1)) / mask.sum(dim=(0, 1)).clamp(min=1)
-    from alrnn_neuro import __version__
 
     dim = channel_dim(ds)
     record = {
         "config": cfg.to_dict(),
         "data": {
-            "path": "" if dataset_path is None else str(dataset_path),
+            "path": "" if dataset_path is None else str(Path(dataset_path).resolve()),
             "fingerprint": dataset_fingerprint(ds),
             "n_trials": int(ds.sizes["trial"]),
             "n_units": int(ds.sizes[dim]),

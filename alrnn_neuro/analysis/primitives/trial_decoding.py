@@ -1,8 +1,9 @@
-"""Trial-wise primitives (rule-based integration, memory transients) and the combined table.
+"""Trial-wise primitives: rule-based integration and memory-dependent transients.
 
 Both ask whether a trial variable (the rule, a stored item) can be decoded from the regions a
 trial visits, with a leave-one-out nearest-centroid decoder and a seeded label-shuffle null,
-p = (1 + #{null >= observed}) / (1 + n_null). Notation as in :mod:`alrnn_neuro.analysis.primitives`.
+p = (1 + #{null >= observed}) / (1 + n_null). Notation in
+:mod:`~alrnn_neuro.analysis.primitives.common`.
 """
 
 from __future__ import annotations
@@ -16,26 +17,24 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.analysis.checks import bin_size_of, check_bitcode, check_epoch, trial_variable
-from alrnn_neuro.analysis.primitives import (
-    _aligned,
-    _channel_epochs,
-    _input_index,
-    _mode,
-    _steps,
-    detect_gating,
-    detect_integration,
-    integrating_modes,
+from alrnn_neuro.analysis.primitives.common import (
+    active_epochs,
+    input_indices,
+    is_aligned,
+    modal_value,
+    trial_steps,
 )
+from alrnn_neuro.analysis.primitives.integration import integrating_modes, mode_kind
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.params import ALRNNParams
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "decode_with_null",
     "detect_memory_transients",
-    "detect_primitives",
     "detect_rule_integration",
     "loo_centroid_accuracy",
-    "to_records",
 ]
 
 
@@ -65,7 +64,15 @@ def loo_centroid_accuracy(X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmin(d, axis=1) == yi))
 
 
-def _decode(X: np.ndarray, labels: np.ndarray, n_null: int, seed: int) -> dict[str, float]:
+def decode_with_null(X: np.ndarray, labels: np.ndarray, n_null: int, seed: int) -> dict[str, float]:
+    """Leave-one-out accuracy of decoding ``labels`` (trial,) from ``X`` (trial, feature).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``chance`` (majority class), ``null_mean`` and ``p_value`` over
+        ``n_null`` seeded label shuffles, ``p = (1 + #{null >= accuracy}) / (1 + n_null)``.
+    """
     y = np.unique(labels, return_inverse=True)[1]
     acc = loo_centroid_accuracy(X, y)
     rng = np.random.default_rng(seed)
@@ -79,10 +86,7 @@ def _decode(X: np.ndarray, labels: np.ndarray, n_null: int, seed: int) -> dict[s
 
 
 def detect_rule_integration(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    n_pwl: int,
+    params: ALRNNParams,
     bitcode: xr.DataArray,
     inputs: xr.DataArray,
     rule: str,
@@ -92,6 +96,7 @@ def detect_rule_integration(
     evidence_inputs: Sequence[str] | None = None,
     readout: np.ndarray | None = None,
     eps: float = 0.05,
+    max_growth: float = 0.01,
     cos_threshold: float = 0.5,
     alignment: str = "either",
     n_null: int = 200,
@@ -108,6 +113,15 @@ def detect_rule_integration(
     the readout's response to positive evidence, ``readout[0] @ v * (w^T C_k)`` (needs
     ``readout`` (n_out, M), e.g. the observation/task head restricted to the latents).
 
+    Parameters
+    ----------
+    params : ALRNNParams
+        The model.
+    bitcode : DataArray of int, dims (trial, time), with trial coords
+    inputs : DataArray, dims (trial, time, input)
+    rule : str
+        Trial coord holding the rule.
+
     Returns
     -------
     DataFrame
@@ -116,9 +130,9 @@ def detect_rule_integration(
         ``cosine_right``, ``cosine_left``, ``gain``, ``readout_response``, ``integrates``,
         ``accuracy``, ``chance``, ``null_mean``, ``p_value``.
     """
-    codes, ok, lab, S = _steps(bitcode, valid, epoch, inputs)
-    ks = _input_index(inputs, evidence_inputs)
-    epochs = list(dict.fromkeys(e for k in ks for e in _channel_epochs(S, ok, lab, k)))
+    codes, ok, lab, S = trial_steps(bitcode, valid, epoch, inputs)
+    ks = input_indices(inputs, evidence_inputs)
+    epochs = list(dict.fromkeys(e for k in ks for e in active_epochs(S, ok, lab, k)))
     m = ok & np.isin(lab, epochs)
     if not m.any():
         raise DataValidationError(
@@ -129,12 +143,12 @@ def detect_rule_integration(
     vals, has = np.asarray(values).astype(str), m.any(1) & ~pd.isna(values)
     regs = np.unique(codes[m])
     occ = np.stack([((codes == r) & m).sum(1) for r in regs], 1) / np.maximum(m.sum(1), 1)[:, None]
-    stats = _decode(occ[has], vals[has], n_null, seed)
+    stats = decode_with_null(occ[has], vals[has], n_null, seed)
     rows = []
     for level in dict.fromkeys(vals[has].tolist()):
         sel = m & (vals == level)[:, None]
-        dom = _mode(codes[sel])
-        md = integrating_modes(A, W, C, n_pwl, [dom]).iloc[ks]
+        dom = modal_value(codes[sel])
+        md = integrating_modes(params, [dom]).iloc[ks]
         best = md.iloc[int(np.argmax(md["cosine_left"].to_numpy() + md["cosine_right"].to_numpy()))]
         resp = (
             float(np.asarray(readout, float)[0] @ np.asarray(best["v"]) * best["gain"])
@@ -155,7 +169,8 @@ def detect_rule_integration(
                 "gain": best["gain"],
                 "readout_response": resp,
                 "integrates": bool(
-                    best["distance"] <= eps and _aligned(best, cos_threshold, alignment)
+                    mode_kind(best["eigenvalue"], eps, max_growth) == "slow"
+                    and is_aligned(best, cos_threshold, alignment)
                 ),
             }
             | stats
@@ -229,12 +244,13 @@ def detect_memory_transients(
     switches = ((win[:, 1:] != win[:, :-1]) & (win[:, 1:] >= 0) & (win[:, :-1] >= 0)).sum(1)
     labels = np.asarray(values).astype(str)[keep]
     typical = {
-        lv: [_mode(col) for col in win[labels == lv].T] for lv in dict.fromkeys(labels.tolist())
+        lv: [modal_value(col) for col in win[labels == lv].T]
+        for lv in dict.fromkeys(labels.tolist())
     }
     modal_switches = max(
         sum(a != b for a, b in zip(q[:-1], q[1:], strict=True)) for q in typical.values()
     )
-    stats = _decode(X, labels, n_null, seed)
+    stats = decode_with_null(X, labels, n_null, seed)
     row = {
         "primitive": "memory_transient",
         "detected": bool(stats["p_value"] < alpha and modal_switches > 0),
@@ -247,81 +263,3 @@ def detect_memory_transients(
         "n_sequences": len({tuple(r) for r in win.tolist()}),
     } | stats
     return pd.DataFrame([row])
-
-
-def detect_primitives(
-    A: np.ndarray,
-    W: np.ndarray,
-    C: np.ndarray,
-    n_pwl: int,
-    bitcode: xr.DataArray,
-    inputs: xr.DataArray,
-    *,
-    valid: xr.DataArray | None = None,
-    epoch: xr.DataArray | None = None,
-    evidence_inputs: Sequence[str] | None = None,
-    gate_inputs: Sequence[str] | None = None,
-    conditions: Sequence[str] = (),
-    rule: str | None = None,
-    stored: str | None = None,
-    cue_event: str | None = None,
-    cue_epoch: str | None = None,
-    readout: np.ndarray | None = None,
-    seed: int = 0,
-    **options,
-) -> pd.DataFrame:
-    """Run every applicable detector and stack the rows into one table.
-
-    Integration always runs; gating when ``gate_inputs`` is given; rule-based integration when
-    ``rule`` is given; memory transients when ``stored`` and a cue are given. ``options`` go to
-    the detectors that accept them (``eps``, ``cos_threshold``, ``n_null``, ``alpha``, ...).
-
-    Returns
-    -------
-    DataFrame
-        Union of the detectors' columns; ``primitive`` and ``detected`` first.
-    """
-
-    def opts(*names):
-        return {k: v for k, v in options.items() if k in names}
-
-    common = ("eps", "cos_threshold", "alignment")
-    model = (A, W, C, n_pwl, bitcode, inputs)
-    steps = {"valid": valid, "epoch": epoch}
-    tables = [
-        detect_integration(*model, **steps, evidence_inputs=evidence_inputs,
-                           conditions=conditions, **opts(*common, "min_occupancy"))
-    ]  # fmt: skip
-    if gate_inputs is not None:
-        gating = opts("eps", "alpha", "window", "horizon", "threshold", "min_gain_ratio")
-        tables.append(detect_gating(*model, **steps, gate_inputs=gate_inputs,
-                                    target_inputs=evidence_inputs, conditions=conditions,
-                                    **gating))  # fmt: skip
-    if rule is not None:
-        rule_opts = opts(*common, "n_null", "alpha")
-        tables.append(detect_rule_integration(*model, rule, **steps,
-                                              evidence_inputs=evidence_inputs, readout=readout,
-                                              seed=seed, **rule_opts))  # fmt: skip
-    if stored is not None and (cue_event or cue_epoch):
-        tables.append(
-            detect_memory_transients(
-                bitcode,
-                stored,
-                valid=valid,
-                cue_event=cue_event,
-                cue_epoch=cue_epoch,
-                epoch=epoch,
-                seed=seed,
-                **opts("n_steps", "n_null", "alpha"),
-            )
-        )
-    table = pd.concat([t for t in tables if len(t)], ignore_index=True, sort=False)
-    for col in ("region", "region_before", "region_after", "n_onsets", "n_trials"):
-        if col in table:
-            table[col] = table[col].astype("Int64")  # integers with missing values
-    return table
-
-
-def to_records(table: pd.DataFrame) -> list[dict]:
-    """JSON-ready list of dicts (numpy scalars to Python, NaN to None)."""
-    return json.loads(table.to_json(orient="records"))

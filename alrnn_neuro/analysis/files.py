@@ -1,6 +1,6 @@
 """Write and load the files of ``alrnn-neuro analyze``; load a run and its dataset's inputs.
 
-:func:`write_analysis` saves an :class:`~alrnn_neuro.analysis.report.AnalysisResult` as
+:func:`write_analysis` saves an :class:`~alrnn_neuro.analysis.pipeline.AnalysisResult` as
 
 =====================  =====================================================================
 file                   content
@@ -36,10 +36,19 @@ import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro._json import dumps
-from alrnn_neuro.data.h5 import write_netcdf
+from alrnn_neuro.data.h5 import load_dataset, write_netcdf
 from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.training.api import load_run
+from alrnn_neuro.training.resolve import dataset_fingerprint
+from alrnn_neuro.training.rundir import recorded_dataset_path
 
-__all__ = ["FILES", "load_fit", "load_inputs", "write_analysis"]
+__all__ = [
+    "FILES",
+    "load_fit",
+    "load_inputs",
+    "recorded_dataset",
+    "write_analysis",
+]
 
 FILES = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json")
 
@@ -53,7 +62,7 @@ def write_analysis(result: Any, out_dir: str | os.PathLike) -> list[Path]:
     Parameters
     ----------
     result : AnalysisResult
-        Output of :func:`~alrnn_neuro.analysis.report.analyze_run`.
+        Output of :func:`~alrnn_neuro.analysis.pipeline.analyze_run`.
     out_dir : str or PathLike
         Output folder (created if needed).
 
@@ -97,8 +106,6 @@ def load_fit(run: str | os.PathLike | Any) -> Any:
     """A FitResult from a run directory (checked file by file) or passed through as is."""
     if not isinstance(run, str | os.PathLike):
         return run
-    from alrnn_neuro.training.api import load_run
-
     path = Path(run)
     if not path.is_dir():
         raise RunDirError(f"RUN_DIR {path} is not a directory; fix: give a run directory")
@@ -111,19 +118,72 @@ def load_fit(run: str | os.PathLike | Any) -> Any:
     return load_run(path)
 
 
-def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
-    """The dataset's ``inputs`` on the run's trials and time bins (None without a dataset)."""
-    if dataset is None:
-        recorded, run_dir = "", getattr(fit, "run_dir", None)
-        if run_dir is not None and (Path(run_dir) / "config.json").is_file():
-            record = json.loads((Path(run_dir) / "config.json").read_text())
-            recorded = record.get("data", {}).get("path", "")
-        if not recorded or not Path(recorded).is_file():
-            return None
-        dataset = recorded
-    if not isinstance(dataset, xr.Dataset):
-        from alrnn_neuro.data.h5 import load_dataset
+def recorded_dataset(fit: Any) -> xr.Dataset | None:
+    """The dataset a fit was made from, found without being told where it is.
 
+    An in-memory fit carries it (``fit.dataset``); a run directory records its path
+    (:func:`~alrnn_neuro.training.rundir.recorded_dataset_path`) and the dataset's
+    fingerprint, checked here.
+
+    Returns
+    -------
+    xr.Dataset or None
+        None when nothing was recorded or the recorded file is not found.
+
+    Raises
+    ------
+    DataValidationError
+        A file exists at the recorded path but holds other data (fingerprint differs).
+    """
+    carried = getattr(fit, "dataset", None)
+    if carried is not None:
+        return carried
+    run_dir = getattr(fit, "run_dir", None)
+    path = None if run_dir is None else recorded_dataset_path(run_dir)
+    if path is None:
+        return None
+    dataset = load_dataset(path)
+    expected = json.loads((Path(run_dir) / "config.json").read_text())["data"].get("fingerprint")
+    if expected and dataset_fingerprint(dataset) != expected:
+        raise DataValidationError(
+            f"the dataset at {path} is not the one run {run_dir} was fitted to (its "
+            "fingerprint differs); fix: pass --dataset with the fitted file"
+        )
+    return dataset
+
+
+def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
+    """The dataset's ``inputs`` on the run's trials and time bins.
+
+    Parameters
+    ----------
+    dataset : str, PathLike, xr.Dataset or None
+        The fitted dataset; None = the one the run recorded (:func:`recorded_dataset`).
+    fit : FitResult
+
+    Returns
+    -------
+    DataArray, dims (trial, time, input), or None
+        None only for a model fitted without inputs (``inputs = []``) and no dataset given.
+
+    Raises
+    ------
+    DataValidationError
+        The model has inputs but its dataset cannot be found (names ``--dataset``), or the
+        dataset does not match the run.
+    """
+    names = list(fit.config.inputs)
+    if dataset is None:
+        dataset = recorded_dataset(fit)
+        if dataset is None:
+            if not names:
+                return None
+            raise DataValidationError(
+                f"the run's dataset cannot be found from here (recorded: "
+                f"{_recorded_path(fit) or 'nothing'}); it is needed for the inputs "
+                f"{names}; fix: pass --dataset PATH (dataset= in analyze_run)"
+            )
+    if not isinstance(dataset, xr.Dataset):
         dataset = load_dataset(dataset)
     lat = fit.latents
     if "inputs" not in dataset:
@@ -136,7 +196,6 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
             f"({len(missing)} of {len(run_trials)}) are missing; fix: pass --dataset with the "
             "file the run was fitted to"
         )
-    names = list(fit.config.inputs)
     have = [str(x) for x in dataset["input"].values]
     if any(n not in have for n in names):
         raise DataValidationError(
@@ -156,3 +215,10 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
     inputs = dataset["inputs"].sel(trial=run_trials, input=names).isel(time=near)
     inputs = inputs.assign_coords(time=t_run).transpose("trial", "time", "input")
     return inputs.where(lat["valid"], 0.0)
+
+
+def _recorded_path(fit: Any) -> str:
+    run_dir = getattr(fit, "run_dir", None)
+    if run_dir is None or not (Path(run_dir) / "config.json").is_file():
+        return ""
+    return str(json.loads((Path(run_dir) / "config.json").read_text())["data"].get("path", ""))

@@ -1,0 +1,163 @@
+"""Gating: an input's onset flips the bitcode and changes how another input is integrated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import binomtest
+
+from alrnn_neuro.analysis.primitives.common import (
+    condition_levels,
+    input_indices,
+    modal_label,
+    modal_value,
+    trial_steps,
+)
+from alrnn_neuro.analysis.primitives.integration import integrating_modes
+from alrnn_neuro.models.params import ALRNNParams
+
+__all__ = ["detect_gating"]
+
+
+def detect_gating(
+    params: ALRNNParams,
+    bitcode: xr.DataArray,
+    inputs: xr.DataArray,
+    *,
+    valid: xr.DataArray | None = None,
+    epoch: xr.DataArray | None = None,
+    gate_inputs: Sequence[str] | None = None,
+    target_inputs: Sequence[str] | None = None,
+    conditions: Sequence[str] = (),
+    window: int = 2,
+    horizon: int = 10,
+    threshold: float = 0.0,
+    eps: float = 0.05,
+    alpha: float = 0.05,
+    min_gain_ratio: float = 2.0,
+) -> pd.DataFrame:
+    """Gating: an input's onset flips the bitcode and changes how another input is integrated.
+
+    Operational definition. Onsets of gate channel g: valid steps t with ``|s_g(t)| >
+    threshold`` and ``|s_g(t-1)| <= threshold``. A *flip* is a code change within
+    ``t .. t+window-1`` relative to the code at t-1; its rate at onsets is compared with the
+    same rate at all other steps whose window does not overlap an onset (one-sided binomial
+    test, p-value ``p_flip``). Regions before (modal code at t-1) and after (modal code at
+    t+window-1 of flipped onsets) define the gate.
+    The integrating direction w is the left eigenvector of the mode with ``|lambda - 1| <= eps``
+    in either region that the target channel j reaches most (largest ``|w^T C_j|``); the
+    effective gain of j in region d is ``g_d = w^T J_d^horizon C_j`` (what remains on the
+    integrating direction ``horizon`` steps after a unit pulse). Gating is detected when
+    ``p_flip < alpha``, an integrating mode exists and ``|g_after| / |g_before|`` is
+    ``>= min_gain_ratio`` or ``<= 1 / min_gain_ratio``.
+
+    Parameters
+    ----------
+    params : ALRNNParams
+        The model.
+    bitcode : DataArray of int, dims (trial, time), with trial coords
+    inputs : DataArray, dims (trial, time, input)
+    valid, epoch : DataArray, dims (trial, time), optional
+    gate_inputs, target_inputs : sequence of str, optional
+        Candidate gates and integrated channels (default: all channels).
+    conditions : sequence of str
+        Trial coords; rows per level besides ``condition="all"``.
+    window, horizon, threshold, eps, alpha, min_gain_ratio : see above.
+
+    Returns
+    -------
+    DataFrame
+        ``primitive``, ``detected``, ``epoch`` (modal epoch label at the onsets; "all" without
+        ``epoch``), ``condition``, ``input`` (gate), ``target``,
+        ``region_before``, ``region_after``, ``n_onsets``, ``flip_rate``, ``baseline_flip_rate``,
+        ``p_flip``, ``integrator_eigenvalue``, ``gain_before``, ``gain_after``, ``gain_ratio``.
+    """
+    codes, ok, lab, S = trial_steps(bitcode, valid, epoch, inputs)
+    span, changed = _flip_windows(codes, ok, window)
+    names = [str(x) for x in inputs["input"].values]
+    rows = []
+    for g in input_indices(inputs, gate_inputs):
+        onset, p0 = _onsets(S[..., g], ok, span, changed, window, threshold)
+        targets = [j for j in input_indices(inputs, target_inputs) if j != g]
+        for cond, trials in condition_levels(bitcode, conditions):
+            t_i, t_t = np.nonzero(onset & trials[:, None])
+            if not len(t_i):
+                continue
+            flips = changed[t_i, t_t]
+            before = modal_value(codes[t_i, t_t - 1])
+            after = modal_value(codes[t_i, t_t + window - 1][flips]) if flips.any() else before
+            p_flip = binomtest(
+                int(flips.sum()), len(flips), min(max(p0, 1e-12), 1.0), alternative="greater"
+            ).pvalue
+            onsets = {
+                "primitive": "gating",
+                "epoch": modal_label(lab[t_i, t_t]),
+                "condition": cond,
+                "input": names[g],
+                "region_before": before,
+                "region_after": after,
+                "n_onsets": int(len(flips)),
+                "flip_rate": float(flips.mean()),
+                "baseline_flip_rate": float(p0),
+                "p_flip": float(p_flip),
+            }
+            flipped = bool(p_flip < alpha and flips.mean() > p0)
+            for j in targets:
+                gains = _gains(params, before, after, j, eps, horizon)
+                ratio = gains["gain_ratio"]
+                gated = bool(ratio >= min_gain_ratio or ratio <= 1 / min_gain_ratio)
+                detected = flipped and gains.pop("has_integrator") and gated
+                rows.append(onsets | {"detected": detected, "target": names[j]} | gains)
+    columns = ["primitive", "detected", "epoch", "condition", "input", "target"]
+    table = pd.DataFrame(rows)
+    return table[columns + [c for c in table.columns if c not in columns]] if rows else table
+
+
+def _flip_windows(codes: np.ndarray, ok: np.ndarray, window: int):
+    """Steps whose window t-1 .. t+window-1 is valid, and whether the code changes in it."""
+    T = codes.shape[1]
+    span = np.zeros_like(ok)
+    span[:, 1 : T - window + 1] = np.all(
+        [ok[:, i : T - window + i] for i in range(window + 1)], axis=0
+    )
+    changed = np.zeros_like(ok)
+    changed[:, 1 : T - window + 1] = np.any(
+        [codes[:, 1 + i : T - window + 1 + i] != codes[:, : T - window] for i in range(window)],
+        axis=0,
+    )
+    return span, changed
+
+
+def _onsets(s_g, ok, span, changed, window: int, threshold: float):
+    """Onset steps of one gate channel and the baseline flip rate away from onsets."""
+    T = ok.shape[1]
+    on = np.abs(s_g) > threshold
+    onset = np.zeros_like(ok)
+    onset[:, 1:] = on[:, 1:] & ~on[:, :-1] & span[:, 1:]
+    base = span & ~onset  # baseline windows must not overlap an onset's window
+    for lag in range(1, window):
+        base[:, : T - lag] &= ~onset[:, lag:]
+    return onset, float(changed[base].mean()) if base.any() else 0.0
+
+
+def _gains(params: ALRNNParams, before: int, after: int, j: int, eps: float, horizon: int):
+    """Gain of input j on the integrating direction ``horizon`` steps on, in both regions."""
+    modes = integrating_modes(params, [before, after])
+    cand = modes[(modes["k"] == j) & (modes["distance"] <= eps)]
+    pick = cand if len(cand) else modes[modes["k"] == j]
+    best = pick.iloc[int(np.argmax(np.abs(pick["gain"].to_numpy())))]
+    w, c_j = np.asarray(best["w"]), params.C[:, j]
+    J_before, J_after = params.region_jacobians(np.array([before, after]))
+    gb = float(w @ np.linalg.matrix_power(J_before, horizon) @ c_j)
+    ga = float(w @ np.linalg.matrix_power(J_after, horizon) @ c_j)
+    ratio = abs(ga) / abs(gb) if gb != 0 else (np.inf if ga != 0 else np.nan)
+    return {
+        "has_integrator": bool(len(cand)),
+        "integrator_eigenvalue": float(best["eigenvalue"]),
+        "gain_before": gb,
+        "gain_after": ga,
+        "gain_ratio": float(ratio),
+    }

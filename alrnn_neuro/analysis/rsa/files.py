@@ -1,0 +1,67 @@
+"""Write an RSA result folder: ``rsa.nc``, ``rsa.json`` and (optionally) figures, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import xarray as xr
+
+from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data.h5 import write_netcdf
+from alrnn_neuro.errors import FileFormatError
+
+__all__ = ["write_rsa_outputs"]
+
+
+def write_rsa_outputs(
+    target: str | os.PathLike,
+    rsa: xr.Dataset,
+    summary: dict,
+    *,
+    draw: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``rsa.nc``, ``rsa.json`` (and figures) into ``target`` all at once.
+
+    Everything is written into a temporary sibling folder that replaces ``target`` only when
+    complete; an earlier RSA in ``target`` is replaced, any other existing folder refused.
+
+    Parameters
+    ----------
+    target : str or PathLike
+        Output folder.
+    rsa : xr.Dataset
+        RDMs and comparison table (:func:`~alrnn_neuro.analysis.rsa.pipeline.run_rsa`).
+    summary : dict
+        JSON-ready settings and rows.
+    draw : callable, optional
+        ``draw(folder)`` writes figures into the folder (e.g.
+        ``lambda f: save_rsa_figures(rsa, f)`` from :mod:`alrnn_neuro.plotting.rsa`).
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    target = Path(target)
+    if target.exists() and not (target / "rsa.json").is_file():
+        if not target.is_dir() or any(target.iterdir()):
+            raise FileFormatError(
+                f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
+                "--out or remove it"
+            )
+    old = target.parent / f".{target.name}.old"
+    with atomic_path(target) as tmp:  # renamed onto target only if every file was written
+        tmp.mkdir()
+        write_netcdf(rsa, tmp / "rsa.nc")
+        (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+        if draw is not None:
+            draw(tmp)
+        if target.exists():  # move an earlier result aside only now that the new one is complete
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

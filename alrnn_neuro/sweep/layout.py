@@ -1,0 +1,27 @@
+"""The files of a sweep folder, and when a cell counts as finished.
+
+==================  ======================================================================
+path                content
+==================  ======================================================================
+``sweep.json``      the grid, the base config, the dataset fingerprint, the common test
+                    trials
+``dataset.h5``      the generated task dataset (task sweeps only)
+``cells/<name>/``   one run directory per cell, plus ``sweep_cell.json`` (its test score on
+                    the common test trials); a cell is finished when both exist
+``results.nc``      every cell's metrics on dims (model, pwl_units, latent_dim, ...)
+==================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alrnn_neuro.training import rundir as rd
+
+SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
+DATASET_FILE = "dataset.h5"
+
+
+def cell_complete(path: Path) -> bool:
+    """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
+    return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()

@@ -1,0 +1,347 @@
+"""Evaluate a finished fit: latents on every trial, and per-split metrics.
+
+The model runs free (no teacher forcing) on all trials, from its initial state, driven by the
+trials' inputs; outputs are put back on the dataset's own time axis (NaN / -1 on padded steps).
+Recordings are scored by :mod:`~alrnn_neuro.training.metrics` (bits/spike against PSTH
+baselines, R², choice accuracy); task datasets by their loss and the task's own accuracy,
+:func:`alrnn_neuro.simulate.tasks.metrics.task_accuracy` (classification accuracy per scored
+step for cross-entropy tasks, the angular criterion for the multi-task suite, regression
+accuracy within 0.04 for other MSE tasks; MSE tasks also report the ``mse`` on ``loss_mask``
+steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
+from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.models.alrnn import ALRNN
+from alrnn_neuro.models.params import BIT_ORDER
+from alrnn_neuro.simulate.tasks.metrics import mse, task_accuracy
+from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
+from alrnn_neuro.training.loop import evaluate_members
+from alrnn_neuro.training.metrics import condition_codes, split_metrics
+from alrnn_neuro.training.network import FitModel
+
+CHUNK = 256
+DESCRIPTIONS = {
+    "spikes": "expected count per bin",
+    "signal": "predicted signal",
+    "targets": "predicted task output",
+}
+
+
+def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]:
+    """Free-running predictions for every trial (left-justified), as float64 numpy arrays.
+
+    Keys: ``latents`` (trial, time, latent), ``prediction`` (trial, time, unit),
+    ``choice_prob`` (with a choice head), and for AL-RNNs ``bitcode`` (trial, time) and
+    ``n_pwl`` (a 0-d array).
+    """
+    parts: dict[str, list[np.ndarray]] = {}
+    params = model.params() if isinstance(model.dynamics, ALRNN) else None
+    model.eval()
+    for start in range(0, tensors.n_trials, CHUNK):
+        batch = tensors.take(np.arange(start, min(start + CHUNK, tensors.n_trials)), trim=False)
+        for name, value in model.predict(batch).items():
+            parts.setdefault(name, []).append(value.detach().cpu().double().numpy())
+        if params is not None:
+            parts.setdefault("bitcode", []).append(params.bitcode(parts["latents"][-1]))
+    model.train()
+    out = {name: np.concatenate(values) for name, values in parts.items()}
+    if params is not None:
+        out["n_pwl"] = np.asarray(params.n_pwl)
+    return out
+
+
+def latents_dataset(
+    ds: xr.Dataset,
+    tensors: TrialTensors,
+    predicted: dict[str, np.ndarray],
+    split: dict[str, np.ndarray],
+) -> xr.Dataset:
+    """``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only), ``prediction``
+    (trial, time, unit), ``valid`` and ``epoch`` on every trial, with the dataset's trial and
+    unit coords and a ``split`` trial coord. For task datasets ``prediction`` has dim
+    ``output`` (class probabilities for cross-entropy tasks)."""
+    n_time = ds.sizes["time"]
+    dim = channel_dim(ds)
+    valid = ds["valid"].values.astype(bool)
+    z = tensors.restore_time(predicted["latents"], n_time, np.nan)
+    pred = tensors.restore_time(predicted["prediction"], n_time, np.nan)
+    z[~valid], pred[~valid] = np.nan, np.nan
+    data_vars = {
+        "latents": (("trial", "time", "latent"), z.astype(np.float32)),
+        "prediction": (("trial", "time", dim), pred.astype(np.float32)),
+        "valid": (("trial", "time"), valid),
+        "epoch": (("trial", "time"), ds["epoch"].values.astype(str)),
+    }
+    n_pwl = None
+    if "bitcode" in predicted:
+        code = tensors.restore_time(predicted["bitcode"], n_time, -1)
+        code[~valid] = -1
+        data_vars["bitcode"] = (("trial", "time"), code.astype(np.int64))
+        n_pwl = int(predicted.get("n_pwl", 0))
+    membership = np.full(ds.sizes["trial"], "", dtype="<U5")
+    ids = ds["trial"].values
+    for name, members in split.items():
+        membership[np.isin(ids, members)] = name
+    coords = {
+        name: coord
+        for name, coord in ds.coords.items()
+        if name in ("trial", "time", dim) or coord.dims in (("trial",), (dim,))
+    }
+    out = xr.Dataset(data_vars, coords=coords)
+    out = out.assign_coords(latent=np.arange(z.shape[-1]), split=("trial", membership))
+    out.attrs.update(
+        {k: ds.attrs[k] for k in ("align_event", "bin_size", "source") if k in ds.attrs}
+    )
+    out["prediction"].attrs["description"] = DESCRIPTIONS[observation_variable(ds)]
+    if n_pwl is not None:
+        m = z.shape[-1]
+        out.attrs["n_pwl"] = n_pwl
+        out.attrs["pwl_latents"] = ",".join(str(i) for i in range(m - n_pwl, m))
+        out.attrs["bit_order"] = BIT_ORDER
+    if "task_loss" in ds.attrs:
+        out.attrs["task_loss"] = ds.attrs["task_loss"]
+        if ds.attrs["task_loss"] == "cross_entropy":
+            out["prediction"].attrs["description"] = "class probabilities"
+    return out
+
+
+def compute_metrics(
+    model: FitModel,
+    ds: xr.Dataset,
+    tensors: TrialTensors,
+    predicted: dict[str, np.ndarray],
+    positions: dict[str, np.ndarray],
+) -> dict[str, dict[str, float]]:
+    """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`, and
+    :func:`task_split_metrics` for task datasets).
+
+    With ``init_state="data"`` the first ``init_bins`` bins of each trial, from which the
+    initial state was inferred, are left out.
+    """
+    config = model.config
+    prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
+    if config.obs in TASK_LOSSES:
+        return {
+            name: task_split_metrics(prediction, ds, idx, _split_loss(model, tensors, idx))
+            for name, idx in positions.items()
+        }
+    correct = _choice_correct(tensors, predicted)
+    labels = tensors.labels.cpu().numpy()
+    out = {}
+    for name, idx in positions.items():
+        members = np.zeros(ds.sizes["trial"], bool)
+        members[idx] = True
+        labelled = members & (labels >= 0)
+        choice = None if correct is None else correct[labelled[: correct.size]]
+        loss = _split_loss(model, tensors, idx)
+        out[name] = _recording_metrics(
+            config, ds, tensors, prediction, members, positions["train"], loss, choice
+        )
+    return out
+
+
+def _recording_metrics(config, ds, tensors, prediction, members, train_idx, loss, choice):
+    """``split_metrics`` of the ``members`` trials with the PSTH of the ``train_idx`` trials."""
+    data = ds[observation_variable(ds)].values.astype(float)
+    valid = ds["valid"].values.astype(bool)
+    observed = (
+        ds["observed"].values.astype(bool)
+        if "observed" in ds
+        else np.ones((ds.sizes["trial"], ds.sizes["unit"]), bool)
+    )
+    if config.init_state == "data":  # bins that inferred z0 are not scored
+        steps = np.arange(valid.shape[1])[None, :] - tensors.offset[:, None]
+        valid = valid & (steps >= config.init_bins)
+    train = np.zeros(ds.sizes["trial"], bool)
+    train[train_idx] = True
+    return split_metrics(
+        obs=config.obs,
+        data=data,
+        prediction=prediction,
+        mask=valid[:, :, None] & observed[:, None, :],
+        codes=condition_codes(ds, list(config.conditions)),
+        members=members,
+        train=train,
+        loss=loss,
+        choice_correct=choice,
+    )
+
+
+def fit_tensors(model: FitModel, ds: xr.Dataset, record_data: dict | None = None) -> TrialTensors:
+    """``ds`` as the fitted model reads it: its input channels, on the model's device.
+
+    Raises
+    ------
+    DataValidationError
+        If ``ds`` lacks an input channel of the fit, or (when ``record_data`` names them) its
+        units differ from the fitted ones.
+    """
+    config = model.config
+    have = [str(x) for x in ds["input"].values] if "input" in ds.dims else []
+    missing = [n for n in config.inputs if n not in have]
+    if missing:
+        raise DataValidationError(
+            f"the dataset lacks the fit's input channels {missing} (it has {have}); fix: give "
+            "trials with the inputs the model was fitted with"
+        )
+    dim = channel_dim(ds)
+    units = [str(u) for u in ds[dim].values]
+    fitted = (record_data or {}).get("unit_ids")
+    if fitted is not None and units != list(fitted):
+        raise DataValidationError(
+            f"the dataset's {dim}s {units[:5]}... differ from the fitted ones "
+            f"{list(fitted)[:5]}...; fix: give trials of the same {dim}s, in the same order"
+        )
+    fit_ds = ds.sel(input=list(config.inputs)) if config.inputs else ds.isel(input=[])
+    tensors, _ = dataset_tensors(fit_ds)
+    return tensors.to(next(model.parameters()).device)
+
+
+def encode_trials(model: FitModel, ds: xr.Dataset, record_data: dict | None = None) -> xr.Dataset:
+    """Latents (and bitcodes, predictions) of the trials of ``ds`` under a fitted model.
+
+    The initial state is inferred exactly as in training; the dataset's own trial coords are
+    kept (``split`` is empty). See :func:`latents_dataset` for the variables.
+    """
+    tensors = fit_tensors(model, ds, record_data)
+    return latents_dataset(ds, tensors, predict_all(model, tensors), {})
+
+
+def score_trials(
+    model: FitModel, train_ds: xr.Dataset, ds: xr.Dataset, record_data: dict | None = None
+) -> dict[str, float]:
+    """Metrics of the trials of ``ds``, with PSTH baselines estimated on ``train_ds``.
+
+    Parameters
+    ----------
+    model : FitModel
+        A fitted model (recordings: Poisson / Gaussian observations).
+    train_ds : xr.Dataset
+        The fit's training trials (their PSTH is the baseline, as in ``metrics.json``).
+    ds : xr.Dataset
+        Trials to score, on the same time bins.
+
+    Returns
+    -------
+    dict
+        As one split of ``metrics.json``.
+    """
+    if model.config.obs in TASK_LOSSES:
+        tensors = fit_tensors(model, ds, record_data)
+        prediction = tensors.restore_time(
+            predict_all(model, tensors)["prediction"], ds.sizes["time"], 0.0
+        )
+        idx = np.arange(ds.sizes["trial"])
+        return task_split_metrics(prediction, ds, idx, _split_loss(model, tensors, idx))
+    if not np.array_equal(train_ds["time"].values, ds["time"].values):
+        raise DataValidationError(
+            "the scored trials have other time bins than the fitted dataset; fix: bin them "
+            "the same way (bin_size, alignment, window)"
+        )
+    n_train, n_new = train_ds.sizes["trial"], ds.sizes["trial"]
+    both = xr.concat(
+        [
+            train_ds.assign_coords(trial=np.arange(n_train)),
+            ds.assign_coords(trial=np.arange(n_train, n_train + n_new)),
+        ],
+        dim="trial",
+        coords="minimal",
+        compat="override",
+        join="override",
+    )
+    tensors = fit_tensors(model, both, record_data)
+    new = np.arange(n_train, n_train + n_new)
+    predicted = predict_all(model, tensors.take(new, trim=False))
+    prediction = np.zeros((n_train + n_new, ds.sizes["time"], ds.sizes[channel_dim(ds)]))
+    prediction[new] = tensors.take(new, trim=False).restore_time(
+        predicted["prediction"], ds.sizes["time"], 0.0
+    )
+    members = np.zeros(n_train + n_new, bool)
+    members[new] = True
+    loss = _split_loss(model, tensors, new)
+    return _recording_metrics(
+        model.config, both, tensors, prediction, members, np.arange(n_train), loss, None
+    )
+
+
+def _split_loss(model: FitModel, tensors: TrialTensors, idx: np.ndarray) -> float:
+    return float(evaluate_members(model, tensors, idx)[0])
+
+
+def _choice_correct(tensors: TrialTensors, predicted: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per trial: is the class with the highest mean probability over readout steps right?"""
+    if "choice_prob" not in predicted:
+        return None
+    prob = predicted["choice_prob"]
+    steps = tensors.readout.cpu().numpy()[:, : prob.shape[1], None]
+    mean_prob = (prob * steps).sum(axis=1) / np.maximum(steps.sum(axis=1), 1)
+    return mean_prob.argmax(axis=1) == tensors.labels.cpu().numpy()
+
+
+def residual_std(
+    tensors: TrialTensors, predicted: dict[str, np.ndarray], train: np.ndarray
+) -> np.ndarray:
+    """Per-unit standard deviation (unit,) of data − prediction on the training trials
+    (on the ``loss_mask`` steps: all valid steps of recordings)."""
+    data = tensors.data.cpu().double().numpy()[train]
+    mask = (tensors.loss_mask[:, :, None] & tensors.observed[:, None, :]).cpu().numpy()[train]
+    resid = np.where(mask, data - predicted["prediction"][train], 0.0)
+    return np.sqrt((resid**2).sum(axis=(0, 1)) / np.maximum(mask.sum(axis=(0, 1)), 1))
+
+
+def task_split_metrics(
+    prediction: np.ndarray, ds: xr.Dataset, members: np.ndarray, loss: float
+) -> dict[str, float]:
+    """Metrics of the trials at positions ``members`` of a task dataset.
+
+    Parameters
+    ----------
+    prediction : ndarray, shape (trial, time, output)
+        Model outputs on the dataset's time axis for all trials (probabilities for
+        cross-entropy tasks); values on unscored steps are ignored.
+    ds : xr.Dataset
+        The task dataset (``targets``, ``loss_mask``, ``epoch``, ``attrs["task_loss"]``).
+    members : ndarray of int
+        Positions along ``trial`` of the split's trials.
+    loss : float
+        Loss of the split (as optimised, without regularisation).
+
+    Returns
+    -------
+    dict
+        ``loss``, ``n_trials``, ``accuracy`` (NaN without scored steps), for MSE tasks
+        ``mse``, and for datasets of several tasks (trial coord ``task``, e.g. the multi-task
+        suite) ``accuracy_<task>`` per task.
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.tasks import make_task
+    >>> ds = make_task("copy", n_trials=4, seed=0, seq_len=2, delay=2, n_symbols=3)
+    >>> task_split_metrics(ds["targets"].values, ds, np.arange(4), 0.0)["accuracy"]
+    1.0
+    """
+    members = np.asarray(members, dtype=np.int64)
+    out = {"loss": float(loss), "n_trials": int(members.size)}
+    sub = ds.isel(trial=members)
+    pred = np.asarray(prediction)[members]
+    mask = sub["loss_mask"].values
+    out["accuracy"] = _accuracy(pred, sub)
+    if ds.attrs.get("task_loss") == "mse":
+        out["mse"] = mse(pred, sub["targets"].values, mask) if mask.any() else float("nan")
+    if "task" in ds.coords and np.unique(ds["task"].values).size > 1:
+        tasks = sub["task"].values.astype(str)
+        for name in np.unique(ds["task"].values.astype(str)):
+            rows = np.flatnonzero(tasks == name)
+            out[f"accuracy_{name}"] = _accuracy(pred[rows], sub.isel(trial=rows))
+    return out
+
+
+def _accuracy(prediction: np.ndarray, ds: xr.Dataset) -> float:
+    """``task_accuracy``, NaN when no step is scored."""
+    return float(task_accuracy(prediction, ds)) if ds["loss_mask"].values.any() else float("nan")
