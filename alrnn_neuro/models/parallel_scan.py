@@ -27,8 +27,13 @@ so the result always equals the sequential recurrence up to rounding. Time is cu
 windows so that the per-step matrices ``J_t`` (window x batch x M x M) fit a memory budget.
 
 The work per pass is O(T batch M^3) against O(T batch M^2) for the sequential loop; the scan
-wins only where the loop is bound by its per-step overhead (long T, small batch x M). See
-``benchmarks/bench_parallel_scan.py`` for the measured crossover.
+wins only where the loop is bound by its per-step overhead (long T, small batch x M). With
+P = 0 everywhere the map is the same for every step and trial: one pass, the batch as columns
+of one product per level. Measured on 2 shared CPU cores, one torch thread, float32
+(``benchmarks/bench_parallel_scan.py``, two runs, M in {6, 16}, batch in {1, 16}): P = 0 took
+0.6-0.8x the sequential time at T = 100 and 0.01-0.5x at T = 10,000; with P = M / 2 it was
+clearly faster only for one trajectory at M = 6, T = 10,000 (0.5x, 6 passes), about even for
+one trajectory at M = 16 (0.8-1.2x), and 6-34x slower with 16 trials.
 
 Forward only: the result carries no gradient (it is computed under ``torch.no_grad``); train
 with :func:`~alrnn_neuro.models.engine.alrnn_scan`. No teacher forcing either.
