@@ -66,6 +66,8 @@ def test_short_variant_is_todays_generator_and_tagged_short():
         assert ds.attrs["variant"] == "short"
         xr.testing.assert_identical(ds, TASKS[name](3, seed=1))
     assert make_multitask(2, seed=0).attrs["variant"] == "short"
+    for name in TASKS:  # every dataset says which definition it follows
+        assert make_task(name, n_trials=2, seed=0).attrs["variant"] == "short", name
 
 
 # ---------------------------------------------------------------- addition
