@@ -1,8 +1,9 @@
 """``alrnn-neuro simulate``: simulated datasets.
 
 ``alrnn-neuro simulate stimulus-selection --out FILE``: recordings with ground truth;
-``alrnn-neuro simulate task NAME --out FILE``: a task dataset (``addition``, ``copy``, ...,
-``multitask`` = the 11-task suite) to fit with ``alrnn-neuro fit FILE``.
+``alrnn-neuro simulate task NAME --out FILE [--variant short|study]``: a task dataset
+(``addition``, ``copy``, ..., ``multitask`` = the 11-task suite; ``study`` = the AL-RNN study's
+definitions) to fit with ``alrnn-neuro fit FILE``.
 """
 
 from __future__ import annotations
@@ -61,18 +62,31 @@ def task(
     out: Path = typer.Option(..., "--out", "-o", help="Output dataset.h5 (written atomically)."),
     n_trials: int = typer.Option(500, "--n-trials", help="Trials (per task for multitask)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (>= 0); same seed, same file."),
+    variant: str = typer.Option(
+        "short",
+        "--variant",
+        help="short: the toolbox's quick version; study: the AL-RNN study's definition.",
+    ),
 ) -> None:
     """Generate a task dataset (targets, loss_mask, inputs) with default task parameters."""
     from alrnn_neuro.data.h5 import save_dataset
     from alrnn_neuro.errors import ConfigError
-    from alrnn_neuro.sweep.task_data import generate_task, task_names
+    from alrnn_neuro.simulate.tasks import MULTITASK, STUDY_TASKS, TASKS, VARIANTS, make_task
 
-    if name not in task_names():
-        raise ConfigError(f"task {name!r} is unknown; fix: one of {', '.join(task_names())}")
-    ds = generate_task(name, n_trials=n_trials, seed=seed)
+    if variant not in VARIANTS:
+        raise ConfigError(f"--variant {variant!r} is unknown; fix: one of {', '.join(VARIANTS)}")
+    names = [*sorted(STUDY_TASKS if variant == "study" else TASKS), MULTITASK]
+    if name in TASKS and name not in names:
+        raise ConfigError(
+            f"task {name!r} has no study variant; fix: --variant short, or one of "
+            f"{', '.join(names)}"
+        )
+    if name not in names:
+        raise ConfigError(f"task {name!r} is unknown; fix: one of {', '.join(names)}")
+    ds = make_task(name, n_trials=n_trials, seed=seed, variant=variant)
     save_dataset(ds, out)
     table = Table(title=f"wrote {out}", show_header=False, title_justify="left")
-    table.add_row("task", f"{name} ({ds.attrs['task_loss']} loss)")
+    table.add_row("task", f"{name} ({ds.attrs['task_loss']} loss, {variant} variant)")
     table.add_row("trials × steps", f"{ds.sizes['trial']} × {ds.sizes['time']}")
     table.add_row("inputs", ", ".join(map(str, ds["input"].values)))
     table.add_row("outputs", ", ".join(map(str, ds["output"].values)))

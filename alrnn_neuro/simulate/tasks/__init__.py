@@ -16,6 +16,13 @@ name                       generator
 =========================  ===============================================================
 
 :func:`~.multitask.make_multitask` concatenates the suite; :mod:`.metrics` scores predictions.
+
+Two *variants* of the study's tasks exist (``attrs["variant"]`` records which):
+``"short"`` (the table above: the toolbox's quick versions) and ``"study"`` (:data:`STUDY_TASKS`:
+the definitions of the AL-RNN study's public code, :mod:`.study_classic` and
+:mod:`.study_suite`; its training settings are data in :mod:`.study_presets`).
+:func:`make_task` picks one by ``variant=``; :func:`epoch_seed` derives the seed of a fresh
+draw per training epoch (the study draws new suite trials every epoch).
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 import xarray as xr
 
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.simulate.tasks._common import VARIANTS, check_int, check_variant
 from alrnn_neuro.simulate.tasks.behaviour import stimulus_selection_task
 from alrnn_neuro.simulate.tasks.classic import (
     addition_task,
@@ -36,11 +45,22 @@ from alrnn_neuro.simulate.tasks.classic import (
 from alrnn_neuro.simulate.tasks.metrics import (
     angular_accuracy,
     classification_accuracy,
+    final_angle_accuracy,
     mse,
     regression_accuracy,
     task_accuracy,
 )
 from alrnn_neuro.simulate.tasks.multitask import SUITE, make_multitask, pad_time, suite_task
+from alrnn_neuro.simulate.tasks.study_classic import (
+    study_addition_task,
+    study_contextual_integration_task,
+    study_copy_task,
+    study_variable_delay_copy_task,
+)
+from alrnn_neuro.simulate.tasks.study_presets import STUDY_PRESETS, StudyPreset
+from alrnn_neuro.simulate.tasks.study_suite import study_suite_task
+
+MULTITASK = "multitask"
 
 TASKS: dict[str, Callable[..., xr.Dataset]] = {
     "addition": addition_task,
@@ -50,20 +70,37 @@ TASKS: dict[str, Callable[..., xr.Dataset]] = {
     **{name: partial(suite_task, name) for name in SUITE},
     "stimulus_selection": stimulus_selection_task,
 }
-"""Task name -> generator ``(n_trials, *, seed, **params) -> xr.Dataset``."""
+"""Task name -> generator ``(n_trials, *, seed, **params) -> xr.Dataset`` (``variant="short"``)."""
+
+STUDY_TASKS: dict[str, Callable[..., xr.Dataset]] = {
+    "addition": study_addition_task,
+    "copy": study_copy_task,
+    "variable_delay_copy": study_variable_delay_copy_task,
+    "contextual_integration": study_contextual_integration_task,
+    **{name: partial(study_suite_task, name) for name in SUITE},
+}
+"""Task name -> generator of the AL-RNN study's definition (``variant="study"``)."""
 
 
-def make_task(name: str, *, n_trials: int, seed: int, **kwargs: object) -> xr.Dataset:
-    """Generate ``n_trials`` trials of the task called ``name`` (see :data:`TASKS`).
+def make_task(
+    name: str, *, n_trials: int, seed: int, variant: str = "short", **kwargs: object
+) -> xr.Dataset:
+    """Generate ``n_trials`` trials of the task called ``name`` in the chosen variant.
 
     Parameters
     ----------
     name : str
-        A key of :data:`TASKS`.
+        A key of :data:`TASKS` (``variant="short"``) or :data:`STUDY_TASKS`
+        (``variant="study"``), or ``"multitask"`` for the whole suite
+        (:func:`~.multitask.make_multitask`; ``n_trials`` is then per task).
     n_trials : int
         Number of trials (>= 1).
     seed : int
-        Seed (>= 0); the same seed gives identical arrays.
+        Seed (>= 0); the same seed gives identical arrays. For a fresh draw every training
+        epoch pass ``seed=epoch_seed(seed, epoch)``.
+    variant : {"short", "study"}
+        The toolbox's quick version or the AL-RNN study's definition (recorded in
+        ``attrs["variant"]``).
     **kwargs
         Task-specific parameters of the generator.
 
@@ -75,33 +112,90 @@ def make_task(name: str, *, n_trials: int, seed: int, **kwargs: object) -> xr.Da
     Raises
     ------
     ConfigError
-        Unknown ``name`` (the message lists the choices) or a bad parameter.
+        Unknown ``name`` or ``variant`` (the message lists the choices) or a bad parameter.
 
     Examples
     --------
     >>> ds = make_task("copy", n_trials=2, seed=0, seq_len=3, delay=4)
-    >>> ds.attrs["task"], ds.sizes["trial"]
-    ('copy', 2)
+    >>> ds.attrs["task"], ds.sizes["trial"], ds.attrs["variant"]
+    ('copy', 2, 'short')
+    >>> make_task("copy", n_trials=2, seed=0, variant="study").sizes["time"]
+    117
     """
-    if name not in TASKS:
-        raise ConfigError(f"task name {name!r} is unknown; fix: one of {sorted(TASKS)}")
-    return TASKS[name](n_trials, seed=seed, **kwargs)
+    check_variant(variant)
+    if name == MULTITASK:
+        return make_multitask(n_trials, seed, variant=variant, **kwargs)  # type: ignore[arg-type]
+    registry = STUDY_TASKS if variant == "study" else TASKS
+    if name not in registry:
+        choices = [*sorted(registry), MULTITASK]
+        if name in TASKS:
+            raise ConfigError(
+                f"task name {name!r} has no 'study' variant; fix: variant='short', or one of "
+                f"{choices}"
+            )
+        raise ConfigError(f"task name {name!r} is unknown; fix: one of {choices}")
+    return registry[name](n_trials, seed=seed, **kwargs)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of training epoch ``epoch``'s fresh trials, derived from the run's ``seed``.
+
+    ``make_task(name, variant="study", n_trials=n, seed=epoch_seed(seed, epoch))`` draws
+    new trials every epoch, reproducibly: the same ``(seed, epoch)`` always gives the same
+    trials, different epochs (or seeds) give independent streams
+    (``numpy.random.SeedSequence((seed, epoch))``, 63 bits). Ensemble members trained on
+    shared data use the same ``epoch_seed``; the study draws its 11-task suite this way
+    (5,000 fresh trials each of 300 epochs).
+
+    Parameters
+    ----------
+    seed : int
+        The run's task seed (>= 0).
+    epoch : int
+        Epoch index (>= 0).
+
+    Returns
+    -------
+    int
+        A seed >= 0 for :func:`make_task`.
+
+    Examples
+    --------
+    >>> epoch_seed(0, 1) == epoch_seed(0, 1), epoch_seed(0, 1) == epoch_seed(0, 2)
+    (True, False)
+    """
+    check_int("seed", seed, 0)
+    check_int("epoch", epoch, 0)
+    state = np.random.SeedSequence((seed, epoch)).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(1))
 
 
 __all__ = [
+    "MULTITASK",
+    "STUDY_PRESETS",
+    "STUDY_TASKS",
     "SUITE",
     "TASKS",
+    "VARIANTS",
+    "StudyPreset",
     "addition_task",
     "angular_accuracy",
     "classification_accuracy",
     "contextual_integration_task",
     "copy_task",
+    "epoch_seed",
+    "final_angle_accuracy",
     "make_multitask",
     "make_task",
     "mse",
     "pad_time",
     "regression_accuracy",
     "stimulus_selection_task",
+    "study_addition_task",
+    "study_contextual_integration_task",
+    "study_copy_task",
+    "study_suite_task",
+    "study_variable_delay_copy_task",
     "suite_task",
     "task_accuracy",
     "variable_delay_copy_task",

@@ -18,6 +18,8 @@ from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError
 
 SOURCE = "alrnn_neuro.simulate.tasks"
+VARIANTS = ("short", "study")
+"""Task definitions: the toolbox's quick versions, and the AL-RNN study's code's versions."""
 
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -55,6 +57,16 @@ def check_steps(name: str, value: object, low: int = 0) -> tuple[int, int]:
     if not low <= lo <= hi:
         raise bad
     return int(lo), int(hi)
+
+
+def check_variant(variant: object) -> str:
+    """Return ``variant`` if it is one of :data:`VARIANTS`; else raise ConfigError."""
+    if variant not in VARIANTS:
+        raise ConfigError(
+            f"variant={variant!r}; fix: one of {list(VARIANTS)} ('short': the toolbox's quick "
+            "versions, 'study': the AL-RNN study's definitions)"
+        )
+    return str(variant)
 
 
 def check_common(n_trials: object, seed: object) -> np.random.Generator:
@@ -161,11 +173,13 @@ def task_dataset(
     bin_size: float,
     trial_coords: Mapping[str, np.ndarray],
     params: Mapping[str, object],
+    variant: str = "short",
 ) -> xr.Dataset:
     """Assemble and validate a canonical task dataset aligned to trial ``start``.
 
     Padded steps are zeroed in ``inputs`` / ``targets`` and dropped from ``loss_mask``;
-    ``attrs`` get ``task`` plus the flattened ``params`` (provenance).
+    ``attrs`` get ``task``, ``variant`` (``"short"``: the toolbox's version, ``"study"``: the
+    AL-RNN study's definition) plus the flattened ``params`` (provenance).
     """
     valid = timeline.valid
     coords = {"task": np.full(valid.shape[0], task), **trial_coords}
@@ -185,5 +199,5 @@ def task_dataset(
         trial_coords=coords,
         source=f"{SOURCE} ({task})",
     )
-    ds.attrs.update(task=task, **provenance(params))
+    ds.attrs.update(task=task, variant=variant, **provenance(params))
     return ds

@@ -131,6 +131,7 @@ def stimulus_selection_task(
     )
     ds.attrs.update(
         task="stimulus_selection",
+        variant="short",
         **provenance(
             {
                 "rule_cue": rule_cue,

@@ -1,4 +1,4 @@
-"""Task performance: MSE, regression and classification accuracy, angular accuracy.
+"""Task performance: MSE, regression and classification accuracy, angular accuracies.
 
 Every metric takes ``prediction`` (trial, time, output) and either a task dataset (its
 ``targets``, ``loss_mask`` and ``epoch`` are used) or the ``targets`` array plus masks.
@@ -151,15 +151,58 @@ def angular_accuracy(
     return correct if per_trial else float(correct.mean())
 
 
-def task_accuracy(prediction, ds: xr.Dataset) -> float:
-    """The natural accuracy of a task dataset.
+def final_angle_accuracy(
+    prediction, targets, loss_mask=None, *, tolerance_deg: float = 30.0, per_trial: bool = False
+):
+    """The AL-RNN study's suite criterion: the final output's direction within ``tolerance_deg``.
 
-    Cross-entropy tasks: :func:`classification_accuracy` by step; the multi-task suite
-    (outputs ``fixation, cos, sin``): :func:`angular_accuracy`; other MSE tasks:
-    :func:`regression_accuracy`.
+    Outputs must be ``(fixation, cos, sin)``. On each trial's *last* ``loss_mask`` step the
+    angle ``atan2(sin, cos)`` of the prediction is compared with that of the target; the
+    fixation output is ignored, as in the study (``rnn_model.compute_accuracies``). A
+    no-go target (1, 0, 0) has angle ``atan2(0, 0) = 0``, so a constant output pointing at
+    0 rad scores 100 % on GoNogo: the criterion cannot fail there. Random directions score
+    ``2 * tolerance_deg / 360`` (1/6).
+
+    Returns the fraction correct over trials with a scored step (float) or, with
+    ``per_trial=True``, a bool array over those trials.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> target = np.zeros((2, 3, 3)); target[:, -1] = [0.0, 1.0, 0.0]
+    >>> mask = np.zeros((2, 3), bool); mask[:, -1] = True
+    >>> guess = target.copy(); guess[1, -1] = [0.0, 0.0, 1.0]  # 90 degrees off
+    >>> final_angle_accuracy(guess, target, mask)
+    0.5
     """
+    pred, targ, mask, _ = _arrays(prediction, targets, loss_mask)
+    if pred.shape[2] != 3:
+        raise DataValidationError(
+            f"final_angle_accuracy needs outputs {ANGULAR_OUTPUTS}; got {pred.shape[2]} outputs; "
+            "fix: use it on the study's multi-task suite"
+        )
+    scored = mask.any(axis=1)
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+    rows = np.arange(mask.shape[0])
+    p, t = pred[rows, last, 1:], targ[rows, last, 1:]
+    error = np.angle(np.exp(1j * (np.arctan2(p[:, 1], p[:, 0]) - np.arctan2(t[:, 1], t[:, 0]))))
+    correct = (np.abs(np.degrees(error)) < tolerance_deg)[scored]
+    return correct if per_trial else float(correct.mean())
+
+
+def task_accuracy(prediction, ds: xr.Dataset) -> float:
+    """The natural accuracy of a task dataset, as its variant defines it.
+
+    ``attrs["variant"] == "study"`` (the AL-RNN study's definitions): cross-entropy tasks
+    score whole sequences (:func:`classification_accuracy` by trial: every recalled symbol
+    of a copy trial right), the suite (outputs ``fixation, cos, sin``) the final direction
+    (:func:`final_angle_accuracy`), MSE tasks :func:`regression_accuracy`. Otherwise (the
+    toolbox's short versions): cross-entropy tasks :func:`classification_accuracy` by step,
+    the suite :func:`angular_accuracy`, other MSE tasks :func:`regression_accuracy`.
+    """
+    study = ds.attrs.get("variant") == "study"
     if ds.attrs.get("task_loss") == "cross_entropy":
-        return classification_accuracy(prediction, ds)
+        return classification_accuracy(prediction, ds, by="trial" if study else "step")
     if tuple(ds["output"].values) == ANGULAR_OUTPUTS:
-        return angular_accuracy(prediction, ds)
+        return final_angle_accuracy(prediction, ds) if study else angular_accuracy(prediction, ds)
     return regression_accuracy(prediction, ds)

@@ -57,6 +57,7 @@ from alrnn_neuro.simulate.tasks._common import (
     check_float,
     check_int,
     check_steps,
+    check_variant,
     draw_steps,
     epoch_timeline,
     provenance,
@@ -268,7 +269,12 @@ def pad_time(ds: xr.Dataset, n_time: int) -> xr.Dataset:
 
 
 def make_multitask(
-    n_trials_per_task: int, seed: int, *, tasks: tuple[str, ...] = SUITE, **kwargs: object
+    n_trials_per_task: int,
+    seed: int,
+    *,
+    tasks: tuple[str, ...] = SUITE,
+    variant: str = "short",
+    **kwargs: object,
 ) -> xr.Dataset:
     """All suite tasks in one dataset: trials concatenated, padded to a common length.
 
@@ -280,14 +286,20 @@ def make_multitask(
         Seed (>= 0); each task gets its own stream derived from it.
     tasks : tuple of str
         Subset/order of :data:`SUITE`.
+    variant : {"short", "study"}
+        ``"short"``: this module's suite (:func:`suite_task`); ``"study"``: the AL-RNN
+        study's definitions (:func:`~alrnn_neuro.simulate.tasks.study_suite.study_suite_task`;
+        the study draws the task of each trial at random, here every task gets
+        ``n_trials_per_task`` trials).
     **kwargs
-        Passed to :func:`suite_task` (``durations``, ``min_separation``, ...).
+        Passed to the task generator (``durations``, ``min_separation``, ...).
 
     Returns
     -------
     xr.Dataset
         Task dataset with trials ``0 .. len(tasks) * n_trials_per_task - 1`` grouped by task;
-        trial coord ``task`` names each trial's task; ``attrs["task"] = "multitask"``.
+        trial coord ``task`` names each trial's task; ``attrs["task"] = "multitask"``,
+        ``attrs["variant"]``.
 
     Examples
     --------
@@ -295,13 +307,17 @@ def make_multitask(
     >>> ds.task.values.tolist()
     ['DelayPro', 'DelayPro', 'GoNogo', 'GoNogo']
     """
+    from alrnn_neuro.simulate.tasks.study_suite import study_suite_task  # imports this module
+
     check_int("n_trials_per_task", n_trials_per_task, 1)
     check_int("seed", seed, 0)
+    check_variant(variant)
     if not tasks or any(t not in SUITE for t in tasks):
         raise ConfigError(f"tasks={tasks!r}; fix: a non-empty tuple of names from {list(SUITE)}")
+    generator = study_suite_task if variant == "study" else suite_task
     seeds = np.random.SeedSequence(seed).generate_state(len(tasks))
     parts = [
-        suite_task(name, n_trials_per_task, seed=int(s), **kwargs)  # type: ignore[arg-type]
+        generator(name, n_trials_per_task, seed=int(s), **kwargs)  # type: ignore[arg-type]
         for name, s in zip(tasks, seeds, strict=True)
     ]
     n_time = max(part.sizes["time"] for part in parts)
@@ -314,6 +330,7 @@ def make_multitask(
         "task_loss": "mse",
         "source": "alrnn_neuro.simulate.tasks (multitask suite)",
         "task": "multitask",
+        "variant": variant,
         "tasks": ",".join(tasks),
         **provenance({"n_trials_per_task": n_trials_per_task, "seed": seed}),
     }
