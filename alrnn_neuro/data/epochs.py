@@ -262,7 +262,7 @@ def event_columns(
     missing = [n for n in names[2:] if n not in table]
     if missing and names[2] in table:  # an unknown align event gets its own message later
         raise EventTableError(
-            f"event(s) {missing} named in epochs/events are not trial-table columns; "
+            f"event(s) {missing} named in epochs, events or inputs are not trial-table columns; "
             f"available: {sorted(table)}; fix: rename the columns or the events"
         )
     names = [n for n in names if n in table]

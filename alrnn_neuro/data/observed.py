@@ -56,17 +56,14 @@ def observed_mask(observed: object, trial_ids: np.ndarray, unit_ids: Sequence[st
     trial_ids = np.asarray(trial_ids)
     if isinstance(observed, pd.DataFrame | Mapping):
         return _from_table(observed, trial_ids, units)
-    array = np.asarray(observed, dtype=object)
-    if array.ndim == 2 and array.shape == (trial_ids.size, len(units)):
-        try:
-            return np.asarray(observed, dtype=bool)
-        except (TypeError, ValueError):
-            pass
-    if array.ndim == 2 and not all(isinstance(v, list | tuple) for v in array.ravel()):
-        raise DataValidationError(
-            f"observed has shape {array.shape}; fix: a bool array (trial, unit) of shape "
-            f"({trial_ids.size}, {len(units)}), or one unit list per trial"
-        )
+    array = np.asarray(observed)
+    if array.ndim == 2 and array.dtype.kind in "biuf":
+        if array.shape != (trial_ids.size, len(units)):
+            raise DataValidationError(
+                f"observed has shape {array.shape}; fix: a bool array (trial, unit) of shape "
+                f"({trial_ids.size}, {len(units)}), or one unit list per trial"
+            )
+        return array.astype(bool)
     if len(observed) != trial_ids.size:  # type: ignore[arg-type]
         raise DataValidationError(
             f"observed lists units for {len(observed)} trials, the trial table has "  # type: ignore[arg-type]
