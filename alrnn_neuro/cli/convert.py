@@ -143,16 +143,22 @@ def convert_nwb(
 
 @convert_app.command("roitman-fd")
 def convert_roitman(
-    input: Path = typer.Argument(..., help="all_b_fd.tar.gz or a folder of its .mat files."),
+    input: Path = typer.Argument(
+        ..., help="all_b_fd.tar.gz (or the reaction-time tarball) or a folder of .mat files."
+    ),
     out: Path = OUT,
     bin_size: float = BIN_SIZE,
     align: str = typer.Option("ston", "--align", help="Event: fix, trgon, ston, stoff, ..."),
     window: str = typer.Option("-0.5,1.5", "--window", help="Window 'START,STOP' (s)."),
 ) -> None:
-    """Convert the Roitman & Shadlen (2002) fixed-duration LIP recordings (pseudo-population)."""
-    from alrnn_neuro.data.roitman import convert_roitman_fd
+    """Convert Roitman & Shadlen (2002) LIP recordings (pseudo-population).
 
-    ds = convert_roitman_fd(input, bin_size=bin_size, align=align, window=parse_window(window))
+    Fixed-duration (header paradigm 502) and reaction-time (602) files; any other paradigm
+    is an error.
+    """
+    from alrnn_neuro.data.roitman import convert_roitman
+
+    ds = convert_roitman(input, bin_size=bin_size, align=align, window=parse_window(window))
     _write(ds, out)
 
 
