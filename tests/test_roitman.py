@@ -220,7 +220,7 @@ def test_shipped_dataset_equals_fresh_conversion(recipe: dict) -> None:
     shipped = load_dataset(REPO / "datasets" / "roitman2002_fd_monkeyB.h5")
     fresh = convert_roitman_fd(DATA / TARBALL, **recipe)
     xr.testing.assert_identical(shipped.drop_attrs(), fresh.drop_attrs())
-    for key in ("align_event", "bin_size", "source", "schema_version", "task", "monkey"):
+    for key in ("align_event", "bin_size", "source", "schema_version", "task", "monkey", "species"):
         assert shipped.attrs[key] == fresh.attrs[key]
     assert shipped.attrs["paradigm"] == 502
     assert shipped.spikes.dtype == np.uint8

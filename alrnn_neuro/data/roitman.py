@@ -79,6 +79,8 @@ EPOCHS = {
 """Event that starts each epoch -> epoch label, in task order."""
 TASK_ORDER = ("fix", "trgon", "trgoff", "ston", "stoff", "fpoff", "sac")
 INPUT_NAMES = ("motion", "targets", "go")
+SPECIES = "Macaca mulatta"
+"""The monkeys' species (Roitman & Shadlen 2002: two adult rhesus monkeys)."""
 PARADIGMS = {502: "fixed-duration", 602: "reaction-time"}
 """Header ``paradigm`` code -> task name."""
 RT_ONLY = ("stoff", "fpoff")
@@ -120,7 +122,8 @@ def convert_roitman(
         ``direction`` (deg), ``choice`` (1 or 2), ``correct``, ``dots_duration`` (s), ``rt``
         (s: after the go cue, or after dots on for reaction-time files), ``target1_x`` ...
         ``target2_y``, ``event_<name>`` (s relative to ``align``); unit coords ``file``,
-        ``area``, ``n_trials``; attrs ``task``, ``paradigm``, ``monkey``. Rules: module
+        ``area``, ``n_trials``; attrs ``task``, ``paradigm``, ``monkey``, ``species``. Rules:
+        module
         docstring.
 
     Raises
@@ -196,7 +199,7 @@ def convert_roitman(
             f"{Path(source).name} ({len(units)} units)"
         ),
     )
-    ds.attrs.update(task=task, paradigm=paradigm, monkey=monkey)
+    ds.attrs.update(task=task, paradigm=paradigm, monkey=monkey, species=SPECIES)
     return ds
 
 
