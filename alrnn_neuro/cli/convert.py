@@ -1,4 +1,4 @@
-"""``alrnn-neuro convert {events,nwb,roitman-fd} INPUT --out FILE``: lab files → dataset.h5."""
+"""``alrnn-neuro convert {events,nwb,pynapple,roitman-fd} INPUT --out FILE``: lab files -> h5."""
 
 from __future__ import annotations
 
@@ -125,8 +125,15 @@ def convert_nwb(
         None, "--epochs", help="Ordered event names that start epochs, or 'nwb' (epochs table)."
     ),
     signal: str = typer.Option(None, "--signal", help="TimeSeries to bin as continuous data."),
+    trials: str = typer.Option(
+        "trials", "--trials", help="TimeIntervals table whose rows are the trials."
+    ),
 ) -> None:
-    """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset."""
+    """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset.
+
+    Files written by pynapple's loaders keep their intervals in named TimeIntervals tables:
+    choose one with --trials NAME.
+    """
     from alrnn_neuro.data.nwb import read_nwb
 
     epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
@@ -137,6 +144,44 @@ def convert_nwb(
         window=parse_window(window),
         epochs=epoch_spec,
         signal=signal,
+        trials=trials,
+    )
+    _write(ds, out)
+
+
+@convert_app.command("pynapple")
+def convert_pynapple(
+    units: Path = typer.Argument(..., help="TsGroup .npz saved by pynapple (tsgroup.save)."),
+    trials: Path = typer.Option(
+        ...,
+        "--trials",
+        help="IntervalSet .npz (intervalset.save; events, labels as metadata) "
+        "or a CSV trial table.",
+    ),
+    out: Path = OUT,
+    bin_size: float = BIN_SIZE,
+    align: str = typer.Option("start", "--align", help="Event column that defines time zero."),
+    window: str = typer.Option(
+        None, "--window", help="'START,STOP' (s) around --align; default: covers every trial."
+    ),
+    epochs: str = typer.Option(None, "--epochs", help="Ordered event names that start epochs."),
+    input_specs: list[str] = typer.Option(
+        None, "--input", help="Task input NAME=SPEC (as for convert events); repeatable."
+    ),
+) -> None:
+    """Bin pynapple spike trains (TsGroup) per trial of an IntervalSet into a dataset."""
+    from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
+
+    group, table = read_pynapple_npz(units, trials)
+    ds = from_pynapple(
+        group,
+        table,
+        bin_size=bin_size,
+        align=align,
+        window=parse_window(window),
+        epochs=epochs.split(",") if epochs else None,
+        inputs=parse_input_flags(input_specs),
+        source=str(units),
     )
     _write(ds, out)
 

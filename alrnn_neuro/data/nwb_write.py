@@ -103,7 +103,7 @@ def write_nwb(
     pynwb = require_pynwb()
     validate_dataset(ds)
     kind = observation_variable(ds)
-    layout = _session_layout(ds)
+    layout = session_layout(ds)
     trials, meta = _trials_table(ds, layout)
     nwbfile = pynwb.NWBFile(
         trials=trials,
@@ -182,7 +182,7 @@ def _subject(ds: xr.Dataset, given: Mapping[str, str] | None):
         ) from None
 
 
-def _session_layout(ds: xr.Dataset) -> dict[str, np.ndarray]:
+def session_layout(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Session times of every trial (end to end): alignment, start, stop, invalid bins.
 
     A trial spans its valid bins, its events (``event_start``/``event_stop`` included) and
@@ -378,7 +378,8 @@ def _units_table(ds: xr.Dataset, layout: dict[str, np.ndarray], kind: str):
         steps = spike_grid(bin_size, counts.max(initial=0))
         resolution = bin_size / steps
         rows = [
-            _spread(left.ravel(), counts[:, :, j].ravel(), bin_size, steps) for j in range(len(ids))
+            spread_spike_times(left.ravel(), counts[:, :, j].ravel(), bin_size, steps)
+            for j in range(len(ids))
         ]
         columns += _ragged("spike_times", "spike times (s), spread evenly in their bins", rows)
     intervals = np.stack([layout["start"], layout["stop"]], axis=1)
@@ -404,7 +405,9 @@ def spike_grid(bin_size: float, max_count: int) -> int:
     return max(int(np.ceil(bin_size / MAX_RESOLUTION - 1e-9)), int(max_count) + 1)
 
 
-def _spread(left: np.ndarray, counts: np.ndarray, bin_size: float, steps: int) -> np.ndarray:
+def spread_spike_times(
+    left: np.ndarray, counts: np.ndarray, bin_size: float, steps: int
+) -> np.ndarray:
     """``counts[i]`` distinct times inside bin ``[left[i], left[i] + bin_size)``.
 
     The times lie on the grid ``left + j * bin_size / steps`` for ``j = 1 .. steps - 1``
@@ -412,7 +415,7 @@ def _spread(left: np.ndarray, counts: np.ndarray, bin_size: float, steps: int) -
 
     Examples
     --------
-    >>> _spread(np.array([0.0, 1.0]), np.array([2, 1]), 0.1, 10).round(3).tolist()
+    >>> spread_spike_times(np.array([0.0, 1.0]), np.array([2, 1]), 0.1, 10).round(3).tolist()
     [0.03, 0.07, 1.05]
     """
     n = np.repeat(counts, counts)
