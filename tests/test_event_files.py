@@ -20,7 +20,7 @@ from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
 from alrnn_neuro.data.events import UnobservedSpikesWarning, bin_spike_times
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.plain_h5 import read_plain_events, read_plain_h5
-from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError
+from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "dataset-format.md"
 
@@ -380,3 +380,30 @@ def test_info_warns_on_an_undeclared_pseudo_population(tmp_path, monkeypatch):
     assert info.returncode == 0, info.stderr
     assert "100.0%" in info.stdout
     assert "looks like a pseudo-population" in " ".join(info.stderr.split())
+
+
+def test_csv_folder_with_observed_table_and_trial_clock(tmp_path):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    pd.DataFrame({"unit": ["a", "a", "b"], "time": [0.15, 0.35, 0.25], "trial": [7, 7, 8]}).to_csv(
+        folder / "spikes.csv", index=False
+    )
+    pd.DataFrame({"trial": [7, 8], "start": [0.0, 0.0], "stop": [0.8, 0.8]}).to_csv(
+        folder / "trials.csv", index=False
+    )
+    pd.DataFrame({"trial": [7, 8], "unit": ["a", "b"]}).to_csv(folder / "observed.csv", index=False)
+    (folder / "attrs.json").write_text(json.dumps({"spike_clock": "trial", "bin_size": 0.1}))
+    ds = load_events(folder)
+    np.testing.assert_array_equal(ds["observed"].values, [[True, False], [False, True]])
+    assert ds["spikes"].sel(unit="a").values[0].tolist() == [0, 1, 0, 1, 0, 0, 0, 0]
+    assert ds["spikes"].sel(unit="b").values[1].tolist() == [0, 0, 1, 0, 0, 0, 0, 0]
+
+
+def test_attrs_json_unknown_key(tmp_path):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    pd.DataFrame({"unit": ["a"], "time": [0.1]}).to_csv(folder / "spikes.csv", index=False)
+    pd.DataFrame({"start": [0.0], "stop": [1.0]}).to_csv(folder / "trials.csv", index=False)
+    (folder / "attrs.json").write_text(json.dumps({"binsize": 0.1}))
+    with pytest.raises(FileFormatError, match="unknown keys \\['binsize'\\]"):
+        load_events(folder)
