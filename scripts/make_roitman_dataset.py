@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from alrnn_neuro.data.h5 import save_dataset
-from alrnn_neuro.data.roitman import convert_roitman_fd
+from alrnn_neuro.data.roitman import convert_roitman
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "roitman2002_fd_monkeyB" / "all_b_fd.tar.gz"
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    ds = convert_roitman_fd(args.source, **RECIPE)
+    ds = convert_roitman(args.source, **RECIPE)
     save_dataset(ds, args.out)
     logging.info(
         "wrote %s: %d trials x %d bins x %d units (%.2f MB)",

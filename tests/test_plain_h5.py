@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from alrnn_neuro.data.event_files import AttributeOverrideWarning
 from alrnn_neuro.data.events import bin_spike_times
 from alrnn_neuro.data.plain_h5 import read_plain_events, read_plain_h5
 from alrnn_neuro.data.schema import make_dataset
@@ -31,8 +32,9 @@ def _run_block(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
 
 def test_doc_has_the_expected_examples():
     blocks = _doc_blocks()
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     assert '"binned"' in blocks[1] and '"events"' in blocks[2] and "spike_units" in blocks[3]
+    assert "spike_trials" in blocks[4] and "observed_units" in blocks[4]
 
 
 def test_doc_example_spike_times(tmp_path, monkeypatch):
@@ -197,7 +199,9 @@ def test_events_arguments_override_attrs(tmp_path):
     with h5py.File(tmp_path / "e.h5", "a") as f:
         f.attrs["epochs"] = ["stim", "go"]
     spikes, trials = _session()
-    loaded = read_plain_h5(tmp_path / "e.h5", bin_size=0.25, align="stim", window=(-0.5, 0.5))
+    with pytest.warns(AttributeOverrideWarning) as caught:
+        loaded = read_plain_h5(tmp_path / "e.h5", bin_size=0.25, align="stim", window=(-0.5, 0.5))
+    assert sorted(str(w.message).split("=")[0] for w in caught) == ["align", "bin_size", "window"]
     direct = bin_spike_times(
         spikes, trials, bin_size=0.25, align="stim", window=(-0.5, 0.5), epochs=["stim", "go"]
     )

@@ -186,6 +186,19 @@ def test_signed_coherence_matches_choice_and_correct(ds_ston: xr.Dataset) -> Non
     toward_choice = (signed > 0) == (ds_ston.choice.values == 1)
     np.testing.assert_array_equal(toward_choice[nonzero], ds_ston.correct.values[nonzero])
     assert set(np.unique(ds_ston.coherence.values)) == {0.0, 3.2, 6.4, 12.8, 25.6, 51.2}
+    # 0 % coherence is one level: no -0.0 beside 0.0 (which would split it in groupings)
+    assert not np.signbit(signed[signed == 0]).any()
+    assert len({str(v) for v in signed if v == 0}) == 1
+
+
+def test_paradigm_monkey_and_task_come_from_the_files(ds_ston: xr.Dataset, raw: dict) -> None:
+    # b108h and b119j leave the header's paradigm empty: inferred from their go cues
+    assert ds_ston.attrs["task"] == "fixed-duration" and ds_ston.attrs["paradigm"] == 502
+    assert ds_ston.attrs["monkey"] == "B"
+    assert "fixed-duration task, monkey B" in ds_ston.attrs["source"]
+    dots = ds_ston.task.values == "dots"
+    rt = ds_ston.rt.values[dots]
+    assert np.isfinite(rt).all() and (rt > 0).all()  # sac - fpoff on every dots trial
 
 
 def test_inputs_follow_epochs(ds_full: xr.Dataset) -> None:
@@ -207,9 +220,12 @@ def test_shipped_dataset_equals_fresh_conversion(recipe: dict) -> None:
     shipped = load_dataset(REPO / "datasets" / "roitman2002_fd_monkeyB.h5")
     fresh = convert_roitman_fd(DATA / TARBALL, **recipe)
     xr.testing.assert_identical(shipped.drop_attrs(), fresh.drop_attrs())
-    for key in ("align_event", "bin_size", "source", "schema_version"):
+    for key in ("align_event", "bin_size", "source", "schema_version", "task", "monkey", "species"):
         assert shipped.attrs[key] == fresh.attrs[key]
+    assert shipped.attrs["paradigm"] == 502
     assert shipped.spikes.dtype == np.uint8
+    signed = shipped.signed_coherence.values
+    assert not np.signbit(signed[signed == 0]).any()  # a single 0 % level
 
 
 def test_load_mat_matches_scipy_on_real_file(mat_dir: Path, raw: dict) -> None:

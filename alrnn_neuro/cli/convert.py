@@ -1,4 +1,4 @@
-"""``alrnn-neuro convert {events,nwb,roitman-fd} INPUT --out FILE``: lab files → dataset.h5."""
+"""``alrnn-neuro convert {events,nwb,pynapple,roitman-fd} INPUT --out FILE``: lab files -> h5."""
 
 from __future__ import annotations
 
@@ -48,30 +48,70 @@ def _write(ds: xr.Dataset, out: Path) -> None:
 def convert_events(
     input: Path = typer.Argument(..., help="Folder with spikes.csv + trials.csv, or events .h5."),
     out: Path = OUT,
-    bin_size: float = BIN_SIZE,
-    align: str = typer.Option("start", "--align", help="Event column that defines time zero."),
+    bin_size: float = typer.Option(
+        None, "--bin-size", help="Bin width (s); default: the file's bin_size, else 0.05."
+    ),
+    align: str = typer.Option(
+        None, "--align", help="Event that defines time zero; default: the file's, else start."
+    ),
     window: str = typer.Option(
-        None, "--window", help="'START,STOP' (s) around --align; default: covers every trial."
+        None, "--window", help="'START,STOP' (s) around --align; default: the file's, or all."
     ),
     epochs: str = typer.Option(None, "--epochs", help="Ordered event names that start epochs."),
     smooth: float = typer.Option(None, "--smooth", help="Gaussian sigma (s): output rates."),
+    input_specs: list[str] = typer.Option(
+        None,
+        "--input",
+        help="Task input NAME=SPEC, e.g. 'go=pulse(go)', 'motion=value(coh, stim_on, stim_off)'"
+        "; repeat for more (see docs/dataset-format.md).",
+    ),
+    spike_clock: str = typer.Option(
+        None, "--spike-clock", help="'session' or 'trial' (spike times from trial start)."
+    ),
 ) -> None:
-    """Bin spike-time tables + a trial event table into aligned sequences with epochs."""
-    from alrnn_neuro.data.events import bin_spike_times, covering_window, read_event_tables
+    """Bin spike-time tables + a trial event table into aligned sequences with epochs.
 
-    spike_times, trials = read_event_tables(input)
-    span = parse_window(window) or covering_window(trials, align, bin_size)
-    ds = bin_spike_times(
-        spike_times,
-        trials,
-        bin_size=bin_size,
-        align=align,
-        window=span,
-        epochs=epochs.split(",") if epochs else None,
-        smooth_sigma=smooth,
-        source=str(input),
-    )
+    Options the recording declares (HDF5 root attributes, attrs.json) are used unless a flag
+    is given; a flag that overrides a declared value is reported.
+    """
+    import warnings
+
+    from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AttributeOverrideWarning)
+        ds = load_events(
+            input,
+            bin_size=bin_size,
+            align=align,
+            window=parse_window(window),
+            epochs=epochs.split(",") if epochs else None,
+            inputs=parse_input_flags(input_specs),
+            spike_clock=spike_clock,
+            smooth_sigma=smooth,
+        )
+    console = Console(stderr=True)
+    for warning in caught:
+        if issubclass(warning.category, AttributeOverrideWarning):
+            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     _write(ds, out)
+
+
+def parse_input_flags(flags: list[str] | None) -> dict[str, str] | None:
+    """Parse repeated ``--input NAME=SPEC`` flags into ``{name: spec}``."""
+    specs: dict[str, str] = {}
+    for flag in flags or []:
+        name, sep, spec = flag.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ConfigError(
+                f"--input {flag!r} is not NAME=SPEC; fix: e.g. --input 'go=pulse(go)'"
+            )
+        specs[name.strip()] = spec.strip()
+    return specs or None
 
 
 @convert_app.command("nwb")
@@ -85,8 +125,15 @@ def convert_nwb(
         None, "--epochs", help="Ordered event names that start epochs, or 'nwb' (epochs table)."
     ),
     signal: str = typer.Option(None, "--signal", help="TimeSeries to bin as continuous data."),
+    trials: str = typer.Option(
+        "trials", "--trials", help="TimeIntervals table whose rows are the trials."
+    ),
 ) -> None:
-    """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset."""
+    """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset.
+
+    Files written by pynapple's loaders keep their intervals in named TimeIntervals tables:
+    choose one with --trials NAME.
+    """
     from alrnn_neuro.data.nwb import read_nwb
 
     epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
@@ -97,22 +144,66 @@ def convert_nwb(
         window=parse_window(window),
         epochs=epoch_spec,
         signal=signal,
+        trials=trials,
+    )
+    _write(ds, out)
+
+
+@convert_app.command("pynapple")
+def convert_pynapple(
+    units: Path = typer.Argument(..., help="TsGroup .npz saved by pynapple (tsgroup.save)."),
+    trials: Path = typer.Option(
+        ...,
+        "--trials",
+        help="IntervalSet .npz (intervalset.save; events, labels as metadata) "
+        "or a CSV trial table.",
+    ),
+    out: Path = OUT,
+    bin_size: float = BIN_SIZE,
+    align: str = typer.Option("start", "--align", help="Event column that defines time zero."),
+    window: str = typer.Option(
+        None, "--window", help="'START,STOP' (s) around --align; default: covers every trial."
+    ),
+    epochs: str = typer.Option(None, "--epochs", help="Ordered event names that start epochs."),
+    input_specs: list[str] = typer.Option(
+        None, "--input", help="Task input NAME=SPEC (as for convert events); repeatable."
+    ),
+) -> None:
+    """Bin pynapple spike trains (TsGroup) per trial of an IntervalSet into a dataset."""
+    from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
+
+    group, table = read_pynapple_npz(units, trials)
+    ds = from_pynapple(
+        group,
+        table,
+        bin_size=bin_size,
+        align=align,
+        window=parse_window(window),
+        epochs=epochs.split(",") if epochs else None,
+        inputs=parse_input_flags(input_specs),
+        source=str(units),
     )
     _write(ds, out)
 
 
 @convert_app.command("roitman-fd")
 def convert_roitman(
-    input: Path = typer.Argument(..., help="all_b_fd.tar.gz or a folder of its .mat files."),
+    input: Path = typer.Argument(
+        ..., help="all_b_fd.tar.gz (or the reaction-time tarball) or a folder of .mat files."
+    ),
     out: Path = OUT,
     bin_size: float = BIN_SIZE,
     align: str = typer.Option("ston", "--align", help="Event: fix, trgon, ston, stoff, ..."),
     window: str = typer.Option("-0.5,1.5", "--window", help="Window 'START,STOP' (s)."),
 ) -> None:
-    """Convert the Roitman & Shadlen (2002) fixed-duration LIP recordings (pseudo-population)."""
-    from alrnn_neuro.data.roitman import convert_roitman_fd
+    """Convert Roitman & Shadlen (2002) LIP recordings (pseudo-population).
 
-    ds = convert_roitman_fd(input, bin_size=bin_size, align=align, window=parse_window(window))
+    Fixed-duration (header paradigm 502) and reaction-time (602) files; any other paradigm
+    is an error.
+    """
+    from alrnn_neuro.data.roitman import convert_roitman
+
+    ds = convert_roitman(input, bin_size=bin_size, align=align, window=parse_window(window))
     _write(ds, out)
 
 

@@ -35,6 +35,19 @@ def info(
         head.add_row("task outputs", ", ".join(summary["outputs"]))
     head.add_row("extra variables", ", ".join(summary["extra_variables"]) or "(none)")
     console.print(head)
+    disjoint = summary["disjoint_units"]
+    if disjoint:
+        listed = ", ".join(disjoint[:8]) + (" ..." if len(disjoint) > 8 else "")
+        Console(stderr=True).print(
+            f"[yellow]warning:[/] {len(disjoint)} units ({listed}) fire in disjoint sets of "
+            "trials, so this looks like a pseudo-population (units recorded in different "
+            f"trials), but observed is {summary['observed_fraction']:.0%}: a fit would treat "
+            "each unit as recorded and silent in the other trials; fix: declare the units "
+            "each trial recorded (trials/observed_units, observed, or observed.csv; see "
+            "docs/dataset-format.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     epochs = Table("epoch", "valid bins", title="epochs", title_justify="left")
     for label, count in summary["epochs"].items():
         epochs.add_row(label or '""', str(count))

@@ -27,6 +27,7 @@ PRE_LABEL = "pre"
 OTHER_LABEL = "other"
 _TOL = 1e-9
 RESERVED = {"time", "unit", "input", "spikes", "signal", "inputs", "valid", "observed", "epoch"}
+"""Names a trial-table column may not have (names of the canonical dataset)."""
 
 
 def parse_epochs(epochs: object) -> list[str] | list[tuple[str, str, str]]:
@@ -243,12 +244,14 @@ def event_columns(
     declared: list[str],
     events: Sequence[str] | None,
     ids: np.ndarray,
+    labels: Sequence[str] = (),
 ) -> list[str]:
     """Names of the event columns; converts them to float in ``table`` and checks bounds.
 
     ``declared`` is ``["start", "stop", align, *epoch_events]``. With ``events=None`` every
     float column whose non-NaN values all lie inside their trial's ``[start, stop]`` is an
-    event too; otherwise exactly ``declared + events``.
+    event too, except the columns named in ``labels``; otherwise exactly
+    ``declared + events``.
 
     Raises
     ------
@@ -259,13 +262,13 @@ def event_columns(
     missing = [n for n in names[2:] if n not in table]
     if missing and names[2] in table:  # an unknown align event gets its own message later
         raise EventTableError(
-            f"event(s) {missing} named in epochs/events are not trial-table columns; "
+            f"event(s) {missing} named in epochs, events or inputs are not trial-table columns; "
             f"available: {sorted(table)}; fix: rename the columns or the events"
         )
     names = [n for n in names if n in table]
     if events is None:
         for name, values in table.items():
-            if name in names or name == "trial" or values.dtype.kind != "f":
+            if name in names or name in labels or name == "trial" or values.dtype.kind != "f":
                 continue
             finite = np.isfinite(values)
             inside = (values >= table["start"]) & (values <= table["stop"])

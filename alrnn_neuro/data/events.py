@@ -11,16 +11,16 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alrnn_neuro.data import binning
+from alrnn_neuro.data import binning, task_inputs
 from alrnn_neuro.data import epochs as epochs_mod
+from alrnn_neuro.data.observed import UNIT_LIST_COLUMN, observed_mask
 from alrnn_neuro.data.schema import make_dataset
-from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
+from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +43,23 @@ def bin_spike_times(
     inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
     source: str = "",
     events: Sequence[str] | None = None,
+    observed: object = None,
+    spike_clock: str = "session",
 ) -> xr.Dataset:
     """Bin spike times into aligned trials and return a canonical dataset.
 
     Parameters
     ----------
     spike_times : mapping of unit id to ndarray (spike,), or DataFrame with ``unit``, ``time``
-        Spike times in seconds on the session clock.
+        Spike times in seconds on the session clock. With ``spike_clock="trial"``: a
+        DataFrame with ``unit``, ``time`` and ``trial`` (the trial id of each spike), times in
+        seconds from the ``start`` of that trial.
     trials : DataFrame or mapping of name to 1-D array, length n_trial
         ``start`` and ``stop`` (s, session clock) are required. Event columns (s, session
         clock, NaN = did not happen) become ``event_<name>`` trial coords relative to
         ``align``; every other column becomes a trial coord of its own name. An optional
-        integer ``trial`` column gives the trial ids.
+        integer ``trial`` column gives the trial ids; an optional ``observed_units`` column
+        the units each trial recorded (see ``observed``).
     bin_size : float
         Bin width in seconds (> 0).
     align : str
@@ -72,14 +77,27 @@ def bin_spike_times(
         are all-zero (with a :class:`SilentUnitWarning`).
     unit_coords : mapping of name to 1-D array (unit,) or DataFrame, optional
         Unit metadata in the order of the returned units.
-    inputs : ndarray (trial, time, input) or mapping of name to ndarray (trial, time), optional
-        Task inputs already on the output bins; zeroed on padded steps.
+    inputs : ndarray (trial, time, input) or mapping of name to ndarray or str, optional
+        Task inputs already on the output bins (arrays (trial, time)), or derived from the
+        trial table by a spec string (``"step(stim_on, stim_off)"``, ``"pulse(go)"``,
+        ``"onehot(rule)"``, ``"value(coherence, stim_on, stim_off)"``; grammar in
+        :mod:`alrnn_neuro.data.task_inputs`). Zeroed on padded steps.
     source : str
         Provenance string for ``attrs["source"]``.
     events : sequence of str, optional
         Columns to treat as events. Default: ``start``, ``stop``, ``align``, the epoch events
         and every float column whose non-NaN values all lie inside their trial's
-        ``[start, stop]``.
+        ``[start, stop]`` (columns used by ``value()``/``onehot()`` inputs excepted).
+    observed : optional
+        Which units each trial recorded (pseudo-populations, units lost or added mid-session):
+        a (trial, unit) bool array, a DataFrame with columns ``trial``, ``unit`` (one row per
+        recorded pair) or one unit list per trial; default: the trial-table column
+        ``observed_units`` if present, else every unit in every trial. See
+        :mod:`alrnn_neuro.data.observed`. Counts of unobserved units are 0.
+    spike_clock : {"session", "trial"}
+        Clock of the spike times: one session clock shared with the trial table, or seconds
+        from the start of each spike's own trial (then ``spike_times`` needs a ``trial``
+        column).
 
     Returns
     -------
@@ -113,8 +131,12 @@ def bin_spike_times(
     table = epochs_mod.trial_table(trials)
     n_trials = len(table["start"])
     trial_ids = epochs_mod.trial_ids_of(table)
+    unit_lists = table.pop(UNIT_LIST_COLUMN, None)
+    input_specs, inputs = _split_input_specs(inputs)
     declared = ["start", "stop", align] + (epochs_mod.epoch_events(spec) if spec else [])
-    event_names = epochs_mod.event_columns(table, declared, events, trial_ids)
+    declared += task_inputs.spec_events(input_specs)
+    labels = [s.column for s in input_specs if s.column is not None]
+    event_names = epochs_mod.event_columns(table, declared, events, trial_ids, labels)
     align_t = _align_times(table, align, trial_ids)
     if spec:
         epochs_mod.check_event_order(table, epochs_mod.epoch_events(spec), trial_ids)
@@ -125,9 +147,16 @@ def bin_spike_times(
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_size
     input_array, input_names = _inputs(inputs, n_trials, n_bins, valid)
 
-    times, unit_index, units = binning.spike_table(spike_times, unit_ids)
-    counts = binning.count_spikes(times, unit_index, len(units), align_t, t0, bin_size, n_bins)
+    counts, units = _counts(
+        spike_times, unit_ids, spike_clock, table, align_t, trial_ids, (t0, bin_size, n_bins)
+    )
     counts[~valid] = 0
+    if observed is None and unit_lists is not None:
+        observed = unit_lists
+    observed_array = None
+    if observed is not None:
+        observed_array = observed_mask(observed, trial_ids, units)
+        _drop_unobserved_spikes(counts, observed_array, units)
     silent = [u for u, total in zip(units, counts.sum(axis=(0, 1)), strict=True) if total == 0]
     if silent:
         warnings.warn(
@@ -138,6 +167,11 @@ def bin_spike_times(
         )
 
     events_rel = {name: table[name] - align_t for name in event_names}
+    if input_specs:
+        derived, derived_names = task_inputs.render_inputs(
+            input_specs, table, events_rel, centres, bin_size, valid
+        )
+        input_array, input_names = _join_inputs(input_array, input_names, derived, derived_names)
     epoch = epochs_mod.label_epochs(spec, events_rel, centres, valid) if spec else None
     trial_coords = {f"event_{name}": values for name, values in events_rel.items()}
     trial_coords.update(epochs_mod.label_columns(table, event_names))
@@ -152,6 +186,7 @@ def bin_spike_times(
         inputs=input_array,
         input_names=input_names,
         valid=valid,
+        observed=observed_array,
         epoch=epoch,
         time=centres,
         bin_size=bin_size,
@@ -163,6 +198,8 @@ def bin_spike_times(
         source=source,
     )
     ds.attrs["window"] = np.array([t0, t1], dtype=float)
+    if input_specs:
+        ds.attrs["input_specs"] = [f"{s.name}={s.text}" for s in input_specs]
     if smooth_sigma is not None:
         ds.attrs["smooth_sigma"] = float(smooth_sigma)
     logger.debug(
@@ -187,7 +224,9 @@ def read_event_tables(
     path : str or PathLike
         A directory holding ``spikes.csv`` (columns ``unit``, ``time``) and ``trials.csv``
         (``start``, ``stop``, events, labels), or an HDF5 file in the plain ``events``
-        layout (see :func:`alrnn_neuro.data.plain_h5.read_plain_events`).
+        layout (see :func:`alrnn_neuro.data.plain_h5.read_plain_events`). The options they
+        declare (``attrs.json``, root attributes) are read by
+        :func:`alrnn_neuro.data.event_files.read_event_recording`.
 
     Returns
     -------
@@ -200,34 +239,10 @@ def read_event_tables(
     FileFormatError
         Missing path or files, unreadable CSV, or a file that is not HDF5.
     """
-    path = Path(path)
-    if path.is_dir():
-        tables = []
-        for name in ("spikes.csv", "trials.csv"):
-            if not (path / name).is_file():
-                raise FileFormatError(
-                    f"{path / name} is missing; an event-table directory needs spikes.csv "
-                    "(columns unit,time) and trials.csv (columns start,stop,<events>,<labels>)"
-                )
-            try:
-                tables.append(pd.read_csv(path / name))
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-                raise FileFormatError(f"cannot parse {path / name} as CSV: {err}") from err
-        if {"unit", "time"} - set(tables[0].columns):
-            raise FileFormatError(
-                f"{path / 'spikes.csv'} has columns {list(tables[0].columns)}; "
-                "fix: name them 'unit' and 'time' (seconds)"
-            )
-        return tables[0], tables[1]
-    if path.is_file():
-        from alrnn_neuro.data.plain_h5 import read_plain_events
+    from alrnn_neuro.data.event_files import read_event_recording
 
-        spike_times, trials, _ = read_plain_events(path)
-        return spike_times, trials
-    raise FileFormatError(
-        f"{path} does not exist; fix: give a directory with spikes.csv + trials.csv "
-        "or an HDF5 file in the plain 'events' layout"
-    )
+    spike_times, trials, _ = read_event_recording(path)
+    return spike_times, trials
 
 
 def covering_window(
@@ -327,6 +342,82 @@ def _check_config(
             f"smooth_sigma={smooth_sigma!r}; fix: a positive SD in seconds, or None for counts"
         )
     return float(bin_size), (t0, t1)
+
+
+SPIKE_CLOCKS = ("session", "trial")
+
+
+def _counts(spike_times, unit_ids, spike_clock, table, align_t, trial_ids, grid):
+    """(trial, time, unit) counts and unit ids, for spike times on either clock."""
+    t0, bin_size, n_bins = grid
+    if spike_clock not in SPIKE_CLOCKS:
+        raise ConfigError(
+            f"spike_clock={spike_clock!r}; fix: 'session' (one clock for spikes and trials) or "
+            "'trial' (spike times in s from the start of their own trial)"
+        )
+    if spike_clock == "session":
+        times, unit_index, units = binning.spike_table(spike_times, unit_ids)
+        counts = binning.count_spikes(times, unit_index, len(units), align_t, t0, bin_size, n_bins)
+        return counts, units
+    if not isinstance(spike_times, pd.DataFrame) or "trial" not in spike_times.columns:
+        raise DataValidationError(
+            "spike_clock='trial' needs a spike table with columns unit, time, trial (the trial "
+            "id of each spike); fix: add the trial column (events layout: spike_trials/, CSV: "
+            "a 'trial' column in spikes.csv) or give session-clock times"
+        )
+    times, unit_index, units = binning.spike_table(spike_times[["unit", "time"]], unit_ids)
+    spike_trials = spike_times["trial"].to_numpy()
+    rows = pd.Index(trial_ids).get_indexer(spike_trials)
+    if (rows < 0).any():
+        bad = sorted(set(spike_trials[rows < 0].tolist()))
+        raise DataValidationError(
+            f"spikes name trials {bad[:10]} that are not in the trial table (ids "
+            f"{epochs_mod.fmt_ids(trial_ids)}); fix: use the trial ids of the trial table (its "
+            "'trial' column, else the row number from 0)"
+        )
+    offsets = align_t - table["start"]
+    counts = binning.count_trial_spikes(
+        times, unit_index, rows, len(units), offsets, t0, bin_size, n_bins
+    )
+    return counts, units
+
+
+class UnobservedSpikesWarning(UserWarning):
+    """Spikes fall in trials where their unit is marked not observed; they are dropped."""
+
+
+def _drop_unobserved_spikes(counts: np.ndarray, observed: np.ndarray, units: list[str]) -> None:
+    """Zero the counts of unobserved (trial, unit) pairs, warning if spikes are lost."""
+    lost = counts.sum(axis=1) * ~observed
+    if lost.any():
+        which = [units[j] for j in np.flatnonzero(lost.sum(axis=0))]
+        warnings.warn(
+            f"{int(lost.sum())} spikes of units {which[:10]} lie in valid bins of trials where "
+            "those units are marked not observed; they are dropped (check the observed units "
+            "of each trial)",
+            UnobservedSpikesWarning,
+            stacklevel=3,
+        )
+    counts *= observed[:, None, :]
+
+
+def _split_input_specs(inputs: object) -> tuple[list, object]:
+    """Separate spec strings from arrays in a mapping of inputs."""
+    if not isinstance(inputs, Mapping) or not any(isinstance(v, str) for v in inputs.values()):
+        return [], inputs
+    specs = task_inputs.parse_input_specs({k: v for k, v in inputs.items() if isinstance(v, str)})
+    arrays = {k: v for k, v in inputs.items() if not isinstance(v, str)}
+    return specs, arrays or None
+
+
+def _join_inputs(array, names, derived, derived_names):
+    if array is None:
+        return derived, derived_names
+    names = list(names or [f"input{i}" for i in range(array.shape[-1])])
+    clash = sorted(set(names) & set(derived_names))
+    if clash:
+        raise ConfigError(f"input channels {clash} are given twice; fix: rename one")
+    return np.concatenate([array, derived], axis=-1), names + derived_names
 
 
 def _inputs(inputs: object, n_trials: int, n_bins: int, valid: np.ndarray):

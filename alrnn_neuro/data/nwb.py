@@ -28,8 +28,10 @@ Reading (:func:`read_nwb`)
 
 Writing (:func:`write_nwb`)
 ---------------------------
-Trials are laid end to end on a session clock. Spike counts become spike times at bin
-centres (times are known to bin precision only). A JSON document in the description of the
+Trials are laid end to end on a session clock. Spike counts become spike times spread evenly
+inside their bins on a grid of at most 1 ms (the units ``resolution``; times are known to bin
+precision only), so they ascend strictly as nwbinspector expects. A ``Subject`` is written from the
+``subject`` argument or the dataset's attrs. A JSON document in the description of the
 processing module ``alrnn_neuro`` records the column roles, bin size, window, alignment and
 input names, so ``read_nwb(write_nwb(ds))`` gives back the same trial ids and coords, unit
 ids and coords, counts, ``valid``, ``observed``, ``epoch`` and ``inputs`` (event times and

@@ -24,7 +24,7 @@ _SKIP_UNIT_COLUMNS = ("spike_times", "obs_intervals", "electrodes", "unit_id")
 
 
 def read_nwb(
-    path: str | os.PathLike,
+    path: str | os.PathLike | object,
     *,
     bin_size: float = 0.05,
     align: str | None = None,
@@ -34,13 +34,16 @@ def read_nwb(
     lfp_bands: Mapping[str, tuple[float, float]] | None = None,
     signal: str | None = None,
     events: Sequence[str] | None = None,
+    trials: str = "trials",
 ) -> xr.Dataset:
     """Bin the spikes of an NWB file per trial into a canonical dataset.
 
     Parameters
     ----------
-    path : str or PathLike
-        ``.nwb`` file (HDF5) with a ``trials`` table and a ``units`` table.
+    path : str, PathLike or pynwb.NWBFile
+        ``.nwb`` file (HDF5) with a trials table and a ``units`` table, or an ``NWBFile``
+        that is already open (e.g. streamed from DANDI with remfile/fsspec); the caller keeps
+        its IO open while this function reads.
     bin_size : float
         Bin width in seconds.
     align : str, optional
@@ -70,6 +73,9 @@ def read_nwb(
     events : sequence of str, optional
         Trial columns holding event times. Default: the columns named ``*_time`` whose values
         lie inside their trial (``write_nwb`` files: the stored list).
+    trials : str
+        The ``TimeIntervals`` table whose rows are the trials: ``"trials"`` (default) or the
+        name of another table in ``nwbfile.intervals`` (files may hold several).
 
     Returns
     -------
@@ -81,12 +87,18 @@ def read_nwb(
     Raises
     ------
     FileFormatError
-        Missing file, not HDF5/NWB, no trials table, no units table (and no ``signal``).
+        Missing file, not HDF5/NWB, no trials table (or no table named ``trials``), no units
+        table (and no ``signal``).
     EventTableError
         Unknown ``align`` event, or an inconsistent trials table.
     """
     pynwb = require_pynwb()
-    path = Path(path)
+    lfp = True if lfp_bands and not lfp else lfp
+    options = (bin_size, align, window, epochs, lfp, lfp_bands, signal, events, trials)
+    if isinstance(path, pynwb.NWBFile):
+        source = path.container_source or f"NWBFile {path.identifier}"
+        return _read(path, source, *options)
+    path = Path(path)  # type: ignore[arg-type]
     if not path.is_file():
         raise FileFormatError(f"{path} does not exist; fix: give the path of an .nwb file")
     if not h5py.is_hdf5(path):
@@ -109,16 +121,16 @@ def read_nwb(
                 f"{path} is HDF5 but not a readable NWB file ({type(err).__name__}: {err}); "
                 "fix: give an NWB 2 file (check it with nwbinspector)"
             ) from err
-        lfp = True if lfp_bands and not lfp else lfp
-        options = (bin_size, align, window, epochs, lfp, lfp_bands, signal, events)
-        return _read(nwbfile, path, *options)
+        return _read(nwbfile, str(path), *options)
 
 
 def _read(
-    nwbfile, path, bin_size, align, window, epochs, lfp, lfp_bands, signal, events
+    nwbfile, path, bin_size, align, window, epochs, lfp, lfp_bands, signal, events, trials_name
 ) -> xr.Dataset:
-    meta = _metadata(nwbfile)
-    table, columns = _trials_table(nwbfile, path, meta, events)
+    # write_nwb's metadata describe its trials table; another table is read like any file's
+    meta = _metadata(nwbfile) if trials_name == "trials" else {}
+    intervals = _intervals(nwbfile, trials_name, path)
+    table, columns = _trials_table(intervals, path, meta, events)
     align = _align_name(align, meta, columns, table)
     if window is None:
         stored = meta.get("window") if align == meta.get("align_event") else None
@@ -185,14 +197,26 @@ def _metadata(nwbfile) -> dict:
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT_TAG else {}
 
 
-def _trials_table(nwbfile, path, meta, events):
-    """Trials as the dict bin_spike_times takes; returns it and the column roles."""
-    trials = nwbfile.trials
-    if trials is None or len(trials) == 0:
+def _intervals(nwbfile, name: str, path):
+    """The TimeIntervals table that holds the trials."""
+    table = nwbfile.trials if name == "trials" else nwbfile.intervals.get(name)
+    if table is None or len(table) == 0:
+        names = sorted(nwbfile.intervals) if nwbfile.intervals else []
+        if name == "trials":
+            raise FileFormatError(
+                f"{path} has no trials table (or it is empty); TimeIntervals tables: {names}; "
+                "fix: add one with nwbfile.add_trial(start_time=..., stop_time=...), pass "
+                "trials=NAME of another table, or give another file"
+            )
         raise FileFormatError(
-            f"{path} has no trials table (or it is empty); fix: add one with "
-            "nwbfile.add_trial(start_time=..., stop_time=...) or give another file"
+            f"trials={name!r}: {path} has no such TimeIntervals table (or it is empty); "
+            f"tables: {names}; fix: pass one of them"
         )
+    return table
+
+
+def _trials_table(trials, path, meta, events):
+    """Trials as the dict bin_spike_times takes; returns it and the column roles."""
     from hdmf.common import VectorData
 
     raw = {

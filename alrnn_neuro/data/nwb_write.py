@@ -8,6 +8,7 @@ import logging
 import os
 import uuid
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 META_MODULE = "alrnn_neuro"
 FORMAT_TAG = "alrnn_neuro.nwb"
 TRIAL_GAP = 1.0
+MAX_RESOLUTION = 0.001
+"""Largest grid step (s) of written spike times (nwbinspector expects <= 10 ms)."""
 _RESERVED_TRIAL = ("id", "start_time", "stop_time", "tags", "timeseries")
 _RESERVED_UNIT = ("id", "spike_times", "obs_intervals", "electrodes", "waveform_mean")
 
@@ -46,25 +49,27 @@ def write_nwb(
     session_description: str = "alrnn-neuro dataset converted to NWB",
     session_start_time: datetime.datetime | None = None,
     identifier: str | None = None,
+    subject: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a canonical dataset to an NWB file (atomically).
 
-    Trials are laid end to end on one session clock, at least :data:`TRIAL_GAP` s apart and
-    on a grid of whole bins. A trial's ``start_time``/``stop_time`` span its valid bins, its
-    events (``event_start``/``event_stop`` included) and its alignment event; bins inside
-    that span that are not valid go into ``invalid_times``. The alignment event's session
-    time is the column ``<align_event>_time`` (unless the alignment is ``start``/``stop`` and
-    coincides with the trial start/stop), ``event_<name>`` coords become ``<name>_time``
-    columns, other trial coords plain columns (str, bool, int, float), trial ids the table
-    ids. Each spike count ``n`` is written as ``n`` spike times at its bin's centre, so spike
-    times come back to bin precision only. Unit ids go into the ``unit_id`` column, unit
-    coords into further columns, ``observed`` into ``obs_intervals`` (the trials in which a
-    unit was observed). Epoch labels become ``epochs`` rows (one per run of one label in a
-    trial, tag = label). ``inputs`` and, for continuous data, ``signal`` are TimeSeries in
-    the processing module ``alrnn_neuro`` (one sample per valid bin, at its centre); that
-    module's description is JSON metadata (column roles, alignment, bin size, window, input
-    names) that :func:`~alrnn_neuro.data.nwb.read_nwb` uses to read the file back exactly.
-    ``lfp_*`` / ``true_*`` variables and attrs other than ``source`` are not written.
+    Trials are laid end to end on one session clock, at least :data:`TRIAL_GAP` s apart and on a
+    grid of whole bins. A trial's ``start_time``/``stop_time`` span its valid bins, its events
+    (``event_start``/``event_stop`` included) and its alignment event; bins inside that span
+    that are not valid go into ``invalid_times``. The alignment event's session time is the
+    column ``<align_event>_time`` (unless the alignment is ``start``/``stop`` and coincides with
+    the trial start/stop), ``event_<name>`` coords become ``<name>_time`` columns, other trial
+    coords plain columns (str, bool, int, float), trial ids the table ids. Each spike count
+    ``n`` is written as ``n`` distinct spike times spread evenly inside its bin, on a grid of
+    step ``resolution`` <= 1 ms (:func:`spike_grid`; the units table's ``resolution``), so they
+    ascend strictly and come back to bin precision only. Unit ids go into the ``unit_id``
+    column, unit coords into further columns, ``observed`` into ``obs_intervals`` (the trials in
+    which a unit was observed). Epoch labels become ``epochs`` rows (one per run of one label in
+    a trial, tag = label). ``inputs`` and, for continuous data, ``signal`` are TimeSeries in the
+    processing module ``alrnn_neuro`` (one sample per valid bin, at its centre); that module's
+    description is JSON metadata (column roles, alignment, bin size, window, input names) that
+    :func:`~alrnn_neuro.data.nwb.read_nwb` uses to read the file back exactly. ``lfp_*`` /
+    ``true_*`` variables and attrs other than ``source`` are not written.
 
     Parameters
     ----------
@@ -78,6 +83,12 @@ def write_nwb(
         NWB ``session_start_time`` (default: now, UTC).
     identifier : str, optional
         NWB ``identifier`` (default: a random UUID).
+    subject : mapping of str to str, optional
+        NWB ``Subject`` fields (``subject_id``, ``species``, ``sex``, ``age``, ...). Missing
+        fields come from ``ds.attrs`` (``subject_id``, else ``monkey``; ``species``, ``sex``,
+        ``age``), else ``subject_id="unknown"``, ``sex="U"`` (unknown), ``age="/"`` (an
+        unknown range). Without a species (Latin binomial, e.g. ``"Macaca mulatta"``) the file
+        is valid NWB but nwbinspector reports a best-practice violation; a warning is logged.
 
     Returns
     -------
@@ -92,11 +103,12 @@ def write_nwb(
     pynwb = require_pynwb()
     validate_dataset(ds)
     kind = observation_variable(ds)
-    layout = _session_layout(ds)
+    layout = session_layout(ds)
     trials, meta = _trials_table(ds, layout)
     nwbfile = pynwb.NWBFile(
         trials=trials,
         units=_units_table(ds, layout, kind),
+        subject=_subject(ds, subject),
         epochs=_epochs_table(ds, layout),
         invalid_times=_run_table(
             "invalid_times", "padded bins inside trials", _runs(layout["invalid"]), layout
@@ -140,7 +152,37 @@ def write_nwb(
     return final
 
 
-def _session_layout(ds: xr.Dataset) -> dict[str, np.ndarray]:
+SUBJECT_DEFAULTS = {"subject_id": "unknown", "sex": "U", "age": "/"}
+"""Subject fields written when neither the caller nor the dataset attrs give them."""
+
+
+def _subject(ds: xr.Dataset, given: Mapping[str, str] | None):
+    from pynwb.file import Subject
+
+    fields = dict(SUBJECT_DEFAULTS)
+    attrs = ds.attrs
+    if "monkey" in attrs:
+        fields["subject_id"] = f"monkey {attrs['monkey']}"
+    for key in ("subject_id", "species", "sex", "age"):
+        if key in attrs:
+            fields[key] = str(attrs[key])
+    fields.update({str(k): str(v) for k, v in (given or {}).items()})
+    if not fields.get("species"):
+        logger.warning(
+            "write_nwb: the subject's species is unknown (nwbinspector reports a best-practice "
+            "violation); fix: write_nwb(..., subject={'species': 'Macaca mulatta'}) or set "
+            "ds.attrs['species']"
+        )
+    try:
+        return Subject(**fields)
+    except TypeError as err:
+        raise DataValidationError(
+            f"subject={dict(given or {})!r}: {err}; fix: NWB Subject fields such as "
+            "subject_id, species, sex, age, description"
+        ) from None
+
+
+def session_layout(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Session times of every trial (end to end): alignment, start, stop, invalid bins.
 
     A trial spans its valid bins, its events (``event_start``/``event_stop`` included) and
@@ -327,13 +369,56 @@ def _units_table(ds: xr.Dataset, layout: dict[str, np.ndarray], kind: str):
     columns = [_vector("unit_id", "canonical unit id (str)", ids)]
     columns += [_vector(n, f"unit label '{n}'", _plain_values(ds[n].values, n)) for n in names]
     observed = ds["observed"].values
+    resolution = None
     if kind == "spikes":
-        centres = layout["align"][:, None] + ds["time"].values[None, :]
+        left = layout["align"][:, None] + layout["edges"][None, :-1]  # (trial, time)
         mask = ds["valid"].values[:, :, None] & observed[:, None, :]
         counts = np.where(mask, ds["spikes"].values, 0).astype(np.int64).clip(0)
-        rows = [np.repeat(centres.ravel(), counts[:, :, j].ravel()) for j in range(len(ids))]
-        columns += _ragged("spike_times", "spike times (s) at bin centres", rows)
+        bin_size = float(ds.attrs["bin_size"])
+        steps = spike_grid(bin_size, counts.max(initial=0))
+        resolution = bin_size / steps
+        rows = [
+            spread_spike_times(left.ravel(), counts[:, :, j].ravel(), bin_size, steps)
+            for j in range(len(ids))
+        ]
+        columns += _ragged("spike_times", "spike times (s), spread evenly in their bins", rows)
     intervals = np.stack([layout["start"], layout["stop"]], axis=1)
     rows = [intervals[observed[:, j]] for j in range(len(ids))]
     columns += _ragged("obs_intervals", "trials in which the unit was observed", rows)
-    return Units(name="units", description="units", columns=columns, id=np.arange(len(ids)))
+    return Units(
+        name="units",
+        description="units",
+        columns=columns,
+        id=np.arange(len(ids)),
+        resolution=resolution if kind == "spikes" else None,
+    )
+
+
+def spike_grid(bin_size: float, max_count: int) -> int:
+    """Grid steps per bin for written spike times: step <= 1 ms, room for ``max_count`` spikes.
+
+    Examples
+    --------
+    >>> spike_grid(0.05, 3), spike_grid(0.05, 80)
+    (50, 81)
+    """
+    return max(int(np.ceil(bin_size / MAX_RESOLUTION - 1e-9)), int(max_count) + 1)
+
+
+def spread_spike_times(
+    left: np.ndarray, counts: np.ndarray, bin_size: float, steps: int
+) -> np.ndarray:
+    """``counts[i]`` distinct times inside bin ``[left[i], left[i] + bin_size)``.
+
+    The times lie on the grid ``left + j * bin_size / steps`` for ``j = 1 .. steps - 1``
+    (never on a bin edge), spread evenly over the bin; ``steps > max(counts)``.
+
+    Examples
+    --------
+    >>> spread_spike_times(np.array([0.0, 1.0]), np.array([2, 1]), 0.1, 10).round(3).tolist()
+    [0.03, 0.07, 1.05]
+    """
+    n = np.repeat(counts, counts)
+    rank = np.arange(n.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    position = 1 + np.floor((rank + 0.5) * (steps - 1) / np.maximum(n, 1))
+    return np.repeat(left, counts) + position * (bin_size / steps)

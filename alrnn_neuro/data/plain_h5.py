@@ -24,7 +24,6 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.data.epochs import RESERVED
-from alrnn_neuro.data.events import bin_spike_times, covering_window
 from alrnn_neuro.data.schema import make_dataset, validate_dataset
 from alrnn_neuro.errors import ConfigError, FileFormatError
 
@@ -47,8 +46,9 @@ def read_plain_h5(
         HDF5 file with root attribute ``layout`` = ``"binned"`` or ``"events"``.
     bin_size : float, optional
         Bin width (s). Events layout: overrides the root attribute ``bin_size`` (one of the
-        two is required). Binned layout: only fills in a missing ``bin_size``; a value that
-        differs from the file's raises (binned data are not re-binned).
+        two is required; a differing value warns). Binned layout: only fills in a missing
+        ``bin_size``; a value that differs from the file's raises (binned data are not
+        re-binned).
     align : str, optional
         Alignment event. Events layout: overrides the root attribute ``align_event``
         (default ``"start"``). Binned layout: must match the file's ``align_event``.
@@ -75,26 +75,10 @@ def read_plain_h5(
         raise ConfigError(f"bin_size={bin_size!r} s must be > 0; fix: e.g. bin_size=0.05")
     layout = _layout(path)
     if layout == "events":
-        spike_times, trials, opts = read_plain_events(path)
-        bin_size = bin_size if bin_size is not None else opts["bin_size"]
-        if bin_size is None:
-            raise ConfigError(
-                f"{path}: the bin size is not given; fix: pass bin_size=... or set the root "
-                "attribute f.attrs['bin_size'] (seconds)"
-            )
-        align = align or opts["align"] or "start"
-        window = window or opts["window"] or covering_window(trials, align, bin_size)
-        return bin_spike_times(
-            spike_times,
-            trials,
-            bin_size=bin_size,
-            align=align,
-            window=window,
-            epochs=opts["epochs"],
-            unit_ids=opts["unit_ids"],
-            unit_coords=opts["unit_coords"],
-            source=opts["source"],
-            events=opts["events"],
+        from alrnn_neuro.data.event_files import load_events
+
+        return load_events(
+            path, bin_size=bin_size, align=align, window=window, default_bin_size=None
         )
     with h5py.File(path, "r") as handle:
         return _read_binned(handle, path, bin_size=bin_size, align=align, window=window)
@@ -102,7 +86,7 @@ def read_plain_h5(
 
 def read_plain_events(
     path: str | os.PathLike,
-) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict]:
+) -> tuple[dict[str, np.ndarray] | pd.DataFrame, pd.DataFrame, dict]:
     """Read the spike times, trial table and binning defaults of an ``events``-layout file.
 
     Parameters
@@ -112,13 +96,16 @@ def read_plain_events(
 
     Returns
     -------
-    spike_times : dict of unit id (str) to ndarray (spike,)
-        Seconds, session clock.
+    spike_times : dict of unit id (str) to ndarray (spike,), or DataFrame
+        Seconds. A DataFrame with columns ``unit``, ``time``, ``trial`` when the file gives
+        the trial of each spike (``spike_trials``).
     trials : DataFrame
         One row per trial; strings decoded.
     options : dict
-        ``bin_size``, ``align``, ``window``, ``epochs``, ``events`` (None where the file has
-        no such root attribute), ``unit_ids``, ``unit_coords`` (from ``units/``), ``source``.
+        ``bin_size``, ``align``, ``window``, ``epochs``, ``events``, ``spike_clock``,
+        ``inputs`` (name -> spec) (None where the file has no such root attribute),
+        ``observed`` ((trial, unit) bool array or None), ``unit_ids``, ``unit_coords``
+        (from ``units/``), ``source``.
     """
     if _layout(path) != "events":
         raise FileFormatError(f"{path}: layout is not 'events'; fix: see {DOC}")
@@ -133,6 +120,11 @@ def read_plain_events(
             )
         units = read_columns(f["units"], path) if "units" in f else {}
         unit_ids = [str(u) for u in units.pop("id")] if "id" in units else None
+        observed = None
+        if "observed" in f:
+            n_units = len(unit_ids) if unit_ids is not None else len(_unit_names(spike_times))
+            shape = (columns["start"].size, n_units)
+            observed = _array(f, "observed", ("trial", "unit"), path, shape).astype(bool)
         attrs = f.attrs
         epochs = decode(attrs["epochs"]).tolist() if "epochs" in attrs else None
         options = {
@@ -141,11 +133,36 @@ def read_plain_events(
             "window": tuple(float(v) for v in attrs["window"]) if "window" in attrs else None,
             "epochs": [tuple(e) if isinstance(e, list) else e for e in epochs or []] or None,
             "events": list(decode(attrs["events"])) if "events" in attrs else None,
+            "spike_clock": _scalar_str(attrs.get("spike_clock")),
+            "inputs": _input_specs(attrs.get("inputs"), path),
+            "observed": observed,
             "unit_ids": unit_ids,
             "unit_coords": units or None,
             "source": _scalar_str(attrs.get("source")) or str(path),
         }
     return spike_times, pd.DataFrame(columns), options
+
+
+def _input_specs(value: object, path: object) -> dict[str, str] | None:
+    """Root attribute ``inputs``: rows ``(name, spec)`` or strings ``"name=spec"``."""
+    if value is None:
+        return None
+    rows = decode(value)
+    if rows.ndim == 1 and all("=" in str(r) for r in rows):
+        rows = np.array([str(r).split("=", 1) for r in rows])
+    if rows.ndim != 2 or rows.shape[1] != 2:
+        raise FileFormatError(
+            f"{path}: root attribute inputs has shape {rows.shape}; fix: rows (name, spec), "
+            "e.g. f.attrs['inputs'] = [['motion', 'step(stim_on, stim_off)']], or strings "
+            "'name=spec'"
+        )
+    return {str(name).strip(): str(spec) for name, spec in rows}
+
+
+def _unit_names(spike_times: object) -> list[str]:
+    if isinstance(spike_times, pd.DataFrame):
+        return [str(u) for u in np.unique(spike_times["unit"].to_numpy())]
+    return list(spike_times)  # type: ignore[arg-type]
 
 
 def _read_binned(
@@ -313,24 +330,35 @@ def _layout(path: str | os.PathLike) -> str:
     return layout
 
 
-def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray]:
+def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray] | pd.DataFrame:
     if "spike_times" not in f:
         raise FileFormatError(
             f"{path}: 'spike_times' is missing; the events layout needs a group spike_times/ "
             "with one 1-D dataset per unit (seconds), or 1-D datasets spike_times + spike_units"
         )
     node = f["spike_times"]
+    trials = f.get("spike_trials")
     if isinstance(node, h5py.Group):
-        out = {}
+        out, trial_of = {}, {}
         for name, dset in node.items():
-            values = np.asarray(dset[()], dtype=float)
-            if values.ndim != 1:
-                raise FileFormatError(
-                    f"{path}: spike_times/{name} has shape {values.shape}; fix: a 1-D array "
-                    "of spike times in seconds"
-                )
-            out[str(name)] = values
-        return out
+            out[str(name)] = _vector(dset, f"spike_times/{name}", path, float)
+            if trials is not None:
+                if not isinstance(trials, h5py.Group) or name not in trials:
+                    raise FileFormatError(
+                        f"{path}: spike_trials/{name} is missing; with a group spike_trials/ "
+                        "every unit of spike_times/ needs the trial id of each of its spikes"
+                    )
+                trial_of[str(name)] = _vector(trials[name], f"spike_trials/{name}", path)
+                _same_length(out[str(name)], trial_of[str(name)], name, path)
+        if trials is None:
+            return out
+        return pd.DataFrame(
+            {
+                "unit": np.repeat(list(out), [v.size for v in out.values()]),
+                "time": np.concatenate(list(out.values())) if out else np.zeros(0),
+                "trial": np.concatenate(list(trial_of.values())) if out else np.zeros(0, int),
+            }
+        )
     if "spike_units" not in f:
         raise FileFormatError(
             f"{path}: dataset 'spike_units' is missing; a flat 'spike_times' dataset needs a "
@@ -342,10 +370,28 @@ def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray]:
             f"{path}: spike_times {times.shape} and spike_units {units.shape} must be 1-D "
             "and of equal length"
         )
+    if trials is not None:
+        trial_ids = _vector(trials, "spike_trials", path)
+        _same_length(times, trial_ids, "spike_times", path)
+        return pd.DataFrame({"unit": decode(units), "time": times, "trial": trial_ids})
     names, index = np.unique(units, return_inverse=True)
     order = np.argsort(index, kind="stable")
     runs = np.split(times[order], np.searchsorted(index[order], np.arange(1, names.size)))
     return dict(zip(decode(names).tolist(), runs, strict=True))
+
+
+def _vector(node: object, name: str, path: object, dtype: type | None = None) -> np.ndarray:
+    if not isinstance(node, h5py.Dataset) or np.ndim(node) != 1:
+        raise FileFormatError(f"{path}: {name} must be a 1-D dataset; fix: write a 1-D array")
+    return np.asarray(node[()], dtype=dtype)
+
+
+def _same_length(times: np.ndarray, trials: np.ndarray, name: str, path: object) -> None:
+    if times.shape != trials.shape:
+        raise FileFormatError(
+            f"{path}: {name} holds {times.size} spike times but its spike_trials "
+            f"{trials.size} trial ids; fix: one trial id per spike"
+        )
 
 
 def read_columns(group: h5py.Group, path: object) -> dict[str, np.ndarray]:

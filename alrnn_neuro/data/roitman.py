@@ -1,19 +1,28 @@
-"""Roitman & Shadlen (2002) fixed-duration LIP recordings -> canonical pseudo-population.
+"""Roitman & Shadlen (2002) LIP recordings -> canonical pseudo-population.
 
 Input: ``all_b_fd.tar.gz`` (monkey B, fixed-duration task; 33 MATLAB v5 files, one LIP unit
-each) or a folder of its ``.mat`` files. Each file holds ``data`` = {header, trial matrix,
-per-trial cells}: the header's ``trialfields`` names the 41 trial-matrix columns, the first
-per-trial cell is the spike raster. All times are integer ms on one trial clock (fixation
-point on = 0); rasters start at ``header.tminmax[0]`` = -1000 ms.
+each), the reaction-time files of the same release, or a folder of their ``.mat`` files. Each
+file holds ``data`` = {header, trial matrix, per-trial cells}: the header's ``trialfields``
+names the 41 trial-matrix columns, the first per-trial cell is the spike raster. All times are
+integer ms on one trial clock (fixation point on = 0); rasters start at ``header.tminmax[0]``
+= -1000 ms.
+
+* **Paradigm** (header field ``paradigm``): 502 = fixed-duration (dots for a set time, a
+  delay, then the go cue ``fpoff``), 602 = reaction-time (the monkey answers whenever it is
+  ready; the saccade ends the dots). Any other code, or files of both paradigms in one
+  conversion, is an error. ``attrs["task"]`` names the paradigm, ``attrs["monkey"]`` the
+  monkey (the first letter of the file names, upper case: ``b107d.mat`` -> ``B``).
 
 Conversion rules (see ``datasets/roitman2002_fd_monkeyB.md`` for the data card):
 
 * **Trials** of all files are concatenated in file-name order: a pseudo-population with one
   unit per file (unit id = file stem); ``observed[trial, unit]`` is True only for the file's
   own unit. Trial coord ``session`` = file stem of the trial's recording.
-* **Trial types** (coord ``task``): ``"dots"`` (random-dot motion, 1163 trials); files also
-  hold saccade trials without dots (``coh`` NaN, 382 trials; 4 files hold only these):
-  ``"memory_saccade"`` (target extinguished, ``trgoff`` present) or ``"visual_saccade"``.
+* **Trial types** (coord ``task``): ``"dots"`` (random-dot motion shown: ``coh`` and ``ston``
+  present; 1163 trials of monkey B's fixed-duration files); files also hold saccade trials
+  without dots (``coh`` NaN, 382 trials; 4 files hold only these): ``"memory_saccade"``
+  (target extinguished, ``trgoff`` present) or ``"visual_saccade"``; a trial with a coherence
+  but no dots onset is ``"dots_aborted"``.
 * **Dropped trials** (counts logged at INFO): the ``align`` event did not happen (e.g. no
   ``ston`` on saccade trials, no ``rew`` on error trials); ``fix`` or ``sac`` missing; task
   events out of order; no valid bin inside ``window``. Units left without trials are dropped.
@@ -21,15 +30,18 @@ Conversion rules (see ``datasets/roitman2002_fd_monkeyB.md`` for the data card):
   saccade onset. Binning follows :mod:`alrnn_neuro.data.binning` (half-open bins; a spike on
   an edge counts in the bin that starts there).
 * **Epochs** (label of the last event at or before the bin centre): ``fixation`` (fix),
-  ``targets`` (trgon), ``memory`` (trgoff), ``motion`` (ston), ``delay`` (stoff), ``go``
-  (fpoff, until the saccade ends the valid range).
+  ``targets`` (trgon), ``memory`` (trgoff), ``motion`` (ston), then fixed-duration only:
+  ``delay`` (stoff), ``go`` (fpoff, until the saccade ends the valid range). Reaction-time:
+  ``motion`` lasts until the saccade.
 * **Inputs**: ``motion`` = signed coherence as a fraction on ``motion`` bins; ``targets`` = 1
   while the choice targets are visible (trgon to trgoff, or to the end of the trial);
-  ``go`` = 1 on ``go`` bins (fixation point off). All 0 on padded steps.
+  fixed-duration only: ``go`` = 1 on ``go`` bins (fixation point off). All 0 on padded steps.
+* **rt**: fixed-duration: saccade latency after the go cue (``sac - fpoff``); reaction-time:
+  decision time from dots on (``sac - ston``).
 * **Signed coherence** (percent) is ``+coh`` when the motion direction points toward
   target 1 (the target in the unit's response field; ``cos(dir - angle(t1x, t1y)) > 0``),
-  ``-coh`` otherwise. On every non-zero-coherence trial, ``correct == (choice == 1)``
-  exactly when the sign is positive.
+  ``-coh`` otherwise; 0 % coherence is 0 (one level, never -0). On every
+  non-zero-coherence trial, ``correct == (choice == 1)`` exactly when the sign is positive.
 """
 
 from __future__ import annotations
@@ -67,10 +79,16 @@ EPOCHS = {
 """Event that starts each epoch -> epoch label, in task order."""
 TASK_ORDER = ("fix", "trgon", "trgoff", "ston", "stoff", "fpoff", "sac")
 INPUT_NAMES = ("motion", "targets", "go")
+SPECIES = "Macaca mulatta"
+"""The monkeys' species (Roitman & Shadlen 2002: two adult rhesus monkeys)."""
+PARADIGMS = {502: "fixed-duration", 602: "reaction-time"}
+"""Header ``paradigm`` code -> task name."""
+RT_ONLY = ("stoff", "fpoff")
+"""Events that do not shape a reaction-time trial (no delay, no go cue)."""
 _COLUMNS = ("trial#", "coh", "dir", "t1x", "t1y", "t2x", "t2y", "trgchoice", "correct")
 
 
-def convert_roitman_fd(
+def convert_roitman(
     source: str | os.PathLike,
     *,
     bin_size: float = 0.05,
@@ -78,12 +96,13 @@ def convert_roitman_fd(
     window: tuple[float, float] = (-0.5, 1.5),
     files: Sequence[str] | None = None,
 ) -> xr.Dataset:
-    """Convert the Roitman & Shadlen (2002) fixed-duration recordings to a canonical dataset.
+    """Convert Roitman & Shadlen (2002) recordings (either paradigm) to a canonical dataset.
 
     Parameters
     ----------
     source : str or PathLike
-        ``all_b_fd.tar.gz``, a folder holding its ``.mat`` files, or one ``.mat`` file.
+        ``all_b_fd.tar.gz`` (or the reaction-time tarball), a folder holding ``.mat`` files,
+        or one ``.mat`` file; all of one paradigm.
     bin_size : float
         Bin width in seconds (> 0).
     align : str
@@ -97,26 +116,34 @@ def convert_roitman_fd(
     -------
     xr.Dataset
         Canonical dataset: ``spikes`` (trial, time, unit) uint8 counts (wider if needed),
-        ``inputs`` (trial, time, input) with inputs ``motion``, ``targets``, ``go``,
-        ``valid``, ``observed``, ``epoch``; trial coords ``session``, ``trial_number``,
-        ``task``, ``coherence`` (%), ``signed_coherence`` (%), ``direction`` (deg),
-        ``choice`` (1 or 2), ``correct``, ``dots_duration`` (s), ``rt`` (s, saccade latency
-        after the go cue), ``target1_x`` ... ``target2_y``, ``event_<name>`` (s relative to
-        ``align``); unit coords ``file``, ``area``, ``n_trials``. Rules: module docstring.
+        ``inputs`` (trial, time, input) with inputs ``motion``, ``targets`` and (fixed
+        duration) ``go``, ``valid``, ``observed``, ``epoch``; trial coords ``session``,
+        ``trial_number``, ``task``, ``coherence`` (%), ``signed_coherence`` (%),
+        ``direction`` (deg), ``choice`` (1 or 2), ``correct``, ``dots_duration`` (s), ``rt``
+        (s: after the go cue, or after dots on for reaction-time files), ``target1_x`` ...
+        ``target2_y``, ``event_<name>`` (s relative to ``align``); unit coords ``file``,
+        ``area``, ``n_trials``; attrs ``task``, ``paradigm``, ``monkey``, ``species``. Rules:
+        module
+        docstring.
 
     Raises
     ------
     FileNotFoundError
         If ``source`` does not exist.
     FileFormatError
-        If ``source`` holds no ``.mat`` files or a file lacks the expected layout.
+        If ``source`` holds no ``.mat`` files, a file lacks the expected layout, or its header
+        names another paradigm than 502 / 602.
     ConfigError
         For an unknown ``align`` event or file stem, ``bin_size <= 0``, a bad ``window``,
-        or options that leave no trial.
+        or options that leave no trial, or files of both paradigms.
     """
     t0, t1 = _check_options(bin_size, align, window)
     n_bins = binning.n_bins_for((t0, t1), bin_size)
-    table, rasters, t_min = read_roitman_fd(source, files=files)
+    table, rasters, t_min = read_roitman(source, files=files)
+    paradigm = _one_paradigm(table)
+    reaction_time = PARADIGMS[paradigm] == "reaction-time"
+    if reaction_time:
+        table[list(RT_ONLY)] = np.nan  # no delay or go cue shapes these trials
     stems = list(dict.fromkeys(table["session"]))
     align_ms = table[align].to_numpy(float)
     start_rel = (np.fmax(table["fix"].to_numpy(float), t_min) - align_ms) / 1000.0
@@ -147,17 +174,20 @@ def convert_roitman_fd(
     events_rel = {name: (table[name].to_numpy(float) - align_ms[keep]) / 1000.0 for name in EVENTS}
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_size
     epoch = _epochs(events_rel, centres, valid)
-    return make_dataset(
+    input_names = list(INPUT_NAMES[:2] if reaction_time else INPUT_NAMES)
+    inputs = _inputs(table, events_rel, centres, epoch, valid)[:, :, : len(input_names)]
+    task, monkey = PARADIGMS[paradigm], _monkeys(units)
+    ds = make_dataset(
         spikes,
-        inputs=_inputs(table, events_rel, centres, epoch, valid),
-        input_names=list(INPUT_NAMES),
+        inputs=inputs,
+        input_names=input_names,
         valid=valid,
         observed=observed,
         epoch=epoch,
         time=centres,
         bin_size=bin_size,
         align_event=align,
-        trial_coords=_trial_coords(table, events_rel),
+        trial_coords=_trial_coords(table, events_rel, reaction_time),
         unit_ids=units,
         unit_coords={
             "file": np.array([f"{u}.mat" for u in units]),
@@ -165,13 +195,44 @@ def convert_roitman_fd(
             "n_trials": np.bincount(unit_of, minlength=len(units)),
         },
         source=(
-            f"Roitman & Shadlen (2002) J Neurosci 22:9475, fixed-duration task, monkey B: "
+            f"Roitman & Shadlen (2002) J Neurosci 22:9475, {task} task, monkey {monkey}: "
             f"{Path(source).name} ({len(units)} units)"
         ),
     )
+    ds.attrs.update(task=task, paradigm=paradigm, monkey=monkey, species=SPECIES)
+    return ds
 
 
-def read_roitman_fd(
+convert_roitman_fd = convert_roitman
+"""The former name of :func:`convert_roitman` (it converts both paradigms)."""
+
+
+def _one_paradigm(table: pd.DataFrame) -> int:
+    """The single paradigm code of all files, or a ConfigError listing the files of each."""
+    by_code = table.groupby("paradigm")["session"].unique()  # NaN (unknown) rows left out
+    if by_code.empty:
+        raise ConfigError(
+            "no file names its paradigm and none holds dots trials to infer it from; fix: "
+            "add files with dots trials (fixed-duration or reaction-time)"
+        )
+    if len(by_code) > 1:
+        listed = "; ".join(
+            f"{PARADIGMS[int(code)]} ({int(code)}): {sorted(stems)[:5]}"
+            for code, stems in by_code.items()
+        )
+        raise ConfigError(
+            f"the files mix paradigms ({listed}); fix: convert each paradigm separately, "
+            "e.g. with files=[...] or one folder per paradigm"
+        )
+    return int(by_code.index[0])
+
+
+def _monkeys(units: list[str]) -> str:
+    """Monkey label(s) from the file stems' first letters (``b107d`` -> ``B``)."""
+    return ", ".join(sorted({unit[0].upper() for unit in units}))
+
+
+def read_roitman(
     source: str | os.PathLike, *, files: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, list[np.ndarray], np.ndarray]:
     """Read the trial tables and spike rasters of all (or some) recordings.
@@ -179,14 +240,15 @@ def read_roitman_fd(
     Parameters
     ----------
     source : str or PathLike
-        ``all_b_fd.tar.gz``, a folder of its ``.mat`` files, or one ``.mat`` file.
+        ``all_b_fd.tar.gz``, a folder of ``.mat`` files, or one ``.mat`` file.
     files : sequence of str, optional
         File stems to read; default all, in file-name order.
 
     Returns
     -------
     table : pandas.DataFrame, one row per trial
-        The 41 trial-matrix columns (event times in ms) plus ``session`` (file stem).
+        The 41 trial-matrix columns (event times in ms) plus ``session`` (file stem) and
+        ``paradigm`` (header code, 502 or 602).
     rasters : list of ndarray of float64
         Spike times (ms, trial clock) of each trial.
     t_min : ndarray of float64, shape (trial,)
@@ -201,6 +263,10 @@ def read_roitman_fd(
             rasters += trial_rasters
             t_min.append(np.full(len(table), start))
     return pd.concat(tables, ignore_index=True), rasters, np.concatenate(t_min)
+
+
+read_roitman_fd = read_roitman
+"""The former name of :func:`read_roitman`."""
 
 
 @contextlib.contextmanager
@@ -262,6 +328,7 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[np.ndarray], float]:
         table = pd.DataFrame(matrix, columns=names)
         raster_col = list(header["trialcells"][0]).index("raster")
         t_min = float(np.atleast_1d(header["tminmax"])[0])
+        paradigm = header["paradigm"]
     except (TypeError, ValueError, KeyError, IndexError) as error:
         raise FileFormatError(
             f"{path}: not in the Roitman-Shadlen layout ({type(error).__name__}: {error}); "
@@ -272,8 +339,32 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[np.ndarray], float]:
     if missing:
         raise FileFormatError(f"{path}: trial matrix lacks columns {missing}")
     table["session"] = path.stem
+    table["paradigm"] = _paradigm_of(paradigm, table, path)
     rasters = [np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in cells[:, raster_col]]
     return table, rasters, t_min
+
+
+def _paradigm_of(code: object, table: pd.DataFrame, path: Path) -> float:
+    """The header's paradigm code; inferred from the trials where the header leaves it empty.
+
+    Two files of monkey B's fixed-duration release have an empty ``paradigm``. There, dots
+    trials with a go cue (``fpoff``) mean fixed-duration, dots trials without one mean
+    reaction-time; a file without dots trials gets NaN (it takes the other files' paradigm).
+    """
+    if np.size(code) == 0:
+        dots = table["coh"].notna() & table["ston"].notna()
+        if not dots.any():
+            return np.nan
+        inferred = 502 if table.loc[dots, "fpoff"].notna().any() else 602
+        logger.info("%s: header paradigm is empty; %d inferred from the trials", path, inferred)
+        return float(inferred)
+    if not (np.ndim(code) == 0 and np.isfinite(code) and int(code) in PARADIGMS):  # type: ignore[arg-type]
+        raise FileFormatError(
+            f"{path}: header paradigm={code!r} is neither 502 (fixed-duration) nor 602 "
+            "(reaction-time), the two Roitman & Shadlen paradigms this converter knows; fix: "
+            "leave this file out (files=[...]) or write its own converter"
+        )
+    return float(code)  # type: ignore[arg-type]
 
 
 def _check_options(bin_size: float, align: str, window: tuple[float, float]) -> tuple[float, float]:
@@ -339,7 +430,8 @@ def _epochs(events_rel: dict, centres: np.ndarray, valid: np.ndarray) -> np.ndar
 def _signed_coherence(table: pd.DataFrame) -> np.ndarray:
     angle_t1 = np.arctan2(table["t1y"].to_numpy(float), table["t1x"].to_numpy(float))
     toward_t1 = np.cos(np.deg2rad(table["dir"].to_numpy(float)) - angle_t1) > 0
-    return np.where(toward_t1, 1.0, -1.0) * table["coh"].to_numpy(float) / 10.0
+    # + 0.0 turns -0.0 into 0.0: 0 % coherence is one level, whatever the direction
+    return np.where(toward_t1, 1.0, -1.0) * table["coh"].to_numpy(float) / 10.0 + 0.0
 
 
 def _inputs(
@@ -354,11 +446,21 @@ def _inputs(
     return inputs.astype(np.float32)
 
 
-def _trial_coords(table: pd.DataFrame, events_rel: dict) -> dict[str, np.ndarray]:
-    has_dots = table["ston"].notna().to_numpy()
-    task = np.where(
-        has_dots, "dots", np.where(table["trgoff"].notna(), "memory_saccade", "visual_saccade")
-    )
+def _rt(table: pd.DataFrame, start: str, dots: np.ndarray | None) -> np.ndarray:
+    """Saccade time after ``start`` (s); NaN outside ``dots`` trials when given."""
+    rt = (table["sac"] - table[start]).to_numpy(float) / 1000.0
+    return rt if dots is None else np.where(dots, rt, np.nan)
+
+
+def _trial_coords(
+    table: pd.DataFrame, events_rel: dict, reaction_time: bool
+) -> dict[str, np.ndarray]:
+    has_coh = table["coh"].notna().to_numpy()
+    has_dots = has_coh & table["ston"].notna().to_numpy()
+    saccade_only = np.where(table["trgoff"].notna(), "memory_saccade", "visual_saccade")
+    task = np.where(has_dots, "dots", np.where(has_coh, "dots_aborted", saccade_only))
+    rt_start = "ston" if reaction_time else "fpoff"
+    dots_end = "sac" if reaction_time else "stoff"  # reaction time: dots until the saccade
     coords = {
         "session": table["session"].to_numpy(str),
         "trial_number": table["trial#"].to_numpy(np.int64),
@@ -368,8 +470,8 @@ def _trial_coords(table: pd.DataFrame, events_rel: dict) -> dict[str, np.ndarray
         "direction": table["dir"].to_numpy(float),
         "choice": table["trgchoice"].to_numpy(np.int64),
         "correct": table["correct"].to_numpy(float) == 1,
-        "dots_duration": (table["stoff"] - table["ston"]).to_numpy(float) / 1000.0,
-        "rt": (table["sac"] - table["fpoff"]).to_numpy(float) / 1000.0,
+        "dots_duration": (table[dots_end] - table["ston"]).to_numpy(float) / 1000.0,
+        "rt": _rt(table, rt_start, has_dots if reaction_time else None),
     }
     for i in (1, 2):
         coords[f"target{i}_x"] = table[f"t{i}x"].to_numpy(float)
