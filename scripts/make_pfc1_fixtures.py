@@ -34,11 +34,11 @@ import pandas as pd
 STUDY_SESSION = "CR12B_day4"
 RAW_SESSION = "CR12B_110421_001_behaving"
 N_INPUTS = 8
-BLOCK_PLAN = (  # (block number, stimulus names drawn in that block, n trials)
-    (1, ("le_lc_go", "ri_lc_no"), 4),
-    (2, ("le_hi_lc", "ri_hi_lc", "le_lo_lc", "ri_lo_lc"), 12),
-    (3, ("lo_pc_go", "hi_pc_no"), 4),
-    (4, ("le_hi_pc", "ri_hi_pc", "le_lo_pc", "ri_lo_pc"), 12),
+BLOCK_PLAN = (  # (block, stimulus names drawn in it, n trials): the task's 160-trial cycle
+    (1, ("le_lc_go", "ri_lc_no"), 20),
+    (2, ("le_hi_lc", "ri_hi_lc", "le_lo_lc", "ri_lo_lc"), 60),
+    (3, ("lo_pc_go", "hi_pc_no"), 20),
+    (4, ("le_hi_pc", "ri_hi_pc", "le_lo_pc", "ri_lo_pc"), 60),
 )
 STIM_NUMBERS = {
     name: i + 1
@@ -125,18 +125,20 @@ def write_crcns_session(
     seed: int = 0,
     spike_format: str = "kkp",
     timings: str = "trial_timings",
+    n_cycles: int = 1,
 ) -> dict[str, Any]:
     """Write ``root/<rat>/<session>/`` and ``root/unit_db.csv``; return the tables written.
 
     ``spike_format``: ``"kkp"`` (Python 2 / pandas 0.10 pickle) or ``"klustakwik"``;
     ``timings``: ``"trial_timings"`` (own file), ``"trials_info"`` (columns folded into
-    trials_info) or ``"events"`` (only the events file carries them).
+    trials_info) or ``"events"`` (only the events file carries them); ``n_cycles``:
+    repetitions of the task's 160-trial block cycle (blocks 1-4).
     """
     rng = np.random.default_rng(seed)
     rat = session.split("_")[0]
     folder = Path(root) / rat / session
     (folder / "klusters0").mkdir(parents=True, exist_ok=True)
-    trials = _trial_table(rng)
+    trials = _trial_table(rng, n_cycles)
     info_cols = [
         "stim_number",
         "stim_name",
@@ -180,9 +182,9 @@ def write_crcns_session(
     }
 
 
-def _trial_table(rng: np.random.Generator) -> pd.DataFrame:
+def _trial_table(rng: np.random.Generator, n_cycles: int) -> pd.DataFrame:
     rows, start = [], 3.0
-    for block, names, count in BLOCK_PLAN:
+    for block, names, count in BLOCK_PLAN * n_cycles:
         for _ in range(count):
             name = str(rng.choice(names))
             rule = name.split("_")[1] if name.endswith(("_go", "_no")) else name.split("_")[2]
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     write_study_session(args.out / "study", writer="joblib")
     write_study_session(args.out / "study_pickle", writer="pickle")
-    write_crcns_session(args.out / "crcns")
+    write_crcns_session(args.out / "crcns", n_cycles=2)
     return args.out
 
 

@@ -41,7 +41,12 @@ from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import alpha_at, forcing_targets, forcing_weights
 from alrnn_neuro.training.loop import EpochCallback, learning_rate
 from alrnn_neuro.training.network import FitModel, make_readout, mean_over_valid_steps
-from alrnn_neuro.training.regularizers import mar_penalty, mar_units
+from alrnn_neuro.training.regularizers import (
+    mar_penalty,
+    mar_units,
+    self_coupling_penalty,
+    self_coupling_units,
+)
 
 
 class EnsembleFitModel(nn.Module):
@@ -82,6 +87,7 @@ class EnsembleFitModel(nn.Module):
         states = [net.state_dict() for net in members]
         self.load_state_dict({k: torch.stack([s[k] for s in states]) for k in states[0]})
         self._mar_units = [mar_units(m, c.pwl_units, c.mar_units) for c in self.configs]
+        self._self_units = self_coupling_units(m, base.self_coupling_units)
 
     @property
     def n_members(self) -> int:
@@ -131,6 +137,12 @@ class EnsembleFitModel(nn.Module):
             d = self.dynamics
             penalty = torch.stack([mar_penalty(d.A[k], d.W[k], d.h[k], units, self.config.mar)
                                    for k, units in enumerate(self._mar_units)])  # fmt: skip
+        if self.config.self_coupling > 0:
+            d, tau = self.dynamics, self.config.self_coupling
+            units = self._self_units
+            penalty = penalty + torch.stack(
+                [self_coupling_penalty(d.A[k], d.W[k], units, tau) for k in range(len(d.A))]
+            )
         objective = obs + self.config.behaviour_weight * choice
         return {"objective": objective, "obs": obs, "choice": choice, "penalty": penalty}
 

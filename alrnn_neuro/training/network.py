@@ -4,7 +4,7 @@ The pieces come from :mod:`alrnn_neuro.models`; this module only wires them to t
 trial tensors of :mod:`~alrnn_neuro.training.batching` and defines the training objective::
 
     objective = obs_loss(latents, data; loss_mask & observed) + w · choice_loss(latents, label)
-    penalty   = MAR(A, W, h) (AL-RNN only)
+    penalty   = MAR(A, W, h) + self-coupling L1 (A, W) (AL-RNN only)
 
 Both losses are means over their valid entries (see :mod:`alrnn_neuro.models.observation`).
 """
@@ -21,7 +21,12 @@ from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import forcing_targets
-from alrnn_neuro.training.regularizers import mar_penalty, mar_units
+from alrnn_neuro.training.regularizers import (
+    mar_penalty,
+    mar_units,
+    self_coupling_penalty,
+    self_coupling_units,
+)
 
 
 def make_readout(
@@ -119,6 +124,7 @@ class FitModel(nn.Module):
             self.head = observation.ChoiceHead(m, n_classes, seed=seed + 2)
         self.register_buffer("residual_std", torch.zeros(n_units))
         self._mar_units = mar_units(m, config.pwl_units, config.mar_units)
+        self._self_units = self_coupling_units(m, config.self_coupling_units)
 
     def initial_state(self, batch: TrialTensors) -> torch.Tensor | None:
         """z0 (trial, latent) inferred from data, or None (the model's own z0).
@@ -150,7 +156,7 @@ class FitModel(nn.Module):
 
     def loss(self, batch: TrialTensors, forcing: torch.Tensor | None = None) -> dict:
         """Loss terms of a batch, each a scalar tensor: ``objective`` (obs + weighted
-        choice), ``obs``, ``choice`` and ``penalty`` (MAR)."""
+        choice), ``obs``, ``choice`` and ``penalty`` (MAR + self-coupling)."""
         z = self.latents(batch, forcing)
         obs = self.readout.loss(z, batch.data, batch.loss_mask, observed=batch.observed)
         choice = obs.new_zeros(())
@@ -160,6 +166,11 @@ class FitModel(nn.Module):
         if self.config.mar > 0:
             d = self.dynamics
             penalty = mar_penalty(d.A, d.W, d.h, self._mar_units, self.config.mar)
+        if self.config.self_coupling > 0:
+            d = self.dynamics
+            penalty = penalty + self_coupling_penalty(
+                d.A, d.W, self._self_units, self.config.self_coupling
+            )
         objective = obs + self.config.behaviour_weight * choice
         return {"objective": objective, "obs": obs, "choice": choice, "penalty": penalty}
 

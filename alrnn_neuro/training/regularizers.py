@@ -7,6 +7,11 @@ decoupled from the others and has no bias:
 
 so those units can hold information over long times (slow / memory modes) while the rest of
 the network stays free.
+
+The AL-RNN paper's stimulus-selection fits (``PFC1_task``, ``helpers/MAR.py``) use another
+penalty, an L1 pull of each regularised unit's self-coupling toward 0:
+
+    R_self = tau * sum_{i in S} |W_ii + A_i|       (:func:`self_coupling_penalty`)
 """
 
 from __future__ import annotations
@@ -75,3 +80,47 @@ def mar_penalty(
     off_diagonal[torch.arange(idx.numel(), device=A.device), idx] = 0.0
     total = ((A[idx] - 1.0) ** 2).sum() + (off_diagonal**2).sum() + (h[idx] ** 2).sum()
     return strength * total
+
+
+def self_coupling_units(latent_dim: int, n_units: int = -1) -> list[int]:
+    """Indices of the units of the self-coupling penalty: the first ``n_units`` (-1 = all M).
+
+    Examples
+    --------
+    >>> self_coupling_units(6), self_coupling_units(6, 2)
+    ([0, 1, 2, 3, 4, 5], [0, 1])
+    """
+    return list(range(latent_dim if n_units < 0 else min(n_units, latent_dim)))
+
+
+def self_coupling_penalty(
+    A: torch.Tensor, W: torch.Tensor, units: list[int], strength: float
+) -> torch.Tensor:
+    """L1 self-coupling penalty ``tau * sum_{i in units} |W_ii + A_i|`` (pull toward 0).
+
+    Parameters
+    ----------
+    A : Tensor, shape (latent,)
+        Diagonal of the linear self-connection matrix.
+    W : Tensor, shape (latent, latent2)
+        Coupling matrix.
+    units : list of int
+        Regularised units.
+    strength : float
+        tau; 0 gives a zero tensor.
+
+    Returns
+    -------
+    Tensor
+        Scalar penalty.
+
+    Examples
+    --------
+    >>> A = torch.tensor([0.5, -1.0]); W = torch.tensor([[0.25, 9.0], [9.0, 0.5]])
+    >>> float(self_coupling_penalty(A, W, [0, 1], 0.1))  # 0.1 * (|0.75| + |-0.5|)
+    0.125
+    """
+    if strength == 0 or not units:
+        return A.new_zeros(())
+    idx = torch.as_tensor(units, dtype=torch.long, device=A.device)
+    return strength * (W[idx, idx] + A[idx]).abs().sum()
