@@ -179,6 +179,9 @@ def rsa_claim(summary: dict[str, Any] | None, *, area: str = "mPFC", segment: st
         return claim(text, None, "not testable: RSA was skipped (no condition labels)")
     seg = summary.get("segment_dim", "epoch")
     rows = [r for r in summary["rows"] if r["area"] == area and r.get(seg) == segment]
+    areas = sorted({str(r["area"]) for r in summary["rows"]})
+    if area not in areas:
+        return claim(text, None, f"not testable: the recorded units are in {areas}, none in {area}")
     if not rows or rows[0]["similarity"] is None:
         return claim(text, None, f"not testable: no {area} / {segment} comparison in rsa.json")
     r = rows[0]
