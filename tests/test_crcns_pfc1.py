@@ -180,3 +180,13 @@ def test_unknown_stim_name_names_file_trial_value(tmp_path):
     info.to_csv(raw["folder"] / "trials_info")
     with pytest.raises(FileFormatError, match=r"trials_info: stim_name of trial 7 is 'le_xx_pc'"):
         read_crcns_pfc1(raw["folder"])
+
+
+def test_outcomes_outside_the_three_and_orphan_timing_rows_are_dropped(tmp_path):
+    raw = FX.write_crcns_session(tmp_path)
+    info = pd.read_csv(raw["folder"] / "trials_info", index_col=0)
+    info.loc[12, "outcome"] = "short_cpoke"
+    info.drop(index=20).to_csv(raw["folder"] / "trials_info")
+    ds = read_crcns_pfc1(raw["folder"])
+    assert 12 not in ds["trial"].values and 20 not in ds["trial"].values
+    assert 11 in ds["trial"].values and ds.sizes["trial"] == len(info) - 4

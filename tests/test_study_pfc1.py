@@ -228,3 +228,16 @@ def test_entry_point_refuses_a_payload_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "io.open" in result.stderr
     assert not target.exists() and not (tmp_path / "s.h5").exists()
+
+
+def test_payload_in_a_pickled_npy_exits_2_and_never_runs(tmp_path, capsys):
+    folder = tmp_path / "d"
+    FX.write_study_session(folder, writer="joblib")
+    target = tmp_path / "made_by_payload"
+    evil = np.empty(2, dtype=object)
+    evil[:] = ["c0", OpenPayload(target)]
+    np.save(folder / "trial_labels_day4.npy", evil, allow_pickle=True)
+    code, err = run_cli(["convert", "study-pfc1", folder, "--out", tmp_path / "s.h5"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "trial_labels_day4.npy: refused to load" in err and "io.open" in err
+    assert not target.exists() and not list(tmp_path.glob("*.h5*"))

@@ -4,7 +4,8 @@ Reads the files described in :mod:`alrnn_neuro.data.crcns_pfc1_files` and applie
 rules (docs/pfc1.md; facts from ``shared/design/pfc1-format.md`` §c, marked there):
 
 * **Trials**: every row of ``trials_info`` except munged trials (``is_munged``), trials marked
-  ``future_trial`` and trials without ``stim_onset``. ``trial_filter="authors"`` keeps the
+  ``future_trial`` (or any outcome other than hit / error / wrong_port) and trials without
+  ``stim_onset``. ``trial_filter="authors"`` keeps the
   authors' usual subset instead: hits, ``nonrandom == 0``, mixed (two-sound) stimuli.
 * **Bins**: ``bin_size`` (default 50 ms) in ``window`` around ``stim_onset`` (default
   (-0.25, 0.3) s, the authors' standard fold; their timecourses use (-3, 3)). Each trial's
@@ -70,6 +71,7 @@ EPOCHS = [
     ("outcome", "choice_made", "trial_end"),
 ]
 TRIAL_FILTERS = ("all", "authors")
+OUTCOMES = ("hit", "error", "wrong_port")
 _SIDES = {"le": "left", "ri": "right"}
 _PITCHES = {"hi": "high", "lo": "low"}
 _RULES = {"lc": "local", "pc": "pitch"}
@@ -193,6 +195,7 @@ def _select_trials(trials: pd.DataFrame, trial_filter: str, path: Path) -> pd.Da
     rules = {
         "munged (is_munged)": ~trials["is_munged"].to_numpy(bool),
         "future_trial": (outcome != "future_trial").to_numpy(),
+        "outcome not hit / error / wrong_port": outcome.isin(OUTCOMES).to_numpy(),
         "no stim_onset": np.isfinite(trials["stim_onset"].to_numpy(float)),
     }
     if trial_filter == "authors":
@@ -251,7 +254,7 @@ def trial_labels(trials: pd.DataFrame, path: Path) -> dict[str, np.ndarray]:
     outcome = trials["outcome"].astype(str).to_numpy()
     side = trials["correct_side"].astype(str).to_numpy()
     for field, values, allowed in (
-        ("outcome", outcome, ("hit", "error", "wrong_port")),
+        ("outcome", outcome, OUTCOMES),
         ("correct_side", side, ("left", "right")),
         ("go_or_nogo", go, ("go", "nogo")),
     ):

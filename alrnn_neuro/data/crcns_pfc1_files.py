@@ -162,7 +162,11 @@ def read_trials(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
     timings_path = find_file(folder, "trial_timings")
     if timings_path is not None:
         timings = _read_csv(timings_path)
-        info = timings.join(info.drop(columns=[c for c in timings.columns if c in info]))
+        info = timings.join(
+            info.drop(columns=[c for c in timings.columns if c in info]), how="inner"
+        )
+        if len(info) < len(timings):
+            logger.info("%d trial_timings rows have no trials_info row", len(timings) - len(info))
         files.append(timings_path)
     elif "stim_onset" not in info.columns:
         events_path = find_file(folder, "events", ("", ".tsv", ".txt"))

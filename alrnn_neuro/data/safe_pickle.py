@@ -22,8 +22,7 @@ Examples
 --------
 >>> import pickle, tempfile, pathlib, numpy as np
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.pkl"
->>> path.write_bytes(pickle.dumps([np.arange(3), {"a": 1.5}]))  # doctest: +ELLIPSIS
-...
+>>> _ = path.write_bytes(pickle.dumps([np.arange(3), {"a": 1.5}]))
 >>> load_pickle(path)
 [array([0, 1, 2]), {'a': 1.5}]
 """
