@@ -190,3 +190,18 @@ def test_outcomes_outside_the_three_and_orphan_timing_rows_are_dropped(tmp_path)
     ds = read_crcns_pfc1(raw["folder"])
     assert 12 not in ds["trial"].values and 20 not in ds["trial"].values
     assert 11 in ds["trial"].values and ds.sizes["trial"] == len(info) - 4
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"bin_size": 0.0}, r"bin_size=0.0 s; fix"),
+        ({"trial_filter": "hits"}, r"trial_filter='hits'; fix: one of \['all', 'authors'\]"),
+        ({"window": (0.3, -0.25)}, r"window=.*fix"),
+    ],
+)
+def test_bad_options_are_config_errors(raw, options, message):
+    from alrnn_neuro.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        read_crcns_pfc1(raw["folder"], **options)

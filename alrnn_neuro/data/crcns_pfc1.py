@@ -123,6 +123,8 @@ def read_crcns_pfc1(
     ConfigError
         Bad ``window``, ``bin_size`` or ``trial_filter``, or no trial left.
     """
+    if not (isinstance(bin_size, int | float) and np.isfinite(bin_size) and bin_size > 0):
+        raise ConfigError(f"bin_size={bin_size!r} s; fix: a positive bin width, e.g. 0.05")
     if trial_filter not in TRIAL_FILTERS:
         raise ConfigError(f"trial_filter={trial_filter!r}; fix: one of {list(TRIAL_FILTERS)}")
     folder = files_mod.session_folder(session_dir)
