@@ -33,6 +33,8 @@ _EXPORTS = {
     "write_nwb": "alrnn_neuro.data.nwb",
     "load_mat": "alrnn_neuro.data.matlab",
     "convert_roitman_fd": "alrnn_neuro.data.roitman",
+    "read_study_pfc1": "alrnn_neuro.data.study_pfc1",
+    "read_crcns_pfc1": "alrnn_neuro.data.crcns_pfc1",
     "lfp_band_amplitudes": "alrnn_neuro.data.lfp",
     # simulators
     "simulate_stimulus_selection": "alrnn_neuro.simulate.stimulus_selection",

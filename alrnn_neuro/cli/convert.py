@@ -1,4 +1,4 @@
-"""``alrnn-neuro convert {events,nwb,pynapple,roitman-fd} INPUT --out FILE``: lab files -> h5."""
+"""``alrnn-neuro convert {events,nwb,pynapple,roitman-fd,study-pfc1,crcns-pfc1} INPUT``: -> h5."""
 
 from __future__ import annotations
 
@@ -204,6 +204,84 @@ def convert_roitman(
     from alrnn_neuro.data.roitman import convert_roitman
 
     ds = convert_roitman(input, bin_size=bin_size, align=align, window=parse_window(window))
+    _write(ds, out)
+
+
+def _warned_lines(record: list) -> None:
+    """Show warnings caught during a conversion as one line each."""
+    console = Console(stderr=True)
+    for item in record:
+        console.print(f"[yellow]warning:[/] {item.message}", highlight=False, soft_wrap=True)
+
+
+@convert_app.command("study-pfc1")
+def convert_study_pfc1(
+    input: Path = typer.Argument(..., help="Folder of <session>_spikes_<b>_list.pkl etc."),
+    out: Path = OUT,
+    session: str = typer.Option(None, "--session", help="Session name, e.g. CR12B_day4."),
+    bin_width: float = typer.Option(None, "--bin-width", help="Pick this export (s)."),
+    input_names: str = typer.Option(
+        None, "--input-names", help="Comma-separated names of the input channels, in order."
+    ),
+    label_name: str = typer.Option("label", "--label-name", help="Trial coord of the labels."),
+    area: str = typer.Option(None, "--area", help="Unit area (default: by the rat, CR12B: A1)."),
+    aux: bool = typer.Option(True, "--aux/--no-aux", help="Attach the per-trial .npy files."),
+) -> None:
+    """Read the AL-RNN paper's binned stimulus-selection files (pickles read safely)."""
+    import warnings
+
+    from alrnn_neuro.data.study_pfc1 import read_study_pfc1
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ds = read_study_pfc1(
+            input,
+            session=session,
+            bin_width=bin_width,
+            input_names=input_names.split(",") if input_names else None,
+            label_name=label_name,
+            area=area,
+            aux=aux,
+        )
+    _warned_lines(record)
+    _write(ds, out)
+
+
+@convert_app.command("crcns-pfc1")
+def convert_crcns_pfc1(
+    input: Path = typer.Argument(..., help="A pfc-1 session folder data/<rat>/<session>/."),
+    out: Path = OUT,
+    unit_db: Path = typer.Option(
+        None, "--unit-db", help="Rodgers2014 metadata/unit_db.csv: unit selection and area."
+    ),
+    window: str = typer.Option(
+        "-0.25,0.3", "--window", help="'START,STOP' (s) around stim_onset; timecourses: -3,3."
+    ),
+    bin_size: float = BIN_SIZE,
+    trials: str = typer.Option(
+        "all", "--trials", help="'all' usable trials, or 'authors' (hits, nonrandom 0, mixed)."
+    ),
+    all_units: bool = typer.Option(
+        False, "--all-units", help="With --unit-db: keep units whose include is False too."
+    ),
+) -> None:
+    """Convert one raw CRCNS pfc-1 session (Rodgers & DeWeese 2014) around stim_onset."""
+    import warnings
+
+    from alrnn_neuro.data.crcns_pfc1 import read_crcns_pfc1
+
+    span = parse_window(window)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ds = read_crcns_pfc1(
+            input,
+            unit_db=unit_db,
+            window=span,
+            bin_size=bin_size,
+            trial_filter=trials,
+            all_units=all_units,
+        )
+    _warned_lines(record)
     _write(ds, out)
 
 

@@ -10,6 +10,10 @@
   :mod:`~alrnn_neuro.data.pynapple_io`: pynapple in and out (extra ``pynapple``).
 - :mod:`~alrnn_neuro.data.matlab`, :mod:`~alrnn_neuro.data.roitman`: MATLAB readers and the
   Roitman & Shadlen (2002) converter.
+- :mod:`~alrnn_neuro.data.study_pfc1`, :mod:`~alrnn_neuro.data.crcns_pfc1`: the study's
+  pfc-1 recordings (the paper's binned files; raw CRCNS sessions, files read by
+  :mod:`~alrnn_neuro.data.crcns_pfc1_files`), pickles read by
+  :mod:`~alrnn_neuro.data.safe_pickle` (no code from the files runs).
 - :mod:`~alrnn_neuro.data.lfp`: LFP band-amplitude features (neurodsp).
 - :mod:`~alrnn_neuro.data.split`: trial-wise splits.
 

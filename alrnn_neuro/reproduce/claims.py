@@ -125,11 +125,17 @@ def _baselines(summary: xr.Dataset, fraction: float) -> str:
 def regime_claims(
     analysis: dict[str, Any], routing: dict[str, Any], hold: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Regime claims from ``analyze_run``'s summary and :mod:`~alrnn_neuro.reproduce.regime`."""
+    """Regime claims from ``analyze_run``'s summary and :mod:`~alrnn_neuro.reproduce.regime`.
+
+    ``analysis["n_epochs"]`` (distinct epoch labels on valid bins; optional) below 2 makes the
+    epoch-alignment claim untestable.
+    """
     out = []
     ami, p = analysis.get("epoch_ami"), analysis.get("epoch_p")
     text = "Linear regions align with the task epochs (region/epoch AMI above null, p < 0.01)"
-    if ami is None or p is None:
+    if analysis.get("n_epochs", 2) < 2:
+        out.append(claim(text, None, "not testable: the data have one epoch label only"))
+    elif ami is None or p is None:
         out.append(claim(text, None, "not testable: no epoch labels or no null draws"))
     else:
         out.append(claim(text, p < 0.01, (
@@ -174,6 +180,9 @@ def rsa_claim(summary: dict[str, Any] | None, *, area: str = "mPFC", segment: st
         return claim(text, None, "not testable: RSA was skipped (no condition labels)")
     seg = summary.get("segment_dim", "epoch")
     rows = [r for r in summary["rows"] if r["area"] == area and r.get(seg) == segment]
+    areas = sorted({str(r["area"]) for r in summary["rows"]})
+    if area not in areas:
+        return claim(text, None, f"not testable: the recorded units are in {areas}, none in {area}")
     if not rows or rows[0]["similarity"] is None:
         return claim(text, None, f"not testable: no {area} / {segment} comparison in rsa.json")
     r = rows[0]

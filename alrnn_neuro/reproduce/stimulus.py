@@ -103,6 +103,7 @@ def reproduce_stimulus_selection(
         ds = simulate_stimulus_selection(n_trials=s.n_trials, n_units=s.n_units, seed=seed,
                                          lfp=False)  # fmt: skip
     base, chosen, grid = _configs(s, seed)
+    base, chosen = _fit_trial_length(base, ds), _fit_trial_length(chosen, ds)
 
     resolve_config(base, ds)  # a dataset the fit cannot use fails here, before anything is written
     root = common.prepare_out(out, identity, resume=resume)
@@ -123,7 +124,9 @@ def reproduce_stimulus_selection(
     rsa_summary = _rsa(root, fit, ds, s)
     times["rsa"] = time.perf_counter() - tick
     claims = cl.sweep_claims(results, latent_dim=s.latent_dim)
-    claims += cl.regime_claims(analysis.summary, _safe(routing_facts, fit), _safe(hold_facts, fit))
+    n_epochs = len(set(ds["epoch"].values[ds["valid"].values].tolist()))
+    summary = {**analysis.summary, "n_epochs": n_epochs}
+    claims += cl.regime_claims(summary, _safe(routing_facts, fit), _safe(hold_facts, fit))
     claims.append(cl.rsa_claim(rsa_summary))
     record = {
         "command": command, "target": "stimulus-selection", "setting": s.name,
@@ -153,6 +156,23 @@ def _configs(s: StimulusSettings, seed: int):
                      seeds=tuple(range(s.n_seeds)), train_fractions=s.train_fractions,
                      latent_dims=(s.latent_dim,))  # fmt: skip
     return base, chosen, grid
+
+
+def _fit_trial_length(config, ds):
+    """Shrink ``init_bins`` when the shortest trial is not longer (short recorded trials).
+
+    The data-driven initial state reads each trial's first ``init_bins`` bins; recordings such
+    as the pfc-1 conversions have trials of ~10 bins, so a quarter of the shortest trial is
+    used instead (recorded in ``reproduce.json`` with the configs).
+    """
+    shortest = int(ds["valid"].sum("time").min())
+    if config.init_state != "data" or config.init_bins < shortest:
+        return config
+    bins = max(1, shortest // 4)
+    logger.warning(
+        "init_bins %d -> %d: the shortest trial has %d bins", config.init_bins, bins, shortest
+    )
+    return config.replace(init_bins=bins)
 
 
 def _chosen_model(ds, config, out: Path, data: Path):

@@ -88,6 +88,12 @@ class FitConfig:
         Manifold-attractor regularisation strength tau (>= 0; AL-RNN only).
     mar_units : int
         Number of regularised units (the first ones); -1 = all M - P linear units.
+    self_coupling : float
+        Strength tau (>= 0; AL-RNN only) of the L1 self-coupling penalty
+        ``tau * sum_i |W_ii + A_i|`` of the AL-RNN paper's stimulus-selection fits, which pulls
+        each unit's self-coupling toward 0 (a regulariser beside MAR, not a form of it).
+    self_coupling_units : int
+        Units it covers (the first ones); -1 = all M (the paper: all 6).
     inputs : tuple of str
         Input channels that drive the model: ``("all",)`` = every channel, ``()`` = none
         (autonomous model).
@@ -128,6 +134,8 @@ class FitConfig:
     tf_anneal: float = 0.5
     mar: float = 0.0
     mar_units: int = -1
+    self_coupling: float = 0.0
+    self_coupling_units: int = -1
     inputs: tuple[str, ...] = ("all",)
     split: tuple[float, ...] = (0.7, 0.15, 0.15)
     conditions: tuple[str, ...] = field(default=())
@@ -162,7 +170,7 @@ class FitConfig:
             _fail("lr", self.lr, "a positive learning rate such as 0.01")
         if not 0 < self.lr_final <= 1:
             _fail("lr_final", self.lr_final, "a fraction in (0, 1]")
-        for name in ("weight_decay", "grad_clip", "mar", "behaviour_weight"):
+        for name in ("weight_decay", "grad_clip", "mar", "behaviour_weight", "self_coupling"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 _fail(name, value, "a finite number >= 0")
@@ -173,6 +181,12 @@ class FitConfig:
             _fail("mar_units", self.mar_units, f"-1 (linear units) or 0..{self.latent_dim}")
         if self.mar > 0 and self.model != "alrnn":
             _fail("mar", self.mar, "0 for baseline models (MAR applies to the AL-RNN only)")
+        if not -1 <= self.self_coupling_units <= self.latent_dim:
+            _fail(
+                "self_coupling_units", self.self_coupling_units, f"-1 (all) or 0..{self.latent_dim}"
+            )
+        if self.self_coupling > 0 and self.model != "alrnn":
+            _fail("self_coupling", self.self_coupling, "0 for baseline models (AL-RNN only)")
         if len(self.split) not in (2, 3) or any(not v > 0 for v in self.split):
             _fail("split", list(self.split), "2 or 3 positive fractions (train, val[, test])")
         if abs(sum(self.split) - 1) > 1e-6:

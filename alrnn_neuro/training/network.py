@@ -5,7 +5,7 @@ trial tensors of :mod:`~alrnn_neuro.training.batching` and defines the training 
 each member::
 
     objective_k = obs_loss_k(latents, data; loss_mask & observed) + w · choice_loss_k(latents)
-    penalty_k   = MAR_k(A, W, h) (AL-RNN only)
+    penalty_k   = MAR_k(A, W, h) + self-coupling L1_k(A, W) (AL-RNN only)
 
 Both losses are means over their valid entries (see :mod:`alrnn_neuro.models.observation`).
 
@@ -34,7 +34,12 @@ from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.forcing import forcing_targets
-from alrnn_neuro.training.regularizers import mar_member_penalty, mar_unit_mask
+from alrnn_neuro.training.regularizers import (
+    mar_member_penalty,
+    mar_unit_mask,
+    self_coupling_penalty,
+    self_coupling_units,
+)
 
 
 def make_readout(
@@ -141,6 +146,7 @@ class FitModel(nn.Module):
         self.register_buffer("residual_std", torch.zeros(*ens, n_units))
         masks = [mar_unit_mask(m, c.pwl_units, c.mar_units) for c in self.configs]
         self._mar_mask = torch.stack(masks).reshape(*ens, m)  # not state: derived from configs
+        self._self_units = self_coupling_units(m, config.self_coupling_units)
 
     @classmethod
     def stack(cls, members: Sequence[FitModel]) -> FitModel:
@@ -269,7 +275,8 @@ class FitModel(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Loss terms of every member, each a tensor of shape (member,).
 
-        ``objective`` (obs + weighted choice), ``obs``, ``choice`` and ``penalty`` (MAR);
+        ``objective`` (obs + weighted choice), ``obs``, ``choice`` and ``penalty`` (MAR +
+        self-coupling);
         ``forcing`` is the per-step alpha (trial, time, 1).
         """
         z = self.latents(batch, forcing)
@@ -282,6 +289,9 @@ class FitModel(nn.Module):
             d = self.dynamics
             mask = self._mar_mask.to(d.A.device, d.A.dtype)
             penalty = mar_member_penalty(d.A, d.W, d.h, mask, self.config.mar)
+        if self.config.self_coupling > 0 and isinstance(self.dynamics, ALRNN):
+            d, tau = self.dynamics, self.config.self_coupling
+            penalty = penalty + self_coupling_penalty(d.A, d.W, self._self_units, tau)
         objective = obs + self.config.behaviour_weight * choice
         terms = {"objective": objective, "obs": obs, "choice": choice, "penalty": penalty}
         return {k: v.reshape(self.n_members) for k, v in terms.items()}

@@ -7,6 +7,14 @@ decoupled from the others and has no bias:
 
 so those units can hold information over long times (slow / memory modes) while the rest of
 the network stays free.
+
+The AL-RNN paper's stimulus-selection fits (``PFC1_task``, ``helpers/MAR.py``) use another
+penalty, an L1 pull of each regularised unit's self-coupling toward 0:
+
+    R_self = tau * sum_{i in S} |W_ii + A_i|       (:func:`self_coupling_penalty`)
+
+Every penalty takes parameters with optional leading ensemble dims and returns one value per
+member, so single fits and stacks of fits share one implementation.
 """
 
 from __future__ import annotations
@@ -118,3 +126,49 @@ def mar_member_penalty(
     coupling = (W**2 * (1 - eye)).sum(-1)
     per_unit = (A - 1.0) ** 2 + coupling + h**2
     return strength * (per_unit * unit_mask).sum(-1)
+
+
+def self_coupling_units(latent_dim: int, n_units: int = -1) -> list[int]:
+    """Indices of the units of the self-coupling penalty: the first ``n_units`` (-1 = all M).
+
+    Examples
+    --------
+    >>> self_coupling_units(6), self_coupling_units(6, 2)
+    ([0, 1, 2, 3, 4, 5], [0, 1])
+    """
+    return list(range(latent_dim if n_units < 0 else min(n_units, latent_dim)))
+
+
+def self_coupling_penalty(
+    A: torch.Tensor, W: torch.Tensor, units: list[int], strength: float
+) -> torch.Tensor:
+    """L1 self-coupling penalty ``tau * sum_{i in units} |W_ii + A_i|`` (pull toward 0).
+
+    Parameters
+    ----------
+    A : Tensor, shape (..., latent)
+        Diagonal of the linear self-connection matrix (``...`` = ensemble dims).
+    W : Tensor, shape (..., latent, latent2)
+        Coupling matrix.
+    units : list of int
+        Regularised units.
+    strength : float
+        tau; 0 gives zeros.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        The penalty of each member.
+
+    Examples
+    --------
+    >>> A = torch.tensor([0.5, -1.0]); W = torch.tensor([[0.25, 9.0], [9.0, 0.5]])
+    >>> float(self_coupling_penalty(A, W, [0, 1], 0.1))  # 0.1 * (|0.75| + |-0.5|)
+    0.125
+    """
+    if strength == 0 or not units:
+        return A.new_zeros(A.shape[:-1])
+    idx = torch.as_tensor(units, dtype=torch.long, device=A.device)
+    self_coupling = torch.diagonal(W, dim1=-2, dim2=-1) + A
+    return strength * self_coupling[..., idx].abs().sum(-1)
+
