@@ -28,7 +28,7 @@ _EXPORTS = {
     "summarize_dataset": "alrnn_neuro.data.summary",
     "split_trials": "alrnn_neuro.data.split",
     "bin_spike_times": "alrnn_neuro.data.events",
-    "read_event_tables": "alrnn_neuro.data.events",
+    "read_event_tables": "alrnn_neuro.data.event_files",
     "read_nwb": "alrnn_neuro.data.nwb",
     "write_nwb": "alrnn_neuro.data.nwb",
     "load_mat": "alrnn_neuro.data.matlab",

@@ -8,7 +8,7 @@ Usage::
 (a) Grid on ``datasets/stimulus_selection_demo.h5`` (500 trials, 30 units), M = 16,
     P in {0, 1, 2, 3, 5, 8, 12, 16} x 10 seeds = 80 members, ``--epochs`` epochs (default 3),
     batch 32, patience off, one torch thread (``FitConfig.threads``). Training time only
-    (``train_ensemble`` vs ``loop.train``, each from a freshly built model and optimiser;
+    (``loop.train`` of a stack vs of single fits, each from a freshly built model and optimiser;
     both include the per-epoch validation pass).
 
     The 80 sequential single fits are **not** all run. Each of ``--rounds`` rounds (default
@@ -60,12 +60,8 @@ from alrnn_neuro.data.h5 import load_dataset  # noqa: E402
 from alrnn_neuro.training import FitConfig, FitModel, fit  # noqa: E402
 from alrnn_neuro.training.checkpoint import TrainState  # noqa: E402
 from alrnn_neuro.training.ensemble import fit_ensemble  # noqa: E402
-from alrnn_neuro.training.ensemble_loop import (  # noqa: E402
-    EnsembleFitModel,
-    clip_members,
-    train_ensemble,
-)
 from alrnn_neuro.training.loop import make_optimizer, train  # noqa: E402
+from alrnn_neuro.training.network import clip_members  # noqa: E402
 from alrnn_neuro.training.session import prepare_session  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "stimulus_selection_demo.h5"
@@ -100,12 +96,14 @@ def grid(ds, args, clock) -> dict[str, float]:
                          session.unit_mean) for p, s in pairs]  # fmt: skip
 
     def time_ensemble() -> float:
-        model = EnsembleFitModel(nets(zip(ps, seeds, strict=True)))
+        model = FitModel.stack(nets(zip(ps, seeds, strict=True)))
         optimizer = make_optimizer(model, shared)
         states = [TrainState.start(s) for s in seeds]
         start = clock()
-        train_ensemble(model, optimizer, tensors, positions, shared,
-                       TrainState.start(cfg.seed), states)  # fmt: skip
+        shared_state = TrainState.start(cfg.seed)
+        train(
+            model, optimizer, tensors, positions, shared, shared_state, states, divergence="freeze"
+        )
         return clock() - start
 
     def time_single(p: int, s: int) -> float:
@@ -174,7 +172,7 @@ def step_times(ds, args, clock) -> dict[str, float]:
         for k in ks:
             nets = [FitModel(session.config.replace(seed=s), session.n_units, 0,
                              session.unit_mean) for s in range(k)]  # fmt: skip
-            model = EnsembleFitModel(nets)
+            model = FitModel.stack(nets)
             step = _time_step(model, batch, k, args, clock)
             figures[f"step_ms_per_member_K{k}_M{m}"] = 1e3 * step / k
     return figures

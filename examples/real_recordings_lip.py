@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from alrnn_neuro import FitConfig, fit, load_dataset
-from alrnn_neuro.analysis.report import analyze_run, write_analysis
+from alrnn_neuro.analysis import analyze_run, write_analysis
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
 from alrnn_neuro.training import rundir as rd
 

@@ -46,9 +46,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score, roc_auc_score
 from sklearn.model_selection import cross_val_score
 
-from alrnn_neuro.analysis import params_from_model, region_condition_table, region_jacobians
-from alrnn_neuro.analysis.report import analyze_run
+from alrnn_neuro.analysis import analyze_run, region_condition_table
 from alrnn_neuro.data.h5 import load_dataset
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.config import FitConfig
 
@@ -104,9 +104,10 @@ def contrasts(g: np.ndarray) -> tuple[float, float, float]:
     return float(loc), float(pit), float(si)
 
 
-def routing(A, W, C, n_pwl: int, code: int, r, idx) -> dict:
-    J = region_jacobians(A, W, np.array([code]), n_pwl)[0]
-    acc, P = np.zeros_like(C[:, idx]), np.eye(len(A))
+def routing(params: ALRNNParams, code: int, r, idx) -> dict:
+    J = params.region_jacobians(np.array([code]))[0]
+    C = params.C
+    acc, P = np.zeros_like(C[:, idx]), np.eye(params.latent_dim)
     for _ in range(HORIZON):
         acc, P = acc + P @ C[:, idx], J @ P
     loc, pit, si = contrasts(r @ acc)
@@ -136,9 +137,9 @@ def dominant_share(codes, valid, epoch, ep: str) -> dict[str, tuple[int, float]]
     return out
 
 
-def hold_memory(A, W, n_pwl, code, z, valid, epoch, rule) -> tuple[float, float]:
+def hold_memory(params: ALRNNParams, code, z, valid, epoch, rule) -> tuple[float, float]:
     """Slowest |eigenvalue| of region ``code`` and the rule AUC along its left eigenvector."""
-    J = region_jacobians(A, W, np.array([code]), n_pwl)[0]
+    J = params.region_jacobians(np.array([code]))[0]
     lam, V = np.linalg.eig(J)
     i = int(np.argmax(np.abs(lam)))
     w = np.real(np.linalg.inv(V)[i])
@@ -155,7 +156,7 @@ def measure(ds, name: str, n_null: int) -> dict:
     lat = run.latents.sel(trial=ds.trial)
     valid, epoch, codes = lat["valid"], lat["epoch"], lat["bitcode"]
     z = np.nan_to_num(lat["latents"].values)
-    p = params_from_model(run.model.dynamics)
+    p = run.params
     idx = [list(run.config.inputs).index(n) for n in SOUNDS]
     r, choice_acc = choice_readout(z, valid.values, epoch.values, ds["choice"].values)
     pair = dominant(codes, valid, epoch, "stimulus")
@@ -172,14 +173,12 @@ def measure(ds, name: str, n_null: int) -> dict:
         "choice_acc": choice_acc,
         "regions": pair,
         "share": {k: v[1] for k, v in dominant_share(codes, valid, epoch, "stimulus").items()},
-        "routing": {
-            rule: routing(p["A"], p["W"], p["C"], p["n_pwl"], c, r, idx) for rule, c in pair.items()
-        },
+        "routing": {rule: routing(p, c, r, idx) for rule, c in pair.items()},
     }
     row["hold_region"] = {rule: c for rule, c in hold.items()}
     code = max(set(hold.values()), key=list(hold.values()).count)
     row["hold_lam"], row["hold_rule_auc"] = hold_memory(
-        p["A"], p["W"], p["n_pwl"], code, z, valid.values, epoch.values, ds["rule"].values
+        p, code, z, valid.values, epoch.values, ds["rule"].values
     )
     (ROOT / name / "recovery.json").write_text(json.dumps(row, indent=1))
     return row
@@ -190,13 +189,13 @@ def truth_row(ds) -> dict:
     valid, epoch = ds["valid"], ds["epoch"]
     codes = ds["true_region"].where(valid, -1).astype(int)
     z = ds["true_latents"].values
-    A, W, C = (ds[f"true_{k}"].values for k in ("A", "W", "C"))
+    truth = ALRNNParams(*(ds[f"true_{k}"].values for k in ("A", "W", "C", "h")), 2)
     idx = [list(ds["input"].values).index(n) for n in SOUNDS]
     r, acc = choice_readout(z, valid.values, epoch.values, ds["choice"].values)
     pair = dominant(codes, valid, epoch, "stimulus")
     hold = dominant(codes, valid, epoch, "hold")
     code = max(set(hold.values()), key=list(hold.values()).count)
-    lam, auc = hold_memory(A, W, 2, code, z, valid.values, epoch.values, ds["rule"].values)
+    lam, auc = hold_memory(truth, code, z, valid.values, epoch.values, ds["rule"].values)
     v = valid.values
     return {
         "name": "TRUTH",
@@ -207,7 +206,7 @@ def truth_row(ds) -> dict:
         "choice_acc": acc,
         "regions": pair,
         "share": {k: v[1] for k, v in dominant_share(codes, valid, epoch, "stimulus").items()},
-        "routing": {rule: routing(A, W, C, 2, c, r, idx) for rule, c in pair.items()},
+        "routing": {rule: routing(truth, c, r, idx) for rule, c in pair.items()},
         "hold_lam": lam,
         "hold_rule_auc": auc,
     }

@@ -34,10 +34,10 @@ from pathlib import Path
 
 from sklearn.metrics import adjusted_mutual_info_score
 
-from alrnn_neuro.analysis import params_from_model
-from alrnn_neuro.analysis.report import analyze_run, write_analysis
+from alrnn_neuro.analysis import analyze_run, write_analysis
 from alrnn_neuro.analysis.routing import hold_mode, rule_routing
 from alrnn_neuro.data.h5 import load_dataset
+from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.config import FitConfig
 
@@ -87,7 +87,7 @@ def main() -> None:
           f"{s['epoch_p']:.3g}, {args.n_null} draws)")  # fmt: skip
     # 2. each rule's region routes its relevant sound to the choice
     lat = run.latents.sel(trial=ds.trial)
-    p = params_from_model(run.model.dynamics)
+    p = run.params
     report_routing(p, lat, list(run.config.inputs), "2. fit")
     # 3. the rule is held through the hold epoch in a slow mode
     hold = hold_mode(p, lat)
@@ -102,8 +102,9 @@ def main() -> None:
         latents=ds["true_latents"].rename(true_latent="latent"),
         bitcode=ds["true_region"].where(ds["valid"], -1).astype(int),
     )
-    tp = {"A": ds["true_A"].values, "W": ds["true_W"].values, "C": ds["true_C"].values,
-          "n_pwl": 2}  # fmt: skip
+    tp = ALRNNParams(
+        ds["true_A"].values, ds["true_W"].values, ds["true_C"].values, ds["true_h"].values, 2
+    )
     ok = ds["valid"].values
     both = ok & lat["valid"].values
     t_ami = adjusted_mutual_info_score(ds["true_region"].values[ok], ds["epoch"].values[ok])

@@ -92,7 +92,8 @@ def test_params_bitcode_and_region_jacobians_are_consistent_with_jacobian():
         z = torch.cat([torch.randn(2, dtype=torch.float64), signs * 0.7])
         code = int(params.bitcode(z[None].numpy())[0])
         assert code == bits[0] * 4 + bits[1] * 2 + bits[2]  # first PWL unit = MSB
-        np.testing.assert_allclose(mats[code], model.jacobian(z[None])[0].detach().numpy(), atol=1e-15)
+        ref = model.jacobian(z[None])[0].detach().numpy()
+        np.testing.assert_allclose(mats[code], ref, atol=1e-15)
 
 
 def test_linear_and_full_plrnn_regions():

@@ -37,22 +37,8 @@ LAYERS = (
 )
 BASE_MODULES = {"errors", "_atomic", "_json", "__init__"}
 ENTRY_POINTS = {"alrnn_neuro.__main__"}
-#: third-party packages slow to import (seconds for torch, ~0.1-1 s for the others)
-HEAVY = (
-    "torch",
-    "matplotlib",
-    "dask",
-    "distributed",
-    "xarray",
-    "h5py",
-    "h5netcdf",
-    "pandas",
-    "scipy",
-    "sklearn",
-    "neurodsp",
-    "pynwb",
-    "rsatoolbox",
-)
+#: third-party packages that are slow to import (torch: seconds) or optional extras
+HEAVY = ("torch", "matplotlib", "dask", "distributed", "pynwb", "pynapple", "rsatoolbox")
 MAX_LINES = 450
 
 
@@ -132,20 +118,20 @@ def private_imports(root: Path) -> list[str]:
     ]
 
 
-def heavy_modules(root: Path) -> set[str]:
-    """Modules whose import (module level, transitively) imports torch / matplotlib / dask."""
-    direct: dict[str, bool] = {}
+def heavy_dependencies(root: Path) -> dict[str, set[str]]:
+    """Per module: the :data:`HEAVY` packages its import pulls in (module level, transitively)."""
+    direct: dict[str, set[str]] = {}
     edges: dict[str, set[str]] = {}
     for file in root.rglob("*.py"):
         module = module_name(root, file)
         tree = ast.parse(file.read_text())
-        heavy, deps = False, set()
+        heavy, deps = set(), set()
         for node in tree.body:  # module level only
             if isinstance(node, ast.Import):
-                heavy |= any(a.name.split(".")[0] in HEAVY for a in node.names)
+                heavy |= {a.name.split(".")[0] for a in node.names} & set(HEAVY)
                 deps |= {a.name for a in node.names if a.name.startswith(root.name + ".")}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                heavy |= node.module.split(".")[0] in HEAVY
+                heavy |= {node.module.split(".")[0]} & set(HEAVY)
                 if node.module.startswith(root.name + "."):
                     deps.add(node.module)
                     deps |= {f"{node.module}.{a.name}" for a in node.names}
@@ -153,30 +139,30 @@ def heavy_modules(root: Path) -> set[str]:
     for module in list(edges):  # importing a.b.c runs a/__init__ and a/b/__init__ first
         parts = module.split(".")
         edges[module] |= {".".join(parts[:i]) for i in range(2, len(parts))}
-    heavy = {m for m, h in direct.items() if h}
+    pulled = {m: set(h) for m, h in direct.items()}
     changed = True
     while changed:
         changed = False
         for module, deps in edges.items():
-            if module not in heavy and deps & heavy:
-                heavy.add(module)
+            gained = set().union(*(pulled.get(d, set()) for d in deps)) - pulled[module]
+            if gained:
+                pulled[module] |= gained
                 changed = True
-    return heavy
+    return pulled
 
 
 def unjustified_local_imports(root: Path) -> list[str]:
-    """Function-local imports that do not keep a heavy dependency out of a light module."""
-    heavy = heavy_modules(root)
-    return [
-        f"{imp.module}:{imp.line} imports {imp.target} inside a function"
-        for imp in package_imports(root)
-        if imp.local
-        and not (imp.module not in heavy and (imp.target in heavy or _heavy_names(imp, heavy)))
-    ]
-
-
-def _heavy_names(imp: Import, heavy: set[str]) -> bool:
-    return any(f"{imp.target}.{name}" in heavy for name in imp.names)
+    """Function-local imports that keep no heavy dependency out of their module."""
+    pulled = heavy_dependencies(root)
+    out = []
+    for imp in package_imports(root):
+        if not imp.local:
+            continue
+        targets = [imp.target, *(f"{imp.target}.{name}" for name in imp.names)]
+        brings = set().union(*(pulled.get(t, set()) for t in targets))
+        if not brings - pulled.get(imp.module, set()):
+            out.append(f"{imp.module}:{imp.line} imports {imp.target} inside a function")
+    return out
 
 
 def long_modules(root: Path) -> list[str]:

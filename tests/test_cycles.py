@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from alrnn_neuro.analysis import find_cycles
-from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.analysis.cycles import _lyndon_words
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.params import ALRNNParams
 
 # z' = 0.2 z - 3.2 relu(z) + 1 (slopes 0.2 left, -3 right). By hand: fixed point 1/(1+3) = 0.25
 # in region 1 (real, unstable); 1/0.8 = 1.25 in region 0 is virtual. 2-cycle (z0 < 0 < z1):

@@ -19,7 +19,8 @@ from alrnn_neuro.cli.app import main
 from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
 from alrnn_neuro.data.events import UnobservedSpikesWarning, bin_spike_times
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.data.plain_h5 import read_plain_events, read_plain_h5
+from alrnn_neuro.data.plain_h5 import read_plain_h5
+from alrnn_neuro.data.plain_layout import read_plain_events
 from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "dataset-format.md"

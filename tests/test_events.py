@@ -11,12 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alrnn_neuro.data.events import (
-    SilentUnitWarning,
-    bin_spike_times,
-    covering_window,
-    read_event_tables,
-)
+from alrnn_neuro.data.event_files import read_event_tables
+from alrnn_neuro.data.events import SilentUnitWarning, bin_spike_times, covering_window
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 

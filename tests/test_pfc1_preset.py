@@ -126,7 +126,6 @@ def test_fit_with_the_preset_runs_and_the_penalty_acts(study_h5, tmp_path):
 def test_ensemble_path_adds_the_same_penalty(study_h5):
     from alrnn_neuro.data.h5 import load_dataset
     from alrnn_neuro.training.batching import dataset_tensors
-    from alrnn_neuro.training.ensemble_loop import EnsembleFitModel
     from alrnn_neuro.training.network import FitModel
     from alrnn_neuro.training.resolve import resolve_config
 
@@ -135,7 +134,7 @@ def test_ensemble_path_adds_the_same_penalty(study_h5):
     nets = [FitModel(cfg.replace(seed=s), ds.sizes["unit"], n_classes=2) for s in (1, 2)]
     batch, _ = dataset_tensors(ds, label="label")
     single = [float(net.loss(batch)["penalty"].detach()) for net in nets]
-    members = EnsembleFitModel(nets).member_losses(batch)["penalty"].detach().numpy()
+    members = FitModel.stack(nets).member_losses(batch)["penalty"].detach().numpy()
     expected = [
         0.7 * float((torch.diagonal(n.dynamics.W) + n.dynamics.A).abs().sum().detach())
         for n in nets

@@ -12,7 +12,8 @@ import xarray as xr
 
 from alrnn_neuro.data.event_files import AttributeOverrideWarning
 from alrnn_neuro.data.events import bin_spike_times
-from alrnn_neuro.data.plain_h5 import read_plain_events, read_plain_h5
+from alrnn_neuro.data.plain_h5 import read_plain_h5
+from alrnn_neuro.data.plain_layout import read_plain_events
 from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 

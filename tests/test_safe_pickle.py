@@ -13,12 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alrnn_neuro.data.safe_pickle import (
-    UnsafePickleError,
-    frame_columns,
-    load_npy,
-    load_pickle,
-)
+from alrnn_neuro.data.pickled_frames import frame_columns
+from alrnn_neuro.data.safe_pickle import UnsafePickleError, load_npy, load_pickle
 from alrnn_neuro.errors import FileFormatError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alrnn_neuro.data.safe_pickle import frame_columns, load_pickle
+from alrnn_neuro.data.pickled_frames import frame_columns
+from alrnn_neuro.data.safe_pickle import load_pickle
 from alrnn_neuro.errors import FileFormatError
 
 logger = logging.getLogger(__name__)

@@ -37,6 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.data.events import bin_spike_times, covering_window
+from alrnn_neuro.data.plain_layout import read_plain_events
 from alrnn_neuro.errors import ConfigError, FileFormatError
 
 ATTRS_FILE = "attrs.json"
@@ -86,8 +87,6 @@ def read_event_recording(
     if path.is_dir():
         return _read_folder(path)
     if path.is_file():
-        from alrnn_neuro.data.plain_h5 import read_plain_events
-
         return read_plain_events(path)
     raise FileFormatError(
         f"{path} does not exist; fix: give a directory with spikes.csv + trials.csv "
@@ -269,3 +268,32 @@ def _read_attrs(file: Path) -> dict:
         "inputs": inputs,
         "source": attrs.get("source"),
     }
+
+
+def read_event_tables(
+    path: str | os.PathLike,
+) -> tuple[pd.DataFrame | dict[str, np.ndarray], pd.DataFrame]:
+    """Read a spike-time table and a trial table.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A directory holding ``spikes.csv`` (columns ``unit``, ``time``) and ``trials.csv``
+        (``start``, ``stop``, events, labels), or an HDF5 file in the plain ``events``
+        layout (see :func:`alrnn_neuro.data.plain_h5.read_plain_events`). The options they
+        declare (``attrs.json``, root attributes) are read by
+        :func:`alrnn_neuro.data.event_files.read_event_recording`.
+
+    Returns
+    -------
+    spike_times : DataFrame (unit, time) or dict of unit id to ndarray
+    trials : DataFrame
+        Both ready for :func:`bin_spike_times`.
+
+    Raises
+    ------
+    FileFormatError
+        Missing path or files, unreadable CSV, or a file that is not HDF5.
+    """
+    spike_times, trials, _ = read_event_recording(path)
+    return spike_times, trials

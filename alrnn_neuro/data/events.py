@@ -8,7 +8,6 @@ kernels live in :mod:`alrnn_neuro.data.binning`, epoch labelling in
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -212,37 +211,6 @@ def bin_spike_times(
         align,
     )
     return ds
-
-
-def read_event_tables(
-    path: str | os.PathLike,
-) -> tuple[pd.DataFrame | dict[str, np.ndarray], pd.DataFrame]:
-    """Read a spike-time table and a trial table.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        A directory holding ``spikes.csv`` (columns ``unit``, ``time``) and ``trials.csv``
-        (``start``, ``stop``, events, labels), or an HDF5 file in the plain ``events``
-        layout (see :func:`alrnn_neuro.data.plain_h5.read_plain_events`). The options they
-        declare (``attrs.json``, root attributes) are read by
-        :func:`alrnn_neuro.data.event_files.read_event_recording`.
-
-    Returns
-    -------
-    spike_times : DataFrame (unit, time) or dict of unit id to ndarray
-    trials : DataFrame
-        Both ready for :func:`bin_spike_times`.
-
-    Raises
-    ------
-    FileFormatError
-        Missing path or files, unreadable CSV, or a file that is not HDF5.
-    """
-    from alrnn_neuro.data.event_files import read_event_recording
-
-    spike_times, trials, _ = read_event_recording(path)
-    return spike_times, trials
 
 
 def covering_window(

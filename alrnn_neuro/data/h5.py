@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.data.plain_h5 import read_plain_h5
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import FileFormatError
 
@@ -118,8 +119,6 @@ def load_dataset(
     """
     kind = detect_layout(path)
     if kind in PLAIN_LAYOUTS:
-        from alrnn_neuro.data.plain_h5 import read_plain_h5
-
         return read_plain_h5(path, bin_size=bin_size, align=align, window=window)
     ds = read_netcdf(path)
     return validate_dataset(ds) if validate else ds

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.data.lfp import lfp_band_amplitudes
 from alrnn_neuro.errors import FileFormatError
 
 
@@ -246,8 +247,6 @@ def band_amplitudes(
     xr.DataArray, shape (trial, time, channel, band)
         Coords ``band``, ``band_low``, ``band_high``.
     """
-    from alrnn_neuro.data.lfp import lfp_band_amplitudes
-
     if series.rate is None:
         raise FileFormatError(
             f"LFP series '{series.name}' has timestamps, not a sampling rate; band amplitudes "

@@ -46,12 +46,9 @@ Conversion rules (see ``datasets/roitman2002_fd_monkeyB.md`` for the data card):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tarfile
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +57,13 @@ import xarray as xr
 
 from alrnn_neuro.data import binning
 from alrnn_neuro.data.epochs import label_epochs
-from alrnn_neuro.data.matlab import load_mat
+from alrnn_neuro.data.roitman_files import EVENTS, PARADIGMS, read_roitman
+from alrnn_neuro.data.roitman_files import read_roitman_fd as read_roitman_fd
 from alrnn_neuro.data.schema import make_dataset
-from alrnn_neuro.errors import ConfigError, FileFormatError
+from alrnn_neuro.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("fpon", "fix", "trgon", "trgoff", "ston", "stoff", "fpoff", "sac", "trgac", "rew")
-"""Event columns (ms, trial clock) usable as ``align``; each becomes coord ``event_<name>``."""
 EPOCHS = {
     "fix": "fixation",
     "trgon": "targets",
@@ -81,11 +77,8 @@ TASK_ORDER = ("fix", "trgon", "trgoff", "ston", "stoff", "fpoff", "sac")
 INPUT_NAMES = ("motion", "targets", "go")
 SPECIES = "Macaca mulatta"
 """The monkeys' species (Roitman & Shadlen 2002: two adult rhesus monkeys)."""
-PARADIGMS = {502: "fixed-duration", 602: "reaction-time"}
-"""Header ``paradigm`` code -> task name."""
 RT_ONLY = ("stoff", "fpoff")
 """Events that do not shape a reaction-time trial (no delay, no go cue)."""
-_COLUMNS = ("trial#", "coh", "dir", "t1x", "t1y", "t2x", "t2y", "trgchoice", "correct")
 
 
 def convert_roitman(
@@ -230,141 +223,6 @@ def _one_paradigm(table: pd.DataFrame) -> int:
 def _monkeys(units: list[str]) -> str:
     """Monkey label(s) from the file stems' first letters (``b107d`` -> ``B``)."""
     return ", ".join(sorted({unit[0].upper() for unit in units}))
-
-
-def read_roitman(
-    source: str | os.PathLike, *, files: Sequence[str] | None = None
-) -> tuple[pd.DataFrame, list[np.ndarray], np.ndarray]:
-    """Read the trial tables and spike rasters of all (or some) recordings.
-
-    Parameters
-    ----------
-    source : str or PathLike
-        ``all_b_fd.tar.gz``, a folder of ``.mat`` files, or one ``.mat`` file.
-    files : sequence of str, optional
-        File stems to read; default all, in file-name order.
-
-    Returns
-    -------
-    table : pandas.DataFrame, one row per trial
-        The 41 trial-matrix columns (event times in ms) plus ``session`` (file stem) and
-        ``paradigm`` (header code, 502 or 602).
-    rasters : list of ndarray of float64
-        Spike times (ms, trial clock) of each trial.
-    t_min : ndarray of float64, shape (trial,)
-        Start of spike recording (``tminmax[0]``, ms) of each trial's file.
-    """
-    tables, rasters, t_min = [], [], []
-    with _mat_files(source) as paths:
-        paths = _select(paths, files, source)
-        for path in paths:
-            table, trial_rasters, start = _read_file(path)
-            tables.append(table)
-            rasters += trial_rasters
-            t_min.append(np.full(len(table), start))
-    return pd.concat(tables, ignore_index=True), rasters, np.concatenate(t_min)
-
-
-read_roitman_fd = read_roitman
-"""The former name of :func:`read_roitman`."""
-
-
-@contextlib.contextmanager
-def _mat_files(source: str | os.PathLike) -> Iterator[list[Path]]:
-    """Yield the ``.mat`` files of a folder, a tarball (extracted to a temp dir) or a file."""
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder; fix: give all_b_fd.tar.gz")
-    if path.is_dir():
-        yield _require_mat(sorted(path.rglob("*.mat")), path)
-    elif path.suffix.lower() == ".mat":
-        yield [path]
-    elif tarfile.is_tarfile(path):
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(path, "r:*") as tar:
-            out = []
-            for member in tar.getmembers():
-                if member.isfile() and member.name.lower().endswith(".mat"):
-                    target = Path(tmp) / Path(member.name).name
-                    target.write_bytes(tar.extractfile(member).read())
-                    out.append(target)
-            yield _require_mat(sorted(out), path)
-    else:
-        raise FileFormatError(
-            f"{path}: neither a folder, a .mat file nor a tar archive; expected all_b_fd.tar.gz "
-            "or a folder of its .mat files"
-        )
-
-
-def _require_mat(paths: list[Path], source: Path) -> list[Path]:
-    if not paths:
-        raise FileFormatError(
-            f"{source}: holds no .mat files; expected the 33 b*.mat files of all_b_fd.tar.gz"
-        )
-    return paths
-
-
-def _select(paths: list[Path], files: Sequence[str] | None, source: object) -> list[Path]:
-    if files is None:
-        return paths
-    by_stem = {p.stem: p for p in paths}
-    wanted = [Path(str(f)).stem for f in ([files] if isinstance(files, str) else files)]
-    unknown = [f for f in wanted if f not in by_stem]
-    if unknown or not wanted:
-        raise ConfigError(
-            f"files={list(wanted)!r}: {unknown or 'empty'} not in {source}; fix: choose from "
-            f"{sorted(by_stem)}"
-        )
-    return [by_stem[stem] for stem in sorted(set(wanted))]
-
-
-def _read_file(path: Path) -> tuple[pd.DataFrame, list[np.ndarray], float]:
-    """One recording: trial table (ms), rasters (ms, float64), recording start (ms)."""
-    data = load_mat(path).get("data")
-    try:
-        header, matrix, cells = data
-        names = [str(name) for name in header["trialfields"][0]]
-        matrix = np.atleast_2d(np.asarray(matrix, dtype=float))
-        cells = np.asarray(cells, dtype=object).reshape(matrix.shape[0], -1)
-        table = pd.DataFrame(matrix, columns=names)
-        raster_col = list(header["trialcells"][0]).index("raster")
-        t_min = float(np.atleast_1d(header["tminmax"])[0])
-        paradigm = header["paradigm"]
-    except (TypeError, ValueError, KeyError, IndexError) as error:
-        raise FileFormatError(
-            f"{path}: not in the Roitman-Shadlen layout ({type(error).__name__}: {error}); "
-            "expected variable 'data' = {header with trialfields/trialcells, trial matrix, "
-            "per-trial cells with 'raster'}"
-        ) from error
-    missing = [c for c in (*_COLUMNS, *EVENTS) if c not in table.columns]
-    if missing:
-        raise FileFormatError(f"{path}: trial matrix lacks columns {missing}")
-    table["session"] = path.stem
-    table["paradigm"] = _paradigm_of(paradigm, table, path)
-    rasters = [np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in cells[:, raster_col]]
-    return table, rasters, t_min
-
-
-def _paradigm_of(code: object, table: pd.DataFrame, path: Path) -> float:
-    """The header's paradigm code; inferred from the trials where the header leaves it empty.
-
-    Two files of monkey B's fixed-duration release have an empty ``paradigm``. There, dots
-    trials with a go cue (``fpoff``) mean fixed-duration, dots trials without one mean
-    reaction-time; a file without dots trials gets NaN (it takes the other files' paradigm).
-    """
-    if np.size(code) == 0:
-        dots = table["coh"].notna() & table["ston"].notna()
-        if not dots.any():
-            return np.nan
-        inferred = 502 if table.loc[dots, "fpoff"].notna().any() else 602
-        logger.info("%s: header paradigm is empty; %d inferred from the trials", path, inferred)
-        return float(inferred)
-    if not (np.ndim(code) == 0 and np.isfinite(code) and int(code) in PARADIGMS):  # type: ignore[arg-type]
-        raise FileFormatError(
-            f"{path}: header paradigm={code!r} is neither 502 (fixed-duration) nor 602 "
-            "(reaction-time), the two Roitman & Shadlen paradigms this converter knows; fix: "
-            "leave this file out (files=[...]) or write its own converter"
-        )
-    return float(code)  # type: ignore[arg-type]
 
 
 def _check_options(bin_size: float, align: str, window: tuple[float, float]) -> tuple[float, float]:

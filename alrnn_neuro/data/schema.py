@@ -38,6 +38,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro import __version__
 from alrnn_neuro.errors import DataValidationError
 
 SCHEMA_VERSION = "1.0"
@@ -153,8 +154,6 @@ def make_dataset(
     >>> dict(ds.sizes)
     {'trial': 2, 'time': 3, 'unit': 4, 'input': 0}
     """
-    from alrnn_neuro import __version__
-
     data = np.asarray(data)
     if data.ndim != 3:
         raise DataValidationError(

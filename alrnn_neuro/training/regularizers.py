@@ -171,4 +171,3 @@ def self_coupling_penalty(
     idx = torch.as_tensor(units, dtype=torch.long, device=A.device)
     self_coupling = torch.diagonal(W, dim1=-2, dim2=-1) + A
     return strength * self_coupling[..., idx].abs().sum(-1)
-

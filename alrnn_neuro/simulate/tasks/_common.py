@@ -17,6 +17,23 @@ import xarray as xr
 from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError
 
+#: the 11-task suite (after Yang et al., Nat Neurosci 2019): names, time step, outputs
+BIN_SIZE = 0.02
+SUITE = (
+    "DelayPro",
+    "DelayAnti",
+    "ReactPro",
+    "ReactAnti",
+    "CatPro",
+    "CatAnti",
+    "Match2Sample",
+    "NonMatch2Sample",
+    "CtxIntMod1",
+    "CtxIntMod2",
+    "GoNogo",
+)
+OUTPUT_NAMES = ("fixation", "cos", "sin")
+
 SOURCE = "alrnn_neuro.simulate.tasks"
 VARIANTS = ("short", "study")
 """Task definitions: the toolbox's quick versions, and the AL-RNN study's code's versions."""
@@ -201,3 +218,26 @@ def task_dataset(
     )
     ds.attrs.update(task=task, variant=variant, **provenance(params))
     return ds
+
+
+def pad_time(ds: xr.Dataset, n_time: int) -> xr.Dataset:
+    """Pad a start-aligned task dataset at the end to ``n_time`` steps.
+
+    Padded steps hold 0 (numbers), False (masks) and "" (epoch), as the schema requires; the
+    ``time`` coord is extended on the same grid.
+    """
+    extra = n_time - ds.sizes["time"]
+    if extra < 0:
+        raise ConfigError(f"n_time={n_time} < the dataset's {ds.sizes['time']} steps; fix: >=")
+    if extra == 0:
+        return ds
+    data_vars = {}
+    for name, var in ds.data_vars.items():
+        if "time" in var.dims:
+            widths = [(0, extra if dim == "time" else 0) for dim in var.dims]
+            fill = "" if var.dtype.kind == "U" else np.zeros((), var.dtype)[()]
+            var = xr.Variable(var.dims, np.pad(var.values, widths, constant_values=fill), var.attrs)
+        data_vars[name] = var
+    coords = {name: c.variable for name, c in ds.coords.items() if name != "time"}
+    coords["time"] = (np.arange(n_time) + 0.5) * float(ds.attrs["bin_size"])
+    return xr.Dataset(data_vars, coords=coords, attrs=dict(ds.attrs))

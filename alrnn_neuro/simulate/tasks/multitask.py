@@ -53,6 +53,9 @@ import xarray as xr
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate.tasks._common import (
+    BIN_SIZE,
+    OUTPUT_NAMES,
+    SUITE,
     check_common,
     check_float,
     check_int,
@@ -60,29 +63,16 @@ from alrnn_neuro.simulate.tasks._common import (
     check_variant,
     draw_steps,
     epoch_timeline,
+    pad_time,
     provenance,
     task_dataset,
 )
+from alrnn_neuro.simulate.tasks.study_suite import study_suite_task
 
-BIN_SIZE = 0.02
-SUITE = (
-    "DelayPro",
-    "DelayAnti",
-    "ReactPro",
-    "ReactAnti",
-    "CatPro",
-    "CatAnti",
-    "Match2Sample",
-    "NonMatch2Sample",
-    "CtxIntMod1",
-    "CtxIntMod2",
-    "GoNogo",
-)
 EPOCHS = ("context", "stimulus", "delay", "test", "response")
 INPUT_NAMES = ("fixation", "mod1_cos", "mod1_sin", "mod2_cos", "mod2_sin") + tuple(
     f"task_{name}" for name in SUITE
 )
-OUTPUT_NAMES = ("fixation", "cos", "sin")
 DEFAULT_DURATIONS = {
     "context": (5, 10),
     "stimulus": (10, 15),
@@ -245,29 +235,6 @@ def _check_durations(durations: Mapping | None) -> dict[str, tuple[int, int]]:
     return bounds
 
 
-def pad_time(ds: xr.Dataset, n_time: int) -> xr.Dataset:
-    """Pad a start-aligned task dataset at the end to ``n_time`` steps.
-
-    Padded steps hold 0 (numbers), False (masks) and "" (epoch), as the schema requires; the
-    ``time`` coord is extended on the same grid.
-    """
-    extra = n_time - ds.sizes["time"]
-    if extra < 0:
-        raise ConfigError(f"n_time={n_time} < the dataset's {ds.sizes['time']} steps; fix: >=")
-    if extra == 0:
-        return ds
-    data_vars = {}
-    for name, var in ds.data_vars.items():
-        if "time" in var.dims:
-            widths = [(0, extra if dim == "time" else 0) for dim in var.dims]
-            fill = "" if var.dtype.kind == "U" else np.zeros((), var.dtype)[()]
-            var = xr.Variable(var.dims, np.pad(var.values, widths, constant_values=fill), var.attrs)
-        data_vars[name] = var
-    coords = {name: c.variable for name, c in ds.coords.items() if name != "time"}
-    coords["time"] = (np.arange(n_time) + 0.5) * float(ds.attrs["bin_size"])
-    return xr.Dataset(data_vars, coords=coords, attrs=dict(ds.attrs))
-
-
 def make_multitask(
     n_trials_per_task: int,
     seed: int,
@@ -307,8 +274,6 @@ def make_multitask(
     >>> ds.task.values.tolist()
     ['DelayPro', 'DelayPro', 'GoNogo', 'GoNogo']
     """
-    from alrnn_neuro.simulate.tasks.study_suite import study_suite_task  # imports this module
-
     check_int("n_trials_per_task", n_trials_per_task, 1)
     check_int("seed", seed, 0)
     check_variant(variant)

@@ -63,13 +63,16 @@ import xarray as xr
 
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate.tasks._common import (
+    BIN_SIZE,
+    OUTPUT_NAMES,
+    SUITE,
     check_common,
     check_steps,
     draw_steps,
     epoch_timeline,
+    pad_time,
     task_dataset,
 )
-from alrnn_neuro.simulate.tasks.multitask import BIN_SIZE, OUTPUT_NAMES, SUITE, pad_time
 
 TWO_PI = 2 * np.pi
 EPOCHS = ("context", "stimulus", "delay", "test", "delay2", "response")

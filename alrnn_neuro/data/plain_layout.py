@@ -1,0 +1,265 @@
+"""The plain HDF5 layout's low-level readers, and the ``events`` layout's contents.
+
+Files a lab can write with h5py alone (full specification with runnable examples in
+``docs/dataset-format.md``): the root attribute ``layout`` names the variant (``"binned"`` or
+``"events"``); strings written by h5py come back as bytes and are decoded as UTF-8.
+:func:`read_plain_events` returns an ``events`` file's spike times, trial table and declared
+binning options; :func:`alrnn_neuro.data.plain_h5.read_plain_h5` turns either layout into a
+canonical dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from alrnn_neuro.data.epochs import RESERVED
+from alrnn_neuro.errors import FileFormatError
+
+LAYOUTS = ("binned", "events")
+DOC = "docs/dataset-format.md"
+
+
+def read_plain_events(
+    path: str | os.PathLike,
+) -> tuple[dict[str, np.ndarray] | pd.DataFrame, pd.DataFrame, dict]:
+    """Read the spike times, trial table and binning defaults of an ``events``-layout file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        HDF5 file with root attribute ``layout = "events"``.
+
+    Returns
+    -------
+    spike_times : dict of unit id (str) to ndarray (spike,), or DataFrame
+        Seconds. A DataFrame with columns ``unit``, ``time``, ``trial`` when the file gives
+        the trial of each spike (``spike_trials``).
+    trials : DataFrame
+        One row per trial; strings decoded.
+    options : dict
+        ``bin_size``, ``align``, ``window``, ``epochs``, ``events``, ``spike_clock``,
+        ``inputs`` (name -> spec) (None where the file has no such root attribute),
+        ``observed`` ((trial, unit) bool array or None), ``unit_ids``, ``unit_coords``
+        (from ``units/``), ``source``.
+    """
+    if layout_of(path) != "events":
+        raise FileFormatError(f"{path}: layout is not 'events'; fix: see {DOC}")
+    with h5py.File(path, "r") as f:
+        spike_times = _spike_times(f, path)
+        columns = read_columns(f["trials"], path) if "trials" in f else {}
+        missing = [f"trials/{name}" for name in ("start", "stop") if name not in columns]
+        if missing:
+            raise FileFormatError(
+                f"{path}: {missing} missing; the events layout needs a group trials/ with 1-D "
+                f"datasets start, stop (s, session clock), one per event or label (see {DOC})"
+            )
+        units = read_columns(f["units"], path) if "units" in f else {}
+        unit_ids = [str(u) for u in units.pop("id")] if "id" in units else None
+        observed = None
+        if "observed" in f:
+            n_units = len(unit_ids) if unit_ids is not None else len(_unit_names(spike_times))
+            shape = (columns["start"].size, n_units)
+            observed = read_array(f, "observed", ("trial", "unit"), path, shape).astype(bool)
+        attrs = f.attrs
+        epochs = decode(attrs["epochs"]).tolist() if "epochs" in attrs else None
+        options = {
+            "bin_size": float(attrs["bin_size"]) if "bin_size" in attrs else None,
+            "align": scalar_str(attrs.get("align_event", attrs.get("align"))),
+            "window": tuple(float(v) for v in attrs["window"]) if "window" in attrs else None,
+            "epochs": [tuple(e) if isinstance(e, list) else e for e in epochs or []] or None,
+            "events": list(decode(attrs["events"])) if "events" in attrs else None,
+            "spike_clock": scalar_str(attrs.get("spike_clock")),
+            "inputs": _input_specs(attrs.get("inputs"), path),
+            "observed": observed,
+            "unit_ids": unit_ids,
+            "unit_coords": units or None,
+            "source": scalar_str(attrs.get("source")) or str(path),
+        }
+    return spike_times, pd.DataFrame(columns), options
+
+
+def _input_specs(value: object, path: object) -> dict[str, str] | None:
+    """Root attribute ``inputs``: rows ``(name, spec)`` or strings ``"name=spec"``."""
+    if value is None:
+        return None
+    rows = decode(value)
+    if rows.ndim == 1 and all("=" in str(r) for r in rows):
+        rows = np.array([str(r).split("=", 1) for r in rows])
+    if rows.ndim != 2 or rows.shape[1] != 2:
+        raise FileFormatError(
+            f"{path}: root attribute inputs has shape {rows.shape}; fix: rows (name, spec), "
+            "e.g. f.attrs['inputs'] = [['motion', 'step(stim_on, stim_off)']], or strings "
+            "'name=spec'"
+        )
+    return {str(name).strip(): str(spec) for name, spec in rows}
+
+
+def _unit_names(spike_times: object) -> list[str]:
+    if isinstance(spike_times, pd.DataFrame):
+        return [str(u) for u in np.unique(spike_times["unit"].to_numpy())]
+    return list(spike_times)  # type: ignore[arg-type]
+
+
+def read_array(
+    f: h5py.File, name: str, dims: tuple[str, ...], path: object, shape: tuple | None = None
+) -> np.ndarray:
+    """Read ``name`` with ``dims``; honour a ``dims`` attribute or h5py dimension labels."""
+    dset = f[name]
+    values = decode(dset[()])
+    if values.ndim != len(dims):
+        raise FileFormatError(
+            f"{path}: '{name}' has {values.ndim} dims (shape {values.shape}), expected "
+            f"{len(dims)} {dims}; fix: reshape before writing"
+        )
+    labels = [str(v) for v in decode(dset.attrs.get("dims", [d.label for d in dset.dims]))]
+    if any(labels):
+        if sorted(labels) != sorted(dims):
+            raise FileFormatError(
+                f"{path}: '{name}' has dims {labels}, expected {list(dims)}; fix: set "
+                f"f['{name}'].attrs['dims'] = {list(dims)} (in the order of the array axes)"
+            )
+        values = values.transpose([labels.index(d) for d in dims])
+    if shape is not None and any(s not in (None, v) for s, v in zip(shape, values.shape)):  # noqa: B905
+        raise FileFormatError(
+            f"{path}: '{name}' has shape {values.shape}, expected {shape} {dims} "
+            "(None = any); fix: match the trial/time/unit sizes of the data"
+        )
+    return values
+
+
+def layout_of(path: str | os.PathLike) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise FileFormatError(f"{file}: no such file; fix: check the path")
+    if not h5py.is_hdf5(file):
+        raise FileFormatError(f"{file}: not an HDF5 file; fix: write it with h5py (see {DOC})")
+    with h5py.File(file, "r") as f:
+        layout = scalar_str(f.attrs.get("layout"))
+    if layout not in LAYOUTS:
+        raise FileFormatError(
+            f"{file}: root attribute layout={layout!r}; fix: f.attrs['layout'] = 'binned' or "
+            f"'events' (see {DOC}); a canonical dataset.h5 is read by "
+            "alrnn_neuro.data.h5.load_dataset"
+        )
+    return layout
+
+
+def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray] | pd.DataFrame:
+    if "spike_times" not in f:
+        raise FileFormatError(
+            f"{path}: 'spike_times' is missing; the events layout needs a group spike_times/ "
+            "with one 1-D dataset per unit (seconds), or 1-D datasets spike_times + spike_units"
+        )
+    node = f["spike_times"]
+    trials = f.get("spike_trials")
+    if isinstance(node, h5py.Group):
+        out, trial_of = {}, {}
+        for name, dset in node.items():
+            out[str(name)] = _vector(dset, f"spike_times/{name}", path, float)
+            if trials is not None:
+                if not isinstance(trials, h5py.Group) or name not in trials:
+                    raise FileFormatError(
+                        f"{path}: spike_trials/{name} is missing; with a group spike_trials/ "
+                        "every unit of spike_times/ needs the trial id of each of its spikes"
+                    )
+                trial_of[str(name)] = _vector(trials[name], f"spike_trials/{name}", path)
+                _same_length(out[str(name)], trial_of[str(name)], name, path)
+        if trials is None:
+            return out
+        return pd.DataFrame(
+            {
+                "unit": np.repeat(list(out), [v.size for v in out.values()]),
+                "time": np.concatenate(list(out.values())) if out else np.zeros(0),
+                "trial": np.concatenate(list(trial_of.values())) if out else np.zeros(0, int),
+            }
+        )
+    if "spike_units" not in f:
+        raise FileFormatError(
+            f"{path}: dataset 'spike_units' is missing; a flat 'spike_times' dataset needs a "
+            "1-D 'spike_units' of the same length (unit id of each spike)"
+        )
+    times, units = np.asarray(node[()], dtype=float), np.asarray(f["spike_units"][()])
+    if times.ndim != 1 or units.shape != times.shape:
+        raise FileFormatError(
+            f"{path}: spike_times {times.shape} and spike_units {units.shape} must be 1-D "
+            "and of equal length"
+        )
+    if trials is not None:
+        trial_ids = _vector(trials, "spike_trials", path)
+        _same_length(times, trial_ids, "spike_times", path)
+        return pd.DataFrame({"unit": decode(units), "time": times, "trial": trial_ids})
+    names, index = np.unique(units, return_inverse=True)
+    order = np.argsort(index, kind="stable")
+    runs = np.split(times[order], np.searchsorted(index[order], np.arange(1, names.size)))
+    return dict(zip(decode(names).tolist(), runs, strict=True))
+
+
+def _vector(node: object, name: str, path: object, dtype: type | None = None) -> np.ndarray:
+    if not isinstance(node, h5py.Dataset) or np.ndim(node) != 1:
+        raise FileFormatError(f"{path}: {name} must be a 1-D dataset; fix: write a 1-D array")
+    return np.asarray(node[()], dtype=dtype)
+
+
+def _same_length(times: np.ndarray, trials: np.ndarray, name: str, path: object) -> None:
+    if times.shape != trials.shape:
+        raise FileFormatError(
+            f"{path}: {name} holds {times.size} spike times but its spike_trials "
+            f"{trials.size} trial ids; fix: one trial id per spike"
+        )
+
+
+def read_columns(group: h5py.Group, path: object) -> dict[str, np.ndarray]:
+    """Every dataset of ``group`` as a decoded 1-D array, keyed by name.
+
+    Raises
+    ------
+    FileFormatError
+        If a member is a group or not 1-D, or the columns differ in length.
+    """
+    columns = {}
+    for name, node in group.items():
+        values = decode(node[()]) if isinstance(node, h5py.Dataset) else None
+        if values is None or values.ndim != 1:
+            raise FileFormatError(
+                f"{path}: {group.name}/{name} must be a 1-D dataset (one value per row); "
+                f"got {'a group' if values is None else f'shape {values.shape}'}"
+            )
+        columns[str(name)] = values
+    lengths = {name: values.size for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise FileFormatError(
+            f"{path}: datasets in {group.name}/ differ in length {lengths}; fix: one value per "
+            "row in each"
+        )
+    clash = sorted(set(columns) & RESERVED) if group.name.endswith("trials") else []
+    if clash:
+        raise FileFormatError(f"{path}: {group.name}/ uses reserved names {clash}; fix: rename")
+    return columns
+
+
+def decode(values: object) -> np.ndarray:
+    """Array with any bytes/object strings decoded (UTF-8) to a numpy unicode array.
+
+    Examples
+    --------
+    >>> decode(np.array([b"stim", b"go"], dtype=object)).tolist()
+    ['stim', 'go']
+    """
+    array = np.asarray(values)
+    if array.dtype.kind != "S" and array.dtype != object:
+        return array
+    try:  # decode each distinct value once
+        uniques, inverse = np.unique(array.ravel(), return_inverse=True)
+    except TypeError:  # an object array mixing types
+        uniques, inverse = array.ravel(), np.arange(array.size)
+    text = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in uniques]
+    return np.array(text, dtype=str)[inverse].reshape(array.shape)
+
+
+def scalar_str(value: object) -> str | None:
+    return None if value is None else str(decode(value).ravel()[0])
