@@ -37,3 +37,16 @@ def test_fractions_must_sum_to_one(tiny_dataset):
 def test_unknown_stratify_variable(tiny_dataset):
     with pytest.raises(ConfigError, match=r"stratify names \['block'\].*choose from"):
         split_trials(tiny_dataset, (0.5, 0.5), stratify=["block"])
+
+
+def test_fit_split_follows_split_seed_not_the_model_seed():
+    from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    from alrnn_neuro.training import FitConfig, fit
+
+    ds = simulate_stimulus_selection(n_trials=40, n_units=5, seed=0, lfp=False)
+    cfg = FitConfig(latent_dim=3, pwl_units=1, epochs=1)
+    a, b = fit(ds, cfg), fit(ds, cfg.replace(seed=7))
+    c = fit(ds, cfg.replace(split_seed=3))
+    for name in ("train", "val", "test"):
+        assert np.array_equal(np.sort(a.split[name]), np.sort(b.split[name]))
+    assert not np.array_equal(np.sort(a.split["test"]), np.sort(c.split["test"]))

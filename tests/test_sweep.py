@@ -248,3 +248,18 @@ def test_sweep_splits_ensembles_when_memory_is_short(ds, tmp_path, monkeypatch):
     calls = []
     run_sweep(ds, grid, BASE, out=tmp_path / "sweep", task_hook=calls.append)
     assert sorted(len(group) for group in calls) == [1, 2]
+
+
+def test_every_model_seed_of_a_sweep_sees_the_same_split(local_sweep):
+    out, _ = local_sweep
+    import json
+
+    splits = {}
+    for cell in sorted((out / "cells").iterdir()):
+        record = json.loads((cell / "split.json").read_text())
+        splits[cell.name] = {k: sorted(v) for k, v in record.items()}
+    for name, split in splits.items():  # the same model and fraction, another seed
+        twin = name.replace("seed0", "seed1")
+        if twin != name and twin in splits:
+            assert split == splits[twin], name
+    assert any("seed0" in n for n in splits) and any("seed1" in n for n in splits)

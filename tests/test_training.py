@@ -256,14 +256,20 @@ def test_bits_per_spike_matches_scipy_poisson():
     assert bits_per_spike(counts, model, baseline, mask) == pytest.approx(expected, rel=1e-12)
 
 
-def test_psth_baseline_is_the_shrunk_training_mean_of_each_condition():
+def test_psth_baseline_is_shrunk_toward_the_units_own_time_course():
     from alrnn_neuro.training.metrics import condition_r2, psth_rates
 
     counts = np.arange(24, dtype=float).reshape(4, 3, 2)
     mask = np.ones(counts.shape, bool)
     codes, train = np.array([0, 0, 1, 1]), np.array([True, False, True, True])
     rates = psth_rates(counts, mask, codes, train)
-    unit_mean = (counts[train].sum(axis=(0, 1)) + 1) / (3 * 3 + 1)
-    np.testing.assert_allclose(rates[1], (counts[0] + unit_mean) / 2)  # condition 0: trial 0
-    np.testing.assert_allclose(rates[3], (counts[2] + counts[3] + unit_mean) / 3)
+    # independent reference: the unit's time course over the 3 training trials, itself
+    # shrunk toward the unit's flat mean with one pseudo-trial
+    flat = (counts[train].sum(axis=(0, 1)) + 1) / (3 * 3 + 1)
+    course = (counts[train].sum(axis=0) + flat) / (3 + 1)
+    np.testing.assert_allclose(rates[1], (counts[0] + course) / 2)  # condition 0: trial 0
+    np.testing.assert_allclose(rates[3], (counts[2] + counts[3] + course) / 3)
+    # a condition without training trials falls back to the unit's time course
+    unseen = psth_rates(counts, mask, np.array([0, 5, 1, 1]), np.array([True, False, True, True]))
+    np.testing.assert_allclose(unseen[1], course)
     assert condition_r2(counts, counts, mask, codes) == pytest.approx(1.0)

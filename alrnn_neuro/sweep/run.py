@@ -12,7 +12,7 @@ Layout of ``out``::
 Train fraction and test trials
 ------------------------------
 The sweep splits the trials once (``base_config.split``, stratified by its conditions, seeded by
-``base_config.seed``). The test trials are the same for every cell and never reach a fit. A cell
+``base_config.split_seed``). The test trials are the same for every cell and never reach a fit. A cell
 with train fraction f fits a seeded share f of the other (train + validation) trials; the shares
 are nested (a smaller fraction's trials are a subset of a larger one's). The fit splits them into
 train/validation in the base ratio, and the sweep then scores the model on the common test trials
@@ -22,9 +22,10 @@ trials. FitConfig has no field for this, so the sweep subsets the dataset itself
 Seeds
 -----
 AL-RNN cells sharing M and train fraction are trained together by
-:func:`~alrnn_neuro.training.fit_ensemble`: member seed = initialisation seed, data seed (train/val
-split, batch order) = ``base_config.seed``. Baselines use :func:`~alrnn_neuro.training.fit` with
-``seed`` = the cell's seed, which seeds their initialisation *and* their train/val split.
+:func:`~alrnn_neuro.training.fit_ensemble`: member seed = initialisation seed, batch order =
+``base_config.seed``. Baselines use :func:`~alrnn_neuro.training.fit` with ``seed`` = the
+cell's seed (initialisation and batch order). Every cell's train/validation split comes from
+``base_config.split_seed``, so all model seeds of a sweep see the same trials.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def run_sweep(
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
-            keep = _keep_ids(pool, group[0].train_fraction, base.seed)
+            keep = _keep_ids(pool, group[0].train_fraction, base.split_seed)
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
             for task in tasks:
@@ -278,8 +279,8 @@ def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, r
 
     resolved = resolve_config(base, ds)
     fingerprint = dataset_fingerprint(ds)
-    parts = split_trials(ds, base.split, stratify=list(resolved.conditions) or None,
-                         seed=base.seed)  # fmt: skip
+    strata = list(resolved.conditions) or None
+    parts = split_trials(ds, base.split, stratify=strata, seed=base.split_seed)
     test_ids = parts["test"]
     pool = np.sort(np.concatenate([parts["train"], parts["val"]]))
     if min(round(f * pool.size) for f in grid.train_fractions) < 2:

@@ -102,7 +102,11 @@ class FitConfig:
     conditions : tuple of str
         Trial coords defining task conditions (split strata, PSTH baseline); empty = auto.
     seed : int
-        Seed of initialisation, split, batching and forcing.
+        Model seed: initialisation, batch order and teacher-forcing phases.
+    split_seed : int
+        Seed of the train/validation/test split, separate from ``seed`` so that fits with
+        different model seeds are scored on the same held-out trials (seed noise is not mixed
+        with split noise); change it to study split variability.
     device : {"cpu", "cuda"}
         Torch device.
     threads : int
@@ -140,6 +144,7 @@ class FitConfig:
     split: tuple[float, ...] = (0.7, 0.15, 0.15)
     conditions: tuple[str, ...] = field(default=())
     seed: int = 0
+    split_seed: int = 0
     device: str = "cpu"
     threads: int = 1
 
@@ -163,7 +168,7 @@ class FitConfig:
         for name in ("epochs", "batch_size", "init_bins"):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "a positive integer")
-        for name in ("patience", "tf_interval", "seed", "threads"):
+        for name in ("patience", "tf_interval", "seed", "split_seed", "threads"):
             if getattr(self, name) < 0:
                 _fail(name, getattr(self, name), "an integer >= 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):

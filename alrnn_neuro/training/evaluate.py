@@ -22,7 +22,7 @@ from alrnn_neuro.models.params import BIT_ORDER
 from alrnn_neuro.simulate.tasks.metrics import mse, task_accuracy
 from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
 from alrnn_neuro.training.loop import evaluate_members
-from alrnn_neuro.training.metrics import condition_codes, split_metrics
+from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys, split_metrics
 from alrnn_neuro.training.network import FitModel
 
 CHUNK = 256
@@ -34,7 +34,7 @@ DESCRIPTIONS = {
 
 
 def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]:
-    """Free-running predictions for every trial (left-justified), as float64 numpy arrays.
+    """Free-running predictions for every trial (left-justified), in the model's dtype.
 
     Keys: ``latents`` (trial, time, latent), ``prediction`` (trial, time, unit),
     ``choice_prob`` (with a choice head), and for AL-RNNs ``bitcode`` (trial, time) and
@@ -46,7 +46,7 @@ def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]
     for start in range(0, tensors.n_trials, CHUNK):
         batch = tensors.take(np.arange(start, min(start + CHUNK, tensors.n_trials)), trim=False)
         for name, value in model.predict(batch).items():
-            parts.setdefault(name, []).append(value.detach().cpu().double().numpy())
+            parts.setdefault(name, []).append(value.detach().cpu().numpy())
         if params is not None:
             parts.setdefault("bitcode", []).append(params.bitcode(parts["latents"][-1]))
     model.train()
@@ -122,15 +122,18 @@ def compute_metrics(
     :func:`task_split_metrics` for task datasets).
 
     With ``init_state="data"`` the first ``init_bins`` bins of each trial, from which the
-    initial state was inferred, are left out.
+    initial state was inferred, are left out. The PSTH baselines come from the ``train``
+    trials. Recordings are scored over chunks of trials (no full-size float64 copies).
     """
     config = model.config
-    prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
     if config.obs in TASK_LOSSES:
+        prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
         return {
             name: task_split_metrics(prediction, ds, idx, _split_loss(model, tensors, idx))
             for name, idx in positions.items()
         }
+    rows = RecordingRows(ds, tensors, predicted["prediction"], config)
+    baseline = rows.baseline(positions["train"]) if config.obs == "poisson" else None
     correct = _choice_correct(tensors, predicted)
     labels = tensors.labels.cpu().numpy()
     out = {}
@@ -139,38 +142,63 @@ def compute_metrics(
         members[idx] = True
         labelled = members & (labels >= 0)
         choice = None if correct is None else correct[labelled[: correct.size]]
-        loss = _split_loss(model, tensors, idx)
-        out[name] = _recording_metrics(
-            config, ds, tensors, prediction, members, positions["train"], loss, choice
-        )
+        out[name] = rows.metrics(idx, baseline, _split_loss(model, tensors, idx), choice)
     return out
 
 
-def _recording_metrics(config, ds, tensors, prediction, members, train_idx, loss, choice):
-    """``split_metrics`` of the ``members`` trials with the PSTH of the ``train_idx`` trials."""
-    data = ds[observation_variable(ds)].values.astype(float)
-    valid = ds["valid"].values.astype(bool)
-    observed = (
-        ds["observed"].values.astype(bool)
-        if "observed" in ds
-        else np.ones((ds.sizes["trial"], ds.sizes["unit"]), bool)
-    )
-    if config.init_state == "data":  # bins that inferred z0 are not scored
-        steps = np.arange(valid.shape[1])[None, :] - tensors.offset[:, None]
-        valid = valid & (steps >= config.init_bins)
-    train = np.zeros(ds.sizes["trial"], bool)
-    train[train_idx] = True
-    return split_metrics(
-        obs=config.obs,
-        data=data,
-        prediction=prediction,
-        mask=valid[:, :, None] & observed[:, None, :],
-        codes=condition_codes(ds, list(config.conditions)),
-        members=members,
-        train=train,
-        loss=loss,
-        choice_correct=choice,
-    )
+class RecordingRows:
+    """Chunks of a recording, its predictions and its scored entries, by trial position.
+
+    The scored entries are the valid steps of observed units, without the first
+    ``init_bins`` bins of each trial when the initial state was inferred from them.
+    """
+
+    def __init__(self, ds: xr.Dataset, tensors: TrialTensors, prediction, config) -> None:
+        self.ds, self.tensors, self.prediction, self.config = ds, tensors, prediction, config
+        self.counts = ds[observation_variable(ds)].values
+        self.valid = ds["valid"].values.astype(bool)
+        n_units = ds.sizes[channel_dim(ds)]
+        self.observed = (
+            ds["observed"].values.astype(bool)
+            if "observed" in ds
+            else np.ones((ds.sizes["trial"], n_units), bool)
+        )
+        self.keys = condition_keys(ds, list(config.conditions))
+
+    def data(self, rows: np.ndarray) -> np.ndarray:
+        return self.counts[rows]
+
+    def predicted(self, rows: np.ndarray) -> np.ndarray:
+        """Predictions of ``rows`` on the dataset's time axis (0 outside the trial)."""
+        out = np.zeros((len(rows), self.valid.shape[1], self.prediction.shape[-1]))
+        for i, row in enumerate(rows):
+            start = int(self.tensors.offset[row])
+            length = min(self.prediction.shape[1], self.valid.shape[1] - start)
+            out[i, start : start + length] = self.prediction[row, :length]
+        return out
+
+    def mask(self, rows: np.ndarray) -> np.ndarray:
+        valid = self.valid[rows]
+        if self.config.init_state == "data":  # bins that inferred z0 are not scored
+            steps = np.arange(valid.shape[1])[None, :] - self.tensors.offset[rows, None]
+            valid = valid & (steps >= self.config.init_bins)
+        return valid[:, :, None] & self.observed[rows, None, :]
+
+    def baseline(self, train: np.ndarray) -> PSTHBaseline:
+        return PSTHBaseline.fit(self.data, self.mask, self.keys, train)
+
+    def metrics(self, members, baseline, loss: float, choice=None) -> dict[str, float]:
+        return split_metrics(
+            obs=self.config.obs,
+            counts=self.data,
+            prediction=self.predicted,
+            mask=self.mask,
+            keys=self.keys,
+            members=members,
+            baseline=baseline,
+            loss=loss,
+            choice_correct=choice,
+        )
 
 
 def fit_tensors(model: FitModel, ds: xr.Dataset, record_data: dict | None = None) -> TrialTensors:
@@ -244,30 +272,16 @@ def score_trials(
             "the scored trials have other time bins than the fitted dataset; fix: bin them "
             "the same way (bin_size, alignment, window)"
         )
-    n_train, n_new = train_ds.sizes["trial"], ds.sizes["trial"]
-    both = xr.concat(
-        [
-            train_ds.assign_coords(trial=np.arange(n_train)),
-            ds.assign_coords(trial=np.arange(n_train, n_train + n_new)),
-        ],
-        dim="trial",
-        coords="minimal",
-        compat="override",
-        join="override",
-    )
-    tensors = fit_tensors(model, both, record_data)
-    new = np.arange(n_train, n_train + n_new)
-    predicted = predict_all(model, tensors.take(new, trim=False))
-    prediction = np.zeros((n_train + n_new, ds.sizes["time"], ds.sizes[channel_dim(ds)]))
-    prediction[new] = tensors.take(new, trim=False).restore_time(
-        predicted["prediction"], ds.sizes["time"], 0.0
-    )
-    members = np.zeros(n_train + n_new, bool)
-    members[new] = True
-    loss = _split_loss(model, tensors, new)
-    return _recording_metrics(
-        model.config, both, tensors, prediction, members, np.arange(n_train), loss, None
-    )
+    config = model.config
+    baseline = None
+    if config.obs == "poisson":
+        train_tensors = fit_tensors(model, train_ds, record_data)
+        train_rows = RecordingRows(train_ds, train_tensors, np.zeros((0, 0, 0)), config)
+        baseline = train_rows.baseline(np.arange(train_ds.sizes["trial"]))
+    tensors = fit_tensors(model, ds, record_data)
+    rows = RecordingRows(ds, tensors, predict_all(model, tensors)["prediction"], config)
+    idx = np.arange(ds.sizes["trial"])
+    return rows.metrics(idx, baseline, _split_loss(model, tensors, idx))
 
 
 def _split_loss(model: FitModel, tensors: TrialTensors, idx: np.ndarray) -> float:

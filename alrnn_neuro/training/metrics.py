@@ -1,84 +1,150 @@
-"""Evaluation metrics of a fit, per split of trials.
+"""Evaluation metrics of a fit to recordings, per split of trials.
 
-All functions take arrays on the dataset's own time axis (trial, time, unit) with the
-``valid`` (trial, time) and ``observed`` (trial, unit) masks; masked entries never count.
+All functions work on the dataset's own time axis (trial, time, unit) with the ``valid``
+(trial, time) and ``observed`` (trial, unit) masks; masked entries never count.
 
-Poisson log-likelihood per spike, relative to a PSTH baseline (bits/spike)::
+Poisson log-likelihood per spike, relative to a baseline (bits/spike)::
 
     LL(λ) = Σ_{valid, observed} [ y log λ − λ − log y! ]
-    bits/spike = (LL(λ_model) − LL(λ_psth)) / (n_spikes · ln 2)
+    bits/spike = (LL(λ_model) − LL(λ_baseline)) / (n_spikes · ln 2)
 
-where λ_psth is the condition-averaged rate: for each condition (a combination of trial
-coords), time bin and unit, the mean count over the *training* trials of that condition,
-shrunk toward the unit's mean count with one pseudo-trial
-(λ = (Σ y + λ_unit) / (n + 1)); unseen conditions use all training trials. Positive values
-mean the model predicts held-out spikes better than the PSTH. On the *training* split the
-PSTH is fitted to the very trials it scores (one free rate per condition, bin and unit), so
-values there are biased low; read the ``val`` / ``test`` figures. The conditions are the
-config's ``conditions`` (auto: task-condition coords such as rule, location, pitch).
+Two baselines, both estimated on the *training* trials only (:class:`PSTHBaseline`):
+
+* the **unit PSTH** (condition-free): each unit's time course,
+  ``λ_u(t) = (S(t) + μ_u) / (N(t) + 1)`` with ``S``, ``N`` the unit's spike count and number of
+  observed trials in bin t and ``μ_u`` its mean count per bin (one pseudo-trial keeps it > 0);
+* the **condition PSTH** (``bits_per_spike``): per condition (a combination of trial coords),
+  bin and unit, ``λ_c(t) = (S_c(t) + k λ_u(t)) / (N_c(t) + k)``, shrunk toward the unit's *own
+  time course* with ``k = 1`` pseudo-trial (not toward its flat mean, which with few trials per
+  cell makes the baseline poor and the model's gain look large); unseen conditions get
+  ``λ_u``.
+
+Positive bits/spike mean the model predicts held-out spikes better than the baseline. On the
+*training* split the PSTH is fitted to the very trials it scores, so values there are biased
+low; read ``val`` / ``test``. The conditions are the config's ``conditions`` (auto:
+task-condition coords such as rule, location, pitch).
 
 ``r2_condition``: R² of the model's condition-averaged predictions against the
 condition-averaged data of the same split, around each unit's mean. Averages over few noisy
 trials cap it well below 1: on the bundled demo the simulator's *true* rates score only 0.08
 (test split, 73 trials) and 0.21 (train, 350 trials).
+
+Scoring runs over chunks of trials, so memory stays at a few float64 copies of one chunk
+however large the dataset.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+#: trials per chunk when scoring (bounds the float64 working set)
+CHUNK = 256
+#: pseudo-trials shrinking each condition PSTH toward the unit's time course
+SHRINKAGE = 1.0
+
+
+def condition_keys(ds: xr.Dataset, names: Sequence[str]) -> np.ndarray:
+    """Label (trial,) of each trial's combination of the ``names`` coords ("" if none).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"rule": ("trial", ["a", "b"]), "side": ("trial", [1, 2])})
+    >>> condition_keys(ds, ["rule", "side"]).tolist()
+    ['rule=a|side=1', 'rule=b|side=2']
+    """
+    n = ds.sizes["trial"]
+    if not names:
+        return np.full(n, "", dtype=object)
+    columns = [[f"{name}={v}" for v in ds[name].values.astype(str)] for name in names]
+    return np.array(["|".join(parts) for parts in zip(*columns, strict=True)], dtype=object)
+
 
 def condition_codes(ds: xr.Dataset, names: Sequence[str]) -> np.ndarray:
     """Integer code (trial,) of each trial's combination of the ``names`` coords (0 if none)."""
-    if not names:
-        return np.zeros(ds.sizes["trial"], dtype=np.int64)
-    keys = np.stack([ds[name].values.astype(str) for name in names], axis=1)
-    _, codes = np.unique(keys, axis=0, return_inverse=True)
-    return codes.ravel().astype(np.int64)
+    return np.unique(condition_keys(ds, names), return_inverse=True)[1].ravel().astype(np.int64)
+
+
+@dataclass(frozen=True)
+class PSTHBaseline:
+    """Condition and unit PSTHs estimated on training trials (see module docstring).
+
+    Attributes
+    ----------
+    keys : ndarray of str, shape (condition,)
+        Condition labels (:func:`condition_keys`).
+    rates : ndarray, shape (condition, time, unit)
+        Condition PSTH (expected count per bin, > 0).
+    unit_rates : ndarray, shape (time, unit)
+        Condition-free unit PSTH (> 0).
+    """
+
+    keys: np.ndarray
+    rates: np.ndarray
+    unit_rates: np.ndarray
+
+    @classmethod
+    def fit(
+        cls,
+        counts: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+        mask: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+        keys: np.ndarray,
+        train: np.ndarray,
+    ) -> PSTHBaseline:
+        """Estimate both PSTHs from the trials at positions ``train``.
+
+        Parameters
+        ----------
+        counts, mask : ndarray (trial, time, unit), or callables ``f(positions)`` returning
+            those rows; ``mask`` marks valid, observed entries.
+        keys : ndarray of str, shape (trial,)
+            Condition label of every trial.
+        train : ndarray of int
+            Positions of the training trials.
+        """
+        train = np.asarray(train, dtype=np.int64)
+        levels = np.unique(keys[train]) if train.size else np.array([], dtype=object)
+        index = {k: i for i, k in enumerate(levels)}
+        shape = _rows(counts, train[:1]).shape[1:] if train.size else (0, 0)
+        s_c = np.zeros((len(levels), *shape))
+        n_c = np.zeros((len(levels), *shape))
+        for rows in _chunks(train):
+            y, m = _rows(counts, rows).astype(np.float64), _rows(mask, rows).astype(bool)
+            w = m.astype(np.float64)
+            codes = np.array([index[k] for k in keys[rows]], dtype=np.int64)
+            np.add.at(s_c, codes, y * w)
+            np.add.at(n_c, codes, w)
+        s, n = s_c.sum(0), n_c.sum(0)
+        unit_mean = (s.sum(0) + 1.0) / (n.sum(0) + 1.0)  # (unit,), > 0
+        unit_rates = (s + unit_mean) / (n + 1.0)
+        rates = (s_c + SHRINKAGE * unit_rates) / (n_c + SHRINKAGE)
+        return cls(levels, rates, unit_rates)
+
+    def condition_rates(self, keys: np.ndarray) -> np.ndarray:
+        """Condition PSTH of trials with ``keys`` (trial,) -> (trial, time, unit)."""
+        index = {k: i for i, k in enumerate(self.keys)}
+        out = np.empty((len(keys), *self.unit_rates.shape))
+        for i, key in enumerate(keys):
+            j = index.get(key)
+            out[i] = self.unit_rates if j is None else self.rates[j]
+        return out
 
 
 def psth_rates(
-    counts: np.ndarray,
-    mask: np.ndarray,
-    codes: np.ndarray,
-    train: np.ndarray,
+    counts: np.ndarray, mask: np.ndarray, codes: np.ndarray, train: np.ndarray
 ) -> np.ndarray:
-    """Condition-averaged rates estimated on the training trials, for every trial.
+    """Condition PSTH rates (trial, time, unit) of every trial from the ``train`` (bool) trials.
 
-    Parameters
-    ----------
-    counts : ndarray, shape (trial, time, unit)
-        Spike counts.
-    mask : ndarray of bool, shape (trial, time, unit)
-        Valid and observed entries.
-    codes : ndarray of int, shape (trial,)
-        Condition of each trial.
-    train : ndarray of bool, shape (trial,)
-        Trials used to estimate the PSTH.
-
-    Returns
-    -------
-    ndarray, shape (trial, time, unit)
-        PSTH rate of each trial's condition (expected count per bin, > 0).
+    A convenience over :class:`PSTHBaseline` for arrays held in memory.
     """
-    weight = (mask & train[:, None, None]).astype(float)
-    weighted = counts * weight
-    pooled_sum, pooled_n = weighted.sum(axis=0), weight.sum(axis=0)
-    unit_mean = (pooled_sum.sum(axis=0) + 1.0) / (pooled_n.sum(axis=0) + 1.0)  # (unit,), > 0
-    out = np.empty(counts.shape, dtype=float)
-    for code in np.unique(codes):
-        members = codes == code
-        n = weight[members].sum(axis=0)
-        s = weighted[members].sum(axis=0)
-        if not n.any():  # condition unseen in training: fall back to all training trials
-            n, s = pooled_n, pooled_sum
-        out[members] = ((s + unit_mean) / (n + 1.0))[None]
-    return out
+    keys = np.asarray(codes).astype(str).astype(object)
+    baseline = PSTHBaseline.fit(counts, mask, keys, np.flatnonzero(train))
+    return baseline.condition_rates(keys)
 
 
 def poisson_log_likelihood(counts: np.ndarray, rates: np.ndarray, mask: np.ndarray) -> float:
@@ -128,8 +194,10 @@ def condition_r2(
     squares is taken around each unit's mean, so R² measures how much of every unit's
     variation across time and conditions the model explains.
     """
-    pred = condition_average(predicted, mask, codes)
-    data = condition_average(observed, mask, codes)
+    return _r2(condition_average(predicted, mask, codes), condition_average(observed, mask, codes))
+
+
+def _r2(pred: np.ndarray, data: np.ndarray) -> float:
     ok = np.isfinite(data)
     if not ok.any():
         return float("nan")
@@ -145,29 +213,30 @@ def condition_r2(
 def split_metrics(
     *,
     obs: str,
-    data: np.ndarray,
-    prediction: np.ndarray,
-    mask: np.ndarray,
-    codes: np.ndarray,
+    counts: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    prediction: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    mask: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    keys: np.ndarray,
     members: np.ndarray,
-    train: np.ndarray,
+    baseline: PSTHBaseline | None,
     loss: float,
     choice_correct: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """All metrics of one split.
+    """All metrics of one split, computed over chunks of its trials.
 
     Parameters
     ----------
     obs : str
         Observation model (``poisson``, ``gaussian``, ``identity``).
-    data, prediction : ndarray, shape (trial, time, unit)
-        Observations and model predictions (expected counts per bin for Poisson), all trials.
-    mask : ndarray of bool, shape (trial, time, unit)
-        Valid and observed entries.
-    codes : ndarray of int, shape (trial,)
-        Condition codes.
-    members, train : ndarray of bool, shape (trial,)
-        Trials of this split; training trials (for the PSTH baseline).
+    counts, prediction, mask : ndarray (trial, time, unit) or callables ``f(positions)``
+        Observations, model predictions (expected counts per bin for Poisson) and the valid,
+        observed entries, for any trial positions.
+    keys : ndarray of str, shape (trial,)
+        Condition label of every trial (:func:`condition_keys`).
+    members : ndarray of int
+        Positions of this split's trials.
+    baseline : PSTHBaseline or None
+        Training-trial PSTHs (Poisson only).
     loss : float
         Loss of the split (as optimised, without regularisation).
     choice_correct : ndarray of bool, optional
@@ -176,25 +245,64 @@ def split_metrics(
     Returns
     -------
     dict
-        ``loss``, ``r2_condition``, and for Poisson ``bits_per_spike`` (vs PSTH),
-        ``ll_model``/``ll_psth`` (nats), ``n_spikes``; for Gaussian/identity ``mse``;
+        ``loss``, ``n_trials``, ``r2_condition``, and for Poisson ``bits_per_spike`` (vs the
+        condition PSTH), ``bits_per_spike_unit_psth`` (vs the unit PSTH), ``ll_model``,
+        ``ll_psth``, ``ll_unit_psth`` (nats), ``n_spikes``; otherwise ``mse``;
         ``choice_accuracy`` when a choice head is used.
     """
-    m = mask & members[:, None, None]
-    out = {"loss": float(loss), "n_trials": int(members.sum())}
-    out["r2_condition"] = condition_r2(
-        prediction[members], data[members], m[members], codes[members]
-    )
-    if obs == "poisson":
-        baseline = psth_rates(data, mask, codes, train)
-        out["bits_per_spike"] = bits_per_spike(data, prediction, baseline, m)
-        out["ll_model"] = poisson_log_likelihood(data, prediction, m)
-        out["ll_psth"] = poisson_log_likelihood(data, baseline, m)
-        out["n_spikes"] = float(data[m].sum())
+    members = np.asarray(members, dtype=np.int64)
+    levels, codes = np.unique(keys[members], return_inverse=True)
+    sums = {"ll_model": 0.0, "ll_psth": 0.0, "ll_unit_psth": 0.0, "n_spikes": 0.0, "sse": 0.0}
+    n_entries = 0
+    acc: dict[str, np.ndarray] = {}
+    for start in range(0, members.size, CHUNK):
+        rows, code = members[start : start + CHUNK], codes.ravel()[start : start + CHUNK]
+        y = _rows(counts, rows).astype(np.float64)
+        lam = _rows(prediction, rows).astype(np.float64)
+        m = _rows(mask, rows).astype(bool)
+        w = m.astype(np.float64)
+        for name, value in (("pred", lam * w), ("data", y * w), ("n", w)):
+            acc.setdefault(name, np.zeros((len(levels), *y.shape[1:])))
+            np.add.at(acc[name], code, value)
+        if obs == "poisson":
+            sums["ll_model"] += poisson_log_likelihood(y, lam, m)
+            sums["ll_psth"] += poisson_log_likelihood(y, baseline.condition_rates(keys[rows]), m)
+            unit = np.broadcast_to(baseline.unit_rates, y.shape)
+            sums["ll_unit_psth"] += poisson_log_likelihood(y, unit, m)
+            sums["n_spikes"] += float(y[m].sum())
+        else:
+            sums["sse"] += float(((lam - y)[m] ** 2).sum())
+            n_entries += int(m.sum())
+    out = {"loss": float(loss), "n_trials": int(members.size)}
+    if acc:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n = acc["n"]
+            pred = np.where(n > 0, acc["pred"] / np.maximum(n, 1), np.nan)
+            data = np.where(n > 0, acc["data"] / np.maximum(n, 1), np.nan)
+        out["r2_condition"] = _r2(pred, data)
     else:
-        out["mse"] = float(np.mean((prediction[m] - data[m]) ** 2)) if m.any() else float("nan")
+        out["r2_condition"] = float("nan")
+    if obs == "poisson":
+        scale = sums["n_spikes"] * math.log(2.0)
+        gain = sums["ll_model"] - sums["ll_psth"]
+        gain_unit = sums["ll_model"] - sums["ll_unit_psth"]
+        out["bits_per_spike"] = gain / scale if scale else float("nan")
+        out["bits_per_spike_unit_psth"] = gain_unit / scale if scale else float("nan")
+        for key in ("ll_model", "ll_psth", "ll_unit_psth", "n_spikes"):
+            out[key] = sums[key]
+    else:
+        out["mse"] = sums["sse"] / n_entries if n_entries else float("nan")
     if choice_correct is not None:
         out["choice_accuracy"] = (
             float(np.mean(choice_correct)) if choice_correct.size else float("nan")
         )
     return out
+
+
+def _rows(source: Callable[[np.ndarray], np.ndarray] | np.ndarray, rows: np.ndarray):
+    return source(rows) if callable(source) else np.asarray(source)[rows]
+
+
+def _chunks(positions: np.ndarray):
+    for start in range(0, positions.size, CHUNK):
+        yield positions[start : start + CHUNK]

@@ -77,7 +77,7 @@ def prepare_session(
         Requested configuration.
     split : dict of str to ndarray, optional
         Trial ids per split (a resumed run's ``split.json``); default: ``split_trials`` with
-        ``config.split``, stratified by ``config.conditions``, seeded by ``config.seed``.
+        ``config.split``, stratified by ``config.conditions``, seeded by ``config.split_seed``.
     dataset_path : str or PathLike, optional
         Recorded in the run record (as an absolute path).
 
@@ -93,7 +93,8 @@ def prepare_session(
     if split is None:
         names = ("train", "val", "test")[: len(cfg.split)]
         fractions = dict(zip(names, cfg.split, strict=True))
-        split = split_trials(ds, fractions, stratify=list(cfg.conditions) or None, seed=cfg.seed)
+        strata = list(cfg.conditions) or None
+        split = split_trials(ds, fractions, stratify=strata, seed=cfg.split_seed)
     positions = _positions(ds, split)
     for name in ("train", "val"):
         if positions.get(name) is None or positions[name].size == 0:

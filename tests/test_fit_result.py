@@ -1,0 +1,97 @@
+"""FitResult for notebooks: params, encode(new trials), score(held-out trials), both baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alrnn_neuro.models.params import ALRNNParams
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.training import FitConfig, fit, load_run
+from alrnn_neuro.training import metrics as mt
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_stimulus_selection(n_trials=60, n_units=8, seed=4, lfp=False)
+
+
+@pytest.fixture(scope="module")
+def result(sim):
+    return fit(sim, FitConfig(latent_dim=4, pwl_units=2, epochs=4, init_bins=5))
+
+
+def test_score_of_the_test_trials_equals_metrics_json(sim, result, tmp_path):
+    test = sim.sel(trial=result.split["test"])
+    scored = result.score(test)
+    expected = result.metrics["test"]
+    for key in ("bits_per_spike", "bits_per_spike_unit_psth", "ll_model", "n_spikes", "loss"):
+        assert scored[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+    # from disk too: the run records where its dataset is
+    path = tmp_path / "data.h5"
+    from alrnn_neuro.data.h5 import save_dataset
+
+    save_dataset(sim, path)
+    fit(sim, result.config, out=tmp_path / "run", dataset_path=path)
+    loaded = load_run(tmp_path / "run")
+    assert loaded.dataset is None
+    assert loaded.score(test)["bits_per_spike"] == pytest.approx(
+        loaded.metrics["test"]["bits_per_spike"], rel=1e-9
+    )
+
+
+def test_score_of_other_trials_differs_and_needs_the_dataset(sim, result):
+    val = sim.sel(trial=result.split["val"])
+    assert result.score(val)["bits_per_spike"] == pytest.approx(
+        result.metrics["val"]["bits_per_spike"], rel=1e-9
+    )
+    assert result.score(val)["bits_per_spike"] != result.metrics["test"]["bits_per_spike"]
+
+
+def test_encode_reproduces_the_fitted_latents(sim, result):
+    trials = result.split["test"][:5]
+    enc = result.encode(sim.sel(trial=trials))
+    ref = result.latents.sel(trial=trials)
+    np.testing.assert_allclose(enc["latents"].values, ref["latents"].values, atol=1e-5)
+    np.testing.assert_array_equal(enc["bitcode"].values, ref["bitcode"].values)
+    assert enc.attrs["bit_order"].startswith("bitcode = ")
+
+
+def test_params_is_the_models_record(result):
+    p = result.params
+    assert isinstance(p, ALRNNParams) and p.n_pwl == 2 and p.latent_dim == 4
+    assert p.input_names == tuple(result.config.inputs)
+    np.testing.assert_array_equal(p.W, result.model.dynamics.W.detach().double().numpy())
+
+
+def test_metrics_report_both_baselines(result):
+    test = result.metrics["test"]
+    assert np.isfinite(test["bits_per_spike"]) and np.isfinite(test["bits_per_spike_unit_psth"])
+    scale = test["n_spikes"] * np.log(2)
+    assert test["bits_per_spike"] == pytest.approx((test["ll_model"] - test["ll_psth"]) / scale)
+    unit = (test["ll_model"] - test["ll_unit_psth"]) / scale
+    assert test["bits_per_spike_unit_psth"] == pytest.approx(unit)
+    assert test["ll_psth"] != test["ll_unit_psth"]  # two different baselines
+
+
+def test_chunked_scoring_equals_a_direct_computation(monkeypatch):
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(1.0, (30, 7, 4))
+    pred = rng.uniform(0.3, 2.0, counts.shape)
+    mask = rng.random(counts.shape) > 0.1
+    keys = np.array([f"c{k}" for k in rng.integers(0, 3, 30)], dtype=object)
+    train, test = np.arange(20), np.arange(20, 30)
+    baseline = mt.PSTHBaseline.fit(counts, mask, keys, train)
+    args = dict(obs="poisson", counts=counts, prediction=pred, mask=mask, keys=keys,
+                members=test, baseline=baseline, loss=0.0)  # fmt: skip
+    monkeypatch.setattr(mt, "CHUNK", 3)
+    small = mt.split_metrics(**args)
+    monkeypatch.setattr(mt, "CHUNK", 1000)
+    whole = mt.split_metrics(**args)
+    base = baseline.condition_rates(keys[test])
+    direct = mt.bits_per_spike(counts[test], pred[test], base, mask[test])
+    assert small["bits_per_spike"] == pytest.approx(direct, rel=1e-12)
+    assert whole["bits_per_spike"] == pytest.approx(direct, rel=1e-12)
+    codes = np.unique(keys[test], return_inverse=True)[1].ravel()
+    r2 = mt.condition_r2(pred[test], counts[test].astype(float), mask[test], codes)
+    assert small["r2_condition"] == pytest.approx(r2, rel=1e-12)
