@@ -273,3 +273,35 @@ def test_psth_baseline_is_shrunk_toward_the_units_own_time_course():
     unseen = psth_rates(counts, mask, np.array([0, 5, 1, 1]), np.array([True, False, True, True]))
     np.testing.assert_allclose(unseen[1], course)
     assert condition_r2(counts, counts, mask, codes) == pytest.approx(1.0)
+
+
+def test_init_epochs_keep_the_hold_epochs_spikes_out_of_z0(sim):
+    from alrnn_neuro.training.batching import dataset_tensors
+
+    # 25 bins reach past every trial's inter-trial interval (10-20 bins) into the hold
+    cfg = FitConfig(**{**SMALL, "epochs": 1, "init_bins": 25}, init_epochs=("iti",))
+    result = fit(sim, cfg)
+    iti = sim["epoch"].values == "iti"
+    # z0 depends only on iti bins: changing every spike outside them leaves it unchanged
+    edited = sim.copy(deep=True)
+    edited["spikes"].values[~iti] = 0
+    tensors, _ = dataset_tensors(sim, init_bins=cfg.init_bins, init_epochs=("iti",))
+    tensors_edit, _ = dataset_tensors(edited, init_bins=cfg.init_bins, init_epochs=("iti",))
+    sel = result.config.inputs
+    for t in (tensors, tensors_edit):
+        assert bool(t.init_mask.any())
+    z0 = result.model.initial_state(tensors)
+    z0_edit = result.model.initial_state(tensors_edit)
+    assert torch.equal(z0, z0_edit) and len(sel) > 0
+    # without init_epochs the first init_bins bins (hold included) shape z0
+    plain = FitConfig(**{**SMALL, "epochs": 1, "init_bins": 25})
+    t_plain, _ = dataset_tensors(sim, init_bins=plain.init_bins)
+    t_plain_edit, _ = dataset_tensors(edited, init_bins=plain.init_bins)
+    assert not torch.equal(
+        result.model.initial_state(t_plain), result.model.initial_state(t_plain_edit)
+    )
+
+
+def test_init_epochs_must_exist(sim):
+    with pytest.raises(ConfigError, match=r"init_epochs=\['nope'\].*fix"):
+        fit(sim, FitConfig(**SMALL, init_epochs=("nope",)))

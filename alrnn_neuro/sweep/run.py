@@ -11,13 +11,14 @@ Layout of ``out``::
 
 Train fraction and test trials
 ------------------------------
-The sweep splits the trials once (``base_config.split``, stratified by its conditions, seeded by
-``base_config.split_seed``). The test trials are the same for every cell and never reach a fit. A cell
-with train fraction f fits a seeded share f of the other (train + validation) trials; the shares
-are nested (a smaller fraction's trials are a subset of a larger one's). The fit splits them into
-train/validation in the base ratio, and the sweep then scores the model on the common test trials
-(``sweep_cell.json``), with the PSTH baseline of ``bits_per_spike`` taken from all non-test
-trials. FitConfig has no field for this, so the sweep subsets the dataset itself.
+The sweep splits the trials once (``base_config.split``, stratified by its conditions, seeded
+by ``base_config.split_seed``). The test trials are the same for every cell and never reach a
+fit. A cell with train fraction f fits a seeded share f of the other (train + validation)
+trials; the shares are nested (a smaller fraction's trials are a subset of a larger one's).
+The fit splits them into train/validation in the base ratio, and the sweep then scores the
+model on the common test trials (``sweep_cell.json``), with the PSTH baseline of
+``bits_per_spike`` taken from all non-test trials. FitConfig has no field for this, so the
+sweep subsets the dataset itself.
 
 Seeds
 -----

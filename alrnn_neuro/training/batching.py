@@ -16,8 +16,8 @@ import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
 
-#: fields of :class:`TrialTensors` with a ``time`` dim (cut together by ``take`` / ``first_steps``)
-TIME_FIELDS = ("data", "inputs", "valid", "readout", "loss_mask")
+#: fields of :class:`TrialTensors` with a ``time`` dim (cut together by ``take``)
+TIME_FIELDS = ("data", "inputs", "valid", "readout", "loss_mask", "init_mask")
 
 
 def channel_dim(ds: xr.Dataset) -> str:
@@ -55,6 +55,8 @@ class TrialTensors:
         ``loss_mask`` (within ``valid``) for task datasets.
     offset : ndarray of int, shape (trial,)
         Index of each trial's first valid step in the dataset's ``time`` axis.
+    init_mask : Tensor of bool, shape (trial, time)
+        Steps a data-inferred initial state is read from (:func:`initial_state_bins`).
     """
 
     data: torch.Tensor
@@ -65,6 +67,7 @@ class TrialTensors:
     readout: torch.Tensor
     loss_mask: torch.Tensor
     offset: np.ndarray
+    init_mask: torch.Tensor
 
     @property
     def n_trials(self) -> int:
@@ -85,11 +88,14 @@ class TrialTensors:
                 parts[name] = parts[name][:, :length]
         return TrialTensors(**parts)
 
-    def first_steps(self, k: int) -> TrialTensors:
-        """The first ``k`` steps of every trial."""
+    def initial_steps(self) -> TrialTensors:
+        """The steps of ``init_mask`` (as ``valid``), cut after the last one of any trial."""
+        used = self.init_mask.any(dim=0).nonzero()
+        length = int(used.max()) + 1 if used.numel() else 1
         parts = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in TIME_FIELDS:
-            parts[name] = parts[name][:, :k]
+            parts[name] = parts[name][:, :length]
+        parts["valid"] = parts["init_mask"]
         return TrialTensors(**parts)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> TrialTensors:
@@ -111,12 +117,48 @@ class TrialTensors:
         return out
 
 
+def initial_state_bins(
+    valid: np.ndarray, epoch: np.ndarray, init_bins: int, init_epochs: tuple[str, ...] = ()
+) -> np.ndarray:
+    """Bins a data-inferred initial state is read from, on the dataset's time axis.
+
+    Parameters
+    ----------
+    valid : ndarray of bool, shape (trial, time)
+    epoch : ndarray of str, shape (trial, time)
+    init_bins : int
+        At most this many bins per trial (0 = none).
+    init_epochs : tuple of str
+        Only bins of these epochs (empty = any valid bin).
+
+    Returns
+    -------
+    ndarray of bool, shape (trial, time)
+        The first ``init_bins`` valid bins of each trial that lie in ``init_epochs``.
+
+    Examples
+    --------
+    >>> valid = np.array([[True, True, True, True]])
+    >>> epoch = np.array([["iti", "hold", "iti", "stim"]])
+    >>> initial_state_bins(valid, epoch, 2).astype(int).tolist()
+    [[1, 1, 0, 0]]
+    >>> initial_state_bins(valid, epoch, 2, ("iti",)).astype(int).tolist()
+    [[1, 0, 1, 0]]
+    """
+    candidate = np.asarray(valid, bool)
+    if init_epochs:
+        candidate = candidate & np.isin(np.asarray(epoch).astype(str), list(init_epochs))
+    return candidate & (np.cumsum(candidate, axis=1) <= init_bins)
+
+
 def dataset_tensors(
     ds: xr.Dataset,
     *,
     label: str | None = None,
     classes: list[str] | None = None,
     readout_epoch: str = "",
+    init_bins: int = 0,
+    init_epochs: tuple[str, ...] = (),
 ) -> tuple[TrialTensors, list[str]]:
     """Turn a canonical dataset into :class:`TrialTensors` (float32, CPU).
 
@@ -132,6 +174,8 @@ def dataset_tensors(
         outside ``classes`` (or empty / ``"nan"``) get index -1 and are ignored.
     readout_epoch : str
         Epoch whose steps the choice head reads; ``""`` = each trial's last valid step.
+    init_bins, init_epochs
+        Steps of ``init_mask`` (see :func:`initial_state_bins`).
 
     Returns
     -------
@@ -185,6 +229,8 @@ def dataset_tensors(
     loss_mask = shifted_valid
     if "loss_mask" in ds.data_vars:
         loss_mask = ds["loss_mask"].values.astype(bool)[rows, shift] & shifted_valid
+    epoch = ds["epoch"].values if "epoch" in ds else np.full(valid.shape, "")
+    init = initial_state_bins(valid, epoch, init_bins, tuple(init_epochs))[rows, shift] & in_range
     tensors = TrialTensors(
         data=torch.from_numpy(data),
         inputs=torch.from_numpy(inputs),
@@ -194,6 +240,7 @@ def dataset_tensors(
         readout=torch.from_numpy(readout),
         loss_mask=torch.from_numpy(np.ascontiguousarray(loss_mask)),
         offset=offset.astype(np.int64),
+        init_mask=torch.from_numpy(np.ascontiguousarray(init)),
     )
     return tensors, classes
 

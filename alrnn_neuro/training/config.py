@@ -49,6 +49,11 @@ class FitConfig:
         resolved to ``"learned"`` there.
     init_bins : int
         Bins used to infer a data-driven initial state (>= 1).
+    init_epochs : tuple of str
+        Infer z0 only from bins of these epochs (at most ``init_bins`` of them, from each
+        trial's start), e.g. ``("iti",)`` so that the pre-stimulus hold's spikes, where the
+        rule is read out, never enter the initial state; empty = the first ``init_bins``
+        valid bins.
     behaviour : bool
         Add a choice head (cross-entropy on ``behaviour_label``) to the loss.
     behaviour_label : str
@@ -120,6 +125,7 @@ class FitConfig:
     obs: str = "auto"
     init_state: str = "data"
     init_bins: int = 20
+    init_epochs: tuple[str, ...] = ()
     behaviour: bool = False
     behaviour_label: str = "choice"
     behaviour_epoch: str = ""

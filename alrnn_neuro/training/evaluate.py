@@ -20,7 +20,12 @@ from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.alrnn import ALRNN
 from alrnn_neuro.models.params import BIT_ORDER
 from alrnn_neuro.simulate.tasks.metrics import mse, task_accuracy
-from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
+from alrnn_neuro.training.batching import (
+    TrialTensors,
+    channel_dim,
+    dataset_tensors,
+    initial_state_bins,
+)
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys, split_metrics
 from alrnn_neuro.training.network import FitModel
@@ -121,9 +126,9 @@ def compute_metrics(
     """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`, and
     :func:`task_split_metrics` for task datasets).
 
-    With ``init_state="data"`` the first ``init_bins`` bins of each trial, from which the
-    initial state was inferred, are left out. The PSTH baselines come from the ``train``
-    trials. Recordings are scored over chunks of trials (no full-size float64 copies).
+    With ``init_state="data"`` the bins the initial state was inferred from are left out.
+    The PSTH baselines come from the ``train`` trials. Recordings are scored over chunks of
+    trials (no full-size float64 copies).
     """
     config = model.config
     if config.obs in TASK_LOSSES:
@@ -149,8 +154,8 @@ def compute_metrics(
 class RecordingRows:
     """Chunks of a recording, its predictions and its scored entries, by trial position.
 
-    The scored entries are the valid steps of observed units, without the first
-    ``init_bins`` bins of each trial when the initial state was inferred from them.
+    The scored entries are the valid steps of observed units, without the bins the initial
+    state was inferred from (:func:`~alrnn_neuro.training.batching.initial_state_bins`).
     """
 
     def __init__(self, ds: xr.Dataset, tensors: TrialTensors, prediction, config) -> None:
@@ -164,6 +169,9 @@ class RecordingRows:
             else np.ones((ds.sizes["trial"], n_units), bool)
         )
         self.keys = condition_keys(ds, list(config.conditions))
+        epoch = ds["epoch"].values if "epoch" in ds else np.full(self.valid.shape, "")
+        bins = config.init_bins if config.init_state == "data" else 0
+        self.initial = initial_state_bins(self.valid, epoch, bins, tuple(config.init_epochs))
 
     def data(self, rows: np.ndarray) -> np.ndarray:
         return self.counts[rows]
@@ -178,10 +186,7 @@ class RecordingRows:
         return out
 
     def mask(self, rows: np.ndarray) -> np.ndarray:
-        valid = self.valid[rows]
-        if self.config.init_state == "data":  # bins that inferred z0 are not scored
-            steps = np.arange(valid.shape[1])[None, :] - self.tensors.offset[rows, None]
-            valid = valid & (steps >= self.config.init_bins)
+        valid = self.valid[rows] & ~self.initial[rows]  # bins that inferred z0 are not scored
         return valid[:, :, None] & self.observed[rows, None, :]
 
     def baseline(self, train: np.ndarray) -> PSTHBaseline:
@@ -227,7 +232,10 @@ def fit_tensors(model: FitModel, ds: xr.Dataset, record_data: dict | None = None
             f"{list(fitted)[:5]}...; fix: give trials of the same {dim}s, in the same order"
         )
     fit_ds = ds.sel(input=list(config.inputs)) if config.inputs else ds.isel(input=[])
-    tensors, _ = dataset_tensors(fit_ds)
+    init = {"init_bins": config.init_bins, "init_epochs": config.init_epochs}
+    if config.init_state != "data":
+        init = {"init_bins": 0, "init_epochs": ()}
+    tensors, _ = dataset_tensors(fit_ds, **init)
     return tensors.to(next(model.parameters()).device)
 
 

@@ -149,8 +149,14 @@ def psth_rates(
 
 def poisson_log_likelihood(counts: np.ndarray, rates: np.ndarray, mask: np.ndarray) -> float:
     """Σ over ``mask`` of y log λ − λ − log y! (natural log)."""
-    y, lam = counts[mask], np.maximum(rates[mask], 1e-12)
-    return float(np.sum(y * np.log(lam) - lam - gammaln(y + 1.0)))
+    y = counts[mask]
+    return _poisson_rate_terms(y, rates[mask]) - float(gammaln(y + 1.0).sum())
+
+
+def _poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
+    """Σ y log λ − λ (the part of the Poisson log-likelihood that depends on the rates)."""
+    lam = np.maximum(rates, 1e-12)
+    return float(np.sum(y * np.log(lam) - lam))
 
 
 def bits_per_spike(
@@ -265,11 +271,13 @@ def split_metrics(
             acc.setdefault(name, np.zeros((len(levels), *y.shape[1:])))
             np.add.at(acc[name], code, value)
         if obs == "poisson":
-            sums["ll_model"] += poisson_log_likelihood(y, lam, m)
-            sums["ll_psth"] += poisson_log_likelihood(y, baseline.condition_rates(keys[rows]), m)
+            y_m = y[m]
+            log_factorial = float(gammaln(y_m + 1.0).sum())  # shared by the three LLs
             unit = np.broadcast_to(baseline.unit_rates, y.shape)
-            sums["ll_unit_psth"] += poisson_log_likelihood(y, unit, m)
-            sums["n_spikes"] += float(y[m].sum())
+            rates = (lam, baseline.condition_rates(keys[rows]), unit)
+            for name, rate in zip(("ll_model", "ll_psth", "ll_unit_psth"), rates, strict=True):
+                sums[name] += _poisson_rate_terms(y_m, rate[m]) - log_factorial
+            sums["n_spikes"] += float(y_m.sum())
         else:
             sums["sse"] += float(((lam - y)[m] ** 2).sum())
             n_entries += int(m.sum())

@@ -235,8 +235,9 @@ class FitModel(nn.Module):
     def initial_state(self, batch: TrialTensors) -> torch.Tensor | None:
         """z0 (..., trial, latent) inferred from data, or None (the model's own z0).
 
-        With ``init_state="data"``: the readout's ``invert`` of each trial's first
-        ``init_bins`` bins, averaged over those bins. Gradients flow through the inversion
+        With ``init_state="data"``: the readout's ``invert`` of each trial's ``init_mask``
+        bins (the first ``init_bins`` valid bins, of ``init_epochs`` if given), averaged over
+        those bins. Gradients flow through the inversion
         into the readout, so the readout learns to make z0 useful (a detached z0 chases a
         moving readout and made training unstable). The inversion is affine in the data, so
         when every unit is observed a Poisson readout averages first and solves once per
@@ -244,7 +245,7 @@ class FitModel(nn.Module):
         """
         if self.config.init_state != "data":
             return None
-        head = batch.first_steps(self.config.init_bins)
+        head = batch.initial_steps()
         readout = self.readout
         if isinstance(readout, observation.PoissonReadout) and bool(head.observed.all()):
             rate = observation.smooth_time(head.data.to(readout.weight.dtype), head.valid, 1.0)

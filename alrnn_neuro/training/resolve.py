@@ -88,6 +88,7 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
             "fix: --device cpu"
         )
     _check_behaviour(config, ds)
+    _check_init_epochs(config, ds)
     shortest = int(ds["valid"].values.sum(axis=1).min()) if ds.sizes["trial"] else 0
     if config.init_state == "data" and shortest <= config.init_bins:
         raise ConfigError(
@@ -210,3 +211,16 @@ def dataset_fingerprint(ds: xr.Dataset) -> str:
             digest.update(str(values.dtype).encode() + str(values.shape).encode())
             digest.update(values.tobytes())
     return digest.hexdigest()[:16]
+
+
+def _check_init_epochs(config: FitConfig, ds: xr.Dataset) -> None:
+    """``init_epochs`` must name epochs of the dataset, and leave z0 bins in some trial."""
+    if not config.init_epochs or config.init_state != "data":
+        return
+    have = sorted({str(e) for e in np.unique(ds["epoch"].values) if str(e)})
+    unknown = [e for e in config.init_epochs if e not in have]
+    if unknown:
+        raise ConfigError(
+            f"init_epochs={list(config.init_epochs)} names epochs {unknown} the dataset lacks; "
+            f"fix: use some of {have} (e.g. the inter-trial epoch), or init_epochs = []"
+        )

@@ -89,7 +89,12 @@ def prepare_session(
     cfg = resolve_config(config, ds)
     label = cfg.behaviour_label if cfg.behaviour else None
     fit_ds = ds.sel(input=list(cfg.inputs)) if cfg.inputs else ds.isel(input=[])
-    tensors, classes = dataset_tensors(fit_ds, label=label, readout_epoch=cfg.behaviour_epoch)
+    init = {"init_bins": cfg.init_bins, "init_epochs": cfg.init_epochs}
+    if cfg.init_state != "data":
+        init = {"init_bins": 0, "init_epochs": ()}
+    tensors, classes = dataset_tensors(
+        fit_ds, label=label, readout_epoch=cfg.behaviour_epoch, **init
+    )
     if split is None:
         names = ("train", "val", "test")[: len(cfg.split)]
         fractions = dict(zip(names, cfg.split, strict=True))
