@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,21 @@ def find_shared_data() -> Path | None:
     return None
 
 
+#: set (by .ci/run, or any CI that exports CI=true) to make missing shared data a failure
+REQUIRE_SHARED_DATA = bool(
+    os.environ.get("ALRNN_NEURO_REQUIRE_SHARED_DATA") or os.environ.get("CI")
+)
+
+
 @pytest.fixture
 def shared_data() -> Path:
+    """The shared real recordings; skipped on a bare checkout, a failure in CI."""
     path = find_shared_data()
     if path is None:
-        pytest.skip("shared/data (real recordings) not found beside the checkout")
+        message = "shared/data (real recordings) not found beside the checkout"
+        if REQUIRE_SHARED_DATA:
+            pytest.fail(f"{message}; CI must provide it (../shared/data)")
+        pytest.skip(message)
     return path
 
 

@@ -119,8 +119,11 @@ def _dense_rows(latents: torch.Tensor):
     k, b, t, m = latents.shape
     tm = latents.movedim(-2, 0)  # (time, member, trial, latent)
     if tm.is_contiguous():
-        return (tm.view(-1, m), lambda d: d.view(tm.shape).movedim(0, -2),
-                lambda d: d.view(t, k, b * m))  # fmt: skip
+        return (
+            tm.view(-1, m),
+            lambda d: d.view(tm.shape).movedim(0, -2),
+            lambda d: d.view(t, k, b * m),
+        )
     dense = latents.contiguous()
     return dense.view(-1, m), lambda d: d.view(dense.shape), lambda d: d.view(1, k, -1)
 

@@ -144,11 +144,27 @@ def plot_performance_vs_p(
         n_seeds = alrnn.sizes["seed"]
         offsets = np.linspace(-0.12, 0.12, n_seeds) if n_seeds > 1 else np.zeros(1)
         for s in range(n_seeds):
-            ax.plot(x + offsets[s], alrnn.values[:, s], "o", color="0.55", ms=3.5, alpha=0.8,
-                    label="AL-RNN seeds" if s == 0 else None)  # fmt: skip
+            ax.plot(
+                x + offsets[s],
+                alrnn.values[:, s],
+                "o",
+                color="0.55",
+                ms=3.5,
+                alpha=0.8,
+                label="AL-RNN seeds" if s == 0 else None,
+            )
         mean, sem = mean_sem(alrnn)
-        ax.errorbar(x, mean.values, yerr=sem.values, color="C0", marker="s", ms=5, lw=1.8,
-                    capsize=3, label="AL-RNN mean ± sem")  # fmt: skip
+        ax.errorbar(
+            x,
+            mean.values,
+            yerr=sem.values,
+            color="C0",
+            marker="s",
+            ms=5,
+            lw=1.8,
+            capsize=3,
+            label="AL-RNN mean ± sem",
+        )
     _baselines(ax, data)
     if minimal_p is not None and np.isfinite(minimal_p) and minimal_p in pwl:
         k = float(np.flatnonzero(pwl == minimal_p)[0])
@@ -189,12 +205,29 @@ def plot_performance_vs_train_fraction(results: xr.Dataset, *, metric: str | Non
     if "alrnn" in data["model"].values:
         for p in data["pwl_units"].values:
             mean, sem = mean_sem(data.sel(model="alrnn", pwl_units=p))
-            ax.errorbar(f, mean.values, yerr=sem.values, marker="o", ms=4, capsize=3,
-                        color=colours[p], label=f"AL-RNN P = {p}")  # fmt: skip
+            ax.errorbar(
+                f,
+                mean.values,
+                yerr=sem.values,
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=colours[p],
+                label=f"AL-RNN P = {p}",
+            )
     for k, model in enumerate(m for m in data["model"].values if m != "alrnn"):
         mean, sem = mean_sem(data.sel(model=model).isel(pwl_units=0))
-        ax.errorbar(f, mean.values, yerr=sem.values, marker="^", ms=4, capsize=3, ls="--",
-                    color=f"C{k + 1}", label=model)  # fmt: skip
+        ax.errorbar(
+            f,
+            mean.values,
+            yerr=sem.values,
+            marker="^",
+            ms=4,
+            capsize=3,
+            ls="--",
+            color=f"C{k + 1}",
+            label=model,
+        )
     ax.set_xscale("log")
     ax.set_xticks(f, [f"{v:g}" for v in f])
     ax.minorticks_off()
@@ -240,13 +273,21 @@ def plot_regions_vs_p(results: xr.Dataset) -> Figure:
         sub = data.sel(train_fraction=f) if f is not None else data
         mean, sem = mean_sem(sub.transpose("pwl_units", "seed"))
         label = "mean ± sem" if f is None else f"train fraction {f:g}"
-        ax.errorbar(x, mean.values, yerr=sem.values, marker="s", ms=4, capsize=3,
-                    color=f"C{k}", label=label)  # fmt: skip
+        ax.errorbar(
+            x, mean.values, yerr=sem.values, marker="s", ms=4, capsize=3, color=f"C{k}", label=label
+        )
     top = data.sel(train_fraction=max(fractions)) if fractions[0] is not None else data
     top = top.transpose("pwl_units", "seed")
     for s in range(top.sizes["seed"]):
-        ax.plot(x, top.values[:, s], "o", color="0.55", ms=3, alpha=0.8,
-                label="seeds (largest fraction)" if s == 0 else None)  # fmt: skip
+        ax.plot(
+            x,
+            top.values[:, s],
+            "o",
+            color="0.55",
+            ms=3,
+            alpha=0.8,
+            label="seeds (largest fraction)" if s == 0 else None,
+        )
     ax.plot(x, 2.0 ** pwl.astype(float), ":", color="0.3", label="2^P regions exist")
     ax.set_yscale("log", base=2)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -313,16 +354,25 @@ def plot_shared_index(multitask: xr.Dataset) -> Figure:
     fig, ax = _figure(5.0, 3.6)
     pwl = multitask["pwl_units"].values
     x = np.arange(pwl.size, dtype=float)
-    for k, (name, label) in enumerate((("shared_index", "shared index (mean overlap)"),
-                                       ("task_specificity", "task specificity"))):  # fmt: skip
+    for k, (name, label) in enumerate(
+        (("shared_index", "shared index (mean overlap)"), ("task_specificity", "task specificity"))
+    ):
         if name not in multitask:
             continue
         data = multitask[name].transpose("pwl_units", "seed")
         for s in range(data.sizes["seed"]):
             ax.plot(x, data.values[:, s], "o", color=f"C{k}", ms=3, alpha=0.4)
         mean, sem = mean_sem(data)
-        ax.errorbar(x, mean.values, yerr=sem.values, marker="s", ms=5, capsize=3,
-                    color=f"C{k}", label=f"{label}, mean ± sem")  # fmt: skip
+        ax.errorbar(
+            x,
+            mean.values,
+            yerr=sem.values,
+            marker="s",
+            ms=5,
+            capsize=3,
+            color=f"C{k}",
+            label=f"{label}, mean ± sem",
+        )
     ax.set_xticks(x, [str(p) for p in pwl])
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("PWL units P")
@@ -362,10 +412,15 @@ def plot_region_usage(
     keep = np.argsort(-total, kind="stable")[: max(1, min(max_regions, int((total > 0).sum())))]
     table = table.isel(region=np.sort(keep))
     fig, ax = _figure(3.2 + 0.3 * table.sizes["region"], 1.6 + 0.3 * table.sizes["task"])
-    im = ax.imshow(table.values, cmap="magma", vmin=0, vmax=max(float(table.max()), 1e-9),
-                   aspect="auto")  # fmt: skip
-    ax.set_xticks(range(table.sizes["region"]), [str(r) for r in table["region"].values],
-                  rotation=90, fontsize=7)  # fmt: skip
+    im = ax.imshow(
+        table.values, cmap="magma", vmin=0, vmax=max(float(table.max()), 1e-9), aspect="auto"
+    )
+    ax.set_xticks(
+        range(table.sizes["region"]),
+        [str(r) for r in table["region"].values],
+        rotation=90,
+        fontsize=7,
+    )
     ax.set_yticks(range(table.sizes["task"]), [str(t) for t in table["task"].values], fontsize=7)
     ax.set_xlabel("region (bitcode)")
     ax.set_title(f"Region usage per task, P = {pwl_units}, seed {seed}", fontsize=10)

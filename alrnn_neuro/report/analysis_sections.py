@@ -18,8 +18,13 @@ from alrnn_neuro.plotting.rsa import plot_similarity
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, img_file, mark, note, table
 
 #: analysis figures in reading order (others follow alphabetically)
-FIGURE_ORDER = ("region_epoch", "trajectories_pc", "transition_graph", "eigenvalues",
-                "switch_latency")  # fmt: skip
+FIGURE_ORDER = (
+    "region_epoch",
+    "trajectories_pc",
+    "transition_graph",
+    "eigenvalues",
+    "switch_latency",
+)
 #: alignment rows shown outside the collapsed full table
 MAX_ROWS = 12
 
@@ -45,11 +50,16 @@ def figures(folder: Path, order: tuple[str, ...] = ()) -> list[Path]:
 
 
 def _facts(a: dict) -> str:
-    keys = (("n_latent", "latent states M"), ("n_pwl", "PWL units P"),
-            ("n_regions_used", "regions used"), ("n_regions_total", "regions that exist (2^P)"),
-            ("n_regions_90", "regions covering 90 % of steps"),
-            ("epoch_ami", "AMI(region; epoch)"), ("epoch_p", "circular-shift null p"),
-            ("n_null", "null draws"))  # fmt: skip
+    keys = (
+        ("n_latent", "latent states M"),
+        ("n_pwl", "PWL units P"),
+        ("n_regions_used", "regions used"),
+        ("n_regions_total", "regions that exist (2^P)"),
+        ("n_regions_90", "regions covering 90 % of steps"),
+        ("epoch_ami", "AMI(region; epoch)"),
+        ("epoch_p", "circular-shift null p"),
+        ("n_null", "null draws"),
+    )
     rows = [(label, a[k]) for k, label in keys if k in a]
     if a.get("trial_variables"):
         rows.append(("trial variables scored", ", ".join(map(str, a["trial_variables"]))))
@@ -70,24 +80,46 @@ def regimes_section(folder: Path) -> Section:
         top = a.get("top_regions") or []
         if top:
             rows = [
-                (r.get("region"), r.get("bits"), r.get("frequency"),
-                 ", ".join(map(str, r.get("epochs", []))))
+                (
+                    r.get("region"),
+                    r.get("bits"),
+                    r.get("frequency"),
+                    ", ".join(map(str, r.get("epochs", []))),
+                )
                 for r in top
-            ]  # fmt: skip
+            ]
             heads = ["region", "bits", "time share", "epochs (>= 10 % of steps)"]
             section.add(table(heads, rows))
         scores = a.get("scores") or []
-        cols = ("variable", "epoch", "ami", "null_circular_mean", "p_circular",
-                "null_shuffle_mean", "p_shuffle", "n_steps")  # fmt: skip
-        heads = ("variable", "epoch", "AMI", "null mean (circular)", "p (circular shift)",
-                 "null mean (shuffle)", "p (trial shuffle)", "steps")  # fmt: skip
+        cols = (
+            "variable",
+            "epoch",
+            "ami",
+            "null_circular_mean",
+            "p_circular",
+            "null_shuffle_mean",
+            "p_shuffle",
+            "n_steps",
+        )
+        heads = (
+            "variable",
+            "epoch",
+            "AMI",
+            "null mean (circular)",
+            "p (circular shift)",
+            "null mean (shuffle)",
+            "p (trial shuffle)",
+            "steps",
+        )
         rows = [[s.get(c) for c in cols] for s in scores]
         overall = [r for r in rows if r[1] == "all"]
         if overall:
             section.add(table(heads, overall))
         if len(rows) > len(overall):
-            section.add("<details><summary>AMI per epoch (all rows)</summary>"
-                        f"{table(heads, rows)}</details>")  # fmt: skip
+            section.add(
+                "<details><summary>AMI per epoch (all rows)</summary>"
+                f"{table(heads, rows)}</details>"
+            )
         latency = a.get("switch_latency_median_s") or {}
         if latency:
             section.add("<h3>Switch latency</h3>")
@@ -123,8 +155,12 @@ def primitives_section(folder: Path) -> Section:
     if not isinstance(records, list):
         records = records.get("primitives", []) if isinstance(records, dict) else []
     found = sorted({str(r.get("primitive")) for r in records if r.get("detected") is True})
-    section.add(note(f"From {folder / 'primitives.json'}: {len(records)} test(s); detected: "
-                     f"{', '.join(found) or 'none'}. Detected rows first."))  # fmt: skip
+    section.add(
+        note(
+            f"From {folder / 'primitives.json'}: {len(records)} test(s); detected: "
+            f"{', '.join(found) or 'none'}. Detected rows first."
+        )
+    )
     kinds = list(dict.fromkeys(str(r.get("primitive")) for r in records))
     for kind in kinds:
         rows = [r for r in records if str(r.get("primitive")) == kind]
@@ -153,11 +189,16 @@ def _cycles(folder: Path) -> str:
     summary = read_json(align).get("cycles") if align.is_file() else None
     if isinstance(summary, list) and summary:
         rows = [
-            (c.get("period"), c.get("n_cycles"), c.get("n_stable"),
-             "; ".join("->".join(map(str, q)) for q in (c.get("region_sequences") or [])[:6]),
-             ", ".join(map(str, c.get("epochs") or [])), c.get("method"))
+            (
+                c.get("period"),
+                c.get("n_cycles"),
+                c.get("n_stable"),
+                "; ".join("->".join(map(str, q)) for q in (c.get("region_sequences") or [])[:6]),
+                ", ".join(map(str, c.get("epochs") or [])),
+                c.get("method"),
+            )
             for c in summary
-        ]  # fmt: skip
+        ]
         heads = ["period", "cycles", "stable", "region sequences", "epochs", "method"]
         return table(heads, rows)
     if not (folder / "dynamics.nc").is_file():
@@ -184,23 +225,37 @@ def rsa_section(folder: Path) -> Section:
     if seg != "epoch":
         section.title = f"RSA by {seg}"
     units = summary.get("n_units") or {}
-    section.add(note(
-        f"From {folder}: {summary.get('distance', '?')} RDMs over the conditions "
-        f"{', '.join(map(str, summary.get('conditions', [])))}, compared with "
-        f"{summary.get('compare', '?')}; units per area: "
-        f"{', '.join(f'{k} {v}' for k, v in units.items()) or '?'}. The noise ceiling bounds "
-        "what RDMs from half of the trials reach (split-half)."
-    ))  # fmt: skip
+    section.add(
+        note(
+            f"From {folder}: {summary.get('distance', '?')} RDMs over the conditions "
+            f"{', '.join(map(str, summary.get('conditions', [])))}, compared with "
+            f"{summary.get('compare', '?')}; units per area: "
+            f"{', '.join(f'{k} {v}' for k, v in units.items()) or '?'}. The noise ceiling bounds "
+            "what RDMs from half of the trials reach (split-half)."
+        )
+    )
     labels = summary.get("conditions_list") or []
     if labels:
         section.add(note(f"conditions: {', '.join(map(str, labels))}"))
     rows = [
-        [r.get("area"), r.get(seg), r.get("similarity"), fmt(r.get("ci")), r.get("p_value"),
-         r.get("p_corrected"), fmt(r.get("noise_ceiling")), r.get("n_conditions")]
+        [
+            r.get("area"),
+            r.get(seg),
+            r.get("similarity"),
+            fmt(r.get("ci")),
+            r.get("p_value"),
+            r.get("p_corrected"),
+            fmt(r.get("noise_ceiling")),
+            r.get("n_conditions"),
+        ]
         for r in summary.get("rows", [])
-    ]  # fmt: skip
-    section.add(table(["area", seg, "similarity", "95 % CI", "p", "p (Holm)", "noise ceiling",
-                       "conditions"], rows))  # fmt: skip
+    ]
+    section.add(
+        table(
+            ["area", seg, "similarity", "95 % CI", "p", "p (Holm)", "noise ceiling", "conditions"],
+            rows,
+        )
+    )
     found = figures(folder, ("rsa_similarity", "rsa_rdms", "rsa_mds"))
     if not found and (folder / "rsa.nc").is_file():
         import matplotlib.pyplot as plt

@@ -28,8 +28,9 @@ def claims_section(path: Path) -> Section:
     if not claims:
         section.add(note("reproduce.json lists no claims."))
         return section
-    rows = [(esc(c.get("claim", "")), mark(c.get("holds")), esc(c.get("evidence", "")))
-            for c in claims]  # fmt: skip
+    rows = [
+        (esc(c.get("claim", "")), mark(c.get("holds")), esc(c.get("evidence", ""))) for c in claims
+    ]
     section.add(table(["claim", "holds", "evidence"], rows, raw=(0, 1, 2)))
     return section
 
@@ -60,8 +61,11 @@ def _data_summary(data: dict) -> dict:
 
 
 #: (key, title) of the dict entries of reproduce.json / sweep.json shown as tables
-REPRODUCE_TABLES = (("versions", "Versions"), ("fit_config", "Fit configuration"),
-                    ("grid", "Sweep grid"))  # fmt: skip
+REPRODUCE_TABLES = (
+    ("versions", "Versions"),
+    ("fit_config", "Fit configuration"),
+    ("grid", "Sweep grid"),
+)
 SWEEP_TABLES = (("grid", "Grid"), ("base_config", "Base fit configuration"), ("data", "Data"))
 
 
@@ -98,8 +102,9 @@ def config_section(
             section.add(key_values(_data_summary(record["data"])))
         if record.get("alrnn_neuro_version"):
             section.add(note(f"fitted with alrnn-neuro {record['alrnn_neuro_version']}"))
-    section.add(note(f"Report written by alrnn-neuro {version}, Python "
-                     f"{platform.python_version()}."))  # fmt: skip
+    section.add(
+        note(f"Report written by alrnn-neuro {version}, Python {platform.python_version()}.")
+    )
     return section
 
 

@@ -43,8 +43,11 @@ def _per_p_rows(mt: xr.Dataset) -> tuple[list[str], list[list]]:
             data = data if "seed" in data.dims else data.expand_dims(seed=[0])
             mean, sem = plot.mean_sem(data)
             n = max(n, int(data.notnull().sum()))
-            row.append("-" if not np.isfinite(float(mean)) else f"{fmt(float(mean))} ± "
-                       f"{fmt(float(sem), 2)}")  # fmt: skip
+            row.append(
+                "-"
+                if not np.isfinite(float(mean))
+                else f"{fmt(float(mean))} ± {fmt(float(sem), 2)}"
+            )
         rows.append([row[0], n, *row[1:]])
     return headers, rows
 
@@ -55,13 +58,17 @@ def multitask_section(path: Path) -> Section:
     mt = read_netcdf(path)
     section = Section("multitask", "Multi-task region sharing")
     tasks = mt["task"].values if "task" in mt.coords else []
-    section.add(note(
-        f"From {path}: {len(tasks)} task(s) ({', '.join(map(str, tasks))}); shared index = mean "
-        "pairwise overlap of the tasks' region-usage distributions (1 = all tasks use the same "
-        "regions, 0 = each task its own)."
-    ))  # fmt: skip
-    missing = [v for v in ("region_usage", "shared_index", "usage_entropy", "task_accuracy")
-               if v not in mt]  # fmt: skip
+    section.add(
+        note(
+            f"From {path}: {len(tasks)} task(s) ({', '.join(map(str, tasks))}); shared index = "
+            "mean "
+            "pairwise overlap of the tasks' region-usage distributions (1 = all tasks use the same "
+            "regions, 0 = each task its own)."
+        )
+    )
+    missing = [
+        v for v in ("region_usage", "shared_index", "usage_entropy", "task_accuracy") if v not in mt
+    ]
     if missing:
         section.add(note(f"multitask.nc lacks {', '.join(missing)}; those parts are skipped."))
     if "shared_index" in mt and "pwl_units" in mt["shared_index"].dims:
@@ -87,6 +94,10 @@ def multitask_section(path: Path) -> Section:
             record = {}
         rho = record.get("spearman_shared_vs_p") if isinstance(record, dict) else None
         if isinstance(rho, dict):
-            section.add(note(f"Spearman correlation of shared index with P: rho = "
-                             f"{fmt(rho.get('rho'))}, p = {fmt(rho.get('p_value'))}."))  # fmt: skip
+            section.add(
+                note(
+                    f"Spearman correlation of shared index with P: rho = "
+                    f"{fmt(rho.get('rho'))}, p = {fmt(rho.get('p_value'))}."
+                )
+            )
     return section

@@ -76,12 +76,16 @@ def minimal_p_table(results: xr.Dataset, summary: xr.Dataset) -> str:
                 "-" if not np.isfinite(minimal) else f"{minimal:g}",
                 "-" if best is None else str(best),
                 _pm(float(am.sel(pwl_units=best)), float(asem.sel(pwl_units=best)))
-                if best is not None else "-",
+                if best is not None
+                else "-",
                 _pm(float(am.isel(pwl_units=0)), float(asem.isel(pwl_units=0))),
-            ]  # fmt: skip
+            ]
         for b in baselines:
-            row.append(_pm(float(m.sel(model=b).isel(pwl_units=0)),
-                           float(s.sel(model=b).isel(pwl_units=0))))  # fmt: skip
+            row.append(
+                _pm(
+                    float(m.sel(model=b).isel(pwl_units=0)), float(s.sel(model=b).isel(pwl_units=0))
+                )
+            )
         rows.append(row)
     p0 = f"P = {results['pwl_units'].values[0]}"
     headers = ["train fraction"]
@@ -98,12 +102,14 @@ def sweep_section(folder: Path) -> Section:
     section = Section("sweep", "Nonlinearity sweep (P)")
     metric = plot.default_metric(results)
     seeds = results.sizes.get("seed", 1)
-    section.add(note(
-        f"From {folder}: metric {metric} on the sweep's common held-out test trials; "
-        f"models {', '.join(map(str, results['model'].values))}; P = "
-        f"{', '.join(map(str, results['pwl_units'].values))}; {seeds} seed(s). Minimal "
-        "sufficient P = smallest P whose mean is within one sem of the best P's mean."
-    ))  # fmt: skip
+    section.add(
+        note(
+            f"From {folder}: metric {metric} on the sweep's common held-out test trials; "
+            f"models {', '.join(map(str, results['model'].values))}; P = "
+            f"{', '.join(map(str, results['pwl_units'].values))}; {seeds} seed(s). Minimal "
+            "sufficient P = smallest P whose mean is within one sem of the best P's mean."
+        )
+    )
     if not bool(results[metric].notnull().any()):
         return section.add(note(f"No finished cells yet: every {metric} value is NaN."))
     for label, sub in by_latent_dim(results):
@@ -116,8 +122,12 @@ def sweep_section(folder: Path) -> Section:
                 top = top.sel(train_fraction=sub["train_fraction"].max())
             minimal = float(top)
         section.add(f"<h3>Performance vs P{esc(suffix)}</h3>")
-        section.add(img_figure(plot.plot_performance_vs_p(sub, metric=metric, minimal_p=minimal),
-                               f"performance vs P{suffix}"))  # fmt: skip
+        section.add(
+            img_figure(
+                plot.plot_performance_vs_p(sub, metric=metric, minimal_p=minimal),
+                f"performance vs P{suffix}",
+            )
+        )
         section.add(f"<h3>Minimal sufficient P{esc(suffix)}</h3>")
         section.add(minimal_p_table(sub, summary))
         fractions = sub.sizes.get("train_fraction", 1)
@@ -160,8 +170,12 @@ def tasks_section(sweeps: dict[str, Path]) -> Section:
             [task, metric, label or "-", "-" if not np.isfinite(minimal) else f"{minimal:g}"]
         )
     if results:
-        section.add(note("Largest train fraction and largest M of each task's sweep; baselines as "
-                         "bands (mean ± sem), AL-RNN seeds as points."))  # fmt: skip
+        section.add(
+            note(
+                "Largest train fraction and largest M of each task's sweep; baselines as "
+                "bands (mean ± sem), AL-RNN seeds as points."
+            )
+        )
         section.add(img_figure(plot.plot_task_sweeps(results), "performance vs P per task"))
         section.add(table(["task", "metric", "M", "minimal sufficient P"], rows))
     for line in failed:

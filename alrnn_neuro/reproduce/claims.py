@@ -83,30 +83,51 @@ def sweep_claims(results: xr.Dataset, *, latent_dim: int) -> list[dict[str, Any]
     bound = mm - sign * sm
     base = _baselines(summary, big)
     minimal = summary["minimal_pwl_units"].sel(train_fraction=big).item()
-    out.append(claim(texts[0], better(ms, bound), (
-        f"{head}, train fraction {big:g}: {_row(mean, sem, ps, train_fraction=big)}{base}. "
-        f"Best sparse P={best_s}: {ms:.4g} vs P=M bound {mm:.4g} {'-' if higher else '+'} "
-        f"{sm:.2g} = {bound:.4g}. Minimal sufficient P (within one sem of the best): {minimal:g}."
-    )))  # fmt: skip
+    out.append(
+        claim(
+            texts[0],
+            better(ms, bound),
+            (
+                f"{head}, train fraction {big:g}: {_row(mean, sem, ps, train_fraction=big)}{base}. "
+                f"Best sparse P={best_s}: {ms:.4g} vs P=M bound {mm:.4g} {'-' if higher else '+'} "
+                f"{sm:.2g} = {bound:.4g}. Minimal sufficient P (within one sem of the best): "
+                f"{minimal:g}."
+            ),
+        )
+    )
     row = mean.sel(train_fraction=big)
     best = int(row["pwl_units"].values[int(np.nanargmax(sign * row.values))])
     mb, sb = _ms(mean, sem, pwl_units=best, train_fraction=big)
     m0, _ = _ms(mean, sem, pwl_units=0, train_fraction=big)
     gap = mb - sign * sb
     holds = best != 0 and not better(m0, gap)
-    out.append(claim(texts[1], holds, (
-        f"train fraction {big:g}: P=0 {m0:.4g} vs best P={best} {_fmt(mb, sb)} (bound "
-        f"{gap:.4g}); the gap is {abs(mb - m0):.2g} = {abs(mb - m0) / max(sb, 1e-12):.1f} sem."
-    )))  # fmt: skip
+    out.append(
+        claim(
+            texts[1],
+            holds,
+            (
+                f"train fraction {big:g}: P=0 {m0:.4g} vs best P={best} {_fmt(mb, sb)} (bound "
+                f"{gap:.4g}); the gap is {abs(mb - m0):.2g} = {abs(mb - m0) / max(sb, 1e-12):.1f} "
+                "sem."
+            ),
+        )
+    )
     best_small = max(
         sparse, key=lambda p: sign * float(mean.sel(pwl_units=p, train_fraction=small))
     )
     ms2, _ = _ms(mean, sem, pwl_units=best_small, train_fraction=small)
     mm2, _ = _ms(mean, sem, pwl_units=latent_dim, train_fraction=small)
-    out.append(claim(texts[2], better(ms2, mm2), (
-        f"{head}, train fraction {small:g}: {_row(mean, sem, ps, train_fraction=small)}"
-        f"{_baselines(summary, small)}. Best sparse P={best_small} {ms2:.4g} vs P=M {mm2:.4g}."
-    )))  # fmt: skip
+    out.append(
+        claim(
+            texts[2],
+            better(ms2, mm2),
+            (
+                f"{head}, train fraction {small:g}: {_row(mean, sem, ps, train_fraction=small)}"
+                f"{_baselines(summary, small)}. Best sparse P={best_small} {ms2:.4g} vs P=M "
+                f"{mm2:.4g}."
+            ),
+        )
+    )
     return out
 
 
@@ -138,11 +159,18 @@ def regime_claims(
     elif ami is None or p is None:
         out.append(claim(text, None, "not testable: no epoch labels or no null draws"))
     else:
-        out.append(claim(text, p < 0.01, (
-            f"AMI(region, epoch) = {ami:.3f}, circular-shift null p = {p:.3g} "
-            f"({analysis.get('n_regions_used')} of {analysis.get('n_regions_total')} regions "
-            f"used, {analysis.get('n_regions_90')} cover 90 % of steps)"
-        )))  # fmt: skip
+        out.append(
+            claim(
+                text,
+                p < 0.01,
+                (
+                    f"AMI(region, epoch) = {ami:.3f}, circular-shift null p = {p:.3g} "
+                    f"({analysis.get('n_regions_used')} of {analysis.get('n_regions_total')} "
+                    "regions "
+                    f"used, {analysis.get('n_regions_90')} cover 90 % of steps)"
+                ),
+            )
+        )
     text = (
         "Rule-set routing: each rule puts the stimulus epoch in its own region, whose map passes "
         "the rule's relevant feature (location / pitch) to the choice"
@@ -155,10 +183,17 @@ def regime_claims(
             f"location {r['location']:+.2f}, pitch {r['pitch']:+.2f}, SI {r['selectivity']:+.2f}"
             for r in routing["rows"]
         )
-        out.append(claim(text, routing["pair_found"], (
-            f"{rows}; choice axis CV accuracy {routing['choice_accuracy']:.2f}, T = "
-            f"{routing['horizon']} bins (SI > 0: the region passes the rule's relevant feature)"
-        )))  # fmt: skip
+        out.append(
+            claim(
+                text,
+                routing["pair_found"],
+                (
+                    f"{rows}; choice axis CV accuracy {routing['choice_accuracy']:.2f}, T = "
+                    f"{routing['horizon']} bins (SI > 0: the region passes the rule's relevant "
+                    "feature)"
+                ),
+            )
+        )
     text = "The rule is held in a slow mode during the hold epoch (|λ| >= 0.95, rule AUC >= 0.8)"
     if not hold.get("testable"):
         out.append(claim(text, None, f"not testable: {hold.get('reason')}"))
@@ -166,10 +201,18 @@ def regime_claims(
         auc = hold["rule_auc"]
         ok = hold["slowest_modulus"] >= 0.95 and auc is not None and auc >= 0.8
         auc_text = "n/a" if auc is None else f"{auc:.2f}"
-        out.append(claim(text, ok, (
-            f"hold region {hold['region']} ({hold['share']:.0%} of hold bins): slowest |λ| = "
-            f"{hold['slowest_modulus']:.3f}; rule AUC along its left eigenvector = {auc_text}"
-        )))  # fmt: skip
+        out.append(
+            claim(
+                text,
+                ok,
+                (
+                    f"hold region {hold['region']} ({hold['share']:.0%} of hold bins): slowest "
+                    "|λ| = "
+                    f"{hold['slowest_modulus']:.3f}; rule AUC along its left eigenvector = "
+                    f"{auc_text}"
+                ),
+            )
+        )
     return out
 
 
@@ -187,13 +230,17 @@ def rsa_claim(summary: dict[str, Any] | None, *, area: str = "mPFC", segment: st
         return claim(text, None, f"not testable: no {area} / {segment} comparison in rsa.json")
     r = rows[0]
     ok = r["similarity"] > 0 and r["p_corrected"] is not None and r["p_corrected"] < 0.05
-    return claim(text, ok, (
-        f"{summary.get('compare')} on {summary.get('distance')} RDMs of "
-        f"{', '.join(summary.get('conditions', []))}: similarity {r['similarity']:.3f} "
-        f"(95% CI {_n(r['ci'][0])}..{_n(r['ci'][1])}), p = {_n(r['p_value'])}, Holm p = "
-        f"{_n(r['p_corrected'])}, noise ceiling {_n(r['noise_ceiling'][0])}.."
-        f"{_n(r['noise_ceiling'][1])}, {_n(r['n_conditions'])} conditions"
-    ))  # fmt: skip
+    return claim(
+        text,
+        ok,
+        (
+            f"{summary.get('compare')} on {summary.get('distance')} RDMs of "
+            f"{', '.join(summary.get('conditions', []))}: similarity {r['similarity']:.3f} "
+            f"(95% CI {_n(r['ci'][0])}..{_n(r['ci'][1])}), p = {_n(r['p_value'])}, Holm p = "
+            f"{_n(r['p_corrected'])}, noise ceiling {_n(r['noise_ceiling'][0])}.."
+            f"{_n(r['noise_ceiling'][1])}, {_n(r['n_conditions'])} conditions"
+        ),
+    )
 
 
 def _n(x: float | None) -> str:
@@ -221,8 +268,12 @@ def task_claim(task: str, results: xr.Dataset, latent_dim: int) -> dict[str, Any
     evidence += f"{minimal:g}" if np.isfinite(minimal) else "n/a"
     best = float(mean.max())
     if summary.attrs["metric"] == "test_accuracy" and not best >= LEARNED:
-        return claim(text, None, f"not testable: no P learned the task (best mean accuracy "
-                                 f"{best:.3g} < {LEARNED}); {evidence}")  # fmt: skip
+        return claim(
+            text,
+            None,
+            f"not testable: no P learned the task (best mean accuracy "
+            f"{best:.3g} < {LEARNED}); {evidence}",
+        )
     return claim(text, bool(np.isfinite(minimal) and minimal < latent_dim), evidence)
 
 
@@ -242,10 +293,17 @@ def multitask_claims(summary: dict[str, Any], latent_dim: int) -> list[dict[str,
     if trend["rho"] is None:
         return [claim(text, None, f"not testable: fewer than two P > 0 with data; {per_p}")]
     ok = trend["rho"] < 0 and trend["p_value"] < 0.05
-    return [claim(text, ok, (
-        f"Spearman rho = {trend['rho']:.2f} (p = {trend['p_value']:.3g}, {trend['n_cells']} "
-        f"cells, M = {latent_dim}); {per_p}"
-    ))]  # fmt: skip
+    return [
+        claim(
+            text,
+            ok,
+            (
+                f"Spearman rho = {trend['rho']:.2f} (p = {trend['p_value']:.3g}, "
+                f"{trend['n_cells']} "
+                f"cells, M = {latent_dim}); {per_p}"
+            ),
+        )
+    ]
 
 
 def _pair(v: list) -> str:

@@ -94,8 +94,15 @@ def sweep(data: Path, grid, base, out: Path, workers: int):
         except ImportError:
             logger.info("dask.distributed is not installed: cells run one after another")
     logger.info("sweep of %d cells into %s (%s)", len(grid.cells()), out, executor)
-    return run_sweep(data, grid, base, out=out, executor=executor,
-                     workers=workers if executor == "dask" else None, resume=True)  # fmt: skip
+    return run_sweep(
+        data,
+        grid,
+        base,
+        out=out,
+        executor=executor,
+        workers=workers if executor == "dask" else None,
+        resume=True,
+    )
 
 
 def versions() -> dict[str, str]:

@@ -40,9 +40,13 @@ def routing_facts(fit: Any) -> dict[str, Any]:
         return {"testable": False, "reason": f"the data lack {', '.join(missing)}"}
     table, summary = rule_routing(ALRNNParams.from_model(fit), lat, names)
     rows = table.to_dict(orient="records")
-    return {"testable": True, "pair_found": bool(summary["pair_found"]), "rows": rows,
-            "choice_accuracy": float(summary["choice_accuracy"]),
-            "horizon": int(summary["horizon"])}  # fmt: skip
+    return {
+        "testable": True,
+        "pair_found": bool(summary["pair_found"]),
+        "rows": rows,
+        "choice_accuracy": float(summary["choice_accuracy"]),
+        "horizon": int(summary["horizon"]),
+    }
 
 
 def hold_facts(fit: Any) -> dict[str, Any]:
@@ -59,9 +63,13 @@ def hold_facts(fit: Any) -> dict[str, Any]:
         return {"testable": False, "reason": "the data lack a 'rule' trial label or a 'hold' epoch"}
     mode = hold_mode(ALRNNParams.from_model(fit), lat)
     auc = mode["rule_auc"]
-    return {"testable": True, "region": mode["region"], "share": mode["share"],
-            "slowest_modulus": mode["eigenvalue_modulus"],
-            "rule_auc": None if np.isnan(auc) else auc}  # fmt: skip
+    return {
+        "testable": True,
+        "region": mode["region"],
+        "share": mode["share"],
+        "slowest_modulus": mode["eigenvalue_modulus"],
+        "rule_auc": None if np.isnan(auc) else auc,
+    }
 
 
 def _missing(lat, names: list[str]) -> list[str]:

@@ -141,34 +141,76 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 STIMULUS = {
     "quick": StimulusSettings(
-        name="quick", n_trials=300, n_units=30, pwl_units=(0, 1, 2, 7), n_seeds=3,
-        train_fractions=(0.2, 1.0), baselines=("gru", "rnn"), epochs=60, patience=20,
-        chosen_epochs=150, chosen_patience=40, n_null=200, rsa_n_perm=200, rsa_n_boot=200,
+        name="quick",
+        n_trials=300,
+        n_units=30,
+        pwl_units=(0, 1, 2, 7),
+        n_seeds=3,
+        train_fractions=(0.2, 1.0),
+        baselines=("gru", "rnn"),
+        epochs=60,
+        patience=20,
+        chosen_epochs=150,
+        chosen_patience=40,
+        n_null=200,
+        rsa_n_perm=200,
+        rsa_n_boot=200,
     ),
     "full": StimulusSettings(
-        name="full", n_trials=500, n_units=30, pwl_units=(0, 1, 2, 3, 5, 7), n_seeds=5,
-        train_fractions=(0.1, 0.3, 1.0), baselines=("gru", "lstm", "rnn"), epochs=200,
-        patience=40, chosen_epochs=200, chosen_patience=40, n_null=200, rsa_n_perm=1000,
+        name="full",
+        n_trials=500,
+        n_units=30,
+        pwl_units=(0, 1, 2, 3, 5, 7),
+        n_seeds=5,
+        train_fractions=(0.1, 0.3, 1.0),
+        baselines=("gru", "lstm", "rnn"),
+        epochs=200,
+        patience=40,
+        chosen_epochs=200,
+        chosen_patience=40,
+        n_null=200,
+        rsa_n_perm=1000,
         rsa_n_boot=1000,
     ),
     "tiny": StimulusSettings(
-        name="tiny", n_trials=100, n_units=6, pwl_units=(0, 1, 3), n_seeds=2,
-        train_fractions=(1.0,), baselines=("rnn",), epochs=2, patience=0, chosen_epochs=2,
-        chosen_patience=0, n_null=5, rsa_n_perm=5, rsa_n_boot=5, latent_dim=3, workers=1,
+        name="tiny",
+        n_trials=100,
+        n_units=6,
+        pwl_units=(0, 1, 3),
+        n_seeds=2,
+        train_fractions=(1.0,),
+        baselines=("rnn",),
+        epochs=2,
+        patience=0,
+        chosen_epochs=2,
+        chosen_patience=0,
+        n_null=5,
+        rsa_n_perm=5,
+        rsa_n_boot=5,
+        latent_dim=3,
+        workers=1,
     ),
-}  # fmt: skip
+}
 
 _SHORT = {"patience": 50, "batch_size": 16}  # quick: short task versions, small batches
 _QUICK_TASKS = {
     "addition": TaskSpec(300, 8, (0, 1, 2, 8), 150, {"length": 10}, lr=0.005, **_SHORT),
-    "copy": TaskSpec(300, 12, (0, 1, 2, 12), 300, {"n_symbols": 4, "seq_len": 3, "delay": 10},
-                     lr=0.01, **_SHORT),
-    "variable_delay_copy": TaskSpec(300, 12, (0, 1, 2, 12), 300,
-                                    {"n_symbols": 4, "seq_len": 3, "delay": (5, 15)},
-                                    lr=0.01, **_SHORT),
-    "contextual_integration": TaskSpec(300, 8, (0, 1, 2, 8), 150, {"stimulus_steps": (5, 11)},
-                                       lr=0.005, **_SHORT),
-}  # fmt: skip
+    "copy": TaskSpec(
+        300, 12, (0, 1, 2, 12), 300, {"n_symbols": 4, "seq_len": 3, "delay": 10}, lr=0.01, **_SHORT
+    ),
+    "variable_delay_copy": TaskSpec(
+        300,
+        12,
+        (0, 1, 2, 12),
+        300,
+        {"n_symbols": 4, "seq_len": 3, "delay": (5, 15)},
+        lr=0.01,
+        **_SHORT,
+    ),
+    "contextual_integration": TaskSpec(
+        300, 8, (0, 1, 2, 8), 150, {"stimulus_steps": (5, 11)}, lr=0.005, **_SHORT
+    ),
+}
 _FULL_TASKS = {
     "addition": TaskSpec(2000, 20, (0, 1, 2, 5, 10, 20), 300, {"length": 100}, patience=50),
     "copy": TaskSpec(2000, 40, (0, 2, 5, 10, 20, 40), 300, {"delay": 100}, patience=50),
@@ -180,19 +222,25 @@ _FULL_TASKS = {
 
 TASK_SETTINGS = {
     "quick": TaskSettings(
-        name="quick", tasks=_QUICK_TASKS, n_seeds=3,
+        name="quick",
+        tasks=_QUICK_TASKS,
+        n_seeds=3,
         multitask=TaskSpec(40, 16, (0, 2, 4, 16), 120, patience=50, lr=0.01, batch_size=16),
     ),
     "full": TaskSettings(
-        name="full", tasks=_FULL_TASKS, n_seeds=5,
+        name="full",
+        tasks=_FULL_TASKS,
+        n_seeds=5,
         multitask=TaskSpec(500, 64, (0, 2, 4, 8, 16, 32, 64), 300, patience=50, lr=0.005),
     ),
     "tiny": TaskSettings(
-        name="tiny", n_seeds=2, workers=1,
+        name="tiny",
+        n_seeds=2,
+        workers=1,
         tasks={"addition": TaskSpec(20, 3, (0, 3), 1, {"length": 10})},
         multitask=TaskSpec(8, 3, (0, 2), 1),
     ),
-}  # fmt: skip
+}
 
 
 def stimulus_settings(name: str) -> StimulusSettings:

@@ -95,13 +95,19 @@ def reproduce_stimulus_selection(
             f"--dataset {str(dataset)!r} does not exist; fix: give the path of a recordings file"
         )
     source = str(Path(dataset).resolve()) if dataset is not None else "simulated"
-    identity = {"target": "stimulus-selection", "setting": s.name, "settings": s.to_dict(),
-                "dataset": source, "seed": seed}  # fmt: skip
+    identity = {
+        "target": "stimulus-selection",
+        "setting": s.name,
+        "settings": s.to_dict(),
+        "dataset": source,
+        "seed": seed,
+    }
     if dataset is not None:
         ds = load_dataset(dataset)
     else:
-        ds = simulate_stimulus_selection(n_trials=s.n_trials, n_units=s.n_units, seed=seed,
-                                         lfp=False)  # fmt: skip
+        ds = simulate_stimulus_selection(
+            n_trials=s.n_trials, n_units=s.n_units, seed=seed, lfp=False
+        )
     base, chosen, grid = _configs(s, seed)
     base, chosen = _fit_trial_length(base, ds), _fit_trial_length(chosen, ds)
 
@@ -129,32 +135,56 @@ def reproduce_stimulus_selection(
     claims += cl.regime_claims(summary, _safe(routing_facts, fit), _safe(hold_facts, fit))
     claims.append(cl.rsa_claim(rsa_summary))
     record = {
-        "command": command, "target": "stimulus-selection", "setting": s.name,
-        "seconds": time.perf_counter() - started, "step_seconds": times,
-        "fit_config": chosen.to_dict(), "sweep_config": base.to_dict(), "grid": grid.to_dict(),
-        "settings": s.to_dict(), "dataset": _describe(dataset, s, seed), "seed": seed,
-        "chosen_model_test": fit.metrics.get("test", {}), "identity": identity,
+        "command": command,
+        "target": "stimulus-selection",
+        "setting": s.name,
+        "seconds": time.perf_counter() - started,
+        "step_seconds": times,
+        "fit_config": chosen.to_dict(),
+        "sweep_config": base.to_dict(),
+        "grid": grid.to_dict(),
+        "settings": s.to_dict(),
+        "dataset": _describe(dataset, s, seed),
+        "seed": seed,
+        "chosen_model_test": fit.metrics.get("test", {}),
+        "identity": identity,
         "claims": claims,
-    }  # fmt: skip
+    }
     common.write_record(root, record)
     common.write_report(root)
     return record
 
 
 def _configs(s: StimulusSettings, seed: int):
-    base = FitConfig(latent_dim=s.latent_dim, pwl_units=0, epochs=s.epochs, patience=s.patience,
-                     batch_size=s.batch_size, lr=s.lr, seed=seed)  # fmt: skip
+    base = FitConfig(
+        latent_dim=s.latent_dim,
+        pwl_units=0,
+        epochs=s.epochs,
+        patience=s.patience,
+        batch_size=s.batch_size,
+        lr=s.lr,
+        seed=seed,
+    )
     recipe = dict(RECIPE)
     if RECIPE_FILE.is_file():
         recipe.update(read_toml(RECIPE_FILE))
         logger.info("chosen model: recipe from %s", RECIPE_FILE)
-    recipe.update(latent_dim=s.latent_dim, epochs=s.chosen_epochs, patience=s.chosen_patience,
-                  seed=seed, split=list(base.split))  # fmt: skip
+    recipe.update(
+        latent_dim=s.latent_dim,
+        epochs=s.chosen_epochs,
+        patience=s.chosen_patience,
+        seed=seed,
+        split=list(base.split),
+    )
     recipe["pwl_units"] = min(int(recipe["pwl_units"]), s.latent_dim)
     chosen = FitConfig.from_dict(recipe)
-    grid = SweepGrid(models=("alrnn", *s.baselines), pwl_units=s.pwl_units,
-                     seeds=tuple(range(s.n_seeds)), train_fractions=s.train_fractions,
-                     latent_dims=(s.latent_dim,))  # fmt: skip
+    grid = SweepGrid(
+        models=("alrnn", *s.baselines),
+        pwl_units=s.pwl_units,
+        seeds=tuple(range(s.n_seeds)),
+        train_fractions=s.train_fractions,
+        latent_dims=(s.latent_dim,),
+    )
     return base, chosen, grid
 
 
@@ -206,8 +236,15 @@ def _rsa(root: Path, fit, ds, s: StimulusSettings) -> dict[str, Any] | None:
     keep = _populated(ds, conditions)
     latents, ds = fit.latents.sel(trial=keep), ds.sel(trial=keep)
     try:
-        rsa, summary = run_rsa(latents, ds, conditions=conditions, by="epoch",
-                               n_perm=s.rsa_n_perm, n_boot=s.rsa_n_boot, seed=0)  # fmt: skip
+        rsa, summary = run_rsa(
+            latents,
+            ds,
+            conditions=conditions,
+            by="epoch",
+            n_perm=s.rsa_n_perm,
+            n_boot=s.rsa_n_boot,
+            seed=0,
+        )
     except AlrnnNeuroError as error:
         logger.warning("RSA skipped: %s", error)
         return None

@@ -84,12 +84,19 @@ def reproduce_tasks(
     times[MULTITASK] = time.perf_counter() - tick
     specs = {**s.tasks, MULTITASK: s.multitask}
     record = {
-        "command": command, "target": "tasks", "setting": s.name,
-        "seconds": time.perf_counter() - started, "step_seconds": times,
-        "fit_config": configs, "grid": {t: _grid(sp, s).to_dict() for t, sp in specs.items()},
-        "settings": s.to_dict(), "dataset": "generated: tasks/<task>/sweep/dataset.h5",
-        "seed": seed, "identity": identity, "claims": claims,
-    }  # fmt: skip
+        "command": command,
+        "target": "tasks",
+        "setting": s.name,
+        "seconds": time.perf_counter() - started,
+        "step_seconds": times,
+        "fit_config": configs,
+        "grid": {t: _grid(sp, s).to_dict() for t, sp in specs.items()},
+        "settings": s.to_dict(),
+        "dataset": "generated: tasks/<task>/sweep/dataset.h5",
+        "seed": seed,
+        "identity": identity,
+        "claims": claims,
+    }
     common.write_record(root, record)
     common.write_report(root)
     return record
@@ -98,9 +105,13 @@ def reproduce_tasks(
 def _grid(spec: TaskSpec, s: TaskSettings):
 
     n_cells = len(spec.pwl_units) * s.n_seeds  # split the ensemble so every worker gets one
-    return SweepGrid(models=("alrnn",), pwl_units=spec.pwl_units, seeds=tuple(range(s.n_seeds)),
-                     latent_dims=(spec.latent_dim,),
-                     max_members=max(1, -(-n_cells // max(s.workers, 1))))  # fmt: skip
+    return SweepGrid(
+        models=("alrnn",),
+        pwl_units=spec.pwl_units,
+        seeds=tuple(range(s.n_seeds)),
+        latent_dims=(spec.latent_dim,),
+        max_members=max(1, -(-n_cells // max(s.workers, 1))),
+    )
 
 
 def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int):
@@ -114,9 +125,15 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
         else:
             ds = make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
         save_dataset(ds, data)
-    base = FitConfig(latent_dim=spec.latent_dim, pwl_units=0, epochs=spec.epochs,
-                     patience=spec.patience, lr=spec.lr, batch_size=spec.batch_size,
-                     seed=seed)  # fmt: skip
+    base = FitConfig(
+        latent_dim=spec.latent_dim,
+        pwl_units=0,
+        epochs=spec.epochs,
+        patience=spec.patience,
+        lr=spec.lr,
+        batch_size=spec.batch_size,
+        seed=seed,
+    )
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
     return common.sweep(data, _grid(spec, s), base, out, s.workers), base
 
@@ -163,9 +180,12 @@ def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:
     if np.unique(ps).size > 1 and np.unique(values).size > 1:
         res = spearmanr(ps, values)
         trend.update(rho=float(res.statistic), p_value=float(res.pvalue))
-    return {"by_pwl_units": records, "spearman_shared_vs_p": trend,
-            "train_fraction": mt.attrs.get("train_fraction"),
-            "latent_dim": mt.attrs.get("latent_dim")}  # fmt: skip
+    return {
+        "by_pwl_units": records,
+        "spearman_shared_vs_p": trend,
+        "train_fraction": mt.attrs.get("train_fraction"),
+        "latent_dim": mt.attrs.get("latent_dim"),
+    }
 
 
 def write_multitask(mt: xr.Dataset, out_dir: str | os.PathLike) -> dict[str, Any]:

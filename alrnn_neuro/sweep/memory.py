@@ -106,6 +106,10 @@ def ensemble_size(
         logger.info(
             "ensembles capped at %d members by memory (%.2g GB per member, %.2g GB budget "
             "over %d worker(s)); the grid's max_members is %d",
-            size, per_member / 1e9, budget / 1e9, workers, max_members,
-        )  # fmt: skip
+            size,
+            per_member / 1e9,
+            budget / 1e9,
+            workers,
+            max_members,
+        )
     return size

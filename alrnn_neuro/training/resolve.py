@@ -19,9 +19,20 @@ from alrnn_neuro.training.config import FitConfig
 
 #: trial coords that name task conditions (used when ``conditions`` is empty)
 CONDITION_NAMES = (
-    "rule", "context", "task", "modality", "location", "pitch", "stimulus", "cue_trial",
-    "target", "condition", "direction", "coherence", "signed_coherence",
-)  # fmt: skip
+    "rule",
+    "context",
+    "task",
+    "modality",
+    "location",
+    "pitch",
+    "stimulus",
+    "cue_trial",
+    "target",
+    "condition",
+    "direction",
+    "coherence",
+    "signed_coherence",
+)
 MAX_CONDITION_LEVELS = 24
 
 
