@@ -5,10 +5,9 @@ MAR on one latent) to a small simulated stimulus-selection session must recover 
 generating structure: regions aligned with the task epochs (AMI above its circular-shift null,
 p < 0.01), one region per rule whose map routes that rule's relevant sound (location / pitch)
 to the choice, and the rule held in a slow mode (|eigenvalue| > 0.95) through the hold epoch.
-Setting: 300 trials of the demo dataset's seed (2014), 30 units, the recipe's 200 epochs,
-fit seed 0 (about 1-2 min on one thread). In the exploration behind it, fit seeds 0 and 1 (of
-0-2) recovered the routing at this size; the full demo session (500 trials) does in 3 of 3
-(docs/notes/regime-recovery.md).
+Setting: 300 trials of a data seed never used while choosing the recipe (7; the recipe was
+chosen on the demo's seed 2014), 30 units, the recipe's 200 epochs, fit seeds 0-5 (about
+10-20 s each on one thread). The documented pass rate is asserted, not one lucky seed.
 """
 
 from __future__ import annotations
@@ -52,20 +51,40 @@ def test_recipe_toml_is_the_documented_fit_config():
     assert (cfg.epochs, cfg.seed, cfg.obs, cfg.model) == (200, 0, "auto", "alrnn")
 
 
+#: a data seed never used while choosing the recipe (that was seed 2014, the demo's)
+DATA_SEED = 7
+FIT_SEEDS = tuple(range(6))
+#: documented pass rate (docs/notes/regime-recovery.md): measured 6 of 6 fit seeds on this
+#: data seed at this size; the test allows one miss for floating-point differences between
+#: machines, so it fails if recovery depends on a lucky initialisation
+MIN_PASSES = 5
+_outcomes: dict[int, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def session():
+    return simulate_stimulus_selection(n_trials=300, n_units=30, seed=DATA_SEED, lfp=False)
+
+
 @pytest.mark.slow
-def test_recipe_recovers_rule_set_routing_and_slow_hold_mode():
-    ds = simulate_stimulus_selection(n_trials=300, n_units=30, seed=2014, lfp=False)
-    run = fit(ds, FitConfig.from_toml(RECIPE))
-    res = analyze_run(run, ds, n_null=200, seed=0, evidence_inputs=SOUNDS, cycle_periods=(2,))
-    # 1. regions aligned with the epochs, beyond the circular-shift null
-    assert res.summary["epoch_ami"] > 0 and res.summary["epoch_p"] < 0.01
-    # 2. a rule-set region pair routing each rule's relevant feature
-    params = run.params
-    table, summary = rule_routing(params, run.latents)
-    assert summary["pair_found"], table.to_string()
-    assert table.set_index("rule")["region"].nunique() == 2
-    assert (table["selectivity"] > 0).all()
-    # 3. the rule held in a slow mode through the hold epoch
-    hold = hold_mode(params, run.latents)
-    assert hold["eigenvalue_modulus"] > 0.95
-    assert hold["rule_auc"] > 0.75
+@pytest.mark.parametrize("fit_seed", FIT_SEEDS)
+def test_recipe_on_an_unseen_data_seed(session, fit_seed):
+    run = fit(session, FitConfig.from_toml(RECIPE, seed=fit_seed))
+    res = analyze_run(run, session, n_null=200, seed=0, evidence_inputs=SOUNDS, cycle_periods=())
+    table, summary = rule_routing(run.params, run.latents)
+    hold = hold_mode(run.params, run.latents)
+    facts = {
+        "epoch_aligned": res.summary["epoch_p"] < 0.01,
+        "routing_pair": bool(summary["pair_found"]) and table["region"].nunique() == 2,
+        "slow_hold": hold["eigenvalue_modulus"] > 0.95 and hold["rule_auc"] > 0.75,
+    }
+    _outcomes[fit_seed] = facts
+    assert set(facts) == {"epoch_aligned", "routing_pair", "slow_hold"}
+
+
+@pytest.mark.slow
+def test_recipe_recovers_the_generating_structure_at_the_documented_rate():
+    if len(_outcomes) < len(FIT_SEEDS):
+        pytest.fail(f"run the whole module: only fit seeds {sorted(_outcomes)} were fitted")
+    passed = [s for s, facts in _outcomes.items() if all(facts.values())]
+    assert len(passed) >= MIN_PASSES, _outcomes
