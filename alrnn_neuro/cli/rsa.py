@@ -65,6 +65,7 @@ def rsa_command(
             f"run_dir = {str(run_dir)!r} has no {rd.LATENTS}; fix: pass a finished run "
             "directory of `alrnn-neuro fit`"
         )
+    rd.check_run_ids(run_dir)
     path = dataset if dataset is not None else _recorded_dataset(run_dir)
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     latents, data = rd.read_netcdf(latents_file), load_dataset(path)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._atomic import atomic_path, check_output_path, write_bytes
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import FileFormatError
 
@@ -61,10 +61,23 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
             elif var.dtype.kind == "U" and name not in encoded.dims:
                 # char arrays compress (epoch labels repeat a lot); vlen strings do not
                 encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 4}
-    final = Path(path)
-    with atomic_path(final) as tmp:
-        encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
-    return final
+    final = check_output_path(path)
+    try:  # in memory first: HDF5 must never meet a full disk (h5py crashes on ENOSPC)
+        content = encoded.to_netcdf(
+            None, engine="h5netcdf", encoding=encoding, invalid_netcdf=True
+        )
+    except ValueError as error:  # older xarray writes bytes with scipy only: write in place
+        if "engine" not in str(error):
+            raise
+        with atomic_path(final, size_hint=_uncompressed_bytes(encoded)) as tmp:
+            encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
+        return final
+    return write_bytes(final, content)
+
+
+def _uncompressed_bytes(ds: xr.Dataset) -> int:
+    """An upper bound of the file size of ``ds`` (its arrays, uncompressed)."""
+    return int(sum(var.nbytes for var in ds.variables.values()))
 
 
 def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
@@ -83,6 +96,25 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
             "alrnn_neuro.save_dataset or use the plain layout in docs/dataset-format.md"
         ) from error
     return _decode_strings(ds)
+
+
+def read_attribute(path: str | os.PathLike, name: str) -> object:
+    """The root attribute ``name`` of an HDF5 file (None if absent).
+
+    Raises
+    ------
+    FileFormatError
+        If ``path`` cannot be read as HDF5 (truncated, corrupt, another format).
+    """
+    try:
+        with h5py.File(path, "r") as handle:
+            value = handle.attrs.get(name)
+    except (OSError, ValueError) as error:
+        raise FileFormatError(
+            f"{path}: not a readable HDF5 file ({' '.join(str(error).split())[:80]}); fix: "
+            "rewrite it (refit the run or rerun the command that made it)"
+        ) from error
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def load_dataset(
