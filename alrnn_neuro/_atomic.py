@@ -129,6 +129,52 @@ def atomic_path(path: str | os.PathLike, *, size_hint: int | None = None) -> Ite
         _remove(tmp)
 
 
+@contextlib.contextmanager
+def staging_folder(parent: str | os.PathLike) -> Iterator[Path]:
+    """A fresh temporary folder inside ``parent``, removed when the block ends.
+
+    Named like :func:`atomic_path`'s temporary copies, so one left by a killed process is
+    removed by the next write into ``parent``. Move finished files out of it with
+    :func:`replace_path`.
+    """
+    folder = Path(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(folder)
+    stage = folder / f".stage.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}{PART_SUFFIX}"
+    stage.mkdir()
+    try:
+        yield stage
+    except Exception as error:
+        replacement = _output_error(error, folder / "(staged files)", stage)
+        if replacement is not None:
+            raise replacement from error
+        raise
+    finally:
+        _remove(stage)
+
+
+def replace_path(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move ``source`` (a file or folder) onto ``target``, replacing what is there.
+
+    A folder already at ``target`` is first renamed to a temporary name (removed afterwards,
+    or by the next write if this process dies in between), so ``target`` is never a mix of
+    old and new content.
+    """
+    source, target = Path(source), check_output_path(target)
+    _fsync_tree(source)
+    if target.is_dir() and not target.is_symlink():
+        old = target.parent / (
+            f".{target.name[:_NAME_KEPT]}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}"
+            f"{PART_SUFFIX}"
+        )
+        os.replace(target, old)
+        os.replace(source, target)
+        _remove(old)
+    else:
+        os.replace(source, target)
+    _fsync_dir(target.parent)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` to ``path`` atomically, after checking that the disk can hold it."""
     final = Path(path)

@@ -19,6 +19,7 @@ import xarray as xr
 
 from alrnn_neuro.data import binning
 from alrnn_neuro.data import epochs as epochs_mod
+from alrnn_neuro.data import limits
 from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 
@@ -126,6 +127,7 @@ def bin_spike_times(
     input_array, input_names = _inputs(inputs, n_trials, n_bins, valid)
 
     times, unit_index, units = binning.spike_table(spike_times, unit_ids)
+    limits.check_allocation((n_trials, n_bins, len(units)), 8, "the binned spike counts")
     counts = binning.count_spikes(times, unit_index, len(units), align_t, t0, bin_size, n_bins)
     counts[~valid] = 0
     silent = [u for u, total in zip(units, counts.sum(axis=(0, 1)), strict=True) if total == 0]
@@ -260,6 +262,7 @@ def covering_window(
     align_t = _align_times(table, align, epochs_mod.trial_ids_of(table))
     t0 = float(np.nanmin(table["start"] - align_t))
     span = float(np.nanmax(table["stop"] - align_t)) - t0
+    limits.check_bins(span / bin_size, bin_size=bin_size, window=(t0, t0 + span))
     n_bins = max(1, int(np.ceil(span / bin_size - binning.EDGE_TOL)))
     return t0, t0 + n_bins * bin_size
 

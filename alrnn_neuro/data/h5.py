@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path, check_output_path, write_bytes
+from alrnn_neuro.data import limits
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import FileFormatError
 
@@ -170,15 +171,32 @@ def detect_layout(path: str | os.PathLike) -> str:
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f"{file}: no such file; fix: check the path")
-    if file.is_dir() or not h5py.is_hdf5(file):
+    if not file.is_file():
+        raise FileFormatError(
+            f"{file}: not a regular file (a folder, device, fifo or socket); fix: give a "
+            "dataset.h5 file"
+        )
+    if not h5py.is_hdf5(file):
         raise FileFormatError(
             f"{file}: not an HDF5 file; fix: give a dataset.h5 (canonical or plain layout, "
             "docs/dataset-format.md), or convert first with `alrnn-neuro convert`"
         )
-    with h5py.File(file, "r") as handle:
-        layout = handle.attrs.get("layout")
+    try:
+        with h5py.File(file, "r") as handle:
+            layout = handle.attrs.get("layout")
+            limits.check_declared_sizes(_declared_sizes(handle), file)
+    except (OSError, RuntimeError, KeyError) as error:  # truncated or damaged HDF5
+        raise FileFormatError(
+            f"{file}: a damaged or truncated HDF5 file ({' '.join(str(error).split())[:100]}); "
+            "fix: copy or write it again"
+        ) from error
     if isinstance(layout, bytes):
-        layout = layout.decode()
+        layout = layout.decode(errors="replace")
+    if isinstance(layout, np.ndarray) and layout.size == 1:
+        layout = layout.ravel()[0]
+        layout = layout.decode(errors="replace") if isinstance(layout, bytes) else layout
+    if layout is not None and not isinstance(layout, str):
+        layout = str(layout)
     if layout is None:
         return "canonical"
     if layout not in PLAIN_LAYOUTS:
@@ -187,6 +205,18 @@ def detect_layout(path: str | os.PathLike) -> str:
             f"{list(PLAIN_LAYOUTS)} or omit it for a canonical file"
         )
     return str(layout)
+
+
+def _declared_sizes(handle: h5py.File) -> dict[str, int]:
+    """Declared (uncompressed) bytes of every dataset in an open HDF5 file, by name."""
+    sizes: dict[str, int] = {}
+
+    def visit(name: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.shape is not None:
+            sizes[name] = int(np.prod(node.shape, dtype=float)) * node.dtype.itemsize
+
+    handle.visititems(visit)
+    return sizes
 
 
 def _encode_strings(ds: xr.Dataset) -> xr.Dataset:
