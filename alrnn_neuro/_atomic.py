@@ -164,8 +164,7 @@ def replace_path(source: str | os.PathLike, target: str | os.PathLike) -> None:
     _fsync_tree(source)
     if target.is_dir() and not target.is_symlink():
         old = target.parent / (
-            f".{target.name[:_NAME_KEPT]}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}"
-            f"{PART_SUFFIX}"
+            f".{target.name[:_NAME_KEPT]}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}{PART_SUFFIX}"
         )
         os.replace(target, old)
         os.replace(source, target)

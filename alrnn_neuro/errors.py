@@ -2,8 +2,8 @@
 
 Every error a user can cause by handing the toolbox bad input derives from
 :class:`AlrnnNeuroError` *and* from :class:`ValueError` (or :class:`TypeError`; an output that
-cannot be written: :class:`OSError`), so callers can catch either. The CLI turns any of them into one line and exit code 2.
-Messages name the field, the bad value and the fix.
+cannot be written: :class:`OSError`), so callers can catch either. The CLI turns any of them
+into one line and exit code 2. Messages name the field, the bad value and the fix.
 """
 
 from __future__ import annotations

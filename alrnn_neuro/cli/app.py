@@ -128,4 +128,3 @@ def main(argv: list[str] | None = None) -> None:
         if code == 130:
             _fail(f"[yellow]{escape(DEFAULT_MESSAGE)}[/]", 130)
         raise SystemExit(code)
-

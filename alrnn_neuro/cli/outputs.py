@@ -7,6 +7,7 @@ from pathlib import Path
 from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.errors import OutputError
 
+
 def refuse_existing_file(out: Path, overwrite: bool) -> None:
     """Refuse an ``--out`` file that exists (unless ``overwrite``) or is not a regular file.
 

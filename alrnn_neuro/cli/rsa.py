@@ -27,7 +27,6 @@ from alrnn_neuro.cli.outputs import refuse_earlier_output
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import FileFormatError, RunDirError
 
-
 #: what an earlier RSA leaves in --out (replaced only with --overwrite)
 RSA_OUTPUTS = ("rsa.nc", "rsa.json")
 #: most label permutations / bootstrap samples (more adds nothing but hours)

@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alrnn_neuro.data import binning
+from alrnn_neuro.data import binning, limits
 from alrnn_neuro.data import epochs as epochs_mod
-from alrnn_neuro.data import limits
 from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, EventTableError, FileFormatError
 

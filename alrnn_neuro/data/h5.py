@@ -8,7 +8,9 @@ with h5py alone (root attribute ``layout`` = ``"binned"`` or ``"events"``; see
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import h5py
@@ -64,9 +66,10 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
                 encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 4}
     final = check_output_path(path)
     try:  # in memory first: HDF5 must never meet a full disk (h5py crashes on ENOSPC)
-        content = encoded.to_netcdf(
-            None, engine="h5netcdf", encoding=encoding, invalid_netcdf=True
-        )
+        with _local_dask_scheduler():
+            content = encoded.to_netcdf(
+                None, engine="h5netcdf", encoding=encoding, invalid_netcdf=True
+            )
     except ValueError as error:  # older xarray writes bytes with scipy only: write in place
         if "engine" not in str(error):
             raise
@@ -74,6 +77,17 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
             encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
         return final
     return write_bytes(final, content)
+
+
+def _local_dask_scheduler() -> contextlib.AbstractContextManager:
+    """Inside a dask worker, xarray would guard an in-memory write with a cluster-wide lock
+    named after the buffer, which the scheduler does not know; the data are in memory, so
+    the synchronous scheduler (and a local lock) is right."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
 
 
 def _uncompressed_bytes(ds: xr.Dataset) -> int:

@@ -46,8 +46,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alrnn_neuro.data import binning
-from alrnn_neuro.data import limits
+from alrnn_neuro.data import binning, limits
 from alrnn_neuro.data.epochs import label_epochs
 from alrnn_neuro.data.matlab import load_mat
 from alrnn_neuro.data.schema import make_dataset

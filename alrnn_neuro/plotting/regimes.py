@@ -88,7 +88,8 @@ def plot_region_epoch(table: xr.DataArray) -> Figure:
     frac = table / table.sum("region").clip(min=1)
     fig, ax = _figure(1.2 + 0.9 * table.sizes["epoch"], 1.2 + 0.45 * table.sizes["region"])
     im = ax.imshow(frac.transpose("region", "epoch").values, cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(table.sizes["epoch"]), [literal(e) for e in table.epoch.values], rotation=45)
+    epochs = [literal(e) for e in table.epoch.values]
+    ax.set_xticks(range(table.sizes["epoch"]), epochs, rotation=45)
     ax.set_yticks(range(table.sizes["region"]), [str(r) for r in table.region.values])
     ax.set(xlabel="epoch", ylabel="region", title="Fraction of epoch steps per region")
     fig.colorbar(im, ax=ax, label="fraction")

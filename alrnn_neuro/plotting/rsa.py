@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
 from alrnn_neuro.plotting.text import literal  # noqa: E402
 
 MAX_PANELS = 5

@@ -43,6 +43,7 @@ import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.sweep.cluster import connect
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.training import rundir as rd
@@ -54,8 +55,6 @@ SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.
 #: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
 DATASET_FILE = "dataset.h5"
 EXECUTORS = ("local", "dask")
-#: seconds to wait for an existing dask scheduler before giving up
-CONNECT_TIMEOUT = "5s"
 
 
 def run_sweep(
@@ -70,6 +69,7 @@ def run_sweep(
     resume: bool = True,
     retries: int = 2,
     task_hook: Callable[[tuple[Cell, ...]], None] | None = None,
+    dashboard: bool = False,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -89,8 +89,10 @@ def run_sweep(
     executor : {"local", "dask"}
         Run groups one after another here, or one dask task per group.
     scheduler : str, optional
-        Address of a running dask scheduler (e.g. ``tcp://10.0.0.5:8786``); default: start a
-        ``LocalCluster`` of ``workers`` single-threaded processes.
+        Address of a running dask scheduler (e.g. ``tls://10.0.0.5:8786``); default: start a
+        ``LocalCluster`` of ``workers`` single-threaded processes, on 127.0.0.1 with mutual
+        TLS from temporary credentials and no HTTP server (see
+        :mod:`alrnn_neuro.sweep.cluster`).
     workers : int, optional
         Worker processes of that LocalCluster (default: CPU count).
     resume : bool
@@ -100,6 +102,8 @@ def run_sweep(
         Dask retries of a failed task (a killed worker's task is rescheduled by dask itself).
     task_hook : callable, optional
         Called with the group's cells at the start of every task (logging, fault injection).
+    dashboard : bool
+        Serve dask's dashboard (local cluster, on 127.0.0.1); off by default.
 
     Returns
     -------
@@ -119,7 +123,9 @@ def run_sweep(
     check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
     ds = _load(ds_or_path)
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
-    client, cluster = _connect(scheduler, workers) if executor == "dask" else (None, None)
+    client, cluster = (None, None)
+    if executor == "dask":
+        client, cluster = connect(scheduler, workers, dashboard=dashboard)
     try:
         root = Path(out)
         test_ids, pool = _prepare_out(root, ds, grid, base, resume)
@@ -189,6 +195,14 @@ def check_sweep_args(
 def cell_complete(path: Path) -> bool:
     """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
     return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()
+
+
+def finished_cells(out: str | os.PathLike) -> list[str]:
+    """Names of the finished cells in the sweep folder ``out`` (sorted)."""
+    cells = Path(out) / "cells"
+    if not cells.is_dir():
+        return []
+    return sorted(p.name for p in cells.iterdir() if p.is_dir() and cell_complete(p))
 
 
 def run_group(
@@ -321,28 +335,6 @@ def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A seeded, nested share ``fraction`` of the trial ids ``pool`` (sorted)."""
     order = np.random.default_rng(seed).permutation(pool)
     return np.sort(order[: max(2, round(fraction * pool.size))])
-
-
-def _connect(scheduler: str | None, workers: int | None):
-    """(client, cluster or None); raise ConfigError before anything starts if unreachable."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as error:
-        raise ConfigError(
-            "executor='dask' needs dask.distributed; fix: pip install 'alrnn-neuro[distributed]'"
-        ) from error
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
-        except (OSError, TimeoutError, ValueError) as error:
-            raise ConfigError(
-                f"scheduler={scheduler!r} is unreachable ({error}); fix: check the address "
-                "printed by the cluster (e.g. tcp://HOST:8786) and that it is running"
-            ) from error
-    n = workers if workers is not None else os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None)  # fmt: skip
-    return Client(cluster), cluster
 
 
 def _run_dask(client: Any, tasks: list[tuple], retries: int) -> None:

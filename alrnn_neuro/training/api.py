@@ -25,13 +25,13 @@ from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_ch
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
-from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.outputs import (
     compute_metrics,
     latents_dataset,
     predict_all,
     residual_std,
 )
+from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.session import Session, prepare_session
 
 logger = logging.getLogger(__name__)
@@ -121,8 +121,23 @@ def fit(
     (('trial', 'time', 'latent'), 3)
     """
     config = FitConfig() if config is None else config
+    check_threads(config.threads)
     with torch_threads(config.threads):
         return _fit(ds, config, out, resume, overwrite, callback, dataset_path)
+
+
+def check_threads(n: int) -> None:
+    """Refuse more torch threads than this process has CPU cores (``threads`` setting)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    if n > cores:
+        raise ConfigError(
+            f"threads={n} is more than the {cores} CPU cores this process may use; fix: "
+            f"threads = 1 (fastest for these small models) up to {cores}, or 0 for torch's "
+            "default"
+        )
 
 
 @contextlib.contextmanager
