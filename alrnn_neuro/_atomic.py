@@ -107,7 +107,7 @@ def atomic_path(path: str | os.PathLike, *, size_hint: int | None = None) -> Ite
     'done'
     """
     final = check_output_path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(final.parent)
     remove_stale_parts(final.parent)
     if size_hint is not None:
         _check_free_space(final, size_hint)
@@ -138,7 +138,7 @@ def staging_folder(parent: str | os.PathLike) -> Iterator[Path]:
     :func:`replace_path`.
     """
     folder = Path(parent)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     remove_stale_parts(folder)
     stage = folder / f".stage.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}{PART_SUFFIX}"
     stage.mkdir()
@@ -172,6 +172,21 @@ def replace_path(source: str | os.PathLike, target: str | os.PathLike) -> None:
     else:
         os.replace(source, target)
     _fsync_dir(target.parent)
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``mkdir -p folder``; a file in the way is an :class:`OutputError` naming it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()),
+                       folder)  # fmt: skip
+        raise OutputError(
+            f"cannot create the folder {folder}: {blocker} is a file, not a folder; fix: "
+            "choose another --out"
+        ) from error
+    return folder
 
 
 def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:

@@ -44,6 +44,8 @@ def os_error_line(error: OSError) -> str:
     >>> os_error_line(OSError(errno.EROFS, "Read-only file system", "/ro/x.h5"))
     '/ro/x.h5: Read-only file system; fix: the file system is read-only; choose another --out'
     """
+    if error.errno is None and str(error):  # our own message (e.g. "...; fix: ...")
+        return one_line(str(error))
     reason = error.strerror or str(error) or type(error).__name__
     where = ""
     if error.filename is not None:

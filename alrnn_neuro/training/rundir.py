@@ -218,7 +218,10 @@ def load_torch_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except TORCH_LOAD_ERRORS as error:
-        reason = " ".join(str(error).split())[:120] or type(error).__name__
+        if isinstance(error, pickle.UnpicklingError):  # torch's text is about its own defaults
+            reason = "it holds objects other than tensors and plain data, so it was not loaded"
+        else:
+            reason = " ".join(str(error).split())[:120] or type(error).__name__
         raise RunDirError(
             f"{path} is truncated, corrupt or not a weights-only torch file ({reason}); fix: "
             "refit the run (alrnn-neuro never loads code from .pt files)"
