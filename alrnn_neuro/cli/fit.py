@@ -22,7 +22,6 @@ from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.interrupts import CommandInterrupted, nothing_written, on_interrupt
 from alrnn_neuro.cli.options import seed_option
 from alrnn_neuro.errors import RunDirError
-from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.config import FitConfig, read_toml
 
 HELP_EPILOG = (
@@ -93,6 +92,8 @@ def fit_command(
     )  # fmt: skip
     cfg = FitConfig.from_dict(settings)
     run = check_output_path(out if out is not None else default_run_dir(dataset, cfg))
+    from alrnn_neuro.training import rundir as rd  # torch: imported when a fit runs
+
     if resume and (run / rd.CONFIG).is_file():
         saved = rd.read_json(run / rd.CONFIG).get("config", {})
         cfg = FitConfig.from_dict({**saved, **settings})
@@ -156,6 +157,8 @@ class EpochProgress:
 
 
 def _interrupted_message(dataset: Path, run: Path) -> str:
+    from alrnn_neuro.training import rundir as rd
+
     checkpoint = run / rd.CHECKPOINT
     try:
         epoch = int(rd.load_torch_file(checkpoint)["epoch"]) if checkpoint.is_file() else 0
