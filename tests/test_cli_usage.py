@@ -7,22 +7,13 @@ script (as a user's shell would), so it also catches what only happens outside p
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from alrnn_neuro import __version__
-
-
-def entry_point() -> str:
-    """The ``alrnn-neuro`` script of this environment."""
-    beside = Path(sys.executable).with_name("alrnn-neuro")
-    found = str(beside) if beside.is_file() else shutil.which("alrnn-neuro")
-    assert found, "the alrnn-neuro console script is not installed (pip install -e .)"
-    return found
+from tests.adversarial.processes import entry_point
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -25,7 +25,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from alrnn_neuro.cli import commands
-from alrnn_neuro.cli.interrupts import DEFAULT_MESSAGE, CommandInterrupted
+from alrnn_neuro.cli.interrupts import (
+    DEFAULT_MESSAGE,
+    CommandInterrupted,
+    redeliver_swallowed_interrupts,
+)
 from alrnn_neuro.cli.messages import one_line, os_error_line, usage_error_line
 from alrnn_neuro.errors import AlrnnNeuroError
 
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app; every error is one line (see module doc)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     click_errors, aborts = _click_classes()
+    redeliver_swallowed_interrupts()
     try:
         code = app(args=argv, standalone_mode=False)
     except CommandInterrupted as interrupt:

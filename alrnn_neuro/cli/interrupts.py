@@ -8,7 +8,10 @@ is therefore wrapped with :func:`on_interrupt`, which turns the interrupt into
 
 from __future__ import annotations
 
+import _thread
 import functools
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +48,25 @@ def on_interrupt(describe: Callable[..., str]) -> Callable[[Callable], Callable]
         return wrapper
 
     return decorate
+
+
+def redeliver_swallowed_interrupts() -> None:
+    """Make Ctrl-C stop the command even when it lands inside a finalizer.
+
+    Python cannot raise ``KeyboardInterrupt`` out of a weakref callback or ``__del__``: it
+    prints "Exception ignored in ..." and goes on, so a long sweep would ignore Ctrl-C (and
+    leave a traceback-like message). This hook catches that case and delivers the interrupt
+    again, a moment later, to the code that was running.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            threading.Timer(0.01, _thread.interrupt_main).start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def nothing_written(**_: Any) -> str:

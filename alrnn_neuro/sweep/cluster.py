@@ -9,7 +9,9 @@ other user of the machine, can use it:
   process's credentials cannot connect, hence cannot run code in the sweep's workers;
 * no HTTP server is left listening (dask starts one per scheduler and worker for its
   dashboard and metrics): they serve no routes and are stopped once the cluster is up, unless
-  ``dashboard=True`` asks for the dashboard (on 127.0.0.1).
+  ``dashboard=True`` asks for the dashboard (on 127.0.0.1);
+* workers ignore Ctrl-C (SIGINT reaches the whole process group): the sweep process alone
+  handles it and closes the cluster, quietly (:func:`close`).
 
 An existing cluster (``scheduler="tls://HOST:PORT"``) is secured by whoever runs it; the
 client takes its credentials from the dask configuration (``distributed.comm.tls.*``); see
@@ -21,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 from alrnn_neuro.errors import ConfigError
@@ -101,6 +105,7 @@ def start_local_cluster(workers: int | None, *, dashboard: bool = False) -> tupl
         )
         try:
             client = Client(cluster, security=security)
+            _register_worker_plugin(client, _ignore_interrupts_plugin())
             if not dashboard:
                 _stop_http_servers(client, cluster)
         except BaseException:
@@ -151,3 +156,55 @@ def _stop_worker_http_server(dask_worker: Any = None) -> None:
     if server is not None:
         with contextlib.suppress(Exception):
             server.stop()
+
+
+def close(client: Any, cluster: Any, *, quiet: bool = False) -> None:
+    """Close ``client`` and (if we started it) ``cluster``; ``quiet`` silences dask's log lines
+    about the workers it stops (after Ctrl-C they are expected, not news)."""
+    with _quiet_dask_logs() if quiet else contextlib.nullcontext():
+        if quiet and client is not None and cluster is not None:
+            with contextlib.suppress(Exception):  # our workers: their logs go quiet too
+                client.run(_silence_worker_logs)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    names = ("distributed", "tornado", "asyncio")
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _silence_worker_logs() -> None:
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _ignore_interrupts_plugin() -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreInterrupts(WorkerPlugin):
+        """Workers leave SIGINT to the sweep process, which stops them itself."""
+
+        name = "alrnn-neuro-ignore-sigint"
+
+        def setup(self, worker: Any) -> None:
+            with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreInterrupts()
+
+
+def _register_worker_plugin(client: Any, plugin: Any) -> None:
+    register = getattr(client, "register_plugin", None) or client.register_worker_plugin
+    register(plugin)

@@ -43,7 +43,7 @@ import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.errors import ConfigError, RunDirError
-from alrnn_neuro.sweep.cluster import connect
+from alrnn_neuro.sweep.cluster import close, connect
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.training import rundir as rd
@@ -142,11 +142,12 @@ def run_sweep(
         else:
             _run_dask(client, tasks, retries)
         shutil.rmtree(root / "staging", ignore_errors=True)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    except BaseException:
+        close(client, cluster, quiet=True)
+        if client is None or cluster is not None:  # all fits were ours and have stopped
+            shutil.rmtree(Path(out) / "staging", ignore_errors=True)
+        raise
+    close(client, cluster)
     return collect_results(root)
 
 
@@ -239,13 +240,17 @@ def run_group(
                             split=(train / (train + val), val / (train + val)))  # fmt: skip
     staging = Path(out) / "staging" / uuid.uuid4().hex
     started = time.perf_counter()
-    if first.model == "alrnn":
-        results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
-                               seeds=[c.seed for c in cells], out=staging)  # fmt: skip
-        dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
-    else:
-        results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
-        dirs = [staging / first.name]
+    try:
+        if first.model == "alrnn":
+            results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
+                                   seeds=[c.seed for c in cells], out=staging)  # fmt: skip
+            dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
+        else:
+            results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
+            dirs = [staging / first.name]
+    except BaseException:  # Ctrl-C or a failed fit: no half-trained run stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     seconds = (time.perf_counter() - started) / len(cells)
     for cell, result, run in zip(cells, results, dirs, strict=True):
         record = {"cell": cell.name, "fit_seconds": seconds, "n_members": len(cells),
