@@ -145,7 +145,7 @@ def staging_folder(parent: str | os.PathLike) -> Iterator[Path]:
     try:
         yield stage
     except Exception as error:
-        replacement = _output_error(error, folder / "(staged files)", stage)
+        replacement = _output_error(error, folder, stage)
         if replacement is not None:
             raise replacement from error
         raise
@@ -289,8 +289,9 @@ def _check_free_space(final: Path, size: int) -> None:
 
 def _output_error(error: Exception, final: Path, tmp: Path) -> Exception | None:
     """The one-line error to raise instead of ``error`` (None: re-raise ``error`` itself)."""
-    if isinstance(error, OutputError):
-        return None
+    if isinstance(error, OutputError):  # from a nested write: name the real destination
+        text = str(error)
+        return OutputError(text.replace(str(tmp), str(final))) if str(tmp) in text else None
     chain = _chain(error)
     no_space = any(isinstance(e, OSError) and e.errno in _NO_SPACE for e in chain)
     no_space = no_space or any("No space left on device" in str(e) for e in chain)
@@ -350,4 +351,6 @@ def _no_space_message(final: Path, need: int, free: int, *, at_least: bool = Fal
 
 
 def _megabytes(n: int) -> str:
+    if n < 1e6:
+        return f"{max(n, 0) / 1e3:.0f} KB"
     return f"{n / 1e6:.1f} MB" if n < 10e6 else f"{n / 1e6:.0f} MB"

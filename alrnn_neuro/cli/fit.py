@@ -107,8 +107,11 @@ def fit_command(
         result = fit(ds, cfg, out=run, resume=resume, overwrite=overwrite, callback=display,
                      dataset_path=dataset)  # fmt: skip
     except KeyboardInterrupt:
-        display.stop()
+        display.stop(erase=True)
         raise CommandInterrupted(_interrupted_message(dataset, run)) from None
+    except BaseException:
+        display.stop(erase=True)  # the error is the one line to see
+        raise
     finally:
         display.stop()
     _summary(Console(), result, time.perf_counter() - started)
@@ -149,9 +152,11 @@ class EpochProgress:
         self.progress.update(self.task, completed=info["epoch"], train=info["train_loss"],
                              val=info["val_loss"], best=info["best_epoch"])  # fmt: skip
 
-    def stop(self) -> None:
-        """Close the bar (idempotent)."""
+    def stop(self, *, erase: bool = False) -> None:
+        """Close the bar (idempotent); ``erase`` removes it from the screen."""
         if self.progress is not None:
+            if erase:
+                self.progress.live.transient = True
             self.progress.stop()
             self.progress = None
 
