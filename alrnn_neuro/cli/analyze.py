@@ -21,6 +21,8 @@ from alrnn_neuro.cli.options import OVERWRITE, seed_option
 from alrnn_neuro.cli.outputs import refuse_earlier_output
 from alrnn_neuro.errors import ConfigError
 
+#: most null draws and longest cycle period searched (beyond them: hours, no new answer)
+MAX_NULL, MAX_PERIOD = 1_000_000, 10
 #: what an earlier analysis leaves in --out (replaced only with --overwrite)
 ANALYSIS_OUTPUTS = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json", "figures")
 
@@ -32,7 +34,9 @@ def analyze_command(
         None, "--dataset", help="Dataset the run was fitted to (default: path in config.json)."
     ),
     out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/analysis)."),
-    n_null: int = typer.Option(200, "--n-null", min=0, help="Null draws for p-values."),
+    n_null: int = typer.Option(
+        200, "--n-null", min=0, max=MAX_NULL, help="Null draws for p-values."
+    ),
     seed: int = seed_option(0, "Seed of the null draws."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Also draw figures."),
     gate_inputs: str = typer.Option(
@@ -46,7 +50,11 @@ def analyze_command(
         help="Comma-separated input channels tested for integration (default: all).",
     ),
     max_period: int = typer.Option(
-        3, "--max-period", min=1, help="Search cycles of periods 2..N (1: fixed points only)."
+        3,
+        "--max-period",
+        min=1,
+        max=MAX_PERIOD,
+        help="Search cycles of periods 2..N (1: fixed points only).",
     ),
     overwrite: bool = OVERWRITE,
 ) -> None:

@@ -11,8 +11,6 @@ resampled neural units instead of resampled conditions.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import typer
@@ -20,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._atomic import replace_path, staging_folder
 from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
 from alrnn_neuro.cli.options import OVERWRITE, seed_option
 from alrnn_neuro.cli.outputs import refuse_earlier_output
@@ -115,7 +113,8 @@ def _recorded_dataset(run_dir: Path) -> Path:
 
 
 def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
-    """Write rsa.nc, rsa.json and the figures into ``target`` all at once (atomic swap)."""
+    """Write rsa.nc, rsa.json and the figures into ``target`` all at once: they are staged
+    beside it and swapped in whole, so ``target`` is never a mix of two results."""
     from alrnn_neuro.plotting.rsa import save_rsa_figures
 
     if target.exists() and not (target / "rsa.json").is_file():
@@ -124,16 +123,13 @@ def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
                 f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
                 "--out or remove it"
             )
-    old = target.parent / f".{target.name}.old"
-    with atomic_path(target) as tmp:  # renamed onto target only if every file was written
-        tmp.mkdir()
-        write_netcdf(rsa, tmp / "rsa.nc")
-        (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
-        save_rsa_figures(rsa, tmp, seed=seed)
-        if target.exists():  # move an earlier result aside only now that the new one is complete
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-    shutil.rmtree(old, ignore_errors=True)
+    with staging_folder(target.parent) as stage:
+        new = stage / target.name
+        new.mkdir()
+        write_netcdf(rsa, new / "rsa.nc")
+        (new / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+        save_rsa_figures(rsa, new, seed=seed)
+        replace_path(new, target)
 
 
 def print_table(console: Console, summary: dict) -> None:

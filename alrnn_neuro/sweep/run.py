@@ -126,8 +126,9 @@ def run_sweep(
     client, cluster = (None, None)
     if executor == "dask":
         client, cluster = connect(scheduler, workers, dashboard=dashboard)
+    root = Path(out)
+    created = not root.exists()
     try:
-        root = Path(out)
         test_ids, pool = _prepare_out(root, ds, grid, base, resume)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
@@ -145,7 +146,9 @@ def run_sweep(
     except BaseException:
         close(client, cluster, quiet=True)
         if client is None or cluster is not None:  # all fits were ours and have stopped
-            shutil.rmtree(Path(out) / "staging", ignore_errors=True)
+            shutil.rmtree(root / "staging", ignore_errors=True)
+            if created and not finished_cells(root):  # e.g. a full disk at sweep.json
+                shutil.rmtree(root, ignore_errors=True)
         raise
     close(client, cluster)
     return collect_results(root)
