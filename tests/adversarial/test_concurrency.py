@@ -43,12 +43,12 @@ def _epoch(run_dir: Path) -> int:
 
 def test_two_fits_into_one_out_dir(data, tmp_path):
     out = tmp_path / "run"
-    first = start(["fit", str(data), *FIT, "--epochs", "40", "--out", str(out)], tmp_path)
+    first = start(["fit", str(data), *FIT, "--epochs", "6", "--out", str(out)], tmp_path)
     wait_for(lambda: _epoch(out) >= 1, first, "the first fit's first epoch")
     os.kill(first.pid, signal.SIGSTOP)  # hold the first fit mid-run, however fast it is
     try:
         second = run(
-            ["fit", str(data), *FIT, "--epochs", "40", "--seed", "7", "--out", str(out)], tmp_path
+            ["fit", str(data), *FIT, "--epochs", "6", "--seed", "7", "--out", str(out)], tmp_path
         )
     finally:
         os.kill(first.pid, signal.SIGCONT)
@@ -121,7 +121,7 @@ def test_without_flock_a_dead_pid_is_taken_over_and_a_live_one_refused(tmp_path,
 
 def test_a_killed_fit_leaves_debris_the_resume_removes(data, tmp_path):
     out = tmp_path / "run"
-    args = ["fit", str(data), *FIT, "--epochs", "30", "--out", str(out)]
+    args = ["fit", str(data), *FIT, "--epochs", "12", "--out", str(out)]
     fitting = start(args, tmp_path)
     wait_for(lambda: _epoch(out) >= 2, fitting, "epoch 2")
     os.killpg(fitting.pid, signal.SIGKILL)
