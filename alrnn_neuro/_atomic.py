@@ -5,7 +5,8 @@ Rules every output of the toolbox follows (:func:`atomic_path`):
 * the destination must be absent, a regular file or a folder: a symbolic link, device node,
   fifo or socket is refused (``--out /dev/null`` as root must not replace ``/dev/null``);
 * the content is written to ``.<name>.<host>-<pid>.<token>.part`` beside the destination,
-  flushed to disk (``fsync``) and renamed onto it; a failure removes the temporary copy;
+  flushed to disk (``fsync``) and only then renamed onto it, so after a crash the destination
+  holds the old or the new content, never part of one; a failure removes the temporary copy;
 * temporary copies left by a killed process (same host, process gone) are removed by the next
   write into that folder;
 * a full disk is reported as one :class:`~alrnn_neuro.errors.OutputError` ("no space left on
@@ -115,10 +116,9 @@ def atomic_path(path: str | os.PathLike, *, size_hint: int | None = None) -> Ite
     tmp = final.parent / f".{name}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}{PART_SUFFIX}"
     try:
         yield tmp
-        _fsync_tree(tmp)
+        _fsync_tree(tmp)  # the content is on disk before the name points to it
         check_output_path(final)  # it may have changed while we were writing
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
     except BaseException as error:
         replacement = _output_error(error, final, tmp) if isinstance(error, Exception) else None
         _remove(tmp)
