@@ -1,6 +1,6 @@
 """Allow ``python -m alrnn_neuro``."""
 
-from alrnn_neuro.cli.app import main
+from alrnn_neuro.cli import main
 
 if __name__ == "__main__":
     main()

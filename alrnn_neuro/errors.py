@@ -1,9 +1,9 @@
 """Exception types for user-facing input errors.
 
 Every error a user can cause by handing the toolbox bad input derives from
-:class:`AlrnnNeuroError` *and* from :class:`ValueError` (or :class:`TypeError`), so
-callers can catch either. The CLI turns any of them into one line and exit code 2.
-Messages name the field, the bad value and the fix.
+:class:`AlrnnNeuroError` *and* from :class:`ValueError` (or :class:`TypeError`; an output that
+cannot be written: :class:`OSError`), so callers can catch either. The CLI turns any of them
+into one line and exit code 2. Messages name the field, the bad value and the fix.
 """
 
 from __future__ import annotations
@@ -31,3 +31,7 @@ class ConfigError(AlrnnNeuroError, ValueError):
 
 class RunDirError(AlrnnNeuroError, ValueError):
     """A run directory is missing files, incompatible, or already holds another run."""
+
+
+class OutputError(AlrnnNeuroError, OSError):
+    """An output cannot be written: a special file or link in the way, or no space left."""

@@ -8,7 +8,7 @@ Run from anywhere::
 The same command line does the same thing::
 
     alrnn-neuro simulate stimulus-selection --out datasets/stimulus_selection_demo.h5 \\
-        --n-trials 500 --n-units 30 --seed 2014 --bin-size 0.05 --lfp
+        --n-trials 500 --n-units 30 --seed 2014 --bin-size 0.05 --lfp --overwrite
 
 See ``datasets/stimulus_selection_demo.md`` for what the file holds.
 """

@@ -9,7 +9,7 @@ SOURCE defaults to ``../shared/data/roitman2002_fd_monkeyB/all_b_fd.tar.gz`` (th
 files, see ``datasets/roitman2002_fd_monkeyB.md``). The same file comes from the CLI::
 
     alrnn-neuro convert roitman-fd SOURCE --out datasets/roitman2002_fd_monkeyB.h5 \\
-        --bin-size 0.05 --align fix --window 0,3.6
+        --bin-size 0.05 --align fix --window 0,3.6 --overwrite
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ def test_gate_inputs_option_restricts_and_checks_names(setup, capsys):
     gates = {p["input"] for p in prims if p["primitive"] == "gating"}
     assert gates and gates <= {"hold", "cue_local"}
     assert [c["period"] for c in json.loads((out / "alignment.json").read_text())["cycles"]] == [2]
-    code, _, _ = run_cli([*args, "--gate-inputs", "none", "--out", str(out)], capsys)
+    code, _, err = run_cli([*args, "--gate-inputs", "none", "--out", str(out)], capsys)
+    assert code == 2 and "--overwrite" in err  # an earlier analysis is replaced only on request
+    code, _, _ = run_cli([*args, "--gate-inputs", "none", "--out", str(out), "--overwrite"], capsys)
     prims = json.loads((out / "primitives.json").read_text())
     assert code == 0 and not any(p["primitive"] == "gating" for p in prims)
     code, _, err = run_cli([*args, "--gate-inputs", "hold,bell", "--out", str(root / "x")], capsys)

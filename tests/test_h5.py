@@ -26,7 +26,7 @@ def assert_exact(a: xr.Dataset, b: xr.Dataset) -> None:
 def canonical_datasets(draw):
     n_trial = draw(st.integers(1, 5))
     n_time = draw(st.integers(1, 7))
-    n_unit = draw(st.integers(0, 4))
+    n_unit = draw(st.integers(1, 4))  # a dataset without units is refused
     n_input = draw(st.integers(0, 3))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
@@ -43,6 +43,7 @@ def canonical_datasets(draw):
     labels = draw(st.lists(st.text("abcxyz_ é", min_size=1, max_size=8), min_size=1, max_size=3))
     epoch = np.where(valid, rng.choice(labels, (n_trial, n_time)), "")
     observed = rng.random((n_trial, n_unit)) > 0.2
+    observed[0, 0] = True  # at least one recorded (trial, unit) pair is required
     return make_dataset(
         data,
         kind=kind,

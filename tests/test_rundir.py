@@ -46,7 +46,7 @@ def test_run_dir_holds_every_file(finished):
 def test_model_file_loads_with_weights_only(finished):
     out, result = finished
     saved = torch.load(out / "model.pt", weights_only=True)
-    assert set(saved) == {"state_dict", "config", "data", "alrnn_neuro_version"}
+    assert set(saved) == {"state_dict", "config", "data", "alrnn_neuro_version", "run_id"}
     assert saved["config"] == result.config.to_dict()
     for key, value in result.model.state_dict().items():
         assert torch.equal(saved["state_dict"][key], value), key
@@ -89,9 +89,9 @@ def test_split_partitions_the_trials_and_metrics_cover_each_split(finished, sim)
 def test_load_run_round_trips(finished, sim):
     out, result = finished
     loaded = load_run(out)
-    assert loaded.config == result.config and loaded.metrics == json.loads(
-        (out / "metrics.json").read_text()
-    )
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["run_id"] == json.loads((out / "config.json").read_text())["run_id"]
+    assert loaded.config == result.config and loaded.metrics == saved
     xr.testing.assert_identical(loaded.latents.drop_attrs(), result.latents.drop_attrs())
     session = prepare_session(sim, loaded.config)
     again = loaded.model.predict(session.tensors)["latents"].numpy()

@@ -129,7 +129,7 @@ def test_out_dir_guards(ds, tmp_path):
 
 def test_unreachable_scheduler_fails_fast(ds, tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
-    monkeypatch.setattr("alrnn_neuro.sweep.run.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("alrnn_neuro.sweep.cluster.CONNECT_TIMEOUT", "1s")
     started = time.perf_counter()
     with pytest.raises(ConfigError, match="scheduler='tcp://127.0.0.1:9' is unreachable"):
         run_sweep(ds, GRID, BASE, out=tmp_path / "s", executor="dask",

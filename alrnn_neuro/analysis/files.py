@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._atomic import atomic_path, replace_path, staging_folder
 from alrnn_neuro._json import dumps
 from alrnn_neuro.data.h5 import load_dataset, write_netcdf
 from alrnn_neuro.errors import DataValidationError, RunDirError
@@ -53,11 +52,16 @@ __all__ = [
 FILES = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json")
 
 
-def write_analysis(result: Any, out_dir: str | os.PathLike) -> list[Path]:
+def write_analysis(
+    result: Any,
+    out_dir: str | os.PathLike,
+    *,
+    extra: Callable[[Path], list[Path]] | None = None,
+) -> list[Path]:
     """Write ``regimes.nc``, ``dynamics.nc``, ``primitives.json``, ``alignment.json``.
 
     All files are first written into a temporary folder; they replace those in ``out_dir``
-    only when every one succeeded, so a failure leaves ``out_dir`` as it was.
+    only when every one succeeded, so a failure (or Ctrl-C) leaves ``out_dir`` as it was.
 
     Parameters
     ----------
@@ -65,6 +69,9 @@ def write_analysis(result: Any, out_dir: str | os.PathLike) -> list[Path]:
         Output of :func:`~alrnn_neuro.analysis.pipeline.analyze_run`.
     out_dir : str or PathLike
         Output folder (created if needed).
+    extra : callable, optional
+        Writes further outputs (e.g. ``figures/``) into the folder it is given and returns
+        their paths; they are staged and moved with the rest, all or nothing.
 
     Returns
     -------
@@ -75,25 +82,26 @@ def write_analysis(result: Any, out_dir: str | os.PathLike) -> list[Path]:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; fix: give a directory path")
 
-    def fill(folder: Path) -> None:
+    def fill(folder: Path) -> list[Path]:
         _netcdf(result.regimes, folder / "regimes.nc")
         _netcdf(result.dynamics, folder / "dynamics.nc")
         (folder / "primitives.json").write_text(dumps(result.primitives))
         (folder / "alignment.json").write_text(dumps({**result.alignment, **result.summary}))
+        written = [folder / name for name in FILES]
+        if extra is not None:
+            written += extra(folder)
+        return [p.relative_to(folder) for p in written]
 
     if not out.exists():
         with atomic_path(out) as tmp:
             tmp.mkdir()
-            fill(tmp)
+            names = fill(tmp)
     else:
-        stage = Path(tempfile.mkdtemp(prefix=".analysis.", dir=out))
-        try:
-            fill(stage)
-            for name in FILES:
-                os.replace(stage / name, out / name)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-    return [out / name for name in FILES]
+        with staging_folder(out) as stage:
+            names = fill(stage)
+            for top in dict.fromkeys(name.parts[0] for name in names):
+                replace_path(stage / top, out / top)
+    return [out / name for name in names]
 
 
 def _netcdf(ds: xr.Dataset, path: Path) -> None:

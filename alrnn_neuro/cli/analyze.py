@@ -13,19 +13,31 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
+from alrnn_neuro.cli.options import OVERWRITE, seed_option
+from alrnn_neuro.cli.outputs import refuse_earlier_output
 from alrnn_neuro.errors import ConfigError
 
+#: most null draws and longest cycle period searched (beyond them: hours, no new answer)
+MAX_NULL, MAX_PERIOD = 1_000_000, 10
+#: what an earlier analysis leaves in --out (replaced only with --overwrite)
+ANALYSIS_OUTPUTS = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.json", "figures")
 
+
+@on_interrupt(nothing_written)
 def analyze_command(
     run_dir: Path = typer.Argument(..., help="Run directory written by `alrnn-neuro fit`."),
     dataset: Path = typer.Option(
         None, "--dataset", help="Dataset the run was fitted to (default: path in config.json)."
     ),
     out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/analysis)."),
-    n_null: int = typer.Option(200, "--n-null", min=0, help="Null draws for p-values."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the null draws."),
+    n_null: int = typer.Option(
+        200, "--n-null", min=0, max=MAX_NULL, help="Null draws for p-values."
+    ),
+    seed: int = seed_option(0, "Seed of the null draws."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Also draw figures."),
     gate_inputs: str = typer.Option(
         None,
@@ -38,12 +50,19 @@ def analyze_command(
         help="Comma-separated input channels tested for integration (default: all).",
     ),
     max_period: int = typer.Option(
-        3, "--max-period", min=1, help="Search cycles of periods 2..N (1: fixed points only)."
+        3,
+        "--max-period",
+        min=1,
+        max=MAX_PERIOD,
+        help="Search cycles of periods 2..N (1: fixed points only).",
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Analyse the linear regimes of a fitted AL-RNN and write tables and figures."""
     from alrnn_neuro.analysis import analyze_run, write_analysis
 
+    target = out if out is not None else run_dir / "analysis"
+    refuse_earlier_output(target, overwrite, ANALYSIS_OUTPUTS, "an earlier analysis")
     console = Console()
     result = analyze_run(
         run_dir, dataset, n_null=n_null, seed=seed,
@@ -51,12 +70,14 @@ def analyze_command(
         evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
         cycle_periods=tuple(range(2, max_period + 1)),
     )  # fmt: skip
-    target = out if out is not None else run_dir / "analysis"
-    written = write_analysis(result, target)
+    draw = None
     if figures:
         from alrnn_neuro.plotting import plot_analysis
 
-        written += plot_analysis(result, target / "figures")
+        def draw(folder: Path) -> list[Path]:
+            return plot_analysis(result, folder / "figures")
+
+    written = write_analysis(result, target, extra=draw)  # all files or none
     _summary(console, result.summary, target, len(written))
 
 
@@ -85,7 +106,7 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
     for col in ("region", "bits", "time share", "epochs (>= 10 % of their steps)"):
         table.add_column(col)
     for r in s["top_regions"]:
-        epochs = ", ".join(r["epochs"]) or "-"
+        epochs = escape(", ".join(r["epochs"])) or "-"
         table.add_row(str(r["region"]), r["bits"] or "-", f"{r['frequency']:.1%}", epochs)
     console.print(table)
     if s["epoch_ami"] is not None:
@@ -95,21 +116,24 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
         seqs = "; ".join("->".join(q) for q in c["region_sequences"][:3])
         more = " ..." if len(c["region_sequences"]) > 3 else ""
         found = f"{c['n_cycles']} ({c['n_stable']} stable): {seqs}{more}" if c["n_cycles"] else "0"
-        console.print(f"period-{c['period']} cycles: {found} ({c['method']})", highlight=False)
-    found = ", ".join(s["primitives_found"]) or "none"
+        console.print(
+            f"period-{c['period']} cycles: {escape(found)} ({c['method']})", highlight=False
+        )
+    found = escape(", ".join(s["primitives_found"])) or "none"
     console.print(f"primitives found: {found} ({s['n_primitives_tested']} tests)")
     for g in s.get("gating", [])[:5]:
         console.print(
-            f"  gating: {g['input']} onset ({g['epoch']}, {g['condition']}) flips region "
-            f"{g['region_before']} -> {g['region_after']}; gain on {g['target']} x"
+            f"  gating: {escape(str(g['input']))} onset ({escape(str(g['epoch']))}, "
+            f"{escape(str(g['condition']))}) flips region "
+            f"{g['region_before']} -> {g['region_after']}; gain on {escape(str(g['target']))} x"
             f"{g['gain_ratio']:.3g} (p_flip = {g['p_flip']:.2g})",
             highlight=False,
         )
     if len(s.get("gating", [])) > 5:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
     if s["note"]:
-        console.print(f"note: {s['note']}")
-    console.print(f"wrote {n_files} files to {target}")
+        console.print(f"note: {escape(str(s['note']))}", highlight=False)
+    console.print(f"wrote {n_files} files to {escape(str(target))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,18 @@
 """The ``alrnn-neuro`` command line: one Typer app, one small module per command group.
 
-Input errors (:class:`alrnn_neuro.errors.AlrnnNeuroError`, ``FileNotFoundError``) are shown as
-one red line and exit with code 2; ``--debug`` shows the traceback instead.
+Every failure a user can cause ends in exactly one line on stderr (``--debug`` shows the
+traceback instead):
+
+==================================================  ==============================  =========
+cause                                               shown as                        exit code
+==================================================  ==============================  =========
+usage error (unknown option/command, missing        ``error: <command>: <what>``    2
+argument, bad value), with Click's suggestions
+bad input (:class:`~alrnn_neuro.errors.AlrnnNeuroError`)   ``error: <what>; fix: ...``     2
+an ``OSError`` (missing file, read-only or full     ``error: <path>: <reason>``     2
+disk, name too long, ...)
+Ctrl-C                                              what was saved, how to go on    130
+==================================================  ==============================  =========
 """
 
 from __future__ import annotations
@@ -14,6 +25,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from alrnn_neuro.cli import commands
+from alrnn_neuro.cli.interrupts import (
+    DEFAULT_MESSAGE,
+    CommandInterrupted,
+    redeliver_swallowed_interrupts,
+)
+from alrnn_neuro.cli.messages import one_line, os_error_line, usage_error_line
 from alrnn_neuro.errors import AlrnnNeuroError
 
 app = typer.Typer(
@@ -27,10 +44,21 @@ err_console = Console(stderr=True)
 _state = {"debug": False}
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from alrnn_neuro import __version__
+
+        typer.echo(f"alrnn-neuro {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """alrnn-neuro: where does my circuit need nonlinearity, and what does it compute there?"""
     _state["debug"] = debug
@@ -45,32 +73,63 @@ def _root(
 
 commands.register(app)
 
-USER_ERRORS = (AlrnnNeuroError, FileNotFoundError, IsADirectoryError, PermissionError)
+#: input errors shown as one line with exit code 2 (every OSError is one line too)
+USER_ERRORS = (AlrnnNeuroError,)
+
+
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(ClickException classes, Abort classes) of the Click that this Typer raises.
+
+    Typer >= 0.26 bundles its own Click; older Typer uses the ``click`` package. Both are
+    found through Typer's public names, so every allowed Typer version is covered.
+    """
+    exceptions = {k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException"}
+    aborts = {typer.Abort}
+    try:  # the separate package, if some code path raises its exceptions directly
+        import click
+
+        exceptions.add(click.exceptions.ClickException)
+        aborts.add(click.exceptions.Abort)
+    except ImportError:  # pragma: no cover - typer >= 0.26 does not need click
+        pass
+    return tuple(exceptions), tuple(aborts)
+
+
+def _fail(line: str, code: int) -> None:
+    err_console.print(line, highlight=False, soft_wrap=True)
+    raise SystemExit(code) from None
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app, turning input errors into one line + exit 2."""
+    """Console-script entry point: run the app; every error is one line (see module doc)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    click_errors, aborts = _click_classes()
+    redeliver_swallowed_interrupts()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+    except CommandInterrupted as interrupt:
+        _fail(f"[yellow]interrupted:[/] {escape(str(interrupt))}", 130)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _fail(f"[yellow]{escape(DEFAULT_MESSAGE)}[/]", 130)
+    except click_errors as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `alrnn-neuro` alone: the help
+            error.show()
+            raise SystemExit(2) from None
+        _fail(f"[bold red]error:[/] {escape(usage_error_line(error))}", 2)
+    except aborts:  # Click's form of Ctrl-C (older Typer)
+        _fail(f"[yellow]{escape(DEFAULT_MESSAGE)}[/]", 130)
     except USER_ERRORS as error:
         if debug:
             raise
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-        )
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        raise SystemExit(130) from None
-    except SystemExit:
-        raise
-    except Exception as error:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            raise SystemExit(2) from None
-        if isinstance(error, click.exceptions.Abort):
-            raise SystemExit(130) from None
-        raise
+        _fail(f"[bold red]error:[/] {escape(one_line(str(error)))}", 2)
+    except OSError as error:
+        if debug:
+            raise
+        _fail(f"[bold red]error:[/] {escape(os_error_line(error))}", 2)
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        # Typer >= 0.26 returns the exit code of a KeyboardInterrupt (130) it caught itself
+        if code == 130:
+            _fail(f"[yellow]{escape(DEFAULT_MESSAGE)}[/]", 130)
+        raise SystemExit(code)

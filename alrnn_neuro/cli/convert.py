@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 import xarray as xr
 from rich.console import Console
+from rich.markup import escape
 
+from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.options import OVERWRITE
+from alrnn_neuro.cli.outputs import refuse_existing_file
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.errors import ConfigError
 
@@ -27,10 +32,12 @@ def parse_window(text: str | None) -> tuple[float, float] | None:
     parts = text.split(",")
     try:
         start, stop = (float(p) for p in parts)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ConfigError(
             f"--window={text!r} is not 'START,STOP'; fix: two numbers in seconds, e.g. -0.5,1.5"
         ) from None
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ConfigError(f"--window={text!r}: START and STOP must be finite, e.g. -0.5,1.5")
     if not stop > start:
         raise ConfigError(f"--window={text!r}: STOP must be after START, e.g. -0.5,1.5")
     return start, stop
@@ -39,12 +46,18 @@ def parse_window(text: str | None) -> tuple[float, float] | None:
 def _write(ds: xr.Dataset, out: Path) -> None:
     save_dataset(ds, out)
     Console().print(
-        f"wrote [bold]{out}[/]: {ds.sizes['trial']} trials × {ds.sizes['time']} bins × "
-        f"{ds.sizes['unit']} units; see `alrnn-neuro info {out}`"
+        f"wrote [bold]{escape(str(out))}[/]: {ds.sizes['trial']} trials × {ds.sizes['time']} "
+        f"bins × {ds.sizes['unit']} units; see `alrnn-neuro info {escape(str(out))}`",
+        highlight=False,
     )
 
 
+def _not_written(out: Path, **_: object) -> str:
+    return f"{out} was not written; run the same command again"
+
+
 @convert_app.command("events")
+@on_interrupt(_not_written)
 def convert_events(
     input: Path = typer.Argument(..., help="Folder with spikes.csv + trials.csv, or events .h5."),
     out: Path = OUT,
@@ -68,12 +81,14 @@ def convert_events(
     spike_clock: str = typer.Option(
         None, "--spike-clock", help="'session' or 'trial' (spike times from trial start)."
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Bin spike-time tables + a trial event table into aligned sequences with epochs.
 
     Options the recording declares (HDF5 root attributes, attrs.json) are used unless a flag
     is given; a flag that overrides a declared value is reported.
     """
+    refuse_existing_file(out, overwrite)
     import warnings
 
     from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
@@ -115,6 +130,7 @@ def parse_input_flags(flags: list[str] | None) -> dict[str, str] | None:
 
 
 @convert_app.command("nwb")
+@on_interrupt(_not_written)
 def convert_nwb(
     input: Path = typer.Argument(..., help="NWB file with trials and units tables."),
     out: Path = OUT,
@@ -128,6 +144,7 @@ def convert_nwb(
     trials: str = typer.Option(
         "trials", "--trials", help="TimeIntervals table whose rows are the trials."
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Read an NWB file (trials + units, or a TimeSeries) into a canonical dataset.
 
@@ -136,6 +153,7 @@ def convert_nwb(
     """
     from alrnn_neuro.data.nwb import read_nwb
 
+    refuse_existing_file(out, overwrite)
     epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
     ds = read_nwb(
         input,
@@ -150,6 +168,7 @@ def convert_nwb(
 
 
 @convert_app.command("pynapple")
+@on_interrupt(_not_written)
 def convert_pynapple(
     units: Path = typer.Argument(..., help="TsGroup .npz saved by pynapple (tsgroup.save)."),
     trials: Path = typer.Option(
@@ -168,8 +187,10 @@ def convert_pynapple(
     input_specs: list[str] = typer.Option(
         None, "--input", help="Task input NAME=SPEC (as for convert events); repeatable."
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Bin pynapple spike trains (TsGroup) per trial of an IntervalSet into a dataset."""
+    refuse_existing_file(out, overwrite)
     from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
 
     group, table = read_pynapple_npz(units, trials)
@@ -187,6 +208,7 @@ def convert_pynapple(
 
 
 @convert_app.command("roitman-fd")
+@on_interrupt(_not_written)
 def convert_roitman(
     input: Path = typer.Argument(
         ..., help="all_b_fd.tar.gz (or the reaction-time tarball) or a folder of .mat files."
@@ -195,6 +217,7 @@ def convert_roitman(
     bin_size: float = BIN_SIZE,
     align: str = typer.Option("ston", "--align", help="Event: fix, trgon, ston, stoff, ..."),
     window: str = typer.Option("-0.5,1.5", "--window", help="Window 'START,STOP' (s)."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Convert Roitman & Shadlen (2002) LIP recordings (pseudo-population).
 
@@ -203,6 +226,7 @@ def convert_roitman(
     """
     from alrnn_neuro.data.roitman import convert_roitman
 
+    refuse_existing_file(out, overwrite)
     ds = convert_roitman(input, bin_size=bin_size, align=align, window=parse_window(window))
     _write(ds, out)
 
@@ -215,6 +239,7 @@ def _warned_lines(record: list) -> None:
 
 
 @convert_app.command("study-pfc1")
+@on_interrupt(_not_written)
 def convert_study_pfc1(
     input: Path = typer.Argument(..., help="Folder of <session>_spikes_<b>_list.pkl etc."),
     out: Path = OUT,
@@ -226,8 +251,10 @@ def convert_study_pfc1(
     label_name: str = typer.Option("label", "--label-name", help="Trial coord of the labels."),
     area: str = typer.Option(None, "--area", help="Unit area (default: by the rat, CR12B: A1)."),
     aux: bool = typer.Option(True, "--aux/--no-aux", help="Attach the per-trial .npy files."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Read the AL-RNN paper's binned stimulus-selection files (pickles read safely)."""
+    refuse_existing_file(out, overwrite)
     import warnings
 
     from alrnn_neuro.data.study_pfc1 import read_study_pfc1
@@ -248,6 +275,7 @@ def convert_study_pfc1(
 
 
 @convert_app.command("crcns-pfc1")
+@on_interrupt(_not_written)
 def convert_crcns_pfc1(
     input: Path = typer.Argument(..., help="A pfc-1 session folder data/<rat>/<session>/."),
     out: Path = OUT,
@@ -264,8 +292,10 @@ def convert_crcns_pfc1(
     all_units: bool = typer.Option(
         False, "--all-units", help="With --unit-db: keep units whose include is False too."
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Convert one raw CRCNS pfc-1 session (Rodgers & DeWeese 2014) around stim_onset."""
+    refuse_existing_file(out, overwrite)
     import warnings
 
     from alrnn_neuro.data.crcns_pfc1 import read_crcns_pfc1

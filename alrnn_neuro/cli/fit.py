@@ -14,10 +14,14 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from alrnn_neuro.training import rundir as rd
+from alrnn_neuro._atomic import check_output_path
+from alrnn_neuro.cli.interrupts import CommandInterrupted, nothing_written, on_interrupt
+from alrnn_neuro.cli.options import seed_option
+from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training.config import FitConfig, read_toml
 
 HELP_EPILOG = (
@@ -55,6 +59,7 @@ def fit_settings(config: Path | None, **flags: Any) -> dict[str, Any]:
     return settings
 
 
+@on_interrupt(nothing_written)
 def fit_command(
     dataset: Path = typer.Argument(..., help="dataset.h5 (canonical, plain layout or task)."),
     latent_dim: int = typer.Option(None, "--latent-dim", help="Latent states M (default 6)."),
@@ -64,7 +69,7 @@ def fit_command(
     epochs: int = EPOCHS,
     lr: float = LR,
     batch_size: int = BATCH_SIZE,
-    seed: int = typer.Option(None, "--seed", help="Seed of init, split, batches (default 0)."),
+    seed: int = seed_option(None, "Seed of init, split, batches (default 0)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default cpu)."),
     tf_interval: int = TF_INTERVAL,
     tf_alpha: float = TF_ALPHA,
@@ -86,7 +91,9 @@ def fit_command(
         behaviour=behaviour,
     )  # fmt: skip
     cfg = FitConfig.from_dict(settings)
-    run = out if out is not None else default_run_dir(dataset, cfg)
+    run = check_output_path(out if out is not None else default_run_dir(dataset, cfg))
+    from alrnn_neuro.training import rundir as rd  # torch: imported when a fit runs
+
     if resume and (run / rd.CONFIG).is_file():
         saved = rd.read_json(run / rd.CONFIG).get("config", {})
         cfg = FitConfig.from_dict({**saved, **settings})
@@ -100,9 +107,11 @@ def fit_command(
         result = fit(ds, cfg, out=run, resume=resume, overwrite=overwrite, callback=display,
                      dataset_path=dataset)  # fmt: skip
     except KeyboardInterrupt:
-        display.stop()
-        display.console.print(_interrupted_message(dataset, run), highlight=False, soft_wrap=True)
-        raise SystemExit(130) from None
+        display.stop(erase=True)
+        raise CommandInterrupted(_interrupted_message(dataset, run)) from None
+    except BaseException:
+        display.stop(erase=True)  # the error is the one line to see
+        raise
     finally:
         display.stop()
     _summary(Console(), result, time.perf_counter() - started)
@@ -143,33 +152,36 @@ class EpochProgress:
         self.progress.update(self.task, completed=info["epoch"], train=info["train_loss"],
                              val=info["val_loss"], best=info["best_epoch"])  # fmt: skip
 
-    def stop(self) -> None:
-        """Close the bar (idempotent)."""
+    def stop(self, *, erase: bool = False) -> None:
+        """Close the bar (idempotent); ``erase`` removes it from the screen."""
         if self.progress is not None:
+            if erase:
+                self.progress.live.transient = True
             self.progress.stop()
             self.progress = None
 
 
 def _interrupted_message(dataset: Path, run: Path) -> str:
-    checkpoint = run / rd.CHECKPOINT
-    if checkpoint.is_file():
-        import torch
+    from alrnn_neuro.training import rundir as rd
 
-        epoch = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
-        saved = f"the checkpoint of epoch {epoch} is saved in {run}"
-    else:
-        saved = "no epoch had finished, so nothing was saved"
+    checkpoint = run / rd.CHECKPOINT
+    try:
+        epoch = int(rd.load_torch_file(checkpoint)["epoch"]) if checkpoint.is_file() else 0
+    except (RunDirError, KeyError, TypeError, ValueError):
+        epoch = 0
+    if not epoch:
+        return "no epoch had finished, so nothing was saved; run the same command again"
     return (
-        f"[yellow]interrupted[/]: {saved}; resume with: alrnn-neuro fit {dataset} "
-        f"--out {run} --resume"
+        f"the checkpoint of epoch {epoch} is saved in {run}; resume with: alrnn-neuro fit "
+        f"{dataset} --out {run} --resume"
     )
 
 
 def _summary(console: Console, result: Any, seconds: float) -> None:
     metrics = result.metrics
     console.print(
-        f"run saved in [bold]{result.run_dir}[/] ({metrics['epochs_run']} epochs, best "
-        f"{metrics['best_epoch']}, stopped by {metrics['stop_reason']}, {seconds:.0f} s)",
+        f"run saved in [bold]{escape(str(result.run_dir))}[/] ({metrics['epochs_run']} epochs, "
+        f"best {metrics['best_epoch']}, stopped by {metrics['stop_reason']}, {seconds:.0f} s)",
         highlight=False,
     )
     splits = [name for name in ("train", "val", "test") if name in metrics]

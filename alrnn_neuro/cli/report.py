@@ -12,16 +12,28 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.options import OVERWRITE
+from alrnn_neuro.cli.outputs import refuse_existing_file
 
+
+def _not_written(directory: Path, out: Path | None = None, **_: object) -> str:
+    path = out if out is not None else directory / "report.html"
+    return f"{path} was not written; run the same command again"
+
+
+@on_interrupt(_not_written)
 def report_command(
     directory: Path = typer.Argument(
         ..., help="Folder of `alrnn-neuro reproduce` (or of sweep, fit, analyze, rsa)."
     ),
     out: Path = typer.Option(None, "--out", help="HTML file to write (default DIR/report.html)."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Write one self-contained HTML report (figures embedded, works offline)."""
     from alrnn_neuro.report import build_report, save_report
 
+    refuse_existing_file(out if out is not None else directory / "report.html", overwrite)
     report = build_report(directory)
     path = save_report(report, directory, out=out)
     console = Console()

@@ -22,11 +22,28 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro._atomic import check_output_path
+from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
 
 TARGETS = ("stimulus-selection", "tasks")
 
 
+def describe_interrupted_reproduction(
+    target: str, out: Path, quick: bool = False, setting: str | None = None, **_: object
+) -> str:
+    """What an interrupted reproduction keeps in ``out`` and the command that continues it."""
+    done = sum(1 for _ in Path(out).rglob("sweep_cell.json")) if Path(out).is_dir() else 0
+    flags = " --quick" if quick and setting is None else ""
+    flags += f" --setting {setting}" if setting else ""
+    return (
+        f"workers stopped; {done} finished sweep cells are kept in {out}; continue with: "
+        f"alrnn-neuro reproduce {target}{flags} --out {out} --resume"
+    )
+
+
+@on_interrupt(describe_interrupted_reproduction)
 def reproduce_command(
     target: str = typer.Argument(..., help="stimulus-selection | tasks"),
     out: Path = typer.Option(..., "--out", help="Output folder (see docs/reproduce.md)."),
@@ -34,12 +51,18 @@ def reproduce_command(
     dataset: Path = typer.Option(
         None, "--dataset", help="Your recordings instead of the simulation (stimulus-selection)."
     ),
-    seed: int = typer.Option(2014, "--seed", min=0, help="Seed of the data and the split."),
+    seed: int = typer.Option(
+        2014, "--seed", min=0, max=SEED_MAX, help="Seed of the data and the split."
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue a reproduction in --out (finished cells are kept)."
     ),
     workers: int = typer.Option(
-        None, "--workers", min=1, help="Parallel sweep workers (default: the setting's, 2)."
+        None,
+        "--workers",
+        min=1,
+        max=max_threads(),
+        help="Parallel sweep workers (default: the setting's, 2).",
     ),
     setting: str = typer.Option(None, "--setting", hidden=True, help="quick | full | tiny."),
 ) -> None:
@@ -48,6 +71,7 @@ def reproduce_command(
 
     from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 
+    check_output_path(out)
     if target not in TARGETS:
         raise ConfigError(f"target {target!r} is unknown; fix: use one of {', '.join(TARGETS)}")
     if dataset is not None and target != "stimulus-selection":

@@ -14,11 +14,21 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
+from alrnn_neuro.cli.options import OVERWRITE, seed_option
+from alrnn_neuro.cli.outputs import refuse_earlier_output
 from alrnn_neuro.errors import FileFormatError, RunDirError
 
+#: what an earlier RSA leaves in --out (replaced only with --overwrite)
+RSA_OUTPUTS = ("rsa.nc", "rsa.json")
+#: most label permutations / bootstrap samples (more adds nothing but hours)
+MAX_RESAMPLES = 1_000_000
 
+
+@on_interrupt(nothing_written)
 def rsa_command(
     run_dir: Path = typer.Argument(..., help="Run directory written by `alrnn-neuro fit`."),
     conditions: str = typer.Option(
@@ -30,8 +40,12 @@ def rsa_command(
     by: str = typer.Option("epoch", "--by", help="epoch | regime | time."),
     distance: str = typer.Option("crossnobis", "--distance", help="RDM distance."),
     compare: str = typer.Option("tau-a", "--compare", help="tau-a | spearman | pearson | cka..."),
-    n_perm: int = typer.Option(1000, "--n-perm", help="Label permutations per segment."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap samples for the CI."),
+    n_perm: int = typer.Option(
+        1000, "--n-perm", min=0, max=MAX_RESAMPLES, help="Label permutations per segment."
+    ),
+    n_boot: int = typer.Option(
+        1000, "--n-boot", min=0, max=MAX_RESAMPLES, help="Bootstrap samples for the CI."
+    ),
     area: list[str] = typer.Option(None, "--area", help="Unit area(s) (repeatable)."),
     shuffle_labels: bool = typer.Option(
         False, "--shuffle-labels", help="Control: permute the neural condition labels."
@@ -47,19 +61,23 @@ def rsa_command(
         help="CI from resampling neural units (RDM recomputed) instead of conditions.",
     ),
     out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/rsa)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of permutations, bootstrap, splits."),
+    seed: int = seed_option(0, "Seed of permutations, bootstrap, splits."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Model vs neural RSA per epoch/regime/time bin and brain area."""
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.data.h5 import load_dataset
     from alrnn_neuro.training import rundir as rd
 
+    target = out if out is not None else run_dir / "rsa"
+    refuse_earlier_output(target, overwrite, RSA_OUTPUTS, "an earlier RSA")
     latents_file = run_dir / rd.LATENTS
     if not latents_file.is_file():
         raise RunDirError(
             f"run_dir = {str(run_dir)!r} has no {rd.LATENTS}; fix: pass a finished run "
             "directory of `alrnn-neuro fit`"
         )
+    rd.check_run_ids(run_dir)
     path = dataset if dataset is not None else _recorded_dataset(run_dir)
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     latents, data = rd.read_netcdf(latents_file), load_dataset(path)
@@ -73,10 +91,9 @@ def rsa_command(
     excluded = ";".join(exclude or [])
     summary.update(run_dir=str(run_dir), dataset=str(path), exclude=list(exclude or []))
     rsa.attrs.update(run_dir=str(run_dir), dataset=str(path), exclude=excluded)
-    target = out if out is not None else run_dir / "rsa"
     write_outputs(target, rsa, summary, seed=seed)
     print_table(Console(), summary)
-    Console().print(f"RSA written to [bold]{target}[/]", highlight=False)
+    Console().print(f"RSA written to [bold]{escape(str(target))}[/]", highlight=False)
 
 
 def _recorded_dataset(run_dir: Path) -> Path:
@@ -113,8 +130,8 @@ def print_table(console: Console, summary: dict) -> None:
     for row in rows:
         label = row[seg]
         table.add_row(
-            row["area"],
-            f"{label:.3f}" if isinstance(label, float) else str(label),
+            escape(str(row["area"])),
+            f"{label:.3f}" if isinstance(label, float) else escape(str(label)),
             _fmt(row["similarity"]),
             f"[{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]",
             _fmt(row["p_value"]),

@@ -12,24 +12,44 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.options import OVERWRITE, seed_option
+from alrnn_neuro.cli.outputs import refuse_existing_file
+
+#: largest simulated sizes (beyond them the arrays would not fit a workstation's memory)
+MAX_TRIALS, MAX_UNITS = 1_000_000, 100_000
 
 simulate_app = typer.Typer(
     help="Simulate datasets with a known generating system.", no_args_is_help=True
 )
 
 
+def _not_written(out: Path, **_: object) -> str:
+    return f"{out} was not written; run the same command again"
+
+
 @simulate_app.command("stimulus-selection")
+@on_interrupt(_not_written)
 def stimulus_selection(
     out: Path = typer.Option(..., "--out", "-o", help="Output dataset.h5 (written atomically)."),
-    n_trials: int = typer.Option(500, "--n-trials", help="Number of trials (>= 1)."),
-    n_units: int = typer.Option(30, "--n-units", help="Units (>= 2), half mPFC-, half A1-like."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0); same seed, same file."),
+    n_trials: int = typer.Option(
+        500, "--n-trials", min=1, max=MAX_TRIALS, help="Number of trials (>= 1)."
+    ),
+    n_units: int = typer.Option(
+        30, "--n-units", min=2, max=MAX_UNITS, help="Units (>= 2), half mPFC-, half A1-like."
+    ),
+    seed: int = seed_option(0, "Random seed (>= 0); same seed, same file."),
     bin_size: float = typer.Option(0.05, "--bin-size", help="Bin width in seconds."),
     lfp: bool = typer.Option(True, "--lfp/--no-lfp", help="Add LFP band amplitudes."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Simulate the stimulus-selection task (after Rodgers & DeWeese 2014) with ground truth."""
     from alrnn_neuro.data.h5 import save_dataset
+
+    refuse_existing_file(out, overwrite)
     from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 
     ds = simulate_stimulus_selection(
@@ -39,7 +59,7 @@ def stimulus_selection(
     correct = ds["correct"].values
     cue = ds["cue_trial"].values
     congruent = ds["congruent"].values
-    table = Table(title=f"wrote {out}", show_header=False, title_justify="left")
+    table = Table(title=f"wrote {escape(str(out))}", show_header=False, title_justify="left")
     table.add_row(
         "trials × bins × units",
         f"{ds.sizes['trial']} × {ds.sizes['time']} × "
@@ -57,22 +77,27 @@ def stimulus_selection(
 
 
 @simulate_app.command("task")
+@on_interrupt(_not_written)
 def task(
     name: str = typer.Argument(..., help="Task name: addition, copy, ..., or multitask."),
     out: Path = typer.Option(..., "--out", "-o", help="Output dataset.h5 (written atomically)."),
-    n_trials: int = typer.Option(500, "--n-trials", help="Trials (per task for multitask)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0); same seed, same file."),
+    n_trials: int = typer.Option(
+        500, "--n-trials", min=1, max=MAX_TRIALS, help="Trials (per task for multitask)."
+    ),
+    seed: int = seed_option(0, "Random seed (>= 0); same seed, same file."),
     variant: str = typer.Option(
         "short",
         "--variant",
         help="short: the toolbox's quick version; study: the AL-RNN study's definition.",
     ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Generate a task dataset (targets, loss_mask, inputs) with default task parameters."""
     from alrnn_neuro.data.h5 import save_dataset
     from alrnn_neuro.errors import ConfigError
     from alrnn_neuro.simulate.tasks import MULTITASK, STUDY_TASKS, TASKS, VARIANTS, make_task
 
+    refuse_existing_file(out, overwrite)
     if variant not in VARIANTS:
         raise ConfigError(f"--variant {variant!r} is unknown; fix: one of {', '.join(VARIANTS)}")
     names = [*sorted(STUDY_TASKS if variant == "study" else TASKS), MULTITASK]
@@ -85,7 +110,7 @@ def task(
         raise ConfigError(f"task {name!r} is unknown; fix: one of {', '.join(names)}")
     ds = make_task(name, n_trials=n_trials, seed=seed, variant=variant)
     save_dataset(ds, out)
-    table = Table(title=f"wrote {out}", show_header=False, title_justify="left")
+    table = Table(title=f"wrote {escape(str(out))}", show_header=False, title_justify="left")
     table.add_row("task", f"{name} ({ds.attrs['task_loss']} loss, {variant} variant)")
     table.add_row("trials × steps", f"{ds.sizes['trial']} × {ds.sizes['time']}")
     table.add_row("inputs", ", ".join(map(str, ds["input"].values)))

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.fit import (
     BATCH_SIZE,
     BEHAVIOUR,
@@ -34,10 +36,30 @@ from alrnn_neuro.cli.fit import (
     TF_INTERVAL,
     fit_settings,
 )
-from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.options import max_threads, seed_option
+from alrnn_neuro.errors import ConfigError, OutputError
 from alrnn_neuro.training.config import FitConfig
 
 
+def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -> str:
+    """What an interrupted sweep leaves in ``out`` and how to continue it."""
+    from alrnn_neuro.sweep.layout import finished_cells
+
+    done = finished_cells(out)
+    names = ", ".join(done[:4]) + (", ..." if len(done) > 4 else "")
+    kept = (
+        f"{len(done)} finished cells are kept in {out / 'cells'} ({names})"
+        if done
+        else ("no cell had finished")
+    )
+    return (
+        f"workers stopped; {kept}; run the same `alrnn-neuro {command}` command again to fit "
+        "the rest (finished cells are skipped)"
+    )
+
+
+@on_interrupt(describe_interrupted_sweep)
 def sweep_command(
     dataset: str = typer.Argument(
         ...,
@@ -53,17 +75,22 @@ def sweep_command(
     max_members: int = typer.Option(16, "--max-members", help="AL-RNNs per ensemble task."),
     executor: str = typer.Option("local", "--executor", help="local | dask."),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a dask scheduler."),
-    workers: int = typer.Option(None, "--workers", help="Worker processes of a local cluster."),
+    workers: int = typer.Option(
+        None, "--workers", min=1, max=max_threads(), help="Worker processes of a local cluster."
+    ),
+    dashboard: bool = typer.Option(
+        False, "--dashboard", help="Serve dask's dashboard on 127.0.0.1 (local cluster)."
+    ),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip finished cells."),
     n_trials: int = typer.Option(
         500, "--n-trials", help="Trials of a generated task (per task for multitask)."
     ),
-    task_seed: int = typer.Option(0, "--task-seed", help="Seed of a generated task."),
+    task_seed: int = seed_option(0, "Seed of a generated task.", "--task-seed"),
     epochs: int = EPOCHS,
     lr: float = LR,
     batch_size: int = BATCH_SIZE,
     obs: str = OBS,
-    data_seed: int = typer.Option(None, "--data-seed", help="Seed of the split (default 0)."),
+    data_seed: int = seed_option(None, "Seed of the split (default 0).", "--data-seed"),
     tf_interval: int = TF_INTERVAL,
     tf_alpha: float = TF_ALPHA,
     mar: float = MAR,
@@ -76,11 +103,14 @@ def sweep_command(
     from alrnn_neuro.sweep.run import check_sweep_args
     from alrnn_neuro.sweep.task_data import sweep_source
 
+    check_output_path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; fix: give a folder path")
     n_or_list = _ints("--seeds", seeds)
     grid = SweepGrid(
         models=tuple(_items("--model", model)),
         pwl_units=tuple(_ints("--pwl-units", pwl_units)),
-        seeds=tuple(range(n_or_list[0])) if "," not in seeds else tuple(n_or_list),
+        seeds=tuple(range(_seed_count(n_or_list[0]))) if "," not in seeds else tuple(n_or_list),
         train_fractions=tuple(_floats("--train-fraction", train_fraction)),
         latent_dims=tuple(_ints("--latent-dim", latent_dim)),
         max_members=max_members,
@@ -95,9 +125,11 @@ def sweep_command(
     check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
     source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
     console = Console()
-    console.print(f"sweep of {len(grid.cells())} cells -> [bold]{out}[/]", highlight=False)
+    console.print(
+        f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
+    )
     results = run_sweep(source, grid, base, out=out, executor=executor, scheduler=scheduler,
-                        workers=workers, resume=resume)  # fmt: skip
+                        workers=workers, resume=resume, dashboard=dashboard)  # fmt: skip
     _table(console, summarize(results))
 
 
@@ -118,6 +150,19 @@ def _table(console: Console, summary) -> None:
     if "minimal_pwl_units" in summary:
         best = summary["minimal_pwl_units"].to_series().to_dict()
         console.print(f"minimal sufficient P (within one sem of the best): {best}")
+
+
+#: most seeds a count (``--seeds N``) may ask for
+MAX_SEED_COUNT = 10_000
+
+
+def _seed_count(n: int) -> int:
+    if not 1 <= n <= MAX_SEED_COUNT:
+        raise ConfigError(
+            f"--seeds={n}: a count of seeds must be 1..{MAX_SEED_COUNT}; fix: e.g. --seeds 3, "
+            "or a list such as --seeds 0,5"
+        )
+    return n
 
 
 def _items(flag: str, text: str) -> list[str]:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from alrnn_neuro.data import limits
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ def n_bins_for(window: tuple[float, float], bin_size: float) -> int:
     int
         ``floor((t1 - t0) / bin_size)``; a remainder shorter than one bin is dropped (logged).
 
+    Raises
+    ------
+    ConfigError
+        If the window holds less than one bin, or more than
+        :data:`~alrnn_neuro.data.limits.MAX_BINS_PER_TRIAL`.
+
     Examples
     --------
     >>> n_bins_for((-0.5, 1.5), 0.05)
@@ -46,6 +53,7 @@ def n_bins_for(window: tuple[float, float], bin_size: float) -> int:
     """
     t0, t1 = float(window[0]), float(window[1])
     ratio = (t1 - t0) / bin_size
+    limits.check_bins(ratio, bin_size=bin_size, window=window)
     n_bins = int(np.floor(ratio + EDGE_TOL * max(1.0, ratio)))
     if n_bins < 1:
         raise ConfigError(

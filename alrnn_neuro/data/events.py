@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from alrnn_neuro.data import binning, task_inputs
+from alrnn_neuro.data import binning, limits, task_inputs
 from alrnn_neuro.data import epochs as epochs_mod
 from alrnn_neuro.data.observed import UNIT_LIST_COLUMN, observed_mask
 from alrnn_neuro.data.schema import make_dataset
@@ -243,6 +243,7 @@ def covering_window(
     align_t = _align_times(table, align, epochs_mod.trial_ids_of(table))
     t0 = float(np.nanmin(table["start"] - align_t))
     span = float(np.nanmax(table["stop"] - align_t)) - t0
+    limits.check_bins(span / bin_size, bin_size=bin_size, window=(t0, t0 + span))
     n_bins = max(1, int(np.ceil(span / bin_size - binning.EDGE_TOL)))
     return t0, t0 + n_bins * bin_size
 
@@ -323,8 +324,10 @@ def _counts(spike_times, unit_ids, spike_clock, table, align_t, trial_ids, grid)
             f"spike_clock={spike_clock!r}; fix: 'session' (one clock for spikes and trials) or "
             "'trial' (spike times in s from the start of their own trial)"
         )
+    shape = (len(trial_ids), n_bins)
     if spike_clock == "session":
         times, unit_index, units = binning.spike_table(spike_times, unit_ids)
+        limits.check_allocation((*shape, len(units)), 8, "the binned spike counts")
         counts = binning.count_spikes(times, unit_index, len(units), align_t, t0, bin_size, n_bins)
         return counts, units
     if not isinstance(spike_times, pd.DataFrame) or "trial" not in spike_times.columns:
@@ -334,6 +337,7 @@ def _counts(spike_times, unit_ids, spike_clock, table, align_t, trial_ids, grid)
             "a 'trial' column in spikes.csv) or give session-clock times"
         )
     times, unit_index, units = binning.spike_table(spike_times[["unit", "time"]], unit_ids)
+    limits.check_allocation((*shape, len(units)), 8, "the binned spike counts")
     spike_trials = spike_times["trial"].to_numpy()
     rows = pd.Index(trial_ids).get_indexer(spike_trials)
     if (rows < 0).any():

@@ -8,14 +8,17 @@ with h5py alone (root attribute ``layout`` = ``"binned"`` or ``"events"``; see
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._atomic import atomic_path, check_output_path, write_bytes
+from alrnn_neuro.data import limits
 from alrnn_neuro.data.plain_h5 import read_plain_h5
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.errors import FileFormatError
@@ -62,10 +65,35 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
             elif var.dtype.kind == "U" and name not in encoded.dims:
                 # char arrays compress (epoch labels repeat a lot); vlen strings do not
                 encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 4}
-    final = Path(path)
-    with atomic_path(final) as tmp:
-        encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
-    return final
+    final = check_output_path(path)
+    try:  # in memory first: HDF5 must never meet a full disk (h5py crashes on ENOSPC)
+        with _local_dask_scheduler():
+            content = encoded.to_netcdf(
+                None, engine="h5netcdf", encoding=encoding, invalid_netcdf=True
+            )
+    except ValueError as error:  # older xarray writes bytes with scipy only: write in place
+        if "engine" not in str(error):
+            raise
+        with atomic_path(final, size_hint=_uncompressed_bytes(encoded)) as tmp:
+            encoded.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=True)
+        return final
+    return write_bytes(final, content)
+
+
+def _local_dask_scheduler() -> contextlib.AbstractContextManager:
+    """Inside a dask worker, xarray would guard an in-memory write with a cluster-wide lock
+    named after the buffer, which the scheduler does not know; the data are in memory, so
+    the synchronous scheduler (and a local lock) is right."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
+def _uncompressed_bytes(ds: xr.Dataset) -> int:
+    """An upper bound of the file size of ``ds`` (its arrays, uncompressed)."""
+    return int(sum(var.nbytes for var in ds.variables.values()))
 
 
 def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
@@ -84,6 +112,25 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
             "alrnn_neuro.save_dataset or use the plain layout in docs/dataset-format.md"
         ) from error
     return _decode_strings(ds)
+
+
+def read_attribute(path: str | os.PathLike, name: str) -> object:
+    """The root attribute ``name`` of an HDF5 file (None if absent).
+
+    Raises
+    ------
+    FileFormatError
+        If ``path`` cannot be read as HDF5 (truncated, corrupt, another format).
+    """
+    try:
+        with h5py.File(path, "r") as handle:
+            value = handle.attrs.get(name)
+    except (OSError, ValueError) as error:
+        raise FileFormatError(
+            f"{path}: not a readable HDF5 file ({' '.join(str(error).split())[:80]}); fix: "
+            "rewrite it (refit the run or rerun the command that made it)"
+        ) from error
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def load_dataset(
@@ -137,15 +184,32 @@ def detect_layout(path: str | os.PathLike) -> str:
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f"{file}: no such file; fix: check the path")
-    if file.is_dir() or not h5py.is_hdf5(file):
+    if not file.is_file():
+        raise FileFormatError(
+            f"{file}: not a regular file (a folder, device, fifo or socket); fix: give a "
+            "dataset.h5 file"
+        )
+    if not h5py.is_hdf5(file):
         raise FileFormatError(
             f"{file}: not an HDF5 file; fix: give a dataset.h5 (canonical or plain layout, "
             "docs/dataset-format.md), or convert first with `alrnn-neuro convert`"
         )
-    with h5py.File(file, "r") as handle:
-        layout = handle.attrs.get("layout")
+    try:
+        with h5py.File(file, "r") as handle:
+            layout = handle.attrs.get("layout")
+            limits.check_declared_sizes(_declared_sizes(handle), file)
+    except (OSError, RuntimeError, KeyError) as error:  # truncated or damaged HDF5
+        raise FileFormatError(
+            f"{file}: a damaged or truncated HDF5 file ({' '.join(str(error).split())[:100]}); "
+            "fix: copy or write it again"
+        ) from error
     if isinstance(layout, bytes):
-        layout = layout.decode()
+        layout = layout.decode(errors="replace")
+    if isinstance(layout, np.ndarray) and layout.size == 1:
+        layout = layout.ravel()[0]
+        layout = layout.decode(errors="replace") if isinstance(layout, bytes) else layout
+    if layout is not None and not isinstance(layout, str):
+        layout = str(layout)
     if layout is None:
         return "canonical"
     if layout not in PLAIN_LAYOUTS:
@@ -154,6 +218,18 @@ def detect_layout(path: str | os.PathLike) -> str:
             f"{list(PLAIN_LAYOUTS)} or omit it for a canonical file"
         )
     return str(layout)
+
+
+def _declared_sizes(handle: h5py.File) -> dict[str, int]:
+    """Declared (uncompressed) bytes of every dataset in an open HDF5 file, by name."""
+    sizes: dict[str, int] = {}
+
+    def visit(name: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.shape is not None:
+            sizes[name] = int(np.prod(node.shape, dtype=float)) * node.dtype.itemsize
+
+    handle.visititems(visit)
+    return sizes
 
 
 def _encode_strings(ds: xr.Dataset) -> xr.Dataset:

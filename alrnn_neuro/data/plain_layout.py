@@ -66,13 +66,15 @@ def read_plain_events(
             shape = (columns["start"].size, n_units)
             observed = read_array(f, "observed", ("trial", "unit"), path, shape).astype(bool)
         attrs = f.attrs
-        epochs = decode(attrs["epochs"]).tolist() if "epochs" in attrs else None
+        epochs = string_attr(attrs, "epochs", path, (1, 2)) if "epochs" in attrs else None
         options = {
-            "bin_size": float(attrs["bin_size"]) if "bin_size" in attrs else None,
+            "bin_size": number_attr(attrs, "bin_size", path) if "bin_size" in attrs else None,
             "align": scalar_str(attrs.get("align_event", attrs.get("align"))),
-            "window": tuple(float(v) for v in attrs["window"]) if "window" in attrs else None,
+            "window": window_attr(attrs, path) if "window" in attrs else None,
             "epochs": [tuple(e) if isinstance(e, list) else e for e in epochs or []] or None,
-            "events": list(decode(attrs["events"])) if "events" in attrs else None,
+            "events": list(string_attr(attrs, "events", path, (0, 1)))
+            if "events" in attrs
+            else None,
             "spike_clock": scalar_str(attrs.get("spike_clock")),
             "inputs": _input_specs(attrs.get("inputs"), path),
             "observed": observed,
@@ -223,7 +225,10 @@ def read_columns(group: h5py.Group, path: object) -> dict[str, np.ndarray]:
     """
     columns = {}
     for name, node in group.items():
-        values = decode(node[()]) if isinstance(node, h5py.Dataset) else None
+        try:
+            values = decode(node[()]) if isinstance(node, h5py.Dataset) else None
+        except FileFormatError as error:
+            raise FileFormatError(f"{path}: {group.name}/{name}: {error}") from None
         if values is None or values.ndim != 1:
             raise FileFormatError(
                 f"{path}: {group.name}/{name} must be a 1-D dataset (one value per row); "
@@ -257,9 +262,82 @@ def decode(values: object) -> np.ndarray:
         uniques, inverse = np.unique(array.ravel(), return_inverse=True)
     except TypeError:  # an object array mixing types
         uniques, inverse = array.ravel(), np.arange(array.size)
-    text = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in uniques]
+    try:
+        text = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in uniques]
+    except UnicodeDecodeError as error:
+        bad = next(v for v in uniques if isinstance(v, bytes) and not _is_utf8(v))
+        raise FileFormatError(
+            f"a string {bad[:40]!r} is not valid UTF-8 ({error.reason}); fix: write text as "
+            "UTF-8 (h5py does this for Python str)"
+        ) from None
     return np.array(text, dtype=str)[inverse].reshape(array.shape)
 
 
 def scalar_str(value: object) -> str | None:
-    return None if value is None else str(decode(value).ravel()[0])
+    """A root attribute as one string (None if absent or empty)."""
+    if value is None:
+        return None
+    values = decode(value).ravel()
+    return str(values[0]) if values.size else None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def number_attr(attrs: h5py.AttributeManager, name: str, path: object) -> float:
+    """A finite, positive number from root attribute ``name`` (a one-line error otherwise)."""
+    value = attrs[name]
+    try:
+        number = float(np.asarray(value).reshape(-1)[0]) if np.size(value) == 1 else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not (np.isfinite(number) and number > 0):
+        raise FileFormatError(
+            f"{path}: root attribute {name}={_show(value)} is not a positive number of seconds; "
+            f"fix: f.attrs['{name}'] = 0.05"
+        )
+    return number
+
+
+def window_attr(attrs: h5py.AttributeManager, path: object) -> tuple[float, float]:
+    """Root attribute ``window`` as two finite numbers ``t0 < t1`` (a one-line error otherwise)."""
+    value = attrs["window"]
+    try:
+        start, stop = (float(v) for v in np.asarray(value, dtype=float).reshape(-1))
+    except (TypeError, ValueError):
+        start = stop = float("nan")
+    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
+        raise FileFormatError(
+            f"{path}: root attribute window={_show(value)} is not two finite numbers t0 < t1; "
+            "fix: f.attrs['window'] = [-0.5, 1.0] (seconds around the alignment event)"
+        )
+    return start, stop
+
+
+def string_attr(
+    attrs: h5py.AttributeManager, name: str, path: object, ndims: tuple[int, ...]
+) -> list:
+    """Root attribute ``name`` as (nested) lists of str; one-line errors for other shapes."""
+    try:
+        values = decode(attrs[name])
+    except (UnicodeDecodeError, ValueError, TypeError, OSError) as error:
+        raise FileFormatError(
+            f"{path}: root attribute {name} cannot be read as UTF-8 text ({error}); fix: write "
+            "it as a list of str"
+        ) from error
+    if values.ndim not in ndims or values.dtype.kind != "U":
+        raise FileFormatError(
+            f"{path}: root attribute {name}={_show(values)} has {values.ndim} dims of "
+            f"{values.dtype}; fix: a list of str (see {DOC})"
+        )
+    return values.tolist() if values.ndim else [str(values)]
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= limit else text[:limit] + "..."

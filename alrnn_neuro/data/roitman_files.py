@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alrnn_neuro.data import limits
 from alrnn_neuro.data.matlab import load_mat
 from alrnn_neuro.errors import ConfigError, FileFormatError
 
@@ -79,9 +80,11 @@ def _mat_files(source: str | os.PathLike) -> Iterator[list[Path]]:
         yield [path]
     elif tarfile.is_tarfile(path):
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(path, "r:*") as tar:
-            out = []
-            for member in tar.getmembers():
+            out, total = [], 0
+            for member in tar:  # streamed: a refused member stops the reading at once
                 if member.isfile() and member.name.lower().endswith(".mat"):
+                    total += member.size
+                    _check_member(path, member, total)
                     target = Path(tmp) / Path(member.name).name
                     target.write_bytes(tar.extractfile(member).read())
                     out.append(target)
@@ -90,6 +93,17 @@ def _mat_files(source: str | os.PathLike) -> Iterator[list[Path]]:
         raise FileFormatError(
             f"{path}: neither a folder, a .mat file nor a tar archive; expected all_b_fd.tar.gz "
             "or a folder of its .mat files"
+        )
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo, total: int) -> None:
+    """Refuse archive members (or a sum of them) beyond the limits of ``data.limits``."""
+    if member.size > limits.MAX_MEMBER_BYTES or total > limits.MAX_ARCHIVE_BYTES:
+        raise FileFormatError(
+            f"{archive}: member {member.name!r} declares {member.size} bytes ({total} in all so "
+            f"far), beyond the limits of {limits.MAX_MEMBER_BYTES} bytes per file and "
+            f"{limits.MAX_ARCHIVE_BYTES} in all; fix: give the original all_b_fd.tar.gz or a "
+            "folder of its .mat files"
         )
 
 

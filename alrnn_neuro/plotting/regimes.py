@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.plotting.text import literal
 
 CMAP = "tab10"
 
@@ -87,7 +88,8 @@ def plot_region_epoch(table: xr.DataArray) -> Figure:
     frac = table / table.sum("region").clip(min=1)
     fig, ax = _figure(1.2 + 0.9 * table.sizes["epoch"], 1.2 + 0.45 * table.sizes["region"])
     im = ax.imshow(frac.transpose("region", "epoch").values, cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(table.sizes["epoch"]), [str(e) for e in table.epoch.values], rotation=45)
+    epochs = [literal(e) for e in table.epoch.values]
+    ax.set_xticks(range(table.sizes["epoch"]), epochs, rotation=45)
     ax.set_yticks(range(table.sizes["region"]), [str(r) for r in table.region.values])
     ax.set(xlabel="epoch", ylabel="region", title="Fraction of epoch steps per region")
     fig.colorbar(im, ax=ax, label="fraction")
@@ -149,7 +151,7 @@ def plot_switch_latency(latency: xr.DataArray) -> Figure:
     for ax, e in zip(axes, events, strict=False):
         x = latency.sel(event=e).values
         ax.hist(x[np.isfinite(x)], bins=20, color="C0")
-        ax.set_ylabel(str(e), fontsize=8)
+        ax.set_ylabel(literal(e), fontsize=8)
     if not events:
         axes[0].text(0.5, 0.5, "no region switches after events", ha="center")
     axes[-1].set_xlabel("latency to next region switch (s)")

@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from alrnn_neuro.plotting.text import literal  # noqa: E402
+
 MAX_PANELS = 5
 MAX_LABELLED = 12  # conditions named on the axes up to this many
 
@@ -39,12 +41,14 @@ def _segments(rsa: xr.Dataset, max_panels: int = MAX_PANELS) -> tuple[str, np.nd
 def _sources(rsa: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
     """(title, RDM stack over the segment dim) for the model and each area."""
     out = [("model", rsa["model_rdm"])]
-    out += [(str(a), rsa["neural_rdm"].sel(area=a)) for a in rsa["area"].values]
+    out += [(literal(a), rsa["neural_rdm"].sel(area=a)) for a in rsa["area"].values]
     return out
 
 
 def _title(seg: str, label) -> str:
-    return f"{seg} {label:.2f} s" if isinstance(label, float | np.floating) else f"{seg} {label}"
+    if isinstance(label, float | np.floating):
+        return f"{literal(seg)} {label:.2f} s"
+    return f"{literal(seg)} {literal(label)}"
 
 
 def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
@@ -55,7 +59,7 @@ def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
     """
     seg, labels = _segments(rsa, max_panels)
     sources = _sources(rsa)
-    names = [str(c) for c in rsa["condition"].values]
+    names = [literal(c) for c in rsa["condition"].values]
     fig, axes = plt.subplots(
         len(labels), len(sources), figsize=(3.0 * len(sources), 2.6 * len(labels) + 1),
         squeeze=False,
@@ -72,7 +76,8 @@ def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
             ax.set_xticks(ticks, shown if row == len(labels) - 1 else [], rotation=90, fontsize=6)
             ax.set_yticks(ticks, shown if col == 0 else [], fontsize=6)
     fig.subplots_adjust(hspace=0.45, wspace=0.1, left=0.2, bottom=0.15)
-    fig.suptitle(f"RDMs ({rsa.attrs.get('distance', '')}) over {rsa.attrs.get('conditions', '')}")
+    over = literal(rsa.attrs.get("conditions", ""))
+    fig.suptitle(f"RDMs ({literal(rsa.attrs.get('distance', ''))}) over {over}")
     return fig
 
 
@@ -137,7 +142,7 @@ def plot_mds(rsa: xr.Dataset, *, seed: int = 0, max_panels: int = MAX_PANELS) ->
     """MDS of the conditions per segment (rows) for model and each area (columns)."""
     seg, labels = _segments(rsa, max_panels)
     sources = _sources(rsa)
-    names = [str(c) for c in rsa["condition"].values]
+    names = [literal(c) for c in rsa["condition"].values]
     colours = plt.get_cmap("tab20")(np.arange(len(names)) % 20)
     fig, axes = plt.subplots(
         len(labels), len(sources), figsize=(3.0 * len(sources), 2.6 * len(labels)),
@@ -171,16 +176,16 @@ def plot_similarity(rsa: xr.Dataset) -> Figure:
         r = rsa.sel(area=area)
         colour = f"C{k}"
         ax.fill_between(x, r["noise_ceiling_low"], r["noise_ceiling_high"], color=colour,
-                        alpha=0.12, hatch="//", label=f"{area} noise ceiling")  # fmt: skip
+                        alpha=0.12, hatch="//", label=f"{literal(area)} noise ceiling")  # fmt: skip
         ax.fill_between(x, r["ci_low"], r["ci_high"], color=colour, alpha=0.25)
-        ax.plot(x, r["estimate"], "o-", color=colour, label=f"model vs {area}")
+        ax.plot(x, r["estimate"], "o-", color=colour, label=f"model vs {literal(area)}")
         sig = np.asarray(r["p_corrected"] < 0.05)
         ax.plot(x[sig], np.asarray(r["estimate"])[sig], "*", color="k", ms=9)
     ax.axhline(0.0, color="0.5", lw=0.8)
     if not numeric:
-        ax.set_xticks(x, [str(v) for v in values])
-    ax.set_xlabel(f"{seg} (s)" if numeric else seg)
-    ax.set_ylabel(f"similarity ({rsa.attrs.get('compare', '')})")
+        ax.set_xticks(x, [literal(v) for v in values])
+    ax.set_xlabel(f"{literal(seg)} (s)" if numeric else literal(seg))
+    ax.set_ylabel(f"similarity ({literal(rsa.attrs.get('compare', ''))})")
     ax.set_title("model-neural RDM similarity (* p_corrected < 0.05)", fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()

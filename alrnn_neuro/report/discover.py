@@ -109,7 +109,7 @@ def discover(directory: str | Path) -> Inputs:
     ------
     RunDirError
         If ``directory`` is not a folder, or holds none of the known inputs (the message lists
-        what was looked for).
+        what was looked for), or its run directory mixes files of different runs.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -135,6 +135,10 @@ def discover(directory: str | Path) -> Inputs:
     found.analysis = _first([root / "analysis", model / "analysis", root], _is_analysis)
     found.rsa = _first([root / "rsa", model / "rsa", root], _is_rsa)
     found.run = _first([model, root], _is_run)
+    if found.run is not None:
+        from alrnn_neuro.training.rundir import check_run_ids
+
+        check_run_ids(found.run)  # a folder mixing two runs' files is refused, not reported
     if not found.found():
         looked = "; ".join(LOOKED_FOR.values())
         raise RunDirError(

@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.training.config import MODELS
+from alrnn_neuro.training.config import MAX_LATENT_DIM, MODELS, SEED_MAX
+
+#: most AL-RNNs trained together in one ensemble task
+MAX_MEMBERS = 1024
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,9 @@ class SweepGrid:
         if bad:
             raise ConfigError(f"models holds unknown {bad}; fix: choose from {', '.join(MODELS)}")
         _integers("pwl_units", self.pwl_units, 0)
-        _integers("seeds", self.seeds, 0)
-        _integers("latent_dims", self.latent_dims, 1)
-        _integers("max_members", (self.max_members,), 1)
+        _integers("seeds", self.seeds, 0, SEED_MAX)
+        _integers("latent_dims", self.latent_dims, 1, MAX_LATENT_DIM)
+        _integers("max_members", (self.max_members,), 1, MAX_MEMBERS)
         for f in self.train_fractions:
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= 1
             if not (ok and math.isfinite(f)):
@@ -160,7 +163,9 @@ def group_cells(cells: list[Cell], max_members: int | Mapping[int, int]) -> list
     return groups
 
 
-def _integers(name: str, values: tuple, low: int) -> None:
+def _integers(name: str, values: tuple, low: int, high: int | None = None) -> None:
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < low]
+    bad += [v for v in values if v not in bad and high is not None and v > high]
     if bad:
-        raise ConfigError(f"{name} holds {bad!r}; fix: use integers >= {low}")
+        within = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{name} holds {bad!r}; fix: use integers {within}")

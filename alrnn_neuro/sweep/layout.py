@@ -14,6 +14,7 @@ path                content
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alrnn_neuro.training import rundir as rd
@@ -25,3 +26,12 @@ DATASET_FILE = "dataset.h5"
 def cell_complete(path: Path) -> bool:
     """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
     return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()
+
+
+def finished_cells(out: str | os.PathLike) -> list[str]:
+    """Names of the finished cells in the sweep folder ``out`` (sorted)."""
+    cells = Path(out) / "cells"
+    if not cells.is_dir():
+        return []
+    return sorted(p.name for p in cells.iterdir() if p.is_dir() and cell_complete(p))
+

@@ -48,12 +48,14 @@ from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
+from alrnn_neuro.sweep.cluster import close, connect
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
     DATASET_FILE,
     SWEEP_FILE,
     cell_complete,
+    finished_cells,
 )
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.sweep.results import collect_results
@@ -69,8 +71,6 @@ logger = logging.getLogger(__name__)
 
 #: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
 EXECUTORS = ("local", "dask")
-#: seconds to wait for an existing dask scheduler before giving up
-CONNECT_TIMEOUT = "5s"
 
 
 def run_sweep(
@@ -85,6 +85,7 @@ def run_sweep(
     resume: bool = True,
     retries: int = 2,
     task_hook: Callable[[tuple[Cell, ...]], None] | None = None,
+    dashboard: bool = False,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -104,8 +105,10 @@ def run_sweep(
     executor : {"local", "dask"}
         Run groups one after another here, or one dask task per group.
     scheduler : str, optional
-        Address of a running dask scheduler (e.g. ``tcp://10.0.0.5:8786``); default: start a
-        ``LocalCluster`` of ``workers`` single-threaded processes.
+        Address of a running dask scheduler (e.g. ``tls://10.0.0.5:8786``); default: start a
+        ``LocalCluster`` of ``workers`` single-threaded processes, on 127.0.0.1 with mutual
+        TLS from temporary credentials and no HTTP server (see
+        :mod:`alrnn_neuro.sweep.cluster`).
     workers : int, optional
         Worker processes of that LocalCluster (default: CPU count).
     resume : bool
@@ -115,6 +118,8 @@ def run_sweep(
         Dask retries of a failed task (a killed worker's task is rescheduled by dask itself).
     task_hook : callable, optional
         Called with the group's cells at the start of every task (logging, fault injection).
+    dashboard : bool
+        Serve dask's dashboard (local cluster, on 127.0.0.1); off by default.
 
     Returns
     -------
@@ -133,9 +138,12 @@ def run_sweep(
     check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
     ds = _load(ds_or_path)
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
-    client, cluster = _connect(scheduler, workers) if executor == "dask" else (None, None)
+    client, cluster = (None, None)
+    if executor == "dask":
+        client, cluster = connect(scheduler, workers, dashboard=dashboard)
+    root = Path(out)
+    created = not root.exists()
     try:
-        root = Path(out)
         test_ids, pool = _prepare_out(root, ds, grid, base, resume)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
@@ -150,11 +158,14 @@ def run_sweep(
         else:
             _run_dask(client, tasks, retries)
         shutil.rmtree(root / "staging", ignore_errors=True)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    except BaseException:
+        close(client, cluster, quiet=True)
+        if client is None or cluster is not None:  # all fits were ours and have stopped
+            shutil.rmtree(root / "staging", ignore_errors=True)
+            if created and not finished_cells(root):  # e.g. a full disk at sweep.json
+                shutil.rmtree(root, ignore_errors=True)
+        raise
+    close(client, cluster)
     return collect_results(root)
 
 
@@ -231,13 +242,17 @@ def run_group(
                             split=(train / (train + val), val / (train + val)))  # fmt: skip
     staging = Path(out) / "staging" / uuid.uuid4().hex
     started = time.perf_counter()
-    if first.model == "alrnn":
-        results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
-                               seeds=[c.seed for c in cells], out=staging)  # fmt: skip
-        dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
-    else:
-        results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
-        dirs = [staging / first.name]
+    try:
+        if first.model == "alrnn":
+            results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
+                                   seeds=[c.seed for c in cells], out=staging)  # fmt: skip
+            dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
+        else:
+            results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
+            dirs = [staging / first.name]
+    except BaseException:  # Ctrl-C or a failed fit: no half-trained run stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     seconds = (time.perf_counter() - started) / len(cells)
     for cell, result, run in zip(cells, results, dirs, strict=True):
         record = {"cell": cell.name, "fit_seconds": seconds, "n_members": len(cells),
@@ -322,28 +337,6 @@ def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A seeded, nested share ``fraction`` of the trial ids ``pool`` (sorted)."""
     order = np.random.default_rng(seed).permutation(pool)
     return np.sort(order[: max(2, round(fraction * pool.size))])
-
-
-def _connect(scheduler: str | None, workers: int | None):
-    """(client, cluster or None); raise ConfigError before anything starts if unreachable."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as error:
-        raise ConfigError(
-            "executor='dask' needs dask.distributed; fix: pip install 'alrnn-neuro[distributed]'"
-        ) from error
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
-        except (OSError, TimeoutError, ValueError) as error:
-            raise ConfigError(
-                f"scheduler={scheduler!r} is unreachable ({error}); fix: check the address "
-                "printed by the cluster (e.g. tcp://HOST:8786) and that it is running"
-            ) from error
-    n = workers if workers is not None else os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None)  # fmt: skip
-    return Client(cluster), cluster
 
 
 def _run_dask(client: Any, tasks: list[tuple], retries: int) -> None:

@@ -35,6 +35,7 @@ from alrnn_neuro.training.evaluate import (
 )
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.session import Session, prepare_session
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class FitResult:
         (task datasets: ``prediction`` (trial, time, output)).
     metrics : dict
         Per split (``train``, ``val``, ``test``) metrics, plus ``best_epoch``,
-        ``epochs_run`` and ``stop_reason``.
+        ``epochs_run``, ``stop_reason`` and (for a saved run) ``run_id``.
     split : dict of str to ndarray
         Trial ids per split.
     run_dir : Path or None
@@ -186,8 +187,23 @@ def fit(
     (('trial', 'time', 'latent'), 3)
     """
     config = FitConfig() if config is None else config
+    check_threads(config.threads)
     with torch_threads(config.threads):
         return _fit(ds, config, out, resume, overwrite, callback, dataset_path)
+
+
+def check_threads(n: int) -> None:
+    """Refuse more torch threads than this process has CPU cores (``threads`` setting)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    if n > cores:
+        raise ConfigError(
+            f"threads={n} is more than the {cores} CPU cores this process may use; fix: "
+            f"threads = 1 (fastest for these small models) up to {cores}, or 0 for torch's "
+            "default"
+        )
 
 
 @contextlib.contextmanager
@@ -203,9 +219,15 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResult:
-    run = Path(out) if out is not None else None
+    if out is None:
+        return _fit_in(ds, config, None, resume, overwrite, callback, dataset_path)
+    with lock_run_dir(out):  # one writer per run directory, for the whole fit
+        return _fit_in(ds, config, Path(out), resume, overwrite, callback, dataset_path)
+
+
+def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitResult:
     if run is not None and resume and (run / rd.CONFIG).is_file():
-        split = {k: np.asarray(v) for k, v in rd.read_json(run / rd.SPLIT).items()}
+        split = rd.read_split(run / rd.SPLIT)
     else:
         split = None
     session = prepare_session(ds, config, split=split, dataset_path=dataset_path)
@@ -219,20 +241,26 @@ def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResul
         if mode == "finished":
             logger.info("%s already holds this finished run; loading it", run)
             return load_run(run)
+        if mode == "new":
+            session.record[rd.RUN_ID] = rd.new_run_id()
+        else:  # resuming keeps the run's id (a run of old versions gets one now)
+            old = rd.read_json(run / rd.CONFIG).get(rd.RUN_ID)
+            session.record[rd.RUN_ID] = old or rd.new_run_id()
     model, optimizer, state = _build(session, run if mode == "resume" else None)
     on_epoch = None
     if run is not None:
         created = not run.exists()
+        run_id = session.record[rd.RUN_ID]
         if mode == "new":
             run.mkdir(parents=True, exist_ok=True)
             rd.clear_run_dir(run)  # --overwrite: the old run goes only now, after all checks
-            rd.write_json(run / rd.SPLIT, {k: v.tolist() for k, v in session.split.items()})
+            rd.write_split(run / rd.SPLIT, session.split, run_id)
         else:  # resuming (maybe with more epochs): the run is unfinished until it ends again
             (run / rd.METRICS).unlink(missing_ok=True)
         rd.write_json(run / rd.CONFIG, session.record)
 
         def on_epoch(current: TrainState) -> None:
-            save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer)
+            save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer, {rd.RUN_ID: run_id})
 
     try:
         train(
@@ -264,7 +292,13 @@ def _build(session: Session, resume_from: Path | None):
     optimizer = make_optimizer(model, config)
     state = TrainState.start(config.seed)
     if resume_from is not None and (resume_from / rd.CHECKPOINT).is_file():
-        state, _ = load_checkpoint(resume_from / rd.CHECKPOINT, model, optimizer)
+        state, extra = load_checkpoint(resume_from / rd.CHECKPOINT, model, optimizer)
+        saved_id = extra.get(rd.RUN_ID) if isinstance(extra, dict) else None
+        if saved_id and saved_id != session.record.get(rd.RUN_ID):
+            raise RunDirError(
+                f"{resume_from / rd.CHECKPOINT} belongs to another run than "
+                f"{resume_from / rd.CONFIG}; fix: --overwrite to start again"
+            )
         if state.stop_reason == "max_epochs" and state.epoch < config.epochs:
             state.stop_reason = ""  # resumed with more epochs
         logger.info("resuming %s after epoch %d", resume_from, state.epoch)
@@ -287,9 +321,11 @@ def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path |
     history = rd.history_dataset(state.history)
     model = model.cpu().eval()
     if run is not None:
+        run_id = session.record.setdefault(rd.RUN_ID, rd.new_run_id())
         rd.write_model(run / rd.MODEL, model, session.record)
-        rd.write_netcdf(run / rd.HISTORY, history)
-        rd.write_netcdf(run / rd.LATENTS, latents)
+        rd.write_netcdf(run / rd.HISTORY, history, run_id)
+        rd.write_netcdf(run / rd.LATENTS, latents, run_id)
+        metrics[rd.RUN_ID] = run_id
         rd.write_json(run / rd.METRICS, metrics)
     return FitResult(
         model, session.config, history, latents, metrics, session.split, run, session.ds
@@ -330,10 +366,24 @@ def load_run(path: str | os.PathLike) -> FitResult:
             f"{run} holds an unfinished run; fix: resume it with `alrnn-neuro fit DATASET "
             f"--out {run} --resume` (or fit(ds, config, out=..., resume=True))"
         )
-    config = FitConfig.from_dict(record["config"])
-    model = FitModel(config, int(record["data"]["n_units"]), len(record["data"]["classes"]))
-    model.load_state_dict(rd.read_model(run / rd.MODEL)["state_dict"])
-    split = {k: np.asarray(v) for k, v in rd.read_json(run / rd.SPLIT).items()}
+    rd.check_run_ids(run)
+    try:
+        config = FitConfig.from_dict(record["config"])
+        n_units, n_classes = int(record["data"]["n_units"]), len(record["data"]["classes"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunDirError(
+            f"{run / rd.CONFIG} lacks or garbles {error} (not written by alrnn-neuro fit?); "
+            "fix: refit the run"
+        ) from error
+    model = FitModel(config, n_units, n_classes)
+    try:
+        model.load_state_dict(rd.read_model(run / rd.MODEL)["state_dict"])
+    except RuntimeError as error:
+        raise RunDirError(
+            f"{run / rd.MODEL} does not fit {run / rd.CONFIG} (other shapes or names); fix: "
+            "refit the run"
+        ) from error
+    split = rd.read_split(run / rd.SPLIT)
     return FitResult(
         model=model.eval(),
         config=config,

@@ -129,12 +129,16 @@ def load_checkpoint(
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file}: no checkpoint to resume from; fix: start a fresh run")
+    from alrnn_neuro.training.rundir import load_torch_file
+
     try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt files
+        payload = load_torch_file(file)
+    except RunDirError as error:
         raise RunDirError(
-            f"{file}: unreadable checkpoint ({error}); fix: delete it or rerun with --overwrite"
+            f"unreadable checkpoint: {error}; or delete it, or rerun with --overwrite"
         ) from error
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise RunDirError(f"{file} is not a checkpoint of alrnn-neuro; fix: rerun with --overwrite")
     device = next(iter(model.parameters())).device
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])

@@ -24,6 +24,10 @@ INIT_STATES = ("learned", "zero", "data")
 OPTIMIZERS = ("adam", "radam")
 SCHEDULES = ("exponential", "cosine", "constant")
 DEVICES = ("cpu", "cuda")
+#: upper bounds of integer settings (beyond them a fit cannot run on any machine)
+SEED_MAX = 2**63 - 1
+MAX_LATENT_DIM = 10_000
+MAX_COUNT = 10**9  # epochs, batch_size, init_bins, patience, tf_interval
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,13 @@ class FitConfig:
         for name in ("patience", "tf_interval", "seed", "split_seed", "threads"):
             if getattr(self, name) < 0:
                 _fail(name, getattr(self, name), "an integer >= 0")
+        if self.seed > SEED_MAX:
+            _fail("seed", self.seed, f"an integer below 2**63 ({SEED_MAX})")
+        if self.latent_dim > MAX_LATENT_DIM:
+            _fail("latent_dim", self.latent_dim, f"at most {MAX_LATENT_DIM} latent states")
+        for name in ("epochs", "batch_size", "init_bins", "patience", "tf_interval", "threads"):
+            if getattr(self, name) > MAX_COUNT:
+                _fail(name, getattr(self, name), f"an integer <= {MAX_COUNT}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             _fail("lr", self.lr, "a positive learning rate such as 0.01")
         if not 0 < self.lr_final <= 1:

@@ -182,9 +182,10 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
         net.to(device).load_state_dict(state.best_model or model.member_state(k))
         member = dataclasses.replace(session, config=configs[k], record=records[k])
         if run is not None:
+            records[k][rd.RUN_ID] = rd.new_run_id()
             run.mkdir(parents=True, exist_ok=True)
             rd.clear_run_dir(run)
-            rd.write_json(run / rd.SPLIT, {n: v.tolist() for n, v in session.split.items()})
+            rd.write_split(run / rd.SPLIT, session.split, records[k][rd.RUN_ID])
             rd.write_json(run / rd.CONFIG, records[k])
         results.append(finish_fit(member, net, state, run))
         p, seed = configs[k].pwl_units, configs[k].seed

@@ -5,10 +5,11 @@ file               content
 =================  ==========================================================================
 ``config.json``    the fully resolved config, the data it needs (units, inputs, classes,
                    dataset fingerprint and path) and the package version; written first
-``split.json``     trial ids of each split (``train``, ``val``, ``test``)
+``split.json``     trial ids of each split (``train``, ``val``, ``test``) and ``run_id``
 ``checkpoint.pt``  full training state, rewritten after every epoch (resume point)
-``model.pt``       ``{"state_dict", "config", "data", "alrnn_neuro_version"}`` of the final
-                   (best-validation) model; ``torch.load(path, weights_only=True)`` reads it
+``model.pt``       ``{"state_dict", "config", "data", "alrnn_neuro_version", "run_id"}`` of
+                   the final (best-validation) model; ``torch.load(path,
+                   weights_only=True)`` reads it
 ``history.nc``     per-epoch curves, dim ``epoch``
 ``latents.nc``     ``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only),
                    ``prediction`` (trial, time, unit; ``output`` for task datasets) on all
@@ -16,14 +17,20 @@ file               content
 ``metrics.json``   per-split metrics; written last, so its presence marks a finished run
 =================  ==========================================================================
 
-Every file is written atomically (temporary name, then rename).
+Every file is written atomically (temporary name, then rename), by one process at a time
+(:func:`~alrnn_neuro.training.runlock.lock_run_dir`), and carries the run's id (``run_id``: a
+JSON key, a ``.nc`` attribute, a ``.pt`` entry), so that :func:`check_run_ids` can refuse a
+folder that mixes files of two runs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
+import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,20 @@ from alrnn_neuro.errors import RunDirError
 CONFIG, SPLIT, CHECKPOINT, MODEL = "config.json", "split.json", "checkpoint.pt", "model.pt"
 HISTORY, LATENTS, METRICS = "history.nc", "latents.nc", "metrics.json"
 RUN_FILES = (CONFIG, SPLIT, CHECKPOINT, MODEL, HISTORY, LATENTS, METRICS)
+#: key / attribute naming the run a file belongs to
+RUN_ID = "run_id"
+#: what ``torch.load(weights_only=True)`` raises on truncated, corrupt or malicious files
+TORCH_LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    zipfile.BadZipFile,
+    KeyError,
+    AttributeError,
+    TypeError,
+    IndexError,
+)
 #: config keys that may change when resuming (they do not change what was learned so far)
 RESUMABLE_KEYS = ("epochs", "patience", "lr", "grad_clip", "device", "threads")
 
@@ -168,11 +189,19 @@ def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file of a run directory; a missing or broken file is a RunDirError."""
     file = Path(path)
     try:
-        return json.loads(file.read_text())
+        value = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise RunDirError(f"{file} is missing; fix: point to a complete run directory") from error
-    except json.JSONDecodeError as error:
-        raise RunDirError(f"{file} is not valid JSON ({error}); fix: refit the run") from error
+    except IsADirectoryError as error:
+        raise RunDirError(f"{file} is a folder, not a JSON file; fix: remove it") from error
+    except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, absurd nesting
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:80]
+        raise RunDirError(f"{file} is not valid JSON ({reason}); fix: refit the run") from error
+    if not isinstance(value, dict):
+        raise RunDirError(
+            f"{file} holds a JSON {type(value).__name__}, not an object; fix: refit the run"
+        )
+    return value
 
 
 def write_model(path: str | os.PathLike, model: Any, record: dict[str, Any]) -> None:
@@ -184,23 +213,52 @@ def write_model(path: str | os.PathLike, model: Any, record: dict[str, Any]) -> 
         "config": to_jsonable(record["config"]),
         "data": to_jsonable(record["data"]),
         "alrnn_neuro_version": str(record["alrnn_neuro_version"]),
+        RUN_ID: str(record.get(RUN_ID, "")),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
 def read_model(path: str | os.PathLike) -> dict[str, Any]:
-    """Load ``model.pt`` (weights only; no code is executed)."""
-    import torch
+    """Load ``model.pt`` (weights only; no code is executed).
 
+    Raises
+    ------
+    RunDirError
+        If the file is missing, truncated, or not a weights-only model file.
+    """
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file} is missing; fix: point to a finished run directory")
-    return torch.load(file, map_location="cpu", weights_only=True)
+    payload = load_torch_file(file)
+    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
+        raise RunDirError(f"{file} is not a model file of alrnn-neuro; fix: refit the run")
+    return payload
 
 
-def write_netcdf(path: str | os.PathLike, ds: xr.Dataset) -> None:
-    """Write ``ds`` with h5netcdf, atomically (see :func:`alrnn_neuro.data.h5.write_netcdf`)."""
+def load_torch_file(path: str | os.PathLike) -> Any:
+    """``torch.load(path, weights_only=True)``; a corrupt or unsafe file is a RunDirError."""
+    import torch  # here, not at the top: reading a run's JSON / NetCDF files needs no torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except TORCH_LOAD_ERRORS as error:
+        if isinstance(error, pickle.UnpicklingError):  # torch's text is about its own defaults
+            reason = "it holds objects other than tensors and plain data, so it was not loaded"
+        else:
+            reason = " ".join(str(error).split())[:120] or type(error).__name__
+        raise RunDirError(
+            f"{path} is truncated, corrupt or not a weights-only torch file ({reason}); fix: "
+            "refit the run (alrnn-neuro never loads code from .pt files)"
+        ) from error
+
+
+def write_netcdf(path: str | os.PathLike, ds: xr.Dataset, run_id: str | None = None) -> None:
+    """Write ``ds`` with h5netcdf, atomically (see :func:`alrnn_neuro.data.h5.write_netcdf`);
+    ``run_id`` is stored as the attribute ``run_id``."""
+    if run_id is not None:
+        ds = ds.copy()
+        ds.attrs[RUN_ID] = run_id
     h5.write_netcdf(ds, path)
 
 
@@ -217,3 +275,68 @@ def history_dataset(history: dict[str, list[float]]) -> xr.Dataset:
     n = len(next(iter(history.values()), []))
     data_vars = {k: ("epoch", np.asarray(v, dtype=float)) for k, v in history.items()}
     return xr.Dataset(data_vars, coords={"epoch": np.arange(1, n + 1)})
+
+
+def new_run_id() -> str:
+    """A fresh random run id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def write_split(path: str | os.PathLike, split: dict[str, np.ndarray], run_id: str) -> None:
+    """Write ``split.json``: the trial ids of each split, plus the run id."""
+    write_json(path, {RUN_ID: run_id, **{k: np.asarray(v).tolist() for k, v in split.items()}})
+
+
+def read_split(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Trial ids per split from ``split.json`` (other keys, e.g. the run id, are skipped)."""
+    record = read_json(path)
+    return {k: np.asarray(v) for k, v in record.items() if isinstance(v, list)}
+
+
+def run_ids(path: str | os.PathLike) -> dict[str, str | None]:
+    """The run id each run file in ``path`` records (None: the file records none)."""
+    run = Path(path)
+    ids: dict[str, str | None] = {}
+    for name in RUN_FILES:
+        file = run / name
+        if not file.is_file():
+            continue
+        if name.endswith(".json"):
+            value = read_json(file).get(RUN_ID)
+        elif name.endswith(".pt"):
+            payload = load_torch_file(file)
+            extra = payload.get("extra", {}) if isinstance(payload, dict) else {}
+            value = payload.get(RUN_ID) or (extra.get(RUN_ID) if isinstance(extra, dict) else None)
+        else:
+            value = h5.read_attribute(file, RUN_ID)
+        ids[name] = str(value) if value else None
+    return ids
+
+
+def check_run_ids(path: str | os.PathLike) -> str | None:
+    """Refuse a run directory whose files belong to different runs; return its run id.
+
+    Runs written before run ids existed (no file records one) pass, with None returned.
+
+    Raises
+    ------
+    RunDirError
+        If two files record different run ids, or some record one and others none.
+    """
+    ids = run_ids(path)
+    distinct = set(ids.values())
+    if distinct <= {None}:
+        return None
+    if len(distinct) == 1:
+        return distinct.pop()
+    groups: dict[str | None, list[str]] = {}
+    for name, value in ids.items():
+        groups.setdefault(value, []).append(name)
+    described = "; ".join(
+        f"{', '.join(names)} of run {value[:8] if value else '(none recorded)'}"
+        for value, names in groups.items()
+    )
+    raise RunDirError(
+        f"{path} mixes files of different runs ({described}); fix: refit into a new --out, "
+        "or pass --overwrite to replace the run"
+    )

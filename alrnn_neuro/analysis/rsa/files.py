@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro._atomic import replace_path, staging_folder
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import FileFormatError
 
@@ -26,7 +25,7 @@ def write_rsa_outputs(
 ) -> Path:
     """Write ``rsa.nc``, ``rsa.json`` (and figures) into ``target`` all at once.
 
-    Everything is written into a temporary sibling folder that replaces ``target`` only when
+    Everything is written into a staging folder beside ``target`` and swapped in whole when
     complete; an earlier RSA in ``target`` is replaced, any other existing folder refused.
 
     Parameters
@@ -53,15 +52,12 @@ def write_rsa_outputs(
                 f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
                 "--out or remove it"
             )
-    old = target.parent / f".{target.name}.old"
-    with atomic_path(target) as tmp:  # renamed onto target only if every file was written
-        tmp.mkdir()
-        write_netcdf(rsa, tmp / "rsa.nc")
-        (tmp / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+    with staging_folder(target.parent) as stage:  # swapped in whole: never a mix of two
+        new = stage / target.name
+        new.mkdir()
+        write_netcdf(rsa, new / "rsa.nc")
+        (new / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
         if draw is not None:
-            draw(tmp)
-        if target.exists():  # move an earlier result aside only now that the new one is complete
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-    shutil.rmtree(old, ignore_errors=True)
+            draw(new)
+        replace_path(new, target)
     return target

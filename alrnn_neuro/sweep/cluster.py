@@ -1,0 +1,210 @@
+"""The dask cluster of ``run_sweep(executor="dask")``: secured when we start it ourselves.
+
+A local cluster (no ``scheduler`` address given) is started so that no other process, and no
+other user of the machine, can use it:
+
+* every server (scheduler, nannies, workers) listens on 127.0.0.1 only;
+* all traffic is TLS with mutual authentication, from a throw-away certificate authority made
+  for this sweep (:meth:`distributed.security.Security.temporary`): a client without this
+  process's credentials cannot connect, hence cannot run code in the sweep's workers;
+* no HTTP server is left listening (dask starts one per scheduler and worker for its
+  dashboard and metrics): they serve no routes and are stopped once the cluster is up, unless
+  ``dashboard=True`` asks for the dashboard (on 127.0.0.1);
+* workers ignore Ctrl-C (SIGINT reaches the whole process group): the sweep process alone
+  handles it and closes the cluster, quietly (:func:`close`).
+
+An existing cluster (``scheduler="tls://HOST:PORT"``) is secured by whoever runs it; the
+client takes its credentials from the dask configuration (``distributed.comm.tls.*``); see
+``docs/cluster.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+from alrnn_neuro.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: seconds to wait for an existing dask scheduler before giving up
+CONNECT_TIMEOUT = "5s"
+#: the only interface a local cluster listens on
+LOCAL_HOST = "127.0.0.1"
+
+
+def connect(
+    scheduler: str | None, workers: int | None, *, dashboard: bool = False
+) -> tuple[Any, Any]:
+    """Connect to ``scheduler``, or start a secured local cluster of ``workers`` processes.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        Address of a running scheduler (``tls://`` or ``tcp://HOST:PORT``); None starts a
+        local cluster.
+    workers : int or None
+        Single-threaded worker processes of a local cluster (default: the CPU cores).
+    dashboard : bool
+        Serve dask's dashboard on 127.0.0.1 (local cluster only).
+
+    Returns
+    -------
+    (Client, LocalCluster or None)
+        Close both when done (the cluster is None for an existing scheduler).
+
+    Raises
+    ------
+    ConfigError
+        dask.distributed (or, for a local cluster, ``cryptography``) is not installed, or the
+        scheduler does not answer.
+    """
+    try:
+        from dask.distributed import Client
+    except ImportError as error:
+        raise ConfigError(
+            "executor='dask' needs dask.distributed; fix: pip install 'alrnn-neuro[distributed]'"
+        ) from error
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ConfigError(
+                f"scheduler={scheduler!r} is unreachable ({error}); fix: check the address "
+                "printed by the cluster (e.g. tls://HOST:8786), that it is running, and that "
+                "the dask configuration holds its TLS credentials (docs/cluster.md)"
+            ) from error
+    return start_local_cluster(workers, dashboard=dashboard)
+
+
+def start_local_cluster(workers: int | None, *, dashboard: bool = False) -> tuple[Any, Any]:
+    """A LocalCluster on 127.0.0.1 with mutual TLS from temporary credentials, and its client.
+
+    See the module docstring for what it guarantees; ``connect`` documents the parameters.
+    """
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    security = temporary_security()
+    n = workers if workers is not None else len(os.sched_getaffinity(0))
+    settings = {} if dashboard else NO_HTTP_ROUTES
+    with dask.config.set(settings):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host=LOCAL_HOST,
+            protocol="tls://",
+            security=security,
+            dashboard_address=f"{LOCAL_HOST}:0" if dashboard else None,
+            worker_dashboard_address=None,
+        )
+        try:
+            client = Client(cluster, security=security)
+            _register_worker_plugin(client, _ignore_interrupts_plugin())
+            if not dashboard:
+                _stop_http_servers(client, cluster)
+        except BaseException:
+            cluster.close()
+            raise
+    if dashboard:
+        logger.warning("dask dashboard: %s", client.dashboard_link)
+    return client, cluster
+
+
+#: dask settings that give every HTTP server of a cluster no routes at all
+NO_HTTP_ROUTES = {
+    "distributed.scheduler.http.routes": [],
+    "distributed.worker.http.routes": [],
+}
+
+
+def temporary_security() -> Any:
+    """Fresh mutual-TLS credentials (``Security.temporary``) for one local cluster.
+
+    Raises
+    ------
+    ConfigError
+        If ``cryptography`` (needed to make the certificates) is not installed.
+    """
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()
+    except ImportError as error:
+        raise ConfigError(
+            "the local dask cluster is secured with temporary TLS certificates, which need the "
+            "'cryptography' package; fix: pip install 'alrnn-neuro[distributed]'"
+        ) from error
+
+
+def _stop_http_servers(client: Any, cluster: Any) -> None:
+    """Close the HTTP servers dask always starts (scheduler here, each worker in its process)."""
+    server = getattr(cluster.scheduler, "http_server", None)
+    if server is not None:
+        server.stop()
+    client.run(_stop_worker_http_server)
+    client.run(_stop_worker_http_server, nanny=True)
+
+
+def _stop_worker_http_server(dask_worker: Any = None) -> None:
+    server = getattr(dask_worker, "http_server", None)
+    if server is not None:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+def close(client: Any, cluster: Any, *, quiet: bool = False) -> None:
+    """Close ``client`` and (if we started it) ``cluster``; ``quiet`` silences dask's log lines
+    about the workers it stops (after Ctrl-C they are expected, not news)."""
+    with _quiet_dask_logs() if quiet else contextlib.nullcontext():
+        if quiet and client is not None and cluster is not None:
+            with contextlib.suppress(Exception):  # our workers: their logs go quiet too
+                client.run(_silence_worker_logs)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    names = ("distributed", "tornado", "asyncio")
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _silence_worker_logs() -> None:
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _ignore_interrupts_plugin() -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreInterrupts(WorkerPlugin):
+        """Workers leave SIGINT to the sweep process, which stops them itself."""
+
+        name = "alrnn-neuro-ignore-sigint"
+
+        def setup(self, worker: Any) -> None:
+            with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreInterrupts()
+
+
+def _register_worker_plugin(client: Any, plugin: Any) -> None:
+    register = getattr(client, "register_plugin", None) or client.register_worker_plugin
+    register(plugin)

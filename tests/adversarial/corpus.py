@@ -1,0 +1,470 @@
+"""A corpus of malformed inputs and hostile outputs, each refused with one line and exit code 2.
+
+Every :class:`Case` builds its inputs inside a fresh folder (with the builders of
+``builders.py``) and returns the command line to run. The runner (``test_corpus.py``) asserts,
+for each: exit code 2, exactly one line on stderr that contains :attr:`Case.message`, no
+traceback, and the folder exactly as the case left it (no file created, none changed, no
+``.part`` debris, special files still special).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tests.adversarial.builders import (
+    Build,
+    Shared,
+    as_signal,
+    attr,
+    bad_utf8_labels,
+    binned_file,
+    canonical,
+    char_device,
+    config_without,
+    coord,
+    dangling_symlink,
+    empty_file,
+    events_file,
+    events_folder,
+    existing_file,
+    fifo,
+    from_other_run,
+    malicious_model,
+    plain,
+    run_copy,
+    set,
+    symlink_to_file,
+    tar_bomb,
+    text_file,
+    truncate,
+    truncated,
+    under_a_file,
+    unix_socket,
+    unwritten_chunks,
+    write,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile input: ``build(folder, shared)`` makes it and returns the argv to run."""
+
+    name: str
+    build: Build
+    message: str
+
+
+# --- the corpus ----------------------------------------------------------------------------
+
+
+def _info(make: Callable[[Path], Path]) -> Build:
+    return lambda folder, shared: ["info", str(make(folder))]
+
+
+def _fit(make: Callable[[Path], Path], *extra: str) -> Build:
+    return lambda folder, shared: [
+        "fit",
+        str(make(folder)),
+        "--out",
+        str(folder / "out"),
+        "--epochs",
+        "1",
+        *extra,
+    ]
+
+
+def _simulate_to(make: Callable[[Path], Path], *extra: str) -> Build:
+    return lambda folder, shared: [
+        "simulate",
+        "task",
+        "copy",
+        "--n-trials",
+        "4",
+        "--out",
+        str(make(folder)),
+        *extra,
+    ]
+
+
+def _analyze(damage: Callable[[Path, Shared], None]) -> Build:
+    return lambda folder, shared: [
+        "analyze",
+        str(run_copy(folder, shared, damage)),
+        "--n-null",
+        "2",
+        "--no-figures",
+    ]
+
+
+def _rsa(damage: Callable[[Path, Shared], None]) -> Build:
+    return lambda folder, shared: [
+        "rsa",
+        str(run_copy(folder, shared, damage)),
+        "--conditions",
+        "rule",
+        "--dataset",
+        str(shared.dataset),
+        "--n-perm",
+        "2",
+        "--n-boot",
+        "2",
+    ]
+
+
+def _with_toml(text: str) -> Build:
+    def build(folder: Path, shared: Shared) -> list[str]:
+        toml = folder / "fit.toml"
+        toml.write_text(text)
+        return ["fit", str(shared.dataset), "--config", str(toml), "--out", str(folder / "out")]
+
+    return build
+
+
+def _noop(run: Path, shared: Shared) -> None:
+    return None
+
+
+USAGE = [
+    Case("unknown command", lambda f, s: ["fitt"], "No such command 'fitt'"),
+    Case("unknown option", lambda f, s: ["fit", str(s.dataset), "--epoch", "5"], "--epochs"),
+    Case("bad integer", lambda f, s: ["fit", str(s.dataset), "--epochs", "five"], "--epochs"),
+    Case("missing argument", lambda f, s: ["fit"], "Missing argument"),
+    Case("missing option", lambda f, s: ["rsa", str(s.run_a)], "--conditions"),
+    Case("unknown subcommand", lambda f, s: ["simulate", "nope"], "No such command"),
+    Case("option without value", lambda f, s: ["sweep", "copy", "--out"], "--out"),
+    Case("negative count", lambda f, s: ["analyze", str(s.run_a), "--n-null", "-1"], "--n-null"),
+    Case(
+        "seed of 2**63",
+        lambda f, s: ["simulate", "task", "copy", "--seed", str(2**63), "--out", str(f / "x")],
+        "--seed",
+    ),
+    Case(
+        "seed of 2**64 for fit",
+        lambda f, s: ["fit", str(s.dataset), "--seed", str(2**64), "--out", str(f / "x")],
+        "--seed",
+    ),
+    Case(
+        "100000 workers",
+        lambda f, s: ["sweep", "copy", "--workers", "100000", "--out", str(f / "x")],
+        "--workers",
+    ),
+    Case(
+        "unknown choice of --by",
+        lambda f, s: [
+            "rsa",
+            str(s.run_a),
+            "--conditions",
+            "rule",
+            "--by",
+            "phase",
+            "--out",
+            str(f / "o"),
+        ],
+        "by",
+    ),
+]
+
+DATASETS = [
+    Case("not HDF5", _info(text_file), "not an HDF5 file"),
+    Case("empty file", _info(empty_file), "not an HDF5 file"),
+    Case("truncated HDF5", lambda f, s: ["info", str(truncated(f, s))], "truncated"),
+    Case("folder as dataset", lambda f, s: ["info", str(f)], "not a regular file"),
+    Case("missing dataset", lambda f, s: ["info", str(f / "nope.h5")], "no such file"),
+    Case("fifo as dataset", _info(fifo), "not a regular file"),
+    Case("no valid variable", _fit(canonical(lambda ds: ds.drop_vars("valid"))), "'valid'"),
+    Case(
+        "duplicate trial ids",
+        _fit(canonical(coord("trial", lambda ds: [0, 1, 2, 2, 4, 5]))),
+        "trial ids repeat",
+    ),
+    Case(
+        "duplicate unit ids",
+        _fit(canonical(coord("unit", lambda ds: ["a", "a", "b"]))),
+        "unit ids repeat",
+    ),
+    Case(
+        "string trial ids",
+        _fit(canonical(coord("trial", lambda ds: list("abcdef")))),
+        "integer trial ids",
+    ),
+    Case(
+        "NaN in time",
+        _fit(canonical(coord("time", lambda ds: np.r_[np.nan, ds["time"].values[1:]]))),
+        "'time' holds NaN",
+    ),
+    Case(
+        "time not increasing",
+        _fit(canonical(coord("time", lambda ds: ds["time"].values[::-1]))),
+        "not strictly increasing",
+    ),
+    Case("bin_size inf", _fit(canonical(attr("bin_size", np.inf))), "bin_size"),
+    Case("bin_size text", _fit(canonical(attr("bin_size", "fast"))), "bin_size"),
+    Case(
+        "nothing observed",
+        _fit(canonical(set("observed", slice(None), False))),
+        "'observed' is False",
+    ),
+    Case(
+        "2**40 spikes in a bin",
+        _fit(canonical(set("spikes", (0, 0, 0), 2**40))),
+        "spikes in one bin",
+    ),
+    Case(
+        "signal of 1e300",
+        _fit(canonical(lambda ds: set("signal", (0, 0, 0), 1e300)(as_signal(ds)))),
+        "beyond",
+    ),
+    Case("zero trials", _fit(canonical(lambda ds: ds.isel(trial=[]))), "0 trials"),
+    Case("zero units", _fit(canonical(lambda ds: ds.isel(unit=[]))), "0 units"),
+    Case("negative counts", _fit(canonical(set("spikes", (0, 0, 0), -2))), "negative"),
+    Case("NaN input", _fit(canonical(set("inputs", (0, 0, 0), np.nan))), "NaN"),
+    Case("inputs of 1e30", _fit(canonical(set("inputs", (0, 0, 0), 1e30))), "rescale"),
+    Case(
+        "plain: bin_size text", _info(plain(lambda f: binned_file(f, bin_size="fast"))), "bin_size"
+    ),
+    Case(
+        "plain: bin_size negative",
+        _info(plain(lambda f: binned_file(f, bin_size=-1.0))),
+        "bin_size",
+    ),
+    Case(
+        "plain: window of 3 numbers",
+        _info(plain(lambda f: events_file(f, window=[0, 1, 2]))),
+        "window",
+    ),
+    Case("plain: window a scalar", _info(plain(lambda f: events_file(f, window=1.0))), "window"),
+    Case("plain: invalid UTF-8 label", _info(plain(bad_utf8_labels)), "UTF-8"),
+    Case(
+        "plain: unknown epoch event",
+        _info(plain(lambda f: events_file(f, epochs=np.array(["stim_on", "bell"], "S")))),
+        "bell",
+    ),
+    Case(
+        "plain: epochs as numbers", _info(plain(lambda f: events_file(f, epochs=[1, 2]))), "epochs"
+    ),
+    Case(
+        "plain: 2-D spikes", _info(plain(lambda f: binned_file(f, np.ones((4, 6), "i4")))), "dims"
+    ),
+    Case(
+        "plain: unknown layout",
+        _info(plain(lambda f: f.attrs.__setitem__("layout", "weird"))),
+        "layout",
+    ),
+    Case(
+        "plain: layout an int array",
+        _info(plain(lambda f: f.attrs.__setitem__("layout", [1, 2]))),
+        "layout",
+    ),
+    Case(
+        "plain: trial_lengths out of range",
+        _info(
+            plain(lambda f: (binned_file(f), f.create_dataset("trial_lengths", data=[9, 1, 1, 1])))
+        ),
+        "trial_lengths",
+    ),
+    Case("memory bomb: 2 GB of unwritten chunks", _info(plain(unwritten_chunks)), "declare"),
+]
+
+LIMITS = [
+    Case(
+        "events: bin size of 1e-7 s",
+        lambda f, s: ["info", str(plain(events_file)(f)), "--bin-size", "1e-7"],
+        "bins per trial",
+    ),
+    Case(
+        "convert: window of 2e9 s",
+        lambda f, s: [
+            "convert",
+            "events",
+            str(events_folder(f)),
+            "--window",
+            "-1e9,1e9",
+            "--out",
+            str(f / "x.h5"),
+        ],
+        "bins per trial",
+    ),
+    Case(
+        "convert: infinite window",
+        lambda f, s: [
+            "convert",
+            "events",
+            str(events_folder(f)),
+            "--window",
+            "-inf,inf",
+            "--out",
+            str(f / "x.h5"),
+        ],
+        "finite",
+    ),
+    Case(
+        "convert: archive member of 64 GiB",
+        lambda f, s: ["convert", "roitman-fd", str(tar_bomb(f)), "--out", str(f / "x.h5")],
+        "declares",
+    ),
+    Case("toml: threads = 100000", _with_toml("threads = 100000\n"), "threads"),
+    Case("toml: latent_dim = 2**40", _with_toml(f"latent_dim = {2**40}\n"), "latent_dim"),
+    Case("toml: seed = 2**64", _with_toml(f"seed = {2**64}\n"), "seed"),
+    Case("toml: not TOML", _with_toml("latent_dim = = 3\n"), "not valid TOML"),
+    Case("toml: unknown key", _with_toml("latent_dims = 3\n"), "did you mean 'latent_dim'"),
+]
+
+OUTPUTS = [
+    Case("--out a character device", _simulate_to(char_device), "character device"),
+    Case("--out a fifo", _simulate_to(fifo), "fifo"),
+    Case("--out a socket", _simulate_to(unix_socket), "socket"),
+    Case("--out a symlink to a file", _simulate_to(symlink_to_file), "symbolic link"),
+    Case("--out a dangling symlink", _simulate_to(dangling_symlink), "symbolic link"),
+    Case("--out an existing file", _simulate_to(existing_file), "--overwrite"),
+    Case("--out under a file", _simulate_to(under_a_file), "not a folder"),
+    Case(
+        "--out a name of 300 characters", _simulate_to(lambda f: f / ("x" * 300 + ".h5")), "shorter"
+    ),
+    Case("--out a folder", _simulate_to(lambda f: f), "is a folder"),
+    Case(
+        "convert --out an existing file",
+        lambda f, s: ["convert", "events", str(events_folder(f)), "--out", str(existing_file(f))],
+        "--overwrite",
+    ),
+    Case(
+        "report --out an existing file",
+        lambda f, s: ["report", str(s.run_a), "--out", str(existing_file(f, "r.html"))],
+        "--overwrite",
+    ),
+    Case(
+        "report --out a character device",
+        lambda f, s: ["report", str(s.run_a), "--out", str(char_device(f))],
+        "character device",
+    ),
+    Case(
+        "fit --out a file",
+        lambda f, s: ["fit", str(s.dataset), "--out", str(existing_file(f)), "--epochs", "1"],
+        "is a file",
+    ),
+    Case(
+        "fit --out a symlink",
+        lambda f, s: ["fit", str(s.dataset), "--out", str(symlink_to_file(f)), "--epochs", "1"],
+        "symbolic link",
+    ),
+    Case(
+        "sweep --out a file",
+        lambda f, s: ["sweep", str(s.dataset), "--out", str(existing_file(f)), "--epochs", "1"],
+        "is a file",
+    ),
+    Case(
+        "analyze --out a file",
+        lambda f, s: ["analyze", str(run_copy(f, s, _noop)), "--out", str(existing_file(f))],
+        "is a file",
+    ),
+    Case(
+        "rsa --out a file",
+        lambda f, s: [
+            "rsa",
+            str(run_copy(f, s, _noop)),
+            "--conditions",
+            "rule",
+            "--out",
+            str(existing_file(f)),
+        ],
+        "is a file",
+    ),
+    Case(
+        "analyze over an earlier analysis",
+        lambda f, s: [
+            "analyze",
+            str(run_copy(f, s, _noop)),
+            "--out",
+            str(_earlier(f, "regimes.nc")),
+        ],
+        "--overwrite",
+    ),
+    Case(
+        "rsa over an earlier RSA",
+        lambda f, s: [
+            "rsa",
+            str(run_copy(f, s, _noop)),
+            "--conditions",
+            "rule",
+            "--out",
+            str(_earlier(f, "rsa.json")),
+        ],
+        "--overwrite",
+    ),
+    Case(
+        "markup in a path",
+        lambda f, s: ["fit", str(f / "x[/]y[red]z.h5"), "--out", str(f / "o")],
+        "x[/]y[red]z.h5",
+    ),
+]
+
+
+def _earlier(folder: Path, name: str) -> Path:
+    out = folder / "earlier"
+    out.mkdir()
+    (out / name).write_text("{}")
+    return out
+
+
+RUN_DIRS = [
+    Case("config.json a list", _analyze(write("config.json", "[1, 2]")), "JSON list"),
+    Case(
+        "config.json nested 200000 deep",
+        _analyze(write("config.json", "[" * 200_000 + "]" * 200_000)),
+        "nested too deeply",
+    ),
+    Case("metrics.json binary", _analyze(write("metrics.json", bytes(range(256)))), "not valid"),
+    Case("config.json without config", _analyze(config_without("config")), "config"),
+    Case("model.pt truncated", _analyze(truncate("model.pt", 100)), "truncated"),
+    Case("model.pt malicious pickle", _analyze(malicious_model), "weights-only"),
+    Case("model.pt of another run", _analyze(from_other_run("model.pt")), "mixes files"),
+    Case("latents.nc of another run", _analyze(from_other_run("latents.nc")), "mixes files"),
+    Case("latents.nc truncated", _analyze(truncate("latents.nc", 2000)), "latents.nc"),
+    Case("rsa: metrics.json of another run", _rsa(from_other_run("metrics.json")), "mixes files"),
+    Case(
+        "report: split.json of another run",
+        lambda f, s: [
+            "report",
+            str(run_copy(f, s, from_other_run("split.json"))),
+            "--out",
+            str(f / "r.html"),
+        ],
+        "mixes files",
+    ),
+    Case("analyze a file", lambda f, s: ["analyze", str(existing_file(f))], "not a directory"),
+    Case(
+        "fit --resume over a garbage checkpoint",
+        lambda f, s: [
+            "fit",
+            str(s.dataset),
+            "--out",
+            str(_unfinished(f, s)),
+            "--resume",
+            "--latent-dim",
+            "3",
+            "--pwl-units",
+            "1",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "3",
+        ],
+        "checkpoint",
+    ),
+]
+
+
+def _unfinished(folder: Path, shared: Shared) -> Path:
+    """A copy of run_a made unfinished, with a checkpoint that is not a torch file."""
+
+    def damage(run: Path, _: Shared) -> None:
+        (run / "metrics.json").unlink()
+        (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+
+    return run_copy(folder, shared, damage)
+
+
+CASES: list[Case] = USAGE + DATASETS + LIMITS + OUTPUTS + RUN_DIRS
