@@ -168,8 +168,8 @@ def test_cli_exclude_and_bootstrap_units(fitted, tmp_path, capsys):
 
     lat = exclude_trials(read_netcdf(run / "latents.nc"), ["cue_trial=True"])
     assert lat.sizes["trial"] == int((~ds["cue_trial"].values).sum())
-    pat = trial_patterns(lat, over="epoch", var="latents")
-    ref = compute_rdm(pat, condition_labels(lat, ["rule", "target"]), method="sqeuclidean")
+    pat = trial_patterns(lat, by="epoch", var="latents")
+    ref = compute_rdm(pat, condition_labels(lat, ["rule", "target"]), distance="sqeuclidean")
     got = rsa["model_rdm"].sel(epoch=ref["epoch"].values)
     assert np.allclose(got.values, ref.transpose(*got.dims).values, equal_nan=True)
 
