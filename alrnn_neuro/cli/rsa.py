@@ -142,15 +142,13 @@ def print_table(console: Console, summary: dict) -> None:
         "p",
         "p (Holm)",
         "noise ceiling",
-        "model/ceiling",
         title=f"model vs neural RSA ({summary['compare']}, {summary['distance']}, "
         f"{summary.get('trials', '?')} trials)",
         title_justify="left",
     )
     rows = [row for row in summary["rows"] if row["similarity"] is not None]
     for row in rows:
-        position = row.get("ceiling_position")
-        placed = f"{_fmt(row.get('ceiling_fraction'))} ({position})" if position else "-"
+        placed = row.get("ceiling_position") or ""  # the model vs the split RDMs
         table.add_row(
             row["area"],
             _label(row[seg]),
@@ -158,10 +156,14 @@ def print_table(console: Console, summary: dict) -> None:
             f"[{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]",
             _fmt(row["p_value"]),
             _fmt(row["p_corrected"]),
-            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}]",
-            placed,
+            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}] {placed}",
         )
     console.print(table)
+    console.print(
+        "noise ceiling: [lower, upper] from split halves of the trials; below/within/above "
+        "places the model (compared with the same halves); ceiling_fraction in rsa.json",
+        markup=False,
+    )
     if len(rows) < len(summary["rows"]):
         console.print(
             f"({len(summary['rows']) - len(rows)} rows without a comparison, e.g. segments "

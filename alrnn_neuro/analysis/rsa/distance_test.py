@@ -92,8 +92,9 @@ def distance_test(
     with np.errstate(invalid="ignore"):
         hits = np.sum(null >= (obs - tol)[None], axis=0)
     p = np.where(np.isfinite(obs) & (n_perm > 0), (1 + hits) / (1 + n_perm), np.nan)
-    with np.errstate(invalid="ignore"):
-        null_mean = np.nanmean(null, axis=0) if n_perm else np.full(obs.shape, np.nan)
+    finite = np.isfinite(null)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        null_mean = np.where(finite, null, 0.0).sum(axis=0) / finite.sum(axis=0)
     coords = {d: observed[d].values for d in stack if d in observed.coords}
     out = xr.Dataset(
         {

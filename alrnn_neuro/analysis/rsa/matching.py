@@ -69,29 +69,29 @@ def check_comparable(
 
 
 def _fix(model_rdm: xr.DataArray, neural_rdm: xr.DataArray, min_units: int) -> str:
-    """The fix that adds comparable conditions, from what is missing."""
-    n_trials = model_rdm["n_trials"].values if "n_trials" in model_rdm.coords else None
-    thin = []
-    if n_trials is not None:
-        thin = [
-            str(c) for c, n in zip(model_rdm["condition"].values, n_trials, strict=True) if n < 2
-        ]
-    units = neural_rdm["pair_units"].values if "pair_units" in neural_rdm.coords else None
-    if units is not None:
-        off = ~np.eye(units.shape[-1], dtype=bool)
-        few = units[..., off]
-        if few.size and np.all(few < min_units) and min_units > 1:
+    """The fix that adds comparable conditions, from what is missing: trials per condition
+    first, then units shared by condition pairs."""
+    names = [str(c) for c in model_rdm["condition"].values]
+    counts = model_rdm["n_trials"].values if "n_trials" in model_rdm.coords else None
+    thin = [] if counts is None else [c for c, n in zip(names, counts, strict=True) if n < 2]
+    if thin and len(names) - len(thin) < 3:
+        return (
+            f"fix: {len(thin)} of {len(names)} conditions (e.g. {thin[:5]}) have fewer than 2 "
+            "compared trials; merge them (fewer or coarser condition variables, e.g. bin a "
+            "numeric variable) or drop them (--exclude COORD=VALUE)"
+        )
+    if "pair_units" in neural_rdm.coords and min_units > 1:
+        keep = np.array([c not in thin for c in names])
+        units = neural_rdm["pair_units"].values[..., keep, :][..., keep]
+        off = ~np.eye(int(keep.sum()), dtype=bool)
+        shared = units[..., off]
+        if shared.size and np.all(shared < min_units):
+            most = int(shared.max())
             return (
                 f"fix: no condition pair has {min_units} units observed in both conditions "
-                f"(most: {int(few.max())}); lower --min-units (min_units=) to "
-                f"{max(int(few.max()), 1)}, or use coarser conditions so that each unit has "
-                "trials in more of them"
+                f"(most: {most}); lower --min-units (min_units=) to {max(most, 1)}, or use "
+                "coarser conditions so that each unit has trials in more of them"
             )
-    if thin:
-        return (
-            f"fix: conditions {thin[:8]} have fewer than 2 compared trials; merge them (fewer or "
-            "coarser condition variables) or drop them (--exclude COORD=VALUE)"
-        )
     return (
         "fix: use conditions with more trials each (fewer or coarser condition variables), "
         "--by epoch instead of time bins, or a lower --min-units"

@@ -152,12 +152,7 @@ def run_rsa(
     latents_ds, dataset = latents_ds.sel(trial=ids), dataset.sel(trial=ids)
     labels = condition_labels(latents_ds, names)
     neural_labels = condition_labels(dataset, names)
-    n_cond = np.unique(labels.values).size
-    if n_cond < 2:
-        raise DataValidationError(
-            f"conditions = {names} give {n_cond} condition on the {labels.size} compared "
-            f"trials ({trials}); fix: choose trial variables that differ between trials"
-        )
+    n_cond = check_trial_counts(labels, names, distance, trials)
     if shuffle_labels:
         order = np.random.default_rng(seed).permutation(labels.size)
         neural_labels = neural_labels.copy(data=neural_labels.values[order])
@@ -260,6 +255,46 @@ def run_rsa(
         "upper bound >= lower bound (see alrnn_neuro.analysis.rsa.ceiling)",
     )
     return rsa, summarize(rsa)
+
+
+def check_trial_counts(labels: xr.DataArray, names: list[str], distance: str, trials: str) -> int:
+    """Number of conditions; raise when too few have the trials ``distance`` needs (>= 2 for
+    crossnobis), warn once about the ones left out.
+
+    Raises
+    ------
+    DataValidationError
+        Fewer than 2 conditions, a two-condition question with a thin condition, or fewer
+        than 3 conditions with enough trials; the message names the fix.
+    """
+    values, counts = np.unique(labels.values.astype(str), return_counts=True)
+    need = 2 if distance == "crossnobis" else 1
+    thin = [str(v) for v, n in zip(values, counts, strict=True) if n < need]
+    enough = values.size - len(thin)
+    where = f"on the {labels.size} compared trials (trials={trials!r})"
+    if values.size < 2:
+        raise DataValidationError(
+            f"conditions = {names} give {values.size} condition {where}; fix: choose trial "
+            "variables that differ between trials"
+        )
+    if (values.size == 2 and thin) or (values.size > 2 and enough < 3):
+        raise DataValidationError(
+            f"conditions = {names} give {values.size} conditions {where}, {len(thin)} of them "
+            f"(e.g. {thin[:5]}) with fewer than {need} trials, which {distance} needs; fix: "
+            "merge them (fewer or coarser condition variables, e.g. bin a numeric variable), "
+            "drop them (--exclude COORD=VALUE), or compare more trials (--trials all includes "
+            "training trials)"
+        )
+    if thin:
+        log.warning(
+            "%d of %d conditions (e.g. %s) have fewer than %d compared trials; their RDM rows "
+            "are NaN",
+            len(thin),
+            values.size,
+            thin[:5],
+            need,
+        )
+    return int(values.size)
 
 
 def _pair_units(rdm: xr.DataArray) -> xr.DataArray:

@@ -228,10 +228,11 @@ def _log_thin_conditions(names, n_trials, distance) -> None:
     need = 2 if distance == "crossnobis" else 1
     thin = names[n_trials < need].tolist()
     if thin:
-        log.warning(
-            "conditions %s have fewer than %d trials, which %s needs; their dissimilarities "
-            "are NaN (merge or exclude them to use their trials)",
-            thin,
+        log.info(
+            "%d condition(s) (e.g. %s) have fewer than %d trials, which %s needs; their "
+            "dissimilarities are NaN (merge or exclude them to use their trials)",
+            len(thin),
+            thin[:5],
             need,
             distance,
         )
