@@ -206,6 +206,9 @@ def ceiling_bounds(
         out["note"] = f"the RDMs cannot be compared: {error}"
         return out
     low, high = sim
+    if not (np.isfinite(low) and np.isfinite(high)):
+        out["note"] = "a split RDM is constant, so the bounds are undefined"
+        return out
     if low > high + 1e-12:
         out["note"] = f"lower bound {low:.3g} above upper bound {high:.3g}"
         return out
@@ -227,10 +230,17 @@ def _similarity_table(subs: list[np.ndarray], compare: str, distance: str | None
         return float(np.clip(vec @ target / norm, -1.0, 1.0)) if norm > 0 else np.nan
 
     total = np.sum(vectors, axis=0)
-    lower = np.nanmean([sim(vectors[i], (total - vectors[i]) / (n - 1)) for i in range(n)])
-    pooled = np.nanmean([sim(v, total / n) for v in vectors])
-    own = [np.mean([sim(vectors[i], vectors[j]) for i in range(n)]) for j in range(n)]
-    return float(lower), float(np.nanmax([pooled, *own]))
+    lower = _mean([sim(vectors[i], (total - vectors[i]) / (n - 1)) for i in range(n)])
+    pooled = _mean([sim(v, total / n) for v in vectors])
+    own = [_mean([sim(vectors[i], vectors[j]) for i in range(n)]) for j in range(n)]
+    candidates = [c for c in (pooled, *own) if np.isfinite(c)]
+    return lower, (max(candidates) if candidates else np.nan)
+
+
+def _mean(values: list[float]) -> float:
+    """Mean of the finite values (NaN if none)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else np.nan
 
 
 def _pool_vector(matrix: np.ndarray, compare: str, distance: str | None) -> np.ndarray:
