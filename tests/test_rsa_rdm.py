@@ -184,9 +184,9 @@ def test_crossnobis_folds_from_int_and_trial_variable():
 def test_crossnobis_leaves_conditions_with_one_trial_nan_and_says_so(caplog):
     ds = make_rsa_dataset(n_trials=48).isel(trial=list(range(6)) + list(range(8, 48, 4)))
     # loc|R (trial 2) and pitch|R (trial 3) have one trial now; loc|L, pitch|L many
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         rdm = compute_rdms(ds, ["rule", "side"], by=None)
-    assert "['loc|R', 'pitch|R'] have fewer than 2 trials" in caplog.text
+    assert "2 condition(s) (e.g. ['loc|R', 'pitch|R']) have fewer than 2 trials" in caplog.text
     rdm = rdm.sel(condition=["loc|L", "pitch|L", "loc|R", "pitch|R"])
     rdm = rdm.sel(condition2=rdm["condition"].values)
     assert np.isfinite(rdm.values[0, 1]) and rdm.values[0, 1] == rdm.values[1, 0]

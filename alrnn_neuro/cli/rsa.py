@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import FileFormatError, RunDirError
+from alrnn_neuro.training import rundir as rd
 
 
 def rsa_command(
@@ -63,8 +65,6 @@ def rsa_command(
     """Model vs neural RSA per epoch/regime/time bin and brain area."""
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.analysis.rsa.selection import init_bins_of
-    from alrnn_neuro.data.h5 import load_dataset
-    from alrnn_neuro.training import rundir as rd
 
     latents_file = run_dir / rd.LATENTS
     if not latents_file.is_file():
@@ -106,8 +106,6 @@ def rsa_command(
 
 
 def _recorded_dataset(run_dir: Path) -> Path:
-    from alrnn_neuro.training import rundir as rd
-
     path = rd.recorded_dataset_path(run_dir)
     if path is None:
         record = rd.read_json(run_dir / rd.CONFIG) if (run_dir / rd.CONFIG).is_file() else {}
