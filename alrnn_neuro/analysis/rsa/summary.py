@@ -17,7 +17,8 @@ def summarize(rsa: xr.Dataset) -> dict:
     """JSON-ready summary of :func:`~.pipeline.run_rsa`'s result: settings + rows.
 
     Rows of an RDM comparison carry ``similarity``, ``ci``, ``p_value``, ``p_corrected``,
-    ``noise_ceiling`` ([low, high]), ``noise_ceiling_note``, ``model_vs_splits``,
+    ``noise_ceiling`` ([low, high]), ``noise_ceiling_note``, ``noise_ceiling_conditions``
+    (conditions the bounds rest on), ``model_vs_splits``,
     ``ceiling_fraction``, ``ceiling_position``, ``n_conditions``; rows of a two-condition
     question carry ``neural_distance``, ``model_distance`` with their p-values
     (``similarity`` is null there).
@@ -53,6 +54,7 @@ def _comparison_row(r: xr.Dataset) -> dict:
         "p_corrected": to_json(r["p_corrected"]),
         "noise_ceiling": [to_json(r["noise_ceiling_low"]), to_json(r["noise_ceiling_high"])],
         "noise_ceiling_note": to_json(r["noise_ceiling_note"]) or None,
+        "noise_ceiling_conditions": _count(r["noise_ceiling_conditions"]),
         "model_vs_splits": to_json(r["model_vs_splits"]),
         "ceiling_fraction": to_json(r["ceiling_fraction"]),
         "ceiling_position": to_json(r["ceiling_position"]) or None,
