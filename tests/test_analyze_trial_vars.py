@@ -38,9 +38,18 @@ def test_cli_scores_a_numeric_trial_coord(run, capsys):
     out = run / "analysis"
     try:
         main(
-            ["analyze", str(run / "run"), "--trial-vars", "signed_coherence,rule",
-             "--n-null", "5", "--no-figures", "--out", str(out)]
-        )  # fmt: skip
+            [
+                "analyze",
+                str(run / "run"),
+                "--trial-vars",
+                "signed_coherence,rule",
+                "--n-null",
+                "5",
+                "--no-figures",
+                "--out",
+                str(out),
+            ]
+        )
         code = 0
     except SystemExit as exit_:
         code = exit_.code
@@ -71,10 +80,24 @@ def test_library_names_the_coords_there_are(run):
 def test_installed_cli_unknown_trial_variable_is_one_line(run, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", "analyze", str(run / "run"), "--trial-vars",
-         "coherence", "--n-null", "0", "--no-figures", "--out", str(tmp_path / "a")],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "alrnn_neuro",
+            "analyze",
+            str(run / "run"),
+            "--trial-vars",
+            "coherence",
+            "--n-null",
+            "0",
+            "--no-figures",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:")

@@ -49,9 +49,22 @@ def test_cli_writes_well_formed_outputs(fitted, tmp_path, capsys):
     run, _, ds = fitted
     out = tmp_path / "rsa"
     code, stdout, _ = run_cli(
-        ["rsa", str(run), "--conditions", "rule,target", "--n-perm", "50", "--n-boot", "20",
-         "--area", "mPFC", "--out", str(out)], capsys,
-    )  # fmt: skip
+        [
+            "rsa",
+            str(run),
+            "--conditions",
+            "rule,target",
+            "--n-perm",
+            "50",
+            "--n-boot",
+            "20",
+            "--area",
+            "mPFC",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     assert "similarity" in stdout and "hold" in stdout
     summary = json.loads((out / "rsa.json").read_text())
@@ -76,8 +89,11 @@ def test_cli_writes_well_formed_outputs(fitted, tmp_path, capsys):
     assert rsa.attrs["trials"] == "heldout" and rsa.attrs["init_bins"] == INIT_BINS
     assert rsa["neural_rdm"].dims == ("area", "epoch", "condition", "condition2")
     assert rsa["model_rdm"].sizes["condition"] == 4 and set(rsa["epoch"].values) == set(epochs)
-    assert np.allclose(rsa["neural_rdm"].values, rsa["neural_rdm"].transpose(
-        "area", "epoch", "condition2", "condition").values, equal_nan=True)  # fmt: skip
+    assert np.allclose(
+        rsa["neural_rdm"].values,
+        rsa["neural_rdm"].transpose("area", "epoch", "condition2", "condition").values,
+        equal_nan=True,
+    )
     for stem in ("rsa_rdms", "rsa_mds", "rsa_similarity"):
         assert (out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert "<svg" in (out / f"{stem}.svg").read_text()[:2000]
@@ -151,9 +167,18 @@ def test_cli_mismatched_trials(fitted, tmp_path, capsys):
     other = tmp_path / "fewer.h5"
     save_dataset(ds.isel(trial=slice(0, -5)), other)
     code, _, err = run_cli(
-        ["rsa", str(run), "--dataset", str(other), "--conditions", "rule,target",
-         "--out", str(tmp_path / "o")], capsys,
-    )  # fmt: skip
+        [
+            "rsa",
+            str(run),
+            "--dataset",
+            str(other),
+            "--conditions",
+            "rule,target",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
     _assert_one_line_error(code, err, "mismatched trials")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fewer.h5"]
 
@@ -175,10 +200,27 @@ def test_cli_exclude_and_bootstrap_units(fitted, tmp_path, capsys):
     run, _, ds = fitted
     out = tmp_path / "rsa"
     code, _, _ = run_cli(
-        ["rsa", str(run), "--conditions", "rule,target", "--distance", "sqeuclidean",
-         "--exclude", "cue_trial=True", "--bootstrap-units", "--n-boot", "8", "--n-perm", "10",
-         "--area", "mPFC", "--out", str(out)], capsys,
-    )  # fmt: skip
+        [
+            "rsa",
+            str(run),
+            "--conditions",
+            "rule,target",
+            "--distance",
+            "sqeuclidean",
+            "--exclude",
+            "cue_trial=True",
+            "--bootstrap-units",
+            "--n-boot",
+            "8",
+            "--n-perm",
+            "10",
+            "--area",
+            "mPFC",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     summary = json.loads((out / "rsa.json").read_text())
     assert summary["exclude"] == ["cue_trial=True"] and summary["bootstrap"] == "units"
@@ -233,9 +275,20 @@ def test_two_conditions_give_the_distance_test(fitted, tmp_path, capsys):
     row = summary["rows"][0]
     assert row["similarity"] is None and "neural_distance" in row and row["n_conditions"] == 2
     code, stdout, _ = run_cli(
-        ["rsa", str(run), "--conditions", "rule", "--n-perm", "20", "--n-boot", "0",
-         "--out", str(tmp_path / "two")], capsys,
-    )  # fmt: skip
+        [
+            "rsa",
+            str(run),
+            "--conditions",
+            "rule",
+            "--n-perm",
+            "20",
+            "--n-boot",
+            "0",
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        capsys,
+    )
     assert code == 0 and "distance vs 0" in stdout
     assert (tmp_path / "two" / "rsa_similarity.png").is_file()
 
@@ -244,14 +297,37 @@ def test_cli_all_trials_warns_that_training_trials_enter(fitted, tmp_path, capsy
     run, _, _ = fitted
     with caplog.at_level("WARNING"):
         code, _, _ = run_cli(
-            ["rsa", str(run), "--conditions", "rule,target", "--trials", "all", "--n-perm",
-             "10", "--n-boot", "0", "--distance", "sqeuclidean", "--out", str(tmp_path / "a")],
+            [
+                "rsa",
+                str(run),
+                "--conditions",
+                "rule,target",
+                "--trials",
+                "all",
+                "--n-perm",
+                "10",
+                "--n-boot",
+                "0",
+                "--distance",
+                "sqeuclidean",
+                "--out",
+                str(tmp_path / "a"),
+            ],
             capsys,
-        )  # fmt: skip
+        )
     assert code == 0
     assert "training trials" in caplog.text and "inflated" in caplog.text
     summary = json.loads((tmp_path / "a" / "rsa.json").read_text())
     assert summary["trials"] == "all" and summary["n_train_included"] > 0
+
+
+def test_cli_min_units_default_is_the_library_default():
+    import inspect
+
+    from alrnn_neuro.analysis.rsa.rdm import MIN_UNITS
+    from alrnn_neuro.cli.rsa import rsa_command
+
+    assert inspect.signature(rsa_command).parameters["min_units"].default.default == MIN_UNITS
 
 
 def test_init_bins_are_required_or_recorded(fitted):
@@ -288,3 +364,36 @@ def test_check_comparable_warns_for_some_segments_and_raises_for_all(caplog):
     neural.values[0, :, :2] = np.nan
     with pytest.raises(DataValidationError, match="fewer than 3: {'hold': 0, 'stim': 0}"):
         check_comparable(model, neural, "mPFC", "epoch", ["rule"])
+
+
+def test_installed_cli_bad_trials_choice_is_one_line(fitted, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run, _, _ = fitted
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alrnn_neuro",
+            "rsa",
+            str(run),
+            "--conditions",
+            "rule,target",
+            "--trials",
+            "heldin",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert (
+        len(lines) == 1 and "trials = 'heldin'; choose from ['heldout', 'test', 'all']" in lines[0]
+    )
+    assert not (tmp_path / "o").exists()

@@ -124,7 +124,10 @@ def run_rsa(
         place against it), for 2 conditions ``neural_distance``, ``neural_p_value``,
         ``neural_p_corrected``, ``neural_n_units`` and over (seg) ``model_distance``,
         ``model_p_value``, ``model_p_corrected``. ``seg`` is ``epoch``, ``time`` or
-        ``region``; attrs record the settings and the trial/bin rules.
+        ``region``; attrs (provenance) record the settings and the trial/bin rules:
+        ``trials``, ``trial_splits`` (split:count of the compared trials),
+        ``n_train_included`` (-1: unknown, the latents had no split), ``init_bins``,
+        ``init_bins_rule``, ``statistic``, ``min_units``.
     summary : dict
         JSON-ready: settings and one row per area and segment.
 
@@ -315,7 +318,8 @@ def _init_bins(latents_ds: xr.Dataset, init_bins: int | None) -> int:
     raise ConfigError(
         "init_bins is not given and the latents do not record which bins inferred the model's "
         "initial state; fix: pass init_bins= (the fit's init_bins with init_state='data', "
-        "else 0; init_bins_of(fit.config) reads it; the CLI reads it from config.json)"
+        "else 0; init_bins_of(fit.config) reads it; the CLI reads it from config.json, or "
+        "--init-bins N)"
     )
 
 

@@ -141,8 +141,8 @@ def init_bins_of(config: Any) -> int:
     if config is None:
         raise ConfigError(
             "the fit's configuration is unknown, so the bins that inferred the model's initial "
-            "state cannot be excluded; fix: pass init_bins= (the fit's init_bins with "
-            "init_state='data', else 0)"
+            "state cannot be excluded; fix: pass init_bins= (CLI: --init-bins N; the fit's "
+            "init_bins with init_state='data', else 0)"
         )
     get = config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
     if get("init_state", None) != "data":
