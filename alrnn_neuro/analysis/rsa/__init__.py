@@ -14,7 +14,8 @@ region), ``distance`` (how an RDM is made) and ``compare`` (how two RDMs are com
 4. :func:`distance_test`: two-condition questions (a cross-validated distance vs zero).
 5. :func:`select_trials` / :func:`after_init_bins`: held-out trials only, no bins that
    inferred the model's initial state (used by :func:`~.pipeline.run_rsa`).
-6. :func:`to_rsatoolbox` / :func:`from_rsatoolbox` (rsatoolbox is imported lazily).
+6. :func:`run_rsa`: all of it for a fitted run against its recordings (``rsa.nc``/``rsa.json``).
+7. :func:`to_rsatoolbox` / :func:`from_rsatoolbox` (rsatoolbox is imported lazily).
 """
 
 from alrnn_neuro.analysis.rsa.ceiling import noise_ceiling as noise_ceiling
@@ -39,6 +40,7 @@ from alrnn_neuro.analysis.rsa.inference import permutation_null as permutation_n
 from alrnn_neuro.analysis.rsa.inference import permutation_pvalue as permutation_pvalue
 from alrnn_neuro.analysis.rsa.noise import noise_covariance as noise_covariance
 from alrnn_neuro.analysis.rsa.noise import noise_precision as noise_precision
+from alrnn_neuro.analysis.rsa.pipeline import run_rsa as run_rsa
 from alrnn_neuro.analysis.rsa.rdm import DISTANCES as DISTANCES
 from alrnn_neuro.analysis.rsa.rdm import MIN_UNITS as MIN_UNITS
 from alrnn_neuro.analysis.rsa.rdm import compute_rdm as compute_rdm
@@ -81,6 +83,7 @@ __all__ = [
     "permutation_pvalue",
     "rdm_vector",
     "rsa_table",
+    "run_rsa",
     "select_trials",
     "to_rsatoolbox",
     "to_rsatoolbox_dataset",
