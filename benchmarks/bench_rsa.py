@@ -63,17 +63,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ("perm_10k_16cond_cka_seconds", "cka"),
     ):
         figures[key] = time_call(
-            lambda m=method: permutation_null(a, b, method=m, n_perm=N_PERM, seed=SEED)
+            lambda m=method: permutation_null(a, b, compare=m, n_perm=N_PERM, seed=SEED)
         )
     for key, method in (
         ("perm_10k_16cond_cpu_seconds", "spearman"),
         ("perm_10k_16cond_tau_a_cpu_seconds", "kendall_tau_a"),
     ):
         start = time.process_time()
-        permutation_null(a, b, method=method, n_perm=N_PERM, seed=SEED)
+        permutation_null(a, b, compare=method, n_perm=N_PERM, seed=SEED)
         figures[key] = time.process_time() - start
     perms = permutations(N_COND, N_NAIVE, seed=SEED)
-    _, ours = permutation_null(a, b, method="spearman", perms=perms)
+    _, ours = permutation_null(a, b, compare="spearman", perms=perms)
     reference = _naive_null(a, b, perms)
     if not np.allclose(ours, reference, atol=1e-12):
         raise RuntimeError("vectorised null differs from the naive loop")

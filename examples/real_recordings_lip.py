@@ -15,8 +15,11 @@ units that have them, and then
    region of the motion / delay / go epochs;
 4. RSA per epoch (``run_rsa``, crossnobis, Kendall's tau-a) of the model latents vs the LIP
    pseudo-population for (a) ``strength`` x ``choice`` (4 conditions) and (b)
-   ``motion_class`` (5 conditions). Neural RDMs of a pseudo-population use per-unit noise
-   variances; a unit enters only if every condition holds >= 2 of its trials.
+   ``motion_class`` (5 conditions), on the held-out (val + test) trials only and after the
+   ``init_bins`` bins that inferred the model's initial state, with the model placed against
+   the noise ceiling. Neural RDMs of a pseudo-population are built pair by pair: each
+   dissimilarity over the units with >= 2 trials in both conditions (per-unit noise
+   variances), NaN for pairs with fewer than ``min_units`` such units.
 
 Run from the repository root (about 3-4 minutes on one CPU thread with the defaults)::
 
@@ -35,6 +38,7 @@ import numpy as np
 from alrnn_neuro import FitConfig, fit, load_dataset
 from alrnn_neuro.analysis import analyze_run, write_analysis
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.analysis.rsa.selection import init_bins_of
 from alrnn_neuro.training import rundir as rd
 
 DATASET = Path(__file__).resolve().parents[1] / "datasets" / "roitman2002_fd_monkeyB.h5"
@@ -124,26 +128,47 @@ def report_regimes(run_dir: Path, ds, n_null: int) -> None:
         print(f"  {e:>7}: region {top} ({share:.2f} of {int(col.sum())} steps)")
 
 
-def report_rsa(latents, ds, conditions: list[str], n_perm: int, n_boot: int) -> None:
+def report_rsa(latents, ds, conditions: list[str], n_perm: int, n_boot: int, init_bins: int):
     print(f"\n== RSA, conditions {' x '.join(conditions)} (crossnobis, tau-a, by epoch) ==")
     try:
-        rsa, _ = run_rsa(latents, ds, conditions=conditions, by="epoch", distance="crossnobis",
-                         compare="tau-a", n_perm=n_perm, n_boot=n_boot, seed=0)  # fmt: skip
+        rsa, _ = run_rsa(
+            latents,
+            ds,
+            conditions=conditions,
+            by="epoch",
+            distance="crossnobis",
+            compare="tau-a",
+            init_bins=init_bins,
+            n_perm=n_perm,
+            n_boot=n_boot,
+            seed=0,
+        )
     except Exception as error:  # noqa: BLE001 - the example reports the library's message
         print(f"run_rsa failed: {type(error).__name__}: {error}")
         return
     area = str(rsa["area"].values[0])
-    print(f"area {area}: {int(rsa['n_units'].values[0])} units in the dataset; "
-          f"conditions {[str(c) for c in rsa['condition'].values]}")  # fmt: skip
-    print(f"{'epoch':>9} {'tau-a':>7} {'95% CI':>17} {'p':>7} {'p_holm':>7} "
-          f"{'ceiling':>15} {'n_cond':>6}")  # fmt: skip
+    if rsa.attrs["statistic"] != "rdm_comparison":
+        print("two conditions: see rsa neural_distance / model_distance")
+        return
+    print(
+        f"area {area}: {int(rsa['n_units'].values[0])} units in the dataset; "
+        f"conditions {[str(c) for c in rsa['condition'].values]}; trials {rsa.attrs['trials']} "
+        f"({rsa.attrs['trial_splits']}), first {rsa.attrs['init_bins']} bins left out"
+    )
+    print(
+        f"{'epoch':>9} {'tau-a':>7} {'95% CI':>17} {'p':>7} {'p_holm':>7} "
+        f"{'ceiling':>15} {'model/ceiling':>20} {'n_cond':>6}"
+    )
     for seg in rsa["epoch"].values:
         r = rsa.sel(area=area, epoch=seg)
-        print(f"{seg!s:>9} {float(r.estimate):>7.3f} "
-              f"[{float(r.ci_low):>6.3f},{float(r.ci_high):>6.3f}] {float(r.p_value):>7.3f} "
-              f"{float(r.p_corrected):>7.3f} "
-              f"[{float(r.noise_ceiling_low):>5.2f},{float(r.noise_ceiling_high):>5.2f}] "
-              f"{_fmt(r.n_conditions.item()):>6}")  # fmt: skip
+        placed = f"{_fmt(float(r.ceiling_fraction))} ({r.ceiling_position.item() or '-'})"
+        print(
+            f"{seg!s:>9} {float(r.estimate):>7.3f} "
+            f"[{float(r.ci_low):>6.3f},{float(r.ci_high):>6.3f}] {float(r.p_value):>7.3f} "
+            f"{float(r.p_corrected):>7.3f} "
+            f"[{float(r.noise_ceiling_low):>5.2f},{float(r.noise_ceiling_high):>5.2f}] "
+            f"{placed:>20} {_fmt(r.n_conditions.item()):>6}"
+        )
 
 
 def _fmt(value) -> str:
@@ -180,8 +205,9 @@ def main() -> None:
     run_dir = args.out / f"P{args.pwl}"
     report_regimes(run_dir, ds, args.n_null)
     latents = rd.read_netcdf(run_dir / rd.LATENTS)
-    report_rsa(latents, ds, ["strength", "choice"], args.n_perm, args.n_boot)
-    report_rsa(latents, ds, ["motion_class"], args.n_perm, args.n_boot)
+    init_bins = init_bins_of(base)
+    report_rsa(latents, ds, ["strength", "choice"], args.n_perm, args.n_boot, init_bins)
+    report_rsa(latents, ds, ["motion_class"], args.n_perm, args.n_boot, init_bins)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

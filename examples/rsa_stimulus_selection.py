@@ -5,10 +5,14 @@ Fits (or loads, if ``--run`` already holds a finished run) an AL-RNN with M=6, P
 populations:
 
 1. rule structure (conditions rule x location x pitch, non-cue trials) of the model vs mPFC
-   in the hold (pre-stimulus) epoch, with a permutation p-value (Holm across epochs);
+   in the hold (pre-stimulus) epoch, with a permutation p-value (Holm across epochs) and the
+   model placed against the noise ceiling;
 2. the same with the neural condition labels shuffled (control: should not be significant);
 3. stimulus-feature structure (location x pitch, cue trials included: 8 conditions) of the
    model vs A1 in the stimulus epoch.
+
+Only held-out trials (the run's val + test split) are compared, and the bins from which the
+model inferred its initial state (``init_bins`` of the fit) are left out of model and data.
 
 Run from the repository root::
 
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.analysis.rsa.selection import init_bins_of
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.plotting.rsa import save_rsa_figures
 from alrnn_neuro.training import FitConfig, fit
@@ -53,7 +58,9 @@ def report(title: str, rsa, segment: str, area: str) -> None:
         f"[95% CI {float(row.ci_low):.3f}, {float(row.ci_high):.3f}], p = "
         f"{float(row.p_value):.4f} (Holm across epochs {float(row.p_corrected):.4f}), "
         f"noise ceiling [{float(row.noise_ceiling_low):.3f}, "
-        f"{float(row.noise_ceiling_high):.3f}], {int(row.n_conditions)} conditions"
+        f"{float(row.noise_ceiling_high):.3f}] (model vs split halves "
+        f"{float(row.model_vs_splits):.3f}: {row.ceiling_position.item() or 'n/a'}), "
+        f"{int(row.n_conditions)} conditions"
     )
 
 
@@ -68,15 +75,28 @@ def main() -> None:
     ds = load_dataset(DATASET)
     latents = fitted_latents(ds, args.run, args.epochs, args.seed)
     keep = ~ds["cue_trial"].values
-    settings = {"by": "epoch", "distance": "crossnobis", "compare": "tau-a",
-                "n_perm": args.n_perm, "seed": args.seed}  # fmt: skip
+    settings = {
+        "by": "epoch",
+        "distance": "crossnobis",
+        "compare": "tau-a",
+        "init_bins": init_bins_of(rd.read_json(args.run / rd.CONFIG)["config"]),
+        "n_perm": args.n_perm,
+        "seed": args.seed,
+    }
 
     rule = ["rule", "location", "pitch"]
-    rsa, _ = run_rsa(latents.isel(trial=keep), ds.isel(trial=keep), conditions=rule,
-                     areas=["mPFC"], **settings)  # fmt: skip
+    rsa, _ = run_rsa(
+        latents.isel(trial=keep), ds.isel(trial=keep), conditions=rule, areas=["mPFC"], **settings
+    )
     report("1. rule structure, model vs mPFC:", rsa, "hold", "mPFC")
-    control, _ = run_rsa(latents.isel(trial=keep), ds.isel(trial=keep), conditions=rule,
-                         areas=["mPFC"], shuffle_labels=True, **settings)  # fmt: skip
+    control, _ = run_rsa(
+        latents.isel(trial=keep),
+        ds.isel(trial=keep),
+        conditions=rule,
+        areas=["mPFC"],
+        shuffle_labels=True,
+        **settings,
+    )
     report("2. control, neural condition labels shuffled:", control, "hold", "mPFC")
     stim, _ = run_rsa(latents, ds, conditions=["location", "pitch"], areas=["A1"], **settings)
     report("3. stimulus features (location x pitch), model vs A1:", stim, "stimulus", "A1")

@@ -83,7 +83,7 @@ def repro(tmp_path_factory) -> Path:
     for args in (
         ["analyze", str(model), "--out", str(root / "analysis"), "--n-null", "10"],
         ["rsa", str(model), "--conditions", "rule,location", "--n-perm", "10", "--n-boot", "5",
-         "--out", str(root / "rsa")],
+         "--trials", "all", "--out", str(root / "rsa")],
     ):  # fmt: skip
         main(args)
     write_netcdf(multitask_table(), root / "multitask" / "multitask.nc")

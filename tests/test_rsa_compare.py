@@ -108,17 +108,17 @@ def test_debiased_cka_is_near_zero_for_independent_features_biased_is_not():
 
 def test_compare_rdms_per_epoch_and_cross_time():
     ds = make_rsa_dataset(n_units=8)
-    model = compute_rdms(ds, ["rule", "side"], over="epoch", method="sqeuclidean")
-    data = compute_rdms(ds, ["rule", "side"], over="epoch", method="crossnobis")
-    table = compare_rdms(model, data.isel(epoch=[1, 0]), method="pearson")  # order by label
+    model = compute_rdms(ds, ["rule", "side"], by="epoch", distance="sqeuclidean")
+    data = compute_rdms(ds, ["rule", "side"], by="epoch", distance="crossnobis")
+    table = compare_rdms(model, data.isel(epoch=[1, 0]), compare="pearson")  # order by label
     assert table.dims == ("epoch",)
     for name in ("pre", "stim"):
         expected = pearsonr(
             rdm_vector(model.sel(epoch=name).values), rdm_vector(data.sel(epoch=name).values)
         )[0]
         assert float(table.sel(epoch=name)) == pytest.approx(expected, abs=1e-12)
-    timed = compute_rdms(ds, ["rule", "side"], over="time", method="sqeuclidean")
-    cross = cross_compare(timed, timed.isel(time=slice(0, 4)), method="spearman")
+    timed = compute_rdms(ds, ["rule", "side"], by="time", distance="sqeuclidean")
+    cross = cross_compare(timed, timed.isel(time=slice(0, 4)), compare="spearman")
     assert cross.dims == ("time", "time2") and cross.shape == (10, 4)
     np.testing.assert_allclose(np.diag(cross.values[:4, :4]), 1.0)
     expected = spearmanr(
@@ -144,16 +144,26 @@ def test_conditions_nan_in_a_segment_are_left_out():
 
 def test_comparison_errors_name_the_problem():
     ds = make_rsa_dataset()
-    rdm = compute_rdms(ds, ["rule", "side"], over=None, method="sqeuclidean")
+    rdm = compute_rdms(ds, ["rule", "side"], by=None, distance="sqeuclidean")
     with pytest.raises(DataValidationError, match="constant.*undefined"):
-        compare_rdms(rdm, rdm.copy(data=1 - np.eye(4)), method="spearman")
+        compare_rdms(rdm, rdm.copy(data=1 - np.eye(4)), compare="spearman")
     other = compute_rdms(
-        ds.isel(trial=slice(0, 40)), ["rule", "side"], over=None, method="sqeuclidean"
+        ds.isel(trial=slice(0, 40)), ["rule", "side"], by=None, distance="sqeuclidean"
     )
     with pytest.raises(DataValidationError, match="mismatched trials"):
         compare_rdms(rdm, other)
-    by_rule = compute_rdms(ds, ["rule", "block"], over=None, method="sqeuclidean")
+    by_rule = compute_rdms(ds, ["rule", "block"], by=None, distance="sqeuclidean")
     with pytest.raises(DataValidationError, match="different conditions"):
         compare_rdms(rdm, by_rule)
-    with pytest.raises(ConfigError, match="choose from"):
-        compare_rdms(rdm, rdm, method="kendall")
+    with pytest.raises(ConfigError, match=r"compare = 'kendal'.*choose from.*'tau-a'"):
+        compare_rdms(rdm, rdm, compare="kendal")
+
+
+def test_one_comparison_vocabulary_with_aliases():
+    ds = make_rsa_dataset()
+    a = compute_rdms(ds, ["rule", "side"], by="epoch", distance="sqeuclidean")
+    b = compute_rdms(ds, ["rule", "side"], by="epoch", distance="crossnobis")
+    canonical = compare_rdms(a, b, compare="kendall_tau_a")
+    for alias in ("tau-a", "tau_a", "kendall"):
+        assert np.array_equal(compare_rdms(a, b, compare=alias).values, canonical.values)
+    assert canonical.attrs["compare"] == "kendall_tau_a"

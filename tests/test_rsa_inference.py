@@ -8,7 +8,7 @@ import xarray as xr
 from scipy.spatial.distance import pdist, squareform
 
 from alrnn_neuro.analysis.rsa import (
-    COMPARE_METHODS,
+    COMPARISONS,
     bootstrap_conditions,
     bootstrap_units,
     compare_matrices,
@@ -25,6 +25,7 @@ from alrnn_neuro.analysis.rsa import (
 )
 from alrnn_neuro.analysis.rsa.inference import permutations
 from alrnn_neuro.errors import ConfigError
+from tests.rsa_checks import assert_ceiling_ordered
 from tests.test_rsa_rdm import make_rsa_dataset
 
 
@@ -32,12 +33,12 @@ def _rdm(rng, n=8, n_feat=6):
     return squareform(pdist(rng.normal(size=(n, n_feat)), "sqeuclidean"))
 
 
-@pytest.mark.parametrize("method", COMPARE_METHODS)
+@pytest.mark.parametrize("method", COMPARISONS)
 def test_vectorised_null_equals_a_loop_over_permuted_matrices(method):
     rng = np.random.default_rng(0)
     a, b = _rdm(rng), _rdm(rng)
     perms = permutations(8, 60, seed=1)
-    estimate, null = permutation_null(a, b, method=method, perms=perms, chunk=25)
+    estimate, null = permutation_null(a, b, compare=method, perms=perms, chunk=25)
     loop = [compare_matrices(a, b[np.ix_(p, p)], method) for p in perms]
     np.testing.assert_allclose(null, loop, atol=1e-12)
     assert estimate == pytest.approx(compare_matrices(a, b, method), abs=1e-12)
@@ -49,7 +50,7 @@ def test_tau_a_null_with_a_categorical_model_rdm_equals_the_loop():
     model = (category[:, None] != category[None, :]).astype(float)  # ties everywhere
     data = np.round(_rdm(rng, n=10), 0)  # ties in the data too
     perms = permutations(10, 300, seed=2)
-    _, null = permutation_null(model, data, method="kendall_tau_a", perms=perms)
+    _, null = permutation_null(model, data, compare="kendall_tau_a", perms=perms)
     loop = [compare_matrices(model, data[np.ix_(p, p)], "kendall_tau_a") for p in perms]
     np.testing.assert_allclose(null, loop, atol=1e-12)
 
@@ -72,7 +73,7 @@ def test_related_rdms_are_significant_and_identical_ones_hit_the_floor():
     x = rng.normal(size=(10, 5))
     a = squareform(pdist(x))
     b = squareform(pdist(x + 0.3 * rng.normal(size=x.shape)))
-    estimate, null = permutation_null(a, b, method="spearman", n_perm=999, seed=0)
+    estimate, null = permutation_null(a, b, compare="spearman", n_perm=999, seed=0)
     assert estimate > 0.5 and permutation_pvalue(estimate, null) == pytest.approx(1 / 1000)
     with pytest.raises(ConfigError, match="alternative"):
         permutation_pvalue(estimate, null, alternative="less")
@@ -82,20 +83,20 @@ def test_bootstrap_over_conditions_brackets_the_estimate():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(12, 5))
     a, b = squareform(pdist(x)), squareform(pdist(x + 0.5 * rng.normal(size=x.shape)))
-    samples = bootstrap_conditions(a, b, method="spearman", n_boot=300, seed=0)
+    samples = bootstrap_conditions(a, b, compare="spearman", n_boot=300, seed=0)
     estimate = compare_matrices(a, b, "spearman")
     low, high = np.nanquantile(samples, [0.025, 0.975])
     assert low < estimate < high and high - low < 0.6
-    again = bootstrap_conditions(a, b, method="spearman", n_boot=300, seed=0)
+    again = bootstrap_conditions(a, b, compare="spearman", n_boot=300, seed=0)
     np.testing.assert_array_equal(samples, again)
 
 
-@pytest.mark.parametrize("method", COMPARE_METHODS)
+@pytest.mark.parametrize("method", COMPARISONS)
 def test_vectorised_bootstrap_equals_a_loop_over_resampled_conditions(method):
     rng = np.random.default_rng(6)
     a, b = _rdm(rng, n=9), np.round(_rdm(rng, n=9), 0)
     samples = rng.integers(0, 9, (40, 9))
-    ours = bootstrap_conditions(a, b, method=method, samples=samples, chunk=16)
+    ours = bootstrap_conditions(a, b, compare=method, samples=samples, chunk=16)
     rows, cols = np.triu_indices(9, k=1)
     loop = []
     for s in samples:
@@ -127,23 +128,23 @@ def test_correction_matches_textbook_step_procedures():
 def test_noise_ceiling_bounds_and_rsa_table():
     ds = make_rsa_dataset(n_trials=96, n_units=10, signal=1.5)
     labels = condition_labels(ds, ["rule", "side"])
-    patterns = trial_patterns(ds, over="epoch")
-    data_rdm = compute_rdm(patterns, labels, method="crossnobis")
+    patterns = trial_patterns(ds, by="epoch")
+    data_rdm = compute_rdm(patterns, labels, distance="crossnobis")
     ceiling = noise_ceiling(
-        patterns, labels, method="pearson", n_splits=2, seed=0, rdm_method="crossnobis"
+        patterns, labels, compare="pearson", n_splits=2, seed=0, distance="crossnobis"
     )
     assert ceiling["noise_ceiling_low"].dims == ("epoch",)
-    assert np.all(ceiling["noise_ceiling_low"] <= ceiling["noise_ceiling_high"])
+    assert_ceiling_ordered(ceiling, min_finite=2)
     assert np.all(ceiling["noise_ceiling_high"] > 0.5)
     by_units = noise_ceiling(
-        patterns, labels, method="pearson", split="units", seed=0, rdm_method="sqeuclidean"
+        patterns, labels, compare="pearson", split="units", seed=0, distance="sqeuclidean"
     )
-    assert np.all(by_units["noise_ceiling_low"] <= by_units["noise_ceiling_high"])
-    model_rdm = compute_rdms(ds, ["rule", "side"], method="sqeuclidean")
+    assert_ceiling_ordered(by_units, min_finite=2)
+    model_rdm = compute_rdms(ds, ["rule", "side"], distance="sqeuclidean")
     table = rsa_table(
         model_rdm,
         data_rdm,
-        method="pearson",
+        compare="pearson",
         n_perm=999,
         n_boot=200,
         seed=0,
@@ -160,13 +161,14 @@ def test_noise_ceiling_bounds_and_rsa_table():
         "noise_ceiling_high",
     }
     assert table["estimate"].dims == ("epoch",)
+    assert_ceiling_ordered(table, min_finite=2)
     assert np.all(table["p_corrected"] >= table["p_value"])
     assert np.all(table["ci_low"] <= table["estimate"]) and np.all(table["estimate"] <= 1)
     units = bootstrap_units(
-        patterns, labels, model_rdm, method="pearson", n_boot=20, seed=0, rdm_method="crossnobis"
+        patterns, labels, model_rdm, compare="pearson", n_boot=20, seed=0, distance="crossnobis"
     )
     assert units.dims == ("bootstrap", "epoch") and units.sizes["bootstrap"] == 20
-    with_units = rsa_table(model_rdm, data_rdm, method="pearson", n_perm=0, bootstrap=units)
+    with_units = rsa_table(model_rdm, data_rdm, compare="pearson", n_perm=0, bootstrap=units)
     assert with_units.attrs["ci_source"] == "units"
     assert np.all(with_units["ci_low"] <= with_units["ci_high"])
     assert np.isnan(with_units["p_value"]).all()
@@ -174,9 +176,9 @@ def test_noise_ceiling_bounds_and_rsa_table():
 
 def test_rsa_table_over_time_is_seeded():
     ds = make_rsa_dataset(n_units=8)
-    model = compute_rdms(ds, ["rule", "side"], over="time", method="sqeuclidean")
-    data = compute_rdms(ds, ["rule", "side"], over="time", method="crossnobis", noise=None)
-    first = rsa_table(model, data, method="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
-    again = rsa_table(model, data, method="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
+    model = compute_rdms(ds, ["rule", "side"], by="time", distance="sqeuclidean")
+    data = compute_rdms(ds, ["rule", "side"], by="time", distance="crossnobis", noise=None)
+    first = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
+    again = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
     xr.testing.assert_identical(first, again)
     assert first["p_value"].dims == ("time",) and first.attrs["correction"] == "holm"

@@ -56,7 +56,7 @@ def test_epoch_patterns_use_only_valid_steps_of_each_epoch():
     ds = make_rsa_dataset()
     spoiled = ds.copy(deep=True)
     spoiled["signal"] = spoiled["signal"].where(spoiled["valid"], 1e6)  # padded steps poisoned
-    patterns = trial_patterns(spoiled, over="epoch")
+    patterns = trial_patterns(spoiled, by="epoch")
     assert patterns.dims == ("epoch", "trial", "unit")
     assert patterns["epoch"].values.tolist() == ["pre", "stim"]
     x, valid, epoch = ds.signal.values, ds.valid.values, ds.epoch.values
@@ -69,10 +69,10 @@ def test_epoch_patterns_use_only_valid_steps_of_each_epoch():
 
 def test_time_patterns_are_nan_on_padded_steps_and_windows_average_bins():
     ds = make_rsa_dataset()
-    per_time = trial_patterns(ds, over="time")
+    per_time = trial_patterns(ds, by="time")
     assert per_time.dims == ("time", "trial", "unit")
     assert np.array_equal(np.isnan(per_time.values[..., 0]).T, ~ds.valid.values)
-    windows = trial_patterns(ds, over="window", windows={"early": (-0.2, -0.05)})
+    windows = trial_patterns(ds, by="window", windows={"early": (-0.2, -0.05)})
     expected = ds.signal.isel(time=slice(0, 3)).mean("time").values
     np.testing.assert_allclose(windows.sel(window="early").values, expected)
 
@@ -84,20 +84,20 @@ def test_region_patterns_from_a_model_bitcode_and_trial_mismatch():
         dims=("trial", "time"),
         coords={"trial": ds.trial},
     )
-    per_region = trial_patterns(ds, over="region", bitcode=bitcode)
+    per_region = trial_patterns(ds, by="region", bitcode=bitcode)
     assert per_region["region"].values.tolist() == [0, 1]
     np.testing.assert_allclose(
         per_region.sel(region=0).values, ds.signal.isel(time=slice(0, 5)).mean("time").values
     )
     shifted = bitcode.assign_coords(trial=bitcode.trial + 1000)
     with pytest.raises(DataValidationError, match="mismatched trials.*bitcode"):
-        trial_patterns(ds, over="region", bitcode=shifted)
+        trial_patterns(ds, by="region", bitcode=shifted)
 
 
 def test_euclidean_and_correlation_match_scipy_on_condition_means():
     ds = make_rsa_dataset()
     labels = condition_labels(ds, ["rule", "side"])
-    patterns = trial_patterns(ds, over=None)
+    patterns = trial_patterns(ds, by=None)
     means = np.stack(
         [
             patterns.values[labels.values == c].mean(0)
@@ -105,10 +105,10 @@ def test_euclidean_and_correlation_match_scipy_on_condition_means():
         ]
     )
     for method, metric in (("euclidean", "euclidean"), ("correlation", "correlation")):
-        rdm = compute_rdm(patterns, labels, method=method)
+        rdm = compute_rdm(patterns, labels, distance=method)
         assert rdm["condition"].values.tolist() == ["loc|L", "loc|R", "pitch|L", "pitch|R"]
         np.testing.assert_allclose(rdm.values, squareform(pdist(means, metric)), atol=1e-12)
-    sq = compute_rdm(patterns, labels, method="sqeuclidean").values
+    sq = compute_rdm(patterns, labels, distance="sqeuclidean").values
     np.testing.assert_allclose(sq, squareform(pdist(means, "sqeuclidean")) / means.shape[1])
 
 
@@ -129,7 +129,7 @@ def _null_rdms(method, n_rep=300, n_per=6, n_units=20, seed=0):
         ),
         "c",
     )
-    rdm = compute_rdm(patterns, labels, method=method, noise=None).values
+    rdm = compute_rdm(patterns, labels, distance=method, noise=None).values
     rows, cols = np.triu_indices(4, 1)
     return rdm[:, rows, cols].mean(axis=1)  # one independent mean per replicate
 
@@ -159,18 +159,18 @@ def test_crossnobis_recovers_true_distances_with_noise_normalisation():
         "c",
     )
     patterns = xr.DataArray(x, dims=("trial", "unit"), coords={"trial": np.arange(code.size)})
-    rdm = compute_rdm(patterns, labels, method="crossnobis", noise="diag", folds=5).values
+    rdm = compute_rdm(patterns, labels, distance="crossnobis", noise="diag", folds=5).values
     truth = squareform(pdist(means / scale, "sqeuclidean")) / n_units
     np.testing.assert_allclose(rdm, truth, rtol=0.1)
-    raw = compute_rdm(patterns, labels, method="crossnobis", noise=None, folds=5).values
+    raw = compute_rdm(patterns, labels, distance="crossnobis", noise=None, folds=5).values
     np.testing.assert_allclose(raw, squareform(pdist(means, "sqeuclidean")) / n_units, rtol=0.1)
     assert not np.allclose(raw, truth, rtol=0.3)
 
 
 def test_crossnobis_folds_from_int_and_trial_variable():
     ds = make_rsa_dataset()
-    by_block = compute_rdms(ds, ["rule", "side"], over="epoch", folds="block")
-    by_three = compute_rdms(ds, ["rule", "side"], over="epoch", folds=3)
+    by_block = compute_rdms(ds, ["rule", "side"], by="epoch", folds="block")
+    by_three = compute_rdms(ds, ["rule", "side"], by="epoch", folds=3)
     assert by_block.dims == ("epoch", "condition", "condition2")
     assert np.all(np.isfinite(by_block.values)) and np.all(np.isfinite(by_three.values))
     np.testing.assert_allclose(by_block.values, np.swapaxes(by_block.values, 1, 2))
@@ -181,11 +181,17 @@ def test_crossnobis_folds_from_int_and_trial_variable():
         compute_rdms(ds, ["rule", "side"], folds=one_fold)
 
 
-def test_crossnobis_needs_two_trials_per_condition():
-    ds = make_rsa_dataset().isel(trial=[0, 1, 2, 3, 4, 5, 6])  # loc|R has trial 2 and 6 ...
-    ds = ds.isel(trial=[0, 1, 2, 3, 4, 5])  # ... now pitch|R (trial 3) and loc|R (2) once
-    with pytest.raises(DataValidationError, match=r"\['loc\|R', 'pitch\|R'\] have fewer than 2"):
-        compute_rdms(ds, ["rule", "side"], over=None)
+def test_crossnobis_leaves_conditions_with_one_trial_nan_and_says_so(caplog):
+    ds = make_rsa_dataset(n_trials=48).isel(trial=list(range(6)) + list(range(8, 48, 4)))
+    # loc|R (trial 2) and pitch|R (trial 3) have one trial now; loc|L, pitch|L many
+    with caplog.at_level("INFO"):
+        rdm = compute_rdms(ds, ["rule", "side"], by=None)
+    assert "2 condition(s) (e.g. ['loc|R', 'pitch|R']) have fewer than 2 trials" in caplog.text
+    rdm = rdm.sel(condition=["loc|L", "pitch|L", "loc|R", "pitch|R"])
+    rdm = rdm.sel(condition2=rdm["condition"].values)
+    assert np.isfinite(rdm.values[0, 1]) and rdm.values[0, 1] == rdm.values[1, 0]
+    assert np.isnan(rdm.values[2:, :2]).all() and np.isnan(rdm.values[:2, 2:]).all()
+    assert rdm["pair_units"].values[0, 1] == 6 and rdm["pair_units"].values[0, 2] == 0
 
 
 def test_constant_pattern_makes_correlation_distance_an_error():
@@ -193,7 +199,7 @@ def test_constant_pattern_makes_correlation_distance_an_error():
     silent = ds.copy(deep=True)
     silent["spikes"] = silent["spikes"].where(silent["rule"] != "loc", 0)
     with pytest.raises(DataValidationError, match=r"\['loc\|L', 'loc\|R'\] have a constant"):
-        compute_rdms(silent, ["rule", "side"], over=None, method="correlation")
+        compute_rdms(silent, ["rule", "side"], by=None, distance="correlation")
 
 
 def test_pseudo_population_uses_observed_entries_only():
@@ -203,21 +209,21 @@ def test_pseudo_population_uses_observed_entries_only():
     observed[24:, 1] = False  # unit 1 only in the first half
     ds["observed"] = (("trial", "unit"), observed)
     ds["signal"] = ds["signal"].where(ds["observed"], 0.0)
-    patterns = trial_patterns(ds, over=None)
+    patterns = trial_patterns(ds, by=None)
     assert np.isnan(patterns.values[:24, 0]).all() and np.isfinite(patterns.values[24:, 0]).all()
     labels = condition_labels(ds, ["rule", "side"])
-    rdm = compute_rdm(patterns, labels, method="sqeuclidean")
+    rdm = compute_rdm(patterns, labels, distance="sqeuclidean")
     x = patterns.values
     means = np.stack([np.nanmean(x[labels.values == c], axis=0) for c in rdm.condition.values])
     np.testing.assert_allclose(rdm.values, squareform(pdist(means, "sqeuclidean")) / 6)
-    assert np.all(np.isfinite(compute_rdm(patterns, labels, method="crossnobis").values))
+    assert np.all(np.isfinite(compute_rdm(patterns, labels, distance="crossnobis").values))
 
 
 def test_time_resolved_rdm_stack_and_lfp_feature_stacking():
     ds = make_rsa_dataset()
-    rdms = compute_rdms(ds, ["rule", "side"], over="time", method="crossnobis", noise=None)
+    rdms = compute_rdms(ds, ["rule", "side"], by="time", distance="crossnobis", noise=None)
     assert rdms.dims == ("time", "condition", "condition2") and rdms.sizes["time"] == 10
-    assert rdms.attrs["method"] == "crossnobis" and rdms.attrs["conditions"] == ["rule", "side"]
+    assert rdms.attrs["distance"] == "crossnobis" and rdms.attrs["conditions"] == ["rule", "side"]
     lfp = xr.DataArray(
         np.random.default_rng(0).normal(size=(48, 10, 3, 2)),
         dims=("trial", "time", "channel", "band"),
@@ -230,7 +236,7 @@ def test_time_resolved_rdm_stack_and_lfp_feature_stacking():
             "side": ds.side,
         },
     )
-    patterns = trial_patterns(lfp, over=None)
+    patterns = trial_patterns(lfp, by=None)
     assert patterns.dims == ("trial", "feature") and patterns.sizes["feature"] == 6
     assert patterns["feature"].values[1] == "a|gamma"
     assert patterns["rule"].values.tolist() == ds["rule"].values.tolist()
@@ -257,11 +263,11 @@ def _latents_like(ds, seed=0):
 def test_model_and_data_rdms_per_model_regime():
     ds = make_rsa_dataset()
     run = _latents_like(ds)
-    model = compute_rdms(run, ["rule", "side"], over="region", method="sqeuclidean")
-    data = compute_rdms(ds, ["rule", "side"], over="region", bitcode=run["bitcode"])
+    model = compute_rdms(run, ["rule", "side"], by="region", distance="sqeuclidean")
+    data = compute_rdms(ds, ["rule", "side"], by="region", bitcode=run["bitcode"])
     assert model.dims == data.dims == ("region", "condition", "condition2")
     assert model["region"].values.tolist() == data["region"].values.tolist() == [0, 1]
     assert model.attrs["trials_digest"] == data.attrs["trials_digest"]
     late = run["bitcode"].isel(time=slice(0, 8))
     with pytest.raises(DataValidationError, match="mismatched time bins: 'bitcode' has 8"):
-        compute_rdms(ds, ["rule", "side"], over="region", bitcode=late)
+        compute_rdms(ds, ["rule", "side"], by="region", bitcode=late)

@@ -59,7 +59,7 @@ def _theirs(rdms, labels_order):
 )
 def test_plain_rdms_match(trials, ours, theirs):
     patterns, labels, dataset, _, _ = trials
-    rdm = compute_rdm(patterns, labels, method=ours)
+    rdm = compute_rdm(patterns, labels, distance=ours)
     ref = calc_rdm(dataset, method=theirs, descriptor="condition")
     np.testing.assert_allclose(rdm.values, _theirs(ref, rdm.condition.values), atol=TOL)
 
@@ -73,7 +73,7 @@ def test_noise_precision_mahalanobis_and_crossnobis_match(trials, noise):
         noise_precision(residuals, dof=dof, method=noise), precision, atol=TOL
     )
     for method in ("mahalanobis", "crossnobis"):
-        rdm = compute_rdm(patterns, labels, method=method, noise=noise)
+        rdm = compute_rdm(patterns, labels, distance=method, noise=noise)
         ref = calc_rdm(
             dataset,
             method=method,
@@ -86,7 +86,7 @@ def test_noise_precision_mahalanobis_and_crossnobis_match(trials, noise):
 
 def test_crossnobis_identity_noise_matches(trials):
     patterns, labels, dataset, _, _ = trials
-    rdm = compute_rdm(patterns, labels, method="crossnobis", noise=None)
+    rdm = compute_rdm(patterns, labels, distance="crossnobis", noise=None)
     ref = calc_rdm(dataset, method="crossnobis", descriptor="condition", cv_descriptor="fold")
     np.testing.assert_allclose(rdm.values, _theirs(ref, rdm.condition.values), atol=TOL)
 
@@ -116,7 +116,7 @@ def test_comparisons_match_including_ties(ours, theirs):
 
 def test_round_trip_and_euclidean_conversion():
     ds = make_rsa_dataset()
-    stacked = compute_rdms(ds, ["rule", "side"], over="epoch", method="crossnobis")
+    stacked = compute_rdms(ds, ["rule", "side"], by="epoch", distance="crossnobis")
     rdms = to_rsatoolbox(stacked)
     assert rdms.n_rdm == 2 and rdms.dissimilarity_measure == "crossnobis"
     assert rdms.rdm_descriptors["epoch"] == ["pre", "stim"]
@@ -124,13 +124,13 @@ def test_round_trip_and_euclidean_conversion():
     assert back.dims == ("epoch", "condition", "condition2")
     np.testing.assert_allclose(back.values, stacked.values, atol=1e-14)
     assert back["rule"].values.tolist() == stacked["rule"].values.tolist()
-    euclid = compute_rdms(ds, ["rule", "side"], over=None, method="euclidean")
+    euclid = compute_rdms(ds, ["rule", "side"], by=None, distance="euclidean")
     converted = to_rsatoolbox(euclid)
     dataset = to_rsatoolbox_dataset(
-        trial_patterns(ds, over=None), condition_labels(ds, ["rule", "side"])
+        trial_patterns(ds, by=None), condition_labels(ds, ["rule", "side"])
     )
     ref = calc_rdm(dataset, method="euclidean", descriptor="condition")
     np.testing.assert_allclose(
         converted.get_matrices()[0], _theirs(ref, euclid.condition.values), atol=TOL
     )
-    assert from_rsatoolbox(converted).attrs["method"] == "sqeuclidean"
+    assert from_rsatoolbox(converted).attrs["distance"] == "sqeuclidean"

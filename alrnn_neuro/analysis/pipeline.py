@@ -30,7 +30,7 @@ from alrnn_neuro.analysis.summary import (
     gating_summary,
     summarize,
 )
-from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.models.params import BIT_ORDER, ALRNNParams
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,10 @@ def analyze_run(
     seed : int
         Seed of those nulls.
     trial_variables : tuple of str, optional
-        Trial coords to score against the regions (default: those of
-        :data:`TRIAL_VARIABLES` present in the run).
+        Trial coords to score against the regions, any trial coord of the run's latents
+        (categorical or numeric, e.g. ``signed_coherence``; numbers are compared as values,
+        so ``-0.0`` and ``0.0`` are one level). Default: those of :data:`TRIAL_VARIABLES`
+        present in the run.
     rule : str or None
         Trial coord of the rule for rule-based integration ("auto": ``rule`` if present).
     evidence_inputs : tuple of str, optional
@@ -132,9 +134,13 @@ def analyze_run(
     DataValidationError
         If the model has inputs and its dataset cannot be found (pass ``dataset``), or the
         dataset's trials, time bins or inputs do not match the run's.
+    ConfigError
+        If a name in ``trial_variables`` is not a trial coord of the run.
     """
     fit = load_fit(run)
     lat = fit.latents
+    if trial_variables is not None:
+        lat = with_trial_variables(lat, tuple(trial_variables))
     if "bitcode" not in lat:
         raise RunDirError(
             f"run model={fit.config.model!r} has no linear regions (no bitcode in latents.nc); "
@@ -183,6 +189,28 @@ def analyze_run(
     summary["gating"] = gating_summary(primitives)
     keep = lat[[v for v in ("latents", "bitcode", "valid", "epoch") if v in lat]]
     return AnalysisResult(regimes, dynamics, primitives, alignment, summary, keep, params)
+
+
+def with_trial_variables(lat: xr.Dataset, names: tuple[str, ...]) -> xr.Dataset:
+    """``lat`` with the named trial coords checked and numeric ones made canonical
+    (``-0.0`` -> ``0.0``, so a 0 % coherence is one level).
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown variables and the trial coords there are.
+    """
+    available = sorted(
+        str(k) for k, v in lat.coords.items() if v.dims == ("trial",) and k != "trial"
+    )
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ConfigError(
+            f"trial_variables = {list(names)}: {missing} are not trial coords of the run; "
+            f"choose from {available} (CLI: --trial-vars a,b)"
+        )
+    numeric = {n: lat[n] + 0.0 for n in names if lat[n].dtype.kind == "f"}  # -0.0 + 0.0 = 0.0
+    return lat.assign_coords(numeric)
 
 
 def _default_variables(lat: xr.Dataset) -> tuple[str, ...]:

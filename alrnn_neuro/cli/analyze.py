@@ -5,6 +5,8 @@ Writes ``regimes.nc``, ``dynamics.nc`` (with the period-k cycles), ``primitives.
 into ``--out`` (default ``RUN_DIR/analysis``). Everything is computed before anything is
 written, so a bad input leaves no files behind. ``--gate-inputs a,b`` restricts the gating
 test to those input channels (default: every channel with onsets; ``none`` skips it).
+``--trial-vars a,b`` scores those trial coords (any, e.g. ``signed_coherence``) against the
+regions instead of the default list.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def analyze_command(
         help="Search cycles of periods 2..N (1: fixed points only).",
     ),
     overwrite: bool = OVERWRITE,
+    trial_vars: str = typer.Option(
+        None,
+        "--trial-vars",
+        help="Comma-separated trial coords scored against the regions (default: rule, "
+        "context, choice, target, correct, condition, stimulus when present).",
+    ),
 ) -> None:
     """Analyse the linear regimes of a fitted AL-RNN and write tables and figures."""
     from alrnn_neuro.analysis import analyze_run, write_analysis
@@ -69,6 +77,7 @@ def analyze_command(
         gate_inputs=_channels(gate_inputs, "--gate-inputs"),
         evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
         cycle_periods=tuple(range(2, max_period + 1)),
+        trial_variables=_trial_variables(trial_vars),
     )  # fmt: skip
     draw = None
     if figures:
@@ -90,6 +99,20 @@ def _channels(text: str | None, option: str) -> tuple[str, ...] | None:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise ConfigError(f"{option}={text!r} names no channel; fix: e.g. {option} cue_local,hold")
+    return names
+
+
+def _trial_variables(text: str | None) -> tuple[str, ...] | None:
+    """``None`` (default list), ``()`` for 'none', else the comma-separated trial coords."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(
+            f"--trial-vars={text!r} names no trial coord; fix: e.g. --trial-vars choice,coherence"
+        )
     return names
 
 

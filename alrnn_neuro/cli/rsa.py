@@ -3,9 +3,11 @@
 Writes ``rsa.nc`` (RDMs and the comparison table; read with
 :func:`alrnn_neuro.data.h5.read_netcdf`), ``rsa.json`` (settings and one row per area and
 segment) and figures (PNG + SVG) into ``--out`` (default ``RUN_DIR/rsa``); the folder appears
-only when everything has been computed and written. ``--exclude COORD=VALUE`` drops trials
-(e.g. ``cue_trial=True``) from model and data alike; ``--bootstrap-units`` takes the CI from
-resampled neural units instead of resampled conditions.
+only when everything has been computed and written. Only trials the model was not fitted on
+are compared (``--trials heldout``; ``all`` warns), and the bins from which the model
+inferred its initial state (``init_bins`` in the run's config.json) are left out.
+``--exclude COORD=VALUE`` drops trials (e.g. ``cue_trial=True``) from model and data alike;
+``--bootstrap-units`` takes the CI from resampled neural units instead of resampled conditions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from rich.table import Table
 from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
 from alrnn_neuro.cli.options import OVERWRITE, seed_option
 from alrnn_neuro.cli.outputs import refuse_earlier_output
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import FileFormatError, RunDirError
+from alrnn_neuro.training import rundir as rd
 
 #: what an earlier RSA leaves in --out (replaced only with --overwrite)
 RSA_OUTPUTS = ("rsa.nc", "rsa.json")
@@ -37,9 +41,18 @@ def rsa_command(
     dataset: Path = typer.Option(
         None, "--dataset", help="Recordings (default: the dataset path in config.json)."
     ),
-    by: str = typer.Option("epoch", "--by", help="epoch | regime | time."),
+    by: str = typer.Option("epoch", "--by", help="epoch | region | time ('regime' = region)."),
     distance: str = typer.Option("crossnobis", "--distance", help="RDM distance."),
     compare: str = typer.Option("tau-a", "--compare", help="tau-a | spearman | pearson | cka..."),
+    trials: str = typer.Option(
+        "heldout", "--trials", help="heldout (val+test) | test | all (includes training trials)."
+    ),
+    min_units: int = typer.Option(
+        5, "--min-units", help="Pseudo-populations: fewest units shared by a condition pair."
+    ),
+    init_bins: int = typer.Option(
+        None, "--init-bins", help="Bins that inferred z0 (default: from the run's config.json)."
+    ),
     n_perm: int = typer.Option(
         1000, "--n-perm", min=0, max=MAX_RESAMPLES, help="Label permutations per segment."
     ),
@@ -66,8 +79,7 @@ def rsa_command(
 ) -> None:
     """Model vs neural RSA per epoch/regime/time bin and brain area."""
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
-    from alrnn_neuro.data.h5 import load_dataset
-    from alrnn_neuro.training import rundir as rd
+    from alrnn_neuro.analysis.rsa.selection import init_bins_of
 
     target = out if out is not None else run_dir / "rsa"
     refuse_earlier_output(target, overwrite, RSA_OUTPUTS, "an earlier RSA")
@@ -83,11 +95,25 @@ def rsa_command(
     latents, data = rd.read_netcdf(latents_file), load_dataset(path)
     if exclude:
         latents, data = exclude_trials(latents, exclude), exclude_trials(data, exclude)
+    if init_bins is None and (run_dir / rd.CONFIG).is_file():
+        init_bins = init_bins_of(rd.read_json(run_dir / rd.CONFIG).get("config"))
     rsa, summary = run_rsa(
-        latents, data, conditions=names, by=by, distance=distance, compare=compare,
-        n_perm=n_perm, n_boot=n_boot, areas=area or None, shuffle_labels=shuffle_labels,
-        bootstrap="units" if bootstrap_units else "conditions", seed=seed,
-    )  # fmt: skip
+        latents,
+        data,
+        conditions=names,
+        by=by,
+        distance=distance,
+        compare=compare,
+        trials=trials,
+        init_bins=init_bins,
+        min_units=min_units,
+        n_perm=n_perm,
+        n_boot=n_boot,
+        areas=area or None,
+        shuffle_labels=shuffle_labels,
+        bootstrap="units" if bootstrap_units else "conditions",
+        seed=seed,
+    )
     excluded = ";".join(exclude or [])
     summary.update(run_dir=str(run_dir), dataset=str(path), exclude=list(exclude or []))
     rsa.attrs.update(run_dir=str(run_dir), dataset=str(path), exclude=excluded)
@@ -97,8 +123,6 @@ def rsa_command(
 
 
 def _recorded_dataset(run_dir: Path) -> Path:
-    from alrnn_neuro.training import rundir as rd
-
     path = rd.recorded_dataset_path(run_dir)
     if path is None:
         record = rd.read_json(run_dir / rd.CONFIG) if (run_dir / rd.CONFIG).is_file() else {}
@@ -119,29 +143,76 @@ def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
 
 
 def print_table(console: Console, summary: dict) -> None:
-    """Rich table: area, segment, similarity, CI, p (raw / corrected), noise ceiling."""
+    """Rich table: area, segment, similarity, CI, p (raw / corrected), noise ceiling and the
+    model's place against it; for two conditions the model and neural distances vs 0."""
     seg = summary["segment_dim"]
+    if summary.get("statistic") == "distance_vs_zero":
+        _print_distances(console, summary)
+        return
     table = Table(
-        "area", seg, "similarity", "95% CI", "p", "p (Holm)", "noise ceiling",
-        title=f"model vs neural RSA ({summary['compare']}, {summary['distance']})",
+        "area",
+        seg,
+        "similarity",
+        "95% CI",
+        "p",
+        "p (Holm)",
+        "noise ceiling",
+        title=f"model vs neural RSA ({summary['compare']}, {summary['distance']}, "
+        f"{summary.get('trials', '?')} trials)",
         title_justify="left",
-    )  # fmt: skip
+    )
     rows = [row for row in summary["rows"] if row["similarity"] is not None]
     for row in rows:
-        label = row[seg]
+        placed = row.get("ceiling_position") or ""  # the model vs the split RDMs
         table.add_row(
             escape(str(row["area"])),
-            f"{label:.3f}" if isinstance(label, float) else escape(str(label)),
+            escape(_label(row[seg])),
             _fmt(row["similarity"]),
             f"[{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]",
             _fmt(row["p_value"]),
             _fmt(row["p_corrected"]),
-            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}]",
+            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}] {placed}",
         )
     console.print(table)
+    console.print(
+        "noise ceiling: [lower, upper] from split halves of the trials; below/within/above "
+        "places the model (compared with the same halves); ceiling_fraction in rsa.json",
+        markup=False,
+    )
     if len(rows) < len(summary["rows"]):
-        console.print(f"({len(summary['rows']) - len(rows)} rows without a comparison, e.g. "
-                      "segments with < 3 conditions, are in rsa.json as null)")  # fmt: skip
+        console.print(
+            f"({len(summary['rows']) - len(rows)} rows without a comparison, e.g. segments "
+            "with < 3 conditions, are in rsa.json as null)"
+        )
+
+
+def _print_distances(console: Console, summary: dict) -> None:
+    seg = summary["segment_dim"]
+    table = Table(
+        "area",
+        seg,
+        "neural distance",
+        "p (Holm)",
+        "model distance",
+        "p (Holm)",
+        title=f"two conditions: {summary['distance']} distance vs 0 "
+        f"({summary.get('trials', '?')} trials)",
+        title_justify="left",
+    )
+    for row in summary["rows"]:
+        table.add_row(
+            row["area"],
+            _label(row[seg]),
+            _fmt(row["neural_distance"]),
+            _fmt(row["neural_p_corrected"]),
+            _fmt(row["model_distance"]),
+            _fmt(row["model_p_corrected"]),
+        )
+    console.print(table)
+
+
+def _label(label) -> str:
+    return f"{label:.3f}" if isinstance(label, float) else str(label)
 
 
 def _fmt(value) -> str:

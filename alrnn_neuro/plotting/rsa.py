@@ -2,7 +2,8 @@
 
 - :func:`plot_rdms`: RDM heatmaps per segment, model and each area side by side;
 - :func:`plot_mds`: 2-D metric MDS of the conditions per segment (seeded);
-- :func:`plot_similarity`: model-neural similarity per segment with CI band and noise ceiling;
+- :func:`plot_similarity`: model-neural similarity per segment with CI band and noise ceiling
+  (for a two-condition result: the model and neural distances vs 0);
 - :func:`save_rsa_figures`: all three as PNG + SVG.
 
 Matplotlib runs on the non-interactive Agg backend; functions return the Figure.
@@ -31,7 +32,8 @@ MAX_LABELLED = 12  # conditions named on the axes up to this many
 def _segments(rsa: xr.Dataset, max_panels: int = MAX_PANELS) -> tuple[str, np.ndarray]:
     """Segment dim and at most ``max_panels`` evenly spaced labels with a finite estimate."""
     seg = rsa.attrs.get("segment_dim", "epoch")
-    ok = np.isfinite(rsa["estimate"]).any("area").values
+    value = "estimate" if "estimate" in rsa else "neural_distance"
+    ok = np.isfinite(rsa[value]).any("area").values
     labels = rsa[seg].values[ok] if ok.any() else rsa[seg].values
     if labels.size > max_panels:
         labels = labels[np.linspace(0, labels.size - 1, max_panels).round().astype(int)]
@@ -61,9 +63,11 @@ def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
     sources = _sources(rsa)
     names = [literal(c) for c in rsa["condition"].values]
     fig, axes = plt.subplots(
-        len(labels), len(sources), figsize=(3.0 * len(sources), 2.6 * len(labels) + 1),
+        len(labels),
+        len(sources),
+        figsize=(3.0 * len(sources), 2.6 * len(labels) + 1),
         squeeze=False,
-    )  # fmt: skip
+    )
     ticks = np.arange(len(names))
     shown = names if len(names) <= MAX_LABELLED else []
     for col, (title, stack) in enumerate(sources):
@@ -145,9 +149,11 @@ def plot_mds(rsa: xr.Dataset, *, seed: int = 0, max_panels: int = MAX_PANELS) ->
     names = [literal(c) for c in rsa["condition"].values]
     colours = plt.get_cmap("tab20")(np.arange(len(names)) % 20)
     fig, axes = plt.subplots(
-        len(labels), len(sources), figsize=(3.0 * len(sources), 2.6 * len(labels)),
+        len(labels),
+        len(sources),
+        figsize=(3.0 * len(sources), 2.6 * len(labels)),
         squeeze=False,
-    )  # fmt: skip
+    )
     for row, label in enumerate(labels):
         for col, (title, stack) in enumerate(sources):
             ax = axes[row, col]
@@ -166,30 +172,62 @@ def plot_mds(rsa: xr.Dataset, *, seed: int = 0, max_panels: int = MAX_PANELS) ->
 
 
 def plot_similarity(rsa: xr.Dataset) -> Figure:
-    """Model-neural similarity per segment and area: line, CI band, noise-ceiling band."""
+    """Model-neural similarity per segment and area: line, CI band, noise-ceiling band (and
+    the model against the split RDMs the ceiling is made of, as open circles). For a
+    two-condition result: the neural and model distances per segment, with 0 marked."""
     seg = rsa.attrs.get("segment_dim", "epoch")
     values = rsa[seg].values
     numeric = np.issubdtype(values.dtype, np.number)
     x = values.astype(float) if numeric else np.arange(values.size)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * min(values.size, 12) + 2), 3.2))
-    for k, area in enumerate(rsa["area"].values):
-        r = rsa.sel(area=area)
-        colour = f"C{k}"
-        ax.fill_between(x, r["noise_ceiling_low"], r["noise_ceiling_high"], color=colour,
-                        alpha=0.12, hatch="//", label=f"{literal(area)} noise ceiling")  # fmt: skip
-        ax.fill_between(x, r["ci_low"], r["ci_high"], color=colour, alpha=0.25)
-        ax.plot(x, r["estimate"], "o-", color=colour, label=f"model vs {literal(area)}")
-        sig = np.asarray(r["p_corrected"] < 0.05)
-        ax.plot(x[sig], np.asarray(r["estimate"])[sig], "*", color="k", ms=9)
+    if "estimate" in rsa:
+        _similarity_lines(ax, rsa, x)
+        ax.set_ylabel(f"similarity ({literal(rsa.attrs.get('compare', ''))})")
+        ax.set_title("model-neural RDM similarity (* p_corrected < 0.05)", fontsize=10)
+    else:
+        _distance_lines(ax, rsa, x)
+        ax.set_ylabel(f"{literal(rsa.attrs.get('distance', ''))} distance")
+        ax.set_title("two conditions: distance vs 0 (* p_corrected < 0.05)", fontsize=10)
     ax.axhline(0.0, color="0.5", lw=0.8)
     if not numeric:
         ax.set_xticks(x, [literal(v) for v in values])
     ax.set_xlabel(f"{literal(seg)} (s)" if numeric else literal(seg))
-    ax.set_ylabel(f"similarity ({literal(rsa.attrs.get('compare', ''))})")
-    ax.set_title("model-neural RDM similarity (* p_corrected < 0.05)", fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _similarity_lines(ax, rsa: xr.Dataset, x: np.ndarray) -> None:
+    for k, area in enumerate(rsa["area"].values):
+        r = rsa.sel(area=area)
+        colour = f"C{k}"
+        ax.fill_between(
+            x,
+            r["noise_ceiling_low"],
+            r["noise_ceiling_high"],
+            color=colour,
+            alpha=0.12,
+            hatch="//",
+            label=f"{literal(area)} noise ceiling",
+        )
+        ax.fill_between(x, r["ci_low"], r["ci_high"], color=colour, alpha=0.25)
+        ax.plot(x, r["estimate"], "o-", color=colour, label=f"model vs {literal(area)}")
+        if "model_vs_splits" in r:
+            ax.plot(x, r["model_vs_splits"], "o", mfc="none", color=colour, ms=5)
+        sig = np.asarray(r["p_corrected"] < 0.05)
+        ax.plot(x[sig], np.asarray(r["estimate"])[sig], "*", color="k", ms=9)
+
+
+def _distance_lines(ax, rsa: xr.Dataset, x: np.ndarray) -> None:
+    for k, area in enumerate(rsa["area"].values):
+        r = rsa.sel(area=area)
+        ax.plot(x, r["neural_distance"], "o-", color=f"C{k}", label=literal(area))
+        sig = np.asarray(r["neural_p_corrected"] < 0.05)
+        ax.plot(x[sig], np.asarray(r["neural_distance"])[sig], "*", color="k", ms=9)
+    model = np.asarray(rsa["model_distance"])
+    ax.plot(x, model, "s--", color="0.3", label="model")
+    sig = np.asarray(rsa["model_p_corrected"] < 0.05)
+    ax.plot(x[sig], model[sig], "*", color="k", ms=9)
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike) -> list[Path]:

@@ -24,6 +24,7 @@ from typing import Any
 from alrnn_neuro.analysis import analyze_run, write_analysis
 from alrnn_neuro.analysis.rsa.files import write_rsa_outputs
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
+from alrnn_neuro.analysis.rsa.selection import init_bins_of
 from alrnn_neuro.data.h5 import load_dataset, save_dataset
 from alrnn_neuro.errors import AlrnnNeuroError, FileFormatError
 from alrnn_neuro.plotting import plot_analysis
@@ -241,6 +242,7 @@ def _rsa(root: Path, fit, ds, s: StimulusSettings) -> dict[str, Any] | None:
             ds,
             conditions=conditions,
             by="epoch",
+            init_bins=init_bins_of(fit.config),  # held-out trials, bins after the z0 bins
             n_perm=s.rsa_n_perm,
             n_boot=s.rsa_n_boot,
             seed=0,

@@ -34,4 +34,3 @@ def finished_cells(out: str | os.PathLike) -> list[str]:
     if not cells.is_dir():
         return []
     return sorted(p.name for p in cells.iterdir() if p.is_dir() and cell_complete(p))
-

@@ -4,7 +4,7 @@ Every comparison except tau-a is a cosine between two vectors made from the RDMs
 transform that commutes with relabelling the conditions (what permutation inference needs):
 
 =================  ===========================================================================
-method             vector (from one RDM ``D``, n conditions)
+compare            vector (from one RDM ``D``, n conditions)
 =================  ===========================================================================
 ``pearson``        upper triangle of ``D``, centred
 ``spearman``       ranks of the upper triangle (ties: average rank), centred
@@ -16,7 +16,7 @@ method             vector (from one RDM ``D``, n conditions)
 
 ``kendall_tau_a`` = (concordant - discordant pairs) / all pairs of RDM entries; tied pairs count 0.
 For CKA, ``D2`` is the squared Euclidean-type distance (``euclidean`` RDMs are squared, every
-other method of :mod:`.rdm` already is one; ``correlation`` = squared distance of z-scored
+other distance of :mod:`.rdm` already is one; ``correlation`` = squared distance of z-scored
 patterns); the Gram of condition-mean patterns ``X`` is then ``H X X' H`` up to scale.
 """
 
@@ -28,7 +28,13 @@ from scipy.stats import rankdata
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
-COMPARE_METHODS = ("spearman", "kendall_tau_a", "pearson", "cosine", "cka", "cka_biased")
+COMPARISONS = ("spearman", "kendall_tau_a", "pearson", "cosine", "cka", "cka_biased")
+#: accepted spellings (the CLI's ``tau-a`` among them) -> name in :data:`COMPARISONS`
+COMPARE_ALIASES = {
+    "tau-a": "kendall_tau_a",
+    "tau_a": "kendall_tau_a",
+    "kendall": "kendall_tau_a",
+} | {name: name for name in COMPARISONS}
 
 
 def rdm_vector(matrix: np.ndarray) -> np.ndarray:
@@ -38,10 +44,10 @@ def rdm_vector(matrix: np.ndarray) -> np.ndarray:
     return matrix[..., rows, cols]
 
 
-def gram_from_rdm(matrix: np.ndarray, rdm_method: str | None = None) -> np.ndarray:
+def gram_from_rdm(matrix: np.ndarray, distance: str | None = None) -> np.ndarray:
     """Double-centred Gram ``-H D2 H / 2`` of an RDM (``D2`` = squared distances)."""
     d2 = np.asarray(matrix, dtype=np.float64)
-    if rdm_method == "euclidean":
+    if distance == "euclidean":
         d2 = d2**2
     n = d2.shape[0]
     h = np.eye(n) - 1.0 / n
@@ -60,19 +66,19 @@ def u_centre(gram: np.ndarray) -> np.ndarray:
 
 
 def comparison_vector(
-    matrix: np.ndarray, method: str, rdm_method: str | None = None, name: str = "rdm"
+    matrix: np.ndarray, compare: str, distance: str | None = None, name: str = "rdm"
 ) -> np.ndarray:
     """Unit-norm vector whose dot product with another's is the comparison (see module doc).
 
     For ``kendall_tau_a`` the raw upper triangle is returned (tau-a is not a dot product).
     """
-    _check_method(method)
+    method = check_compare(compare)
     if method in ("cka", "cka_biased"):
         if matrix.shape[0] < 4:
             raise DataValidationError(
                 f"{name} has {matrix.shape[0]} conditions; CKA needs >= 4; fix: more conditions"
             )
-        gram = gram_from_rdm(matrix, rdm_method)
+        gram = gram_from_rdm(matrix, distance)
         if method == "cka":
             vec = rdm_vector(u_centre(gram))
         else:
@@ -82,8 +88,9 @@ def comparison_vector(
     return _unit(vec, name, method)
 
 
-def transform_vector(vec: np.ndarray, method: str, name: str = "rdm") -> np.ndarray:
-    """Comparison vector of an RDM's upper triangle for the non-CKA methods."""
+def transform_vector(vec: np.ndarray, compare: str, name: str = "rdm") -> np.ndarray:
+    """Comparison vector of an RDM's upper triangle for the non-CKA comparisons."""
+    method = check_compare(compare)
     vec = np.asarray(vec, dtype=np.float64)
     if method == "kendall_tau_a":
         _check_not_constant(vec, name, method)
@@ -96,10 +103,11 @@ def transform_vector(vec: np.ndarray, method: str, name: str = "rdm") -> np.ndar
     return _unit(vec, name, method)
 
 
-def compare_vectors(x: np.ndarray, y: np.ndarray, method: str = "spearman") -> float:
-    """Compare two RDM vectors (upper triangles) with a non-CKA method."""
+def compare_vectors(x: np.ndarray, y: np.ndarray, compare: str = "spearman") -> float:
+    """Compare two RDM vectors (upper triangles) with a non-CKA comparison."""
+    method = check_compare(compare)
     if method in ("cka", "cka_biased"):
-        raise ConfigError(f"method = {method!r} needs full matrices; use compare_matrices")
+        raise ConfigError(f"compare = {method!r} needs full matrices; use compare_matrices")
     vx, vy = transform_vector(x, method, "first RDM"), transform_vector(y, method, "second RDM")
     if method == "kendall_tau_a":
         return float(kendall_tau_a(vx, vy))
@@ -110,7 +118,7 @@ def _unit(vec: np.ndarray, name: str, method: str) -> np.ndarray:
     norm = np.linalg.norm(vec)
     if not norm > 0:
         raise DataValidationError(
-            f"{name} gives a zero vector for method={method!r} (all dissimilarities 0 or "
+            f"{name} gives a zero vector for compare={method!r} (all dissimilarities 0 or "
             "constant), so the comparison is undefined; fix: check the RDM, e.g. silent data"
         )
     return vec / norm
@@ -134,12 +142,16 @@ def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
 def compare_matrices(
     a: np.ndarray,
     b: np.ndarray,
-    method: str = "spearman",
-    rdm_methods: tuple[str | None, str | None] = (None, None),
+    compare: str = "spearman",
+    distances: tuple[str | None, str | None] = (None, None),
 ) -> float:
-    """Compare two (condition, condition) RDM matrices with the same condition order."""
-    va = comparison_vector(a, method, rdm_methods[0], "first RDM")
-    vb = comparison_vector(b, method, rdm_methods[1], "second RDM")
+    """Compare two (condition, condition) RDM matrices with the same condition order.
+
+    ``distances`` are the RDMs' distances (``euclidean`` RDMs are squared for CKA).
+    """
+    method = check_compare(compare)
+    va = comparison_vector(a, method, distances[0], "first RDM")
+    vb = comparison_vector(b, method, distances[1], "second RDM")
     if method == "kendall_tau_a":
         return float(kendall_tau_a(va, vb))
     return float(np.clip(va @ vb, -1.0, 1.0))
@@ -176,10 +188,9 @@ def linear_cka(
             f"x has {x.shape[0]} samples and y {y.shape[0]}; CKA needs the same samples "
             "(rows) in both; fix: use patterns of the same conditions/trials"
         )
-    method = "cka" if debiased else "cka_biased"
     dx = np.sum((x[:, None] - x[None]) ** 2, axis=-1)
     dy = np.sum((y[:, None] - y[None]) ** 2, axis=-1)
-    return compare_matrices(dx, dy, method)
+    return compare_matrices(dx, dy, "cka" if debiased else "cka_biased")
 
 
 def align_rdms(rdm_a: xr.DataArray, rdm_b: xr.DataArray, *, check_trials: bool = True):
@@ -219,7 +230,11 @@ def align_rdms(rdm_a: xr.DataArray, rdm_b: xr.DataArray, *, check_trials: bool =
 
 
 def compare_rdms(
-    rdm_a: xr.DataArray, rdm_b: xr.DataArray, *, method: str = "spearman", check_trials: bool = True
+    rdm_a: xr.DataArray,
+    rdm_b: xr.DataArray,
+    *,
+    compare: str = "spearman",
+    check_trials: bool = True,
 ) -> xr.DataArray:
     """Compare two RDMs (or stacks of RDMs, e.g. model vs neural per epoch).
 
@@ -228,7 +243,8 @@ def compare_rdms(
     rdm_a, rdm_b : xr.DataArray, dims (..., condition, condition2)
         RDMs over the same conditions; shared stacking dims (``epoch``...) are matched by
         label, others broadcast. Conditions NaN in either RDM are left out per element.
-    method : {"spearman", "kendall_tau_a", "pearson", "cosine", "cka", "cka_biased"}
+    compare : {"spearman", "kendall_tau_a", "pearson", "cosine", "cka", "cka_biased"}
+        Comparison (aliases of :data:`COMPARE_ALIASES`, e.g. ``"tau-a"``, accepted).
     check_trials : bool
         Refuse RDMs computed from different trial sets.
 
@@ -237,9 +253,9 @@ def compare_rdms(
     xr.DataArray, dims (...)
         One similarity per stacking element.
     """
-    _check_method(method)
+    method = check_compare(compare)
     rdm_a, rdm_b = align_rdms(rdm_a, rdm_b, check_trials=check_trials)
-    kinds = (rdm_a.attrs.get("method"), rdm_b.attrs.get("method"))
+    kinds = (rdm_a.attrs.get("distance"), rdm_b.attrs.get("distance"))
     va, vb = _vectors(rdm_a, method, kinds[0]), _vectors(rdm_b, method, kinds[1])
     if method == "kendall_tau_a":
         k, l_ = np.triu_indices(va.sizes["entry"], k=1)
@@ -257,7 +273,7 @@ def compare_rdms(
         if pair is not None:  # else NaN: e.g. a late time bin with few trials left
             values[tuple(pos)] = compare_matrices(*pair, method, kinds)
     check_some_finite(values)
-    return out.copy(data=values).rename(method).assign_attrs(method=method)
+    return out.copy(data=values).rename(method).assign_attrs(compare=method)
 
 
 def _vectors(rdm: xr.DataArray, method: str, kind: str | None) -> xr.DataArray:
@@ -284,7 +300,7 @@ def cross_compare(
     rdm_b: xr.DataArray,
     *,
     dim: str = "time",
-    method: str = "spearman",
+    compare: str = "spearman",
     check_trials: bool = True,
 ) -> xr.DataArray:
     """Similarity of every RDM of ``rdm_a`` along ``dim`` with every one of ``rdm_b``.
@@ -298,7 +314,7 @@ def cross_compare(
         if dim not in rdm.dims:
             raise ConfigError(f"dim = {dim!r} is not a dim of {name} {rdm.dims}")
     renamed = rdm_b.rename({dim: f"{dim}2"})
-    return compare_rdms(rdm_a, renamed, method=method, check_trials=check_trials)
+    return compare_rdms(rdm_a, renamed, compare=compare, check_trials=check_trials)
 
 
 def finite_conditions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -306,14 +322,28 @@ def finite_conditions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     Returns None when fewer than 3 conditions are left (nothing to compare).
     """
-    bad = np.isnan(a) | np.isnan(b)
-    keep = np.ones(a.shape[0], dtype=bool)
-    while bad[np.ix_(keep, keep)].any():
-        counts = np.where(keep, bad[:, keep].sum(axis=1), -1)
-        keep[np.argmax(counts)] = False
+    keep = finite_condition_mask(a, b)
     if keep.sum() < 3:
         return None
     return a[np.ix_(keep, keep)], b[np.ix_(keep, keep)]
+
+
+def finite_condition_mask(*matrices: np.ndarray) -> np.ndarray:
+    """Conditions left when those with NaN dissimilarities in any matrix are dropped, the
+    condition with the most NaN entries first (so one missing pair costs one condition).
+
+    Returns
+    -------
+    ndarray of bool, shape (condition,)
+    """
+    bad = np.zeros(np.shape(matrices[0]), dtype=bool)
+    for matrix in matrices:
+        bad |= np.isnan(matrix)
+    keep = np.ones(bad.shape[0], dtype=bool)
+    while bad[np.ix_(keep, keep)].any():
+        counts = np.where(keep, bad[:, keep].sum(axis=1), -1)
+        keep[np.argmax(counts)] = False
+    return keep
 
 
 def check_some_finite(values: np.ndarray) -> None:
@@ -335,13 +365,22 @@ def _check_not_constant(vec: np.ndarray, name: str, method: str) -> None:
         raise DataValidationError(
             f"{name} is constant (all {vec.size} dissimilarities = "
             f"{vec[0] if vec.size else 'n/a'}), so "
-            f"method={method!r} (a correlation) is undefined; fix: check the data behind it, "
-            "or use method='cosine'"
+            f"compare={method!r} (a correlation) is undefined; fix: check the data behind it, "
+            "or use compare='cosine'"
         )
 
 
-def _check_method(method: str) -> None:
-    if method not in COMPARE_METHODS:
+def check_compare(compare: str) -> str:
+    """The canonical name of a comparison (``"tau-a"`` -> ``"kendall_tau_a"``).
+
+    Raises
+    ------
+    ConfigError
+        For a name not in :data:`COMPARE_ALIASES`.
+    """
+    if compare not in COMPARE_ALIASES:
         raise ConfigError(
-            f"method = {method!r} is not a comparison; choose from {list(COMPARE_METHODS)}"
+            f"compare = {compare!r} is not a comparison; choose from {list(COMPARISONS)} "
+            "('tau-a' = 'kendall_tau_a')"
         )
+    return COMPARE_ALIASES[compare]

@@ -17,7 +17,9 @@ import xarray as xr
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
-OVER = (None, "epoch", "time", "window", "region")
+#: segments of :func:`trial_patterns` (``by=``); ``"regime"`` is accepted for ``"region"``
+BY = (None, "epoch", "time", "window", "region")
+BY_ALIASES = {"regime": "region"}
 _NON_FEATURE_VARS = ("valid", "epoch", "bitcode", "observed", "inputs")
 
 
@@ -48,6 +50,8 @@ def condition_labels(
     -------
     xr.DataArray, dims (trial,)
         String labels such as ``"local|left"``; the named variables ride along as coords.
+        Numbers are written as :func:`label_text` does, so ``-0.0`` and ``0.0`` are one
+        condition ``"0"``.
 
     Raises
     ------
@@ -71,7 +75,7 @@ def condition_labels(
             f"'trial'; choose from {available}"
         )
     values = [np.asarray(source[name].values) for name in names]
-    labels = [sep.join(str(v) for v in row) for row in zip(*values, strict=True)]
+    labels = [sep.join(label_text(v) for v in row) for row in zip(*values, strict=True)]
     coords = {name: ("trial", value) for name, value in zip(names, values, strict=True)}
     coords["trial"] = source["trial"].values
     return xr.DataArray(
@@ -81,6 +85,42 @@ def condition_labels(
         name="condition",
         attrs={"conditions": names, "sep": sep},
     )
+
+
+def label_text(value) -> str:
+    """Canonical text of a trial-variable value: integral numbers without a fraction
+    (``0.0``, ``-0.0`` and ``0`` are all ``"0"``), other numbers as ``str(float)``, booleans
+    lower case, anything else as ``str``.
+
+    Examples
+    --------
+    >>> [label_text(v) for v in (-0.0, 12.8, 3, True, "left")]
+    ['0', '12.8', '3', 'true', 'left']
+    """
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        if number.is_integer():
+            return str(int(number))
+        return str(number)
+    return str(value)
+
+
+def check_by(by: str | None) -> str | None:
+    """The canonical ``by`` (segment) name; ``"regime"`` -> ``"region"``.
+
+    Raises
+    ------
+    ConfigError
+        For anything not in :data:`BY` or its aliases.
+    """
+    by = BY_ALIASES.get(by, by) if isinstance(by, str) else by
+    if by not in BY:
+        raise ConfigError(
+            f"by = {by!r} is not a segment; choose from {list(BY)} ('regime' = 'region')"
+        )
+    return by
 
 
 def condition_order(labels: xr.DataArray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -126,7 +166,7 @@ def check_same_trials(a: xr.DataArray | xr.Dataset, b: xr.DataArray | xr.Dataset
 def trial_patterns(
     data: xr.DataArray | xr.Dataset,
     *,
-    over: str | None = "epoch",
+    by: str | None = "epoch",
     var: str | None = None,
     valid: xr.DataArray | None = None,
     epoch: xr.DataArray | None = None,
@@ -144,38 +184,37 @@ def trial_patterns(
         feature dims are stacked into ``feature``) — or a Dataset holding it (canonical dataset
         or run-dir ``latents.nc``), whose ``valid``/``epoch``/``bitcode``/``observed``
         variables are used unless given explicitly.
-    over : {None, "epoch", "time", "window", "region"}
+    by : {None, "epoch", "time", "window", "region"}
         Segments: whole trial, each epoch label, each time bin, each named window, or each
-        model regime (value of ``bitcode``).
+        model regime (value of ``bitcode``; ``"regime"`` is accepted too).
     var : str, optional
         Variable of a Dataset (default ``spikes``/``signal``, else ``latents``).
     valid : xr.DataArray of bool, dims (trial, time), optional
         Valid-step mask (default all valid).
     epoch : xr.DataArray of str, dims (trial, time), optional
-        Epoch labels; needed for ``over="epoch"``.
+        Epoch labels; needed for ``by="epoch"``.
     bitcode : xr.DataArray, dims (trial, time), optional
-        Model regime per step; needed for ``over="region"``. May come from model latents
+        Model regime per step; needed for ``by="region"``. May come from model latents
         when ``data`` are recordings of the same trials.
     observed : xr.DataArray of bool, dims (trial, feature), optional
         Observed-unit mask of pseudo-populations; unobserved entries become NaN.
     windows : mapping of name to (start, stop), optional
-        Time windows in seconds (bins with centre in [start, stop)); for ``over="window"``.
+        Time windows in seconds (bins with centre in [start, stop)); for ``by="window"``.
 
     Returns
     -------
-    xr.DataArray, dims (segment, trial, feature) or (trial, feature) for ``over=None``
+    xr.DataArray, dims (segment, trial, feature) or (trial, feature) for ``by=None``
         Mean activity; NaN where a trial has no step in a segment. The segment dim is named
-        ``over``.
+        after ``by``.
     """
-    if over not in OVER:
-        raise ConfigError(f"over = {over!r} is not supported; choose from {list(OVER)}")
+    by = check_by(by)
     array, masks = _unpack(data, var, valid=valid, epoch=epoch, bitcode=bitcode, observed=observed)
     feature = array.dims[2]
     values = array.transpose("trial", "time", feature).values.astype(np.float64)
     ok = masks["valid"].transpose("trial", "time").values.astype(bool)
-    names, segment_masks = _segments(array, masks, ok, over, windows)
+    names, segment_masks = _segments(array, masks, ok, by, windows)
     out = np.full((len(names), values.shape[0], values.shape[2]), np.nan)
-    if over == "time":  # one step per segment: no averaging needed
+    if by == "time":  # one step per segment: no averaging needed
         out = np.where(ok.T[:, :, None], values.transpose(1, 0, 2), np.nan)
     else:
         for k, mask in enumerate(segment_masks):
@@ -186,10 +225,10 @@ def trial_patterns(
         seen = masks["observed"].transpose("trial", feature).values.astype(bool)
         out = np.where(seen[None], out, np.nan)
     coords = {c: v for c, v in array.coords.items() if set(v.dims) <= {"trial", feature}}
-    result = xr.DataArray(out, dims=(over or "segment", "trial", feature), coords=coords)
-    if over in (None,):
+    result = xr.DataArray(out, dims=(by or "segment", "trial", feature), coords=coords)
+    if by in (None,):
         return result.isel(segment=0, drop=True)
-    return result.assign_coords({over: np.asarray(names)})
+    return result.assign_coords({by: np.asarray(names)})
 
 
 def _unpack(data, var, **given) -> tuple[xr.DataArray, dict[str, xr.DataArray | None]]:
@@ -254,24 +293,24 @@ def _unpack(data, var, **given) -> tuple[xr.DataArray, dict[str, xr.DataArray | 
     return array, given
 
 
-def _segments(array, masks, ok, over, windows):
+def _segments(array, masks, ok, by, windows):
     """Names and (trial, time) bool masks of each segment."""
-    if over is None:
+    if by is None:
         return ["all"], [ok]
-    if over == "time":
+    if by == "time":
         return array["time"].values, []
-    if over == "window":
+    if by == "window":
         if not windows:
-            raise ConfigError("over='window' needs windows={'name': (start_s, stop_s), ...}")
+            raise ConfigError("by='window' needs windows={'name': (start_s, stop_s), ...}")
         t = array["time"].values
         return list(windows), [ok & ((t >= a) & (t < b))[None] for a, b in windows.values()]
-    key = "epoch" if over == "epoch" else "bitcode"
+    key = "epoch" if by == "epoch" else "bitcode"
     if masks.get(key) is None:
-        raise ConfigError(f"over={over!r} needs a '{key}' (trial, time) array; pass {key}=...")
+        raise ConfigError(f"by={by!r} needs a '{key}' (trial, time) array; pass {key}=...")
     labels = masks[key].transpose("trial", "time").values
     present = labels[ok]
     names = pd.unique(present[present != ""] if present.dtype.kind in "US" else present)
-    if over == "epoch":  # order epochs by when they happen
+    if by == "epoch":  # order epochs by when they happen
         steps = np.broadcast_to(np.arange(ok.shape[1]), ok.shape)[ok]
         names = sorted(names, key=lambda e: np.median(steps[present == e]))
     else:

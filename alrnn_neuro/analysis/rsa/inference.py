@@ -6,9 +6,7 @@
 - Bootstrap over conditions: conditions are resampled with replacement; pairs of a condition
   with its own copy are left out (as rsatoolbox does). Percentile confidence intervals.
 - Bootstrap over units: :func:`bootstrap_units` recomputes the data RDM from resampled units.
-- Noise ceiling (:func:`noise_ceiling`): the trials (or units) are split into ``n_splits``
-  disjoint groups that play the role of subjects; upper bound = mean similarity of each
-  group's RDM with the RDM of all data, lower bound = with the RDM of the other groups only.
+- Noise ceiling: see :mod:`.ceiling`.
 - Multiple comparisons across epochs/windows: Holm or Benjamini-Hochberg (:func:`correct_pvalues`).
 """
 
@@ -21,6 +19,7 @@ import xarray as xr
 from scipy.stats import rankdata
 
 from alrnn_neuro.analysis.rsa.compare import (
+    check_compare,
     compare_rdms,
     comparison_vector,
     gram_from_rdm,
@@ -43,11 +42,11 @@ def permutation_null(
     a: np.ndarray,
     b: np.ndarray,
     *,
-    method: str = "spearman",
+    compare: str = "spearman",
     n_perm: int = 10_000,
     seed: int | np.random.Generator = 0,
     perms: np.ndarray | None = None,
-    rdm_methods: tuple[str | None, str | None] = (None, None),
+    distances: tuple[str | None, str | None] = (None, None),
     chunk: int = 2048,
 ) -> tuple[float, np.ndarray]:
     """Observed comparison and its null distribution under condition-label permutation.
@@ -56,15 +55,15 @@ def permutation_null(
     ----------
     a, b : ndarray, shape (condition, condition)
         RDMs in the same condition order (no NaN). ``b``'s conditions are permuted.
-    method : str
-        See :data:`COMPARE_METHODS`.
+    compare : str
+        See :data:`~.compare.COMPARISONS`.
     n_perm : int
         Number of permutations (ignored when ``perms`` is given).
     seed : int or Generator
         Seed of the permutations.
     perms : ndarray of int, shape (n_perm, condition), optional
         Explicit permutations.
-    rdm_methods : pair of str
+    distances : pair of str
         Distance of each RDM (``"euclidean"`` RDMs are squared for CKA).
     chunk : int
         Permutations per vectorised block (bounds memory).
@@ -74,9 +73,10 @@ def permutation_null(
     estimate : float
     null : ndarray, shape (n_perm,)
     """
+    method = check_compare(compare)
     n = a.shape[0]
-    va = comparison_vector(a, method, rdm_methods[0], "first RDM")
-    vb = comparison_vector(b, method, rdm_methods[1], "second RDM")
+    va = comparison_vector(a, method, distances[0], "first RDM")
+    vb = comparison_vector(b, method, distances[1], "second RDM")
     perms = permutations(n, n_perm, seed) if perms is None else np.asarray(perms)
     rows, cols = np.triu_indices(n, k=1)
     pos = np.zeros((n, n), dtype=np.intp)
@@ -134,10 +134,10 @@ def bootstrap_conditions(
     a: np.ndarray,
     b: np.ndarray,
     *,
-    method: str = "spearman",
+    compare: str = "spearman",
     n_boot: int = 1000,
     seed: int | np.random.Generator = 0,
-    rdm_methods: tuple[str | None, str | None] = (None, None),
+    distances: tuple[str | None, str | None] = (None, None),
     samples: np.ndarray | None = None,
     chunk: int = 250,
 ) -> np.ndarray:
@@ -148,7 +148,8 @@ def bootstrap_conditions(
     are. Samples with fewer than 3 distinct conditions or a constant RDM give NaN.
     ``samples`` (n_boot, condition) of condition indices replaces the seeded draw.
     """
-    comparison_vector(a, method, rdm_methods[0], "first RDM")  # validates method and input
+    method = check_compare(compare)
+    comparison_vector(a, method, distances[0], "first RDM")  # validates the input
     n = a.shape[0]
     if samples is None:
         samples = np.random.default_rng(seed).integers(0, n, (n_boot, n))
@@ -158,7 +159,7 @@ def bootstrap_conditions(
     for start in range(0, n_boot, chunk):
         s = samples[start : start + chunk]
         if method in ("cka", "cka_biased"):
-            out[start : start + chunk] = _batch_cka(a, b, s, method, rdm_methods)
+            out[start : start + chunk] = _batch_cka(a, b, s, method, distances)
         else:
             out[start : start + chunk] = _batch_vector_stat(a, b, s, method)
     distinct = np.sort(samples, axis=1)
@@ -196,10 +197,10 @@ def _batch_vector_stat(a, b, s, method) -> np.ndarray:
     return _cosine_rows(x, y)
 
 
-def _batch_cka(a, b, s, method, rdm_methods) -> np.ndarray:
+def _batch_cka(a, b, s, method, distances) -> np.ndarray:
     """CKA of the Grams of resampled conditions (centring-invariant, so Grams are indexed)."""
     grams = []
-    for matrix, kind in zip((a, b), rdm_methods, strict=True):
+    for matrix, kind in zip((a, b), distances, strict=True):
         g = gram_from_rdm(matrix, kind)[s[:, :, None], s[:, None, :]]
         if method == "cka":
             n = g.shape[1]
@@ -232,7 +233,7 @@ def bootstrap_units(
     labels: xr.DataArray,
     reference: xr.DataArray,
     *,
-    method: str = "spearman",
+    compare: str = "spearman",
     n_boot: int = 200,
     seed: int = 0,
     **rdm_kwargs,
@@ -247,14 +248,14 @@ def bootstrap_units(
         Condition labels.
     reference : xr.DataArray, dims (..., condition, condition2)
         The other RDM (e.g. the model's).
-    method : str
-        Comparison method.
+    compare : str
+        Comparison (see :data:`~.compare.COMPARISONS`).
     n_boot : int
         Bootstrap samples.
     seed : int
         Seed of the resampling.
     **rdm_kwargs
-        ``method`` of the RDM is passed as ``rdm_method``; ``noise``, ``folds`` as is.
+        ``distance``, ``noise``, ``folds``, ``min_units`` of :func:`~.rdm.compute_rdm`.
 
     Returns
     -------
@@ -262,15 +263,13 @@ def bootstrap_units(
     """
     rng = np.random.default_rng(seed)
     feature = patterns.dims[-1]
-    rdm_kwargs = dict(rdm_kwargs)
-    rdm_kwargs["method"] = rdm_kwargs.pop("rdm_method", "crossnobis")
     samples = []
     for _ in range(n_boot):
         pick = rng.integers(0, patterns.sizes[feature], patterns.sizes[feature])
         resampled = patterns.isel({feature: pick}).drop_vars(feature, errors="ignore")
         try:
             rdm = compute_rdm(resampled, labels, **rdm_kwargs)
-            samples.append(compare_rdms(reference, rdm, method=method))
+            samples.append(compare_rdms(reference, rdm, compare=compare))
         except DataValidationError as exc:
             log.warning("bootstrap_units: sample skipped (%s)", exc)
     if not samples:
@@ -278,69 +277,7 @@ def bootstrap_units(
     return xr.concat(samples, dim="bootstrap")
 
 
-def noise_ceiling(
-    patterns: xr.DataArray,
-    labels: xr.DataArray,
-    *,
-    method: str = "spearman",
-    split: str = "trials",
-    n_splits: int = 2,
-    seed: int = 0,
-    **rdm_kwargs,
-) -> xr.Dataset:
-    """Lower and upper noise-ceiling bounds of the data RDM, by splitting trials or units.
-
-    The ``n_splits`` disjoint groups (trials stratified by condition, or units) act as the
-    subjects of the classical noise ceiling: upper = mean over groups of similarity(group RDM,
-    RDM of all data); lower = mean over groups of similarity(group RDM, RDM of the other
-    groups). Each group has 1/n_splits of the data, so the bounds describe the reliability of
-    RDMs of that size; no model can be expected to beat the upper bound.
-
-    Returns
-    -------
-    xr.Dataset
-        ``noise_ceiling_low``, ``noise_ceiling_high`` over the stacking dims of ``patterns``.
-    """
-    if split not in ("trials", "units") or n_splits < 2:
-        raise ConfigError(
-            f"split = {split!r}, n_splits = {n_splits}; choose split 'trials' or "
-            "'units' and n_splits >= 2"
-        )
-    rng = np.random.default_rng(seed)
-    rdm_kwargs = dict(rdm_kwargs)
-    rdm_kwargs["method"] = rdm_kwargs.pop("rdm_method", "crossnobis")
-    feature = patterns.dims[-1]
-    if split == "trials":
-        group = np.zeros(labels.size, dtype=int)
-        for value in np.unique(labels.values):
-            members = np.flatnonzero(labels.values == value)
-            group[members[rng.permutation(members.size)]] = np.arange(members.size) % n_splits
-
-        def part(mask):
-            return compute_rdm(patterns.isel(trial=mask), labels.isel(trial=mask), **rdm_kwargs)
-    else:
-        group = rng.permutation(patterns.sizes[feature]) % n_splits
-
-        def part(mask):
-            return compute_rdm(patterns.isel({feature: mask}), labels, **rdm_kwargs)
-
-    full = compute_rdm(patterns, labels, **rdm_kwargs)
-    low, high = [], []
-    for g in range(n_splits):
-        own, rest = part(group == g), part(group != g)
-        low.append(compare_rdms(own, rest, method=method, check_trials=False))
-        high.append(compare_rdms(own, full, method=method, check_trials=False))
-    out = xr.Dataset(
-        {
-            "noise_ceiling_low": xr.concat(low, "split").mean("split"),
-            "noise_ceiling_high": xr.concat(high, "split").mean("split"),
-        }
-    )
-    out.attrs.update(method=method, split=split, n_splits=n_splits, seed=seed)
-    return out
-
-
-def correct_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
+def correct_pvalues(p: np.ndarray, correction: str = "holm") -> np.ndarray:
     """Adjust p-values for multiple comparisons (Holm step-down or Benjamini-Hochberg FDR).
 
     NaN entries are ignored and stay NaN.
@@ -352,20 +289,20 @@ def correct_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
     >>> correct_pvalues(np.array([0.01, 0.04, 0.03]), "fdr_bh").round(3).tolist()
     [0.03, 0.04, 0.04]
     """
-    if method not in CORRECTIONS:
-        raise ConfigError(f"correction = {method!r}; choose from {list(CORRECTIONS)}")
+    if correction not in CORRECTIONS:
+        raise ConfigError(f"correction = {correction!r}; choose from {list(CORRECTIONS)}")
     p = np.asarray(p, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     q = p[ok]
     m = q.size
-    if m == 0 or method == "none":
+    if m == 0 or correction == "none":
         out[ok] = q
         return out
     order = np.argsort(q)
-    if method == "bonferroni":
+    if correction == "bonferroni":
         adj = np.minimum(q * m, 1.0)
-    elif method == "holm":
+    elif correction == "holm":
         stepped = np.maximum.accumulate((m - np.arange(m)) * q[order])
         adj = np.empty(m)
         adj[order] = np.minimum(stepped, 1.0)

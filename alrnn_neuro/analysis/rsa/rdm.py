@@ -3,7 +3,7 @@
 Distances between condition-mean patterns ``m_i`` (F features), and their conventions:
 
 ================  ==============================================  ============================
-method            value for conditions i, j                       rsatoolbox equivalent
+distance          value for conditions i, j                       rsatoolbox equivalent
 ================  ==============================================  ============================
 ``euclidean``     ``||m_i - m_j||``                               sqrt(F * 'euclidean')
 ``sqeuclidean``   ``||m_i - m_j||^2 / F``                         'euclidean' (squared, /F)
@@ -20,11 +20,12 @@ which is biased upwards by the noise. ``P`` is a noise precision estimated from 
 of :func:`noise_precision` (rsatoolbox's formulas), or the identity for ``noise=None``
 (cross-validated squared Euclidean distance).
 
-Pseudo-populations (units unobserved on some trials, NaN in the patterns): condition means
-average each unit over the trials that observed it; a unit enters only if every condition has
-an observation of it (two for crossnobis). Units never recorded together have no joint noise
-estimate, so ``mahalanobis``/``crossnobis`` then use per-unit noise variances (the diagonal of
-the chosen estimate), and crossnobis averages each unit over the folds that observed it.
+Pseudo-populations (units unobserved on some trials, NaN in the patterns): every condition pair
+is computed over the units observed in both conditions (see :mod:`.pairwise`), a pair with
+fewer than ``min_units`` such units is NaN, and the count behind each entry is returned as the
+``pair_units`` coord. Fully observed data use every unit for every pair (and the joint noise
+estimate); a condition with too few trials (fewer than 2 for crossnobis) is NaN with a log
+entry instead of an error.
 """
 
 from __future__ import annotations
@@ -43,20 +44,34 @@ from alrnn_neuro.analysis.rsa.conditions import (
     trial_variables,
     trials_digest,
 )
-from alrnn_neuro.analysis.rsa.noise import noise_covariance, noise_precision
+from alrnn_neuro.analysis.rsa.noise import noise_precision
+from alrnn_neuro.analysis.rsa.pairwise import pseudo_population_rdm
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
-METHODS = ("euclidean", "sqeuclidean", "mahalanobis", "correlation", "crossnobis")
+DISTANCES = ("euclidean", "sqeuclidean", "mahalanobis", "correlation", "crossnobis")
+#: default fewest units behind one dissimilarity of a pseudo-population (capped at the
+#: number of units; fully observed data always use every unit)
+MIN_UNITS = 5
+
+
+def check_distance(distance: str) -> str:
+    """Return ``distance`` if it is one of :data:`DISTANCES`, else raise ConfigError."""
+    if distance not in DISTANCES:
+        raise ConfigError(
+            f"distance = {distance!r} is not a distance we compute; choose from {list(DISTANCES)}"
+        )
+    return distance
 
 
 def compute_rdm(
     patterns: xr.DataArray,
     labels: xr.DataArray,
     *,
-    method: str = "crossnobis",
+    distance: str = "crossnobis",
     noise: str | np.ndarray | None = "shrinkage_diag",
     folds: int | str | np.ndarray | None = None,
+    min_units: int = MIN_UNITS,
 ) -> xr.DataArray:
     """RDM over the conditions in ``labels`` from per-trial patterns, per segment.
 
@@ -68,87 +83,95 @@ def compute_rdm(
         NaN entries are unobserved units (pseudo-populations).
     labels : xr.DataArray, dims (trial,)
         Condition labels from :func:`condition_labels`, for the same trials.
-    method : {"euclidean", "sqeuclidean", "mahalanobis", "correlation", "crossnobis"}
+    distance : {"euclidean", "sqeuclidean", "mahalanobis", "correlation", "crossnobis"}
         Distance (see the module docstring for exact definitions).
     noise : {"shrinkage_diag", "shrinkage_eye", "diag", "full"}, ndarray or None
         Noise-precision estimate for ``mahalanobis``/``crossnobis`` (None: identity).
-        An ndarray is used as the precision (feature, feature) as is.
+        An ndarray is used as the precision (feature, feature) as is. Pseudo-populations use
+        per-unit residual variances (see :mod:`.pairwise`).
     folds : int, str, ndarray or None
         Cross-validation folds for ``crossnobis``: None = the occurrence index of each trial
-        within its condition (leave-one-trial-per-condition-out, rsatoolbox's default); an
-        int k = that index modulo k; a str = name of a trial coord (e.g. ``"block"``); an
-        array = one fold id per trial.
+        within its condition (leave-one-trial-per-condition-out, rsatoolbox's default; per
+        unit in pseudo-populations); an int k = that index modulo k; a str = name of a trial
+        coord (e.g. ``"block"``); an array = one fold id per trial.
+    min_units : int
+        Pseudo-populations: fewest units observed in both conditions of a pair for its
+        dissimilarity (capped at the number of units); fewer give NaN.
 
     Returns
     -------
     xr.DataArray, dims (..., condition, condition2)
-        Symmetric, zero diagonal; NaN rows/columns for conditions without (enough) trials in
-        a segment. Coords: condition labels on both dims, the condition variables and
-        ``n_trials`` on ``condition``. attrs: method, noise, conditions, n_features,
-        trials_digest.
+        Symmetric, zero diagonal; NaN where a condition has too few trials (or a pair too
+        few units) in a segment. Coords: condition labels on both dims, the condition
+        variables and ``n_trials`` on ``condition``, ``pair_units`` (..., condition,
+        condition2) the units behind each entry. attrs (provenance): distance, noise,
+        conditions, n_features, min_units, trials_digest.
 
     Raises
     ------
     DataValidationError
-        Mismatched trials; a condition with fewer than 2 trials for ``crossnobis``; a
-        constant pattern for ``correlation``.
+        Mismatched trials; folds that leave a condition in one fold only; a constant pattern
+        for ``correlation``.
     """
-    if method not in METHODS:
-        raise ConfigError(
-            f"method = {method!r} is not a distance we compute; choose from {list(METHODS)}"
-        )
+    check_distance(distance)
     check_same_trials(patterns, labels, "patterns and condition labels")
+    if int(min_units) < 1:
+        raise ConfigError(f"min_units = {min_units}; choose 1 or more units per pair")
     names, variables, n_trials = condition_order(labels)
     lookup = {name: k for k, name in enumerate(names)}
     code = np.array([lookup[v] for v in labels.values.astype(str)], dtype=np.intp)
-    fold = _fold_ids(labels, folds) if method == "crossnobis" else None
-    if method == "crossnobis":
-        few = names[n_trials < 2].tolist()
-        if few:
-            raise DataValidationError(
-                f"condition(s) {few} have fewer than 2 trials; crossnobis needs >= 2 trials per "
-                "condition (one per fold at least); fix: merge or drop these conditions, or use "
-                "a distance without cross-validation: method='sqeuclidean' (CLI: --distance "
-                "sqeuclidean)"
-            )
+    fold = _fold_ids(labels, folds) if distance == "crossnobis" else None
+    if distance == "crossnobis" and folds is not None and not isinstance(folds, int | np.integer):
         n_folds = np.array([np.unique(fold[code == k]).size for k in range(len(names))])
-        if np.any(n_folds < 2):
+        if np.any((n_folds < 2) & (n_trials >= 2)):
             raise DataValidationError(
-                f"condition(s) {names[n_folds < 2].tolist()} have all their trials in one fold, "
-                "so crossnobis cannot cross-validate them; fix: choose folds= that split every "
-                "condition (e.g. folds=None or an int)"
+                f"condition(s) {names[(n_folds < 2) & (n_trials >= 2)].tolist()} have all their "
+                "trials in one fold, so crossnobis cannot cross-validate them; fix: choose "
+                "folds= that split every condition (e.g. folds=None or an int)"
             )
+    setting = {
+        "distance": distance,
+        "noise": noise,
+        "fold": fold,  # per trial (all trials), for fully observed data
+        "unit_fold": fold if isinstance(folds, str) or _is_array(folds) else None,
+        "cycle": int(folds) if isinstance(folds, int | np.integer) else None,
+        "min_units": int(min_units),
+    }
     stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
     values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
     flat = values.reshape(-1, *values.shape[-2:])
-    out = np.stack([_segment_rdm(x, code, len(names), method, noise, fold, names) for x in flat])
-    out = out.reshape(*values.shape[:-2], len(names), len(names))
+    parts = [_segment_rdm(x, code, names, setting) for x in flat]
+    shape = (*values.shape[:-2], len(names), len(names))
+    out = np.stack([p[0] for p in parts]).reshape(shape)
+    units = np.stack([p[1] for p in parts]).reshape(shape)
+    _log_thin_conditions(names, n_trials, distance)
+    dims = (*stack, "condition", "condition2")
     coords = {d: patterns[d].values for d in stack if d in patterns.coords}
     coords.update(condition=names, condition2=names)
     for name, column in variables.items():
         coords[name] = ("condition", column.astype(str) if column.dtype == object else column)
     coords["n_trials"] = ("condition", n_trials)
+    coords["pair_units"] = (dims, units)
     attrs = {
-        "method": method,
-        "noise": noise if isinstance(noise, str) or noise is None else "given",
+        "distance": distance,
+        "noise": "none" if noise is None else noise if isinstance(noise, str) else "given",
         "conditions": list(labels.attrs.get("conditions", [])),
         "n_features": int(values.shape[-1]),
+        "min_units": int(min_units),
         "trials_digest": trials_digest(labels["trial"].values),
     }
-    attrs["noise"] = "none" if attrs["noise"] is None else attrs["noise"]
-    return xr.DataArray(
-        out, dims=(*stack, "condition", "condition2"), coords=coords, name="rdm", attrs=attrs
-    )
+    return xr.DataArray(out, dims=dims, coords=coords, name="rdm", attrs=attrs)
 
 
 def compute_rdms(
     data: xr.Dataset | xr.DataArray,
     conditions: str | Sequence[str],
     *,
-    over: str | None = "epoch",
-    method: str = "crossnobis",
+    by: str | None = "epoch",
+    distance: str = "crossnobis",
     noise: str | np.ndarray | None = "shrinkage_diag",
     folds: int | str | np.ndarray | None = None,
+    min_units: int = MIN_UNITS,
     **pattern_kwargs,
 ) -> xr.DataArray:
     """RDMs from a canonical dataset, a run's ``latents.nc`` or a (trial, time, feature) array.
@@ -162,9 +185,9 @@ def compute_rdms(
         :func:`trial_patterns`).
     conditions : str or sequence of str
         Trial variables defining the conditions, e.g. ``["rule", "location", "pitch"]``.
-    over : {None, "epoch", "time", "window", "region"}
-        One RDM per segment, stacked along a dim of that name.
-    method, noise, folds
+    by : {None, "epoch", "time", "window", "region"}
+        One RDM per segment, stacked along a dim of that name (``"regime"`` = ``"region"``).
+    distance, noise, folds, min_units
         See :func:`compute_rdm`.
     **pattern_kwargs
         ``var``, ``valid``, ``epoch``, ``bitcode``, ``observed``, ``windows`` of
@@ -172,7 +195,7 @@ def compute_rdms(
 
     Returns
     -------
-    xr.DataArray, dims (over, condition, condition2)
+    xr.DataArray, dims (by, condition, condition2)
 
     Examples
     --------
@@ -180,7 +203,7 @@ def compute_rdms(
     >>> x = np.random.default_rng(0).normal(size=(8, 3, 5))
     >>> da = xr.DataArray(x, dims=("trial", "time", "unit"),
     ...                   coords={"trial": np.arange(8), "side": ("trial", [0, 1] * 4)})
-    >>> compute_rdms(da, "side", over=None, method="euclidean").dims
+    >>> compute_rdms(da, "side", by=None, distance="euclidean").dims
     ('condition', 'condition2')
     """
     labels = condition_labels(data, conditions)
@@ -191,8 +214,28 @@ def compute_rdms(
                 f"{trial_variables(data)}, or pass an int or an array"
             )
         folds = np.asarray(data[folds].values)
-    patterns = trial_patterns(data, over=over, **pattern_kwargs)
-    return compute_rdm(patterns, labels, method=method, noise=noise, folds=folds)
+    patterns = trial_patterns(data, by=by, **pattern_kwargs)
+    return compute_rdm(
+        patterns, labels, distance=distance, noise=noise, folds=folds, min_units=min_units
+    )
+
+
+def _is_array(folds) -> bool:
+    return folds is not None and not isinstance(folds, str | int | np.integer)
+
+
+def _log_thin_conditions(names, n_trials, distance) -> None:
+    need = 2 if distance == "crossnobis" else 1
+    thin = names[n_trials < need].tolist()
+    if thin:
+        log.info(
+            "%d condition(s) (e.g. %s) have fewer than %d trials, which %s needs; their "
+            "dissimilarities are NaN (merge or exclude them to use their trials)",
+            len(thin),
+            thin[:5],
+            need,
+            distance,
+        )
 
 
 def _fold_ids(labels: xr.DataArray, folds) -> np.ndarray:
@@ -204,7 +247,7 @@ def _fold_ids(labels: xr.DataArray, folds) -> np.ndarray:
                 "pass one fold id per trial as an array instead"
             )
         return np.unique(np.asarray(labels[folds].values), return_inverse=True)[1]
-    if folds is not None and not isinstance(folds, int | np.integer):
+    if _is_array(folds):
         ids = np.asarray(folds)
         if ids.shape != labels.shape:
             raise ConfigError(
@@ -222,62 +265,69 @@ def _fold_ids(labels: xr.DataArray, folds) -> np.ndarray:
     return occurrence % int(folds)
 
 
-def _segment_rdm(x, code, n_cond, method, noise, fold, names) -> np.ndarray:
-    """(condition, condition2) RDM of one segment's (trial, feature) patterns."""
+def _segment_rdm(x, code, names, setting) -> tuple[np.ndarray, np.ndarray]:
+    """(condition, condition2) RDM of one segment's (trial, feature) patterns, and the
+    number of features behind each entry."""
+    n_cond = len(names)
+    distance, noise = setting["distance"], setting["noise"]
     keep = ~np.all(np.isnan(x), axis=1)
     x, code = x[keep], code[keep]
-    fold = None if fold is None else fold[keep]
-    seen = ~np.isnan(x)
-    counts = np.zeros((n_cond, x.shape[1]))
-    np.add.at(counts, code, seen)
-    need = 2 if method == "crossnobis" else 1
+    if not np.isnan(x).any():
+        fold = None if setting["fold"] is None else setting["fold"][keep]
+        return _full_population_rdm(x, code, fold, names, setting)
+    fold = None if setting["unit_fold"] is None else setting["unit_fold"][keep]
+    return pseudo_population_rdm(
+        x,
+        code,
+        n_cond,
+        distance=distance,
+        noise=noise,
+        fold=fold,
+        min_units=setting["min_units"],
+        n_fold_cycle=setting["cycle"],
+    )
+
+
+def _full_population_rdm(x, code, fold, names, setting) -> tuple[np.ndarray, np.ndarray]:
+    """RDM when every feature is observed on every (kept) trial: joint noise estimate."""
+    n_cond = len(names)
+    distance, noise = setting["distance"], setting["noise"]
+    need = 2 if distance == "crossnobis" else 1
     present = np.bincount(code, minlength=n_cond) >= need
-    features = np.all(counts[present] >= need, axis=0)
-    if not features.all():
-        log.info(
-            "RDM: %d of %d features lack observations in some condition; dropped",
-            (~features).sum(),
-            features.size,
-        )
-    x, seen = x[:, features], seen[:, features]
-    sums = np.zeros((n_cond, x.shape[1]))
-    np.add.at(sums, code, np.where(seen, x, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts[:, features]
     rdm = np.full((n_cond, n_cond), np.nan)
+    units = np.zeros((n_cond, n_cond), dtype=np.int64)
     if present.sum() < 2 or x.shape[1] == 0:
-        return rdm
-    if not present.all():
-        log.info("RDM: conditions %s lack trials in a segment; left NaN", names[~present].tolist())
-    precision = None
-    if method in ("mahalanobis", "crossnobis") and noise is not None:
-        residuals = np.where(seen, x - means[code], 0.0)
-        dof = x.shape[0] - int(present.sum())
-        if seen.all():
-            precision = noise_precision(residuals, dof=dof, method=noise)
-        elif isinstance(noise, str):  # no joint noise of units never recorded together
-            precision = 1.0 / np.diag(noise_covariance(residuals, dof=dof, method=noise))
-        else:
-            precision = np.diag(noise_precision(residuals, dof=dof, method=noise))
+        return rdm, units
     idx = np.flatnonzero(present)
-    if method == "crossnobis":
-        sub = _crossnobis(x, seen, np.searchsorted(idx, code), fold, idx.size, precision)
+    sel = np.isin(code, idx)
+    x, code = x[sel], np.searchsorted(idx, code[sel])
+    means = np.zeros((idx.size, x.shape[1]))
+    np.add.at(means, code, x)
+    means /= np.bincount(code, minlength=idx.size)[:, None]
+    precision = None
+    if distance in ("mahalanobis", "crossnobis") and noise is not None:
+        dof = x.shape[0] - idx.size
+        precision = noise_precision(x - means[code], dof=dof, method=noise)
+    if distance == "crossnobis":
+        fold = np.unique(fold[sel], return_inverse=True)[1]
+        sub = _crossnobis(x, code, fold, idx.size, precision)
     else:
-        sub = _plain(means[idx], method, precision, names[idx])
+        sub = _plain(means, distance, precision, names[idx])
     rdm[np.ix_(idx, idx)] = sub
-    return rdm
+    units[np.ix_(idx, idx)] = x.shape[1]
+    return rdm, units
 
 
-def _plain(m, method, precision, names) -> np.ndarray:
+def _plain(m, distance, precision, names) -> np.ndarray:
     """Distances between condition means ``m`` (condition, feature)."""
     n_feat = m.shape[1]
-    if method == "correlation":
+    if distance == "correlation":
         centred = m - m.mean(axis=1, keepdims=True)
         norm = np.sqrt(np.einsum("ij,ij->i", centred, centred))
         if np.any(norm == 0):
             raise DataValidationError(
                 f"condition(s) {names[norm == 0].tolist()} have a constant pattern across "
-                "features, so the correlation distance is undefined; fix: use method="
+                "features, so the correlation distance is undefined; fix: use distance="
                 "'sqeuclidean' or 'crossnobis' (CLI: --distance sqeuclidean), or drop silent "
                 "segments/units"
             )
@@ -289,50 +339,32 @@ def _plain(m, method, precision, names) -> np.ndarray:
     diag = np.diag(kernel)
     sq = np.maximum(diag[:, None] + diag[None, :] - 2 * kernel, 0.0)
     np.fill_diagonal(sq, 0.0)
-    if method == "euclidean":
+    if distance == "euclidean":
         return np.sqrt(sq)
     return sq / n_feat
 
 
-def _crossnobis(x, seen, code, fold, n_cond, precision) -> np.ndarray:
-    """Fold-averaged cross-validated (Mahalanobis) distances, vectorised over folds.
-
-    ``precision`` is (feature, feature), a (feature,) vector of per-unit weights (used when
-    some units are unobserved on some trials: each unit then averages over the folds where
-    it is observed), or None (identity).
-    """
+def _crossnobis(x, code, fold, n_cond, precision) -> np.ndarray:
+    """Fold-averaged cross-validated (Mahalanobis) distances of fully observed patterns,
+    vectorised over folds; ``precision`` (feature, feature) or None (identity)."""
     n_fold = int(fold.max()) + 1
     cell = fold * n_cond + code
     sums = np.zeros((n_fold * n_cond, x.shape[1]))
-    cnt = np.zeros_like(sums)
-    np.add.at(sums, cell, np.where(seen, x, 0.0))
-    np.add.at(cnt, cell, seen)
-    sums, cnt = sums.reshape(n_fold, n_cond, -1), cnt.reshape(n_fold, n_cond, -1)
+    np.add.at(sums, cell, x)
+    cnt = np.bincount(cell, minlength=n_fold * n_cond).astype(float)
+    sums, cnt = sums.reshape(n_fold, n_cond, -1), cnt.reshape(n_fold, n_cond)
     tot, tot_cnt = sums.sum(axis=0), cnt.sum(axis=0)
-    ok_f = (cnt > 0) & (tot_cnt[None] - cnt > 0)  # (fold, condition, feature)
+    ok = (cnt > 0) & (tot_cnt[None] - cnt > 0)  # (fold, condition)
     with np.errstate(invalid="ignore", divide="ignore"):
-        test = np.where(ok_f, sums / cnt, 0.0)
-        train = np.where(ok_f, (tot[None] - sums) / (tot_cnt[None] - cnt), 0.0)
-    if (precision is not None and precision.ndim == 1) or not seen.all():
-        weights = np.ones(x.shape[1]) if precision is None else precision
-        d_train = train[:, :, None, :] - train[:, None, :, :]
-        d_test = test[:, :, None, :] - test[:, None, :, :]
-        pair_ok = ok_f[:, :, None, :] & ok_f[:, None, :, :]
-        num = np.where(pair_ok, d_train * d_test, 0.0).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_feature = num / pair_ok.sum(axis=0) * weights
-        covered = pair_ok.any(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rdm = np.where(covered, per_feature, 0.0).sum(axis=-1) / covered.sum(axis=-1)
-    else:
-        weighted = test if precision is None else test @ precision
-        kernel = np.einsum("kif,kjf->kij", train, weighted)
-        diag = np.einsum("kii->ki", kernel)
-        per_fold = diag[:, :, None] + diag[:, None, :] - kernel - kernel.transpose(0, 2, 1)
-        ok = ok_f.all(axis=2)
-        pair_ok = ok[:, :, None] & ok[:, None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rdm = np.where(pair_ok, per_fold, 0.0).sum(axis=0) / pair_ok.sum(axis=0)
-        rdm = rdm / x.shape[1]
+        test = np.where(ok[..., None], sums / cnt[..., None], 0.0)
+        train = np.where(ok[..., None], (tot[None] - sums) / (tot_cnt[None] - cnt)[..., None], 0.0)
+    weighted = test if precision is None else test @ precision
+    kernel = np.einsum("kif,kjf->kij", train, weighted)
+    diag = np.einsum("kii->ki", kernel)
+    per_fold = diag[:, :, None] + diag[:, None, :] - kernel - kernel.transpose(0, 2, 1)
+    pair_ok = ok[:, :, None] & ok[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rdm = np.where(pair_ok, per_fold, 0.0).sum(axis=0) / pair_ok.sum(axis=0)
+    rdm = rdm / x.shape[1]
     np.fill_diagonal(rdm, 0.0)
     return rdm

@@ -53,10 +53,10 @@ def to_rsatoolbox(rdm: xr.DataArray):
     ordered = rdm.transpose(*stack, "condition", "condition2")
     n = rdm.sizes["condition"]
     matrices = np.asarray(ordered.values, dtype=np.float64).reshape(-1, n, n)
-    method = rdm.attrs.get("method")
-    if method == "euclidean":
+    distance = rdm.attrs.get("distance")
+    if distance == "euclidean":
         matrices = matrices**2 / float(rdm.attrs["n_features"])
-        method = "sqeuclidean"
+        distance = "sqeuclidean"
     grid = np.meshgrid(*[np.arange(rdm.sizes[d]) for d in stack], indexing="ij")
     rdm_desc = {
         d: ordered[d].values[g.ravel()].tolist()
@@ -67,10 +67,10 @@ def to_rsatoolbox(rdm: xr.DataArray):
     for name, coord in rdm.coords.items():
         if coord.dims == ("condition",) and name != "condition":
             pattern_desc[str(name)] = coord.values.tolist()
-    descriptors = {k: v for k, v in rdm.attrs.items() if k != "method"}
+    descriptors = {k: v for k, v in rdm.attrs.items() if k != "distance"}
     return rsatoolbox.rdm.RDMs(
         matrices,
-        dissimilarity_measure=_TO_RSA.get(method, method),
+        dissimilarity_measure=_TO_RSA.get(distance, distance),
         descriptors=descriptors,
         rdm_descriptors=rdm_desc or None,
         pattern_descriptors=pattern_desc,
@@ -100,7 +100,7 @@ def from_rsatoolbox(rdms, *, dim: str | None = None) -> xr.DataArray:
             coords[key] = ("condition", np.asarray(values))
     attrs = dict(rdms.descriptors)
     measure = rdms.dissimilarity_measure
-    attrs["method"] = _FROM_RSA.get(measure, measure) if measure else "unknown"
+    attrs["distance"] = _FROM_RSA.get(measure, measure) if measure else "unknown"
     if rdms.n_rdm == 1 and dim is None:
         return xr.DataArray(
             matrices[0], dims=("condition", "condition2"), coords=coords, name="rdm", attrs=attrs

@@ -1,7 +1,13 @@
 """Model-vs-data comparison tables: estimate, CI, p-value (raw and corrected), noise ceiling.
 
 One row per element of the stacking dims (``epoch``, ``window``, ``region``, ``time``) shared
-by the model and the data RDM; see :mod:`.inference` for the tests and intervals used.
+by the model and the data RDM; see :mod:`.inference` for the tests and intervals used and
+:mod:`.ceiling` for the noise ceiling. With a noise ceiling that carries ``model_vs_splits``
+(the model compared with the split RDMs the bounds are made of), the model is placed against
+the ceiling: ``ceiling_fraction`` = model_vs_splits / upper bound (when that is > 0) and
+``ceiling_position``
+``"below"`` (under the lower bound), ``"within"`` (between the bounds) or ``"above"`` (over
+the upper bound), ``""`` where the ceiling is not available (``noise_ceiling_note`` says why).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import xarray as xr
 
 from alrnn_neuro.analysis.rsa.compare import (
     align_rdms,
+    check_compare,
     check_some_finite,
     compare_matrices,
     finite_conditions,
@@ -28,7 +35,7 @@ def rsa_table(
     model_rdm: xr.DataArray,
     data_rdm: xr.DataArray,
     *,
-    method: str = "spearman",
+    compare: str = "spearman",
     n_perm: int = 10_000,
     n_boot: int = 1000,
     ci: float = 0.95,
@@ -45,9 +52,9 @@ def rsa_table(
     ----------
     model_rdm, data_rdm : xr.DataArray, dims (..., condition, condition2)
         RDMs over the same conditions (see :func:`compare_rdms` for alignment).
-    method : str
-        Comparison method (``spearman``, ``kendall_tau_a``, ``pearson``, ``cosine``, ``cka``,
-        ``cka_biased``).
+    compare : str
+        Comparison (``spearman``, ``kendall_tau_a`` (``tau-a``), ``pearson``, ``cosine``,
+        ``cka``, ``cka_biased``).
     n_perm : int
         Condition-label permutations per element (0: no test).
     n_boot : int
@@ -60,7 +67,8 @@ def rsa_table(
         Multiple-comparison correction across all elements.
     alternative : {"greater", "two-sided"}
     noise_ceiling : xr.Dataset, optional
-        From :func:`noise_ceiling`, over the same stacking dims.
+        From :func:`~.ceiling.noise_ceiling` (with ``model_rdm`` given for the placement of
+        the model), over the same stacking dims.
     bootstrap : xr.DataArray, optional
         Bootstrap samples (..., bootstrap), e.g. from :func:`bootstrap_units`, for the CI.
     check_trials : bool
@@ -70,8 +78,11 @@ def rsa_table(
     -------
     xr.Dataset
         ``estimate``, ``ci_low``, ``ci_high``, ``p_value``, ``p_corrected``,
-        ``noise_ceiling_low``, ``noise_ceiling_high``, ``n_conditions`` over the stacking dims.
+        ``n_conditions``, ``noise_ceiling_low``, ``noise_ceiling_high``,
+        ``noise_ceiling_conditions``, ``noise_ceiling_note``, ``model_vs_splits``,
+        ``ceiling_fraction``, ``ceiling_position`` over the stacking dims.
     """
+    method = check_compare(compare)
     if not 0 < ci < 1:
         raise ConfigError(f"ci = {ci}; choose a level in (0, 1), e.g. 0.95")
     a_rdm, b_rdm = align_rdms(model_rdm, data_rdm, check_trials=check_trials)
@@ -81,7 +92,7 @@ def rsa_table(
     b_val = b_rdm.transpose(*stack, "condition", "condition2").values
     n = a_val.shape[-1]
     a_val, b_val = a_val.reshape(-1, n, n), b_val.reshape(-1, n, n)
-    kinds = (model_rdm.attrs.get("method"), data_rdm.attrs.get("method"))
+    kinds = (model_rdm.attrs.get("distance"), data_rdm.attrs.get("distance"))
     streams = np.random.SeedSequence(seed).spawn(len(a_val))
     fields = {
         k: np.full(len(a_val), np.nan)
@@ -96,13 +107,13 @@ def rsa_table(
         fields["n_conditions"][k] = x.shape[0]
         if n_perm > 0:
             est, null = permutation_null(
-                x, y, method=method, n_perm=n_perm, seed=rng, rdm_methods=kinds
+                x, y, compare=method, n_perm=n_perm, seed=rng, distances=kinds
             )
             fields["p_value"][k] = permutation_pvalue(est, null, alternative)
         fields["estimate"][k] = compare_matrices(x, y, method, kinds)
         if bootstrap is None and n_boot > 0:
             samples = bootstrap_conditions(
-                x, y, method=method, n_boot=n_boot, seed=rng, rdm_methods=kinds
+                x, y, compare=method, n_boot=n_boot, seed=rng, distances=kinds
             )
             fields["ci_low"][k], fields["ci_high"][k] = _percentiles(samples, ci)
     check_some_finite(fields["estimate"])
@@ -120,14 +131,9 @@ def rsa_table(
             vectorize=True,
         )
         out["ci_low"], out["ci_high"] = low, high
-    for name in ("noise_ceiling_low", "noise_ceiling_high"):
-        out[name] = (
-            noise_ceiling[name]
-            if noise_ceiling is not None
-            else xr.full_like(out["estimate"], np.nan)
-        )
+    out = out.merge(_ceiling_fields(out["estimate"], noise_ceiling))
     out.attrs.update(
-        method=method,
+        compare=method,
         n_perm=n_perm,
         n_boot=n_boot,
         ci=ci,
@@ -146,3 +152,37 @@ def _percentiles(samples: np.ndarray, ci: float) -> tuple[float, float]:
         return np.nan, np.nan
     low, high = np.quantile(finite, [(1 - ci) / 2, (1 + ci) / 2])
     return float(low), float(high)
+
+
+def _ceiling_fields(estimate: xr.DataArray, ceiling: xr.Dataset | None) -> xr.Dataset:
+    """Noise-ceiling bounds and the model's place against them, shaped like ``estimate``."""
+    nan = xr.full_like(estimate, np.nan)
+    if ceiling is None:
+        return xr.Dataset(
+            {
+                "noise_ceiling_low": nan,
+                "noise_ceiling_high": nan,
+                "noise_ceiling_conditions": xr.zeros_like(estimate, dtype=np.int64),
+                "noise_ceiling_note": xr.full_like(estimate, "not computed", dtype=object),
+                "model_vs_splits": nan,
+                "ceiling_fraction": nan,
+                "ceiling_position": xr.full_like(estimate, "", dtype=object),
+            }
+        )
+    low, high = ceiling["noise_ceiling_low"], ceiling["noise_ceiling_high"]
+    model = ceiling["model_vs_splits"] if "model_vs_splits" in ceiling else nan
+    known = np.isfinite(low) & np.isfinite(high) & np.isfinite(model)
+    position = xr.where(model < low, "below", xr.where(model > high, "above", "within"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = xr.where(known & (high > 0), model / high, np.nan)
+    return xr.Dataset(
+        {
+            "noise_ceiling_low": low,
+            "noise_ceiling_high": high,
+            "noise_ceiling_conditions": ceiling["noise_ceiling_conditions"],
+            "noise_ceiling_note": ceiling["noise_ceiling_note"].astype(object),
+            "model_vs_splits": model,
+            "ceiling_fraction": fraction,
+            "ceiling_position": xr.where(known, position, "").astype(object),
+        }
+    )
