@@ -46,7 +46,7 @@ _EXPORTS = {
     "FitResult": "alrnn_neuro.training.api",
     "fit": "alrnn_neuro.training.api",
     "load_run": "alrnn_neuro.training.api",
-    "simulate_model": "alrnn_neuro.training.api",
+    "simulate_model": "alrnn_neuro.training.simulation",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -37,6 +37,8 @@ LAYERS = (
 )
 BASE_MODULES = {"errors", "_atomic", "_json", "__init__"}
 ENTRY_POINTS = {"alrnn_neuro.__main__"}
+#: the console script imports the app inside ``main`` so that Ctrl-C during start-up is caught
+LOCAL_IMPORT_EXEMPT = {"alrnn_neuro.cli"}
 #: third-party packages that are slow to import (torch: seconds) or optional extras
 HEAVY = ("torch", "matplotlib", "dask", "distributed", "pynwb", "pynapple", "rsatoolbox")
 MAX_LINES = 450
@@ -156,7 +158,7 @@ def unjustified_local_imports(root: Path) -> list[str]:
     pulled = heavy_dependencies(root)
     out = []
     for imp in package_imports(root):
-        if not imp.local:
+        if not imp.local or imp.module in LOCAL_IMPORT_EXEMPT:
             continue
         targets = [imp.target, *(f"{imp.target}.{name}" for name in imp.names)]
         brings = set().union(*(pulled.get(t, set()) for t in targets))

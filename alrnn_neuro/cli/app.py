@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from alrnn_neuro import __version__
 from alrnn_neuro.cli import commands
 from alrnn_neuro.cli.interrupts import (
     DEFAULT_MESSAGE,
@@ -46,8 +47,6 @@ _state = {"debug": False}
 
 def _show_version(value: bool) -> None:
     if value:
-        from alrnn_neuro import __version__
-
         typer.echo(f"alrnn-neuro {__version__}")
         raise typer.Exit()
 

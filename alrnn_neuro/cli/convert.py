@@ -13,7 +13,13 @@ from rich.markup import escape
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import OVERWRITE
 from alrnn_neuro.cli.outputs import refuse_existing_file
+from alrnn_neuro.data.crcns_pfc1 import read_crcns_pfc1
+from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
 from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.data.nwb import read_nwb
+from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
+from alrnn_neuro.data.roitman import convert_roitman
+from alrnn_neuro.data.study_pfc1 import read_study_pfc1
 from alrnn_neuro.errors import ConfigError
 
 convert_app = typer.Typer(help="Convert lab recordings into a canonical dataset.h5.")
@@ -91,8 +97,6 @@ def convert_events(
     refuse_existing_file(out, overwrite)
     import warnings
 
-    from alrnn_neuro.data.event_files import AttributeOverrideWarning, load_events
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AttributeOverrideWarning)
         ds = load_events(
@@ -151,7 +155,6 @@ def convert_nwb(
     Files written by pynapple's loaders keep their intervals in named TimeIntervals tables:
     choose one with --trials NAME.
     """
-    from alrnn_neuro.data.nwb import read_nwb
 
     refuse_existing_file(out, overwrite)
     epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
@@ -191,7 +194,6 @@ def convert_pynapple(
 ) -> None:
     """Bin pynapple spike trains (TsGroup) per trial of an IntervalSet into a dataset."""
     refuse_existing_file(out, overwrite)
-    from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
 
     group, table = read_pynapple_npz(units, trials)
     ds = from_pynapple(
@@ -209,7 +211,7 @@ def convert_pynapple(
 
 @convert_app.command("roitman-fd")
 @on_interrupt(_not_written)
-def convert_roitman(
+def convert_roitman_files(
     input: Path = typer.Argument(
         ..., help="all_b_fd.tar.gz (or the reaction-time tarball) or a folder of .mat files."
     ),
@@ -224,7 +226,6 @@ def convert_roitman(
     Fixed-duration (header paradigm 502) and reaction-time (602) files; any other paradigm
     is an error.
     """
-    from alrnn_neuro.data.roitman import convert_roitman
 
     refuse_existing_file(out, overwrite)
     ds = convert_roitman(input, bin_size=bin_size, align=align, window=parse_window(window))
@@ -256,8 +257,6 @@ def convert_study_pfc1(
     """Read the AL-RNN paper's binned stimulus-selection files (pickles read safely)."""
     refuse_existing_file(out, overwrite)
     import warnings
-
-    from alrnn_neuro.data.study_pfc1 import read_study_pfc1
 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -297,8 +296,6 @@ def convert_crcns_pfc1(
     """Convert one raw CRCNS pfc-1 session (Rodgers & DeWeese 2014) around stim_onset."""
     refuse_existing_file(out, overwrite)
     import warnings
-
-    from alrnn_neuro.data.crcns_pfc1 import read_crcns_pfc1
 
     span = parse_window(window)
     with warnings.catch_warnings(record=True) as record:

@@ -21,7 +21,9 @@ from rich.table import Table
 from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.interrupts import CommandInterrupted, nothing_written, on_interrupt
 from alrnn_neuro.cli.options import seed_option
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.config import FitConfig, read_toml
 
 HELP_EPILOG = (
@@ -92,12 +94,10 @@ def fit_command(
     )  # fmt: skip
     cfg = FitConfig.from_dict(settings)
     run = check_output_path(out if out is not None else default_run_dir(dataset, cfg))
-    from alrnn_neuro.training import rundir as rd  # torch: imported when a fit runs
 
     if resume and (run / rd.CONFIG).is_file():
         saved = rd.read_json(run / rd.CONFIG).get("config", {})
         cfg = FitConfig.from_dict({**saved, **settings})
-    from alrnn_neuro.data.h5 import load_dataset
     from alrnn_neuro.training.api import fit
 
     ds = load_dataset(dataset)
@@ -162,7 +162,6 @@ class EpochProgress:
 
 
 def _interrupted_message(dataset: Path, run: Path) -> str:
-    from alrnn_neuro.training import rundir as rd
 
     checkpoint = run / rd.CHECKPOINT
     try:

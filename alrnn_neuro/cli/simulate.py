@@ -18,6 +18,10 @@ from rich.table import Table
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import OVERWRITE, seed_option
 from alrnn_neuro.cli.outputs import refuse_existing_file
+from alrnn_neuro.data.h5 import save_dataset
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from alrnn_neuro.simulate.tasks import MULTITASK, STUDY_TASKS, TASKS, VARIANTS, make_task
 
 #: largest simulated sizes (beyond them the arrays would not fit a workstation's memory)
 MAX_TRIALS, MAX_UNITS = 1_000_000, 100_000
@@ -47,10 +51,8 @@ def stimulus_selection(
     overwrite: bool = OVERWRITE,
 ) -> None:
     """Simulate the stimulus-selection task (after Rodgers & DeWeese 2014) with ground truth."""
-    from alrnn_neuro.data.h5 import save_dataset
 
     refuse_existing_file(out, overwrite)
-    from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 
     ds = simulate_stimulus_selection(
         n_trials=n_trials, n_units=n_units, seed=seed, bin_size=bin_size, lfp=lfp
@@ -93,9 +95,6 @@ def task(
     overwrite: bool = OVERWRITE,
 ) -> None:
     """Generate a task dataset (targets, loss_mask, inputs) with default task parameters."""
-    from alrnn_neuro.data.h5 import save_dataset
-    from alrnn_neuro.errors import ConfigError
-    from alrnn_neuro.simulate.tasks import MULTITASK, STUDY_TASKS, TASKS, VARIANTS, make_task
 
     refuse_existing_file(out, overwrite)
     if variant not in VARIANTS:

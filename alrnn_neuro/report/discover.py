@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.training.rundir import check_run_ids
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,6 @@ def discover(directory: str | Path) -> Inputs:
     found.rsa = _first([root / "rsa", model / "rsa", root], _is_rsa)
     found.run = _first([model, root], _is_run)
     if found.run is not None:
-        from alrnn_neuro.training.rundir import check_run_ids
-
         check_run_ids(found.run)  # a folder mixing two runs' files is refused, not reported
     if not found.found():
         looked = "; ".join(LOOKED_FOR.values())

@@ -19,7 +19,7 @@ _EXPORTS = {
     "fit_ensemble": "alrnn_neuro.training.ensemble",
     "load_run": "alrnn_neuro.training.api",
     "mar_penalty": "alrnn_neuro.training.regularizers",
-    "simulate_model": "alrnn_neuro.training.api",
+    "simulate_model": "alrnn_neuro.training.simulation",
 }
 __all__ = sorted(_EXPORTS)
 

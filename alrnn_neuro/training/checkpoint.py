@@ -20,6 +20,7 @@ import torch
 
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.training.rundir import load_torch_file
 
 CHECKPOINT_VERSION = 1
 
@@ -129,7 +130,6 @@ def load_checkpoint(
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file}: no checkpoint to resume from; fix: start a fresh run")
-    from alrnn_neuro.training.rundir import load_torch_file
 
     try:
         payload = load_torch_file(file)
