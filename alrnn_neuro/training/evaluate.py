@@ -146,9 +146,10 @@ def compute_metrics(
     return out
 
 
-def _recording_metrics(config, ds, tensors, prediction, members, train_idx, loss, choice):
-    """``split_metrics`` of the ``members`` trials with the PSTH of the ``train_idx`` trials."""
-    data = ds[observation_variable(ds)].values.astype(float)
+def scored_mask(config, ds: xr.Dataset, tensors: TrialTensors) -> np.ndarray:
+    """Entries (trial, time, unit) that recording metrics score: valid bins of observed units,
+    without the first ``init_bins`` bins of each trial when ``init_state="data"`` (they
+    inferred the initial state)."""
     valid = ds["valid"].values.astype(bool)
     observed = (
         ds["observed"].values.astype(bool)
@@ -158,13 +159,19 @@ def _recording_metrics(config, ds, tensors, prediction, members, train_idx, loss
     if config.init_state == "data":  # bins that inferred z0 are not scored
         steps = np.arange(valid.shape[1])[None, :] - tensors.offset[:, None]
         valid = valid & (steps >= config.init_bins)
+    return valid[:, :, None] & observed[:, None, :]
+
+
+def _recording_metrics(config, ds, tensors, prediction, members, train_idx, loss, choice):
+    """``split_metrics`` of the ``members`` trials with the PSTH of the ``train_idx`` trials."""
+    data = ds[observation_variable(ds)].values.astype(float)
     train = np.zeros(ds.sizes["trial"], bool)
     train[train_idx] = True
     return split_metrics(
         obs=config.obs,
         data=data,
         prediction=prediction,
-        mask=valid[:, :, None] & observed[:, None, :],
+        mask=scored_mask(config, ds, tensors),
         codes=condition_codes(ds, list(config.conditions)),
         members=members,
         train=train,
