@@ -172,3 +172,14 @@ def test_installed_cli_select_on_a_folder_without_sweep(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "holds no sweep.json" in lines[0]
     assert not (tmp_path / "selection.json").exists()
+
+
+def test_select_on_a_sweep_with_one_test_split(ds, tmp_path):
+    """Without folds the common test trials are the units (and the verdict still comes)."""
+    out = tmp_path / "one"
+    run_sweep(ds, GRID, BASE.replace(epochs=1), out=out, split_seed=2)
+    record = json.loads((out / "sweep.json").read_text())
+    result = select_nonlinearity(out, n_boot=20)
+    assert result.attrs["folds"] == 1 and result.attrs["split_seed"] == 2
+    assert result.attrs["n_trials"] == len(record["test_trials"])
+    assert result.attrs["verdict"].count("\n") == 2

@@ -73,13 +73,14 @@ def _table(result) -> Table:
     )
     table = Table(
         "P",
-        f"bits/spike [{level}]",
-        f"P − P0 [{level}]",
-        f"p(> {a['min_effect']:g})",
-        f"P − best [{level}]",
-        f"p(equiv ±{a['margin']:g})",
-        "equivalent",
+        "bits/spike",
+        "P − P0",
+        f"p(>{a['min_effect']:g})",
+        "P − best",
+        f"p(±{a['margin']:g})",
+        "≈ best",
         title=title,
+        caption=f"bits/spike vs the PSTH; differences paired on trials; [{level}] bootstrap",
     )
     for p in result["pwl_units"].values:
         row = result.sel(pwl_units=p)
