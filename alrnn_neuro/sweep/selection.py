@@ -290,6 +290,11 @@ def verdict_lines(result: xr.Dataset) -> list[str]:
             f"Minimal sufficient P = {minimal:g}: the smallest P within {a['margin']:g} "
             f"bits/spike of the best (P = {best}; equivalence p = {p_eq:.2g})."
         )
+    if minimal == 0 and insufficient == 1.0:
+        lines.append(
+            f"Both hold: P = 0 loses more than {a['min_effect']:g} but less than "
+            f"{a['margin']:g} bits/spike, a detectable loss inside the margin."
+        )
     if "seed_minimal_pwl_units" in result:
         n = result.sizes["seed"]
         per_seed = ", ".join(
