@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -183,3 +184,20 @@ def test_select_on_a_sweep_with_one_test_split(ds, tmp_path):
     assert result.attrs["folds"] == 1 and result.attrs["split_seed"] == 2
     assert result.attrs["n_trials"] == len(record["test_trials"])
     assert result.attrs["verdict"].count("\n") == 2
+
+
+@pytest.mark.parametrize(
+    "folds, message",
+    [("0", r"folds holds \[0\].*integers >= 1"), ("41", "folds=41 with 40 trials")],
+)
+def test_cli_sweep_bad_folds_exits_2_before_writing(ds, tmp_path, capsys, folds, message):
+    data = tmp_path / "d.h5"
+    save_dataset(ds, data)
+    out = tmp_path / "cv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(data), "--folds", folds, "--latent-dim", "3", "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(message, err)
+    assert not out.exists()
