@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 import os
 import shutil
 import time
@@ -220,7 +221,11 @@ def check_sweep_args(
         raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
-    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
+    if (
+        isinstance(split_seed, bool)
+        or not isinstance(split_seed, numbers.Integral)
+        or split_seed < 0
+    ):
         raise ConfigError(f"split_seed={split_seed!r} is invalid; fix: use an integer >= 0")
     if len(base.split) != 3:
         raise ConfigError(
@@ -340,7 +345,7 @@ def _prepare_out(
             f"train_fractions={list(grid.train_fractions)} leave fewer than 2 of the "
             f"{n_pool} trials that are not held out; fix: use larger fractions or more trials"
         )
-    split = {"folds": grid.folds, "split_seed": split_seed}
+    split = {"folds": grid.folds, "split_seed": int(split_seed)}
     data = {
         "fingerprint": fingerprint,
         "n_trials": int(ds.sizes["trial"]),
