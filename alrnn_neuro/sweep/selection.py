@@ -223,7 +223,9 @@ def select_nonlinearity(
         The variables of :func:`~alrnn_neuro.sweep.selection_verdict.select_pwl_units` (on
         the seed-averaged log-likelihoods), of
         :func:`~alrnn_neuro.sweep.selection_verdict.replicate_over_seeds` (dim ``seed`` =
-        the model seeds), and ``seed_bits_per_spike`` (pwl_units, seed); attrs add the sweep,
+        the model seeds), ``seed_bits_per_spike`` (pwl_units, seed), the per-trial inputs of
+        :func:`held_out_log_likelihoods` (``ll_model``, ``ll_psth``, ``n_spikes``, ``fold``;
+        dim ``trial``) so the tests can be redone from the file; attrs add the sweep,
         M, train fraction, folds, split seed and ``verdict`` (the words of
         :func:`verdict_lines`).
     """
@@ -250,6 +252,7 @@ def select_nonlinearity(
         [pooled, seeds.assign_coords(seed=data["seed"].values)], combine_attrs="override"
     )
     out["seed_bits_per_spike"] = (("pwl_units", "seed"), per_seed)
+    out = out.merge(data[["ll_model", "ll_psth", "n_spikes", "fold"]])
     out.attrs.update({k: v for k, v in data.attrs.items()})
     out.attrs["verdict"] = "\n".join(verdict_lines(out))
     return out
