@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "alrnn_neuro.cli.analyze",
     "alrnn_neuro.cli.rsa",
     "alrnn_neuro.cli.sweep",
+    "alrnn_neuro.cli.select",
     "alrnn_neuro.cli.report",
     "alrnn_neuro.cli.reproduce",
 )

@@ -5,12 +5,17 @@ Example::
     alrnn-neuro sweep data.h5 --pwl-units 0,1,2,4 --seeds 3 --train-fraction 0.3,1 \\
         --model alrnn,gru --latent-dim 6 --epochs 100 --out sweeps/demo
     alrnn-neuro sweep addition --n-trials 500 --task-seed 0 --pwl-units 0,1,2 --out sweeps/add
+    alrnn-neuro sweep data.h5 --pwl-units 0,1,2 --seeds 2 --folds 5 --out sweeps/cv
+    alrnn-neuro select sweeps/cv
 
 A task name (``addition``, ``copy``, ..., ``multitask`` = the 11-task suite) instead of a file
 generates that task into ``OUT/dataset.h5`` and sweeps it; task sweeps are ranked by test
 accuracy. Finished cells are skipped when the same command runs again (``--no-resume`` refuses
 an existing sweep instead). ``--executor dask`` runs one task per group on a local cluster, or
 on an existing one given by ``--scheduler tcp://HOST:8786`` (see docs/cluster.md).
+``--folds K`` fits every cell once per fold of trials, so every trial is held out exactly once
+(``alrnn-neuro select`` then tests P on all trials); ``--split-seed`` draws the held-out trials
+independently of the model seeds (default: the data seed).
 """
 
 from __future__ import annotations
@@ -90,7 +95,13 @@ def sweep_command(
     lr: float = LR,
     batch_size: int = BATCH_SIZE,
     obs: str = OBS,
-    data_seed: int = seed_option(None, "Seed of the split (default 0).", "--data-seed"),
+    data_seed: int = seed_option(None, "Seed of the batch order (default 0).", "--data-seed"),
+    folds: int = typer.Option(
+        1, "--folds", help="K >= 2: K-fold cross-validation over trials; 1: one test split."
+    ),
+    split_seed: int = seed_option(
+        None, "Seed of the held-out trials and train/val split (default 0).", "--split-seed"
+    ),
     tf_interval: int = TF_INTERVAL,
     tf_alpha: float = TF_ALPHA,
     mar: float = MAR,
@@ -114,23 +125,51 @@ def sweep_command(
         train_fractions=tuple(_floats("--train-fraction", train_fraction)),
         latent_dims=tuple(_ints("--latent-dim", latent_dim)),
         max_members=max_members,
+        folds=folds,
     )
     base = FitConfig.from_dict(
         fit_settings(
-            config, epochs=epochs, lr=lr, batch_size=batch_size, obs=obs, seed=data_seed,
-            tf_interval=tf_interval, tf_alpha=tf_alpha, mar=mar, grad_clip=grad_clip,
+            config,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            obs=obs,
+            seed=data_seed,
+            split_seed=split_seed,
+            tf_interval=tf_interval,
+            tf_alpha=tf_alpha,
+            mar=mar,
+            grad_clip=grad_clip,
             behaviour=behaviour,
         )
-    )  # fmt: skip
-    check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
+    )
+    check_sweep_args(
+        base,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        split_seed=base.split_seed,
+    )
     source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
     console = Console()
     console.print(
         f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
     )
-    results = run_sweep(source, grid, base, out=out, executor=executor, scheduler=scheduler,
-                        workers=workers, resume=resume, dashboard=dashboard)  # fmt: skip
+    results = run_sweep(
+        source,
+        grid,
+        base,
+        out=out,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        resume=resume,
+        dashboard=dashboard,
+        split_seed=base.split_seed,
+    )
     _table(console, summarize(results))
+    if "test_bits_per_spike" in results and "alrnn" in grid.models:
+        console.print(f"test P as inference: alrnn-neuro select {out}", highlight=False)
 
 
 def _table(console: Console, summary) -> None:

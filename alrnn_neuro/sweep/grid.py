@@ -1,11 +1,12 @@
-"""The grid of a sweep: models x latent_dim x pwl_units x seeds x train_fraction.
+"""The grid of a sweep: models x latent_dim x pwl_units x seeds x train_fraction (x fold).
 
 A :class:`SweepGrid` is validated on construction; :meth:`SweepGrid.cells` lists one
 :class:`Cell` (one fitted model) per combination, and :func:`group_cells` packs the AL-RNN cells
-that can share one batched program (same M and train fraction) into ensembles of at most
+that can share one batched program (same M, train fraction and fold) into ensembles of at most
 ``max_members`` (capped by memory in a sweep: :mod:`alrnn_neuro.sweep.memory`). Baselines
 (``rnn``, ``gru``, ``lstm``) have no PWL units: they get one cell per (latent_dim, seed,
-train_fraction), stored with ``pwl_units=0``.
+train_fraction, fold), stored with ``pwl_units=0``. With ``folds=K >= 2`` every cell is fitted
+K times, once per fold of trials (see :mod:`alrnn_neuro.sweep.folds`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Cell:
         Initialisation seed.
     train_fraction : float
         Share of the training trials used, in (0, 1].
+    fold : int or None
+        Held-out fold of a K-fold sweep (its trials are the cell's test trials); ``None`` in a
+        sweep with one common test split.
     """
 
     model: str
@@ -45,12 +49,16 @@ class Cell:
     pwl_units: int
     seed: int
     train_fraction: float
+    fold: int | None = None
 
     @property
     def name(self) -> str:
-        """Directory name, e.g. ``alrnn-M6-P2-seed0-tf0.3`` or ``gru-M6-seed1-tf1``."""
+        """Directory name, e.g. ``alrnn-M6-P2-seed0-tf0.3``, ``gru-M6-seed1-tf1`` or
+        ``alrnn-M6-P1-seed0-tf1-fold2``."""
         pwl = f"-P{self.pwl_units}" if self.model == "alrnn" else ""
-        return f"{self.model}-M{self.latent_dim}{pwl}-seed{self.seed}-tf{self.train_fraction:g}"
+        fold = "" if self.fold is None else f"-fold{self.fold}"
+        size = f"tf{self.train_fraction:g}{fold}"
+        return f"{self.model}-M{self.latent_dim}{pwl}-seed{self.seed}-{size}"
 
 
 @dataclass(frozen=True)
@@ -71,12 +79,18 @@ class SweepGrid:
         M values.
     max_members : int
         Largest number of AL-RNNs trained together as one ensemble (>= 1).
+    folds : int
+        1: every cell is scored on one common test split (``base_config.split``); K >= 2:
+        K-fold cross-validation over trials, every cell fitted once per fold and every trial
+        held out exactly once (:mod:`alrnn_neuro.sweep.folds`).
 
     Examples
     --------
     >>> grid = SweepGrid(models=("alrnn", "gru"), pwl_units=(0, 2), seeds=(0, 1))
     >>> len(grid.cells())
     6
+    >>> len(SweepGrid(pwl_units=(0, 2), seeds=(0, 1), folds=3).cells())
+    12
     """
 
     models: tuple[str, ...] = ("alrnn",)
@@ -85,6 +99,7 @@ class SweepGrid:
     train_fractions: tuple[float, ...] = (1.0,)
     latent_dims: tuple[int, ...] = (6,)
     max_members: int = 16
+    folds: int = 1
 
     def __post_init__(self) -> None:
         for name in ("models", "pwl_units", "seeds", "train_fractions", "latent_dims"):
@@ -101,6 +116,7 @@ class SweepGrid:
         _integers("seeds", self.seeds, 0, SEED_MAX)
         _integers("latent_dims", self.latent_dims, 1, MAX_LATENT_DIM)
         _integers("max_members", (self.max_members,), 1, MAX_MEMBERS)
+        _integers("folds", (self.folds,), 1, MAX_MEMBERS)
         for f in self.train_fractions:
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= 1
             if not (ok and math.isfinite(f)):
@@ -115,14 +131,20 @@ class SweepGrid:
                     "--latent-dim"
                 )
 
+    @property
+    def fold_ids(self) -> tuple[int | None, ...]:
+        """``(None,)`` for one common test split, else ``(0, ..., folds - 1)``."""
+        return (None,) if self.folds == 1 else tuple(range(self.folds))
+
     def cells(self) -> list[Cell]:
-        """Every cell of the grid, in a fixed order (model, M, fraction, P, seed)."""
+        """Every cell of the grid, in a fixed order (model, M, fraction, fold, P, seed)."""
         out = []
         for model in self.models:
             pwl = self.pwl_units if model == "alrnn" else (0,)
             for m in self.latent_dims:
                 for f in self.train_fractions:
-                    out += [Cell(model, m, p, s, f) for p in pwl for s in self.seeds]
+                    for k in self.fold_ids:
+                        out += [Cell(model, m, p, s, f, k) for p in pwl for s in self.seeds]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +160,7 @@ class SweepGrid:
 def group_cells(cells: list[Cell], max_members: int | Mapping[int, int]) -> list[tuple[Cell, ...]]:
     """Pack cells into groups run as one task.
 
-    AL-RNN cells with the same M and train fraction form ensembles of at most ``max_members``
+    AL-RNN cells with the same M, train fraction and fold form ensembles of at most ``max_members``
     (one bound, or one per M, e.g. from :func:`~alrnn_neuro.sweep.memory.ensemble_size`),
     trained by :func:`~alrnn_neuro.training.fit_ensemble`; every baseline cell is its own group.
 
@@ -149,14 +171,14 @@ def group_cells(cells: list[Cell], max_members: int | Mapping[int, int]) -> list
     [4, 2]
     """
     groups: list[tuple[Cell, ...]] = []
-    pending: dict[tuple[int, float], list[Cell]] = {}
+    pending: dict[tuple[int, float, int | None], list[Cell]] = {}
     for cell in cells:
         if cell.model != "alrnn":
             groups.append((cell,))
             continue
-        key = (cell.latent_dim, cell.train_fraction)
+        key = (cell.latent_dim, cell.train_fraction, cell.fold)
         pending.setdefault(key, []).append(cell)
-    for (latent_dim, _), members in pending.items():
+    for (latent_dim, _, _), members in pending.items():
         size = max_members if isinstance(max_members, int) else max_members[latent_dim]
         for start in range(0, len(members), size):
             groups.append(tuple(members[start : start + size]))

@@ -63,7 +63,7 @@ def sweep_multitask(
     Raises
     ------
     RunDirError
-        If ``sweep_dir`` holds no sweep or no AL-RNN cells.
+        If ``sweep_dir`` holds no sweep, no AL-RNN cells, or K folds.
     DataValidationError
         If the dataset has no ``task`` coord.
     """
@@ -74,6 +74,11 @@ def sweep_multitask(
     grid = SweepGrid.from_dict(record["grid"])
     if "alrnn" not in grid.models:
         raise RunDirError(f"sweep {root} has no AL-RNN cells; fix: sweep --model alrnn")
+    if grid.folds != 1:
+        raise RunDirError(
+            f"sweep {root} has folds={grid.folds}; multi-task sharing reads one common test "
+            "split, fix: sweep the multi-task dataset without --folds"
+        )
     ds = _load(dataset if dataset is not None else root / "dataset.h5")
     if "task" not in ds.coords:
         raise DataValidationError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import xarray as xr
 
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import RunDirError
-from alrnn_neuro.sweep.grid import SweepGrid
+from alrnn_neuro.sweep.grid import Cell, SweepGrid
 from alrnn_neuro.sweep.layout import CELL_FILE, RESULTS_FILE, SWEEP_FILE, cell_complete
 from alrnn_neuro.training import rundir as rd
 
@@ -47,7 +49,11 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
         detected, AL-RNN only; see :mod:`~alrnn_neuro.sweep.cell_primitives`) and
         ``fit_seconds`` (wall time of the task / members). Missing
         cells are NaN. Baselines do not depend on P: their values are repeated along
-        ``pwl_units``.
+        ``pwl_units``. In a K-fold sweep each value pools the K fold cells of a model (NaN
+        unless all are finished): bits/spike from the summed log-likelihoods and spikes of all
+        held-out trials, test loss and accuracy weighted by held-out trials, ``val_loss``,
+        ``regions_used`` and ``primitives_found`` averaged, ``fit_seconds`` summed; the number
+        of folds is in ``attrs["folds"]``.
 
     Raises
     ------
@@ -63,12 +69,17 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
               "latent_dim": list(grid.latent_dims)}  # fmt: skip
     shape = tuple(len(coords[d]) for d in DIMS)
     values = {name: np.full(shape, np.nan) for name in VARIABLES}
+    folds: dict[Cell, list[dict[str, float] | None]] = {}
     for cell in grid.cells():
         run = root / "cells" / cell.name
         if not cell_complete(run):
             logger.warning("cell %s is missing; its values are NaN", cell.name)
+        row = _read_cell(run) if cell_complete(run) else None
+        folds.setdefault(dataclasses.replace(cell, fold=None), []).append(row)
+    for cell, rows in folds.items():
+        if any(row is None for row in rows):
             continue
-        row = _read_cell(run)
+        row = rows[0] if len(rows) == 1 else _pool_folds(rows)
         m = coords["model"].index(cell.model)
         s = coords["seed"].index(cell.seed)
         f = coords["train_fraction"].index(cell.train_fraction)
@@ -83,6 +94,7 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
     if results.sizes["latent_dim"] == 1:
         results = results.squeeze("latent_dim")
     results.attrs["sweep"] = str(root)
+    results.attrs["folds"] = grid.folds
     if write:
         write_netcdf(results, root / RESULTS_FILE)
     return results
@@ -97,14 +109,38 @@ def _read_cell(run: Path) -> dict[str, float]:
             if "bitcode" in latents:
                 code = latents["bitcode"].values
                 regions = float(np.unique(code[latents["valid"].values & (code >= 0)]).size)
+    test = cell["test"]
     return {
-        "test_bits_per_spike": cell["test"].get("bits_per_spike", np.nan),
-        "test_accuracy": cell["test"].get("accuracy", np.nan),
-        "test_loss": cell["test"]["loss"],
+        "test_bits_per_spike": test.get("bits_per_spike", np.nan),
+        "test_accuracy": test.get("accuracy", np.nan),
+        "test_loss": test["loss"],
         "val_loss": metrics["val"]["loss"],
         "regions_used": regions,
         "primitives_found": _number(cell.get("primitives_found")),
         "fit_seconds": cell["fit_seconds"],
+        **{k: _number(test.get(k)) for k in ("ll_model", "ll_psth", "n_spikes", "n_trials")},
+    }
+
+
+def _pool_folds(rows: list[dict[str, float]]) -> dict[str, float]:
+    """One model's values over the K cells of a fold sweep (see :func:`collect_results`)."""
+
+    def total(key: str) -> float:
+        return float(sum(row[key] for row in rows))
+
+    def by_trials(key: str) -> float:
+        return float(sum(row[key] * row["n_trials"] for row in rows)) / total("n_trials")
+
+    spikes = total("n_spikes")
+    gain = total("ll_model") - total("ll_psth")
+    return {
+        "test_bits_per_spike": gain / (spikes * math.log(2.0)) if spikes > 0 else np.nan,
+        "test_accuracy": by_trials("test_accuracy"),
+        "test_loss": by_trials("test_loss"),
+        "val_loss": float(np.mean([row["val_loss"] for row in rows])),
+        "regions_used": float(np.mean([row["regions_used"] for row in rows])),
+        "primitives_found": float(np.mean([row["primitives_found"] for row in rows])),
+        "fit_seconds": total("fit_seconds"),
     }
 
 

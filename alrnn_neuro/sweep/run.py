@@ -2,36 +2,45 @@
 
 Layout of ``out``::
 
-    sweep.json          grid, base config, dataset fingerprint (and task name) and the held-out
-                        test trials
+    sweep.json          grid, base config, dataset fingerprint (and task name), the split seed
+                        and the held-out trials (``test_trials``, or ``fold_test_trials``)
     dataset.h5          only for ``alrnn-neuro sweep TASK``: the generated task dataset
     cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
-                        (test metrics, fit time, ``primitives_found``)
+                        (test metrics, fit time, ``primitives_found``) + ``trial_scores.nc``
+                        (Poisson data: per held-out trial log-likelihoods, see
+                        :mod:`alrnn_neuro.sweep.trial_scores`)
     results.nc          the collected metrics (see :mod:`alrnn_neuro.sweep.results`)
 
 Train fraction and test trials
 ------------------------------
-The sweep splits the trials once (``base_config.split``, stratified by its conditions, seeded
-by ``base_config.split_seed``). The test trials are the same for every cell and never reach a
-fit. A cell with train fraction f fits a seeded share f of the other (train + validation)
-trials; the shares are nested (a smaller fraction's trials are a subset of a larger one's).
-The fit splits them into train/validation in the base ratio, and the sweep then scores the
-model on the common test trials (``sweep_cell.json``), with the PSTH baseline of
-``bits_per_spike`` taken from all non-test trials. FitConfig has no field for this, so the
-sweep subsets the dataset itself.
+The sweep holds trials out once (:mod:`alrnn_neuro.sweep.folds`, stratified by the base
+config's conditions, seeded by the *split seed*): with ``folds=1`` one test split
+(``base_config.split``) common to every cell; with ``folds=K`` K folds, each cell fitted once per
+fold and scored on that fold's trials, so every trial is held out exactly once. Held-out trials
+never reach a fit. A cell with train fraction f fits a seeded share f of the other trials of its
+fold (train + validation); the shares are nested (a smaller fraction's trials are a subset of a
+larger one's). The fit splits them into train/validation in the base ratio, and the sweep then
+scores the model on the held-out trials (``sweep_cell.json``), with the PSTH baseline of
+``bits_per_spike`` taken from all trials that are not held out. FitConfig has no field for this,
+so the sweep subsets the dataset itself.
 
 Seeds
 -----
-AL-RNN cells sharing M and train fraction are trained together by
-:func:`~alrnn_neuro.training.fit_ensemble`: member seed = initialisation seed, batch order =
-``base_config.seed``. Baselines use :func:`~alrnn_neuro.training.fit` with ``seed`` = the
-cell's seed (initialisation and batch order). Every cell's train/validation split comes from
-``base_config.split_seed``, so all model seeds of a sweep see the same trials.
+The split seed (``split_seed``, default ``base_config.split_seed``) draws the held-out
+trials; it is the same for every model seed. AL-RNN cells sharing M, train fraction and fold
+are trained together by :func:`~alrnn_neuro.training.fit_ensemble`: member seed =
+initialisation seed, batch order = ``base_config.seed``, train/val split =
+``base_config.split_seed``, so the model seeds of a sweep differ only in their
+initialisation. Baselines use
+:func:`~alrnn_neuro.training.fit` with ``seed`` = the cell's seed (initialisation and batch
+order) and the same split seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import numbers
 import os
 import shutil
 import time
@@ -45,10 +54,10 @@ import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import observation_variable
-from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.sweep.cluster import close, connect
+from alrnn_neuro.sweep.folds import held_out_sets
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
@@ -59,6 +68,7 @@ from alrnn_neuro.sweep.layout import (
 )
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.sweep.results import collect_results
+from alrnn_neuro.sweep.trial_scores import held_out_trial_scores, write_trial_scores
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
@@ -86,6 +96,8 @@ def run_sweep(
     retries: int = 2,
     task_hook: Callable[[tuple[Cell, ...]], None] | None = None,
     dashboard: bool = False,
+    folds: int | None = None,
+    split_seed: int | None = None,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -95,11 +107,12 @@ def run_sweep(
         Canonical dataset, or a dataset.h5 path (dask workers then read the file themselves,
         so it must be visible to them).
     grid : SweepGrid
-        Models, P values, seeds, train fractions and M values.
+        Models, P values, seeds, train fractions, M values and folds.
     base_config : FitConfig, optional
         Settings shared by all cells (epochs, lr, ...); its ``model``, ``latent_dim`` and
-        ``pwl_units`` are set per cell, its ``seed`` is the data seed; ``split`` must have three
-        fractions (train, val, test).
+        ``pwl_units`` are set per cell, its ``seed`` is the data seed (train/val split and
+        batch order of the ensembles); ``split`` must have three fractions (train, val, test);
+        with folds, only the train/val ratio is used.
     out : str or PathLike
         Sweep folder.
     executor : {"local", "dask"}
@@ -120,6 +133,12 @@ def run_sweep(
         Called with the group's cells at the start of every task (logging, fault injection).
     dashboard : bool
         Serve dask's dashboard (local cluster, on 127.0.0.1); off by default.
+    folds : int, optional
+        K >= 2: K-fold cross-validation over trials (every trial held out exactly once);
+        1: one common test split. Default: ``grid.folds`` (this argument replaces it).
+    split_seed : int, optional
+        Seed of the held-out trials (test split or fold assignment), independent of the model
+        seeds; default ``base_config.split_seed``.
 
     Returns
     -------
@@ -129,13 +148,20 @@ def run_sweep(
     Raises
     ------
     ConfigError
-        Unknown executor, an unreachable scheduler, a two-way split, too few trials.
+        Unknown executor, an unreachable scheduler, a two-way split, too few trials, a bad
+        number of folds or split seed.
     RunDirError
-        ``out`` holds another sweep (other base config or data), or any sweep without resume.
+        ``out`` holds another sweep (other base config, data or held-out trials), or any sweep
+        without resume.
     """
 
     base = FitConfig() if base_config is None else base_config
-    check_sweep_args(base, executor=executor, scheduler=scheduler, workers=workers)
+    if folds is not None:
+        grid = dataclasses.replace(grid, folds=folds)
+    split_seed = base.split_seed if split_seed is None else split_seed
+    check_sweep_args(
+        base, executor=executor, scheduler=scheduler, workers=workers, split_seed=split_seed
+    )
     ds = _load(ds_or_path)
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
     client, cluster = (None, None)
@@ -144,12 +170,15 @@ def run_sweep(
     root = Path(out)
     created = not root.exists()
     try:
-        test_ids, pool = _prepare_out(root, ds, grid, base, resume)
+        root = Path(out)
+        held_out = _prepare_out(root, ds, grid, base, resume, split_seed)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
+            test_ids = held_out[group[0].fold or 0]
+            pool = np.setdiff1d(ds["trial"].values, test_ids)
             keep = _keep_ids(pool, group[0].train_fraction, base.split_seed)
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
@@ -196,6 +225,7 @@ def check_sweep_args(
     executor: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    split_seed: int = 0,
 ) -> None:
     """Raise :class:`ConfigError` for settings :func:`run_sweep` cannot use (before any work)."""
     if executor not in EXECUTORS:
@@ -204,6 +234,12 @@ def check_sweep_args(
         raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
+    if (
+        isinstance(split_seed, bool)
+        or not isinstance(split_seed, numbers.Integral)
+        or split_seed < 0
+    ):
+        raise ConfigError(f"split_seed={split_seed!r} is invalid; fix: use an integer >= 0")
     if len(base.split) != 3:
         raise ConfigError(
             f"split={list(base.split)}: a sweep scores every cell on common test trials; fix: "
@@ -255,9 +291,17 @@ def run_group(
         raise
     seconds = (time.perf_counter() - started) / len(cells)
     for cell, result, run in zip(cells, results, dirs, strict=True):
-        record = {"cell": cell.name, "fit_seconds": seconds, "n_members": len(cells),
-                  "test": _score_test(ds, result, test_ids),
-                  "primitives_found": count_primitives(result, sub)}  # fmt: skip
+        test, scores = _score_test(ds, result, test_ids)
+        if scores is not None:
+            write_trial_scores(scores, run, {"cell": cell.name, "fold": _fold_attr(cell)})
+        record = {
+            "cell": cell.name,
+            "fit_seconds": seconds,
+            "n_members": len(cells),
+            "test": test,
+            "fold": cell.fold,
+            "primitives_found": count_primitives(result, sub),
+        }
         rd.write_json(run / CELL_FILE, record)
         final = Path(out) / "cells" / cell.name
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -268,11 +312,18 @@ def run_group(
     return [c.name for c in cells]
 
 
-def _score_test(ds: xr.Dataset, result: Any, test_ids: np.ndarray) -> dict[str, Any]:
-    """Metrics of a fitted model on the sweep's common test trials.
+def _fold_attr(cell: Cell) -> int:
+    """The cell's fold as a netCDF attribute (-1: one common test split)."""
+    return -1 if cell.fold is None else int(cell.fold)
 
-    The PSTH baseline of ``bits_per_spike`` is computed from all non-test trials, the same for
-    every cell, so scores compare across train fractions.
+
+def _score_test(
+    ds: xr.Dataset, result: Any, test_ids: np.ndarray
+) -> tuple[dict[str, Any], xr.Dataset | None]:
+    """Metrics of a fitted model on its held-out trials, and per-trial scores (Poisson only).
+
+    The PSTH baseline of ``bits_per_spike`` is computed from all trials not held out, the same
+    for every cell of a fold, so scores compare across train fractions.
     """
 
     pool = np.setdiff1d(ds["trial"].values, test_ids)
@@ -280,7 +331,13 @@ def _score_test(ds: xr.Dataset, result: Any, test_ids: np.ndarray) -> dict[str, 
     session = prepare_session(ds, result.config, split=split)
     predicted = predict_all(result.model, session.tensors)
     metrics = compute_metrics(result.model, ds, session.tensors, predicted, session.positions)
-    return metrics["test"]
+    scores = None
+    if result.model.config.obs == "poisson":
+        test, train = session.positions["test"], session.positions["train"]
+        config = result.model.config
+        prediction = predicted["prediction"]  # left-justified, as the tensors
+        scores = held_out_trial_scores(config, ds, session.tensors, prediction, test, train)
+    return metrics["test"], scores
 
 
 def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
@@ -290,24 +347,32 @@ def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
     return load_dataset(source)
 
 
-def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, resume: bool):
-    """Check or write ``sweep.json``; return (test trial ids, ids of the other trials)."""
+def _prepare_out(
+    root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, resume: bool, split_seed: int
+) -> list[np.ndarray]:
+    """Check or write ``sweep.json``; return the held-out trial ids of each fold."""
 
     resolved = resolve_config(base, ds)
     fingerprint = dataset_fingerprint(ds)
-    strata = list(resolved.conditions) or None
-    parts = split_trials(ds, base.split, stratify=strata, seed=base.split_seed)
-    test_ids = parts["test"]
-    pool = np.sort(np.concatenate([parts["train"], parts["val"]]))
-    if min(round(f * pool.size) for f in grid.train_fractions) < 2:
+    stratify = list(resolved.conditions) or None
+    held_out = held_out_sets(ds, grid.folds, base.split, stratify=stratify, seed=split_seed)
+    n_pool = min(ds.sizes["trial"] - ids.size for ids in held_out)
+    if min(round(f * n_pool) for f in grid.train_fractions) < 2:
         raise ConfigError(
             f"train_fractions={list(grid.train_fractions)} leave fewer than 2 of the "
-            f"{pool.size} non-test trials; fix: use larger fractions"
+            f"{n_pool} trials that are not held out; fix: use larger fractions or more trials"
         )
-    record = {"grid": grid.to_dict(), "base_config": base.to_dict(),
-              "data": {"fingerprint": fingerprint, "n_trials": int(ds.sizes["trial"]),
-                       "task": str(ds.attrs.get("task", ""))},
-              "test_trials": test_ids.tolist()}  # fmt: skip
+    split = {"folds": grid.folds, "split_seed": int(split_seed)}
+    data = {
+        "fingerprint": fingerprint,
+        "n_trials": int(ds.sizes["trial"]),
+        "task": str(ds.attrs.get("task", "")),
+    }
+    record = {"grid": grid.to_dict(), "base_config": base.to_dict(), "data": data, "split": split}
+    if grid.folds == 1:
+        record["test_trials"] = held_out[0].tolist()
+    else:
+        record["fold_test_trials"] = [ids.tolist() for ids in held_out]
     path = root / SWEEP_FILE
     if path.is_file():
         old = rd.read_json(path)
@@ -323,6 +388,12 @@ def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, r
                 f"{root} holds a sweep of {what or 'another dataset'}; fix: use the same "
                 "dataset and fit settings, or another --out"
             )
+        old_split = old.get("split", {"folds": 1, "split_seed": old["base_config"]["seed"]})
+        if old_split != split:
+            raise RunDirError(
+                f"{root} holds a sweep with held-out trials {old_split}, not {split}; fix: "
+                "resume with the same --folds and --split-seed, or choose another --out"
+            )
         if old["grid"] != grid.to_dict():
             logger.info("resuming %s with a new grid; finished cells are kept", root)
     elif root.is_dir() and any(p.name not in ("staging", DATASET_FILE) for p in root.iterdir()):
@@ -330,7 +401,7 @@ def _prepare_out(root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, r
     root.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(root / "staging", ignore_errors=True)  # leftovers of killed runs
     rd.write_json(path, record)
-    return test_ids, pool
+    return held_out
 
 
 def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:

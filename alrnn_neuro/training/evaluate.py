@@ -186,7 +186,9 @@ class RecordingRows:
         return out
 
     def mask(self, rows: np.ndarray) -> np.ndarray:
-        valid = self.valid[rows] & ~self.initial[rows]  # bins that inferred z0 are not scored
+        """Scored entries (trial, time, unit) of ``rows``: valid bins of observed units, without
+        the bins that inferred the initial state."""
+        valid = self.valid[rows] & ~self.initial[rows]
         return valid[:, :, None] & self.observed[rows, None, :]
 
     def baseline(self, train: np.ndarray) -> PSTHBaseline:
