@@ -96,7 +96,7 @@ def simulate_stimulus_selection(
     (20, 4, 8)
     """
     _check_args(n_trials, n_units, seed, bin_size, lfp_fs)
-    source = get_generator(generator)
+    chosen = get_generator(generator)
     task = ts.TaskParams() if task is None else task
     task_seq, latent_seq, spike_seq, lfp_seq = np.random.SeedSequence(seed).spawn(4)
     task_rng = np.random.default_rng(task_seq)
@@ -106,9 +106,9 @@ def simulate_stimulus_selection(
     def decide(choice_value: np.ndarray) -> dict:
         return ts.decide(choice_value, trials, rng=task_rng, params=task)
 
-    sim = source.simulate(trials, timeline, seed=latent_seq, decide=decide)
+    sim = chosen.simulate(trials, timeline, seed=latent_seq, decide=decide)
     spike_rng = np.random.default_rng(spike_seq)
-    B, b, area = source.observation_model(sim, n_units, rng=spike_rng)
+    B, b, area = chosen.observation_model(sim, n_units, rng=spike_rng)
     spikes = ls.sample_spikes(
         sim.latents, B, b, bin_size=bin_size, valid=timeline.valid, rng=spike_rng
     )
@@ -139,13 +139,13 @@ def simulate_stimulus_selection(
         ds["lfp_amplitude"] = (features.dims, features.values, features.attrs)
         names = ("channel", "channel_area", "band", "band_low", "band_high")
         ds = ds.assign_coords({name: features[name].variable for name in names})
-    ds.attrs.update(generator=source.name, **sim.attrs, seed=np.int64(seed))
+    ds.attrs.update(generator=chosen.name, **sim.attrs, seed=np.int64(seed))
     logger.info(
         "simulated %d trials, %d units, %d bins (generator %s)",
         n_trials,
         n_units,
         ds.sizes["time"],
-        source.name,
+        chosen.name,
     )
     return validate_dataset(ds)
 
