@@ -202,7 +202,7 @@ def train_lstm(entropy: int, spawn_key: tuple[int, ...], bin_size: float) -> LST
             steps, accuracy = 0, 0.0
             for phase in CURRICULUM:
                 data = training_sessions(rng, phase, bin_size)
-                taken, accuracy = _fit_phase(torch, net, heads, data, phase, draws)
+                taken, accuracy = _fit_phase(net, heads, data, phase, draws)
                 steps += taken
     finally:
         torch.set_num_threads(threads)
@@ -223,8 +223,10 @@ def train_lstm(entropy: int, spawn_key: tuple[int, ...], bin_size: float) -> LST
     )
 
 
-def _fit_phase(torch, net, heads, data: dict, phase: Phase, draws) -> tuple[int, float]:
+def _fit_phase(net, heads, data: dict, phase: Phase, draws) -> tuple[int, float]:
     """Train on one pool until the phase's stopping rule; (steps, last accuracy)."""
+    import torch
+
     tensors = {key: torch.from_numpy(values) for key, values in data.items()}
     params = [*net.parameters(), *heads.parameters()]
     optimizer = torch.optim.Adam(params, lr=phase.learning_rate)
