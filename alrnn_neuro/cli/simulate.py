@@ -1,6 +1,7 @@
 """``alrnn-neuro simulate``: simulated datasets.
 
-``alrnn-neuro simulate stimulus-selection --out FILE``: recordings with ground truth;
+``alrnn-neuro simulate stimulus-selection --out FILE [--generator NAME]``: recordings with ground
+truth from one of the generators of :mod:`alrnn_neuro.simulate.generators`;
 ``alrnn-neuro simulate task NAME --out FILE [--variant short|study]``: a task dataset
 (``addition``, ``copy``, ..., ``multitask`` = the 11-task suite; ``study`` = the AL-RNN study's
 definitions) to fit with ``alrnn-neuro fit FILE``.
@@ -48,6 +49,12 @@ def stimulus_selection(
     seed: int = seed_option(0, "Random seed (>= 0); same seed, same file."),
     bin_size: float = typer.Option(0.05, "--bin-size", help="Bin width in seconds."),
     lfp: bool = typer.Option(True, "--lfp/--no-lfp", help="Add LFP band amplitudes."),
+    generator: str = typer.Option(
+        "pwl",
+        "--generator",
+        help="Ground truth: pwl, linear, no_routing, softplus, bilinear or lstm "
+        "(docs/generators.md).",
+    ),
     overwrite: bool = OVERWRITE,
 ) -> None:
     """Simulate the stimulus-selection task (after Rodgers & DeWeese 2014) with ground truth."""
@@ -55,7 +62,12 @@ def stimulus_selection(
     refuse_existing_file(out, overwrite)
 
     ds = simulate_stimulus_selection(
-        n_trials=n_trials, n_units=n_units, seed=seed, bin_size=bin_size, lfp=lfp
+        n_trials=n_trials,
+        n_units=n_units,
+        seed=seed,
+        bin_size=bin_size,
+        lfp=lfp,
+        generator=generator,
     )
     save_dataset(ds, out)
     correct = ds["correct"].values
@@ -73,7 +85,10 @@ def stimulus_selection(
     table.add_row("accuracy, congruent", _fraction(correct, congruent))
     table.add_row("accuracy, incongruent", _fraction(correct, ~congruent & ~cue))
     table.add_row("accuracy, switch trials", _fraction(correct, ds["switch"].values))
-    table.add_row("ground truth", "true_latents, true_region, true_A/W/C/h, true_B/b")
+    table.add_row(
+        f"ground truth ({ds.attrs['generator']})",
+        ", ".join(name for name in ds.data_vars if str(name).startswith("true_")),
+    )
     table.add_row("LFP", "lfp_amplitude (trial, time, channel, band)" if lfp else "no")
     Console().print(table)
 

@@ -154,8 +154,8 @@ def initial_state(system: PWLSystem, rule_belief: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     system : PWLSystem
-        The system (uses its ``W`` from ``rule`` to the gates and from the gates to
-        ``context``).
+        The system (uses its ``W`` from ``rule`` to ``gate_plus`` / ``gate_minus`` and from
+        Φ*(z) to ``context``; any number of PWL units, P = 0 included).
     rule_belief : ndarray, shape (trial,)
         Signed rule belief (+ = local).
 
@@ -165,7 +165,8 @@ def initial_state(system: PWLSystem, rule_belief: np.ndarray) -> np.ndarray:
     """
     z0 = np.zeros((len(rule_belief), len(system.latent_names)))
     z0[:, 0] = rule_belief
-    z0[:, -system.n_pwl :] = rule_belief[:, None] * system.W[-system.n_pwl :, 0]
+    gates = [system.latent_names.index(name) for name in ("gate_plus", "gate_minus")]
+    z0[:, gates] = rule_belief[:, None] * system.W[gates, 0]
     context = system.latent_names.index("context")
     z0[:, context] = system.phi(z0) @ system.W[context]
     return z0

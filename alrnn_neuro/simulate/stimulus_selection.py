@@ -1,9 +1,12 @@
 """``simulate_stimulus_selection``: the stimulus-selection task with known ground truth.
 
 Assembles :mod:`~alrnn_neuro.simulate.task_structure` (blocks, stimuli, timing, behaviour),
-:mod:`~alrnn_neuro.simulate.latent_system` (the generating AL-RNN-style system and Poisson
-spikes) and :mod:`~alrnn_neuro.simulate.lfp` (LFP, turned into band amplitudes by
-:func:`alrnn_neuro.data.lfp.lfp_band_amplitudes`) into one canonical dataset.
+a ground-truth generator from :mod:`~alrnn_neuro.simulate.generators` (latents and choices;
+the default ``"pwl"`` is the AL-RNN-style system of :mod:`~alrnn_neuro.simulate.latent_system`),
+Poisson spikes (:func:`~alrnn_neuro.simulate.latent_system.sample_spikes`) and
+:mod:`~alrnn_neuro.simulate.lfp` (LFP, turned into band amplitudes by
+:func:`alrnn_neuro.data.lfp.lfp_band_amplitudes`) into one canonical dataset. This module
+only dispatches: the generators hold the dynamics.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from alrnn_neuro.data.schema import make_dataset, validate_dataset
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate import latent_system as ls
 from alrnn_neuro.simulate import task_structure as ts
+from alrnn_neuro.simulate.generators import DEFAULT_GENERATOR, Simulation, get_generator
 from alrnn_neuro.simulate.lfp import lfp_features
 
 logger = logging.getLogger(__name__)
@@ -35,8 +39,9 @@ def simulate_stimulus_selection(
     lfp: bool = True,
     task: ts.TaskParams | None = None,
     lfp_fs: float = 500.0,
+    generator: str = DEFAULT_GENERATOR,
 ) -> xr.Dataset:
-    """Simulate a session of the stimulus-selection task with a known latent system.
+    """Simulate a session of the stimulus-selection task with a known generating system.
 
     Parameters
     ----------
@@ -57,6 +62,11 @@ def simulate_stimulus_selection(
         :class:`~alrnn_neuro.simulate.task_structure.TaskParams`).
     lfp_fs : float
         LFP sampling rate (Hz).
+    generator : str
+        Ground-truth generator (:data:`~alrnn_neuro.simulate.generators.GENERATOR_NAMES`):
+        ``"pwl"`` (default), ``"linear"``, ``"no_routing"``, ``"softplus"``, ``"bilinear"``,
+        ``"lstm"``; see docs/generators.md. Every generator gives the same task, inputs,
+        epochs and trial labels for the same seed; only latents, choices and spikes differ.
 
     Returns
     -------
@@ -65,15 +75,19 @@ def simulate_stimulus_selection(
         (8 channels, ``task_structure.INPUT_NAMES``), ``valid``, ``epoch``; trial coords
         ``rule``, ``block``, ``trial_in_block``, ``cue_trial``, ``location``, ``pitch``,
         ``congruent``, ``target``, ``choice``, ``correct``, ``rt``, ``switch``,
-        ``true_belief``, ``true_lapse`` and ``event_<name>``; unit coord ``area``; ground
-        truth ``true_latents`` (trial, time, true_latent), ``true_region`` (trial, time),
-        ``true_A``, ``true_W``, ``true_C``, ``true_h``, ``true_noise_std``, ``true_B``,
-        ``true_b``; attrs ``true_pwl_units``, ``seed``.
+        ``true_belief`` (not for ``lstm``: it has no rule variable), ``true_lapse`` and
+        ``event_<name>``; unit coord ``area``; ground truth ``true_latents`` (trial, time,
+        true_latent), ``true_B`` (unit, true_latent), ``true_b`` and the generator's own
+        (``pwl``/``no_routing``: ``true_region`` (trial, time); the AL-RNN family:
+        ``true_A``, ``true_W``, ``true_C``, ``true_h``; ``true_noise_std``; ``lstm``: its
+        weights ``true_lstm_*``, ``true_cell``); attrs ``generator``, ``true_routing``,
+        ``true_rule_memory``, ``true_nonlinearity`` (``true_pwl_units`` for the AL-RNN
+        family), ``seed``.
 
     Raises
     ------
     ConfigError
-        For out-of-range arguments.
+        For out-of-range arguments or an unknown generator.
 
     Examples
     --------
@@ -82,47 +96,42 @@ def simulate_stimulus_selection(
     (20, 4, 8)
     """
     _check_args(n_trials, n_units, seed, bin_size, lfp_fs)
+    chosen = get_generator(generator)
     task = ts.TaskParams() if task is None else task
     task_seq, latent_seq, spike_seq, lfp_seq = np.random.SeedSequence(seed).spawn(4)
     task_rng = np.random.default_rng(task_seq)
     trials = ts.make_trials(n_trials, rng=task_rng, params=task)
     timeline = ts.build_timeline(trials, bin_size=bin_size)
-    system = ls.stimulus_selection_system(bin_size)
-    z0 = ls.initial_state(system, trials["belief"])
-    noise = np.random.default_rng(latent_seq).standard_normal(
-        (*timeline.valid.shape, len(system.latent_names))
-    )
-    # pass 1 without reward (reward only follows the choice), read choices, pass 2 with it
-    z = ls.simulate_latents(system, ts.make_inputs(trials, timeline), timeline.valid, z0, noise)
-    choice = system.latent_names.index("choice")
-    choice_value = z[np.arange(n_trials), timeline.decision_bin, choice]
-    behaviour = ts.decide(choice_value, trials, rng=task_rng, params=task)
-    inputs = ts.make_inputs(trials, timeline, behaviour["correct"])
-    z = ls.simulate_latents(system, inputs, timeline.valid, z0, noise)
+
+    def decide(choice_value: np.ndarray) -> dict:
+        return ts.decide(choice_value, trials, rng=task_rng, params=task)
+
+    sim = chosen.simulate(trials, timeline, seed=latent_seq, decide=decide)
     spike_rng = np.random.default_rng(spike_seq)
-    B, b, area = ls.make_observation_model(n_units, rng=spike_rng)
-    spikes = ls.sample_spikes(z, B, b, bin_size=bin_size, valid=timeline.valid, rng=spike_rng)
-    region = np.where(timeline.valid, system.params.bitcode(z), 0)
-    extra = _ground_truth(system, z, region, B, b)
+    B, b, area = chosen.observation_model(sim, n_units, rng=spike_rng)
+    spikes = ls.sample_spikes(
+        sim.latents, B, b, bin_size=bin_size, valid=timeline.valid, rng=spike_rng
+    )
+    lat = "true_latent"
+    extra = {**sim.ground_truth, "true_B": (("unit", lat), B), "true_b": (("unit",), b)}
     ds = make_dataset(
         spikes,
-        inputs=inputs,
+        inputs=sim.inputs,
         input_names=list(ts.INPUT_NAMES),
         valid=timeline.valid,
         epoch=timeline.epoch,
         time=timeline.time,
         bin_size=bin_size,
         align_event="stim_on",
-        trial_coords=_trial_coords(trials, behaviour, timeline),
+        trial_coords=_trial_coords(trials, sim, timeline),
         unit_coords={"area": area},
         unit_ids=[f"{a}_{i:02d}" for i, a in enumerate(area)],
         source=SOURCE,
         extra_vars=extra,
         validate=False,
     )
-    ds = ds.assign_coords(
-        true_latent=list(system.latent_names), true_latent2=list(system.latent_names)
-    )
+    coords = {lat: list(sim.latent_names), **sim.coords}
+    ds = ds.assign_coords({dim: labels for dim, labels in coords.items() if dim in ds.dims})
     if lfp:
         features = lfp_features(
             timeline, valid=timeline.valid, rng=np.random.default_rng(lfp_seq), fs=lfp_fs
@@ -130,8 +139,14 @@ def simulate_stimulus_selection(
         ds["lfp_amplitude"] = (features.dims, features.values, features.attrs)
         names = ("channel", "channel_area", "band", "band_low", "band_high")
         ds = ds.assign_coords({name: features[name].variable for name in names})
-    ds.attrs.update(true_pwl_units=np.int64(system.n_pwl), seed=np.int64(seed))
-    logger.info("simulated %d trials, %d units, %d bins", n_trials, n_units, ds.sizes["time"])
+    ds.attrs.update(generator=chosen.name, **sim.attrs, seed=np.int64(seed))
+    logger.info(
+        "simulated %d trials, %d units, %d bins (generator %s)",
+        n_trials,
+        n_units,
+        ds.sizes["time"],
+        chosen.name,
+    )
     return validate_dataset(ds)
 
 
@@ -148,32 +163,19 @@ def _check_args(n_trials: object, n_units: object, seed: object, bin_size: objec
         raise ConfigError(f"lfp_fs={fs!r} Hz; fix: a sampling rate in [200, 5000] Hz")
 
 
-def _trial_coords(trials: dict, behaviour: dict, timeline: ts.Timeline) -> dict:
+def _trial_coords(trials: dict, sim: Simulation, timeline: ts.Timeline) -> dict:
     names = ("rule", "block", "trial_in_block", "cue_trial", "location", "pitch", "congruent")
     coords = {name: trials[name] for name in names}
+    behaviour = sim.behaviour
     coords.update(
         target=trials["target"],
         choice=behaviour["choice"],
         correct=behaviour["correct"],
         rt=trials["rt"],
         switch=trials["switch"],
-        true_belief=trials["belief"],
-        true_lapse=behaviour["lapse"],
     )
+    if sim.belief is not None:
+        coords["true_belief"] = sim.belief
+    coords["true_lapse"] = behaviour["lapse"]
     coords.update({f"event_{name}": times for name, times in timeline.events.items()})
     return coords
-
-
-def _ground_truth(system: ls.PWLSystem, z, region, B, b) -> dict:
-    lat, lat2 = "true_latent", "true_latent2"
-    return {
-        "true_latents": (("trial", "time", lat), z),
-        "true_region": (("trial", "time"), region.astype(np.int64)),
-        "true_A": ((lat,), system.A),
-        "true_W": ((lat, lat2), system.W),
-        "true_C": ((lat, "input"), system.C),
-        "true_h": ((lat,), system.h),
-        "true_noise_std": ((lat,), system.noise_std),
-        "true_B": (("unit", lat), B),
-        "true_b": (("unit",), b),
-    }
