@@ -11,8 +11,12 @@ import xarray as xr
 from alrnn_neuro.cli.app import main
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.reproduce import common
-from alrnn_neuro.reproduce.claims import multitask_claims, regime_claims, sweep_claims
+from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
+from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_rate
 from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
+from alrnn_neuro.reproduce.stimulus_claims import CLAIMS
+from alrnn_neuro.reproduce.stimulus_controls import MUST_FAIL, calibration
+from alrnn_neuro.reproduce.task_claims import multitask_claims
 
 
 def _has_report() -> bool:
@@ -26,10 +30,15 @@ def _has_report() -> bool:
 def _check_claims(record: dict) -> None:
     assert record["claims"], "a reproduction lists its claims"
     for c in record["claims"]:
-        assert set(c) == {"claim", "holds", "evidence"}
+        assert {"claim", "holds", "evidence"} <= set(c)
         assert c["holds"] in (True, False, None)
         assert isinstance(c["claim"], str) and c["claim"]
         assert isinstance(c["evidence"], str) and c["evidence"]
+
+
+CLAIM_KEYS = {"name", "claim", "criterion", "status", "holds", "effect", "effect_name", "ci",
+              "p_value", "null_quantile", "evidence", "reason", "false_positive_rate",
+              "controls", "power"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +46,7 @@ def tiny_stimulus(tmp_path_factory) -> Path:
     from alrnn_neuro.reproduce import reproduce_stimulus_selection
 
     out = tmp_path_factory.mktemp("repro") / "ss"
-    reproduce_stimulus_selection(out, settings="tiny", seed=2014, command="test")
+    reproduce_stimulus_selection(out, settings="tiny", seed=3000, controls=True, command="test")
     return out
 
 
@@ -45,28 +54,39 @@ def tiny_stimulus(tmp_path_factory) -> Path:
 def test_stimulus_selection_tiny_layout_and_record(tiny_stimulus):
     out = tiny_stimulus
     for name in ("reproduce.json", "dataset.h5", "sweep/sweep.json", "sweep/results.nc",
-                 "model/config.json", "model/metrics.json", "model/latents.nc",
-                 "analysis/regimes.nc", "analysis/alignment.json", "rsa/rsa.json"):  # fmt: skip
+                 "model/config.json", "model/metrics.json",
+                 "model/latents.nc", "model-seeds/seed-1/config.json", "analysis/regimes.nc",
+                 "analysis/alignment.json", "rsa/rsa.json"):  # fmt: skip
         assert (out / name).is_file(), name
     assert list((out / "analysis" / "figures").glob("*.png"))
-    cells = list((out / "sweep" / "cells").iterdir())
     s = stimulus_settings("tiny")
-    n_cells = len(s.pwl_units) * s.n_seeds + len(s.baselines) * s.n_seeds
-    assert len(cells) == n_cells * len(s.train_fractions)
-    assert all((c / "config.json").is_file() for c in cells)
+    cells = list((out / "sweep" / "cells").iterdir())
+    per_fold = (len(s.pwl_units) + len(s.baselines)) * s.n_seeds * len(s.train_fractions)
+    assert len(cells) == per_fold * s.folds
     record = json.loads((out / "reproduce.json").read_text())
     assert record["target"] == "stimulus-selection" and record["setting"] == "tiny"
     assert record["seconds"] > 0 and record["command"] == "test"
+    assert record["criteria_sha256"] == criteria_sha256()
+    assert record["study"].startswith("parameter recovery") and record["controls_run"] is True
     assert set(record["versions"]) >= {"python", "torch", "numpy", "xarray", "alrnn_neuro"}
     assert record["fit_config"]["pwl_units"] == 2 and record["fit_config"]["mar"] == 1.0
     assert record["grid"]["pwl_units"] == list(s.pwl_units)
     _check_claims(record)
-    texts = " ".join(c["claim"] for c in record["claims"])
-    for word in ("Sparse nonlinearity", "P = 0", "smallest training fraction", "AMI", "routing",
-                 "slow mode", "RSA"):  # fmt: skip
-        assert word in texts
+    assert [c["name"] for c in record["claims"]] == list(CLAIMS)
+    for c in record["claims"]:
+        assert set(c) == CLAIM_KEYS, c["name"]
+        assert c["status"] in ("holds", "does not hold", "n.a.", "uncalibrated")
+        for control in (k for k, v in MUST_FAIL.items() if c["name"] in v):
+            found = c["controls"][control]
+            assert found["n"] + found["holds"].count(None) == len(s.control_seeds)
+            assert found["seeds"] == list(s.control_seeds)
+        if c["status"] == "holds":
+            assert c["false_positive_rate"] is None or c["false_positive_rate"] <= 0.1
+    for name in ("pwl", "linear", "no_routing"):
+        assert (out / "controls" / f"{name}-{s.control_seeds[0]}" / "claims.json").is_file()
     if _has_report():
-        assert (out / "report.html").is_file()
+        html = (out / "report.html").read_text()
+        assert "FPR" in html and "power" in html
 
 
 @pytest.mark.slow
@@ -74,13 +94,64 @@ def test_rerun_refused_then_resumed(tiny_stimulus):
     from alrnn_neuro.reproduce import reproduce_stimulus_selection
 
     with pytest.raises(RunDirError, match="--resume"):
-        reproduce_stimulus_selection(tiny_stimulus, settings="tiny", seed=2014)
+        reproduce_stimulus_selection(tiny_stimulus, settings="tiny", seed=3000, controls=True)
     with pytest.raises(RunDirError, match="another reproduction"):
         reproduce_stimulus_selection(tiny_stimulus, settings="tiny", seed=7, resume=True)
-    before = (tiny_stimulus / "model" / "model.pt").stat().st_mtime_ns
-    record = reproduce_stimulus_selection(tiny_stimulus, settings="tiny", seed=2014, resume=True)
-    assert (tiny_stimulus / "model" / "model.pt").stat().st_mtime_ns == before  # reused
+    model = tiny_stimulus / "model" / "model.pt"
+    control = next((tiny_stimulus / "controls").glob("linear-*")) / "claims.json"
+    before = model.stat().st_mtime_ns, control.stat().st_mtime_ns
+    record = reproduce_stimulus_selection(
+        tiny_stimulus, settings="tiny", seed=3000, controls=True, resume=True
+    )
+    assert (model.stat().st_mtime_ns, control.stat().st_mtime_ns) == before  # reused
     _check_claims(record)
+
+
+def _claim(holds: bool | None, rates: dict[str, float | None]) -> Claim:
+    controls = {
+        k: {"n": 0 if r is None else 10, "false_positive_rate": r} for k, r in rates.items()
+    }
+    return Claim("x", "text", "criterion", ClaimResult(holds=holds), controls=controls)
+
+
+def test_claim_status_uncalibrated_when_a_control_passes_too_often():
+    limit = max_false_positive_rate()
+    assert limit == pytest.approx(0.1)
+    assert _claim(True, {"linear": 0.0, "untrained": 0.3}).status == "uncalibrated"
+    assert _claim(False, {"linear": 0.3}).status == "uncalibrated"
+    assert _claim(True, {"linear": limit}).status == "holds"
+    assert _claim(True, {"linear": None}).status == "holds"  # no control ran
+    assert _claim(False, {"linear": 0.0}).status == "does not hold"
+    assert _claim(None, {"linear": 0.5}).status == "n.a."
+    record = _claim(True, {"linear": 0.3}).to_dict()
+    assert record["holds"] is False and record["false_positive_rate"] == 0.3
+
+
+def _session(generator: str, seed: int, holds: dict, controls: dict | None = None) -> dict:
+    claims = {k: ClaimResult(holds=v).to_dict() for k, v in holds.items()}
+    model = {
+        c: {k: ClaimResult(holds=v).to_dict() for k, v in found.items()}
+        for c, found in (controls or {}).items()
+    }
+    return {"name": f"{generator}-{seed}", "generator": generator, "seed": seed,
+            "claims": claims, "model_controls": model}  # fmt: skip
+
+
+def test_calibration_counts_false_positives_per_control_and_power():
+    records = {}
+    for seed, routes in ((1, True), (2, False), (3, None)):
+        records[f"linear-{seed}"] = _session("linear", seed, {"rule_routing": routes})
+        records[f"pwl-{seed}"] = _session(
+            "pwl", seed, {"rule_routing": seed != 2}, {"untrained": {"rule_routing": seed == 3}}
+        )
+    out = calibration(records)["rule_routing"]
+    linear = out["controls"]["linear"]
+    assert linear["seeds"] == [1, 2, 3] and linear["holds"] == [True, False, None]
+    assert (linear["n"], linear["n_holds"]) == (2, 1) and linear["false_positive_rate"] == 0.5
+    untrained = out["controls"]["untrained"]
+    assert untrained["holds"] == [False, False, True] and untrained["false_positive_rate"] == 1 / 3
+    assert out["controls"]["no_routing"]["n"] == 0  # no such session ran
+    assert (out["power"]["n_holds"], out["power"]["n"], out["power"]["rate"]) == (2, 3, 2 / 3)
 
 
 @pytest.mark.slow
@@ -121,51 +192,15 @@ def test_prepare_out_rules(tmp_path):
         common.prepare_out(tmp_path / "b", ident, resume=True)
 
 
-def _results(values: dict[int, list[float]], small: dict[int, list[float]]) -> xr.Dataset:
-    import numpy as np
-
-    ps = sorted(values)
-    arr = np.array([[small[p], values[p]] for p in ps])  # (pwl_units, train_fraction, seed)
-    data = arr.transpose(0, 2, 1)[None]  # model, pwl_units, seed, train_fraction
-    coords = {"model": ["alrnn"], "pwl_units": ps, "seed": [0, 1, 2],
-              "train_fraction": [0.2, 1.0]}  # fmt: skip
-    dims = ("model", "pwl_units", "seed", "train_fraction")
-    return xr.Dataset({"test_bits_per_spike": (dims, data)}, coords=coords)
-
-
-def test_sweep_claims_on_known_numbers():
-    full = {0: [0.05, 0.051, 0.049], 1: [0.07, 0.071, 0.069], 2: [0.08, 0.081, 0.079],
-            4: [0.08, 0.082, 0.078]}  # fmt: skip
-    small = {0: [0.03] * 3, 1: [0.05] * 3, 2: [0.06, 0.061, 0.059], 4: [0.055] * 3}
-    c = sweep_claims(_results(full, small), latent_dim=4)
-    assert [x["holds"] for x in c] == [True, True, True]
-    assert "P=2" in c[0]["evidence"] and "0.08" in c[0]["evidence"]
-    # sparse clearly worse than P=M; P=0 as good as the best; small-data sparse worse
-    full2 = {0: [0.09] * 3, 1: [0.05] * 3, 2: [0.05, 0.051, 0.049], 4: [0.09, 0.091, 0.089]}
-    small2 = {0: [0.03] * 3, 1: [0.01] * 3, 2: [0.01] * 3, 4: [0.05] * 3}
-    assert [x["holds"] for x in sweep_claims(_results(full2, small2), latent_dim=4)] == [
-        False, False, False,
-    ]  # fmt: skip
-
-
-def test_sweep_claims_untestable_without_p0():
-    r = _results({1: [0.1] * 3, 4: [0.1] * 3}, {1: [0.1] * 3, 4: [0.1] * 3})
-    assert all(x["holds"] is None for x in sweep_claims(r, latent_dim=4))
-
-
-def test_regime_and_multitask_claims():
-    analysis = {"epoch_ami": 0.06, "epoch_p": 0.005, "n_regions_used": 4,
-                "n_regions_total": 4, "n_regions_90": 3}  # fmt: skip
-    hold = {"testable": True, "region": 1, "share": 0.9, "slowest_modulus": 0.99,
-            "rule_auc": 0.91}  # fmt: skip
-    c = regime_claims(analysis, {"testable": False, "reason": "no rule"}, hold)
-    assert [x["holds"] for x in c] == [True, None, True]
-    assert "no rule" in c[1]["evidence"]
+def test_multitask_claim():
     rows = [{"pwl_units": p, "shared_index": [v, 0.01], "task_specificity": [0.1, 0.0],
              "task_accuracy": [0.8, 0.0]} for p, v in ((0, 1.0), (2, 0.6), (8, 0.2))]  # fmt: skip
     trend = {"rho": -0.9, "p_value": 0.001, "n_cells": 6}
     (m,) = multitask_claims({"by_pwl_units": rows, "spearman_shared_vs_p": trend}, 8)
     assert m["holds"] is True and "rho = -0.90" in m["evidence"]
+    trend = {"rho": 0.2, "p_value": 0.5, "n_cells": 6}
+    (m,) = multitask_claims({"by_pwl_units": rows, "spearman_shared_vs_p": trend}, 8)
+    assert m["holds"] is False
 
 
 def test_unknown_setting_raises():

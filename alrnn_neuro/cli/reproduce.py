@@ -7,6 +7,7 @@ sweep with baselines, the chosen model's regimes and primitives, RSA, claims, re
 docs/reproduce.md). Examples::
 
     alrnn-neuro reproduce stimulus-selection --quick --out repro/ss
+    alrnn-neuro reproduce stimulus-selection --quick --controls --out repro/ss-controls
     alrnn-neuro reproduce stimulus-selection --dataset my_session.h5 --out repro/mine
     alrnn-neuro reproduce tasks --quick --out repro/tasks
 """
@@ -52,7 +53,19 @@ def reproduce_command(
         None, "--dataset", help="Your recordings instead of the simulation (stimulus-selection)."
     ),
     seed: int = typer.Option(
-        2014, "--seed", min=0, max=SEED_MAX, help="Seed of the data and the split."
+        None,
+        "--seed",
+        min=0,
+        max=SEED_MAX,
+        help="Seed of the simulated data and the nulls (default: stimulus-selection 3000, "
+        "tasks 2014).",
+    ),
+    controls: bool = typer.Option(
+        None,
+        "--controls/--no-controls",
+        help="Also run the control sessions (linear and no-routing generators, untrained, "
+        "one-epoch and shuffled-rule models) for each claim's false-positive rate and power "
+        "(stimulus-selection; default: on with the full setting).",
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue a reproduction in --out (finished cells are kept)."
@@ -80,6 +93,8 @@ def reproduce_command(
         raise FileFormatError(
             f"--dataset {str(dataset)!r} does not exist; fix: give the path of a recordings file"
         )
+    if controls is not None and target != "stimulus-selection":
+        raise ConfigError("--controls applies to stimulus-selection only; fix: drop --controls")
     name = setting or ("quick" if quick else "full")
     pick = stimulus_settings if target == "stimulus-selection" else task_settings
     chosen = pick(name)
@@ -89,25 +104,53 @@ def reproduce_command(
     console = Console()
     console.print(f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]", highlight=False)
     if target == "stimulus-selection":
-        from alrnn_neuro.reproduce.stimulus import reproduce_stimulus_selection
+        from alrnn_neuro.reproduce.stimulus import DEFAULT_SEED, reproduce_stimulus_selection
 
-        record = reproduce_stimulus_selection(out, settings=chosen, dataset=dataset, seed=seed,
-                                              resume=resume, command=command)  # fmt: skip
+        record = reproduce_stimulus_selection(
+            out,
+            settings=chosen,
+            dataset=dataset,
+            seed=DEFAULT_SEED if seed is None else seed,
+            controls=controls,
+            resume=resume,
+            command=command,
+        )
     else:
         from alrnn_neuro.reproduce.tasks import reproduce_tasks
 
+        seed = 2014 if seed is None else seed
         record = reproduce_tasks(out, settings=chosen, seed=seed, resume=resume, command=command)
     print_claims(console, record)
 
 
 def print_claims(console: Console, record: dict) -> None:
-    """Table of the claims, then the run time and where the report is."""
-    table = Table("claim", "holds", "evidence", title="claims", title_justify="left")
-    marks = {True: "[green]yes[/]", False: "[red]no[/]", None: "n/a"}
+    """Table of the claims (status, effect, p, false-positive rate, power), then the run time."""
+    table = Table(
+        "claim", "status", "effect", "p", "FPR", "power", "evidence",
+        title="claims", title_justify="left",
+    )  # fmt: skip
+    colours = {"holds": "green", "does not hold": "red", "uncalibrated": "yellow"}
     for c in record["claims"]:
-        table.add_row(escape(c["claim"]), marks[c["holds"]], escape(c["evidence"]))
+        status = c.get("status") or {True: "holds", False: "does not hold"}.get(c["holds"], "n.a.")
+        mark = f"[{colours[status]}]{status}[/]" if status in colours else status
+        power = c.get("power") or {}
+        table.add_row(
+            escape(c["claim"]),
+            mark,
+            _number(c.get("effect")),
+            _number(c.get("p_value")),
+            _number(c.get("false_positive_rate")),
+            _number(power.get("rate")),
+            escape(c["evidence"]),
+        )
     console.print(table)
+    if record.get("study"):
+        console.print(f"study: {record['study']}", highlight=False)
     console.print(f"done in {record['seconds']:.0f} s", highlight=False)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def register(app: typer.Typer) -> None:

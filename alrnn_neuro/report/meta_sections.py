@@ -28,11 +28,44 @@ def claims_section(path: Path) -> Section:
     if not claims:
         section.add(note("reproduce.json lists no claims."))
         return section
+    if record.get("study"):
+        section.add(note(f"Study: {record['study']}."))
+    if record.get("criteria_sha256"):
+        section.add(
+            note(
+                "Criteria: alrnn_neuro/reproduce/criteria.toml, sha256 "
+                f"{record['criteria_sha256'][:16]}…; FPR = the largest false-positive rate over "
+                "the controls the claim must fail; power = how often it held on the positive "
+                "generator's control seeds."
+            )
+        )
     rows = [
-        (esc(c.get("claim", "")), mark(c.get("holds")), esc(c.get("evidence", ""))) for c in claims
+        (
+            esc(c.get("claim", "")),
+            _status(c),
+            _number(c.get("effect")),
+            _number(c.get("p_value")),
+            _number(c.get("false_positive_rate")),
+            _number((c.get("power") or {}).get("rate")),
+            esc(c.get("evidence", "")),
+        )
+        for c in claims
     ]
-    section.add(table(["claim", "holds", "evidence"], rows, raw=(0, 1, 2)))
+    section.add(
+        table(["claim", "status", "effect", "p", "FPR", "power", "evidence"], rows, raw=(0, 1, 6))
+    )
     return section
+
+
+def _status(claim: dict) -> str:
+    status = claim.get("status")
+    if status is None or status in ("holds", "does not hold"):
+        return mark(claim.get("holds"))
+    return esc(status)
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None else f"{value:.3g}"
 
 
 def run_section(run: Path) -> Section:

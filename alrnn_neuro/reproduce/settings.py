@@ -26,24 +26,35 @@ class StimulusSettings:
     n_trials, n_units : int
         Simulated session size (ignored with ``--dataset``).
     latent_dim : int
-        M of every AL-RNN and baseline of the sweep (7 = the simulator's true size).
+        M of the nonlinearity sweep.
     pwl_units : tuple of int
-        P values of the sweep (must include 0 and ``latent_dim``).
+        P values of the sweep (0 and ``latent_dim`` among them).
     n_seeds : int
-        Initialisation seeds 0 .. n_seeds-1 per cell.
+        Model seeds 0 .. n_seeds-1 per sweep cell.
+    folds : int
+        Folds of trials of the sweep (every trial is held out once).
     train_fractions : tuple of float
-        Shares of the non-test trials (nested); the smallest is the low-data regime.
+        Shares of the non-held-out trials (nested); the smallest is the little-data regime.
     baselines : tuple of str
-        Baseline models fitted with the same M (``rnn``, ``gru``, ``lstm``).
+        Baseline models of the sweep (``rnn``, ``gru``, ``lstm``; reported, not claimed).
     epochs, patience, batch_size, lr : fit settings of every sweep cell.
+    recipe_seeds : int
+        Model seeds of the chosen recipe (routing must replicate across them).
     chosen_epochs, chosen_patience : int
         Fit length of the chosen (analysed) model.
+    latent_dim_chosen : int
+        M of the chosen model (0: the recipe's).
     n_null : int
         Null draws of the regime analysis (p-value floor 1 / (n_null + 1)).
+    n_shuffles : int
+        Rule-label shuffles of the routing null (0: ``criteria.toml``).
     rsa_n_perm, rsa_n_boot : int
         Permutations and bootstrap samples of the RSA.
+    control_seeds : tuple of int
+        Data seeds of the controls (``--controls``): each generator is simulated once per
+        seed; drawn away from every seed used while developing the toolbox.
     workers : int
-        Parallel worker processes of the sweep (1 = run cells one after another).
+        Sessions of the controls run in parallel processes.
     """
 
     name: str
@@ -60,7 +71,12 @@ class StimulusSettings:
     n_null: int
     rsa_n_perm: int
     rsa_n_boot: int
-    latent_dim: int = 7
+    latent_dim: int = 6
+    folds: int = 2
+    recipe_seeds: int = 2
+    latent_dim_chosen: int = 0
+    n_shuffles: int = 0
+    control_seeds: tuple[int, ...] = ()
     batch_size: int = 32
     lr: float = 0.005
     workers: int = 2
@@ -144,50 +160,63 @@ STIMULUS = {
         name="quick",
         n_trials=300,
         n_units=30,
-        pwl_units=(0, 1, 2, 7),
-        n_seeds=3,
-        train_fractions=(0.2, 1.0),
-        baselines=("gru", "rnn"),
-        epochs=60,
+        pwl_units=(0, 2, 6),
+        n_seeds=1,
+        folds=2,
+        train_fractions=(0.3, 1.0),
+        baselines=(),
+        epochs=100,
         patience=20,
+        recipe_seeds=2,
         chosen_epochs=150,
         chosen_patience=40,
-        n_null=200,
+        n_null=100,
+        n_shuffles=20,
         rsa_n_perm=200,
         rsa_n_boot=200,
+        control_seeds=(3001, 3002, 3003, 3004, 3005),
     ),
     "full": StimulusSettings(
         name="full",
         n_trials=500,
         n_units=30,
-        pwl_units=(0, 1, 2, 3, 5, 7),
-        n_seeds=5,
-        train_fractions=(0.1, 0.3, 1.0),
-        baselines=("gru", "lstm", "rnn"),
-        epochs=200,
+        pwl_units=(0, 1, 2, 3, 6),
+        n_seeds=2,
+        folds=3,
+        train_fractions=(0.2, 1.0),
+        baselines=("gru", "rnn"),
+        epochs=150,
         patience=40,
+        recipe_seeds=3,
         chosen_epochs=200,
         chosen_patience=40,
         n_null=200,
+        n_shuffles=40,
         rsa_n_perm=1000,
         rsa_n_boot=1000,
+        control_seeds=tuple(range(3001, 3011)),
     ),
     "tiny": StimulusSettings(
         name="tiny",
         n_trials=100,
-        n_units=6,
+        n_units=8,
         pwl_units=(0, 1, 3),
-        n_seeds=2,
+        n_seeds=1,
+        folds=2,
         train_fractions=(1.0,),
-        baselines=("rnn",),
+        baselines=(),
         epochs=2,
         patience=0,
+        recipe_seeds=2,
         chosen_epochs=2,
         chosen_patience=0,
+        latent_dim_chosen=3,
         n_null=5,
+        n_shuffles=3,
         rsa_n_perm=5,
         rsa_n_boot=5,
         latent_dim=3,
+        control_seeds=(3001,),
         workers=1,
     ),
 }

@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import save_dataset, write_netcdf
-from alrnn_neuro.reproduce import claims as cl
 from alrnn_neuro.reproduce import common
+from alrnn_neuro.reproduce import task_claims as cl
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
 from alrnn_neuro.simulate.tasks import make_multitask, make_task
 from alrnn_neuro.sweep import SweepGrid

@@ -84,13 +84,16 @@ class FitResult:
         """The fitted AL-RNN's parameters (:class:`~alrnn_neuro.models.params.ALRNNParams`)."""
         return self.model.params().with_input_names(tuple(self.config.inputs))
 
-    def encode(self, ds: xr.Dataset) -> xr.Dataset:
+    def encode(self, ds: xr.Dataset, *, init_epochs: tuple[str, ...] | None = None) -> xr.Dataset:
         """Latents of (new) trials, the initial state inferred exactly as in training.
 
         Parameters
         ----------
         ds : xr.Dataset
             Canonical dataset with the fit's units (same ids, same order) and input channels.
+        init_epochs : tuple of str, optional
+            Read a data-inferred initial state from the bins of these epochs instead of the
+            fit's choice (e.g. ``("iti",)`` to keep later epochs' spikes out of z0).
 
         Returns
         -------
@@ -98,7 +101,7 @@ class FitResult:
             As :attr:`latents`: ``latents`` (trial, time, latent), ``bitcode`` (AL-RNN),
             ``prediction``, ``valid``, ``epoch`` with the dataset's trial coords.
         """
-        return encode_trials(self.model, ds, self._record_data())
+        return encode_trials(self.model, ds, self._record_data(), init_epochs=init_epochs)
 
     def score(self, ds: xr.Dataset) -> dict[str, float]:
         """Held-out metrics of the trials of ``ds``: bits/spike against the fit's PSTH baselines.
@@ -330,6 +333,26 @@ def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path |
     return FitResult(
         model, session.config, history, latents, metrics, session.split, run, session.ds
     )
+
+
+def initial_fit(ds: xr.Dataset, config: FitConfig | None = None) -> FitResult:
+    """The model at its initialisation, scored and returned like a fit (nothing is trained).
+
+    A control for claims about fitted models: whatever an untrained network with the same
+    inputs, initial-state inference and readout already shows is not a finding of training.
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    >>> ds = simulate_stimulus_selection(n_trials=30, n_units=5, seed=0, lfp=False)
+    >>> initial_fit(ds, FitConfig(latent_dim=3, pwl_units=1)).metrics["epochs_run"]
+    0
+    """
+    config = FitConfig() if config is None else config
+    with torch_threads(config.threads):
+        session = prepare_session(ds, config)
+        model, _, state = _build(session, None)
+        return finish_fit(session, model, state, None)
 
 
 def load_run(path: str | os.PathLike) -> FitResult:

@@ -208,8 +208,16 @@ class RecordingRows:
         )
 
 
-def fit_tensors(model: FitModel, ds: xr.Dataset, record_data: dict | None = None) -> TrialTensors:
+def fit_tensors(
+    model: FitModel,
+    ds: xr.Dataset,
+    record_data: dict | None = None,
+    *,
+    init_epochs: tuple[str, ...] | None = None,
+) -> TrialTensors:
     """``ds`` as the fitted model reads it: its input channels, on the model's device.
+
+    ``init_epochs`` (default: the fit's) chooses the bins a data-inferred z0 is read from.
 
     Raises
     ------
@@ -234,20 +242,27 @@ def fit_tensors(model: FitModel, ds: xr.Dataset, record_data: dict | None = None
             f"{list(fitted)[:5]}...; fix: give trials of the same {dim}s, in the same order"
         )
     fit_ds = ds.sel(input=list(config.inputs)) if config.inputs else ds.isel(input=[])
-    init = {"init_bins": config.init_bins, "init_epochs": config.init_epochs}
+    epochs = config.init_epochs if init_epochs is None else tuple(init_epochs)
+    init = {"init_bins": config.init_bins, "init_epochs": epochs}
     if config.init_state != "data":
         init = {"init_bins": 0, "init_epochs": ()}
     tensors, _ = dataset_tensors(fit_ds, **init)
     return tensors.to(next(model.parameters()).device)
 
 
-def encode_trials(model: FitModel, ds: xr.Dataset, record_data: dict | None = None) -> xr.Dataset:
+def encode_trials(
+    model: FitModel,
+    ds: xr.Dataset,
+    record_data: dict | None = None,
+    *,
+    init_epochs: tuple[str, ...] | None = None,
+) -> xr.Dataset:
     """Latents (and bitcodes, predictions) of the trials of ``ds`` under a fitted model.
 
-    The initial state is inferred exactly as in training; the dataset's own trial coords are
-    kept (``split`` is empty). See :func:`latents_dataset` for the variables.
+    The initial state is inferred as in training (or from the bins of ``init_epochs``); the
+    dataset's own trial coords are kept (``split`` is empty). See :func:`latents_dataset`.
     """
-    tensors = fit_tensors(model, ds, record_data)
+    tensors = fit_tensors(model, ds, record_data, init_epochs=init_epochs)
     return latents_dataset(ds, tensors, predict_all(model, tensors), {})
 
 

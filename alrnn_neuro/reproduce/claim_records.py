@@ -1,0 +1,135 @@
+"""One claim, evaluated: the verdict with its effect size, uncertainty and test, and calibration.
+
+A :class:`ClaimResult` is what one evaluation of a claim on one session gives. The claims of a
+reproduction then carry, beside the positive session's result, how often each claim held on
+data where it must not (its *false-positive rate* per control) and on the positive generator
+(its *power*), and a status: a claim whose false-positive rate exceeds ``alpha +
+max_excess_fpr`` of ``criteria.toml`` is reported as ``"uncalibrated"``, never as holding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from alrnn_neuro.reproduce.criteria import max_false_positive_rate
+
+STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated")
+
+
+@dataclass
+class ClaimResult:
+    """One evaluation of one claim.
+
+    Attributes
+    ----------
+    holds : bool or None
+        None when the data cannot test the claim (``reason`` says why).
+    effect : float
+        The effect size the claim is about (named by ``effect_name``).
+    ci : (float, float) or None
+        Its confidence interval.
+    p_value : float or None
+        The test's p-value (or the permutation p-value against the null).
+    null_quantile : float or None
+        95th percentile of the null distribution, where the test is a permutation test.
+    evidence : str
+        The numbers in words.
+    reason : str
+        Why the claim could not be tested (``holds is None``).
+    """
+
+    holds: bool | None
+    effect: float = float("nan")
+    effect_name: str = ""
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    null_quantile: float | None = None
+    evidence: str = ""
+    reason: str = ""
+
+    @classmethod
+    def not_testable(cls, reason: str) -> ClaimResult:
+        """A result for data that cannot test the claim."""
+        return cls(holds=None, reason=reason, evidence=f"not testable: {reason}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN becomes None)."""
+        out = asdict(self)
+        for key in ("effect", "p_value", "null_quantile"):
+            value = out[key]
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None
+        if out["ci"] is not None:
+            out["ci"] = [None if not math.isfinite(v) else float(v) for v in out["ci"]]
+        return out
+
+
+@dataclass
+class Claim:
+    """A claim of the reproduction: text, criterion, the positive result and its calibration.
+
+    Attributes
+    ----------
+    name, text, criterion : str
+        Identifier, the claim in words, and the rule it is judged by.
+    result : ClaimResult
+        On the reproduction's own session.
+    controls : dict
+        Control name -> ``{"n": data seeds, "n_holds": ..., "false_positive_rate": ...}``.
+    power : dict or None
+        ``{"n", "n_holds", "rate"}`` on the positive generator's control seeds.
+    """
+
+    name: str
+    text: str
+    criterion: str
+    result: ClaimResult
+    controls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    power: dict[str, Any] | None = None
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        """Largest false-positive rate over the controls the claim must fail (None: none ran)."""
+        rates = [c["false_positive_rate"] for c in self.controls.values() if c["n"]]
+        return max(rates) if rates else None
+
+    @property
+    def status(self) -> str:
+        """``holds``, ``does not hold``, ``n.a.`` or ``uncalibrated`` (see module docstring)."""
+        if self.result.holds is None:
+            return "n.a."
+        fpr = self.false_positive_rate
+        if fpr is not None and fpr > max_false_positive_rate() + 1e-12:
+            return "uncalibrated"
+        return "holds" if self.result.holds else "does not hold"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``reproduce.json`` record of the claim."""
+        return {
+            "name": self.name,
+            "claim": self.text,
+            "criterion": self.criterion,
+            "status": self.status,
+            **self.result.to_dict(),
+            # "holds" only when the claim is calibrated (or uncalibratable): never "uncalibrated"
+            "holds": self.status == "holds" if self.result.holds is not None else None,
+            "false_positive_rate": self.false_positive_rate,
+            "controls": self.controls,
+            "power": self.power,
+        }
+
+
+def rate(outcomes: list[bool | None]) -> dict[str, Any]:
+    """``{"n", "n_holds", "false_positive_rate"}`` of testable outcomes (None ones are skipped).
+
+    Examples
+    --------
+    >>> rate([True, False, None, False])
+    {'n': 3, 'n_holds': 1, 'false_positive_rate': 0.3333333333333333}
+    """
+    tested = [bool(o) for o in outcomes if o is not None]
+    n = len(tested)
+    holds = sum(tested)
+    return {"n": n, "n_holds": holds, "false_positive_rate": holds / n if n else None}
