@@ -180,8 +180,9 @@ def make_folder(folder: str | os.PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as error:
-        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()),
-                       folder)  # fmt: skip
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
+        )
         raise OutputError(
             f"cannot create the folder {folder}: {blocker} is a file, not a folder; fix: "
             "choose another --out"

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from alrnn_neuro.cli.app import main
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.reproduce import claims as cl
+from alrnn_neuro.reproduce import stimulus_claims as sc
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.regularizers import self_coupling_penalty, self_coupling_units
 
@@ -167,14 +168,14 @@ def test_reproduce_tiny_on_the_study_files_says_na_with_reasons(study_h5, tmp_pa
     na = {text: c["evidence"] for text, c in claims.items() if c["holds"] is None}
     assert any("one epoch label only" in e for e in na.values())
     assert any("lack input 'left_noise'" in e for e in na.values())
-    assert any("RSA was skipped" in e for e in na.values())
     assert all(e.startswith("not testable: ") for e in na.values())
 
 
-def test_rsa_claim_names_the_recorded_areas():
-    summary = {"rows": [{"area": "A1", "epoch": "hold", "similarity": 0.2}]}
-    out = cl.rsa_claim(summary)
-    assert out["holds"] is None and "units are in ['A1'], none in mPFC" in out["evidence"]
+def test_rsa_claim_names_the_recorded_areas(study_h5):
+    ds = load_dataset(study_h5)
+    ds = ds.assign_coords(area=("unit", np.full(ds.sizes["unit"], "A1")))
+    out = sc.rsa_claim(None, None, ds, n_perm=0, n_boot=0, seed=0)
+    assert out.holds is None and "units are in ['A1'], none in mPFC" in out.evidence
 
 
 @pytest.mark.slow

@@ -244,3 +244,18 @@ def test_cli_out_with_other_reproduction_exits_2(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "another reproduction" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_regime_claims_count_only_where_nonlinearity_is_needed():
+    from alrnn_neuro.reproduce.stimulus_session import gate_regime_claims
+
+    names = ("rule_routing", "slow_hold", "rsa")
+    found = {name: ClaimResult(holds=True, evidence="stats") for name in names}
+    linear = gate_regime_claims(found, {"zero_insufficient": ClaimResult(holds=False)})
+    assert not linear["rule_routing"].holds and not linear["slow_hold"].holds
+    assert "do not need nonlinearity" in linear["slow_hold"].evidence
+    assert linear["rsa"].holds  # not a claim about a region
+    needed = gate_regime_claims(found, {"zero_insufficient": ClaimResult(holds=True)})
+    assert needed["rule_routing"].holds and needed["slow_hold"].evidence == "stats"
+    untested = gate_regime_claims(found, {})
+    assert untested["slow_hold"].holds and "not tested" in untested["slow_hold"].evidence

@@ -124,26 +124,35 @@ def reproduce_command(
 
 
 def print_claims(console: Console, record: dict) -> None:
-    """Table of the claims (status, effect, p, false-positive rate, power), then the run time."""
+    """Table of the claims (status, effect, p, false-positive rate, power), their evidence,
+    then the run time."""
     table = Table(
-        "claim", "status", "effect", "p", "FPR", "power", "evidence",
-        title="claims", title_justify="left",
-    )  # fmt: skip
+        "claim",
+        "status",
+        "effect",
+        "p",
+        "FPR",
+        "power",
+        title="claims",
+        title_justify="left",
+    )
     colours = {"holds": "green", "does not hold": "red", "uncalibrated": "yellow"}
     for c in record["claims"]:
         status = c.get("status") or {True: "holds", False: "does not hold"}.get(c["holds"], "n.a.")
         mark = f"[{colours[status]}]{status}[/]" if status in colours else status
         power = c.get("power") or {}
         table.add_row(
-            escape(c["claim"]),
+            escape(c.get("name") or c["claim"]),
             mark,
             _number(c.get("effect")),
             _number(c.get("p_value")),
             _number(c.get("false_positive_rate")),
             _number(power.get("rate")),
-            escape(c["evidence"]),
         )
     console.print(table)
+    for c in record["claims"]:
+        label = f"[bold]{escape(c['name'])}[/]: " if c.get("name") else ""
+        console.print(f"{label}{escape(c['claim'])}. {escape(c['evidence'])}", highlight=False)
     if record.get("study"):
         console.print(f"study: {record['study']}", highlight=False)
     console.print(f"done in {record['seconds']:.0f} s", highlight=False)

@@ -111,10 +111,18 @@ def plot_transition_graph(probability: xr.DataArray, usage: xr.DataArray) -> Fig
                 continue
             (x0, y0), (x1, y1) = pos[int(a)], pos[int(b)]
             ax.annotate(
-                "", xy=(x1, y1), xytext=(x0, y0),
-                arrowprops={"arrowstyle": "->", "lw": 0.5 + 4 * P[i, j], "alpha": 0.7,
-                            "connectionstyle": "arc3,rad=0.15", "shrinkA": 14, "shrinkB": 14},
-            )  # fmt: skip
+                "",
+                xy=(x1, y1),
+                xytext=(x0, y0),
+                arrowprops={
+                    "arrowstyle": "->",
+                    "lw": 0.5 + 4 * P[i, j],
+                    "alpha": 0.7,
+                    "connectionstyle": "arc3,rad=0.15",
+                    "shrinkA": 14,
+                    "shrinkB": 14,
+                },
+            )
     use = usage.reindex(region=regions).fillna(0).values
     for k, r in enumerate(regions):
         x, y = pos[int(r)]

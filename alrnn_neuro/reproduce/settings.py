@@ -71,7 +71,7 @@ class StimulusSettings:
     n_null: int
     rsa_n_perm: int
     rsa_n_boot: int
-    latent_dim: int = 6
+    latent_dim: int = 7
     folds: int = 2
     recipe_seeds: int = 2
     latent_dim_chosen: int = 0
@@ -158,20 +158,20 @@ def _plain(obj: Any) -> dict[str, Any]:
 STIMULUS = {
     "quick": StimulusSettings(
         name="quick",
-        n_trials=300,
+        n_trials=400,
         n_units=30,
-        pwl_units=(0, 2, 6),
+        latent_dim=7,
+        pwl_units=(0, 2, 7),
         n_seeds=1,
         folds=2,
         train_fractions=(0.3, 1.0),
         baselines=(),
-        epochs=100,
-        patience=20,
+        epochs=150,
+        patience=30,
         recipe_seeds=2,
-        chosen_epochs=150,
+        chosen_epochs=200,
         chosen_patience=40,
         n_null=100,
-        n_shuffles=20,
         rsa_n_perm=200,
         rsa_n_boot=200,
         control_seeds=(3001, 3002, 3003, 3004, 3005),
@@ -180,18 +180,18 @@ STIMULUS = {
         name="full",
         n_trials=500,
         n_units=30,
-        pwl_units=(0, 1, 2, 3, 6),
+        latent_dim=7,
+        pwl_units=(0, 1, 2, 3, 7),
         n_seeds=2,
         folds=3,
-        train_fractions=(0.2, 1.0),
+        train_fractions=(0.3, 1.0),
         baselines=("gru", "rnn"),
-        epochs=150,
+        epochs=200,
         patience=40,
         recipe_seeds=3,
         chosen_epochs=200,
         chosen_patience=40,
         n_null=200,
-        n_shuffles=40,
         rsa_n_perm=1000,
         rsa_n_boot=1000,
         control_seeds=tuple(range(3001, 3011)),

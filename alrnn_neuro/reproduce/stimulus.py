@@ -122,7 +122,7 @@ def reproduce_stimulus_selection(
         ds = simulate_stimulus_selection(
             n_trials=s.n_trials, n_units=s.n_units, seed=seed, lfp=False
         )
-    grid, base = ss.sweep_setup(s)
+    grid, base = ss.sweep_setup(s, ds)
     chosen = ss.recipe_config(s, ds)
     resolve_config(base, ds)  # a dataset the fit cannot use fails here, before anything is written
     root = common.prepare_out(out, identity, resume=resume)

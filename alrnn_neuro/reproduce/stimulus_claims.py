@@ -12,7 +12,9 @@ epoch_alignment    region/epoch AMI beyond its circular-shift null (p < ``epoch_
                    and above an untrained network's with the same inputs by the margin
 rule_routing       in at least ``routing.min_replicating_seeds`` model seeds: each rule's
                    stimulus region routes its relevant feature (weakest selectivity >=
-                   ``routing.min_selectivity``) beyond a rule-label shuffle null (p < alpha)
+                   ``routing.min_selectivity``) and the trials' regions follow the rule
+                   (:func:`~alrnn_neuro.analysis.rule_memory.routing_contrast` beyond its
+                   rule-label permutation null, p < alpha)
 slow_hold          the hold-epoch region depends on the rule (permutation p < alpha), its
                    slowest mode has ``|lambda| >= slow_hold.min_modulus``, and the rule reads
                    out of that mode on held-out trials (signed AUC >= ``slow_hold.min_auc``,
@@ -24,7 +26,10 @@ rsa                model vs recorded ``rsa.area`` in the ``rsa.segment`` epoch o
 =================  =============================================================================
 
 Regime and RSA claims are tested only on fits that beat the PSTH on held-out trials
-(``fit.min_bits_per_spike``); an unfitted model's structure is not a finding.
+(``fit.min_bits_per_spike``); an unfitted model's structure is not a finding. Routing and slow
+hold are claims about a *region*; they count only where the data need nonlinearity
+(``zero_insufficient``; :func:`~alrnn_neuro.reproduce.stimulus_session.gate_regime_claims`):
+a fitted model's ReLU units split its state by the rule on data from a linear system too.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +49,7 @@ from alrnn_neuro.analysis.routing import rule_routing
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
 from alrnn_neuro.analysis.rule_memory import (
     hold_region_dependence,
-    rule_shuffle_null,
+    routing_contrast,
     signed_rule_auc,
 )
 from alrnn_neuro.errors import AlrnnNeuroError
@@ -81,11 +87,14 @@ CRITERIA_TEXT = {
     "little_data": "sparse_suffices at the sweep's smallest training fraction",
     "epoch_alignment": "AMI(region, epoch) circular-shift p < epoch_alignment.alpha and at "
     "least epoch_alignment.min_gain_over_untrained above the untrained network's",
-    "rule_routing": "weakest rule's routing selectivity >= routing.min_selectivity and "
-    "rule-shuffle null p < alpha, in >= routing.min_replicating_seeds model seeds",
+    "rule_routing": "each rule's dominant stimulus region routes its feature (weakest "
+    "selectivity >= routing.min_selectivity) and the trials' regions follow the rule (rule "
+    "contrast beyond its label-permutation null, p < alpha), in >= "
+    "routing.min_replicating_seeds model seeds; counted only where zero_insufficient holds",
     "slow_hold": "hold region depends on the rule (permutation p < alpha); its slowest "
     "|lambda| >= slow_hold.min_modulus; held-out signed AUC >= slow_hold.min_auc and "
-    ">= slow_hold.min_gain_over_untrained above the untrained network's",
+    ">= slow_hold.min_gain_over_untrained above the untrained network's; counted only where "
+    "zero_insufficient holds",
     "rsa": "Holm p < alpha and similarity >= rsa.min_gain_over_untrained above the "
     "untrained network's (held-out trials, z0 bins excluded)",
 }
@@ -176,6 +185,10 @@ def fit_quality(fit: Any) -> tuple[bool, str]:
 def epoch_alignment_claim(fit: Any, untrained: Any, *, n_null: int, seed: int) -> ClaimResult:
     """Region/epoch AMI beyond its null and above an untrained network's (same inputs)."""
     c = criteria()["epoch_alignment"]
+    lat = fit.latents
+    labels = set(np.asarray(lat["epoch"].values)[np.asarray(lat["valid"].values, bool)].tolist())
+    if len(labels) < 2:
+        return ClaimResult.not_testable(f"the data have one epoch label only ({sorted(labels)})")
     ok, quality = fit_quality(fit)
     if not ok:
         return ClaimResult(holds=False, evidence=f"the model does not fit ({quality})")
@@ -206,13 +219,15 @@ def _epoch_ami(fit: Any, n_null: int, seed: int) -> tuple[float, float]:
 
 
 def routing_claim(fits: Sequence[Any], *, n_shuffles: int, seed: int) -> ClaimResult:
-    """Rule-set routing in each model seed against a rule-shuffle null; replication count."""
+    """Rule-set routing in each model seed against a rule-permutation null; replication count."""
     c = criteria()
     alpha, margin = c["calibration"]["alpha"], c["routing"]["min_selectivity"]
     lat0 = fits[0].latents
     names = list(fits[0].config.inputs)
-    if not set(SOUNDS) <= set(names) or not {"rule", "choice"} <= set(lat0.coords):
-        return ClaimResult.not_testable("the data lack the four sound inputs or rule/choice")
+    missing = [f"input {s!r}" for s in SOUNDS if s not in names]
+    missing += [f"trial label {c!r}" for c in ("rule", "choice") if c not in lat0.coords]
+    if missing:
+        return ClaimResult.not_testable(f"the data lack {', '.join(missing)}")
     per_fit = []
     for k, fit in enumerate(fits):
         ok, quality = fit_quality(fit)
@@ -225,27 +240,27 @@ def routing_claim(fits: Sequence[Any], *, n_shuffles: int, seed: int) -> ClaimRe
             per_fit.append({"holds": False, "why": str(error)})
             continue
         weakest = float(table["selectivity"].min())
-        null = rule_shuffle_null(fit.params, fit.latents, n_null=n_shuffles, seed=seed + k)
-        null = null[np.isfinite(null)]
-        p = float((1 + np.sum(null >= weakest - 1e-12)) / (1 + null.size))
+        test = routing_contrast(fit.params, fit.latents, names, n_null=n_shuffles, seed=seed + k)
+        p = test["p_value"]
         holds = bool(summary["pair_found"]) and weakest >= margin and p < alpha
-        q95 = float(np.quantile(null, 0.95)) if null.size else float("nan")
-        per_fit.append({"holds": holds, "weakest": weakest, "p": p, "q95": q95})
+        found = {"holds": holds, "weakest": weakest, "contrast": test["contrast"], "p": p}
+        per_fit.append({**found, "q95": test["null_95"]})
     n_holds = sum(r["holds"] for r in per_fit)
     need = min(c["routing"]["min_replicating_seeds"], len(fits))
-    weakest = [r["weakest"] for r in per_fit if "weakest" in r]
+    contrasts = [r["contrast"] for r in per_fit if "contrast" in r]
     ps = [r["p"] for r in per_fit if "p" in r]
     q95 = [r["q95"] for r in per_fit if "q95" in r]
     rows = "; ".join(
-        f"seed {k}: SI {r['weakest']:+.2f}, p {r['p']:.3g}, holds {r['holds']}"
+        f"seed {k}: weakest SI {r['weakest']:+.2f}, rule contrast {r['contrast']:+.2f} "
+        f"(p {r['p']:.3g}), holds {r['holds']}"
         if "weakest" in r
         else f"seed {k}: {r['why']}"
         for k, r in enumerate(per_fit)
     )
     return ClaimResult(
         holds=n_holds >= need,
-        effect=float(np.median(weakest)) if weakest else float("nan"),
-        effect_name="weakest rule's routing selectivity (median over model seeds)",
+        effect=float(np.median(contrasts)) if contrasts else float("nan"),
+        effect_name="rule contrast of the trials' routing selectivity (median over model seeds)",
         p_value=float(np.max(ps)) if ps else None,
         null_quantile=float(np.median(q95)) if q95 else None,
         evidence=f"{n_holds} of {len(fits)} model seeds route (need {need}); {rows}",
@@ -312,8 +327,10 @@ def rsa_claim(
     c = criteria()
     r, alpha = c["rsa"], c["calibration"]["alpha"]
     conditions = [name for name in r["conditions"] if name in ds.coords]
-    if "area" not in ds.coords or r["area"] not in set(np.asarray(ds["area"].values).astype(str)):
-        return ClaimResult.not_testable(f"no recorded unit is in {r['area']}")
+    areas = sorted(set(np.asarray(ds["area"].values).astype(str).tolist())) if "area" in ds.coords else []
+    if r["area"] not in areas:
+        where = f"the recorded units are in {areas}" if areas else "the units have no 'area'"
+        return ClaimResult.not_testable(f"{where}, none in {r['area']}")
     if len(conditions) < 2:
         return ClaimResult.not_testable(f"the data lack the condition labels {r['conditions']}")
     ok, quality = fit_quality(fit)
@@ -344,19 +361,38 @@ def rsa_claim(
     )
 
 
+class _ThinConditions(logging.Filter):
+    """Drops run_rsa's per-call warning about thin conditions (claims run RSA many times)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "have fewer than" not in str(record.msg)
+
+
+@contextmanager
+def _quiet_rsa():
+    rsa_log = logging.getLogger("alrnn_neuro.analysis.rsa.pipeline")
+    quiet = _ThinConditions()
+    rsa_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        rsa_log.removeFilter(quiet)
+
+
 def _rsa_row(fit, ds, conditions, n_perm, n_boot, seed) -> dict | None:
     r = criteria()["rsa"]
     try:
-        _, summary = run_rsa(
-            fit.latents,
-            ds,
-            conditions=conditions,
-            by="epoch",
-            n_perm=n_perm,
-            n_boot=n_boot,
-            seed=seed,
-            init_bins=_init_bins(fit),
-        )
+        with _quiet_rsa():
+            _, summary = run_rsa(
+                fit.latents,
+                ds,
+                conditions=conditions,
+                by="epoch",
+                n_perm=n_perm,
+                n_boot=n_boot,
+                seed=seed,
+                init_bins=_init_bins(fit),
+            )
     except AlrnnNeuroError as error:
         logger.info("RSA: %s", error)
         return None

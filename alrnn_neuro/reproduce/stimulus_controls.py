@@ -23,10 +23,12 @@ so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,13 @@ MODEL_CONTROLS = ("untrained", "one_epoch", "shuffled_rule")
 RECORD = "claims.json"
 
 
-def run_controls(root: Path, s: StimulusSettings) -> dict[str, Any]:
+def run_controls(
+    root: Path,
+    s: StimulusSettings,
+    *,
+    generators: Sequence[str] = tuple(SESSIONS),
+    seeds: Sequence[int] | None = None,
+) -> dict[str, Any]:
     """Evaluate every control session of ``s`` under ``root/controls`` (finished ones are kept).
 
     Parameters
@@ -63,6 +71,11 @@ def run_controls(root: Path, s: StimulusSettings) -> dict[str, Any]:
         The reproduction folder.
     s : StimulusSettings
         Session size, fit settings, control data seeds and ``workers``.
+    generators : sequence of str
+        Generators simulated (any of :data:`~alrnn_neuro.simulate.generators.GENERATOR_NAMES`;
+        those of :data:`SESSIONS` by default; the sweep runs for all but ``no_routing``).
+    seeds : sequence of int, optional
+        Data seeds (default ``s.control_seeds``).
 
     Returns
     -------
@@ -72,8 +85,8 @@ def run_controls(root: Path, s: StimulusSettings) -> dict[str, Any]:
     folder = Path(root) / "controls"
     folder.mkdir(parents=True, exist_ok=True)
     todo, records = [], {}
-    for generator in SESSIONS:
-        for seed in s.control_seeds:
+    for generator in generators:
+        for seed in s.control_seeds if seeds is None else seeds:
             name = f"{generator}-{seed}"
             done = folder / name / RECORD
             if done.is_file():
@@ -95,7 +108,8 @@ def run_controls(root: Path, s: StimulusSettings) -> dict[str, Any]:
 
 def _control_session_task(task: tuple[str, int, str, StimulusSettings]) -> dict[str, Any]:
     generator, seed, workdir, s = task
-    return control_session(generator, seed, Path(workdir), s)
+    # the baselines are reported on the reproduction's own session, never claimed: skip them
+    return control_session(generator, seed, Path(workdir), dataclasses.replace(s, baselines=()))
 
 
 def control_session(generator: str, seed: int, workdir: Path, s: StimulusSettings) -> dict:
@@ -113,7 +127,8 @@ def control_session(generator: str, seed: int, workdir: Path, s: StimulusSetting
         ds = simulate_stimulus_selection(
             n_trials=s.n_trials, n_units=s.n_units, seed=seed, lfp=False, generator=generator
         )
-        outcome = ss.evaluate_session(ds, workdir, s, seed=seed, with_sweep=SESSIONS[generator])
+        with_sweep = SESSIONS.get(generator, True)
+        outcome = ss.evaluate_session(ds, workdir, s, seed=seed, with_sweep=with_sweep)
         controls = {}
         if generator == "pwl":
             controls = ss.model_control_claims(ds, outcome, s, seed=seed)

@@ -37,6 +37,8 @@ RECIPE_FILE = (
 #: claims about a fitted model (re-evaluated on the model controls)
 MODEL_CLAIMS = ("epoch_alignment", "rule_routing", "slow_hold", "rsa")
 SELECTION_CLAIMS = ("zero_insufficient", "sparse_suffices", "little_data")
+#: claims about a region of the fitted model, counted only where nonlinearity is needed
+REGIME_CLAIMS = ("rule_routing", "slow_hold")
 
 
 @dataclass
@@ -49,8 +51,11 @@ class SessionOutcome:
     sweep_dir: Path | None = None
 
 
-def sweep_setup(s: StimulusSettings) -> tuple[SweepGrid, FitConfig]:
-    """The k-fold nonlinearity sweep of a setting: grid and base config (AL-RNN cells)."""
+def sweep_setup(s: StimulusSettings, ds: xr.Dataset | None = None) -> tuple[SweepGrid, FitConfig]:
+    """The k-fold nonlinearity sweep of a setting: grid and base config (AL-RNN cells).
+
+    With ``ds``, ``init_bins`` is shrunk to its trial length (:func:`fit_trial_length`).
+    """
     base = FitConfig(
         latent_dim=s.latent_dim,
         pwl_units=0,
@@ -68,7 +73,7 @@ def sweep_setup(s: StimulusSettings) -> tuple[SweepGrid, FitConfig]:
         latent_dims=(s.latent_dim,),
         folds=s.folds,
     )
-    return grid, base
+    return grid, base if ds is None else fit_trial_length(base, ds)
 
 
 def recipe_config(s: StimulusSettings, ds: xr.Dataset) -> FitConfig:
@@ -128,7 +133,7 @@ def evaluate_session(
     claims: dict[str, ClaimResult] = {}
     sweep_dir = None
     if with_sweep:
-        grid, base = sweep_setup(s)
+        grid, base = sweep_setup(s, ds)
         sweep_dir = Path(workdir) / "sweep"
         run_sweep(ds, grid, base, out=sweep_dir, resume=sweep_dir.exists())
         claims.update(
@@ -143,8 +148,34 @@ def evaluate_session(
     if fits is None:
         fits = [fit(ds, chosen.replace(seed=k)) for k in range(s.recipe_seeds)]
     untrained = initial_fit(ds, chosen)
-    claims.update(model_claims(ds, fits, untrained, s, seed=seed))
+    claims.update(gate_regime_claims(model_claims(ds, fits, untrained, s, seed=seed), claims))
     return SessionOutcome(claims, fits, untrained, sweep_dir)
+
+
+def gate_regime_claims(
+    found: dict[str, ClaimResult], selection: dict[str, ClaimResult]
+) -> dict[str, ClaimResult]:
+    """Regime claims hold only where the data need nonlinearity (``zero_insufficient``).
+
+    A fitted AL-RNN's ReLU units can always split its state by the rule, also on data from a
+    linear system; a routing or rule-holding *region* is a finding about the recordings only
+    when P = 0 is insufficient for them. Where the selection claim was tested and failed,
+    :data:`REGIME_CLAIMS` do not hold (their own statistics stay in the evidence); where no
+    sweep ran, they stand as measured and say so.
+    """
+    need = selection.get("zero_insufficient")
+    out = dict(found)
+    for name in REGIME_CLAIMS:
+        claim = found.get(name)
+        if claim is None or claim.holds is None:
+            continue
+        if need is None or need.holds is None:
+            note = "the need for nonlinearity was not tested (no sweep); "
+            out[name] = dataclasses.replace(claim, evidence=note + claim.evidence)
+        elif not need.holds:
+            note = "does not count: the data do not need nonlinearity (P = 0 is not insufficient); "
+            out[name] = dataclasses.replace(claim, holds=False, evidence=note + claim.evidence)
+    return out
 
 
 def model_claims(
@@ -183,7 +214,7 @@ def model_control_claims(
     if "rule" in ds.coords:
         shuffled_ds, fits, base = shuffle_rule(ds, outcome.fits, untrained, seed)
         out["shuffled_rule"] = model_claims(shuffled_ds, fits, base, s, seed=seed)
-    return out
+    return {name: gate_regime_claims(found, outcome.claims) for name, found in out.items()}
 
 
 def shuffle_rule(ds: xr.Dataset, fits: list[FitResult], untrained: FitResult, seed: int):

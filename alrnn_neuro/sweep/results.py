@@ -20,8 +20,15 @@ from alrnn_neuro.training import rundir as rd
 logger = logging.getLogger(__name__)
 
 DIMS = ("model", "pwl_units", "seed", "train_fraction", "latent_dim")
-VARIABLES = ("test_bits_per_spike", "test_accuracy", "test_loss", "val_loss", "regions_used",
-             "primitives_found", "fit_seconds")  # fmt: skip
+VARIABLES = (
+    "test_bits_per_spike",
+    "test_accuracy",
+    "test_loss",
+    "val_loss",
+    "regions_used",
+    "primitives_found",
+    "fit_seconds",
+)
 #: metrics where higher is better (the others are losses)
 HIGHER_IS_BETTER = ("test_bits_per_spike", "test_accuracy")
 
@@ -64,9 +71,13 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
     if not (root / SWEEP_FILE).is_file():
         raise RunDirError(f"{root} holds no {SWEEP_FILE}; fix: run the sweep there first")
     grid = SweepGrid.from_dict(rd.read_json(root / SWEEP_FILE)["grid"])
-    coords = {"model": list(grid.models), "pwl_units": list(grid.pwl_units),
-              "seed": list(grid.seeds), "train_fraction": list(grid.train_fractions),
-              "latent_dim": list(grid.latent_dims)}  # fmt: skip
+    coords = {
+        "model": list(grid.models),
+        "pwl_units": list(grid.pwl_units),
+        "seed": list(grid.seeds),
+        "train_fraction": list(grid.train_fractions),
+        "latent_dim": list(grid.latent_dims),
+    }
     shape = tuple(len(coords[d]) for d in DIMS)
     values = {name: np.full(shape, np.nan) for name in VARIABLES}
     folds: dict[Cell, list[dict[str, float] | None]] = {}
