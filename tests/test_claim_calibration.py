@@ -19,13 +19,16 @@ null (epoch_alignment)            10 bins) independent of epochs of trial-varyin
                                   unequal held-out trials per condition
 ================================  ==============================================================
 
-Checks. A p-value is valid when P(p <= alpha) <= alpha. For a continuous statistic the
-p-values must be U(0, 1): a two-sided Kolmogorov-Smirnov test against U(0, 1). The AMI and
-routing statistics are discrete (few regions, few rule levels: many null draws tie with the
-observed value, and ties count against the observed), so their p-values are conservative and
-only super-uniformity can be asked: the rejection rate at alpha = 0.05 (counting p <= alpha,
-stricter than the claims' p < alpha) is at most alpha + 3 binomial standard errors, and a
-one-sided KS test of F(x) <= x (``alternative="greater"``) does not reject. Permutation counts
+Checks. A p-value is valid when P(p <= alpha) <= alpha. Every permutation statistic here is
+discrete (AMI and routing: few regions and rule levels; tau-a: a grid of 2/378 for 8
+conditions), so null draws tie with the observed value, ties count against it, and the
+p-values are conservative: only super-uniformity can be asked. The rejection rate at
+alpha = 0.05 (counting p <= alpha, stricter than the claims' p < alpha) must be at most
+alpha + 3 binomial standard errors, and a one-sided Kolmogorov-Smirnov test of F(x) <= x
+(``alternative="greater"``) must not reject. The held-out AUC is continuous: it must be
+centred on 0.5 (mean within 3 standard errors), its Mann-Whitney p-values must pass a
+two-sided KS test against U(0, 1), and ``auc >= slow_hold.min_auc`` must fire at a rate
+<= alpha + 3 standard errors. Permutation counts
 are kept small (19 or 99): a permutation p-value is valid for any count, so this changes only
 the p-value's grid, not its calibration.
 
@@ -34,7 +37,8 @@ the same check and asserts that it fails, so the checks have teeth.
 
 Seeds are fixed (deterministic tests) but not chosen: the tolerances make a false failure of a
 calibrated statistic rare for any seed (KS p > 0.001 fails with probability <= 0.001; the
-3-standard-error band about 0.1-0.3 %), and the variants fail by orders of magnitude.
+3-standard-error band about 0.1-0.3 %), the variants fail by orders of magnitude, and every
+check was rerun with other seeds with the same outcome.
 
 Finding: the circular-shift null of ``alignment_scores`` is anti-conservative for sticky
 region sequences (see :func:`test_circular_shift_p_is_valid_for_sticky_regions`).
@@ -231,8 +235,8 @@ def test_signed_auc_threshold_is_an_alpha_level_test_at_30_held_out_trials():
 def test_sign_free_auc_fails_the_centring_and_threshold_checks(aucs_at_90):
     """Teeth: ``hold_mode``'s max(auc, 1 - auc), the rule read out with its sign chosen on the
     same trials, is not centred on 0.5 at 90 held-out trials (same draws as above), and with
-    12 held-out trials (200 draws) it passes the 0.75 threshold at ~0.18 (exact), far above
-    alpha."""
+    12 held-out trials (200 draws) it passes the 0.75 threshold at 0.15-0.2 (exact 0.18 for a
+    6/6 split), far above alpha."""
     min_auc = criteria()["slow_hold"]["min_auc"]
     _, sign_free, counts = aucs_at_90
     assert not centred_on_chance(sign_free)
@@ -293,8 +297,9 @@ def routing_draws():
 def test_routing_p_is_valid_when_regions_ignore_the_rule(routing_draws):
     """Rule-shuffle p of the weakest selectivity, 200 draws of 40 trials: discrete and
     conservative (both rule levels often share the dominant stimulus region, so null draws
-    tie with the observed value), so rejection rate <= alpha + 3 SE and KS super-uniformity.
-    The p is the claim's own: ``routing_claim`` on the first draw gives the same value."""
+    tie with the observed value), so rejection rate <= alpha + 3 SE and KS super-uniformity
+    (measured: no p <= 0.05 in 200 draws, mean p 0.76). The p is the claim's own:
+    ``routing_claim`` on the first draw, without the memo, gives the same value."""
     weakest, nulls, (params, ds) = routing_draws
     p = np.array([routing_p(w, n) for w, n in zip(weakest, nulls, strict=True)])
     assert is_valid(p)
@@ -466,21 +471,22 @@ def rsa_p(seed: int, distance: str, draws: int = 200) -> tuple[np.ndarray, np.nd
 
 
 @pytest.mark.slow
-def test_rsa_p_is_uniform_when_model_and_recorded_structures_are_independent():
-    """Crossnobis RDMs, Kendall tau-a, held-out trials (the claim's settings), 200 draws:
-    the raw permutation p passes a two-sided KS test against U(0, 1) (tau-a of continuous
-    RDMs rarely ties; the 1/100 grid is far below the KS resolution at 200 draws) and the
-    Holm-corrected p the claim uses rejects at rate <= alpha + 3 SE."""
+def test_rsa_p_is_valid_when_model_and_recorded_structures_are_independent():
+    """Crossnobis RDMs, Kendall tau-a, held-out trials (the claim's settings), 200 draws: the
+    raw permutation p is valid (rejection rate <= alpha + 3 SE, KS super-uniformity; tau-a
+    of 8 conditions lies on a grid of 2/378, so null draws tie with the observed value and p
+    is slightly conservative: a two-sided KS test rejects at 1000 draws, mean p 0.52) and the
+    Holm-corrected p the claim uses rejects (p < alpha) at rate <= alpha + 3 SE."""
     raw, holm = rsa_p(seed=501, distance="crossnobis")
-    assert stats.kstest(raw, "uniform").pvalue > KS_P
+    assert is_valid(raw)
     assert np.mean(holm < ALPHA) <= ALPHA + tolerance(ALPHA, holm.size)
 
 
 @pytest.mark.slow
-def test_rsa_with_biased_distances_fails_the_uniformity_check():
+def test_rsa_with_biased_distances_fails_the_validity_check():
     """Teeth: squared Euclidean (not cross-validated) RDMs of both model and data carry the
     noise bias 1/n_i + 1/n_j of the unequal trial counts, a shared structure no condition
-    permutation removes: the same p-values are far from uniform."""
+    permutation removes: the same p-values fail the validity check."""
     raw, _ = rsa_p(seed=502, distance="sqeuclidean")
-    assert stats.kstest(raw, "uniform").pvalue < KS_P
-    assert np.mean(raw <= ALPHA) > ALPHA + tolerance(ALPHA, raw.size)
+    assert not is_valid(raw)
+    assert stats.kstest(raw, "uniform", alternative="greater").pvalue < KS_P
