@@ -283,6 +283,11 @@ def slow_hold_claim(
         return ClaimResult(holds=False, evidence=f"the model does not fit ({quality})")
     dependence = hold_region_dependence(lat, n_null=n_null, seed=seed)
     trained = _held_out_auc(fit, ds, tuple(h["init_epochs"]))
+    if trained["n_test"] < h["min_held_out_trials"]:
+        return ClaimResult.not_testable(
+            f"{trained['n_test']} held-out trials reach the hold epoch; the AUC needs >= "
+            f"{h['min_held_out_trials']} (slow_hold.min_held_out_trials)"
+        )
     baseline = _held_out_auc(untrained, ds, tuple(h["init_epochs"]))
     gain = trained["auc"] - baseline["auc"]
     holds = (
