@@ -332,7 +332,9 @@ def rsa_claim(
     c = criteria()
     r, alpha = c["rsa"], c["calibration"]["alpha"]
     conditions = [name for name in r["conditions"] if name in ds.coords]
-    areas = sorted(set(np.asarray(ds["area"].values).astype(str).tolist())) if "area" in ds.coords else []
+    areas = []
+    if "area" in ds.coords:
+        areas = sorted(set(np.asarray(ds["area"].values).astype(str).tolist()))
     if r["area"] not in areas:
         where = f"the recorded units are in {areas}" if areas else "the units have no 'area'"
         return ClaimResult.not_testable(f"{where}, none in {r['area']}")
