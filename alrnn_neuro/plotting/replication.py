@@ -51,8 +51,8 @@ def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
             f"rates lacks the columns {missing}; fix: pass the table of pooled_rates(report)"
         )
     panels = list(rates.groupby(["latent_dim", "train_fraction"], sort=False, dropna=False))
-    width = 4.6 * len(panels) if sweep else 6.0
-    fig = Figure(figsize=(max(width, 5.0), 3.8), constrained_layout=True)
+    width = 6.5 * len(panels) if sweep else 6.5
+    fig = Figure(figsize=(width, 4.0), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(1, len(panels) if sweep else 1, squeeze=False)[0])
     if sweep:
@@ -62,17 +62,19 @@ def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
             ax.set_title(f"M = {m}{size}", fontsize=10)
     else:
         _bars(axes[0], rates)
-    fig.suptitle("replication across model seeds: share of fits in which a finding holds")
+    fig.suptitle(
+        "replication across model seeds: share of fits in which a finding holds", fontsize=10
+    )
     return fig
 
 
 def _rate_vs_p(ax: Axes, rows: pd.DataFrame) -> None:
     pwl = np.sort(rows["pwl_units"].unique())
     findings = list(dict.fromkeys(rows["finding"]))
-    offsets = np.linspace(-0.12, 0.12, len(findings))
+    offsets = np.linspace(-0.2, 0.2, len(findings))
     for k, finding in enumerate(findings):
         sub = rows[rows["finding"] == finding].set_index("pwl_units").reindex(pwl)
-        x = pwl + offsets[k]
+        x = np.arange(len(pwl)) + offsets[k]  # P as categories: P = M need not sit far right
         ax.plot(x, sub["rate"].to_numpy(dtype=float), "-o", ms=4, label=finding)
         for xi, r in zip(x, sub.itertuples(), strict=True):
             if r.n_testable and r.n_testable > 0:
@@ -84,11 +86,11 @@ def _rate_vs_p(ax: Axes, rows: pd.DataFrame) -> None:
                     xytext=(0, 4),
                     ha="center",
                 )
-    ax.set_xticks(pwl)
+    ax.set_xticks(np.arange(len(pwl)), [f"{p:g}" for p in pwl])
     ax.set_xlabel("PWL units P")
     ax.set_ylabel("replication rate (holds / testable fits)")
     ax.set_ylim(-0.05, 1.12)
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _bars(ax: Axes, rates: pd.DataFrame) -> None:
