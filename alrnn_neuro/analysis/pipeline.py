@@ -62,7 +62,9 @@ class AnalysisResult:
         ``n_cycles``, ``n_stable``, ``region_sequences``, ``epochs``, ``method``),
         ``gating`` (detected gates: ``input``, ``target``, ``epoch``, ``region_before`` /
         ``_after``, ``gain_ratio``, ``p_flip``), ``skipped_detectors`` (name -> reason),
-        ``n_fits`` (how many fits the findings rest on: 1), ``note``.
+        ``n_fits`` (how many fits the findings rest on: 1), ``replication`` (says that
+        replication across seeds is untested; see :mod:`alrnn_neuro.analysis.replication`),
+        ``note``.
     params : ALRNNParams
         The analysed model.
     latents : xr.Dataset

@@ -47,6 +47,8 @@ __all__ = ["FINDINGS", "match_regions", "region_profiles", "replication_table"]
 FINDINGS = ("epoch_regions", "integration", "gating", "rule_routing", "slow_hold")
 SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 HOLD_MODULUS, HOLD_AUC = 0.95, 0.75
+#: primitive, the record key of its region, the record key of its effect
+PRIMITIVE_KEYS = (("integration", "region", "eigenvalue"), ("gating", "region_after", "gain_ratio"))
 
 
 def region_profiles(latents: xr.Dataset, condition: str | None = "rule") -> xr.DataArray:
@@ -142,9 +144,9 @@ def replication_table(
     -------
     table : xr.Dataset
         dims ``fit``, ``finding``: ``found`` (bool; False where not testable), ``testable``
-        (bool), ``effect`` (float: AMI, eigenvalue, selectivity or AUC), ``region`` (the
-        reference region matched to the fit's region carrying the finding; -1 if none);
-        ``integration_same_region`` (fit).
+        (bool), ``effect`` (float: AMI, eigenvalue, gain ratio, selectivity or AUC),
+        ``region`` (the reference region matched to the fit's region carrying the finding;
+        -1 if none); ``integration_same_region`` (fit).
     summary : dict
         Per finding: ``n_fits``, ``n_testable``, ``n_found``, ``rate`` (found / testable) and
         ``same_region_rate`` for integration; ``n_fits`` overall.
@@ -207,17 +209,25 @@ def _findings(fit, analysis: AnalysisResult, matched: dict[int, int], alpha: flo
     p = analysis.summary.get("epoch_p")
     ami = analysis.summary.get("epoch_ami")
     out["epoch_regions"] = _row(p is not None, p is not None and p < alpha, ami, -1)
-    for kind in ("integration", "gating"):
+    for kind, region_key, effect_key in PRIMITIVE_KEYS:
         hits = [r for r in analysis.primitives if r["primitive"] == kind and r.get("detected")]
         tested = any(r["primitive"] == kind for r in analysis.primitives)
-        region_key = "region" if kind == "integration" else "region_after"
-        best = max(hits, key=lambda r: r.get("occupancy") or r.get("gain_ratio") or 0, default={})
+        best = max(hits, key=lambda r: _strength(kind, r), default={})
         region = matched.get(int(best[region_key]), -1) if best else -1
-        effect = best.get("eigenvalue", best.get("gain_ratio", np.nan)) if best else np.nan
+        effect = best.get(effect_key) if best else np.nan
         out[kind] = _row(tested, bool(hits), effect, region)
     out["rule_routing"] = _routing(fit, analysis, matched)
     out["slow_hold"] = _hold(fit, analysis, matched)
     return out
+
+
+def _strength(kind: str, record: dict) -> float:
+    """Which detected row of a primitive is reported: the most occupied integrating region,
+    the gate that changes the gain most (either way)."""
+    value = record.get("occupancy" if kind == "integration" else "gain_ratio")
+    if value is None or not np.isfinite(value) or value <= 0:
+        return 0.0
+    return float(value) if kind == "integration" else abs(float(np.log(value)))
 
 
 def _routing(fit, analysis: AnalysisResult, matched: dict[int, int]) -> dict:

@@ -17,6 +17,13 @@ from alrnn_neuro.models.params import region_labels
 
 __all__ = ["alignment_record", "cycle_summary", "gating_summary", "summarize"]
 
+#: what a one-fit analysis says about replication (it rests on one model seed)
+SINGLE_FIT = (
+    "untested: these findings rest on one fit (one model seed); another seed may solve the "
+    "task another way. Test it: fit the same config with several --seed values and run "
+    "`alrnn-neuro analyze RUN0 RUN1 RUN2 ...` (or `alrnn-neuro analyze SWEEP_DIR`)"
+)
+
 GATING_KEYS = (
     "input",
     "target",
@@ -97,6 +104,7 @@ def summarize(
         "n_primitives_tested": len(primitives),
         "skipped_detectors": skipped,
         "n_fits": 1,
+        "replication": SINGLE_FIT,
         "note": "one region (P = 0: linear RNN)" if n_pwl == 0 else "",
     }
 

@@ -6,7 +6,14 @@ into ``--out`` (default ``RUN_DIR/analysis``). Everything is computed before any
 written, so a bad input leaves no files behind. ``--gate-inputs a,b`` restricts the gating
 test to those input channels (default: every channel with onsets; ``none`` skips it).
 ``--trial-vars a,b`` scores those trial coords (any, e.g. ``signed_coherence``) against the
-regions instead of the default list.
+regions instead of the default list. One run's findings rest on one fit: the output says so.
+
+Several fits of one configuration -- ``alrnn-neuro analyze RUN0 RUN1 RUN2`` (run dirs that
+differ only in ``--seed``) or ``alrnn-neuro analyze SWEEP_DIR`` (every M x P x train
+fraction x fold of a sweep, across its model seeds) -- give a replication table instead:
+``replication.csv``, ``replication.json`` and ``replication.png`` in ``--out`` (default
+``SWEEP_DIR/replication``, or ``replication/`` beside the runs); see
+:mod:`alrnn_neuro.cli.analyze_replication`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro.cli.analyze_replication import analyze_replication, check_run_dir, is_sweep
 from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
 from alrnn_neuro.cli.options import OVERWRITE, seed_option
 from alrnn_neuro.cli.outputs import refuse_earlier_output
@@ -31,11 +39,22 @@ ANALYSIS_OUTPUTS = ("regimes.nc", "dynamics.nc", "primitives.json", "alignment.j
 
 @on_interrupt(nothing_written)
 def analyze_command(
-    run_dir: Path = typer.Argument(..., help="Run directory written by `alrnn-neuro fit`."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="A run directory of `alrnn-neuro fit`; or several (same config, other --seed), "
+        "or a sweep folder: a replication table across seeds.",
+        metavar="RUN_DIR... | SWEEP_DIR",
+        show_default=False,
+    ),
     dataset: Path = typer.Option(
         None, "--dataset", help="Dataset the run was fitted to (default: path in config.json)."
     ),
-    out: Path = typer.Option(None, "--out", help="Output folder (default RUN_DIR/analysis)."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Output folder (default RUN_DIR/analysis; SWEEP_DIR/replication; replication/ "
+        "beside several runs).",
+    ),
     n_null: int = typer.Option(
         200, "--n-null", min=0, max=MAX_NULL, help="Null draws for p-values."
     ),
@@ -52,11 +71,11 @@ def analyze_command(
         help="Comma-separated input channels tested for integration (default: all).",
     ),
     max_period: int = typer.Option(
-        3,
+        None,
         "--max-period",
         min=1,
         max=MAX_PERIOD,
-        help="Search cycles of periods 2..N (1: fixed points only).",
+        help="Search cycles of periods 2..N (1: fixed points only) [default: 3].",
     ),
     overwrite: bool = OVERWRITE,
     trial_vars: str = typer.Option(
@@ -66,19 +85,42 @@ def analyze_command(
         "context, choice, target, correct, condition, stimulus when present).",
     ),
 ) -> None:
-    """Analyse the linear regimes of a fitted AL-RNN and write tables and figures."""
+    """Analyse the linear regimes of a fitted AL-RNN (or their replication across seeds)."""
     from alrnn_neuro.analysis import analyze_run, write_analysis
 
+    if len(paths) > 1 or is_sweep(paths[0]):
+        single = {
+            "--gate-inputs": gate_inputs,
+            "--max-period": max_period,
+            "--trial-vars": trial_vars,
+        }
+        analyze_replication(
+            paths,
+            [name for name, value in single.items() if value is not None],
+            dataset=dataset,
+            out=out,
+            n_null=n_null,
+            seed=seed,
+            figures=figures,
+            overwrite=overwrite,
+            evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
+        )
+        return
+    run_dir = paths[0]
+    check_run_dir(run_dir)
     target = out if out is not None else run_dir / "analysis"
     refuse_earlier_output(target, overwrite, ANALYSIS_OUTPUTS, "an earlier analysis")
     console = Console()
     result = analyze_run(
-        run_dir, dataset, n_null=n_null, seed=seed,
+        run_dir,
+        dataset,
+        n_null=n_null,
+        seed=seed,
         gate_inputs=_channels(gate_inputs, "--gate-inputs"),
         evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
-        cycle_periods=tuple(range(2, max_period + 1)),
+        cycle_periods=tuple(range(2, (3 if max_period is None else max_period) + 1)),
         trial_variables=_trial_variables(trial_vars),
-    )  # fmt: skip
+    )
     draw = None
     if figures:
         from alrnn_neuro.plotting import plot_analysis
@@ -156,6 +198,7 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
     if s["note"]:
         console.print(f"note: {escape(str(s['note']))}", highlight=False)
+    console.print(f"replication: {escape(str(s['replication']))}", highlight=False)
     console.print(f"wrote {n_files} files to {escape(str(target))}", highlight=False)
 
 

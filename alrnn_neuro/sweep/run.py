@@ -2,8 +2,9 @@
 
 Layout of ``out``::
 
-    sweep.json          grid, base config, dataset fingerprint (and task name), the split seed
-                        and the held-out trials (``test_trials``, or ``fold_test_trials``)
+    sweep.json          grid, base config, dataset fingerprint and file path (and task name),
+                        the split seed and the held-out trials (``test_trials``, or
+                        ``fold_test_trials``)
     dataset.h5          only for ``alrnn-neuro sweep TASK``: the generated task dataset
     cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
                         (test metrics, fit time, ``primitives_found``) + ``trial_scores.nc``
@@ -171,7 +172,8 @@ def run_sweep(
     created = not root.exists()
     try:
         root = Path(out)
-        held_out = _prepare_out(root, ds, grid, base, resume, split_seed)
+        path = None if isinstance(source, xr.Dataset) else str(Path(source).resolve())
+        held_out = _prepare_out(root, ds, grid, base, resume, split_seed, path)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
         tasks = []
@@ -348,9 +350,19 @@ def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
 
 
 def _prepare_out(
-    root: Path, ds: xr.Dataset, grid: SweepGrid, base: FitConfig, resume: bool, split_seed: int
+    root: Path,
+    ds: xr.Dataset,
+    grid: SweepGrid,
+    base: FitConfig,
+    resume: bool,
+    split_seed: int,
+    path: str | None = None,
 ) -> list[np.ndarray]:
-    """Check or write ``sweep.json``; return the held-out trial ids of each fold."""
+    """Check or write ``sweep.json``; return the held-out trial ids of each fold.
+
+    ``path`` (the dataset file, if the sweep was given one) is recorded so that
+    ``alrnn-neuro analyze SWEEP_DIR`` finds the inputs.
+    """
 
     resolved = resolve_config(base, ds)
     fingerprint = dataset_fingerprint(ds)
@@ -367,6 +379,7 @@ def _prepare_out(
         "fingerprint": fingerprint,
         "n_trials": int(ds.sizes["trial"]),
         "task": str(ds.attrs.get("task", "")),
+        "path": path or "",
     }
     record = {"grid": grid.to_dict(), "base_config": base.to_dict(), "data": data, "split": split}
     if grid.folds == 1:
