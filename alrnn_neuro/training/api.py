@@ -254,7 +254,14 @@ def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitRe
         if mode == "new":
             run.mkdir(parents=True, exist_ok=True)
             rd.clear_run_dir(run)  # --overwrite: the old run goes only now, after all checks
-            rd.write_split(run / rd.SPLIT, session.split, run_id)
+            rd.write_split(
+                run / rd.SPLIT,
+                session.split,
+                run_id,
+                split_seed=session.config.split_seed,
+                fractions=session.config.split,
+                conditions=session.config.conditions,
+            )
         else:  # resuming (maybe with more epochs): the run is unfinished until it ends again
             (run / rd.METRICS).unlink(missing_ok=True)
         rd.write_json(run / rd.CONFIG, session.record)
