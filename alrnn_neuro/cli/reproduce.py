@@ -26,6 +26,7 @@ from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
+from alrnn_neuro.training.progress import CellProgress
 
 TARGETS = ("stimulus-selection", "tasks")
 
@@ -45,7 +46,9 @@ def describe_interrupted_reproduction(
 
 @on_interrupt(describe_interrupted_reproduction)
 def reproduce_command(
-    target: str = typer.Argument(..., help="stimulus-selection | tasks"),
+    target: str = typer.Argument(
+        ..., help="stimulus-selection (sweep, regimes, RSA, claims) | tasks (classic tasks, suite)."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder (see docs/reproduce.md)."),
     quick: bool = typer.Option(False, "--quick", help="Small setting: minutes on 2 CPU cores."),
     dataset: Path = typer.Option(
@@ -88,15 +91,19 @@ def reproduce_command(
     command = "alrnn-neuro " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = Console()
     console.print(f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]", highlight=False)
-    if target == "stimulus-selection":
-        from alrnn_neuro.reproduce.stimulus import reproduce_stimulus_selection
+    options = {"settings": chosen, "seed": seed, "resume": resume, "command": command}
+    display = CellProgress(Console(stderr=True))
+    try:
+        if target == "stimulus-selection":
+            from alrnn_neuro.reproduce.stimulus import reproduce_stimulus_selection
 
-        record = reproduce_stimulus_selection(out, settings=chosen, dataset=dataset, seed=seed,
-                                              resume=resume, command=command)  # fmt: skip
-    else:
-        from alrnn_neuro.reproduce.tasks import reproduce_tasks
+            record = reproduce_stimulus_selection(out, dataset=dataset, progress=display, **options)
+        else:
+            from alrnn_neuro.reproduce.tasks import reproduce_tasks
 
-        record = reproduce_tasks(out, settings=chosen, seed=seed, resume=resume, command=command)
+            record = reproduce_tasks(out, progress=display, **options)
+    finally:
+        display.stop()
     print_claims(console, record)
 
 

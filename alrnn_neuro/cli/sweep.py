@@ -34,6 +34,7 @@ from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import max_threads, seed_option
 from alrnn_neuro.errors import ConfigError, OutputError
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.progress import CellProgress
 
 
 def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -> str:
@@ -134,18 +135,23 @@ def sweep_command(
     console.print(
         f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
     )
-    results = run_sweep(
-        source,
-        grid,
-        base,
-        out=out,
-        executor=executor,
-        scheduler=scheduler,
-        workers=workers,
-        resume=resume,
-        dashboard=dashboard,
-        split_seed=base.split_seed,
-    )
+    display = CellProgress(Console(stderr=True))
+    try:
+        results = run_sweep(
+            source,
+            grid,
+            base,
+            out=out,
+            executor=executor,
+            scheduler=scheduler,
+            workers=workers,
+            resume=resume,
+            dashboard=dashboard,
+            split_seed=base.split_seed,
+            progress=display,
+        )
+    finally:
+        display.stop()
     _table(console, summarize(results))
     if "test_bits_per_spike" in results and "alrnn" in grid.models:
         console.print(f"test P as inference: alrnn-neuro select {out}", highlight=False)

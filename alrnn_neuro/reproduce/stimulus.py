@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def reproduce_stimulus_selection(
     seed: int = 2014,
     resume: bool = False,
     command: str = "",
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the whole stimulus-selection reproduction into ``out``.
 
@@ -75,6 +77,8 @@ def reproduce_stimulus_selection(
         Continue a reproduction with the same settings in ``out`` (finished cells are kept).
     command : str
         The command line, recorded in ``reproduce.json``.
+    progress : callable, optional
+        The sweep's progress callback (see :func:`~alrnn_neuro.sweep.run_sweep`).
 
     Returns
     -------
@@ -119,7 +123,7 @@ def reproduce_stimulus_selection(
     if not data.is_file():
         save_dataset(ds, data)
     tick = time.perf_counter()
-    results = common.sweep(data, grid, base, root / "sweep", s.workers)
+    results = common.sweep(data, grid, base, root / "sweep", s.workers, progress)
     times["sweep"] = time.perf_counter() - tick
     tick = time.perf_counter()
     fit = _chosen_model(ds, chosen, root / "model", data)

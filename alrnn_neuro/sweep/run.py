@@ -81,6 +81,8 @@ logger = logging.getLogger(__name__)
 
 #: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
 EXECUTORS = ("local", "dask")
+#: ``run_sweep(progress=...)``: called with the progress dict (see :func:`run_sweep`)
+ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 def run_sweep(
@@ -98,6 +100,7 @@ def run_sweep(
     dashboard: bool = False,
     folds: int | None = None,
     split_seed: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -139,6 +142,11 @@ def run_sweep(
     split_seed : int, optional
         Seed of the held-out trials (test split or fold assignment), independent of the model
         seeds; default ``base_config.split_seed``.
+    progress : callable, optional
+        Called before the first fit and after every finished group with a dict: ``sweep``
+        (the folder), ``done`` and ``total`` (cells of the grid, finished ones included),
+        ``cells`` (names just finished) and ``dashboard`` (the dask dashboard's address, or
+        None); :class:`~alrnn_neuro.training.progress.CellProgress` shows it.
 
     Returns
     -------
@@ -174,6 +182,8 @@ def run_sweep(
         held_out = _prepare_out(root, ds, grid, base, resume, split_seed)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
+        report = _reporter(progress, root, len(grid.cells()) - len(todo), len(grid.cells()))
+        report([], getattr(client, "dashboard_link", None) if dashboard else None)
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
@@ -183,9 +193,9 @@ def run_sweep(
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
             for task in tasks:
-                run_group(*task)
+                report(run_group(*task))
         else:
-            _run_dask(client, tasks, retries)
+            _run_dask(client, tasks, retries, report)
         shutil.rmtree(root / "staging", ignore_errors=True)
     except BaseException:
         close(client, cluster, quiet=True)
@@ -410,9 +420,26 @@ def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(order[: max(2, round(fraction * pool.size))])
 
 
-def _run_dask(client: Any, tasks: list[tuple], retries: int) -> None:
+def _reporter(
+    progress: ProgressCallback | None, root: Path, done: int, total: int
+) -> Callable[..., None]:
+    """``report(cells, dashboard=None)``: count finished cells and call ``progress``."""
+    state = {"done": done}
+
+    def report(cells: Sequence[str], dashboard: str | None = None) -> None:
+        state["done"] += len(cells)
+        if progress is not None:
+            event = {"sweep": str(root), "done": state["done"], "total": total}
+            progress({**event, "cells": list(cells), "dashboard": dashboard})
+
+    return report
+
+
+def _run_dask(client: Any, tasks: list[tuple], retries: int, report: Callable[..., None]) -> None:
     from dask.distributed import as_completed
 
     futures = [client.submit(run_group, *task, retries=retries, pure=False) for task in tasks]
     for future in as_completed(futures):
-        logger.info("finished %s", ", ".join(future.result()))
+        names = future.result()
+        logger.info("finished %s", ", ".join(names))
+        report(names)

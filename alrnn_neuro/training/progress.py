@@ -24,7 +24,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 #: seconds between two plain progress lines
@@ -78,16 +77,27 @@ class ProgressDisplay:
 
     def update(self, done: int, total: int, detail: str = "") -> None:
         """Show that ``done`` of ``total`` are finished; ``detail`` is extra text (losses)."""
+        now = time.perf_counter()
+        if not self._started:
+            self._started, self._first_done = now, done
         if self.bar:
-            self._update_bar(done, total, detail)
+            self._update_bar(done, total, detail, self._eta(now, done, total))
         else:
-            self._update_lines(done, total, detail)
+            self._update_lines(now, done, total, detail)
+
+    def _eta(self, now: float, done: int, total: int) -> str:
+        """Time left at the pace since the first update (``-`` before any progress)."""
+        if done >= total:
+            return "0:00:00"
+        elapsed = now - self._started
+        rate = (done - self._first_done) / elapsed if elapsed > 0 else 0.0
+        return _clock((total - done) / rate) if rate > 0 else "-"
 
     def note(self, text: str) -> None:
         """Print one line (above the bar, if one is drawn)."""
         self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
-    def _update_bar(self, done: int, total: int, detail: str) -> None:
+    def _update_bar(self, done: int, total: int, detail: str, eta: str) -> None:
         if self._progress is None:
             self._progress = Progress(
                 TextColumn(f"[bold]{escape(self.label)}"),
@@ -95,31 +105,27 @@ class ProgressDisplay:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
+                TextColumn("eta {task.fields[eta]}"),
                 console=self.console,
             )
             self._progress.start()
-            self._task = self._progress.add_task(
-                self.label, total=total, completed=done, detail=escape(detail)
-            )
-            return
-        self._progress.update(self._task, total=total, completed=done, detail=escape(detail))
+            self._task = self._progress.add_task(self.label, total=total, detail="", eta="-")
+        self._progress.update(
+            self._task, total=total, completed=done, detail=escape(detail), eta=eta
+        )
 
-    def _update_lines(self, done: int, total: int, detail: str) -> None:
-        now = time.perf_counter()
-        if not self._started:
-            self._started, self._first_done = now, done
+    def _update_lines(self, now: float, done: int, total: int, detail: str) -> None:
         due = now - self._last_line >= self.interval or done >= total or self._shown is None
         if not due or self._shown == (done, total):
             return
         self._last_line, self._shown = now, (done, total)
-        elapsed = now - self._started
-        rate = (done - self._first_done) / elapsed if elapsed > 0 else 0.0
-        eta = _clock((total - done) / rate) if rate > 0 and done < total else "-"
-        if done >= total:
-            eta = "0:00:00"
-        parts = [f"{self.label} {done}/{total}", detail, f"elapsed {_clock(elapsed)}", f"eta {eta}"]
+        elapsed = f"elapsed {_clock(now - self._started)}"
+        parts = [
+            f"{self.label} {done}/{total}",
+            detail,
+            elapsed,
+            f"eta {self._eta(now, done, total)}",
+        ]
         self.note("  ".join(p for p in parts if p))
 
     def stop(self, *, erase: bool = False) -> None:
