@@ -188,3 +188,22 @@ def test_log_records_follow_the_current_stderr(monkeypatch):
     monkeypatch.setattr(sys, "stderr", replaced)  # what a progress bar does while it draws
     handler.emit(logging.makeLogRecord({"msg": "a warning"}))
     assert replaced.getvalue() == "a warning\n"
+
+
+@pytest.mark.slow  # starting a local dask cluster takes ~10 s
+def test_dask_executor_reports_the_dashboard_link(ds, tmp_path):
+    pytest.importorskip("dask.distributed")
+    events = []
+    grid = SweepGrid(models=("alrnn",), pwl_units=(0,), seeds=(0,), latent_dims=(3,))
+    run_sweep(
+        ds,
+        grid,
+        SMALL.replace(epochs=1),
+        out=tmp_path / "sw",
+        executor="dask",
+        workers=1,
+        dashboard=True,
+        progress=events.append,
+    )
+    assert events[0]["dashboard"].startswith("http://127.0.0.1:")
+    assert events[-1]["done"] == events[-1]["total"] == 1
