@@ -33,6 +33,7 @@ from alrnn_neuro.cli.fit_options import TOML_NOTE, fit_settings, with_fit_flags
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import max_threads, seed_option
 from alrnn_neuro.errors import ConfigError, OutputError
+from alrnn_neuro.simulate.tasks import MULTITASK, TASKS
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.progress import CellProgress
 
@@ -67,8 +68,8 @@ HELP_EPILOG = (
 def sweep_command(
     dataset: str = typer.Argument(
         ...,
-        help="dataset.h5 (canonical or plain layout), or a task name to generate "
-        "(addition, copy, contextual_integration, DelayPro, ..., multitask).",
+        help="dataset.h5 (canonical or plain layout), or a task name to generate: "
+        f"{', '.join(sorted(TASKS, key=str.lower))} or {MULTITASK} (the 11-task suite).",
     ),
     out: Path = typer.Option(..., "--out", help="Sweep folder (cells/, sweep.json, results.nc)."),
     pwl_units: str = typer.Option("0,1,2", "--pwl-units", help="P values, e.g. 0,1,2,4."),
