@@ -19,7 +19,7 @@ pynwb = pytest.importorskip("pynwb")
 
 BIN = 0.05
 T0 = -0.2
-START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+START = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 
 
 def synthetic(seed: int = 0, *, kind: str = "spikes", observed=None) -> xr.Dataset:

@@ -15,7 +15,7 @@ pynwb = pytest.importorskip("pynwb")
 
 BIN = 0.05
 T0 = -0.2
-START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+START = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 
 
 def add_lfp(nwbfile):

@@ -161,7 +161,7 @@ def test_convert_nwb_with_a_named_intervals_table(tmp_path):
     nwbfile = pynwb.NWBFile(
         session_description="pynapple session",
         identifier="x",
-        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
     )
     for times in spikes.values():
         nwbfile.add_unit(spike_times=times)

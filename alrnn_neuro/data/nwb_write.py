@@ -115,7 +115,7 @@ def write_nwb(
         ),
         session_description=session_description,
         identifier=identifier or str(uuid.uuid4()),
-        session_start_time=session_start_time or datetime.datetime.now(datetime.timezone.utc),
+        session_start_time=session_start_time or datetime.datetime.now(datetime.UTC),
         source_script="alrnn_neuro.data.nwb.write_nwb",
         source_script_file_name="alrnn_neuro/data/nwb_write.py",
     )

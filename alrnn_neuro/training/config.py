@@ -332,6 +332,4 @@ def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
 
 def _fail(name: str, value: Any, fix: str) -> None:
     flag = "--" + name.replace("_", "-")
-    raise ConfigError(
-        f"{name}={value!r} is invalid; fix: use {fix} (flag {flag}, TOML key {name})"
-    )
+    raise ConfigError(f"{name}={value!r} is invalid; fix: use {fix} (flag {flag}, TOML key {name})")
