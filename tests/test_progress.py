@@ -125,8 +125,9 @@ def test_cli_fit_writes_progress_lines_to_a_log(data_file, tmp_path, capsys):
         "5",
     ]
     assert _run(argv) == 0
-    err = capsys.readouterr().err
-    assert "epoch 1/3" in err and "epoch 3/3" in err and "eta 0:00:00" in err
+    captured = capsys.readouterr()  # not a terminal: lines in the log (stdout), stderr clean
+    assert "epoch 1/3" in captured.out and "epoch 3/3" in captured.out
+    assert "eta 0:00:00" in captured.out and captured.err == ""
 
 
 def test_sweep_reports_cells_done_of_total(ds, tmp_path):
@@ -174,11 +175,11 @@ def test_cli_sweep_and_reproduce_show_cells_with_eta(data_file, tmp_path, capsys
         "5",
     ]
     assert _run(argv) == 0
-    err = capsys.readouterr().err
-    assert "cells 0/2" in err and "cells 2/2" in err and "eta 0:00:00" in err
+    out = capsys.readouterr().out
+    assert "cells 0/2" in out and "cells 2/2" in out and "eta 0:00:00" in out
     assert _run(["reproduce", "tasks", "--setting", "tiny", "--out", str(tmp_path / "rep")]) == 0
-    err = capsys.readouterr().err
-    assert err.count("cells 0/") >= 2 and "eta 0:00:00" in err  # one count per task sweep
+    out = capsys.readouterr().out
+    assert out.count("cells 0/") >= 2 and "eta 0:00:00" in out  # one count per task sweep
 
 
 def test_log_records_follow_the_current_stderr(monkeypatch):

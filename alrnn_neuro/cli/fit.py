@@ -25,7 +25,7 @@ from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.progress import EpochProgress
+from alrnn_neuro.training.progress import EpochProgress, for_command_line
 
 HELP_EPILOG = (
     f"{TOML_NOTE} Progress: a bar on a terminal, a plain line every 10 s in a log file. "
@@ -57,7 +57,7 @@ def fit_command(
     from alrnn_neuro.training.api import fit
 
     ds = load_dataset(dataset)
-    display = EpochProgress(Console(stderr=True))
+    display = for_command_line(EpochProgress)
     started = time.perf_counter()
     try:
         result = fit(

@@ -26,7 +26,7 @@ from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
-from alrnn_neuro.training.progress import CellProgress
+from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 TARGETS = ("stimulus-selection", "tasks")
 
@@ -92,7 +92,7 @@ def reproduce_command(
     console = Console()
     console.print(f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]", highlight=False)
     options = {"settings": chosen, "seed": seed, "resume": resume, "command": command}
-    display = CellProgress(Console(stderr=True))
+    display = for_command_line(CellProgress)
     try:
         if target == "stimulus-selection":
             from alrnn_neuro.reproduce.stimulus import reproduce_stimulus_selection

@@ -35,7 +35,7 @@ from alrnn_neuro.cli.options import max_threads, seed_option
 from alrnn_neuro.errors import ConfigError, OutputError
 from alrnn_neuro.simulate.tasks import MULTITASK, TASKS
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.progress import CellProgress
+from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 
 def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -> str:
@@ -136,7 +136,7 @@ def sweep_command(
     console.print(
         f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
     )
-    display = CellProgress(Console(stderr=True))
+    display = for_command_line(CellProgress)
     try:
         results = run_sweep(
             source,

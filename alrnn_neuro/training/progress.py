@@ -7,7 +7,7 @@ progress=True)`` / ``ALRNN(progress=True)`` in a notebook. Where the output is a
 (or a Jupyter notebook with ``ipywidgets``) a rich progress bar is drawn; elsewhere (a batch
 job's log file, a notebook without ``ipywidgets``) one plain line is written every
 ``interval`` seconds and at the end, so a log shows how far a job got and how long it has
-left.
+left. :func:`for_command_line` picks the CLI's: a bar on stderr, or lines on stdout.
 """
 
 from __future__ import annotations
@@ -35,6 +35,21 @@ def draws_bars(console: Console) -> bool:
     if console.is_jupyter:
         return importlib.util.find_spec("ipywidgets") is not None
     return console.is_terminal and not console.is_dumb_terminal
+
+
+def for_command_line(display: type[ProgressDisplay], **options: Any) -> ProgressDisplay:
+    """A display for a command-line program: a bar on stderr where stderr is a terminal, else
+    plain lines on stdout (the job's log), so that stderr holds nothing but errors.
+
+    Examples
+    --------
+    >>> for_command_line(EpochProgress).bar  # under a test runner, stderr is no terminal
+    False
+    """
+    stderr = Console(stderr=True)
+    if draws_bars(stderr):
+        return display(stderr, bar=True, **options)
+    return display(Console(), bar=False, **options)
 
 
 def _clock(seconds: float) -> str:
