@@ -66,13 +66,12 @@ def test_help_lists_the_choices():
 
 def test_flags_reach_the_saved_config(data_file, tmp_path):
     out = tmp_path / "run"
-    argv = [
-        "fit", str(data_file), *FAST, "--out", str(out),
-        "--inputs", "none", "--init-bins", "5", "--init-epochs", "iti", "--patience", "3",
-        "--conditions", "rule,location", "--split-seed", "7", "--mar", "0.5", "--mar-units", "1",
-        "--split", "0.6,0.2,0.2", "--lr-schedule", "cosine", "--optimizer", "radam",
-        "--self-coupling", "0.1", "--tf-anneal", "0.2", "--weight-decay", "0.001",
-    ]  # fmt: skip
+    flags = (
+        "--inputs none --init-bins 5 --init-epochs iti --patience 3 --conditions rule,location "
+        "--split-seed 7 --mar 0.5 --mar-units 1 --split 0.6,0.2,0.2 --lr-schedule cosine "
+        "--optimizer radam --self-coupling 0.1 --tf-anneal 0.2 --weight-decay 0.001"
+    )
+    argv = ["fit", str(data_file), *FAST, "--out", str(out), *flags.split()]
     assert _run(argv) == 0
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["inputs"] == [] and config["init_bins"] == 5 and config["init_epochs"] == ["iti"]
