@@ -6,6 +6,12 @@ The public API, re-exported here on purpose (names resolve on first use, so that
     from alrnn_neuro import load_dataset, fit, FitConfig
     ds = load_dataset("datasets/stimulus_selection_demo.h5")
     result = fit(ds, FitConfig(latent_dim=6, pwl_units=2, epochs=50))
+
+or, scikit-learn style (``ALRNN`` is the estimator; the torch module of one AL-RNN step is
+:class:`alrnn_neuro.models.ALRNN`)::
+
+    from alrnn_neuro import ALRNN
+    latents = ALRNN(latent_dim=6, pwl_units=2).fit(ds).transform(ds)
 """
 
 from __future__ import annotations
@@ -39,11 +45,13 @@ _EXPORTS = {
     # simulators
     "simulate_stimulus_selection": "alrnn_neuro.simulate.stimulus_selection",
     "make_task": "alrnn_neuro.simulate.tasks",
-    # models and training
-    "ALRNN": "alrnn_neuro.models.alrnn",
+    # models and training (the torch module of one AL-RNN step is alrnn_neuro.models.ALRNN)
+    "ALRNNParams": "alrnn_neuro.models.params",
     "make_model": "alrnn_neuro.models.baselines",
     "FitConfig": "alrnn_neuro.training.config",
+    "FitModel": "alrnn_neuro.training.network",
     "FitResult": "alrnn_neuro.training.api",
+    "ALRNN": "alrnn_neuro.training.estimator",
     "fit": "alrnn_neuro.training.api",
     "load_run": "alrnn_neuro.training.api",
     "simulate_model": "alrnn_neuro.training.simulation",

@@ -257,7 +257,7 @@ def test_every_model_seed_of_a_sweep_sees_the_same_split(local_sweep):
     splits = {}
     for cell in sorted((out / "cells").iterdir()):
         record = json.loads((cell / "split.json").read_text())
-        splits[cell.name] = {k: sorted(v) for k, v in record.items() if k != "run_id"}
+        splits[cell.name] = {k: sorted(record[k]) for k in ("train", "val", "test") if k in record}
     for name, split in splits.items():  # the same model and fraction, another seed
         twin = name.replace("seed0", "seed1")
         if twin != name and twin in splits:

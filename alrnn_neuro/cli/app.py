@@ -45,6 +45,20 @@ err_console = Console(stderr=True)
 _state = {"debug": False}
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A log handler that writes to ``sys.stderr`` as it is when a record arrives, so that log
+    lines land above a progress bar (which redirects ``sys.stderr`` while it is drawn)
+    instead of through it."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the handler always follows sys.stderr
+        pass
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"alrnn-neuro {__version__}")
@@ -62,11 +76,11 @@ def _root(
     """alrnn-neuro: where does my circuit need nonlinearity, and what does it compute there?"""
     _state["debug"] = debug
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s")
+    logging.basicConfig(level=level, format="%(message)s", handlers=[CurrentStderrHandler()])
     for handler in logging.getLogger().handlers:
         # libraries that set their own loggers to INFO (dask.distributed) propagate to the
         # console handler: its level, not the root logger's, keeps them quiet without --verbose
-        if type(handler) is logging.StreamHandler:
+        if type(handler) in (logging.StreamHandler, CurrentStderrHandler):
             handler.setLevel(level)
 
 

@@ -19,6 +19,7 @@ from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.data.nwb import read_nwb
 from alrnn_neuro.data.pynapple_io import from_pynapple, read_pynapple_npz
 from alrnn_neuro.data.roitman import convert_roitman
+from alrnn_neuro.data.roitman_files import EVENTS as ROITMAN_EVENTS
 from alrnn_neuro.data.study_pfc1 import read_study_pfc1
 from alrnn_neuro.errors import ConfigError
 
@@ -217,7 +218,9 @@ def convert_roitman_files(
     ),
     out: Path = OUT,
     bin_size: float = BIN_SIZE,
-    align: str = typer.Option("ston", "--align", help="Event: fix, trgon, ston, stoff, ..."),
+    align: str = typer.Option(
+        "ston", "--align", help=f"Event that is time zero: {' | '.join(ROITMAN_EVENTS)}."
+    ),
     window: str = typer.Option("-0.5,1.5", "--window", help="Window 'START,STOP' (s)."),
     overwrite: bool = OVERWRITE,
 ) -> None:

@@ -1,9 +1,10 @@
 """``alrnn-neuro fit DATASET``: fit an AL-RNN (or a baseline) and write a run directory.
 
-Settings, lowest precedence first: the defaults of :class:`~alrnn_neuro.training.FitConfig`
-< the saved config of the run being resumed (``--resume``) < the TOML file (``--config``)
-< flags given on the command line. TOML keys are the flag names with ``_`` for ``-``
-(``latent_dim = 8`` is ``--latent-dim 8``).
+Every :class:`~alrnn_neuro.training.FitConfig` field is a flag (see
+:mod:`alrnn_neuro.cli.fit_options`). Settings, lowest precedence first: the defaults < the
+saved config of the run being resumed (``--resume``) < the TOML file (``--config``) < flags
+given on the command line. TOML keys are the flag names with ``_`` for ``-`` (``latent_dim =
+8`` is ``--latent-dim 8``).
 """
 
 from __future__ import annotations
@@ -15,83 +16,38 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
+from alrnn_neuro.cli.fit_options import TOML_NOTE, fit_settings, with_fit_flags
 from alrnn_neuro.cli.interrupts import CommandInterrupted, nothing_written, on_interrupt
-from alrnn_neuro.cli.options import seed_option
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.config import FitConfig, read_toml
+from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.progress import EpochProgress, for_command_line
 
 HELP_EPILOG = (
-    "Precedence: defaults < saved run config (--resume) < --config TOML < flags. "
+    f"{TOML_NOTE} Progress: a bar on a terminal, a plain line every 10 s in a log file. "
     "Ctrl-C saves the last finished epoch; continue with --resume."
-)
-
-
-#: options shared with ``alrnn-neuro sweep`` (None = the TOML file's value or the default)
-OBS = typer.Option(
-    None,
-    "--obs",
-    help="poisson | gaussian | identity | mse | cross_entropy (default: spikes -> poisson, "
-    "signal -> gaussian, task -> its task loss).",
-)
-EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (default 200).")
-LR = typer.Option(None, "--lr", help="Initial learning rate (default 0.005).")
-BATCH_SIZE = typer.Option(None, "--batch-size", help="Trials per step (default 32).")
-TF_INTERVAL = typer.Option(
-    None, "--tf-interval", help="Teacher forcing every N steps (default 0 = off)."
-)
-TF_ALPHA = typer.Option(None, "--tf-alpha", help="Forcing strength 0..1 (default 0.5).")
-MAR = typer.Option(None, "--mar", help="Manifold-attractor regularisation (default 0).")
-GRAD_CLIP = typer.Option(None, "--grad-clip", help="Max gradient norm, 0 = off (default 1).")
-BEHAVIOUR = typer.Option(
-    None, "--behaviour/--no-behaviour", help="Add a choice head on the 'choice' coord."
 )
 CONFIG = typer.Option(None, "--config", help="TOML file of fit settings (same names).")
 
 
-def fit_settings(config: Path | None, **flags: Any) -> dict[str, Any]:
-    """Fit settings: the TOML file ``config`` (if any) overridden by the flags that are set."""
-    settings = read_toml(config) if config is not None else {}
-    settings.update({k: v for k, v in flags.items() if v is not None})
-    return settings
-
-
 @on_interrupt(nothing_written)
+@with_fit_flags()
 def fit_command(
     dataset: Path = typer.Argument(..., help="dataset.h5 (canonical, plain layout or task)."),
-    latent_dim: int = typer.Option(None, "--latent-dim", help="Latent states M (default 6)."),
-    pwl_units: int = typer.Option(None, "--pwl-units", help="PWL units P <= M (default 2)."),
-    obs: str = OBS,
-    model: str = typer.Option(None, "--model", help="alrnn | rnn | gru | lstm (default alrnn)."),
-    epochs: int = EPOCHS,
-    lr: float = LR,
-    batch_size: int = BATCH_SIZE,
-    seed: int = seed_option(None, "Seed of init, split, batches (default 0)."),
-    device: str = typer.Option(None, "--device", help="cpu | cuda (default cpu)."),
-    tf_interval: int = TF_INTERVAL,
-    tf_alpha: float = TF_ALPHA,
-    mar: float = MAR,
-    grad_clip: float = GRAD_CLIP,
-    behaviour: bool = BEHAVIOUR,
     out: Path = typer.Option(
         None, "--out", help="Run directory (default runs/DATASET-MODEL-M<M>-P<P>-seed<SEED>)."
     ),
     config: Path = CONFIG,
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
+    fit_flags: dict | None = None,
 ) -> None:
     """Fit a model to DATASET and save model, latents, metrics and curves in a run dir."""
-    settings = fit_settings(
-        config, latent_dim=latent_dim, pwl_units=pwl_units, obs=obs, model=model,
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
-        tf_interval=tf_interval, tf_alpha=tf_alpha, mar=mar, grad_clip=grad_clip,
-        behaviour=behaviour,
-    )  # fmt: skip
+    settings = fit_settings(config, fit_flags or {})
     cfg = FitConfig.from_dict(settings)
     run = check_output_path(out if out is not None else default_run_dir(dataset, cfg))
 
@@ -101,11 +57,18 @@ def fit_command(
     from alrnn_neuro.training.api import fit
 
     ds = load_dataset(dataset)
-    display = EpochProgress(Console(stderr=True))
+    display = for_command_line(EpochProgress)
     started = time.perf_counter()
     try:
-        result = fit(ds, cfg, out=run, resume=resume, overwrite=overwrite, callback=display,
-                     dataset_path=dataset)  # fmt: skip
+        result = fit(
+            ds,
+            cfg,
+            out=run,
+            resume=resume,
+            overwrite=overwrite,
+            callback=display,
+            dataset_path=dataset,
+        )
     except KeyboardInterrupt:
         display.stop(erase=True)
         raise CommandInterrupted(_interrupted_message(dataset, run)) from None
@@ -121,44 +84,6 @@ def default_run_dir(dataset: Path, cfg: FitConfig) -> Path:
     """``runs/<dataset-stem>-<model>-M<latent_dim>-P<pwl_units>-seed<seed>``."""
     name = f"{dataset.stem}-{cfg.model}-M{cfg.latent_dim}-P{cfg.pwl_units}-seed{cfg.seed}"
     return Path("runs") / name
-
-
-class EpochProgress:
-    """Rich progress bar fed by the training callback; starts with the first finished epoch,
-    so nothing is drawn when a fit is refused before training."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.progress: Progress | None = None
-        self.task = None
-
-    def __call__(self, info: dict[str, Any]) -> None:
-        """Show one finished epoch (``epoch``, ``epochs``, losses, ``best_epoch``)."""
-        if self.progress is None:
-            self.progress = Progress(
-                TextColumn("[bold]epoch"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("train {task.fields[train]:.4f}  val {task.fields[val]:.4f}"),
-                TextColumn("best {task.fields[best]}"),
-                TimeRemainingColumn(),
-                console=self.console,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(
-                "fit", total=info["epochs"], completed=info["epoch"] - 1, train=0.0, val=0.0,
-                best=0,
-            )  # fmt: skip
-        self.progress.update(self.task, completed=info["epoch"], train=info["train_loss"],
-                             val=info["val_loss"], best=info["best_epoch"])  # fmt: skip
-
-    def stop(self, *, erase: bool = False) -> None:
-        """Close the bar (idempotent); ``erase`` removes it from the screen."""
-        if self.progress is not None:
-            if erase:
-                self.progress.live.transient = True
-            self.progress.stop()
-            self.progress = None
 
 
 def _interrupted_message(dataset: Path, run: Path) -> str:

@@ -27,6 +27,7 @@ from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
+from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 TARGETS = ("stimulus-selection", "tasks")
 
@@ -46,7 +47,9 @@ def describe_interrupted_reproduction(
 
 @on_interrupt(describe_interrupted_reproduction)
 def reproduce_command(
-    target: str = typer.Argument(..., help="stimulus-selection | tasks"),
+    target: str = typer.Argument(
+        ..., help="stimulus-selection (sweep, regimes, RSA, claims) | tasks (classic tasks, suite)."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder (see docs/reproduce.md)."),
     quick: bool = typer.Option(False, "--quick", help="Small setting: minutes on 2 CPU cores."),
     dataset: Path = typer.Option(
@@ -103,23 +106,27 @@ def reproduce_command(
     command = "alrnn-neuro " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = Console()
     console.print(f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]", highlight=False)
-    if target == "stimulus-selection":
-        from alrnn_neuro.reproduce.stimulus import DEFAULT_SEED, reproduce_stimulus_selection
+    options = {"settings": chosen, "resume": resume, "command": command}
+    display = for_command_line(CellProgress)
+    try:
+        if target == "stimulus-selection":
+            from alrnn_neuro.reproduce.stimulus import DEFAULT_SEED, reproduce_stimulus_selection
 
-        record = reproduce_stimulus_selection(
-            out,
-            settings=chosen,
-            dataset=dataset,
-            seed=DEFAULT_SEED if seed is None else seed,
-            controls=controls,
-            resume=resume,
-            command=command,
-        )
-    else:
-        from alrnn_neuro.reproduce.tasks import reproduce_tasks
+            record = reproduce_stimulus_selection(
+                out,
+                dataset=dataset,
+                seed=DEFAULT_SEED if seed is None else seed,
+                controls=controls,
+                progress=display,
+                **options,
+            )
+        else:
+            from alrnn_neuro.reproduce.tasks import reproduce_tasks
 
-        seed = 2014 if seed is None else seed
-        record = reproduce_tasks(out, settings=chosen, seed=seed, resume=resume, command=command)
+            seed = 2014 if seed is None else seed
+            record = reproduce_tasks(out, seed=seed, progress=display, **options)
+    finally:
+        display.stop()
     print_claims(console, record)
 
 

@@ -26,6 +26,10 @@ from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import FileFormatError, RunDirError
 from alrnn_neuro.training import rundir as rd
 
+#: choices of --distance and --compare (alrnn_neuro.analysis.rsa DISTANCES, COMPARE_ALIASES;
+#: named here so `--help` need not import the analysis; tests/test_cli_help.py compares them)
+DISTANCE_CHOICES = ("crossnobis", "euclidean", "sqeuclidean", "mahalanobis", "correlation")
+COMPARE_CHOICES = ("tau-a", "spearman", "pearson", "cosine", "cka", "cka_biased")
 #: what an earlier RSA leaves in --out (replaced only with --overwrite)
 RSA_OUTPUTS = ("rsa.nc", "rsa.json")
 #: most label permutations / bootstrap samples (more adds nothing but hours)
@@ -41,9 +45,20 @@ def rsa_command(
     dataset: Path = typer.Option(
         None, "--dataset", help="Recordings (default: the dataset path in config.json)."
     ),
-    by: str = typer.Option("epoch", "--by", help="epoch | region | time ('regime' = region)."),
-    distance: str = typer.Option("crossnobis", "--distance", help="RDM distance."),
-    compare: str = typer.Option("tau-a", "--compare", help="tau-a | spearman | pearson | cka..."),
+    by: str = typer.Option(
+        "epoch",
+        "--by",
+        help="Segments compared: epoch (task epochs) | region (the AL-RNN's linear regions; "
+        "'regime' = region) | time (each time bin).",
+    ),
+    distance: str = typer.Option(
+        "crossnobis", "--distance", help=f"RDM distance: {' | '.join(DISTANCE_CHOICES)}."
+    ),
+    compare: str = typer.Option(
+        "tau-a",
+        "--compare",
+        help=f"RDM comparison: {' | '.join(COMPARE_CHOICES)} (tau-a = kendall_tau_a).",
+    ),
     trials: str = typer.Option(
         "heldout", "--trials", help="heldout (val+test) | test | all (includes training trials)."
     ),

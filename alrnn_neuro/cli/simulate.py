@@ -93,10 +93,17 @@ def stimulus_selection(
     Console().print(table)
 
 
+TASK_HELP = (
+    f"Task name: {', '.join(sorted(TASKS, key=str.lower))}, or {MULTITASK} (the 11 suite "
+    f"tasks in one dataset); --variant study has all but "
+    f"{', '.join(sorted(set(TASKS) - set(STUDY_TASKS)))}."
+)
+
+
 @simulate_app.command("task")
 @on_interrupt(_not_written)
 def task(
-    name: str = typer.Argument(..., help="Task name: addition, copy, ..., or multitask."),
+    name: str = typer.Argument(..., help=TASK_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output dataset.h5 (written atomically)."),
     n_trials: int = typer.Option(
         500, "--n-trials", min=1, max=MAX_TRIALS, help="Trials (per task for multitask)."
@@ -105,7 +112,8 @@ def task(
     variant: str = typer.Option(
         "short",
         "--variant",
-        help="short: the toolbox's quick version; study: the AL-RNN study's definition.",
+        help=f"{' | '.join(VARIANTS)}; short: the toolbox's quick version, study: the AL-RNN "
+        "study's definition.",
     ),
     overwrite: bool = OVERWRITE,
 ) -> None:

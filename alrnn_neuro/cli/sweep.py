@@ -28,23 +28,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
-from alrnn_neuro.cli.fit import (
-    BATCH_SIZE,
-    BEHAVIOUR,
-    CONFIG,
-    EPOCHS,
-    GRAD_CLIP,
-    LR,
-    MAR,
-    OBS,
-    TF_ALPHA,
-    TF_INTERVAL,
-    fit_settings,
-)
+from alrnn_neuro.cli.fit import CONFIG
+from alrnn_neuro.cli.fit_options import TOML_NOTE, fit_settings, with_fit_flags
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import max_threads, seed_option
 from alrnn_neuro.errors import ConfigError, OutputError
+from alrnn_neuro.simulate.tasks import MULTITASK, TASKS
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 
 def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -> str:
@@ -64,21 +55,32 @@ def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -
     )
 
 
+#: FitConfig fields the grid (or a sweep-specific flag) sets
+GRID_FIELDS = ("model", "latent_dim", "pwl_units", "seed", "split_seed")
+HELP_EPILOG = (
+    f"Every fit flag sets the base config of all cells (the grid sets model, M, P and the "
+    f"seeds). {TOML_NOTE} Progress: cells done/total with the time left."
+)
+
+
 @on_interrupt(describe_interrupted_sweep)
+@with_fit_flags(exclude=GRID_FIELDS)
 def sweep_command(
     dataset: str = typer.Argument(
         ...,
-        help="dataset.h5 (canonical or plain layout), or a task name to generate "
-        "(addition, copy, contextual_integration, DelayPro, ..., multitask).",
+        help="dataset.h5 (canonical or plain layout), or a task name to generate: "
+        f"{', '.join(sorted(TASKS, key=str.lower))} or {MULTITASK} (the 11-task suite).",
     ),
     out: Path = typer.Option(..., "--out", help="Sweep folder (cells/, sweep.json, results.nc)."),
     pwl_units: str = typer.Option("0,1,2", "--pwl-units", help="P values, e.g. 0,1,2,4."),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3 = 0,1,2) or a list 0,5."),
     train_fraction: str = typer.Option("1", "--train-fraction", help="e.g. 0.3,1."),
-    model: str = typer.Option("alrnn", "--model", help="alrnn,rnn,gru,lstm (comma list)."),
+    model: str = typer.Option("alrnn", "--model", help="Comma list of alrnn | rnn | gru | lstm."),
     latent_dim: str = typer.Option("6", "--latent-dim", help="M values, e.g. 6 or 4,6."),
     max_members: int = typer.Option(16, "--max-members", help="AL-RNNs per ensemble task."),
-    executor: str = typer.Option("local", "--executor", help="local | dask."),
+    executor: str = typer.Option(
+        "local", "--executor", help="local (one cell group after another) | dask."
+    ),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a dask scheduler."),
     workers: int = typer.Option(
         None, "--workers", min=1, max=max_threads(), help="Worker processes of a local cluster."
@@ -91,10 +93,6 @@ def sweep_command(
         500, "--n-trials", help="Trials of a generated task (per task for multitask)."
     ),
     task_seed: int = seed_option(0, "Seed of a generated task.", "--task-seed"),
-    epochs: int = EPOCHS,
-    lr: float = LR,
-    batch_size: int = BATCH_SIZE,
-    obs: str = OBS,
     data_seed: int = seed_option(None, "Seed of the batch order (default 0).", "--data-seed"),
     folds: int = typer.Option(
         1, "--folds", help="K >= 2: K-fold cross-validation over trials; 1: one test split."
@@ -102,12 +100,8 @@ def sweep_command(
     split_seed: int = seed_option(
         None, "Seed of the held-out trials and train/val split (default 0).", "--split-seed"
     ),
-    tf_interval: int = TF_INTERVAL,
-    tf_alpha: float = TF_ALPHA,
-    mar: float = MAR,
-    grad_clip: float = GRAD_CLIP,
-    behaviour: bool = BEHAVIOUR,
     config: Path = CONFIG,
+    fit_flags: dict | None = None,
 ) -> None:
     """Fit every (model, M, P, seed, train fraction) cell and summarise over seeds."""
     from alrnn_neuro.sweep import SweepGrid, run_sweep, summarize
@@ -127,22 +121,9 @@ def sweep_command(
         max_members=max_members,
         folds=folds,
     )
-    base = FitConfig.from_dict(
-        fit_settings(
-            config,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            obs=obs,
-            seed=data_seed,
-            split_seed=split_seed,
-            tf_interval=tf_interval,
-            tf_alpha=tf_alpha,
-            mar=mar,
-            grad_clip=grad_clip,
-            behaviour=behaviour,
-        )
-    )
+    seeds_given = {"seed": data_seed, "split_seed": split_seed}
+    flags = {**(fit_flags or {}), **{k: v for k, v in seeds_given.items() if v is not None}}
+    base = FitConfig.from_dict(fit_settings(config, flags))
     check_sweep_args(
         base,
         executor=executor,
@@ -155,18 +136,23 @@ def sweep_command(
     console.print(
         f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
     )
-    results = run_sweep(
-        source,
-        grid,
-        base,
-        out=out,
-        executor=executor,
-        scheduler=scheduler,
-        workers=workers,
-        resume=resume,
-        dashboard=dashboard,
-        split_seed=base.split_seed,
-    )
+    display = for_command_line(CellProgress)
+    try:
+        results = run_sweep(
+            source,
+            grid,
+            base,
+            out=out,
+            executor=executor,
+            scheduler=scheduler,
+            workers=workers,
+            resume=resume,
+            dashboard=dashboard,
+            split_seed=base.split_seed,
+            progress=display,
+        )
+    finally:
+        display.stop()
     _table(console, summarize(results))
     if "test_bits_per_spike" in results and "alrnn" in grid.models:
         console.print(f"test P as inference: alrnn-neuro select {out}", highlight=False)
@@ -227,4 +213,4 @@ def _floats(flag: str, text: str) -> list[float]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``sweep`` command to ``app``."""
-    app.command("sweep")(sweep_command)
+    app.command("sweep", epilog=HELP_EPILOG)(sweep_command)

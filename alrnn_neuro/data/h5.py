@@ -9,6 +9,7 @@ with h5py alone (root attribute ``layout`` = ``"binned"`` or ``"events"``; see
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,10 @@ from alrnn_neuro._atomic import atomic_path, check_output_path, write_bytes
 from alrnn_neuro.data import limits
 from alrnn_neuro.data.plain_h5 import read_plain_h5
 from alrnn_neuro.data.schema import validate_dataset
+from alrnn_neuro.data.variables import describe_variables
 from alrnn_neuro.errors import FileFormatError
+
+logger = logging.getLogger(__name__)
 
 _WIDTH_ATTR = "_unicode_width"
 PLAIN_LAYOUTS = ("binned", "events")
@@ -45,15 +49,28 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = Tr
         The written path.
     """
     validate_dataset(ds)
-    return write_netcdf(ds, path, compress=compress)
+    return write_netcdf(ds, path, compress=compress, describe=False)
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> Path:
+def write_netcdf(
+    ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True, describe: bool = True
+) -> Path:
     """Write any Dataset as NetCDF4/HDF5 (h5netcdf), atomically, so strings reload exactly.
 
     Used for ``dataset.h5`` and for the ``.nc`` files of run and analysis directories;
-    read back with :func:`read_netcdf`. See :func:`save_dataset` for the parameters.
+    read back with :func:`read_netcdf`. See :func:`save_dataset` for ``compress``.
+    ``describe`` gives every variable ``long_name``, ``units`` and ``description`` from
+    :mod:`alrnn_neuro.data.variables` (a variable the table lacks is logged as a warning).
     """
+    if describe:
+        ds, unknown = describe_variables(ds, Path(path).name)
+        if unknown:
+            logger.warning(
+                "%s: variables %s have no entry in alrnn_neuro.data.variables and are written "
+                "without long_name/units/description",
+                Path(path).name,
+                unknown,
+            )
     encoded = _encode_strings(ds)
     encoding = {}
     if compress:

@@ -1,10 +1,19 @@
 """Figures of fitted runs (matplotlib only, Agg canvas; plotting lives apart from analysis).
 
+Every ``plot_*`` takes ``ax=`` (one panel) or ``axes=`` (several) to draw into a layout of
+the caller's, and returns the Figure.
+
 =================  ==========================================================================
 module             content
 =================  ==========================================================================
 ``regimes``        trajectories in PC space by region, region x epoch heatmap, transition
                    graph, per-region eigenvalues with the unit circle, switch latencies
+``rsa``            RDMs, MDS of the conditions, model-neural similarity per segment
+``sweep``          performance and regions used vs P and training-set size, task panels
+``multitask``      region sharing across tasks vs P, region usage per task
+``selection``      held-out bits/spike per P and the selection verdict
+``axes``           where a figure is drawn (new Agg figure or the caller's axes)
+``labels``         non-overlapping point labels with leader lines
 =================  ==========================================================================
 """
 

@@ -6,24 +6,26 @@
   (for a two-condition result: the model and neural distances vs 0);
 - :func:`save_rsa_figures`: all three as PNG + SVG.
 
-Matplotlib runs on the non-interactive Agg backend; functions return the Figure.
+Figures are drawn on :class:`~matplotlib.figure.Figure` objects with the Agg canvas (no
+pyplot state, so importing this module leaves a notebook's backend alone); every ``plot_*``
+takes ``ax=`` / ``axes=`` to draw into the caller's layout and returns the Figure.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from alrnn_neuro.plotting.text import literal  # noqa: E402
+from alrnn_neuro.plotting.axes import figure_and_ax, figure_and_axes
+from alrnn_neuro.plotting.labels import label_points
+from alrnn_neuro.plotting.text import literal
 
 MAX_PANELS = 5
 MAX_LABELLED = 12  # conditions named on the axes up to this many
@@ -53,21 +55,30 @@ def _title(seg: str, label) -> str:
     return f"{literal(seg)} {literal(label)}"
 
 
-def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
+def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS, axes: Any = None) -> Figure:
     """RDM heatmaps: one row per segment, columns model and each area.
 
     Each panel has its own colour scale from 0 (dark) to its maximum (shown in the title);
     negative crossnobis estimates (noise around 0) show as 0.
+
+    Parameters
+    ----------
+    rsa : xr.Dataset
+        The result of ``run_rsa`` (or ``rsa.nc``).
+    max_panels : int
+        Most segments (rows) drawn, evenly spaced.
+    axes : 2-D array of Axes, optional
+        (segments, 1 + areas) panels to draw into instead of a new figure.
+
+    Returns
+    -------
+    Figure
     """
     seg, labels = _segments(rsa, max_panels)
     sources = _sources(rsa)
     names = [literal(c) for c in rsa["condition"].values]
-    fig, axes = plt.subplots(
-        len(labels),
-        len(sources),
-        figsize=(3.0 * len(sources), 2.6 * len(labels) + 1),
-        squeeze=False,
-    )
+    rows, cols = len(labels), len(sources)
+    fig, axes = figure_and_axes(axes, rows, cols, 3.0 * cols, 2.6 * rows + 1)
     ticks = np.arange(len(names))
     shown = names if len(names) <= MAX_LABELLED else []
     for col, (title, stack) in enumerate(sources):
@@ -79,7 +90,6 @@ def plot_rdms(rsa: xr.Dataset, *, max_panels: int = MAX_PANELS) -> Figure:
             ax.set_title(f"{title}: {_title(seg, label)}\n(max {top:.3g})", fontsize=8)
             ax.set_xticks(ticks, shown if row == len(labels) - 1 else [], rotation=90, fontsize=6)
             ax.set_yticks(ticks, shown if col == 0 else [], fontsize=6)
-    fig.subplots_adjust(hspace=0.45, wspace=0.1, left=0.2, bottom=0.15)
     over = literal(rsa.attrs.get("conditions", ""))
     fig.suptitle(f"RDMs ({literal(rsa.attrs.get('distance', ''))}) over {over}")
     return fig
@@ -142,44 +152,76 @@ def _classical_init(rdm: np.ndarray, seed: int) -> np.ndarray:
     return start + 1e-3 * scale * np.random.default_rng(seed).normal(size=start.shape)
 
 
-def plot_mds(rsa: xr.Dataset, *, seed: int = 0, max_panels: int = MAX_PANELS) -> Figure:
-    """MDS of the conditions per segment (rows) for model and each area (columns)."""
+def plot_mds(
+    rsa: xr.Dataset, *, seed: int = 0, max_panels: int = MAX_PANELS, axes: Any = None
+) -> Figure:
+    """MDS of the conditions per segment (rows) for model and each area (columns).
+
+    Up to :data:`MAX_LABELLED` conditions are named beside their points (labels pushed
+    apart, with leader lines where they moved); more get a colour legend instead.
+
+    Parameters
+    ----------
+    rsa : xr.Dataset
+        The result of ``run_rsa`` (or ``rsa.nc``).
+    seed : int
+        Seed of the MDS initialisation.
+    max_panels : int
+        Most segments (rows) drawn.
+    axes : 2-D array of Axes, optional
+        (segments, 1 + areas) panels to draw into instead of a new figure.
+
+    Returns
+    -------
+    Figure
+    """
     seg, labels = _segments(rsa, max_panels)
     sources = _sources(rsa)
-    names = [literal(c) for c in rsa["condition"].values]
-    colours = plt.get_cmap("tab20")(np.arange(len(names)) % 20)
-    fig, axes = plt.subplots(
-        len(labels),
-        len(sources),
-        figsize=(3.0 * len(sources), 2.6 * len(labels)),
-        squeeze=False,
-    )
+    names = [str(c) for c in rsa["condition"].values]
+    colours = matplotlib.colormaps["tab20"](np.arange(len(names)) % 20)
+    rows, cols = len(labels), len(sources)
+    fig, axes = figure_and_axes(axes, rows, cols, 3.2 * cols, 2.8 * rows + 0.6)
     for row, label in enumerate(labels):
         for col, (title, stack) in enumerate(sources):
             ax = axes[row, col]
             xy = mds_embedding(stack.sel({seg: label}).values, seed=seed)
             ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=30)
             if len(names) <= MAX_LABELLED:
-                for name, (x, y) in zip(names, xy, strict=True):
-                    if np.isfinite(x):
-                        ax.annotate(name, (x, y), fontsize=6)
+                label_points(ax, xy, names)
             ax.set_title(f"{title}: {_title(seg, label)}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
+    if len(names) > MAX_LABELLED:
+        handles = [
+            matplotlib.lines.Line2D([], [], marker="o", ls="", color=c, label=literal(n))
+            for n, c in zip(names, colours, strict=True)
+        ]
+        fig.legend(handles=handles, fontsize=6, loc="outside right upper")
     fig.suptitle("MDS of conditions")
-    fig.subplots_adjust(hspace=0.35, wspace=0.15)
     return fig
 
 
-def plot_similarity(rsa: xr.Dataset) -> Figure:
+def plot_similarity(rsa: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     """Model-neural similarity per segment and area: line, CI band, noise-ceiling band (and
     the model against the split RDMs the ceiling is made of, as open circles). For a
-    two-condition result: the neural and model distances per segment, with 0 marked."""
+    two-condition result: the neural and model distances per segment, with 0 marked.
+
+    Parameters
+    ----------
+    rsa : xr.Dataset
+        The result of ``run_rsa`` (or ``rsa.nc``).
+    ax : Axes, optional
+        Draw here instead of a new figure.
+
+    Returns
+    -------
+    Figure
+    """
     seg = rsa.attrs.get("segment_dim", "epoch")
     values = rsa[seg].values
     numeric = np.issubdtype(values.dtype, np.number)
     x = values.astype(float) if numeric else np.arange(values.size)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * min(values.size, 12) + 2), 3.2))
+    fig, ax = figure_and_ax(ax, max(4.0, 0.9 * min(values.size, 12) + 2), 3.2)
     if "estimate" in rsa:
         _similarity_lines(ax, rsa, x)
         ax.set_ylabel(f"similarity ({literal(rsa.attrs.get('compare', ''))})")
@@ -193,7 +235,6 @@ def plot_similarity(rsa: xr.Dataset) -> Figure:
         ax.set_xticks(x, [literal(v) for v in values])
     ax.set_xlabel(f"{literal(seg)} (s)" if numeric else literal(seg))
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -231,12 +272,11 @@ def _distance_lines(ax, rsa: xr.Dataset, x: np.ndarray) -> None:
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg`` and close it; return the paths."""
+    """Save ``fig`` as ``stem.png`` and ``stem.svg``; return the paths."""
     paths = [Path(f"{stem}.png"), Path(f"{stem}.svg")]
-    with plt.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast SVGs
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast SVGs
         for path in paths:
             fig.savefig(path, dpi=100 if path.suffix == ".png" else None)
-    plt.close(fig)
     return paths
 
 

@@ -2,22 +2,24 @@
 
 Input: the Dataset of :func:`alrnn_neuro.sweep.selection.select_nonlinearity` (dims
 ``pwl_units``, ``bound``, ``seed``). Matplotlib only, drawn on a
-:class:`~matplotlib.figure.Figure` with the Agg canvas (no pyplot state).
+:class:`~matplotlib.figure.Figure` with the Agg canvas (no pyplot state), or on the caller's
+``axes=``.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.plotting.axes import figure_and_axes
 
 REQUIRED = (
     "bits_per_spike",
@@ -30,7 +32,7 @@ REQUIRED = (
 )
 
 
-def plot_selection(selection: xr.Dataset) -> Figure:
+def plot_selection(selection: xr.Dataset, *, axes: Any = None) -> Figure:
     """Two panels: held-out bits/spike per P (seed-averaged model, bootstrap CI over trials,
     each model seed as a dot), and each P's loss against the best P with the ±margin band;
     the minimal sufficient P (or "cannot tell") is marked and named in the title.
@@ -39,6 +41,9 @@ def plot_selection(selection: xr.Dataset) -> Figure:
     ----------
     selection : xr.Dataset
         Output of :func:`~alrnn_neuro.sweep.selection.select_nonlinearity`.
+    axes : pair of Axes, optional
+        The two panels (left: bits/spike, right: loss against the best P) to draw into,
+        instead of a new figure; the verdict goes into the figure's title.
 
     Returns
     -------
@@ -55,9 +60,8 @@ def plot_selection(selection: xr.Dataset) -> Figure:
             f"selection lacks {missing}; fix: pass the Dataset of select_nonlinearity "
             "(or selection.nc)"
         )
-    fig = Figure(figsize=(9.0, 3.8), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2)
+    fig, panels = figure_and_axes(axes, 1, 2, 9.0, 3.8)
+    left, right = panels[0]
     pwl = selection["pwl_units"].values
     minimal = float(selection["minimal_pwl_units"])
     _bits_panel(left, selection, pwl, minimal)

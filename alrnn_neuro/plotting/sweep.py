@@ -2,9 +2,11 @@
 
 Inputs are the labelled results of :func:`alrnn_neuro.sweep.collect_results` (dims ``model``,
 ``pwl_units``, ``seed``, ``train_fraction``; one M, i.e. ``latent_dim`` not a dim — select one
-M first) and the ``multitask.nc`` table (dims ``pwl_units``, ``seed``, ``task``, ``region``).
+M first); the figures of the ``multitask.nc`` table are in :mod:`.multitask` (and importable
+from here).
 Matplotlib only, drawn on :class:`~matplotlib.figure.Figure` objects with the Agg canvas (no
-pyplot state); every function returns the Figure. Means are over seeds with the standard error
+pyplot state); every function takes ``ax=`` (``axes=`` for several panels) to draw into the
+caller's layout and returns the Figure. Means are over seeds with the standard error
 of the mean (``std(ddof=1) / sqrt(n)``, 0 with one seed); single seeds are drawn as points.
 Baselines (models other than ``alrnn``) do not depend on P and are drawn as horizontal bands
 (mean ± sem).
@@ -18,11 +20,15 @@ import matplotlib
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.plotting.axes import figure_and_ax, figure_and_axes
+from alrnn_neuro.plotting.multitask import pick_model as pick_model
+from alrnn_neuro.plotting.multitask import plot_region_usage as plot_region_usage
+from alrnn_neuro.plotting.multitask import plot_shared_index as plot_shared_index
+from alrnn_neuro.plotting.seeds import mean_sem as mean_sem
 
 #: default metric order: the first one present in the results is plotted
 METRICS = ("test_bits_per_spike", "test_accuracy", "test_loss")
@@ -48,19 +54,6 @@ def default_metric(results: xr.Dataset) -> str:
         f"sweep results hold none of {list(METRICS)} (variables: {list(results.data_vars)}); "
         "fix: pass the results.nc written by `alrnn-neuro sweep`"
     )
-
-
-def mean_sem(data: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray]:
-    """Mean and standard error over ``dim`` (NaN ignored; sem 0 where fewer than 2 values)."""
-    n = data.notnull().sum(dim)
-    sem = (data.std(dim, ddof=1) / np.sqrt(n)).where(n > 1, 0.0)
-    return data.mean(dim), sem
-
-
-def _figure(width: float = 5.5, height: float = 3.8) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(width, height), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
 
 
 def _check(results: xr.Dataset, var: str) -> xr.DataArray:
@@ -133,10 +126,7 @@ def plot_performance_vs_p(
     """
     metric = default_metric(results) if metric is None else metric
     data, where = _fraction(_check(results, metric), train_fraction)
-    if ax is None:
-        fig, ax = _figure()
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_ax(ax, 5.5, 3.8)
     pwl = data["pwl_units"].values
     x = np.arange(pwl.size, dtype=float)
     if "alrnn" in data["model"].values:
@@ -178,7 +168,9 @@ def plot_performance_vs_p(
     return fig
 
 
-def plot_performance_vs_train_fraction(results: xr.Dataset, *, metric: str | None = None) -> Figure:
+def plot_performance_vs_train_fraction(
+    results: xr.Dataset, *, metric: str | None = None, ax: Axes | None = None
+) -> Figure:
     """Test performance vs training-set size: one mean ± sem line per P, baselines dashed.
 
     Parameters
@@ -187,6 +179,8 @@ def plot_performance_vs_train_fraction(results: xr.Dataset, *, metric: str | Non
         Sweep results, dims (model, pwl_units, seed, train_fraction).
     metric : str, optional
         Variable to plot (default :func:`default_metric`).
+    ax : Axes, optional
+        Draw here instead of a new figure.
 
     Returns
     -------
@@ -199,7 +193,7 @@ def plot_performance_vs_train_fraction(results: xr.Dataset, *, metric: str | Non
             "sweep results have one train fraction; fix: sweep --train-fraction with several "
             "values (e.g. 0.1,0.3,1) to plot performance vs training-set size"
         )
-    fig, ax = _figure()
+    fig, ax = figure_and_ax(ax, 5.5, 3.8)
     f = data["train_fraction"].values
     colours = _p_colours(data["pwl_units"].values)
     if "alrnn" in data["model"].values:
@@ -244,7 +238,7 @@ def _p_colours(pwl: np.ndarray) -> dict[Any, Any]:
     return {p: cmap(0.9 * k / n) for k, p in enumerate(pwl)}
 
 
-def plot_regions_vs_p(results: xr.Dataset) -> Figure:
+def plot_regions_vs_p(results: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     """Distinct linear regions used by the fitted AL-RNNs vs P, one line per train fraction.
 
     Seeds are points (largest fraction only), lines are mean ± sem; the dotted line is the
@@ -254,6 +248,8 @@ def plot_regions_vs_p(results: xr.Dataset) -> Figure:
     ----------
     results : xr.Dataset
         Sweep results with ``regions_used`` (model, pwl_units, seed[, train_fraction]).
+    ax : Axes, optional
+        Draw here instead of a new figure.
 
     Returns
     -------
@@ -267,7 +263,7 @@ def plot_regions_vs_p(results: xr.Dataset) -> Figure:
     data = data.sel(model="alrnn")
     pwl = data["pwl_units"].values
     x = np.arange(pwl.size, dtype=float)
-    fig, ax = _figure()
+    fig, ax = figure_and_ax(ax, 5.5, 3.8)
     fractions = data["train_fraction"].values if "train_fraction" in data.dims else [None]
     for k, f in enumerate(fractions):
         sub = data.sel(train_fraction=f) if f is not None else data
@@ -299,7 +295,9 @@ def plot_regions_vs_p(results: xr.Dataset) -> Figure:
     return fig
 
 
-def plot_task_sweeps(results_by_task: dict[str, xr.Dataset], *, ncols: int = 3) -> Figure:
+def plot_task_sweeps(
+    results_by_task: dict[str, xr.Dataset], *, ncols: int = 3, axes: Any = None
+) -> Figure:
     """One small performance-vs-P panel per task (largest train fraction, baselines as bands).
 
     Parameters
@@ -308,6 +306,8 @@ def plot_task_sweeps(results_by_task: dict[str, xr.Dataset], *, ncols: int = 3) 
         Task name -> that task's sweep results (each with one M).
     ncols : int
         Panels per row.
+    axes : array of Axes, optional
+        At least one panel per task (rows x ``ncols``), instead of a new figure.
 
     Returns
     -------
@@ -318,9 +318,8 @@ def plot_task_sweeps(results_by_task: dict[str, xr.Dataset], *, ncols: int = 3) 
     n = len(results_by_task)
     cols = min(ncols, n)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(3.6 * cols, 2.9 * rows), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    fig, grid = figure_and_axes(axes, rows, cols, 3.6 * cols, 2.9 * rows)
+    axes = grid.ravel()
     for ax, (task, results) in zip(axes, results_by_task.items(), strict=False):
         plot_performance_vs_p(results, ax=ax, title=task)
         ax.xaxis.label.set_size(8)
@@ -331,114 +330,3 @@ def plot_task_sweeps(results_by_task: dict[str, xr.Dataset], *, ncols: int = 3) 
     for ax in axes[n:]:
         ax.axis("off")
     return fig
-
-
-def plot_shared_index(multitask: xr.Dataset) -> Figure:
-    """Shared-vs-distributed index vs P (mean ± sem over seeds, seeds as points).
-
-    Parameters
-    ----------
-    multitask : xr.Dataset
-        ``shared_index`` (pwl_units, seed) and, if present, ``task_specificity``
-        (pwl_units, seed).
-
-    Returns
-    -------
-    Figure
-    """
-    if "shared_index" not in multitask:
-        raise DataValidationError(
-            f"multitask results lack 'shared_index' (have {list(multitask.data_vars)}); fix: "
-            "pass the multitask.nc written by the multi-task analysis"
-        )
-    fig, ax = _figure(5.0, 3.6)
-    pwl = multitask["pwl_units"].values
-    x = np.arange(pwl.size, dtype=float)
-    for k, (name, label) in enumerate(
-        (("shared_index", "shared index (mean overlap)"), ("task_specificity", "task specificity"))
-    ):
-        if name not in multitask:
-            continue
-        data = multitask[name].transpose("pwl_units", "seed")
-        for s in range(data.sizes["seed"]):
-            ax.plot(x, data.values[:, s], "o", color=f"C{k}", ms=3, alpha=0.4)
-        mean, sem = mean_sem(data)
-        ax.errorbar(
-            x,
-            mean.values,
-            yerr=sem.values,
-            marker="s",
-            ms=5,
-            capsize=3,
-            color=f"C{k}",
-            label=f"{label}, mean ± sem",
-        )
-    ax.set_xticks(x, [str(p) for p in pwl])
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("PWL units P")
-    ax.set_ylabel("index (1 = shared regions)")
-    ax.set_title("Region sharing across tasks vs P", fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
-    return fig
-
-
-def plot_region_usage(
-    multitask: xr.Dataset, *, pwl_units: Any = None, seed: Any = None, max_regions: int = 40
-) -> Figure:
-    """Task x region usage heatmap of one fitted model (one P, one seed).
-
-    Parameters
-    ----------
-    multitask : xr.Dataset
-        ``region_usage`` (pwl_units, seed, task, region): fraction of each task's valid steps.
-    pwl_units, seed : optional
-        The model to show (default: the largest P and its first seed with data).
-    max_regions : int
-        Most-used regions shown (regions are columns).
-
-    Returns
-    -------
-    Figure
-    """
-    if "region_usage" not in multitask:
-        raise DataValidationError(
-            f"multitask results lack 'region_usage' (have {list(multitask.data_vars)}); fix: "
-            "pass the multitask.nc written by the multi-task analysis"
-        )
-    usage = multitask["region_usage"].transpose("pwl_units", "seed", "task", "region")
-    pwl_units, seed = pick_model(usage, pwl_units, seed)
-    table = usage.sel(pwl_units=pwl_units, seed=seed).fillna(0.0)
-    total = table.sum("task").values
-    keep = np.argsort(-total, kind="stable")[: max(1, min(max_regions, int((total > 0).sum())))]
-    table = table.isel(region=np.sort(keep))
-    fig, ax = _figure(3.2 + 0.3 * table.sizes["region"], 1.6 + 0.3 * table.sizes["task"])
-    im = ax.imshow(
-        table.values, cmap="magma", vmin=0, vmax=max(float(table.max()), 1e-9), aspect="auto"
-    )
-    ax.set_xticks(
-        range(table.sizes["region"]),
-        [str(r) for r in table["region"].values],
-        rotation=90,
-        fontsize=7,
-    )
-    ax.set_yticks(range(table.sizes["task"]), [str(t) for t in table["task"].values], fontsize=7)
-    ax.set_xlabel("region (bitcode)")
-    ax.set_title(f"Region usage per task, P = {pwl_units}, seed {seed}", fontsize=10)
-    fig.colorbar(im, ax=ax, label="fraction of task steps")
-    return fig
-
-
-def pick_model(usage: xr.DataArray, pwl_units: Any = None, seed: Any = None) -> tuple[Any, Any]:
-    """(P, seed) with data: the given ones, or the largest P with usage and its first seed."""
-    has = usage.notnull().any(("task", "region")) & (usage.fillna(0).sum(("task", "region")) > 0)
-    if pwl_units is None:
-        ok = has.any("seed").values
-        if not ok.any():
-            raise DataValidationError(
-                "region_usage is empty (all NaN or 0); fix: rerun the multi-task analysis"
-            )
-        pwl_units = usage["pwl_units"].values[np.flatnonzero(ok)[-1]]
-    if seed is None:
-        ok = has.sel(pwl_units=pwl_units).values
-        seed = usage["seed"].values[int(np.flatnonzero(ok)[0]) if ok.any() else 0]
-    return pwl_units, seed

@@ -83,8 +83,9 @@ def _comparable(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if k != "command"}
 
 
-def sweep(data: Path, grid, base, out: Path, workers: int):
-    """``run_sweep`` on ``workers`` dask processes (if dask is installed and workers > 1)."""
+def sweep(data: Path, grid, base, out: Path, workers: int, progress=None):
+    """``run_sweep`` on ``workers`` dask processes (if dask is installed and workers > 1);
+    ``progress`` is ``run_sweep``'s progress callback."""
     executor = "local"
     if workers > 1:
         try:
@@ -102,6 +103,7 @@ def sweep(data: Path, grid, base, out: Path, workers: int):
         executor=executor,
         workers=workers if executor == "dask" else None,
         resume=True,
+        progress=progress,
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def reproduce_stimulus_selection(
     controls: bool | None = None,
     resume: bool = False,
     command: str = "",
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the whole stimulus-selection reproduction into ``out``.
 
@@ -88,6 +90,8 @@ def reproduce_stimulus_selection(
         control sessions are kept).
     command : str
         The command line, recorded in ``reproduce.json``.
+    progress : callable, optional
+        The sweep's progress callback (see :func:`~alrnn_neuro.sweep.run_sweep`).
 
     Returns
     -------
@@ -132,7 +136,7 @@ def reproduce_stimulus_selection(
         save_dataset(ds, data)
 
     tick = time.perf_counter()
-    common.sweep(data, grid, base, root / "sweep", s.workers)
+    common.sweep(data, grid, base, root / "sweep", s.workers, progress)
     times["sweep"] = time.perf_counter() - tick
     tick = time.perf_counter()
     fits = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def reproduce_tasks(
     seed: int = 2014,
     resume: bool = False,
     command: str = "",
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the task reproduction into ``out`` and return the ``reproduce.json`` record.
 
@@ -60,6 +62,8 @@ def reproduce_tasks(
         Continue a reproduction with the same settings in ``out``.
     command : str
         The command line, recorded in ``reproduce.json``.
+    progress : callable, optional
+        Progress callback of every task's sweep (see :func:`~alrnn_neuro.sweep.run_sweep`).
     """
     started = time.perf_counter()
     s = task_settings(settings) if isinstance(settings, str) else settings
@@ -68,12 +72,12 @@ def reproduce_tasks(
     claims, configs, times = [], {}, {}
     for task, spec in s.tasks.items():
         tick = time.perf_counter()
-        results, base = _task_sweep(root, task, spec, s, seed)
+        results, base = _task_sweep(root, task, spec, s, seed, progress)
         claims.append(cl.task_claim(task, results, spec.latent_dim))
         configs[task] = base.to_dict()
         times[task] = time.perf_counter() - tick
     tick = time.perf_counter()
-    results, base = _task_sweep(root, MULTITASK, s.multitask, s, seed)
+    results, base = _task_sweep(root, MULTITASK, s.multitask, s, seed, progress)
     configs[MULTITASK] = base.to_dict()
 
     sweep_dir = root / "tasks" / MULTITASK / "sweep"
@@ -114,7 +118,7 @@ def _grid(spec: TaskSpec, s: TaskSettings):
     )
 
 
-def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int):
+def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int, progress):
     """Generate ``task`` into its sweep folder (once) and sweep it."""
 
     out = root / "tasks" / task / "sweep"
@@ -135,7 +139,7 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
         seed=seed,
     )
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
-    return common.sweep(data, _grid(spec, s), base, out, s.workers), base
+    return common.sweep(data, _grid(spec, s), base, out, s.workers, progress), base
 
 
 def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:

@@ -112,7 +112,8 @@ def start_local_cluster(workers: int | None, *, dashboard: bool = False) -> tupl
             cluster.close()
             raise
     if dashboard:
-        logger.warning("dask dashboard: %s", client.dashboard_link)
+        # the CLI shows it through run_sweep's progress events; logged for library users
+        logger.info("dask dashboard: %s", client.dashboard_link)
     return client, cluster
 
 

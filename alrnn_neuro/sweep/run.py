@@ -55,33 +55,32 @@ import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import observation_variable
-from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.sweep.cluster import close, connect
-from alrnn_neuro.sweep.folds import held_out_sets
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
-    DATASET_FILE,
-    SWEEP_FILE,
     cell_complete,
     finished_cells,
 )
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.sweep.results import collect_results
+from alrnn_neuro.sweep.sweep_record import prepare_sweep_dir
 from alrnn_neuro.sweep.trial_scores import held_out_trial_scores, write_trial_scores
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
 from alrnn_neuro.training.evaluate import compute_metrics, predict_all
-from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 from alrnn_neuro.training.session import prepare_session
 
 logger = logging.getLogger(__name__)
 
 #: a generated task dataset in the sweep folder (``alrnn-neuro sweep TASK``)
 EXECUTORS = ("local", "dask")
+#: ``run_sweep(progress=...)``: called with the progress dict (see :func:`run_sweep`)
+ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 def run_sweep(
@@ -99,6 +98,7 @@ def run_sweep(
     dashboard: bool = False,
     folds: int | None = None,
     split_seed: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -140,6 +140,11 @@ def run_sweep(
     split_seed : int, optional
         Seed of the held-out trials (test split or fold assignment), independent of the model
         seeds; default ``base_config.split_seed``.
+    progress : callable, optional
+        Called before the first fit and after every finished group with a dict: ``sweep``
+        (the folder), ``done`` and ``total`` (cells of the grid, finished ones included),
+        ``cells`` (names just finished) and ``dashboard`` (the dask dashboard's address, or
+        None); :class:`~alrnn_neuro.training.progress.CellProgress` shows it.
 
     Returns
     -------
@@ -173,9 +178,11 @@ def run_sweep(
     try:
         root = Path(out)
         path = None if isinstance(source, xr.Dataset) else str(Path(source).resolve())
-        held_out = _prepare_out(root, ds, grid, base, resume, split_seed, path)
+        held_out = prepare_sweep_dir(root, ds, grid, base, resume, split_seed, path)
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
+        report = _reporter(progress, root, len(grid.cells()) - len(todo), len(grid.cells()))
+        report([], getattr(client, "dashboard_link", None) if dashboard else None)
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
@@ -185,9 +192,9 @@ def run_sweep(
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
             for task in tasks:
-                run_group(*task)
+                report(run_group(*task))
         else:
-            _run_dask(client, tasks, retries)
+            _run_dask(client, tasks, retries, report)
         shutil.rmtree(root / "staging", ignore_errors=True)
     except BaseException:
         close(client, cluster, quiet=True)
@@ -349,83 +356,32 @@ def _load(source: xr.Dataset | str | os.PathLike) -> xr.Dataset:
     return load_dataset(source)
 
 
-def _prepare_out(
-    root: Path,
-    ds: xr.Dataset,
-    grid: SweepGrid,
-    base: FitConfig,
-    resume: bool,
-    split_seed: int,
-    path: str | None = None,
-) -> list[np.ndarray]:
-    """Check or write ``sweep.json``; return the held-out trial ids of each fold.
-
-    ``path`` (the dataset file, if the sweep was given one) is recorded so that
-    ``alrnn-neuro analyze SWEEP_DIR`` finds the inputs.
-    """
-
-    resolved = resolve_config(base, ds)
-    fingerprint = dataset_fingerprint(ds)
-    stratify = list(resolved.conditions) or None
-    held_out = held_out_sets(ds, grid.folds, base.split, stratify=stratify, seed=split_seed)
-    n_pool = min(ds.sizes["trial"] - ids.size for ids in held_out)
-    if min(round(f * n_pool) for f in grid.train_fractions) < 2:
-        raise ConfigError(
-            f"train_fractions={list(grid.train_fractions)} leave fewer than 2 of the "
-            f"{n_pool} trials that are not held out; fix: use larger fractions or more trials"
-        )
-    split = {"folds": grid.folds, "split_seed": int(split_seed)}
-    data = {
-        "fingerprint": fingerprint,
-        "n_trials": int(ds.sizes["trial"]),
-        "task": str(ds.attrs.get("task", "")),
-        "path": path or "",
-    }
-    record = {"grid": grid.to_dict(), "base_config": base.to_dict(), "data": data, "split": split}
-    if grid.folds == 1:
-        record["test_trials"] = held_out[0].tolist()
-    else:
-        record["fold_test_trials"] = [ids.tolist() for ids in held_out]
-    path = root / SWEEP_FILE
-    if path.is_file():
-        old = rd.read_json(path)
-        if not resume:
-            raise RunDirError(
-                f"{root} already holds a sweep; fix: resume it (drop --no-resume / resume=True) "
-                "or choose another --out"
-            )
-        changed = FitConfig.from_dict(old["base_config"]).diff(base)
-        if changed or old["data"]["fingerprint"] != fingerprint:
-            what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-            raise RunDirError(
-                f"{root} holds a sweep of {what or 'another dataset'}; fix: use the same "
-                "dataset and fit settings, or another --out"
-            )
-        old_split = old.get("split", {"folds": 1, "split_seed": old["base_config"]["seed"]})
-        if old_split != split:
-            raise RunDirError(
-                f"{root} holds a sweep with held-out trials {old_split}, not {split}; fix: "
-                "resume with the same --folds and --split-seed, or choose another --out"
-            )
-        if old["grid"] != grid.to_dict():
-            logger.info("resuming %s with a new grid; finished cells are kept", root)
-    elif root.is_dir() and any(p.name not in ("staging", DATASET_FILE) for p in root.iterdir()):
-        raise RunDirError(f"{root} is not empty and holds no sweep; fix: choose another --out")
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(root / "staging", ignore_errors=True)  # leftovers of killed runs
-    rd.write_json(path, record)
-    return held_out
-
-
 def _keep_ids(pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A seeded, nested share ``fraction`` of the trial ids ``pool`` (sorted)."""
     order = np.random.default_rng(seed).permutation(pool)
     return np.sort(order[: max(2, round(fraction * pool.size))])
 
 
-def _run_dask(client: Any, tasks: list[tuple], retries: int) -> None:
+def _reporter(
+    progress: ProgressCallback | None, root: Path, done: int, total: int
+) -> Callable[..., None]:
+    """``report(cells, dashboard=None)``: count finished cells and call ``progress``."""
+    state = {"done": done}
+
+    def report(cells: Sequence[str], dashboard: str | None = None) -> None:
+        state["done"] += len(cells)
+        if progress is not None:
+            event = {"sweep": str(root), "done": state["done"], "total": total}
+            progress({**event, "cells": list(cells), "dashboard": dashboard})
+
+    return report
+
+
+def _run_dask(client: Any, tasks: list[tuple], retries: int, report: Callable[..., None]) -> None:
     from dask.distributed import as_completed
 
     futures = [client.submit(run_group, *task, retries=retries, pure=False) for task in tasks]
     for future in as_completed(futures):
-        logger.info("finished %s", ", ".join(future.result()))
+        names = future.result()
+        logger.info("finished %s", ", ".join(names))
+        report(names)

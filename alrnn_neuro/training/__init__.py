@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "ALRNN": "alrnn_neuro.training.estimator",
     "FitConfig": "alrnn_neuro.training.config",
     "FitModel": "alrnn_neuro.training.network",
     "FitResult": "alrnn_neuro.training.api",

@@ -35,6 +35,7 @@ from alrnn_neuro.training.evaluate import (
 )
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.progress import EpochProgress
 from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.session import Session, prepare_session
 
@@ -148,6 +149,7 @@ def fit(
     overwrite: bool = False,
     callback: EpochCallback | None = None,
     dataset_path: str | os.PathLike | None = None,
+    progress: bool = False,
 ) -> FitResult:
     """Fit an AL-RNN (or a baseline) to the trials of ``ds``.
 
@@ -169,6 +171,10 @@ def fit(
     dataset_path : str or PathLike, optional
         Recorded in ``config.json`` (as an absolute path and relative to ``out``), so that
         ``analyze`` and ``rsa`` find the dataset from any folder.
+    progress : bool
+        Show the epochs as a progress bar (terminal, Jupyter with ipywidgets) or as a plain
+        line every 10 s (elsewhere); see :mod:`alrnn_neuro.training.progress`. Off by
+        default: the library itself only calls ``callback`` and logs.
 
     Returns
     -------
@@ -191,8 +197,26 @@ def fit(
     """
     config = FitConfig() if config is None else config
     check_threads(config.threads)
-    with torch_threads(config.threads):
-        return _fit(ds, config, out, resume, overwrite, callback, dataset_path)
+    display = EpochProgress() if progress else None
+    on_epoch = _both(callback, display)
+    try:
+        with torch_threads(config.threads):
+            return _fit(ds, config, out, resume, overwrite, on_epoch, dataset_path)
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _both(callback: EpochCallback | None, display: EpochCallback | None) -> EpochCallback | None:
+    """One epoch callback that calls the user's and then the display's."""
+    if callback is None or display is None:
+        return callback or display
+
+    def both(info: dict[str, Any]) -> None:
+        callback(info)
+        display(info)
+
+    return both
 
 
 def check_threads(n: int) -> None:
@@ -257,7 +281,14 @@ def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitRe
         if mode == "new":
             run.mkdir(parents=True, exist_ok=True)
             rd.clear_run_dir(run)  # --overwrite: the old run goes only now, after all checks
-            rd.write_split(run / rd.SPLIT, session.split, run_id)
+            rd.write_split(
+                run / rd.SPLIT,
+                session.split,
+                run_id,
+                split_seed=session.config.split_seed,
+                fractions=session.config.split,
+                conditions=session.config.conditions,
+            )
         else:  # resuming (maybe with more epochs): the run is unfinished until it ends again
             (run / rd.METRICS).unlink(missing_ok=True)
         rd.write_json(run / rd.CONFIG, session.record)

@@ -245,8 +245,8 @@ class FitConfig:
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise ConfigError(
-                    f"unknown config key '{key}' (value {value!r}); {hint}valid keys: "
-                    f"{', '.join(names)}"
+                    f"unknown config key '{key}' (value {value!r}); fix: {hint}valid keys: "
+                    f"{', '.join(names)} (alrnn-neuro fit --help lists them as flags)"
                 )
             clean[name] = tuple(value) if isinstance(value, list) else value
         return cls(**clean)
@@ -331,4 +331,5 @@ def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
 
 
 def _fail(name: str, value: Any, fix: str) -> None:
-    raise ConfigError(f"{name}={value!r} is invalid; fix: use {fix}")
+    flag = "--" + name.replace("_", "-")
+    raise ConfigError(f"{name}={value!r} is invalid; fix: use {fix} (flag {flag}, TOML key {name})")

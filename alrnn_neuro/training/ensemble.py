@@ -185,7 +185,14 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
             records[k][rd.RUN_ID] = rd.new_run_id()
             run.mkdir(parents=True, exist_ok=True)
             rd.clear_run_dir(run)
-            rd.write_split(run / rd.SPLIT, session.split, records[k][rd.RUN_ID])
+            rd.write_split(
+                run / rd.SPLIT,
+                session.split,
+                records[k][rd.RUN_ID],
+                split_seed=session.config.split_seed,
+                fractions=session.config.split,
+                conditions=session.config.conditions,
+            )
             rd.write_json(run / rd.CONFIG, records[k])
         results.append(finish_fit(member, net, state, run))
         p, seed = configs[k].pwl_units, configs[k].seed

@@ -104,8 +104,8 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
     if config.init_state == "data" and shortest <= config.init_bins:
         raise ConfigError(
             f"init_bins={config.init_bins} leaves nothing to predict in the shortest trial "
-            f"({shortest} valid bins); fix: a smaller init_bins (e.g. {max(shortest // 3, 1)}) "
-            "or init_state = 'learned'"
+            f"({shortest} valid bins); fix: a smaller --init-bins (e.g. "
+            f"{max(shortest // 3, 1)}; TOML init_bins) or --init-state learned"
         )
     return config.replace(
         obs=obs, inputs=_resolve_inputs(config, ds), conditions=_resolve_conditions(config, ds)
@@ -155,7 +155,8 @@ def _resolve_inputs(config: FitConfig, ds: xr.Dataset) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(
             f"inputs={list(config.inputs)} names channels {unknown} that the dataset lacks; "
-            f"fix: choose from {available}, or inputs = [] for an autonomous model"
+            f"fix: --inputs with some of {available} (TOML inputs = [...]), or --inputs none "
+            "(inputs = []) for an autonomous model"
         )
     valid = ds["valid"].values.astype(bool)
     values = ds["inputs"].sel(input=requested).values[valid] if requested else np.zeros(0)
@@ -163,7 +164,8 @@ def _resolve_inputs(config: FitConfig, ds: xr.Dataset) -> tuple[str, ...]:
         raise DataValidationError(
             f"the config uses task inputs (inputs={list(config.inputs)}) but the dataset's "
             f"'inputs' {'are all zero' if requested else 'have no channels'}; fix: add the "
-            "task inputs (make_dataset(inputs=...)) or set inputs = [] to fit an autonomous model"
+            "task inputs (make_dataset(inputs=...)) or fit an autonomous model with --inputs none "
+            "(TOML inputs = [])"
         )
     return tuple(requested)
 
@@ -175,7 +177,8 @@ def _resolve_conditions(config: FitConfig, ds: xr.Dataset) -> tuple[str, ...]:
         if unknown:
             raise ConfigError(
                 f"conditions={list(config.conditions)} names {unknown}, which are not trial "
-                f"coords; fix: choose from {trial_coords}"
+                f"coords; fix: --conditions with some of {trial_coords} (TOML conditions), or "
+                "--conditions auto"
             )
         return tuple(config.conditions)
     return tuple(
@@ -193,21 +196,21 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
     if label not in ds.coords or ds[label].dims != ("trial",):
         trial_coords = sorted(str(n) for n, c in ds.coords.items() if c.dims == ("trial",))
         raise ConfigError(
-            f"behaviour_label={label!r} is not a trial coord; fix: choose from {trial_coords} "
-            "or --no-behaviour"
+            f"behaviour_label={label!r} is not a trial coord; fix: --behaviour-label with one of "
+            f"{trial_coords}, or --no-behaviour"
         )
     levels = {v for v in ds[label].values.astype(str) if v not in ("", "nan", "None")}
     if len(levels) < 2:
         raise ConfigError(
-            f"behaviour_label={label!r} has {len(levels)} class(es) {sorted(levels)}; fix: a "
-            "label with at least 2 classes, or --no-behaviour"
+            f"behaviour_label={label!r} has {len(levels)} class(es) {sorted(levels)}; fix: "
+            "--behaviour-label with at least 2 classes, or --no-behaviour"
         )
     epoch = config.behaviour_epoch
     if epoch and epoch not in set(ds["epoch"].values[ds["valid"].values].astype(str)):
         labels = sorted(set(ds["epoch"].values[ds["valid"].values].astype(str)))
         raise ConfigError(
-            f"behaviour_epoch={epoch!r} is not an epoch label of the dataset; fix: choose from "
-            f"{labels} or '' for the last step of each trial"
+            f"behaviour_epoch={epoch!r} is not an epoch label of the dataset; fix: "
+            f"--behaviour-epoch with one of {labels}, or '' for the last step of each trial"
         )
 
 
@@ -233,5 +236,6 @@ def _check_init_epochs(config: FitConfig, ds: xr.Dataset) -> None:
     if unknown:
         raise ConfigError(
             f"init_epochs={list(config.init_epochs)} names epochs {unknown} the dataset lacks; "
-            f"fix: use some of {have} (e.g. the inter-trial epoch), or init_epochs = []"
+            f"fix: --init-epochs with some of {have} (e.g. the inter-trial epoch), or "
+            "--init-epochs none (TOML init_epochs = [])"
         )

@@ -5,7 +5,8 @@ file               content
 =================  ==========================================================================
 ``config.json``    the fully resolved config, the data it needs (units, inputs, classes,
                    dataset fingerprint and path) and the package version; written first
-``split.json``     trial ids of each split (``train``, ``val``, ``test``) and ``run_id``
+``split.json``     trial ids of each split (``train``, ``val``, ``test``), ``run_id``, a
+                   ``description``, the ``split_seed``, ``fractions`` and ``conditions``
 ``checkpoint.pt``  full training state, rewritten after every epoch (resume point)
 ``model.pt``       ``{"state_dict", "config", "data", "alrnn_neuro_version", "run_id"}`` of
                    the final (best-validation) model; ``torch.load(path,
@@ -282,15 +283,48 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def write_split(path: str | os.PathLike, split: dict[str, np.ndarray], run_id: str) -> None:
-    """Write ``split.json``: the trial ids of each split, plus the run id."""
-    write_json(path, {RUN_ID: run_id, **{k: np.asarray(v).tolist() for k, v in split.items()}})
+#: the trial-id lists of ``split.json`` (its other keys describe them)
+SPLIT_NAMES = ("train", "val", "test")
+SPLIT_DESCRIPTION = (
+    "Trial ids (the dataset's trial coord) of each split of this fit: train = fitted, "
+    "val = early stopping and model choice, test = held out for metrics.json. Drawn by "
+    "alrnn_neuro.data.split.split_trials with split_seed, stratified by the conditions, in the "
+    "fractions given (train, val[, test]); in a sweep cell the sweep's test trials are held "
+    "out before (sweep.json), so only train and val appear here."
+)
+
+
+def write_split(
+    path: str | os.PathLike,
+    split: dict[str, np.ndarray],
+    run_id: str,
+    *,
+    split_seed: int | None = None,
+    fractions: tuple[float, ...] | None = None,
+    conditions: tuple[str, ...] | None = None,
+) -> None:
+    """Write ``split.json``: a ``description``, the split's seed, fractions and conditions,
+    the run id and the trial ids of each split (``train``, ``val``, ``test``)."""
+    record: dict[str, Any] = {"description": SPLIT_DESCRIPTION, RUN_ID: run_id}
+    if split_seed is not None:
+        record["split_seed"] = int(split_seed)
+    if fractions is not None:
+        names = SPLIT_NAMES[: len(fractions)]
+        record["fractions"] = dict(zip(names, map(float, fractions), strict=True))
+    if conditions is not None:
+        record["conditions"] = list(conditions)
+    record.update({k: np.asarray(v).tolist() for k, v in split.items()})
+    write_json(path, record)
 
 
 def read_split(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Trial ids per split from ``split.json`` (other keys, e.g. the run id, are skipped)."""
+    """Trial ids per split from ``split.json`` (the describing keys are skipped)."""
     record = read_json(path)
-    return {k: np.asarray(v) for k, v in record.items() if isinstance(v, list)}
+    return {
+        k: np.asarray(v)
+        for k, v in record.items()
+        if isinstance(v, list) and k not in ("conditions",)
+    }
 
 
 def run_ids(path: str | os.PathLike) -> dict[str, str | None]:

@@ -1,0 +1,46 @@
+"""``--help`` lists every choice a flag accepts, from the same constants the code checks."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from alrnn_neuro.analysis.rsa.compare import COMPARISONS
+from alrnn_neuro.analysis.rsa.rdm import DISTANCES
+from alrnn_neuro.cli.app import app
+from alrnn_neuro.cli.rsa import COMPARE_CHOICES, DISTANCE_CHOICES
+from alrnn_neuro.data.roitman_files import EVENTS
+from alrnn_neuro.simulate.tasks import MULTITASK, TASKS, VARIANTS
+
+
+def _help(*command: str) -> str:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.replace("│", " ").split())  # undo the wrapping in panels
+
+
+def test_rsa_choices_match_what_run_rsa_accepts():
+    assert set(DISTANCE_CHOICES) == set(DISTANCES)
+    assert set(COMPARE_CHOICES) - {"tau-a"} == set(COMPARISONS) - {"kendall_tau_a"}
+    text = _help("rsa")
+    for choice in (*DISTANCES, *COMPARE_CHOICES, "epoch (task", "region (the AL-RNN", "time (each"):
+        assert choice in text, choice
+
+
+@pytest.mark.parametrize("command", [("simulate", "task"), ("sweep",)])
+def test_task_names_are_listed(command):
+    text = _help(*command)
+    for name in (*TASKS, MULTITASK):
+        assert name in text, name
+    if command == ("simulate", "task"):
+        assert " | ".join(VARIANTS) in text
+
+
+def test_roitman_alignment_events_are_listed():
+    text = _help("convert", "roitman-fd")
+    assert " | ".join(EVENTS) in text
+
+
+def test_fit_help_epilog_explains_toml_and_progress():
+    text = _help("fit")
+    assert "TOML file given with --config" in text and "plain line every 10 s" in text
