@@ -26,6 +26,7 @@ from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.evaluate import (
+    RecordingScoring,
     compute_metrics,
     encode_trials,
     latents_dataset,
@@ -305,14 +306,35 @@ def _build(session: Session, resume_from: Path | None):
     return model, optimizer, state
 
 
-def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
-    """Score the best model, build the outputs and (with ``run``) write the run files."""
-    predicted = predict_all(model, session.tensors)
+def finish_fit(
+    session: Session,
+    model: FitModel,
+    state: TrainState,
+    run: Path | None,
+    *,
+    predicted: dict[str, np.ndarray] | None = None,
+    losses: dict[str, float] | None = None,
+    scoring: RecordingScoring | None = None,
+) -> FitResult:
+    """Score the best model, build the outputs and (with ``run``) write the run files.
+
+    ``predicted`` (:func:`~alrnn_neuro.training.evaluate.predict_all`), the per-split
+    ``losses`` and ``scoring`` (see :func:`~alrnn_neuro.training.evaluate.compute_metrics`)
+    may be passed in when they were computed for several fits at once (ensembles).
+    """
+    if predicted is None:
+        predicted = predict_all(model, session.tensors)
     if session.config.obs not in ("poisson", "cross_entropy"):
         std = residual_std(session.tensors, predicted, session.positions["train"])
         model.residual_std.copy_(torch.as_tensor(std))
     metrics: dict[str, Any] = compute_metrics(
-        model, session.ds, session.tensors, predicted, session.positions
+        model,
+        session.ds,
+        session.tensors,
+        predicted,
+        session.positions,
+        losses=losses,
+        scoring=scoring,
     )
     metrics.update(
         best_epoch=state.best_epoch, epochs_run=state.epoch, stop_reason=state.stop_reason
