@@ -70,7 +70,7 @@ from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.sweep.results import collect_results
 from alrnn_neuro.sweep.trial_scores import held_out_trial_scores, write_trial_scores
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import fit
+from alrnn_neuro.training.api import fit, torch_threads
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
 from alrnn_neuro.training.evaluate import compute_metrics, predict_all
@@ -123,7 +123,9 @@ def run_sweep(
         TLS from temporary credentials and no HTTP server (see
         :mod:`alrnn_neuro.sweep.cluster`).
     workers : int, optional
-        Worker processes of that LocalCluster (default: CPU count).
+        Worker processes of that LocalCluster (default: the CPU cores divided by
+        ``base_config.threads``; a larger request is capped there, so that workers x torch
+        threads never oversubscribe the cores, see :func:`local_workers`).
     resume : bool
         Reuse an existing sweep in ``out``: finished cells are skipped, missing ones fitted.
         The grid may differ (cells are named by their settings); base config and data may not.
@@ -166,6 +168,8 @@ def run_sweep(
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
     client, cluster = (None, None)
     if executor == "dask":
+        if scheduler is None:
+            workers = local_workers(workers, base.threads)
         client, cluster = connect(scheduler, workers, dashboard=dashboard)
     root = Path(out)
     created = not root.exists()
@@ -196,6 +200,35 @@ def run_sweep(
         raise
     close(client, cluster)
     return collect_results(root)
+
+
+def local_workers(requested: int | None, threads: int) -> int:
+    """Worker processes of a local cluster whose fits use ``threads`` torch threads each.
+
+    At most (CPU cores of this process) // threads, so that workers x threads never exceed
+    the cores: more busy threads than cores make every OpenMP barrier wait for a descheduled
+    thread (a training step ran 30x slower with two threads on two cores next to one busy
+    process). A larger request is capped, with a warning; None gives the maximum.
+
+    Examples
+    --------
+    >>> local_workers(1, 1)
+    1
+    """
+    cores = len(os.sched_getaffinity(0))
+    most = max(1, cores // max(threads, 1))
+    if requested is None:
+        return most
+    if requested > most:
+        logger.warning(
+            "workers=%d x threads=%d would oversubscribe the %d CPU cores; using %d workers",
+            requested,
+            max(threads, 1),
+            cores,
+            most,
+        )
+        return most
+    return requested
 
 
 def _ensemble_sizes(ds: xr.Dataset, grid: SweepGrid, base: FitConfig, workers: int):
@@ -266,7 +299,12 @@ def run_group(
     list of str
         The names of the cells written.
     """
+    # in this (maybe worker) process: the fit's threads for the scoring after the fit too
+    with torch_threads(int(base.get("threads", 1))):
+        return _run_group(source, keep, test_ids, cells, base, out, hook)
 
+
+def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
     if hook is not None:
         hook(tuple(cells))
     ds = _load(source)

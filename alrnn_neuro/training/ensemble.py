@@ -35,7 +35,7 @@ import xarray as xr
 
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import FitResult, torch_threads
+from alrnn_neuro.training.api import FitResult, check_threads, torch_threads
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
@@ -116,6 +116,7 @@ def fit_ensemble(
     """
     config = FitConfig() if config is None else config
     _check_members(config, pwl_units, seeds, out)
+    check_threads(config.threads)
     with torch_threads(config.threads):
         return _fit_ensemble(ds, config, list(pwl_units), list(seeds), out, overwrite, callback)
 
