@@ -45,6 +45,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.linear_scan import linear_scan, prefer_linear_scan
 
 
 class _ALRNNScan(torch.autograd.Function):
@@ -161,6 +162,8 @@ def alrnn_scan(
     W: torch.Tensor,
     pwl_mask: torch.Tensor,
     forcing: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    parallel: bool | None = None,
 ) -> torch.Tensor:
     """Run the AL-RNN recurrence over a whole sequence (fast forward, hand-written backward).
 
@@ -181,6 +184,12 @@ def alrnn_scan(
         After step t the carried state becomes ``(1 - alpha_t) y_t + alpha_t target_t``;
         entries with ``alpha == 0`` ignore the target (it may hold NaN there). Neither
         receives a gradient.
+    parallel : bool, optional
+        Linear models (no rectified unit), no forcing, no gradient wanted: run the
+        parallel-in-time :func:`~alrnn_neuro.models.linear_scan.linear_scan` instead of the
+        loop (same states up to rounding). None (default): where it is faster
+        (:func:`~alrnn_neuro.models.linear_scan.prefer_linear_scan`: long sequences of small
+        steps, e.g. one trajectory); True: whenever it applies; False: never.
 
     Returns
     -------
@@ -195,6 +204,16 @@ def alrnn_scan(
     >>> y[-1, 0]
     tensor([0.0312, 0.0312, 0.0312])
     """
+    if (
+        parallel is not False
+        and forcing is None
+        and _linear_without_grad(drive, z0, A, W, pwl_mask)
+    ):
+        n_steps, (batch, m) = drive.shape[0], drive.shape[-2:]
+        if parallel or prefer_linear_scan(n_steps, batch, m, math.prod(drive.shape[1:-2])):
+            states = linear_scan(drive, z0, A, W)
+            if states is not None:  # None: overflowing map powers, the loop is exact
+                return states
     ens = tuple(drive.shape[1:-2])
     if len(ens) <= 1:
         return _apply(drive, z0, A, W, pwl_mask, forcing)
@@ -213,6 +232,14 @@ def alrnn_scan(
         flat_forcing,
     )
     return out.reshape(shape)
+
+
+def _linear_without_grad(drive, z0, A, W, pwl_mask) -> bool:
+    """No rectified unit anywhere and no gradient wanted (the linear scan's case)."""
+    tensors = (drive, z0, A, W)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return not bool((pwl_mask != 0).any())
 
 
 def _apply(drive, z0, A, W, pwl_mask, forcing):
