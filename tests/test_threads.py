@@ -8,7 +8,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import alrnn_neuro.sweep.run as sweep_run
+import alrnn_neuro.sweep.cluster as sweep_cluster
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.sweep import SweepGrid, run_sweep
 from alrnn_neuro.training import FitConfig
@@ -48,9 +48,9 @@ def test_torch_threads_limits_torch_and_blas_and_restores_both(two_torch_threads
 def test_local_workers_times_threads_stay_within_the_cores(
     monkeypatch, caplog, requested, threads, expected
 ):
-    monkeypatch.setattr(sweep_run.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
-    with caplog.at_level(logging.WARNING, logger="alrnn_neuro.sweep.run"):
-        assert sweep_run.local_workers(requested, threads) == expected
+    monkeypatch.setattr(sweep_cluster.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    with caplog.at_level(logging.WARNING, logger="alrnn_neuro.sweep.cluster"):
+        assert sweep_cluster.local_workers(requested, threads) == expected
     capped = requested is not None and requested > expected
     assert ("oversubscribe" in caplog.text) == capped
 

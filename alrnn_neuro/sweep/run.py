@@ -56,7 +56,7 @@ from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
-from alrnn_neuro.sweep.cluster import close, connect
+from alrnn_neuro.sweep.cluster import close, connect, local_workers
 from alrnn_neuro.sweep.folds import held_out_sets
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
@@ -125,7 +125,8 @@ def run_sweep(
     workers : int, optional
         Worker processes of that LocalCluster (default: the CPU cores divided by
         ``base_config.threads``; a larger request is capped there, so that workers x torch
-        threads never oversubscribe the cores, see :func:`local_workers`).
+        threads never oversubscribe the cores, see
+        :func:`~alrnn_neuro.sweep.cluster.local_workers`).
     resume : bool
         Reuse an existing sweep in ``out``: finished cells are skipped, missing ones fitted.
         The grid may differ (cells are named by their settings); base config and data may not.
@@ -200,35 +201,6 @@ def run_sweep(
         raise
     close(client, cluster)
     return collect_results(root)
-
-
-def local_workers(requested: int | None, threads: int) -> int:
-    """Worker processes of a local cluster whose fits use ``threads`` torch threads each.
-
-    At most (CPU cores of this process) // threads, so that workers x threads never exceed
-    the cores: more busy threads than cores make every OpenMP barrier wait for a descheduled
-    thread (a training step ran 30x slower with two threads on two cores next to one busy
-    process). A larger request is capped, with a warning; None gives the maximum.
-
-    Examples
-    --------
-    >>> local_workers(1, 1)
-    1
-    """
-    cores = len(os.sched_getaffinity(0))
-    most = max(1, cores // max(threads, 1))
-    if requested is None:
-        return most
-    if requested > most:
-        logger.warning(
-            "workers=%d x threads=%d would oversubscribe the %d CPU cores; using %d workers",
-            requested,
-            max(threads, 1),
-            cores,
-            most,
-        )
-        return most
-    return requested
 
 
 def _ensemble_sizes(ds: xr.Dataset, grid: SweepGrid, base: FitConfig, workers: int):
