@@ -13,6 +13,9 @@ reads each member's (time, batch) rows as one matrix (see
 bounds) are expanded to full slabs once, since broadcasting over the batch dim runs strided
 inner loops of length latent. The input drive ``C s_t + h`` is computed by the caller in one
 product per member (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
+Gradient-free runs of linear models (P = 0) with small steps go through the parallel-in-time
+:func:`~alrnn_neuro.models.linear_scan.linear_scan` where it was measured faster (long
+sequences of one or a few trajectories; ``benchmarks/bench_parallel_scan.py``).
 
 Equations (time-major, ``...`` = optional ensemble dims, ``B`` = batch)::
 
