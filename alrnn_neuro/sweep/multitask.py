@@ -110,9 +110,10 @@ def sweep_multitask(
         if (cell.model, cell.train_fraction, cell.latent_dim) != ("alrnn", f, m):
             continue
         run = root / "cells" / cell.name
-        if untrained:
+        if untrained:  # initialised on the trials a sweep fits (all but the test trials)
             base = FitConfig.from_dict(record["base_config"])
-            fitted = initial_fit(ds, _initial_config(base, cell, seed_offset))
+            pool = np.setdiff1d(ds["trial"].values, test_ids)
+            fitted = initial_fit(ds.sel(trial=pool), _initial_config(base, cell, seed_offset))
         elif cell_complete(run):
             fitted = load_run(run)
         else:
