@@ -189,6 +189,8 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
         assert untrained["seeds"] == list(s.control_seeds) and untrained["n"] <= 1
         if untrained["n"]:
             assert c["false_positive_rate"] is not None
+        power = c["power"]  # the fitted networks on new draws of the task, per control seed
+        assert power["seeds"] == list(s.control_seeds) and {"n", "n_holds", "rate"} <= set(power)
     linear = record["claims"][0]["controls"]["linear_models"]
     assert linear["seeds"] == ["0>1", "1>0"]  # ordered pairs of the two P = 0 model seeds
     if _has_report():

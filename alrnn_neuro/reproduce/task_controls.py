@@ -15,6 +15,14 @@ untrained         for the suite, per control data seed: the sharing test with un
                   networks of other seeds (``+ 50``): ``multitask_sharing``
 ================  ==============================================================================
 
+Power (how often a claim holds on data the reproduction's networks were not fitted to): per
+control data seed the task (or suite) is drawn anew and the reproduction's *fitted* networks
+are scored on the trials with the sweep's held-out ids (:func:`~alrnn_neuro.sweep.task_scores.
+rescore_sweep`; the suite: region usage of the fitted networks against the same networks
+untrained, on the new draw), and the claim is judged exactly as on the reproduction. The fits
+are not redone, so this is the claim's replication rate over test data given these fits; the
+variation between trainings enters only through the model seeds the claim already averages.
+
 Controls are judged by the tests alone: the "learned" condition of the sparse-P claim
 (``tasks.min_learned_accuracy``) is not applied, as untrained networks would never meet it and
 the false-positive rate would then say nothing about the statistics.
@@ -34,6 +42,7 @@ from alrnn_neuro.reproduce import task_claims as tc
 from alrnn_neuro.reproduce.claim_records import ClaimResult, rate
 from alrnn_neuro.simulate.tasks.metrics import trial_accuracy
 from alrnn_neuro.sweep.multitask import sweep_multitask
+from alrnn_neuro.sweep.task_scores import rescore_sweep
 from alrnn_neuro.training.api import initial_fit, torch_threads
 from alrnn_neuro.training.config import FitConfig
 
@@ -135,6 +144,58 @@ def untrained_sharing_outcomes(
         test = tc.sharing_test(pseudo, null, seed=data_seed)
         found.append((int(data_seed), tc.sharing_result(test, int(pseudo.attrs["latent_dim"]))))
     return found
+
+
+def redrawn_task_outcomes(
+    sweep_dir: Path, make, latent_dim: int, control_seeds: Sequence[int], what: str = "accuracy"
+) -> list[tuple[int, ClaimResult]]:
+    """The sparse-P claim of the reproduction's fitted networks on fresh draws of the task.
+
+    Parameters
+    ----------
+    sweep_dir : Path
+        The task's sweep.
+    make : callable
+        ``make(seed) -> xr.Dataset``: the task as the reproduction generates it.
+    latent_dim : int
+        M.
+    control_seeds : sequence of int
+        Data seeds of the new draws.
+    what : str
+        The accuracy's name in the evidence.
+    """
+    found = []
+    with torch_threads(1):
+        for data_seed in control_seeds:
+            correct = rescore_sweep(sweep_dir, make(data_seed))
+            selection = tc.task_selection(correct, seed=data_seed)
+            found.append(
+                (int(data_seed), tc.sparse_suffices_result(selection, latent_dim, what=what))
+            )
+    return found
+
+
+def redrawn_sharing_outcomes(
+    sweep_dir: Path, make, control_seeds: Sequence[int]
+) -> list[tuple[int, ClaimResult]]:
+    """The sharing claim of the reproduction's fitted networks on fresh draws of the suite,
+    against the same networks untrained (model seeds as the reproduction's null)."""
+    found = []
+    for data_seed in control_seeds:
+        ds = make(data_seed)
+        with torch_threads(1):
+            trained = sweep_multitask(sweep_dir, ds)
+            null = sweep_multitask(sweep_dir, ds, untrained=True)
+        test = tc.sharing_test(trained, null, seed=data_seed)
+        found.append((int(data_seed), tc.sharing_result(test, int(trained.attrs["latent_dim"]))))
+    return found
+
+
+def power_entry(outcomes: list[tuple[Any, ClaimResult]]) -> dict[str, Any]:
+    """``{"seeds", "holds", "n", "n_holds", "rate"}`` of the power runs of one claim."""
+    entry = control_entry(outcomes)
+    entry["rate"] = entry.pop("false_positive_rate")
+    return entry
 
 
 def control_entry(outcomes: list[tuple[Any, ClaimResult]]) -> dict[str, Any]:

@@ -130,9 +130,10 @@ def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, se
     what = tc.accuracy_criterion(ds)
     ds.close()
     result = tc.sparse_suffices_result(selection, spec.latent_dim, what=what)
-    make = partial(_generate, task, spec)
+    make = partial(generate_task, task, spec)
     untrained = tctl.untrained_task_outcomes(make, base, spec.pwl_units, s.n_seeds, s.control_seeds)
     linear = tctl.linear_model_outcomes(correct, spec.latent_dim)
+    redrawn = tctl.redrawn_task_outcomes(sweep_dir, make, spec.latent_dim, s.control_seeds, what)
     claim = Claim(
         name=tc.claim_name(task),
         text=tc.claim_text(task, spec.latent_dim),
@@ -142,6 +143,7 @@ def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, se
             "untrained": tctl.control_entry(untrained),
             "linear_models": tctl.control_entry(linear),
         },
+        power=tctl.power_entry(redrawn),
     )
     ps = [int(p) for p in selection["pwl_units"].values]
     return claim, dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
@@ -155,18 +157,31 @@ def _sharing_claim(root: Path, s: TaskSettings, seed: int) -> Claim:
     untrained = sweep_multitask(sweep_dir, data, untrained=True)
     test = tc.sharing_test(trained, untrained, seed=seed)
     write_multitask(trained, root / MULTITASK, untrained=untrained, test=test)
-    make = partial(_generate, MULTITASK, s.multitask)
+    make = partial(generate_task, MULTITASK, s.multitask)
     outcomes = tctl.untrained_sharing_outcomes(sweep_dir, make, s.control_seeds)
+    redrawn = tctl.redrawn_sharing_outcomes(sweep_dir, make, s.control_seeds)
     return Claim(
         name=tc.SHARING,
         text=tc.SHARING_TEXT,
         criterion=tc.SHARING_CRITERION,
         result=tc.sharing_result(test, s.multitask.latent_dim),
         controls={"untrained": tctl.control_entry(outcomes)},
+        power=tctl.power_entry(redrawn),
     )
 
 
-def _generate(task: str, spec: TaskSpec, seed: int) -> xr.Dataset:
+def generate_task(task: str, spec: TaskSpec, seed: int) -> xr.Dataset:
+    """Draw ``task`` (a classic task's name or ``"multitask"``) as the reproduction does.
+
+    Parameters
+    ----------
+    task : str
+        Key of ``TaskSettings.tasks``, or ``"multitask"`` for the suite.
+    spec : TaskSpec
+        Its settings (number of trials, generator parameters).
+    seed : int
+        Data seed (the reproduction's ``--seed``, or a control seed).
+    """
     if task == MULTITASK:
         return make_multitask(spec.n_trials, seed=seed, **spec.params)
     return make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
@@ -190,7 +205,7 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
     out = root / "tasks" / task / "sweep"
     data = out / "dataset.h5"
     if not data.is_file():
-        save_dataset(_generate(task, spec, seed), data)
+        save_dataset(generate_task(task, spec, seed), data)
     base = FitConfig(
         latent_dim=spec.latent_dim,
         pwl_units=0,

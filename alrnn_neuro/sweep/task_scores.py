@@ -18,11 +18,14 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import read_netcdf, write_netcdf
-from alrnn_neuro.errors import ConfigError, RunDirError
+from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.simulate.tasks.metrics import trial_accuracy
 from alrnn_neuro.sweep.grid import SweepGrid
 from alrnn_neuro.sweep.layout import SWEEP_FILE, cell_complete
 from alrnn_neuro.training import rundir as rd
+from alrnn_neuro.training.api import load_run
+
+__all__ = ["held_out_task_scores", "rescore_sweep", "sweep_task_scores", "write_task_scores"]
 
 TASK_SCORES_FILE = "task_scores.nc"
 
@@ -94,14 +97,7 @@ def sweep_task_scores(
         A ``latent_dim`` / ``train_fraction`` the grid lacks.
     """
     root = Path(sweep_dir)
-    if not (root / SWEEP_FILE).is_file():
-        raise RunDirError(
-            f"{str(root)!r} holds no {SWEEP_FILE}; fix: pass a folder written by "
-            "`alrnn-neuro sweep TASK --out DIR`"
-        )
-    grid = SweepGrid.from_dict(rd.read_json(root / SWEEP_FILE)["grid"])
-    if "alrnn" not in grid.models:
-        raise RunDirError(f"sweep {root} has no AL-RNN cells; fix: sweep --model alrnn")
+    grid = SweepGrid.from_dict(_sweep_record(root)["grid"])
     m = max(grid.latent_dims) if latent_dim is None else int(latent_dim)
     f = max(grid.train_fractions) if train_fraction is None else float(train_fraction)
     if m not in grid.latent_dims or f not in grid.train_fractions:
@@ -143,3 +139,77 @@ def sweep_task_scores(
         name="correct",
         attrs={"sweep": str(root), "latent_dim": m, "train_fraction": f},
     )
+
+
+def rescore_sweep(sweep_dir: str | os.PathLike, ds: xr.Dataset) -> xr.DataArray:
+    """Per-trial correctness of a task sweep's fitted AL-RNN cells on *other* trials of the task.
+
+    For the claims' power (:mod:`alrnn_neuro.reproduce.task_controls`): the same fitted
+    networks scored on a fresh draw of the task, trials the fits never saw. Only the trials of
+    ``ds`` whose ids are the sweep's held-out ids are scored, so the sample size is that of
+    :func:`sweep_task_scores` (the sweep's M and train fraction: the largest).
+
+    Parameters
+    ----------
+    sweep_dir : str or PathLike
+        Folder written by :func:`~alrnn_neuro.sweep.run_sweep` on a task dataset (one split).
+    ds : xr.Dataset
+        A new draw of the same task (same inputs and outputs), e.g. another data seed.
+
+    Returns
+    -------
+    xr.DataArray
+        ``correct`` (pwl_units, seed, trial), as :func:`sweep_task_scores`.
+
+    Raises
+    ------
+    RunDirError
+        No sweep, K folds, no AL-RNN cells or unfinished cells.
+    DataValidationError
+        ``ds`` lacks the sweep's held-out trial ids.
+    """
+    root = Path(sweep_dir)
+    record = _sweep_record(root)
+    if "test_trials" not in record:
+        raise RunDirError(f"sweep {root} has K folds; fix: rescore a sweep with one test split")
+    grid = SweepGrid.from_dict(record["grid"])
+    m, f = max(grid.latent_dims), max(grid.train_fractions)
+    test = np.asarray(record["test_trials"])
+    missing = np.setdiff1d(test, ds["trial"].values)
+    if missing.size:
+        raise DataValidationError(
+            f"the dataset lacks {missing.size} held-out trial id(s) of the sweep (e.g. "
+            f"{missing[0]}); fix: draw the task with at least as many trials as the sweep's"
+        )
+    sub = ds.sel(trial=test)
+    values = np.full((len(grid.pwl_units), len(grid.seeds), test.size), np.nan)
+    for cell in grid.cells():
+        if (cell.model, cell.latent_dim, cell.train_fraction) != ("alrnn", m, f):
+            continue
+        run = root / "cells" / cell.name
+        if not cell_complete(run):
+            raise RunDirError(
+                f"cell {cell.name} of {root} is unfinished; fix: run the same sweep again"
+            )
+        prediction = load_run(run).encode(sub)["prediction"].values
+        row, column = grid.pwl_units.index(cell.pwl_units), grid.seeds.index(cell.seed)
+        values[row, column] = trial_accuracy(prediction, sub)
+    return xr.DataArray(
+        values,
+        dims=("pwl_units", "seed", "trial"),
+        coords={"pwl_units": list(grid.pwl_units), "seed": list(grid.seeds), "trial": test},
+        name="correct",
+        attrs={"sweep": str(root), "latent_dim": m, "train_fraction": f},
+    )
+
+
+def _sweep_record(root: Path) -> dict:
+    if not (root / SWEEP_FILE).is_file():
+        raise RunDirError(
+            f"{str(root)!r} holds no {SWEEP_FILE}; fix: pass a folder written by "
+            "`alrnn-neuro sweep TASK --out DIR`"
+        )
+    record = rd.read_json(root / SWEEP_FILE)
+    if "alrnn" not in SweepGrid.from_dict(record["grid"]).models:
+        raise RunDirError(f"sweep {root} has no AL-RNN cells; fix: sweep --model alrnn")
+    return record
