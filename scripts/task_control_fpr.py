@@ -68,9 +68,10 @@ def main() -> None:
         entry["ci95"] = clopper_pearson(entry["n_holds"], entry["n"]) if entry["n"] else None
         entry["seconds"] = time.perf_counter() - started
         results[task] = entry
+        ci = "" if entry["ci95"] is None else " (95% CI {:.3f}-{:.3f})".format(*entry["ci95"])
         print(
-            f"{task}: untrained control holds {entry['n_holds']} of {entry['n']} "
-            f"(95% CI {entry['ci95']}), {entry['seconds']:.0f} s"
+            f"{task}: untrained control holds {entry['n_holds']} of {entry['n']}{ci}, "
+            f"{entry['seconds']:.0f} s"
         )
     if args.json:
         args.json.write_text(json.dumps({"seeds": seeds, "results": results}, indent=1))

@@ -82,7 +82,7 @@ def test_sparse_claim_holds_when_zero_fails_and_a_small_p_matches_the_best(seed)
     assert 0 < shown < 8
     mean = correct.mean(["seed", "trial"])
     assert result.effect == pytest.approx(float(mean.sel(pwl_units=shown) - mean.sel(pwl_units=0)))
-    assert "minimal sufficient P P = " in result.evidence and result.p_value < 0.05
+    assert "minimal sufficient P = " in result.evidence and result.p_value < 0.05
     assert result.ci[0] < result.effect < result.ci[1]
 
 
@@ -97,7 +97,7 @@ def test_sparse_claim_fails_when_zero_is_as_good_as_the_best(seed):
 def test_sparse_claim_fails_when_only_p_equal_m_suffices(seed):
     result = _claim([0.2, 0.4, 0.5, 0.97], seed)
     assert result.holds is False
-    assert "minimal sufficient P P = 8" in result.evidence
+    assert "minimal sufficient P = 8" in result.evidence
 
 
 def test_sparse_claim_is_not_testable_when_no_p_learned_the_task():

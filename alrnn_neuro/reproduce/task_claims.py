@@ -135,7 +135,7 @@ def sparse_suffices_result(
     p_value = p_zero
     if sparse:
         p_value = max(p_zero, float(selection["p_equivalent"].sel(pwl_units=int(minimal))))
-    word = "cannot tell" if not math.isfinite(minimal) else f"P = {minimal:g}"
+    word = ": cannot tell" if not math.isfinite(minimal) else f" = {minimal:g}"
     return ClaimResult(
         holds=bool(insufficient == 1.0 and sparse),
         effect=float(gains[shown]),
@@ -145,7 +145,7 @@ def sparse_suffices_result(
         evidence=(
             f"P = 0 insufficient: {insufficient == 1.0} (P={ps[shown]} gains "
             f"{gains[shown]:+.3f} [95% CI {ci[0]:+.3f}, {ci[1]:+.3f}], Bonferroni p = "
-            f"{p_zero:.3g}); minimal sufficient P {word} (M = {latent_dim}, margin "
+            f"{p_zero:.3g}); minimal sufficient P{word} (M = {latent_dim}, margin "
             f"{selection.attrs['margin']:g}); {per_p}; {size}"
         ),
     )
