@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from alrnn_neuro.analysis.cost import model_cost
 from alrnn_neuro.cli.app import main
 from alrnn_neuro.data.h5 import read_netcdf, save_dataset, write_netcdf
 from alrnn_neuro.errors import RunDirError
@@ -25,8 +26,8 @@ HEADINGS = [
     "<h2>Claims</h2>", "<h2>Nonlinearity sweep (P)</h2>", "<h3>Performance vs P",
     "<h3>Minimal sufficient P", "<h3>Performance vs training-set size", "<h3>Regions used vs P",
     "<h2>Per-task sweeps</h2>", "<h2>Multi-task region sharing</h2>", "<h3>Shared index vs P",
-    "<h3>Region usage per task", "<h2>Fitted model</h2>", "<h2>Regimes and task epochs</h2>",
-    "<h2>Computational primitives</h2>", "<h2>RSA by epoch</h2>",
+    "<h3>Region usage per task", "<h2>Cost of nonlinearity vs P</h2>", "<h2>Fitted model</h2>",
+    "<h2>Regimes and task epochs</h2>", "<h2>Computational primitives</h2>", "<h2>RSA by epoch</h2>",
     "<h2>Configuration and versions</h2>",
 ]  # fmt: skip
 CLAIMS = [
@@ -87,6 +88,8 @@ def repro(tmp_path_factory) -> Path:
     ):  # fmt: skip
         main(args)
     write_netcdf(multitask_table(), root / "multitask" / "multitask.nc")
+    cost = model_cost(3, (0, 1, 3), input_dim=2, n_steps=5, batch_size=2, repeats=1)
+    write_netcdf(cost.expand_dims(task=["copy"]), root / "cost" / "cost.nc")
     write_netcdf(task_results("test_accuracy"), root / "tasks" / "copy" / "sweep" / "results.nc")
     write_netcdf(task_results("test_loss"), root / "tasks" / "add" / "sweep" / "results.nc")
     record = {"command": "alrnn-neuro reproduce stimulus-selection --quick", "setting": "quick",
@@ -117,8 +120,8 @@ def test_report_has_every_section_in_order(html):
 
 def test_figures_are_embedded_pngs(html):
     images = IMAGE.findall(html)
-    # sweep 2 + tasks 1 + multitask 2 + analyze figures (>= 4) + rsa 3
-    assert len(images) >= 12
+    # sweep 2 + tasks 1 + multitask 2 + cost 1 + analyze figures (>= 4) + rsa 3
+    assert len(images) >= 13
     for mime, data in images:
         assert mime == "image/png"
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
@@ -129,7 +132,7 @@ def test_report_is_self_contained(html):
     for bad in ('src="http', 'href="http', "<script", "<link", "url(", "@import"):
         assert bad not in lowered
     assert re.findall(r'href="([^"]*)"', html) == [
-        f"#{k}" for k in ("claims", "sweep", "tasks", "multitask", "run", "regimes",
+        f"#{k}" for k in ("claims", "sweep", "tasks", "multitask", "cost", "run", "regimes",
                           "primitives", "rsa", "config")
     ]  # fmt: skip
 

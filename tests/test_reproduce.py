@@ -191,6 +191,14 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
             assert c["false_positive_rate"] is not None
         power = c["power"]  # the fitted networks on new draws of the task, per control seed
         assert power["seeds"] == list(s.control_seeds) and {"n", "n_holds", "rate"} <= set(power)
+    cost = xr.load_dataset(out / "cost" / "cost.nc", engine="h5netcdf")
+    assert list(cost["task"].values) == [*s.tasks, "multitask"]
+    assert (out / "cost" / "cost.png").is_file()
+    for task, spec in {**s.tasks, "multitask": s.multitask}.items():
+        per_p = record["cost_vs_p"][task]
+        assert sorted(int(p) for p in per_p) == sorted(spec.pwl_units)
+        assert all(v["n_regions"] == 2.0 ** int(p) for p, v in per_p.items())
+        assert int(cost["latent_dim"].sel(task=task)) == spec.latent_dim
     linear = record["claims"][0]["controls"]["linear_models"]
     assert linear["seeds"] == ["0>1", "1>0"]  # ordered pairs of the two P = 0 model seeds
     if _has_report():

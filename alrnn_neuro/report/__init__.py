@@ -3,7 +3,7 @@
 :func:`write_report` renders whatever of the reproduce layout exists in a folder into
 ``report.html``: the claims of ``reproduce.json`` at the top, then performance / regions vs P
 and vs training-set size with the minimal sufficient P (``sweep/results.nc``), one panel per
-task sweep (``tasks/<task>/sweep``), region sharing across tasks (``multitask/multitask.nc``),
+task sweep (``tasks/<task>/sweep``), region sharing across tasks (``multitask/multitask.nc``), cost vs P (``cost/cost.nc``),
 the fitted model's metrics (``model/``), regimes vs epochs and the analysis figures
 (``analysis/``), the primitives table, RSA by epoch with the noise ceiling (``rsa/``), and the
 configuration and versions at the bottom. Absent inputs are listed in one note each. Figures
@@ -21,6 +21,7 @@ module                      content
 ``html``                    escaping, tables, embedded images, the page template
 ``sweep_sections``          sweep and per-task sweep sections
 ``multitask_section``       multi-task region sharing section
+``cost_section``            cost of nonlinearity vs P (operations, regions, measured time)
 ``analysis_sections``       regimes, primitives (+ cycles) and RSA sections
 ``meta_sections``           claims, fitted run, configuration and versions
 ``build``                   :func:`build_report`, :func:`write_report`

@@ -15,6 +15,7 @@ from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import AlrnnNeuroError
 from alrnn_neuro.report import analysis_sections as an
 from alrnn_neuro.report import meta_sections as meta
+from alrnn_neuro.report.cost_section import cost_section
 from alrnn_neuro.report.discover import LOOKED_FOR, Inputs, discover
 from alrnn_neuro.report.html import Section, page
 from alrnn_neuro.report.multitask_section import multitask_section
@@ -54,6 +55,7 @@ def _builders(found: Inputs) -> list[tuple[str, str, Callable[[], Section] | Non
         ("sweep", "Nonlinearity sweep", sweep_section, found.sweep),
         ("tasks", "Per-task sweeps", tasks_section, found.tasks),
         ("multitask", "Multi-task region sharing", multitask_section, found.multitask),
+        ("cost", "Cost of nonlinearity vs P", cost_section, found.cost),
         ("run", "Fitted model", meta.run_section, found.run),
         ("regimes", "Regimes and task epochs", an.regimes_section, a),
         ("primitives", "Computational primitives", an.primitives_section, primitives),

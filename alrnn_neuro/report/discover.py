@@ -24,6 +24,7 @@ LOOKED_FOR = {
     "sweep": "sweep/results.nc (or sweep/sweep.json with cells), results.nc",
     "tasks": "tasks/<task>/sweep/results.nc",
     "multitask": "multitask/multitask.nc, multitask.nc",
+    "cost": "cost/cost.nc",
     "regimes": "analysis/alignment.json or regimes.nc (also model/analysis/)",
     "primitives": "analysis/primitives.json (also model/analysis/)",
     "rsa": "rsa/rsa.json or rsa/rsa.nc (also model/rsa/)",
@@ -47,6 +48,8 @@ class Inputs:
         Task name -> its sweep folder.
     multitask : Path or None
         ``multitask.nc``.
+    cost : Path or None
+        ``cost/cost.nc`` (cost vs P of ``reproduce tasks``).
     analysis : Path or None
         Folder of ``alrnn-neuro analyze`` output.
     rsa : Path or None
@@ -60,13 +63,14 @@ class Inputs:
     sweep: Path | None = None
     tasks: dict[str, Path] = field(default_factory=dict)
     multitask: Path | None = None
+    cost: Path | None = None
     analysis: Path | None = None
     rsa: Path | None = None
     run: Path | None = None
 
     def found(self) -> list[str]:
         """Names of the inputs present."""
-        names = ("reproduce", "sweep", "tasks", "multitask", "analysis", "rsa", "run")
+        names = ("reproduce", "sweep", "tasks", "multitask", "cost", "analysis", "rsa", "run")
         return [n for n in names if getattr(self, n)]
 
 
@@ -132,6 +136,8 @@ def discover(directory: str | Path) -> Inputs:
         if candidate.is_file():
             found.multitask = candidate
             break
+    if (root / "cost" / "cost.nc").is_file():
+        found.cost = root / "cost" / "cost.nc"
     model = root / "model"
     found.analysis = _first([root / "analysis", model / "analysis", root], _is_analysis)
     found.rsa = _first([root / "rsa", model / "rsa", root], _is_rsa)

@@ -12,7 +12,10 @@ Steps (see docs/reproduce.md):
    networks untrained (:func:`alrnn_neuro.sweep.multitask.sweep_multitask`) into
    ``multitask/multitask.nc`` and ``multitask/multitask_untrained.nc``, with a summary
    ``multitask/multitask.json``; the sharing claim against the untrained null;
-3. ``reproduce.json`` (claims with effect, CI, p, controls and false-positive rates, the
+3. cost vs P (:mod:`~alrnn_neuro.reproduce.task_cost`): nonlinear operations per step,
+   regions and measured training-step and fixed-point time of every task's model per P, into
+   ``cost/cost.nc`` and ``cost/cost.png``;
+4. ``reproduce.json`` (claims with effect, CI, p, controls and false-positive rates, the
    criteria and their sha256) and ``report.html``.
 """
 
@@ -36,6 +39,7 @@ from alrnn_neuro.reproduce import task_controls as tctl
 from alrnn_neuro.reproduce.claim_records import Claim
 from alrnn_neuro.reproduce.criteria import criteria, criteria_sha256
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
+from alrnn_neuro.reproduce.task_cost import task_cost
 from alrnn_neuro.simulate.tasks import make_multitask, make_task
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.multitask import sweep_multitask
@@ -98,6 +102,9 @@ def reproduce_tasks(
     tick = time.perf_counter()
     claims.append(_sharing_claim(root, s, seed))
     times["multitask_sharing"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    cost = task_cost(root, specs, seed)
+    times["cost_vs_p"] = time.perf_counter() - tick
     record = {
         "command": command,
         "target": "tasks",
@@ -113,6 +120,7 @@ def reproduce_tasks(
         "dataset": "generated: tasks/<task>/sweep/dataset.h5",
         "seed": seed,
         "held_out_accuracy": accuracy,
+        "cost_vs_p": cost,
         "identity": identity,
         "claims": [c.to_dict() for c in claims],
     }
