@@ -27,8 +27,8 @@ HEADINGS = [
     "<h3>Minimal sufficient P", "<h3>Performance vs training-set size", "<h3>Regions used vs P",
     "<h2>Per-task sweeps</h2>", "<h2>Multi-task region sharing</h2>", "<h3>Shared index vs P",
     "<h3>Region usage per task", "<h2>Cost of nonlinearity vs P</h2>", "<h2>Fitted model</h2>",
-    "<h2>Regimes and task epochs</h2>", "<h2>Computational primitives</h2>", "<h2>RSA by epoch</h2>",
-    "<h2>Configuration and versions</h2>",
+    "<h2>Regimes and task epochs</h2>", "<h2>Computational primitives</h2>",
+    "<h2>RSA by epoch</h2>", "<h2>Configuration and versions</h2>",
 ]  # fmt: skip
 CLAIMS = [
     {"claim": "sparse P (1-2) within one sem of P = M", "holds": True, "evidence": "P=1: 0.08"},

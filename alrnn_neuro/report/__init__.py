@@ -3,11 +3,12 @@
 :func:`write_report` renders whatever of the reproduce layout exists in a folder into
 ``report.html``: the claims of ``reproduce.json`` at the top, then performance / regions vs P
 and vs training-set size with the minimal sufficient P (``sweep/results.nc``), one panel per
-task sweep (``tasks/<task>/sweep``), region sharing across tasks (``multitask/multitask.nc``), cost vs P (``cost/cost.nc``),
-the fitted model's metrics (``model/``), regimes vs epochs and the analysis figures
-(``analysis/``), the primitives table, RSA by epoch with the noise ceiling (``rsa/``), and the
-configuration and versions at the bottom. Absent inputs are listed in one note each. Figures
-are embedded as base64 PNG and CSS is inline: the file works offline, with no JavaScript.
+task sweep (``tasks/<task>/sweep``), region sharing across tasks (``multitask/multitask.nc``),
+cost vs P (``cost/cost.nc``), the fitted model's metrics (``model/``), regimes vs epochs and
+the analysis figures (``analysis/``), the primitives table, RSA by epoch with the noise ceiling
+(``rsa/``), and the configuration and versions at the bottom. Absent inputs are listed in one
+note each. Figures are embedded as base64 PNG and CSS is inline: the file works offline, with
+no JavaScript.
 
 Example::
 
