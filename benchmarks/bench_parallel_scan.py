@@ -9,7 +9,8 @@ For every latent size M in ``--sizes`` (6, 16), batch in ``--batches`` (1, 16), 
 the forward pass (no gradient) of the same random stable AL-RNN on the same drive, interleaved
 round-robin in this process after a warm-up call:
 
-* ``sequential``: :func:`alrnn_neuro.models.engine.alrnn_scan` (one step after the other);
+* ``sequential``: :func:`alrnn_neuro.models.engine.alrnn_scan` with ``parallel=False`` (one
+  step after the other);
 * ``parallel``: :func:`alrnn_neuro.models.parallel_scan.parallel_alrnn_scan` (bitcode
   iteration + associative scan; falls back to the sequential engine where codes do not settle).
 
@@ -27,8 +28,15 @@ Figures (``<cfg>`` = ``M{m}_B{b}_P{p}``; milliseconds are medians over ``--repea
 * ``recommended_crossover_T_linear`` / ``_pwl``: the largest crossover over the P = 0 / P > 0
   configurations, i.e. a T above which the parallel pass won for every measured batch and M
   (0: some configuration never won, so do not use it there);
-* ``max_relative_error`` of the parallel states against the sequential ones;
-  ``torch_threads``.
+* ``max_relative_error`` of the parallel states (and of the engine's) against the
+  sequential ones; ``torch_threads``;
+* ``<cfg>_T{t}_engine_ms``: the engine itself (:func:`~alrnn_neuro.models.engine.alrnn_scan`
+  under ``torch.no_grad``, its default ``parallel=None``), which runs the parallel scan for
+  linear models where :func:`~alrnn_neuro.models.linear_scan.prefer_linear_scan` says so
+  (``<cfg>_T{t}_engine_uses_parallel`` = 1), else its loop;
+* ``engine_choice_agrees_fraction``: share of the measured configurations where that choice
+  is the faster contender of this run; ``engine_vs_faster_max``: the engine's time over the
+  faster contender's, worst configuration (about 1 when it always picks the faster one).
 
 Threads: ``--threads`` defaults to 1 (the fit's setting); the parallel pass trades sequential
 steps for O(M) more arithmetic per step, so it gains most where the sequential loop is bound
@@ -51,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report  # noqa: E402
 
 from alrnn_neuro.models.engine import alrnn_scan  # noqa: E402
+from alrnn_neuro.models.linear_scan import prefer_linear_scan  # noqa: E402
 from alrnn_neuro.models.parallel_scan import parallel_alrnn_scan  # noqa: E402
 
 SIZES, BATCHES, LENGTHS = (6, 16), (1, 16), (100, 1_000, 10_000)
@@ -77,7 +86,7 @@ def _contenders(args_: tuple, sync) -> dict:
 
     def sequential():
         with torch.no_grad():
-            out = alrnn_scan(drive, z0, A, W, mask)
+            out = alrnn_scan(drive, z0, A, W, mask, parallel=False)
         sync()
         return out
 
@@ -86,7 +95,13 @@ def _contenders(args_: tuple, sync) -> dict:
         sync()
         return out
 
-    return {"sequential": sequential, "parallel": parallel}
+    def engine():  # the engine's own choice (parallel=None)
+        with torch.no_grad():
+            out = alrnn_scan(drive, z0, A, W, mask)
+        sync()
+        return out
+
+    return {"sequential": sequential, "parallel": parallel, "engine": engine}
 
 
 def _time_interleaved(fns: dict, repeat: int, clock) -> tuple[dict[str, float], dict]:
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--dtype", default="float32", choices=tuple(DTYPES))
+    parser.add_argument("--linear-only", action="store_true", help="only P = 0 (no P = M // 2)")
     parser.add_argument("--clock", default="wall", choices=tuple(CLOCKS))
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -128,15 +144,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     figures: dict[str, float] = {"torch_threads": torch.get_num_threads()}
     crossovers: dict[bool, list[int]] = {False: [], True: []}
-    worst_error = 0.0
+    worst_error, choices, agreed, engine_vs_best = 0.0, 0, 0, []
     print(
         f"device={args.device} threads={torch.get_num_threads()} dtype={args.dtype} "
         f"clock={args.clock} repeat={args.repeat}"
     )
-    print("   M   B   P       T  sequential_ms  parallel_ms  ratio  iterations  windows")
+    print(
+        "   M   B   P       T  sequential_ms  parallel_ms  ratio  iterations  windows  "
+        "engine_ms  engine_uses"
+    )
     for m in args.sizes:
         for batch in args.batches:
-            for p in (0, m // 2):
+            for p in (0,) if args.linear_only else (0, m // 2):
                 cfg, ratios = f"M{m}_B{batch}_P{p}", {}
                 for n_steps in args.lengths:
                     problem = _problem(m, p, batch, n_steps, args.device, DTYPES[args.dtype])
@@ -145,11 +164,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     )
                     result, expected = out["parallel"], out["sequential"]
                     scale = expected.abs().max().clamp_min(1e-30)
-                    worst_error = max(
-                        worst_error, float((result.states - expected).abs().max() / scale)
-                    )
+                    for states in (result.states, out["engine"]):
+                        error = float((states - expected).abs().max() / scale)
+                        worst_error = max(worst_error, error)
                     ratio = ms["parallel"] / ms["sequential"]
                     ratios[n_steps] = ratio
+                    uses = p == 0 and prefer_linear_scan(n_steps, batch, m)
+                    choices += 1
+                    agreed += uses == (ratio < 1.0)
+                    engine_vs_best.append(ms["engine"] / min(ms["sequential"], ms["parallel"]))
                     key = f"{cfg}_T{n_steps}"
                     figures[f"{key}_sequential_ms"] = ms["sequential"]
                     figures[f"{key}_parallel_ms"] = ms["parallel"]
@@ -157,18 +180,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     figures[f"{key}_iterations"] = result.iterations
                     figures[f"{key}_windows"] = result.windows
                     figures[f"{key}_sequential_steps"] = result.sequential_steps
+                    figures[f"{key}_engine_ms"] = ms["engine"]
+                    figures[f"{key}_engine_uses_parallel"] = int(uses)
                     print(
                         f"{m:4d} {batch:3d} {p:3d} {n_steps:7d} {ms['sequential']:14.2f} "
                         f"{ms['parallel']:12.2f} {ratio:6.2f} {result.iterations:11d} "
-                        f"{result.windows:8d}"
+                        f"{result.windows:8d} {ms['engine']:10.2f} {'parallel' if uses else '':>11}"
                     )
                 crossover = _crossover(ratios)
                 figures[f"{cfg}_crossover_T"] = crossover
                 crossovers[p > 0].append(crossover)
     for pwl, name in ((False, "linear"), (True, "pwl")):
         values = crossovers[pwl]
+        if not values:
+            continue
         figures[f"recommended_crossover_T_{name}"] = 0 if 0 in values else max(values)
     figures["max_relative_error"] = worst_error
+    figures["engine_choice_agrees_fraction"] = agreed / max(choices, 1)
+    figures["engine_vs_faster_max"] = max(engine_vs_best, default=float("nan"))
     report(figures, args.json)
     return figures
 

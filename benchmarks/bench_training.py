@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_training.py [--json PATH] [--device cpu|cuda] [--threads N]
+                                        [--compare-threads N ...] [--clock wall|cpu]
 
 One training step = forward over a batch of 64 trials x 100 steps with 8 inputs, a Poisson
 readout of 30 units (the same ``PoissonReadout`` loss for every model), backward, and an Adam
@@ -16,16 +17,19 @@ interleaved round-robin (so background load hits all alike), after warm-up calls
 Figures (milliseconds are medians over ``--repeat`` rounds):
 
 * ``M{m}_{alrnn,nn_rnn,plain}_ms`` per size;
-* ``M{m}_ratio_vs_nn_rnn`` = alrnn / nn_rnn (target <= 1.0 on CPU);
-* ``M{m}_speedup_vs_plain_loop`` = plain / alrnn (target >= 2);
-* ``max_ratio_vs_nn_rnn``, ``min_speedup_vs_plain_loop`` over sizes; ``torch_threads``.
+* ``M{m}_ratio_vs_nn_rnn`` = alrnn / nn_rnn;
+* ``M{m}_speedup_vs_plain_loop`` = plain / alrnn;
+* ``max_ratio_vs_nn_rnn``, ``min_speedup_vs_plain_loop`` over sizes (targets <= 0.8 and
+  >= 3 with one thread); ``torch_threads``.
 
-Threads: by default torch's own setting is kept (``torch.get_num_threads()``, the number of
-cores, 2 on the reference machine); ``--threads N`` calls ``torch.set_num_threads(N)`` first.
+Threads: the main figures use ``--threads`` (default: the fit's own setting,
+``FitConfig.threads`` = 1); every count in ``--compare-threads`` (default 2) is measured
+after them, its figures prefixed ``threads{N}_`` (e.g. ``threads2_max_ratio_vs_nn_rnn``).
 Clock: ``--clock wall`` (default) times wall-clock seconds; ``--clock cpu`` the CPU seconds of
-this process (``time.process_time``), steadier when other jobs share the cores. With two
-threads on a busy two-core machine, OpenMP synchronisation makes every contender's wall time
-erratic (10x swings); prefer ``--threads 1`` or ``--clock cpu`` there.
+this process (``time.process_time``, summed over its threads), steadier when other jobs share
+the cores. With two threads on a busy two-core machine, OpenMP synchronisation makes every
+contender's wall time erratic (10x swings, 30x measured once): the fit's default of one
+thread avoids that.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report  # noqa: E402
 
 from alrnn_neuro.models import ALRNN, PoissonReadout  # noqa: E402
+from alrnn_neuro.training.config import FitConfig  # noqa: E402
 
 BATCH, STEPS, INPUTS, UNITS = 64, 100, 8, 30
 SIZES = (6, 16, 64)
@@ -113,25 +118,10 @@ def _time_interleaved(fns: dict, repeat: int, warmup: int, clock) -> dict[str, f
     return {name: 1e3 * statistics.median(values) for name, values in times.items()}
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", metavar="PATH", default=None, help="write figures as JSON")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--repeat", type=int, default=15, help="timed rounds per contender")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument(
-        "--clock", default="wall", choices=tuple(CLOCKS), help="wall time or CPU time"
-    )
-    args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    figures: dict[str, float] = {"torch_threads": torch.get_num_threads()}
-    ratios, speedups = [], []
-    rows = []
+def _measure(args) -> tuple[dict[str, float], list[tuple]]:
+    """Figures (and table rows) of every size at the current torch thread setting."""
+    figures: dict[str, float] = {}
+    ratios, speedups, rows = [], [], []
     for m in args.sizes:
         fns = _contenders(m, args.device)
         ms = _time_interleaved(fns, args.repeat, args.warmup, CLOCKS[args.clock])
@@ -145,13 +135,55 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         rows.append((m, ms["alrnn"], ms["nn_rnn"], ms["plain"], ratio, speedup))
     figures["max_ratio_vs_nn_rnn"] = max(ratios)
     figures["min_speedup_vs_plain_loop"] = min(speedups)
-    print(
-        f"device={args.device} threads={torch.get_num_threads()} clock={args.clock} "
-        f"batch={BATCH} T={STEPS} inputs={INPUTS} units={UNITS} P=M//2"
+    return figures, rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", default=None, help="write figures as JSON")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=FitConfig().threads,
+        help="torch threads of the main figures (default: the fit's setting, FitConfig.threads)",
     )
-    print("   M  alrnn_ms  nn_rnn_ms  plain_ms  alrnn/nn_rnn  plain/alrnn")
-    for m, a, n, p, r, s in rows:
-        print(f"{m:4d}  {a:8.2f}  {n:9.2f}  {p:8.2f}  {r:12.2f}  {s:11.2f}")
+    parser.add_argument(
+        "--compare-threads",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="also measure with these thread counts (figures prefixed threads{N}_)",
+    )
+    parser.add_argument("--repeat", type=int, default=15, help="timed rounds per contender")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument(
+        "--clock", default="wall", choices=tuple(CLOCKS), help="wall time or CPU time"
+    )
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    before = torch.get_num_threads()
+    figures: dict[str, float] = {"torch_threads": args.threads}
+    tables = []
+    try:
+        for threads in [args.threads, *[n for n in args.compare_threads if n != args.threads]]:
+            torch.set_num_threads(threads)
+            measured, rows = _measure(args)
+            prefix = "" if threads == args.threads else f"threads{threads}_"
+            figures.update({prefix + name: value for name, value in measured.items()})
+            tables.append((threads, rows))
+    finally:
+        torch.set_num_threads(before)
+    for threads, rows in tables:
+        print(
+            f"device={args.device} threads={threads} clock={args.clock} "
+            f"batch={BATCH} T={STEPS} inputs={INPUTS} units={UNITS} P=M//2"
+        )
+        print("   M  alrnn_ms  nn_rnn_ms  plain_ms  alrnn/nn_rnn  plain/alrnn")
+        for m, a, n, p, r, sp in rows:
+            print(f"{m:4d}  {a:8.2f}  {n:9.2f}  {p:8.2f}  {r:12.2f}  {sp:11.2f}")
     report(figures, args.json)
     return figures
 

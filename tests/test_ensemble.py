@@ -8,7 +8,7 @@ import torch
 
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
-from alrnn_neuro.training import FitConfig, FitModel, fit, load_run
+from alrnn_neuro.training import FitConfig, FitModel, fit, load_run, member_scoring
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.ensemble import fit_ensemble
 from alrnn_neuro.training.loop import make_optimizer, train
@@ -63,6 +63,27 @@ def test_members_with_own_seeds_equal_the_single_loop_with_that_init(sim, float6
         assert max_param_diff(result.model, net) < PARAM_TOL
     # the seeds really differ: the two members did not start (or end) alike
     assert not torch.allclose(results[0].model.readout.weight, results[1].model.readout.weight)
+
+
+@pytest.mark.parametrize("obs", ["poisson", "gaussian"])
+def test_batched_scoring_equals_each_members_own_finish(sim, float64, monkeypatch, obs):
+    """Members are scored in stacks (here of 2, so 3 members need two) with the data-only
+    parts of the metrics shared: every metric, latent and prediction equals the single fit's."""
+    monkeypatch.setattr(member_scoring, "GROUP_BYTES", 2)  # two members per stack
+    monkeypatch.setattr(member_scoring, "_bytes_per_member", lambda *_: 1)
+    ds = sim if obs == "poisson" else sim.assign(signal=sim["spikes"] * 1.0).drop_vars("spikes")
+    cfg = FitConfig(**{**SMALL, "epochs": 2}, behaviour=obs == "poisson", seed=1)
+    results = fit_ensemble(ds, cfg, pwl_units=[0, 1, 3], seeds=[1, 1, 1])
+    for p, result in zip([0, 1, 3], results, strict=True):
+        single = fit(ds, cfg.replace(pwl_units=p))
+        for split in ("train", "val", "test"):
+            got, want = result.metrics[split], single.metrics[split]
+            assert got.keys() == want.keys()
+            for key, value in want.items():
+                assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), key
+        for name in ("latents", "prediction", "bitcode", "valid"):
+            np.testing.assert_allclose(result.latents[name], single.latents[name], atol=1e-6)
+        np.testing.assert_allclose(result.model.residual_std, single.model.residual_std)
 
 
 def test_single_member_ensemble_equals_fit(sim, float64):

@@ -220,3 +220,15 @@ def test_bad_readout_arguments_raise():
         PoissonReadout(3, 2, seed=0).loss(torch.zeros(2, 4, 3), torch.zeros(2, 4, 3))
     with pytest.raises(DataValidationError, match="this readout expects latent_dim=3"):
         GaussianReadout(3, 2, seed=0).predict(torch.zeros(2, 4, 5))
+
+
+@pytest.mark.parametrize("counts", [[0, 1, 2, 7, 7, 30], [0.5, 1.0, 2.25], [], [3e5, 1.0]])
+def test_poisson_log_likelihood_matches_scipy_for_integer_and_other_counts(counts):
+    from alrnn_neuro.training.metrics import poisson_log_likelihood
+
+    y = np.asarray(counts, dtype=float)
+    rates = np.linspace(0.5, 3.0, y.size)
+    mask = np.ones(y.size, bool)
+    # scipy's logpmf is defined for integers only: write the continuous form out
+    expected = float(np.sum(y * np.log(rates) - rates - np.array([math.lgamma(v + 1) for v in y])))
+    assert poisson_log_likelihood(y, rates, mask) == pytest.approx(expected, rel=1e-10, abs=1e-9)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models import ALRNN
+from alrnn_neuro.models import ALRNN, engine
 from alrnn_neuro.models.engine import alrnn_scan, time_major
 from alrnn_neuro.models.parallel_scan import affine_prefix_scan, parallel_alrnn_scan
 
@@ -176,3 +176,54 @@ def test_bad_arguments_name_the_fix(change, error, match):
         parallel_alrnn_scan(
             args["drive"], args["z0"], args["A"], args["W"], args["pwl"], max_iter=args["max_iter"]
         )
+
+
+@pytest.mark.parametrize(("ens", "batch", "n_steps"), [((), 1, 300), ((3,), 2, 120)])
+def test_engine_runs_linear_models_in_parallel_without_changing_the_states(
+    monkeypatch, ens, batch, n_steps
+):
+    """Gradient-free runs of P = 0 models with small steps go through the linear scan (where
+    the benchmark measured it faster); the states equal the loop's to 1e-10."""
+    calls = []
+    real = engine.linear_scan
+    monkeypatch.setattr(engine, "linear_scan", lambda *a: calls.append(a[0].shape) or real(*a))
+    gen = torch.Generator().manual_seed(6)
+    A, W, mask = _random_model(gen, ens, 4, [0] * ens[0] if ens else 0)
+    drive = _drive(gen, n_steps, ens, batch, 4)
+    z0 = torch.randn(*ens, batch, 4, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        auto = alrnn_scan(drive, z0, A, W, mask)
+        loop = alrnn_scan(drive, z0, A, W, mask, parallel=False)
+    assert calls == [drive.shape]
+    torch.testing.assert_close(auto, loop, rtol=0, atol=TOL)
+
+
+def test_engine_keeps_its_loop_for_gradients_pwl_units_forcing_and_large_steps(monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine, "linear_scan", lambda *a: calls.append(1))
+    gen = torch.Generator().manual_seed(7)
+    A, W, mask = _random_model(gen, (), 4, 0)
+    drive, z0 = _drive(gen, 300, (), 1, 4), torch.zeros(1, 4, dtype=torch.float64)
+    grad_a = A.clone().requires_grad_(True)
+    alrnn_scan(drive, z0, grad_a, W, mask).sum().backward()  # a gradient is wanted
+    assert grad_a.grad is not None
+    with torch.no_grad():
+        alrnn_scan(drive, z0, A, W, _random_model(gen, (), 4, 1)[2])  # a rectified unit
+        alrnn_scan(drive, z0, A, W, mask, (drive, torch.zeros_like(drive)))  # forcing
+        alrnn_scan(drive[:50], z0, A, W, mask)  # too short
+        alrnn_scan(_drive(gen, 300, (), 1024, 4), z0, A, W, mask)  # steps too large
+    assert calls == []
+
+
+def test_engine_falls_back_to_its_loop_where_map_powers_overflow():
+    A = torch.tensor([30.0, 0.5], dtype=torch.float64)  # unit 0 expands but stays at 0
+    W = torch.zeros(2, 2, dtype=torch.float64)
+    drive = torch.zeros(2000, 1, 2, dtype=torch.float64)
+    drive[..., 1] = -1.0
+    z0, mask = torch.tensor([[0.0, -1.0]], dtype=torch.float64), torch.zeros(2)
+    with torch.no_grad():
+        out = alrnn_scan(drive, z0, A, W, mask, parallel=True)
+    assert bool(torch.isfinite(out).all())
+    torch.testing.assert_close(
+        out, alrnn_scan(drive, z0, A, W, mask, parallel=False), rtol=0, atol=TOL
+    )

@@ -133,3 +133,37 @@ def test_crowded_labels_do_not_overlap():
             assert not boxes[i].overlaps(boxes[j]), (names[i], names[j])
     inside = ax.get_window_extent()
     assert all(b.x0 >= inside.x0 - 1 and b.x1 <= inside.x1 + 1 for b in boxes)
+
+
+def _rates(p_values=(0, 2)):
+    import pandas as pd
+
+    rows = [
+        dict(
+            latent_dim=7,
+            pwl_units=p,
+            train_fraction=1.0,
+            finding=finding,
+            n_testable=5,
+            n_holds=holds,
+            rate=holds / 5,
+        )
+        for p in p_values
+        for finding, holds in (("rule routing", 4), ("slow hold", 5))
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_replication_figure_draws_into_given_axes_and_refuses_too_few():
+    from alrnn_neuro.plotting.replication import plot_replication
+
+    fig, grid = _canvas(1, 1)
+    assert plot_replication(_rates((2,)), axes=grid[0]) is fig
+    assert [t.get_text() for t in grid[0, 0].texts] == ["4/5", "5/5"]
+    fig, grid = _canvas(1, 2)
+    plot_replication(_rates(), sweep=True, axes=grid)
+    assert grid[0, 0].get_xlabel() == "PWL units P"
+    two_configs = _rates()
+    two_configs.loc[two_configs["pwl_units"] == 2, "latent_dim"] = 9
+    with pytest.raises(ConfigError, match="axes= has 1 axes"):
+        plot_replication(two_configs, sweep=True, axes=[_canvas()[1][0, 0]])

@@ -286,20 +286,37 @@ class ALRNN(nn.Module):
                 f"{self.input_dim}) or (*{self.ensemble_shape}, batch, time, {self.input_dim})"
             )
         inputs = inputs.to(self.A.dtype)
-        batch, n_steps = inputs.shape[-3], inputs.shape[-2]
+        batch = inputs.shape[-3]
         state = self._initial_state(z0, batch)
         forced = None
         if forcing is not None:
             forced = prepare_forcing(forcing, inputs.shape[-3:-1], m, self.A.dtype)
         if engine == "plain":
             return plain_scan(self.step, inputs, state, forced)
-        x = time_major(inputs, e)
-        drive = torch.matmul(x, self.C.mT) + self.h.unsqueeze(-2)
-        drive = drive.expand(n_steps, *self.ensemble_shape, batch, m)
+        drive = self._drive(inputs)
         if forced is not None:
             forced = tuple(time_major(f, e) for f in forced)
         out = alrnn_scan(drive, state, self.A, self.W, self.pwl_mask, forced)
         return out.movedim(0, -2)
+
+    def _drive(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``C s_t + h`` of every step, (time, ..., batch, latent).
+
+        With at most one ensemble dim it is computed member-major (one product per member)
+        and returned as a time-major view: the layout the engine runs in, so nothing is
+        copied on the way in.
+        """
+        e, (batch, n_steps) = len(self.ensemble_shape), inputs.shape[-3:-1]
+        if e == 0:
+            return nn.functional.linear(inputs.transpose(0, 1), self.C, self.h)
+        if e > 1:
+            drive = torch.matmul(time_major(inputs, e), self.C.mT) + self.h.unsqueeze(-2)
+            return drive.expand(n_steps, *self.ensemble_shape, batch, self.latent_dim)
+        k = self.ensemble_shape[0]
+        lead = 1 if inputs.dim() == 3 else k
+        x = inputs.transpose(-3, -2).reshape(lead, n_steps * batch, self.input_dim)
+        drive = torch.baddbmm(self.h.unsqueeze(-2), x.expand(k, -1, -1), self.C.mT)
+        return drive.view(k, n_steps, batch, self.latent_dim).movedim(1, 0)
 
     def _initial_state(self, z0: torch.Tensor | None, batch: int) -> torch.Tensor:
         shape = (*self.ensemble_shape, batch, self.latent_dim)

@@ -3,12 +3,19 @@
 The forward pass runs the recurrence in a tight loop without building an autograd graph
 (three kernels per step -- ``maximum``, ``addcmul``, in-place ``addmm_`` -- writing into
 preallocated buffers), and the backward pass walks the saved states backwards once (``mm``
-and two in-place ``addcmul_`` per step). Work that does not depend on the previous step
-(the ReLU derivative; for a single model the gradients of ``A`` and ``W``) is one vectorised
-operation each, before or after the loop; with an ensemble dim the gradients of ``A`` and
-``W`` accumulate inside the loop instead (a member-batched product over all steps would first
-copy the time-major tensors, which costs 3x more); the input drive ``C s_t + h`` is computed
-by the caller in one matmul (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
+and two ``addcmul`` per step). Work that does not depend on the previous step (the ReLU
+derivative, the gradients of ``A`` and ``W``) is one vectorised operation each, before or
+after the loop. The states are kept member-major, (member, time, batch, latent): each
+step's slab is then a (member, batch, latent) view with contiguous batch x latent rows, the
+gradients of ``A`` and ``W`` over all steps are one product per member, and the readout
+reads each member's (time, batch) rows as one matrix (see
+:mod:`~alrnn_neuro.models.fused_poisson`). Per-step operands (``A``, the rectification
+bounds) are expanded to full slabs once, since broadcasting over the batch dim runs strided
+inner loops of length latent. The input drive ``C s_t + h`` is computed by the caller in one
+product per member (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
+Gradient-free runs of linear models (P = 0) with small steps go through the parallel-in-time
+:func:`~alrnn_neuro.models.linear_scan.linear_scan` where it was measured faster (long
+sequences of one or a few trajectories; ``benchmarks/bench_parallel_scan.py``).
 
 Equations (time-major, ``...`` = optional ensemble dims, ``B`` = batch)::
 
@@ -28,8 +35,8 @@ faster but is deprecated in torch 2.13 (a DeprecationWarning on every use, remov
 and ``torch.compile`` needs a C++ compiler at run time on CPU; neither is used.
 ``benchmarks/bench_training.py`` times a full training step against ``torch.nn.RNN``.
 
-Outputs are views of a buffer saved for the backward pass: modify them in place only after
-cloning (autograd raises an error otherwise).
+Outputs are (time-major) views of a member-major buffer saved for the backward pass: modify
+them in place only after cloning (autograd raises an error otherwise).
 """
 
 from __future__ import annotations
@@ -41,53 +48,70 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.linear_scan import linear_scan, prefer_linear_scan
 
 
 class _ALRNNScan(torch.autograd.Function):
-    """autograd.Function of :func:`alrnn_scan` on flattened shapes (one or no ensemble dim)."""
+    """autograd.Function of :func:`alrnn_scan` on flattened shapes (one or no ensemble dim).
+
+    The states live member-major, (member, time, batch, latent) (or (time, batch, latent)
+    without an ensemble dim), so the per-step slabs are (member, batch, latent) views whose
+    elementwise kernels run over contiguous batch x latent rows and ``dA`` / ``dW`` of all
+    steps are one product per member after the backward loop.
+    """
 
     @staticmethod
     def forward(ctx, drive, z0, A, W, lo, alpha_target, keep, forced):  # noqa: D102
         n_steps = drive.shape[0]
         batched = drive.dim() == 4
-        a = A.unsqueeze(-2) if batched else A
-        low = lo.unsqueeze(-2) if batched else lo
+        tdim = 1 if batched else 0  # the time dim of the member-major buffers
+        shape = drive.shape[1:]  # ([member,] batch, latent)
+        # per-step operands expanded to the full slab: same-shape kernels vectorise, a
+        # broadcast over the batch dim runs strided inner loops of length latent
+        a = A.unsqueeze(-2).expand(shape).contiguous()
+        low = lo.unsqueeze(-2).expand(shape).contiguous()
         w_t = W.mT.contiguous()  # a plain (not transposed) right operand is the faster GEMM
-        states = drive.new_empty((n_steps + 1, *drive.shape[1:]))  # c_0, y_1, ..., y_T
-        states[0] = z0
-        phis = torch.empty_like(drive, memory_format=torch.contiguous_format)
-        ys, ds, ps = states.unbind(0), drive.unbind(0), phis.unbind(0)
+        d = drive.movedim(0, tdim).contiguous()  # no copy for the engine's own layout
+        states = d.new_empty((*d.shape[:tdim], n_steps + 1, *d.shape[tdim + 1 :]))
+        states.select(tdim, 0).copy_(z0)
+        ys, ds = states.unbind(tdim), d.unbind(tdim)
+        phi = torch.empty_like(a)  # phi(c_t) is recomputed in one pass for dW
+        # a batched product into a strided (member) slab falls back to one product per
+        # member: the ensemble computes each step in a contiguous buffer, then stores it
+        work = [torch.empty_like(a), torch.empty_like(a)] if batched else []
         forced_rows = []
         state = ys[0]
         for t in range(n_steps):
-            phi = ps[t]
             torch.maximum(state, low, out=phi)
-            y = ys[t + 1]
-            torch.addcmul(ds[t], state, a, out=y)
             if batched:
+                y = work[t % 2]
+                torch.addcmul(ds[t], state, a, out=y)
                 y.baddbmm_(phi, w_t)
+                ys[t + 1].copy_(y)
             else:
+                y = ys[t + 1]
+                torch.addcmul(ds[t], state, a, out=y)
                 y.addmm_(phi, w_t)
             if forced[t]:
                 state = torch.addcmul(alpha_target[t], y, keep[t])
                 forced_rows.append(state)
             else:
                 state = y
-        carried = torch.stack(forced_rows) if forced_rows else drive.new_empty((0,))
+        carried = torch.stack(forced_rows, tdim) if forced_rows else drive.new_empty((0,))
         ctx.forced = forced
-        ctx.save_for_backward(states, phis, A, W, lo, keep, carried)
-        return states[1:]
+        ctx.save_for_backward(states, A, W, a, low, keep, carried)
+        return states.narrow(tdim, 1, n_steps).movedim(tdim, 0)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # noqa: D102
-        states, phis, A, W, lo, keep, carried = ctx.saved_tensors
+        states, A, W, a, low, keep, carried = ctx.saved_tensors
         forced, need = ctx.forced, ctx.needs_input_grad
         n_steps = grad_out.shape[0]
         if n_steps == 0:
             return (
                 grad_out,
-                torch.zeros_like(states[0]),
+                torch.zeros_like(states.select(1 if grad_out.dim() == 4 else 0, 0)),
                 torch.zeros_like(A),
                 torch.zeros_like(W),
                 None,
@@ -96,51 +120,42 @@ class _ALRNNScan(torch.autograd.Function):
                 None,
             )
         batched = grad_out.dim() == 4
+        tdim = 1 if batched else 0
         mm = torch.bmm if batched else torch.mm
-        a = A.unsqueeze(-2) if batched else A
-        low = lo.unsqueeze(-2) if batched else lo
+        go = grad_out.movedim(0, tdim)  # a view; read only (autograd may reuse it)
         # prev[t] = carried state c_t that output t was computed from (forced rows replaced)
-        prev = states[:-1]
+        prev = states.narrow(tdim, 0, n_steps)
         rows = [t + 1 for t in range(n_steps - 1) if forced[t]]
         if rows:
             prev = prev.clone()
-            prev.index_copy_(0, torch.tensor(rows, device=prev.device), carried)
+            index = torch.tensor(rows, device=prev.device)
+            prev.index_copy_(tdim, index, carried.narrow(tdim, 0, len(rows)))
         deriv = torch.empty_like(prev)
-        torch.gt(prev, low, out=deriv)  # phi'(c): 1{c > 0} on PWL units, 1 on linear units
-        grad = grad_out.clone(memory_format=torch.contiguous_format)
-        gs, ds = grad.unbind(0), deriv.unbind(0)
-        ks = keep.unbind(0) if rows else ()
-        # ensemble: dA and dW accumulate step by step (g_t is final once step t is reached);
-        # one (member)-batched product over all steps would first copy both (time, member,
-        # batch, latent) tensors into member-major order, which costs more than the products
-        acc_a = torch.zeros_like(gs[0]) if batched and need[2] else None
-        acc_w = torch.zeros_like(W) if batched and need[3] else None
-        ps, cs = phis.unbind(0), prev.unbind(0)
+        torch.gt(prev, low.unsqueeze(tdim), out=deriv)  # phi': 1{c > 0} PWL, 1 linear units
+        grad = torch.empty_like(deriv)  # dL/dy_t, filled from the last step backwards
+        gs, gos, ds = grad.unbind(tdim), go.unbind(tdim), deriv.unbind(tdim)
+        gs[-1].copy_(gos[-1])
         tmp = torch.empty_like(gs[0])
         for t in range(n_steps - 1, 0, -1):
             g = gs[t]
             mm(g, W, out=tmp)
-            if acc_w is not None:
-                acc_w.baddbmm_(g.mT, ps[t])
-            if acc_a is not None:
-                acc_a.addcmul_(g, cs[t])
             if forced[t - 1]:
                 tmp.mul_(ds[t]).addcmul_(g, a)
-                gs[t - 1].addcmul_(tmp, ks[t - 1])
+                torch.addcmul(gos[t - 1], tmp, keep[t - 1], out=gs[t - 1])
             else:
-                gs[t - 1].addcmul_(tmp, ds[t]).addcmul_(g, a)
+                torch.addcmul(gos[t - 1], tmp, ds[t], out=gs[t - 1])
+                gs[t - 1].addcmul_(g, a)
         g_z0 = mm(gs[0], W).mul_(ds[0]).addcmul_(gs[0], a) if need[1] else None
-        g_a = g_w = None
-        if batched:
-            if acc_a is not None:
-                g_a = acc_a.addcmul_(gs[0], cs[0]).sum(-2)
-            if acc_w is not None:
-                g_w = acc_w.baddbmm_(gs[0].mT, ps[0])
-        else:
-            m = grad.shape[-1]
-            g_a = (grad * prev).sum(dim=(0, 1)) if need[2] else None
-            g_w = grad.reshape(-1, m).T @ phis.reshape(-1, m) if need[3] else None
-        return grad if need[0] else None, g_z0, g_a, g_w, None, None, None, None
+        # dW and dA of all steps at once, reusing the (no longer needed) deriv buffer
+        m, k = grad.shape[-1], grad.shape[0] if batched else 1
+        g_w = g_a = None
+        if need[3]:
+            phis = torch.maximum(prev, low.unsqueeze(tdim), out=deriv).view(k, -1, m)
+            g_w = torch.bmm(grad.view(k, -1, m).mT, phis).view(W.shape)
+        if need[2]:
+            g_a = torch.mul(grad, prev, out=deriv).view(k, -1, m).sum(1).view(A.shape)
+        g_drive = grad.movedim(tdim, 0) if need[0] else None
+        return g_drive, g_z0, g_a, g_w, None, None, None, None
 
 
 def alrnn_scan(
@@ -150,6 +165,8 @@ def alrnn_scan(
     W: torch.Tensor,
     pwl_mask: torch.Tensor,
     forcing: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    parallel: bool | None = None,
 ) -> torch.Tensor:
     """Run the AL-RNN recurrence over a whole sequence (fast forward, hand-written backward).
 
@@ -170,6 +187,12 @@ def alrnn_scan(
         After step t the carried state becomes ``(1 - alpha_t) y_t + alpha_t target_t``;
         entries with ``alpha == 0`` ignore the target (it may hold NaN there). Neither
         receives a gradient.
+    parallel : bool, optional
+        Linear models (no rectified unit), no forcing, no gradient wanted: run the
+        parallel-in-time :func:`~alrnn_neuro.models.linear_scan.linear_scan` instead of the
+        loop (same states up to rounding). None (default): where it is faster
+        (:func:`~alrnn_neuro.models.linear_scan.prefer_linear_scan`: long sequences of small
+        steps, e.g. one trajectory); True: whenever it applies; False: never.
 
     Returns
     -------
@@ -184,6 +207,16 @@ def alrnn_scan(
     >>> y[-1, 0]
     tensor([0.0312, 0.0312, 0.0312])
     """
+    if (
+        parallel is not False
+        and forcing is None
+        and _linear_without_grad(drive, z0, A, W, pwl_mask)
+    ):
+        n_steps, (batch, m) = drive.shape[0], drive.shape[-2:]
+        if parallel or prefer_linear_scan(n_steps, batch, m, math.prod(drive.shape[1:-2])):
+            states = linear_scan(drive, z0, A, W)
+            if states is not None:  # None: overflowing map powers, the loop is exact
+                return states
     ens = tuple(drive.shape[1:-2])
     if len(ens) <= 1:
         return _apply(drive, z0, A, W, pwl_mask, forcing)
@@ -204,9 +237,16 @@ def alrnn_scan(
     return out.reshape(shape)
 
 
+def _linear_without_grad(drive, z0, A, W, pwl_mask) -> bool:
+    """No rectified unit anywhere and no gradient wanted (the linear scan's case)."""
+    tensors = (drive, z0, A, W)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return not bool((pwl_mask != 0).any())
+
+
 def _apply(drive, z0, A, W, pwl_mask, forcing):
     n_steps = drive.shape[0]
-    drive = drive.contiguous()
     z0 = z0.expand(drive.shape[1:])
     lo = torch.where(pwl_mask != 0, 0.0, float("-inf")).to(drive.dtype)
     if forcing is None:

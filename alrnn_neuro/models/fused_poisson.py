@@ -10,21 +10,20 @@ k, the mean over valid, observed entries of the Poisson NLL of
 but it does a fraction of the work of the autograd version, which matters when K members
 times (trial, time, unit) entries are millions of numbers per step:
 
-* only valid (trial, time) rows enter: they are gathered once (one ``index_select`` of
-  the latents, time-major or member-major), so padded steps cost nothing and NaN there
-  never propagate;
+* the latents are read where they lie: each member's (time, trial) or (trial, time) rows
+  form one matrix of the engine's member-major buffer, so the readout is one batched product
+  per chunk of members; when every step is valid the latents' gradient is written straight
+  into a buffer of the same layout, otherwise only the valid rows are gathered (padded steps
+  cost nothing and NaN there never propagate) and their gradient scattered back (gathering
+  costs less per row than the Poisson terms of the padded rows would);
 * members are processed in chunks of about :data:`CHUNK_ELEMENTS` entries, so the
-  temporaries stay in cache and are reused by the allocator (a fresh multi-megabyte
-  temporary per step costs more in page faults than its arithmetic);
-* ``log(rate)`` is taken only where the count is positive (the counts are shared by all
-  members, so these positions are found once per batch);
+  temporaries stay in cache and are reused by the allocator;
 * the output is one number per member, so each member's gradient is known in the forward
   pass up to its upstream factor: it is formed there (``dnll/dx = s - y s / (rate + tiny)``
   with ``s = sigmoid(x)``, never overflowing since ``s / (rate + tiny) <= ~1``; ``rate - y``
-  for exp; then two member-batched products) and the backward pass only scales it.
-
-Measured on the stimulus-selection grid (80 members, 32 trials, M = 16, 1 CPU thread): about
-0.7x the time of the autograd formulation, forward and backward together.
+  for exp; then two member-batched products), only when a gradient is wanted (not under
+  ``torch.no_grad``), and the backward pass only scales it;
+* ``log(y!)`` depends on the data only: for integer counts it is a table lookup.
 """
 
 from __future__ import annotations
@@ -38,10 +37,12 @@ from alrnn_neuro.errors import ConfigError
 #: enough that the temporaries stay in cache and are reused by the allocator (one large
 #: fresh temporary per step costs more in page faults than its arithmetic)
 CHUNK_ELEMENTS = 1 << 18
+#: largest integer count looked up in a table of log(y!) (larger counts use lgamma)
+MAX_TABLE_COUNT = 1 << 16
 
 
 class _PoissonSums(torch.autograd.Function):
-    """Per-member sums of ``rate - y log rate`` over the selected rows (see module doc).
+    """Per-member sums of ``rate - y log rate`` over the rows of the data (see module doc).
 
     The output is one number per member, so the gradient of member k's sum is complete after
     the forward pass up to the upstream factor ``g_k``: it is computed there, chunk by chunk
@@ -49,92 +50,137 @@ class _PoissonSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, latents, weight, bias, rows, y, w, nz, exp_link, count):  # noqa: D102
-        k, m = weight.shape[0], weight.shape[-1]
-        n_rows = rows.numel() // max(k, 1)
-        dense, rebuild, by_member = _dense_rows(latents)
-        grads = any(ctx.needs_input_grad[:3])
-        total = latents.new_empty(k)
+    def forward(ctx, latents, weight, bias, y, w, index, exp_link, count, grads):  # noqa: D102
+        k, n_units, m = weight.shape
+        rebuild, rows = _member_rows(latents)
+        n_rows = rows.shape[1] if index is None else index.numel()
+        need = ctx.needs_input_grad
+        g_rows = None
+        if grads and need[0]:
+            make = latents.new_zeros if index is not None else latents.new_empty
+            g_rows = make(rows.shape)
         if grads:
-            g_dense = latents.new_zeros(dense.shape) if ctx.needs_input_grad[0] else None
             g_weight, g_bias = torch.empty_like(weight), torch.empty_like(bias)
-        yn, yf = y.reshape(-1).index_select(0, nz), y.reshape(-1)
-        wf = None if w is None else w.reshape(-1)
+        total = latents.new_empty(k)
+        yf, wf = y.reshape(-1), None if w is None else w.reshape(-1)
         tiny = torch.finfo(latents.dtype).tiny
-        step = max(1, CHUNK_ELEMENTS // max(n_rows * weight.shape[1], 1))
+        step = max(1, CHUNK_ELEMENTS // max(n_rows * n_units, 1))
         for lo in range(0, k, step):
             hi = min(k, lo + step)
-            index = rows[lo * n_rows : hi * n_rows]
-            z = dense.index_select(0, index).view(hi - lo, n_rows, m)
-            x = torch.baddbmm(bias[lo:hi].unsqueeze(-2), z, weight[lo:hi].mT)
-            xf = x.view(hi - lo, -1)
+            z = rows[lo:hi] if index is None else gather_rows(rows[lo:hi], index)
+            x = torch.bmm(z, weight[lo:hi].mT).add_(bias[lo:hi].unsqueeze(-2))  # 2x baddbmm
+            xf, rf = x.view(hi - lo, -1), None
             if exp_link:  # nll = rate - y x
                 rate = torch.exp(x)
-                log_term = xf @ yf
-            else:  # nll = rate - y log(rate + tiny), the log only where y > 0
+                rf = rate.view(hi - lo, -1)
+                total[lo:hi] = (rf.sum(1) if wf is None else rf @ wf) - xf @ yf
+            else:  # nll = rate - y log(rate + tiny)
                 rate = torch.nn.functional.softplus(x)
-                log_term = torch.log(rate.view(hi - lo, -1).index_select(1, nz).add_(tiny)) @ yn
-            rf = rate.view(hi - lo, -1)
-            total[lo:hi] = (rf.sum(1) if wf is None else rf @ wf) - log_term
+                rf = rate.view(hi - lo, -1)
+                rate_sum = rf.sum(1) if wf is None else rf @ wf
+                total[lo:hi] = rate_sum - torch.log(rate.add_(tiny)).view(hi - lo, -1) @ yf
             if not grads:
                 continue
             if exp_link:  # dnll/dx = rate - y
-                dx = (rate if wf is None else rate.mul_(w)).sub_(y)
+                dx = (rate if w is None else rate.mul_(w)).sub_(y)
             else:  # dnll/dx = s - y s / (rate + tiny), s = sigmoid(x) <= ~rate: no overflow
-                dx = torch.sigmoid_(x) if wf is None else torch.sigmoid_(x).mul_(w)
-                dx.sub_(torch.div(dx, rate.add_(tiny), out=rate).mul_(y))
-            if g_dense is not None:
-                g_rows = torch.bmm(dx, weight[lo:hi] / count).view(-1, m)
-                g_dense.index_copy_(0, index, g_rows)
+                dx = torch.sigmoid_(x) if w is None else torch.sigmoid_(x).mul_(w)
+                torch.addcmul(dx, y, torch.div(dx, rate, out=rate), value=-1.0, out=dx)
+            if g_rows is not None:
+                scaled = weight[lo:hi] / count
+                if index is None:
+                    torch.bmm(dx, scaled, out=g_rows[lo:hi])
+                else:
+                    g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx, scaled))
             torch.bmm(dx.mT, z, out=g_weight[lo:hi])
             torch.sum(dx, 1, out=g_bias[lo:hi])
         if grads:
-            ctx.save_for_backward(g_dense, g_weight.div_(count), g_bias.div_(count))
-            ctx.rebuild, ctx.by_member = rebuild, by_member
+            g_latents = None if g_rows is None else rebuild(g_rows)
+            ctx.save_for_backward(g_latents, g_weight.div_(count), g_bias.div_(count))
         return total / count
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):  # noqa: D102
-        g_dense, g_weight, g_bias = ctx.saved_tensors
+        g_latents, g_weight, g_bias = ctx.saved_tensors
         need = ctx.needs_input_grad
         scale = g.reshape(-1, 1, 1)
-        g_latents = None
-        if need[0]:  # (out of place: the saved gradients stay valid for retain_graph)
-            if not bool((g == 1).all()):  # member k's gradient times g_k
-                g_dense = ctx.by_member(g_dense).mul(g.reshape(1, -1, 1))
-            g_latents = ctx.rebuild(g_dense)
+        if need[0] and g_latents is not None and not bool((g == 1).all()):
+            # out of place: the saved gradients stay valid for retain_graph
+            g_latents = g_latents * g.reshape(-1, 1, 1, 1)
         g_weight = g_weight * scale if need[1] else None
         g_bias = g_bias * scale.squeeze(-1) if need[2] else None
-        return g_latents, g_weight, g_bias, None, None, None, None, None, None
+        return g_latents if need[0] else None, g_weight, g_bias, *(None,) * 6
 
 
-def _dense_rows(latents: torch.Tensor):
-    """The memory of latents (member, trial, time, latent), time-major or member-major.
+def _member_rows(latents: torch.Tensor):
+    """Each member's rows of latents (member, trial, time, latent) as one matrix.
 
-    Returns ``(rows, rebuild, by_member)``: a (row, latent) view (row (k, b, t) at
-    :func:`_row_index`), a function turning such rows into a tensor of the latents' shape
-    and layout, and one viewing them as (lead, member, rest).
+    Returns ``(rebuild, rows)``: ``rows`` (member, row, latent) is a view where each member's
+    (time, trial) rows (``time_major_rows``) or (trial, time) rows lie one matrix apart (the
+    engine's member-major buffer, or a contiguous tensor), else a contiguous copy; ``rebuild``
+    turns a contiguous tensor of that shape into one of the latents' shape.
     """
     k, b, t, m = latents.shape
-    tm = latents.movedim(-2, 0)  # (time, member, trial, latent)
-    if tm.is_contiguous():
-        return (
-            tm.view(-1, m),
-            lambda d: d.view(tm.shape).movedim(0, -2),
-            lambda d: d.view(t, k, b * m),
-        )
-    dense = latents.contiguous()
-    return dense.view(-1, m), lambda d: d.view(dense.shape), lambda d: d.view(1, k, -1)
+    if time_major_rows(latents):
+        rows = latents.as_strided((k, t * b, m), (latents.stride(0), m, 1))
+        return (lambda g: g.view(k, t, b, m).transpose(1, 2)), rows
+    s = latents.stride()
+    if s[-1] != 1 or (t > 1 and s[2] != m) or (b > 1 and s[1] != t * m):
+        latents = latents.contiguous()
+    rows = latents.as_strided((k, b * t, m), (latents.stride(0), m, 1))
+    return (lambda g: g.view(k, b, t, m)), rows
 
 
-def _row_index(latents: torch.Tensor, b_idx: torch.Tensor, t_idx: torch.Tensor) -> torch.Tensor:
-    """Indices into ``_dense_rows(latents)`` of rows (k, b_idx[r], t_idx[r]), k-major."""
-    k, b, t, _ = latents.shape
-    members = torch.arange(k, device=b_idx.device).unsqueeze(-1)
-    if latents.movedim(-2, 0).is_contiguous():
-        return ((t_idx * k + members) * b + b_idx).flatten()
-    return ((members * b + b_idx) * t + t_idx).flatten()
+def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``rows.index_select(1, index)`` for rows (member, row, latent) with contiguous rows.
+
+    ``index_select`` first copies a non-contiguous input whole; when each member's rows lie
+    a whole number of rows apart in memory (the engine's buffer), one flat selection reads
+    only the selected rows.
+    """
+    k, n, m = rows.shape
+    step, rest = divmod(rows.stride(0), m)
+    if rest or rows.stride(1) != m or rows.stride(2) != 1 or k * n == 0:
+        return rows.index_select(1, index)
+    span = (k - 1) * step + n
+    flat = rows.as_strided((span, m), (m, 1))
+    offsets = torch.arange(k, device=index.device).unsqueeze(-1) * step
+    return flat.index_select(0, (offsets + index).flatten()).view(k, -1, m)
+
+
+def time_major_rows(latents: torch.Tensor) -> bool:
+    """Whether each member's latents (member, trial, time, latent) are (time, trial) rows.
+
+    Examples
+    --------
+    >>> time_major_rows(torch.zeros(2, 5, 7, 3).transpose(1, 2).contiguous().transpose(1, 2))
+    True
+    >>> time_major_rows(torch.zeros(2, 5, 7, 3))
+    False
+    """
+    _, b, t, m = latents.shape
+    s = latents.stride()
+    return s[-1] == 1 and (b == 1 or s[1] == m) and (t == 1 or s[2] == b * m) and b * t > 1
+
+
+def log_factorial_sum(y: torch.Tensor) -> torch.Tensor:
+    """``sum(log(y!))`` over all entries (float64, 0-d): a table lookup for integer counts.
+
+    Examples
+    --------
+    >>> float(log_factorial_sum(torch.tensor([0.0, 1.0, 3.0])))  # log 6
+    1.791759469228055
+    """
+    if not y.numel():
+        return torch.zeros((), dtype=torch.float64, device=y.device)
+    low, high = (float(v) for v in torch.aminmax(y))
+    if y.is_floating_point() and 0 <= low and high <= MAX_TABLE_COUNT:
+        counts = y.to(torch.int32)
+        if torch.equal(counts.to(y.dtype), y):  # integer counts
+            grid = torch.arange(int(high) + 1, dtype=torch.float64, device=y.device)
+            return torch.lgamma(grid + 1.0).index_select(0, counts.flatten()).sum()
+    return torch.lgamma(y.double() + 1.0).sum()
 
 
 def poisson_member_loss(
@@ -184,19 +230,33 @@ def poisson_member_loss(
     """
     if link not in ("softplus", "exp"):
         raise ConfigError(f"link={link!r} is not one of ('softplus', 'exp')")
-    t_idx, b_idx = valid.transpose(0, 1).nonzero(as_tuple=True)  # rows in time-major order
-    y = counts[b_idx, t_idx].to(latents.dtype)  # (row, unit)
-    w = None
-    if observed is not None and not bool(observed.all()):
-        keep = observed[b_idx]
-        w, y = keep.to(latents.dtype), torch.where(keep, y, 0.0)  # NaN there stays out
-    nz = (y.reshape(-1) > 0).nonzero().flatten()
-    rows = _row_index(latents, b_idx, t_idx)
-    log_fact = torch.lgamma(y + 1.0)  # data only: log(y!), 0 where y = 0
-    count = float(y.numel()) if w is None else float(w.sum())
+    n_units, dtype = counts.shape[-1], latents.dtype
+    # the data in the row order of the latents: (time, trial) or (trial, time) rows
+    if time_major_rows(latents):
+        y, step = counts.transpose(0, 1), valid.transpose(0, 1)
+        seen = None if observed is None else observed.unsqueeze(0)
+    else:
+        y, step, seen = counts, valid, None if observed is None else observed.unsqueeze(1)
+    entry = step.unsqueeze(-1)
+    if seen is not None and not bool(seen.all()):
+        entry = entry & seen
+    y, step = y.reshape(-1, n_units).to(dtype), step.reshape(-1)
+    entry = entry.reshape(step.numel(), -1)
+    n_valid = int(step.sum())
+    index = None
+    if n_valid < step.numel():  # gather the valid rows (cheaper than computing padded ones)
+        index = step.nonzero().flatten()
+        y, entry = y.index_select(0, index), entry.index_select(0, index)
+    if entry.shape[-1] == 1 and bool(entry.all()):
+        w, count = None, float(y.numel())
+    else:
+        entry = entry.expand(y.shape)
+        w, y = entry.to(dtype), torch.where(entry, y, 0.0)  # NaN there stays out
+        count = float(entry.sum())
     count = max(count, 1.0)
-    total = _PoissonSums.apply(latents, weight, bias, rows, y, w, nz, link == "exp", count)
-    return total + log_fact.sum() / count
+    grads = torch.is_grad_enabled() and any(t.requires_grad for t in (latents, weight, bias))
+    total = _PoissonSums.apply(latents, weight, bias, y, w, index, link == "exp", count, grads)
+    return total + (log_factorial_sum(y) / count).to(dtype)
 
 
 def readout_member_loss(readout, latents, targets, mask, observed) -> torch.Tensor | None:

@@ -29,8 +29,9 @@ windows so that the per-step matrices ``J_t`` (window x batch x M x M) fit a mem
 The work per pass is O(T batch M^3) against O(T batch M^2) for the sequential loop; the scan
 wins only where the loop is bound by its per-step overhead (long T, small batch x M). With
 P = 0 everywhere the map is the same for every step and trial: one pass, the batch as columns
-of one product per level. Measured on 2 shared CPU cores, one torch thread, float32
-(``benchmarks/bench_parallel_scan.py``, two runs, M in {6, 16}, batch in {1, 16}): P = 0 took
+of one product per level (:func:`~alrnn_neuro.models.linear_scan.linear_scan`). Measured on 2
+shared CPU cores, one torch thread, float32 (``benchmarks/bench_parallel_scan.py``, two runs,
+M in {6, 16}, batch in {1, 16}): P = 0 took
 0.6-0.8x the sequential time at T = 100 and 0.01-0.5x at T = 10,000; with P = M / 2 it was
 clearly faster only for one trajectory at M = 6, T = 10,000 (0.5x, 6 passes), about even for
 one trajectory at M = 16 (0.8-1.2x), and 6-34x slower with 16 trials.
@@ -49,6 +50,7 @@ import torch
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models.engine import alrnn_scan
+from alrnn_neuro.models.linear_scan import linear_scan
 
 DEFAULT_MAX_ITER = 16
 DEFAULT_MEMORY_BYTES = 64 * 2**20
@@ -120,34 +122,6 @@ def affine_prefix_scan(maps: torch.Tensor, offsets: torch.Tensor) -> torch.Tenso
         carried = (maps[2::2] @ odd[:n_even].unsqueeze(-1)).squeeze(-1)
         states[2::2] = carried + offsets[2::2]
     return states
-
-
-def _invariant_prefix_scan(step_map: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """:func:`affine_prefix_scan` for one map shared by all steps and columns.
-
-    ``step_map`` (member, latent, latent); ``offsets`` (time, member, latent, column). Each level
-    squares the map once and applies it to all steps and columns in one product per member.
-    """
-    n_steps = offsets.shape[0]
-    if n_steps == 1:
-        return offsets
-    half = n_steps // 2
-    pair_offsets = _apply(step_map, offsets[0 : 2 * half : 2]) + offsets[1 : 2 * half : 2]
-    odd = _invariant_prefix_scan(step_map @ step_map, pair_offsets)
-    states = torch.empty_like(offsets)
-    states[0] = offsets[0]
-    states[1 : 2 * half : 2] = odd
-    n_even = (n_steps + 1) // 2 - 1
-    if n_even:
-        states[2::2] = _apply(step_map, odd[:n_even]) + offsets[2::2]
-    return states
-
-
-def _apply(step_map: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``step_map @ x_t`` for every t: (member, m, m) x (time, member, m, column), one GEMM."""
-    n_steps, members, m, columns = x.shape
-    flat = x.permute(1, 2, 0, 3).reshape(members, m, n_steps * columns)
-    return (step_map @ flat).reshape(members, m, n_steps, columns).permute(2, 0, 1, 3)
 
 
 def _check(drive, z0, A, W, pwl):
@@ -231,20 +205,11 @@ def parallel_alrnn_scan(
         z0, A, W, pwl = _check(drive, z0.detach(), A.detach(), W.detach(), pwl)
         if drive.shape[0] == 0:
             return ParallelScanResult(drive.clone(), 0, 0, 0)
-        if not bool(pwl.any()):
-            return _run_linear(drive, z0, A, W)
+        if not bool(pwl.any()):  # P = 0 everywhere: one time-invariant map, one scan
+            states = linear_scan(drive, z0, A, W)
+            if states is not None:
+                return ParallelScanResult(states, 1, 1, 0)
         return _run(drive, z0, A, W, pwl, max_iter, memory_bytes)
-
-
-def _run_linear(drive, z0, A, W) -> ParallelScanResult:
-    """P = 0 everywhere: one time-invariant map per member, batch as columns, one scan."""
-    n_steps, m = drive.shape[0], drive.shape[-1]
-    members, batch = math.prod(drive.shape[1:-2]), drive.shape[-2]
-    step_map = (W + torch.diag_embed(A)).reshape(members, m, m)
-    offsets = drive.reshape(n_steps, members, batch, m).transpose(-1, -2).clone()
-    offsets[0] += step_map @ z0.reshape(members, batch, m).transpose(-1, -2)
-    states = _invariant_prefix_scan(step_map, offsets).transpose(-1, -2)
-    return ParallelScanResult(states.reshape(drive.shape), 1, 1, 0)
 
 
 def _run(drive, z0, A, W, pwl, max_iter, memory_bytes) -> ParallelScanResult:

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.plotting.axes import figure_and_axes
 
 REQUIRED = ("latent_dim", "pwl_units", "train_fraction", "finding", "n_testable", "n_holds", "rate")
 
 
-def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
+def plot_replication(rates: pd.DataFrame, *, sweep: bool = False, axes: Any = None) -> Figure:
     """Replication rate of each finding: bars for one configuration, rate vs P for a sweep.
 
     Parameters
@@ -33,6 +34,9 @@ def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
     sweep : bool
         Draw one line per finding against P (one panel per M x train fraction) instead of
         one bar group per configuration.
+    axes : Axes or sequence of Axes, optional
+        Where to draw instead of a new figure: one panel for the bars, or one panel per
+        (M, train fraction) configuration for ``sweep=True``.
 
     Returns
     -------
@@ -44,6 +48,8 @@ def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
     ------
     DataValidationError
         If ``rates`` lacks the columns of ``pooled_rates``.
+    ConfigError
+        If ``axes`` holds fewer panels than the figure draws.
     """
     missing = [c for c in REQUIRED if c not in rates.columns]
     if missing:
@@ -51,17 +57,16 @@ def plot_replication(rates: pd.DataFrame, *, sweep: bool = False) -> Figure:
             f"rates lacks the columns {missing}; fix: pass the table of pooled_rates(report)"
         )
     panels = list(rates.groupby(["latent_dim", "train_fraction"], sort=False, dropna=False))
-    width = 6.5 * len(panels) if sweep else 6.5
-    fig = Figure(figsize=(width, 4.0), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(1, len(panels) if sweep else 1, squeeze=False)[0])
+    n_panels = len(panels) if sweep else 1
+    fig, grid = figure_and_axes(axes, 1, n_panels, 6.5 * n_panels, 4.0)
+    drawn = grid[0]
     if sweep:
-        for ax, ((m, f), rows) in zip(axes, panels, strict=True):
+        for ax, ((m, f), rows) in zip(drawn, panels, strict=True):
             _rate_vs_p(ax, rows)
             size = "" if pd.isna(f) else f", train fraction {f:g}"
             ax.set_title(f"M = {m}{size}", fontsize=10)
     else:
-        _bars(axes[0], rates)
+        _bars(drawn[0], rates)
     fig.suptitle(
         "replication across model seeds: share of fits in which a finding holds", fontsize=10
     )

@@ -38,7 +38,7 @@ from alrnn_neuro.reproduce.claim_records import rate
 from alrnn_neuro.reproduce.common import write_json
 from alrnn_neuro.reproduce.settings import StimulusSettings
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
-from alrnn_neuro.training.api import torch_threads
+from alrnn_neuro.training.threads import torch_threads
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import observation_variable
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
-from alrnn_neuro.sweep.cluster import close, connect
+from alrnn_neuro.sweep.cluster import close, connect, local_workers
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
@@ -74,6 +74,7 @@ from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.ensemble import fit_ensemble, member_dir_name
 from alrnn_neuro.training.evaluate import compute_metrics, predict_all
 from alrnn_neuro.training.session import prepare_session
+from alrnn_neuro.training.threads import torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,10 @@ def run_sweep(
         TLS from temporary credentials and no HTTP server (see
         :mod:`alrnn_neuro.sweep.cluster`).
     workers : int, optional
-        Worker processes of that LocalCluster (default: CPU count).
+        Worker processes of that LocalCluster (default: the CPU cores divided by
+        ``base_config.threads``; a larger request is capped there, so that workers x torch
+        threads never oversubscribe the cores, see
+        :func:`~alrnn_neuro.sweep.cluster.local_workers`).
     resume : bool
         Reuse an existing sweep in ``out``: finished cells are skipped, missing ones fitted.
         The grid may differ (cells are named by their settings); base config and data may not.
@@ -172,6 +176,8 @@ def run_sweep(
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
     client, cluster = (None, None)
     if executor == "dask":
+        if scheduler is None:
+            workers = local_workers(workers, base.threads)
         client, cluster = connect(scheduler, workers, dashboard=dashboard)
     root = Path(out)
     created = not root.exists()
@@ -275,7 +281,12 @@ def run_group(
     list of str
         The names of the cells written.
     """
+    # in this (maybe worker) process: the fit's threads for the scoring after the fit too
+    with torch_threads(int(base.get("threads", 1))):
+        return _run_group(source, keep, test_ids, cells, base, out, hook)
 
+
+def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
     if hook is not None:
         hook(tuple(cells))
     ds = _load(source)

@@ -7,10 +7,8 @@ directory holds is described in :mod:`alrnn_neuro.training.rundir`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,13 @@ import torch
 import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
+from alrnn_neuro.errors import DataValidationError, RunDirError
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.evaluate import (
+    RecordingScoring,
     compute_metrics,
     encode_trials,
     latents_dataset,
@@ -38,6 +37,7 @@ from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.progress import EpochProgress
 from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.session import Session, prepare_session
+from alrnn_neuro.training.threads import check_threads, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -219,32 +219,6 @@ def _both(callback: EpochCallback | None, display: EpochCallback | None) -> Epoc
     return both
 
 
-def check_threads(n: int) -> None:
-    """Refuse more torch threads than this process has CPU cores (``threads`` setting)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    if n > cores:
-        raise ConfigError(
-            f"threads={n} is more than the {cores} CPU cores this process may use; fix: "
-            f"threads = 1 (fastest for these small models) up to {cores}, or 0 for torch's "
-            "default"
-        )
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Let torch use ``n`` CPU threads inside the block (0 = unchanged); restore afterwards."""
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResult:
     if out is None:
         return _fit_in(ds, config, None, resume, overwrite, callback, dataset_path)
@@ -339,14 +313,35 @@ def _build(session: Session, resume_from: Path | None):
     return model, optimizer, state
 
 
-def finish_fit(session: Session, model: FitModel, state: TrainState, run: Path | None) -> FitResult:
-    """Score the best model, build the outputs and (with ``run``) write the run files."""
-    predicted = predict_all(model, session.tensors)
+def finish_fit(
+    session: Session,
+    model: FitModel,
+    state: TrainState,
+    run: Path | None,
+    *,
+    predicted: dict[str, np.ndarray] | None = None,
+    losses: dict[str, float] | None = None,
+    scoring: RecordingScoring | None = None,
+) -> FitResult:
+    """Score the best model, build the outputs and (with ``run``) write the run files.
+
+    ``predicted`` (:func:`~alrnn_neuro.training.evaluate.predict_all`), the per-split
+    ``losses`` and ``scoring`` (see :func:`~alrnn_neuro.training.evaluate.compute_metrics`)
+    may be passed in when they were computed for several fits at once (ensembles).
+    """
+    if predicted is None:
+        predicted = predict_all(model, session.tensors)
     if session.config.obs not in ("poisson", "cross_entropy"):
         std = residual_std(session.tensors, predicted, session.positions["train"])
         model.residual_std.copy_(torch.as_tensor(std))
     metrics: dict[str, Any] = compute_metrics(
-        model, session.ds, session.tensors, predicted, session.positions
+        model,
+        session.ds,
+        session.tensors,
+        predicted,
+        session.positions,
+        losses=losses,
+        scoring=scoring,
     )
     metrics.update(
         best_epoch=state.best_epoch, epochs_run=state.epoch, stop_reason=state.stop_reason

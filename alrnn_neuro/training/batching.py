@@ -201,16 +201,22 @@ def dataset_tensors(
     shift = (np.arange(n_time)[None, :] + offset[:, None]) % max(n_time, 1)
     rows = np.arange(n_trial)[:, None]
     in_range = np.arange(n_time)[None, :] < (n_time - offset)[:, None]
-    shifted_valid = valid[rows, shift] & in_range
-    obs = ds[observation_variable(ds)].values.astype(np.float32)
-    inputs = ds["inputs"].values.astype(np.float32)
+    aligned = not offset.any()  # every trial starts at bin 0: nothing to shift
+
+    def left(x: np.ndarray) -> np.ndarray:
+        return x if aligned else x[rows, shift]
+
+    shifted_valid = left(valid) & in_range
+    mask3 = shifted_valid[..., None]
+    data = np.array(left(ds[observation_variable(ds)].values), dtype=np.float32)
     if "observed" in ds.data_vars:
         observed = ds["observed"].values.astype(bool)
+        np.copyto(data, 0.0, where=~(mask3 & observed[:, None, :]))  # in place (NaN padding too)
     else:
-        observed = np.ones((n_trial, obs.shape[2]), bool)
-    mask3 = shifted_valid[..., None]
-    data = np.where(mask3 & observed[:, None, :], obs[rows, shift], 0.0).astype(np.float32)
-    inputs = np.where(mask3, inputs[rows, shift], 0.0).astype(np.float32)
+        observed = np.ones((n_trial, data.shape[2]), bool)
+        np.copyto(data, 0.0, where=~mask3)
+    inputs = np.array(left(ds["inputs"].values), dtype=np.float32)
+    np.copyto(inputs, 0.0, where=~mask3)
     labels = np.full(n_trial, -1, dtype=np.int64)
     readout = np.zeros((n_trial, n_time), bool)
     classes = list(classes or [])
@@ -221,16 +227,16 @@ def dataset_tensors(
         lookup = {name: i for i, name in enumerate(classes)}
         labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
         if readout_epoch:
-            readout = (ds["epoch"].values.astype(str) == readout_epoch)[rows, shift] & in_range
+            readout = left(ds["epoch"].values.astype(str) == readout_epoch) & in_range
         else:
             last = shifted_valid.shape[1] - 1 - np.argmax(shifted_valid[:, ::-1], axis=1)
             readout[np.arange(n_trial), last] = True
         readout &= (labels >= 0)[:, None] & shifted_valid
     loss_mask = shifted_valid
     if "loss_mask" in ds.data_vars:
-        loss_mask = ds["loss_mask"].values.astype(bool)[rows, shift] & shifted_valid
+        loss_mask = left(ds["loss_mask"].values.astype(bool)) & shifted_valid
     epoch = ds["epoch"].values if "epoch" in ds else np.full(valid.shape, "")
-    init = initial_state_bins(valid, epoch, init_bins, tuple(init_epochs))[rows, shift] & in_range
+    init = left(initial_state_bins(valid, epoch, init_bins, tuple(init_epochs))) & in_range
     tensors = TrialTensors(
         data=torch.from_numpy(data),
         inputs=torch.from_numpy(inputs),

@@ -26,7 +26,6 @@ raising :class:`~alrnn_neuro.training.TrainingDivergedError` for the whole grid.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -36,12 +35,14 @@ import xarray as xr
 
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import FitResult, finish_fit, torch_threads
+from alrnn_neuro.training.api import FitResult
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
+from alrnn_neuro.training.member_scoring import finish_members
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.session import prepare_session
+from alrnn_neuro.training.threads import check_threads, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def fit_ensemble(
     """
     config = FitConfig() if config is None else config
     _check_members(config, pwl_units, seeds, out)
+    check_threads(config.threads)
     with torch_threads(config.threads):
         return _fit_ensemble(ds, config, list(pwl_units), list(seeds), out, overwrite, callback)
 
@@ -177,26 +179,11 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
         divergence="freeze",
         callback=callback,
     )
-    results = []
-    for k, (net, state, run) in enumerate(zip(nets, states, runs, strict=True)):
+    for k, (net, state) in enumerate(zip(nets, states, strict=True)):
         net.to(device).load_state_dict(state.best_model or model.member_state(k))
-        member = dataclasses.replace(session, config=configs[k], record=records[k])
-        if run is not None:
-            records[k][rd.RUN_ID] = rd.new_run_id()
-            run.mkdir(parents=True, exist_ok=True)
-            rd.clear_run_dir(run)
-            rd.write_split(
-                run / rd.SPLIT,
-                session.split,
-                records[k][rd.RUN_ID],
-                split_seed=session.config.split_seed,
-                fractions=session.config.split,
-                conditions=session.config.conditions,
-            )
-            rd.write_json(run / rd.CONFIG, records[k])
-        results.append(finish_fit(member, net, state, run))
-        p, seed = configs[k].pwl_units, configs[k].seed
-        logger.info("member P=%d seed=%d: %s", p, seed, state.stop_reason)
+    results = finish_members(session, nets, states, runs, records)
+    for c, state in zip(configs, states, strict=True):
+        logger.info("member P=%d seed=%d: %s", c.pwl_units, c.seed, state.stop_reason)
     return results
 
 

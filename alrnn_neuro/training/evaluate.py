@@ -27,7 +27,12 @@ from alrnn_neuro.training.batching import (
     initial_state_bins,
 )
 from alrnn_neuro.training.loop import evaluate_members
-from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys, split_metrics
+from alrnn_neuro.training.metrics import (
+    PSTHBaseline,
+    SplitScorer,
+    condition_keys,
+    split_metrics,
+)
 from alrnn_neuro.training.network import FitModel
 
 CHUNK = 256
@@ -122,23 +127,33 @@ def compute_metrics(
     tensors: TrialTensors,
     predicted: dict[str, np.ndarray],
     positions: dict[str, np.ndarray],
+    *,
+    losses: dict[str, float] | None = None,
+    scoring: RecordingScoring | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`, and
     :func:`task_split_metrics` for task datasets).
 
     With ``init_state="data"`` the bins the initial state was inferred from are left out.
     The PSTH baselines come from the ``train`` trials. Recordings are scored over chunks of
-    trials (no full-size float64 copies).
+    trials (no full-size float64 copies). ``losses`` (per split, as
+    :func:`~alrnn_neuro.training.loop.evaluate_members` gives them) and ``scoring`` (the
+    data-only parts, :class:`RecordingScoring`) may be passed in when they are shared, e.g.
+    by the members of an ensemble; by default they are computed here.
     """
     config = model.config
+    losses = dict(losses or {})
+    for name, idx in positions.items():
+        if name not in losses:
+            losses[name] = _split_loss(model, tensors, idx)
     if config.obs in TASK_LOSSES:
         prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
         return {
-            name: task_split_metrics(prediction, ds, idx, _split_loss(model, tensors, idx))
+            name: task_split_metrics(prediction, ds, idx, losses[name])
             for name, idx in positions.items()
         }
-    rows = RecordingRows(ds, tensors, predicted["prediction"], config)
-    baseline = rows.baseline(positions["train"]) if config.obs == "poisson" else None
+    scoring = RecordingScoring(ds, tensors, config, positions) if scoring is None else scoring
+    prediction = scoring.rows.predictor(predicted["prediction"])
     correct = _choice_correct(tensors, predicted)
     labels = tensors.labels.cpu().numpy()
     out = {}
@@ -147,8 +162,30 @@ def compute_metrics(
         members[idx] = True
         labelled = members & (labels >= 0)
         choice = None if correct is None else correct[labelled[: correct.size]]
-        out[name] = rows.metrics(idx, baseline, _split_loss(model, tensors, idx), choice)
+        out[name] = scoring.splits[name].score(prediction, losses[name], choice)
     return out
+
+
+class RecordingScoring:
+    """The data-only parts of the metrics of every split of a recording (shared by all
+    models fitted to it with the same split and config): scored entries, PSTH baselines of
+    the ``train`` trials, one :class:`~alrnn_neuro.training.metrics.SplitScorer` per split.
+    """
+
+    def __init__(self, ds: xr.Dataset, tensors: TrialTensors, config, positions) -> None:
+        self.rows = RecordingRows(ds, tensors, None, config)
+        baseline = self.rows.baseline(positions["train"]) if config.obs == "poisson" else None
+        self.splits = {
+            name: SplitScorer(
+                obs=config.obs,
+                counts=self.rows.data,
+                mask=self.rows.mask,
+                keys=self.rows.keys,
+                members=idx,
+                baseline=baseline,
+            )
+            for name, idx in positions.items()
+        }
 
 
 class RecordingRows:
@@ -178,12 +215,22 @@ class RecordingRows:
 
     def predicted(self, rows: np.ndarray) -> np.ndarray:
         """Predictions of ``rows`` on the dataset's time axis (0 outside the trial)."""
-        out = np.zeros((len(rows), self.valid.shape[1], self.prediction.shape[-1]))
-        for i, row in enumerate(rows):
-            start = int(self.tensors.offset[row])
-            length = min(self.prediction.shape[1], self.valid.shape[1] - start)
-            out[i, start : start + length] = self.prediction[row, :length]
-        return out
+        return self.predictor(self.prediction)(rows)
+
+    def predictor(self, prediction: np.ndarray):
+        """``f(rows)``: the left-justified ``prediction`` (trial, time, unit) of ``rows`` on the
+        dataset's time axis (0 outside the trial)."""
+        n_time, offset = self.valid.shape[1], self.tensors.offset
+
+        def rows_of(rows: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(rows), n_time, prediction.shape[-1]))
+            for i, row in enumerate(rows):
+                start = int(offset[row])
+                length = min(prediction.shape[1], n_time - start)
+                out[i, start : start + length] = prediction[row, :length]
+            return out
+
+        return rows_of
 
     def mask(self, rows: np.ndarray) -> np.ndarray:
         """Scored entries (trial, time, unit) of ``rows``: valid bins of observed units, without

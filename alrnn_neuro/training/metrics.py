@@ -150,7 +150,18 @@ def psth_rates(
 def poisson_log_likelihood(counts: np.ndarray, rates: np.ndarray, mask: np.ndarray) -> float:
     """Σ over ``mask`` of y log λ − λ − log y! (natural log)."""
     y = counts[mask]
-    return _poisson_rate_terms(y, rates[mask]) - float(gammaln(y + 1.0).sum())
+    return _poisson_rate_terms(y, rates[mask]) - _log_factorial_sum(y)
+
+
+def _log_factorial_sum(y: np.ndarray) -> float:
+    """Σ log y! of counts; integer counts go through a histogram (much faster than gammaln)."""
+    if y.size == 0:
+        return 0.0
+    top = float(y.max())
+    if top < 1e5 and float(y.min()) >= 0 and np.array_equal(y, np.floor(y)):
+        hist = np.bincount(y.astype(np.int64).ravel(), minlength=int(top) + 1)
+        return float(hist @ gammaln(np.arange(hist.size) + 1.0))
+    return float(gammaln(y + 1.0).sum())
 
 
 def _poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
@@ -256,55 +267,98 @@ def split_metrics(
         ``ll_psth``, ``ll_unit_psth`` (nats), ``n_spikes``; otherwise ``mse``;
         ``choice_accuracy`` when a choice head is used.
     """
-    members = np.asarray(members, dtype=np.int64)
-    levels, codes = np.unique(keys[members], return_inverse=True)
-    sums = {"ll_model": 0.0, "ll_psth": 0.0, "ll_unit_psth": 0.0, "n_spikes": 0.0, "sse": 0.0}
-    n_entries = 0
-    acc: dict[str, np.ndarray] = {}
-    for start in range(0, members.size, CHUNK):
-        rows, code = members[start : start + CHUNK], codes.ravel()[start : start + CHUNK]
-        y = _rows(counts, rows).astype(np.float64)
-        lam = _rows(prediction, rows).astype(np.float64)
-        m = _rows(mask, rows).astype(bool)
-        w = m.astype(np.float64)
-        for name, value in (("pred", lam * w), ("data", y * w), ("n", w)):
-            acc.setdefault(name, np.zeros((len(levels), *y.shape[1:])))
-            np.add.at(acc[name], code, value)
-        if obs == "poisson":
-            y_m = y[m]
-            log_factorial = float(gammaln(y_m + 1.0).sum())  # shared by the three LLs
-            unit = np.broadcast_to(baseline.unit_rates, y.shape)
-            rates = (lam, baseline.condition_rates(keys[rows]), unit)
-            for name, rate in zip(("ll_model", "ll_psth", "ll_unit_psth"), rates, strict=True):
-                sums[name] += _poisson_rate_terms(y_m, rate[m]) - log_factorial
-            sums["n_spikes"] += float(y_m.sum())
+    scorer = SplitScorer(
+        obs=obs, counts=counts, mask=mask, keys=keys, members=members, baseline=baseline
+    )
+    return scorer.score(prediction, loss, choice_correct)
+
+
+class SplitScorer:
+    """The data-only parts of one split's metrics, computed once for any number of models.
+
+    Everything :func:`split_metrics` needs apart from the predictions (the scored entries,
+    condition sums of the data, both PSTH log-likelihoods, ``log y!``) depends on the data
+    alone; the members of an ensemble share it and only :meth:`score` runs per member.
+    Parameters as in :func:`split_metrics`.
+    """
+
+    def __init__(self, *, obs, counts, mask, keys, members, baseline) -> None:
+        members = np.asarray(members, dtype=np.int64)
+        levels, codes = np.unique(keys[members], return_inverse=True)
+        self.obs, self.n_trials = obs, int(members.size)
+        # per chunk: rows, one-hot of their conditions, mask, weight, y[mask], sum of log y!
+        self.chunks: list[tuple] = []
+        self.sums = {"ll_psth": 0.0, "ll_unit_psth": 0.0, "n_spikes": 0.0}
+        self.data = self.n = None
+        for start in range(0, members.size, CHUNK):
+            rows, code = members[start : start + CHUNK], codes.ravel()[start : start + CHUNK]
+            y = _rows(counts, rows).astype(np.float64)
+            m = _rows(mask, rows).astype(bool)
+            w = m.astype(np.float64)
+            onehot = (code[None, :] == np.arange(len(levels))[:, None]).astype(np.float64)
+            self.data = _accumulate(self.data, _by_condition(onehot, y * w))
+            self.n = _accumulate(self.n, _by_condition(onehot, w))
+            y_m, log_factorial = y[m], 0.0
+            if obs == "poisson":
+                log_factorial = _log_factorial_sum(y_m)  # shared by the three LLs
+                unit = np.broadcast_to(baseline.unit_rates, y.shape)
+                psth = baseline.condition_rates(keys[rows])
+                for name, rate in (("ll_psth", psth), ("ll_unit_psth", unit)):
+                    self.sums[name] += _poisson_rate_terms(y_m, rate[m]) - log_factorial
+                self.sums["n_spikes"] += float(y_m.sum())
+            self.chunks.append((rows, onehot, m, w, y_m, log_factorial))
+
+    def score(
+        self,
+        prediction: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+        loss: float,
+        choice_correct: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """The metrics of one model's ``prediction`` (see :func:`split_metrics`)."""
+        pred, ll_model, sse, n_entries = None, 0.0, 0.0, 0
+        for rows, onehot, m, w, y_m, log_factorial in self.chunks:
+            lam = _rows(prediction, rows).astype(np.float64)
+            pred = _accumulate(pred, _by_condition(onehot, lam * w))
+            lam_m = lam[m]
+            if self.obs == "poisson":
+                ll_model += _poisson_rate_terms(y_m, lam_m) - log_factorial
+            else:
+                sse += float(((lam_m - y_m) ** 2).sum())
+                n_entries += int(y_m.size)
+        out = {"loss": float(loss), "n_trials": self.n_trials}
+        if pred is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                n = self.n
+                pred = np.where(n > 0, pred / np.maximum(n, 1), np.nan)
+                data = np.where(n > 0, self.data / np.maximum(n, 1), np.nan)
+            out["r2_condition"] = _r2(pred, data)
         else:
-            sums["sse"] += float(((lam - y)[m] ** 2).sum())
-            n_entries += int(m.sum())
-    out = {"loss": float(loss), "n_trials": int(members.size)}
-    if acc:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            n = acc["n"]
-            pred = np.where(n > 0, acc["pred"] / np.maximum(n, 1), np.nan)
-            data = np.where(n > 0, acc["data"] / np.maximum(n, 1), np.nan)
-        out["r2_condition"] = _r2(pred, data)
-    else:
-        out["r2_condition"] = float("nan")
-    if obs == "poisson":
-        scale = sums["n_spikes"] * math.log(2.0)
-        gain = sums["ll_model"] - sums["ll_psth"]
-        gain_unit = sums["ll_model"] - sums["ll_unit_psth"]
-        out["bits_per_spike"] = gain / scale if scale else float("nan")
-        out["bits_per_spike_unit_psth"] = gain_unit / scale if scale else float("nan")
-        for key in ("ll_model", "ll_psth", "ll_unit_psth", "n_spikes"):
-            out[key] = sums[key]
-    else:
-        out["mse"] = sums["sse"] / n_entries if n_entries else float("nan")
-    if choice_correct is not None:
-        out["choice_accuracy"] = (
-            float(np.mean(choice_correct)) if choice_correct.size else float("nan")
-        )
-    return out
+            out["r2_condition"] = float("nan")
+        if self.obs == "poisson":
+            sums = {**self.sums, "ll_model": ll_model}
+            scale = sums["n_spikes"] * math.log(2.0)
+            gain = sums["ll_model"] - sums["ll_psth"]
+            gain_unit = sums["ll_model"] - sums["ll_unit_psth"]
+            out["bits_per_spike"] = gain / scale if scale else float("nan")
+            out["bits_per_spike_unit_psth"] = gain_unit / scale if scale else float("nan")
+            for key in ("ll_model", "ll_psth", "ll_unit_psth", "n_spikes"):
+                out[key] = sums[key]
+        else:
+            out["mse"] = sse / n_entries if n_entries else float("nan")
+        if choice_correct is not None:
+            out["choice_accuracy"] = (
+                float(np.mean(choice_correct)) if choice_correct.size else float("nan")
+            )
+        return out
+
+
+def _by_condition(onehot: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (row, ...) over the rows of each condition -> (condition, ...)."""
+    return (onehot @ values.reshape(values.shape[0], -1)).reshape(-1, *values.shape[1:])
+
+
+def _accumulate(total: np.ndarray | None, value: np.ndarray) -> np.ndarray:
+    return value if total is None else total + value
 
 
 def _rows(source: Callable[[np.ndarray], np.ndarray] | np.ndarray, rows: np.ndarray):

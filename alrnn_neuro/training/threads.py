@@ -1,0 +1,52 @@
+"""CPU threads of a fit: refuse more than the process's cores, and limit torch and BLAS.
+
+One torch thread is fastest for these small models; more threads than free cores make every
+OpenMP barrier wait for a descheduled thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+from threadpoolctl import threadpool_limits
+
+from alrnn_neuro.errors import ConfigError
+
+
+def check_threads(n: int) -> None:
+    """Refuse more torch threads than this process has CPU cores (``threads`` setting)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    if n > cores:
+        raise ConfigError(
+            f"threads={n} is more than the {cores} CPU cores this process may use; fix: "
+            f"threads = 1 (fastest for these small models) up to {cores}, or 0 for torch's "
+            "default"
+        )
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Let torch, and numpy's BLAS, use ``n`` CPU threads inside the block (0 = unchanged);
+    restore both afterwards.
+
+    Limiting the BLAS pool too keeps the numpy parts of a fit (scoring) from starting one
+    thread per core next to torch's: more threads than free cores make every OpenMP barrier
+    wait for a descheduled thread (a 30x slower training step was measured with two threads
+    on two cores next to one busy process).
+    """
+    before = torch.get_num_threads()
+    if n <= 0:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(before)
