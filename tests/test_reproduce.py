@@ -16,7 +16,7 @@ from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_r
 from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS
 from alrnn_neuro.reproduce.stimulus_controls import MUST_FAIL, calibration
-from alrnn_neuro.reproduce.task_claims import multitask_claims
+from alrnn_neuro.reproduce.task_claims import SHARING, claim_name, sharing_result
 
 
 def _has_report() -> bool:
@@ -164,15 +164,35 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
     for task in [*s.tasks, "multitask"]:
         assert (out / "tasks" / task / "sweep" / "results.nc").is_file()
         assert (out / "tasks" / task / "sweep" / "dataset.h5").is_file()
+        assert list((out / "tasks" / task / "sweep" / "cells").glob("*/task_scores.nc"))
     mt = xr.load_dataset(out / "multitask" / "multitask.nc", engine="h5netcdf")
     assert mt["region_usage"].dims == ("pwl_units", "seed", "task", "region")
     assert mt["shared_index"].dims == ("pwl_units", "seed")
     assert mt.sizes["task"] == 11
     assert float(mt["shared_index"].sel(pwl_units=0).min()) == pytest.approx(1.0)
+    null = xr.load_dataset(out / "multitask" / "multitask_untrained.nc", engine="h5netcdf")
+    assert null.attrs["networks"] == "untrained" and null["shared_index"].shape == (3, 2)
     summary = json.loads((out / "multitask" / "multitask.json").read_text())
     assert [r["pwl_units"] for r in summary["by_pwl_units"]] == list(s.multitask.pwl_units)
+    assert {"untrained", "sharing_test"} <= set(summary)
     assert record["target"] == "tasks"
+    assert record["criteria_sha256"] == criteria_sha256() and "tasks" in record["criteria"]
     _check_claims(record)
+    names = [c["name"] for c in record["claims"]]
+    assert names == [claim_name(t) for t in [*s.tasks, "multitask"]] + [SHARING]
+    for c in record["claims"]:
+        assert set(c) == CLAIM_KEYS
+        assert c["status"] in ("holds", "does not hold", "n.a.", "uncalibrated")
+        must_fail = {"untrained", "linear_models"} if c["name"] != SHARING else {"untrained"}
+        assert set(c["controls"]) == must_fail
+        untrained = c["controls"]["untrained"]
+        assert untrained["seeds"] == list(s.control_seeds) and untrained["n"] <= 1
+        if untrained["n"]:
+            assert c["false_positive_rate"] is not None
+        power = c["power"]  # the fitted networks on new draws of the task, per control seed
+        assert power["seeds"] == list(s.control_seeds) and {"n", "n_holds", "rate"} <= set(power)
+    linear = record["claims"][0]["controls"]["linear_models"]
+    assert linear["seeds"] == ["0>1", "1>0"]  # ordered pairs of the two P = 0 model seeds
     if _has_report():
         assert (out / "report.html").is_file()
 
@@ -192,15 +212,16 @@ def test_prepare_out_rules(tmp_path):
         common.prepare_out(tmp_path / "b", ident, resume=True)
 
 
-def test_multitask_claim():
-    rows = [{"pwl_units": p, "shared_index": [v, 0.01], "task_specificity": [0.1, 0.0],
-             "task_accuracy": [0.8, 0.0]} for p, v in ((0, 1.0), (2, 0.6), (8, 0.2))]  # fmt: skip
-    trend = {"rho": -0.9, "p_value": 0.001, "n_cells": 6}
-    (m,) = multitask_claims({"by_pwl_units": rows, "spearman_shared_vs_p": trend}, 8)
-    assert m["holds"] is True and "rho = -0.90" in m["evidence"]
-    trend = {"rho": 0.2, "p_value": 0.5, "n_cells": 6}
-    (m,) = multitask_claims({"by_pwl_units": rows, "spearman_shared_vs_p": trend}, 8)
-    assert m["holds"] is False
+def test_sharing_claim_record():
+    means = {"pwl_units": [2, 8], "trained_mean": [0.6, 0.2], "untrained_mean": [0.7, 0.6]}
+    slopes = {"slope_trained": -0.2, "slope_untrained": -0.05}
+    stats = {"effect": 0.15, "ci": [0.1, 0.2], "p_value": 0.001, "null_95": 0.05}
+    test = {"testable": True, "n_cells": 6, **means, **slopes, **stats}
+    result = sharing_result(test, 8)
+    assert result.holds is True and result.null_quantile == 0.05
+    assert "excess fall +0.150" in result.evidence
+    assert sharing_result({**test, "p_value": 0.2}, 8).holds is False
+    assert sharing_result({**test, "effect": 0.001}, 8).holds is False  # below the minimum
 
 
 def test_unknown_setting_raises():

@@ -53,7 +53,8 @@ def _multitask(root: Path) -> None:
     save_dataset(make_multitask(4, seed=0), root / "data.h5")
     grid = SweepGrid(models=("alrnn",), pwl_units=(0, 1), seeds=(0,), latent_dims=(4,))
     run_sweep(root / "data.h5", grid, FitConfig(latent_dim=4, epochs=1), out=root / "sweep")
-    write_multitask(sweep_multitask(root / "sweep", root / "data.h5"), root)
+    untrained = sweep_multitask(root / "sweep", root / "data.h5", untrained=True)
+    write_multitask(sweep_multitask(root / "sweep", root / "data.h5"), root, untrained=untrained)
 
 
 def test_every_data_variable_of_every_written_file_is_described(outputs):

@@ -101,6 +101,9 @@ class TaskSpec:
     pwl_units : tuple of int
         P values swept.
     epochs, patience, lr, batch_size : fit settings of every cell.
+    split : tuple of float
+        Train, validation and held-out test fractions of the trials (the test trials are the
+        units of the task claims).
     """
 
     n_trials: int
@@ -111,6 +114,7 @@ class TaskSpec:
     patience: int = 0
     lr: float = 0.01
     batch_size: int = 32
+    split: tuple[float, ...] = (0.7, 0.15, 0.15)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class TaskSettings:
         Initialisation seeds 0 .. n_seeds-1 per cell.
     workers : int
         Parallel worker processes of each sweep.
+    control_seeds : tuple of int
+        Data seeds of the untrained-network controls (each task drawn anew per seed).
     """
 
     name: str
@@ -136,6 +142,7 @@ class TaskSettings:
     multitask: TaskSpec
     n_seeds: int
     workers: int = 2
+    control_seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -221,14 +228,15 @@ STIMULUS = {
     ),
 }
 
-_SHORT = {"patience": 50, "batch_size": 16}  # quick: short task versions, small batches
+# quick: short task versions, small batches; 35 % of the trials held out (the claims' units)
+_SHORT = {"patience": 50, "batch_size": 16, "split": (0.55, 0.1, 0.35)}
 _QUICK_TASKS = {
-    "addition": TaskSpec(300, 8, (0, 1, 2, 8), 150, {"length": 10}, lr=0.005, **_SHORT),
+    "addition": TaskSpec(400, 8, (0, 1, 2, 8), 150, {"length": 10}, lr=0.005, **_SHORT),
     "copy": TaskSpec(
-        300, 12, (0, 1, 2, 12), 300, {"n_symbols": 4, "seq_len": 3, "delay": 10}, lr=0.01, **_SHORT
+        400, 12, (0, 1, 2, 12), 300, {"n_symbols": 4, "seq_len": 3, "delay": 10}, lr=0.01, **_SHORT
     ),
     "variable_delay_copy": TaskSpec(
-        300,
+        400,
         12,
         (0, 1, 2, 12),
         300,
@@ -237,7 +245,7 @@ _QUICK_TASKS = {
         **_SHORT,
     ),
     "contextual_integration": TaskSpec(
-        300, 8, (0, 1, 2, 8), 150, {"stimulus_steps": (5, 11)}, lr=0.005, **_SHORT
+        400, 8, (0, 1, 2, 8), 150, {"stimulus_steps": (5, 11)}, lr=0.005, **_SHORT
     ),
 }
 _FULL_TASKS = {
@@ -254,20 +262,25 @@ TASK_SETTINGS = {
         name="quick",
         tasks=_QUICK_TASKS,
         n_seeds=3,
-        multitask=TaskSpec(40, 16, (0, 2, 4, 16), 120, patience=50, lr=0.01, batch_size=16),
+        multitask=TaskSpec(
+            40, 16, (0, 2, 4, 16), 120, patience=50, lr=0.01, batch_size=16, split=(0.6, 0.1, 0.3)
+        ),
+        control_seeds=(3001, 3002, 3003, 3004, 3005),
     ),
     "full": TaskSettings(
         name="full",
         tasks=_FULL_TASKS,
         n_seeds=5,
         multitask=TaskSpec(500, 64, (0, 2, 4, 8, 16, 32, 64), 300, patience=50, lr=0.005),
+        control_seeds=tuple(range(3001, 3011)),
     ),
     "tiny": TaskSettings(
         name="tiny",
         n_seeds=2,
         workers=1,
         tasks={"addition": TaskSpec(20, 3, (0, 3), 1, {"length": 10})},
-        multitask=TaskSpec(8, 3, (0, 2), 1),
+        multitask=TaskSpec(8, 3, (0, 1, 2), 1),
+        control_seeds=(3001,),
     ),
 }
 

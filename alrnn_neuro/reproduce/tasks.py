@@ -1,16 +1,19 @@
-"""``reproduce tasks``: sweeps over P on the classic tasks and the 11-task suite.
+"""``reproduce tasks``: sweeps over P on the classic tasks and the 11-task suite, calibrated claims.
 
 Steps (see docs/reproduce.md):
 
 1. for each classic task (addition, copy, variable-delay copy, contextual integration):
    generate it (seed ``--seed``) into ``tasks/<task>/sweep/dataset.h5`` and sweep P x seeds
-   (:func:`alrnn_neuro.sweep.run_sweep`, test accuracy on common held-out trials);
+   (:func:`alrnn_neuro.sweep.run_sweep`; per held-out trial correctness in each cell's
+   ``task_scores.nc``), then its claim (:mod:`~alrnn_neuro.reproduce.task_claims`) and controls
+   (:mod:`~alrnn_neuro.reproduce.task_controls`);
 2. the multi-task suite (:func:`~alrnn_neuro.simulate.tasks.make_multitask`): the same into
-   ``tasks/multitask/sweep``, then region usage per task for every cell
-   (:func:`alrnn_neuro.sweep.multitask.sweep_multitask`) into ``multitask/multitask.nc``
-   with a summary ``multitask/multitask.json``;
-3. the claims (minimal sufficient P per task; shared index vs P), ``reproduce.json``,
-   ``report.html``.
+   ``tasks/multitask/sweep``, then region usage per task for every cell and for the same
+   networks untrained (:func:`alrnn_neuro.sweep.multitask.sweep_multitask`) into
+   ``multitask/multitask.nc`` and ``multitask/multitask_untrained.nc``, with a summary
+   ``multitask/multitask.json``; the sharing claim against the untrained null;
+3. ``reproduce.json`` (claims with effect, CI, p, controls and false-positive rates, the
+   criteria and their sha256) and ``report.html``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,15 @@ import xarray as xr
 
 from alrnn_neuro.data.h5 import save_dataset, write_netcdf
 from alrnn_neuro.reproduce import common
-from alrnn_neuro.reproduce import task_claims as cl
+from alrnn_neuro.reproduce import task_claims as tc
+from alrnn_neuro.reproduce import task_controls as tctl
+from alrnn_neuro.reproduce.claim_records import Claim
+from alrnn_neuro.reproduce.criteria import criteria, criteria_sha256
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
 from alrnn_neuro.simulate.tasks import make_multitask, make_task
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.multitask import sweep_multitask
+from alrnn_neuro.sweep.task_scores import sweep_task_scores
 from alrnn_neuro.training.config import FitConfig
 
 logger = logging.getLogger(__name__)
@@ -57,7 +65,8 @@ def reproduce_tasks(
     settings : TaskSettings or str
         ``quick``, ``full``, ``tiny`` or a custom :class:`TaskSettings`.
     seed : int
-        Seed of the task generators and of the trial split (data seed of every fit).
+        Seed of the task generators and of the trial split (data seed of every fit), and of
+        the claims' bootstraps and permutations.
     resume : bool
         Continue a reproduction with the same settings in ``out``.
     command : str
@@ -67,43 +76,115 @@ def reproduce_tasks(
     """
     started = time.perf_counter()
     s = task_settings(settings) if isinstance(settings, str) else settings
-    identity = {"target": "tasks", "setting": s.name, "settings": s.to_dict(), "seed": seed}
+    identity = {
+        "target": "tasks",
+        "setting": s.name,
+        "settings": s.to_dict(),
+        "seed": seed,
+        "criteria_sha256": criteria_sha256(),
+    }
     root = common.prepare_out(out, identity, resume=resume)
-    claims, configs, times = [], {}, {}
-    for task, spec in s.tasks.items():
-        tick = time.perf_counter()
-        results, base = _task_sweep(root, task, spec, s, seed, progress)
-        claims.append(cl.task_claim(task, results, spec.latent_dim))
-        configs[task] = base.to_dict()
-        times[task] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    results, base = _task_sweep(root, MULTITASK, s.multitask, s, seed, progress)
-    configs[MULTITASK] = base.to_dict()
-
-    sweep_dir = root / "tasks" / MULTITASK / "sweep"
-    mt = sweep_multitask(sweep_dir, sweep_dir / "dataset.h5")
-    summary = write_multitask(mt, root / MULTITASK)
-    claims.append(cl.task_claim(MULTITASK, results, s.multitask.latent_dim))
-    claims += cl.multitask_claims(summary, s.multitask.latent_dim)
-    times[MULTITASK] = time.perf_counter() - tick
+    claims, configs, times, accuracy = [], {}, {}, {}
     specs = {**s.tasks, MULTITASK: s.multitask}
+    for task, spec in specs.items():
+        tick = time.perf_counter()
+        base = _task_sweep(root, task, spec, s, seed, progress)
+        configs[task] = base.to_dict()
+        times[f"{task}_sweep"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        claim, accuracy[task] = _task_claim(root, task, spec, s, base, seed)
+        claims.append(claim)
+        times[f"{task}_claims"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    claims.append(_sharing_claim(root, s, seed))
+    times["multitask_sharing"] = time.perf_counter() - tick
     record = {
         "command": command,
         "target": "tasks",
         "setting": s.name,
         "seconds": time.perf_counter() - started,
         "step_seconds": times,
+        "criteria_sha256": criteria_sha256(),
+        "criteria": criteria(),
+        "controls_run": bool(s.control_seeds),
         "fit_config": configs,
         "grid": {t: _grid(sp, s).to_dict() for t, sp in specs.items()},
         "settings": s.to_dict(),
         "dataset": "generated: tasks/<task>/sweep/dataset.h5",
         "seed": seed,
+        "held_out_accuracy": accuracy,
         "identity": identity,
-        "claims": claims,
+        "claims": [c.to_dict() for c in claims],
     }
     common.write_record(root, record)
     common.write_report(root)
     return record
+
+
+def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, seed: int):
+    """The sparse-P claim of one task with its controls; and its per-P held-out accuracy."""
+    sweep_dir = root / "tasks" / task / "sweep"
+    correct = sweep_task_scores(sweep_dir)
+    selection = tc.task_selection(correct, seed=seed)
+    ds = xr.open_dataset(sweep_dir / "dataset.h5", engine="h5netcdf")
+    what = tc.accuracy_criterion(ds)
+    ds.close()
+    result = tc.sparse_suffices_result(selection, spec.latent_dim, what=what)
+    make = partial(generate_task, task, spec)
+    untrained = tctl.untrained_task_outcomes(make, base, spec.pwl_units, s.n_seeds, s.control_seeds)
+    linear = tctl.linear_model_outcomes(correct, spec.latent_dim)
+    redrawn = tctl.redrawn_task_outcomes(sweep_dir, make, spec.latent_dim, s.control_seeds, what)
+    claim = Claim(
+        name=tc.claim_name(task),
+        text=tc.claim_text(task, spec.latent_dim),
+        criterion=tc.TASK_CRITERION,
+        result=result,
+        controls={
+            "untrained": tctl.control_entry(untrained),
+            "linear_models": tctl.control_entry(linear),
+        },
+        power=tctl.power_entry(redrawn),
+    )
+    ps = [int(p) for p in selection["pwl_units"].values]
+    return claim, dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
+
+
+def _sharing_claim(root: Path, s: TaskSettings, seed: int) -> Claim:
+    """Region sharing of the suite against untrained networks of the same P; controls."""
+    sweep_dir = root / "tasks" / MULTITASK / "sweep"
+    data = sweep_dir / "dataset.h5"
+    trained = sweep_multitask(sweep_dir, data)
+    untrained = sweep_multitask(sweep_dir, data, untrained=True)
+    test = tc.sharing_test(trained, untrained, seed=seed)
+    write_multitask(trained, root / MULTITASK, untrained=untrained, test=test)
+    make = partial(generate_task, MULTITASK, s.multitask)
+    outcomes = tctl.untrained_sharing_outcomes(sweep_dir, make, s.control_seeds)
+    redrawn = tctl.redrawn_sharing_outcomes(sweep_dir, make, s.control_seeds)
+    return Claim(
+        name=tc.SHARING,
+        text=tc.SHARING_TEXT,
+        criterion=tc.SHARING_CRITERION,
+        result=tc.sharing_result(test, s.multitask.latent_dim),
+        controls={"untrained": tctl.control_entry(outcomes)},
+        power=tctl.power_entry(redrawn),
+    )
+
+
+def generate_task(task: str, spec: TaskSpec, seed: int) -> xr.Dataset:
+    """Draw ``task`` (a classic task's name or ``"multitask"``) as the reproduction does.
+
+    Parameters
+    ----------
+    task : str
+        Key of ``TaskSettings.tasks``, or ``"multitask"`` for the suite.
+    spec : TaskSpec
+        Its settings (number of trials, generator parameters).
+    seed : int
+        Data seed (the reproduction's ``--seed``, or a control seed).
+    """
+    if task == MULTITASK:
+        return make_multitask(spec.n_trials, seed=seed, **spec.params)
+    return make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
 
 
 def _grid(spec: TaskSpec, s: TaskSettings):
@@ -119,16 +200,12 @@ def _grid(spec: TaskSpec, s: TaskSettings):
 
 
 def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int, progress):
-    """Generate ``task`` into its sweep folder (once) and sweep it."""
+    """Generate ``task`` into its sweep folder (once), sweep it; return the base config."""
 
     out = root / "tasks" / task / "sweep"
     data = out / "dataset.h5"
     if not data.is_file():
-        if task == MULTITASK:
-            ds = make_multitask(spec.n_trials, seed=seed, **spec.params)
-        else:
-            ds = make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
-        save_dataset(ds, data)
+        save_dataset(generate_task(task, spec, seed), data)
     base = FitConfig(
         latent_dim=spec.latent_dim,
         pwl_units=0,
@@ -136,10 +213,12 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
         patience=spec.patience,
         lr=spec.lr,
         batch_size=spec.batch_size,
+        split=tuple(spec.split),
         seed=seed,
     )
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
-    return common.sweep(data, _grid(spec, s), base, out, s.workers, progress), base
+    common.sweep(data, _grid(spec, s), base, out, s.workers, progress)
+    return base
 
 
 def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:
@@ -192,12 +271,28 @@ def summarize_multitask(mt: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def write_multitask(mt: xr.Dataset, out_dir: str | os.PathLike) -> dict[str, Any]:
-    """Write ``multitask.nc`` and ``multitask.json`` (the summary); return the summary."""
+def write_multitask(
+    mt: xr.Dataset,
+    out_dir: str | os.PathLike,
+    *,
+    untrained: xr.Dataset | None = None,
+    test: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``multitask.nc`` and ``multitask.json`` (the summary); return the summary.
+
+    With ``untrained`` (the same measures for the networks at their initialisation) also
+    ``multitask_untrained.nc``, its summary under ``untrained`` and the sharing test under
+    ``sharing_test`` in the JSON.
+    """
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize_multitask(mt)
     write_netcdf(mt, out / "multitask.nc")
+    if untrained is not None:
+        summary["untrained"] = summarize_multitask(untrained)
+        write_netcdf(untrained, out / "multitask_untrained.nc")
+    if test is not None:
+        summary["sharing_test"] = test
     common.write_json(out / "multitask.json", summary)
     return summary

@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis.multitask import task_region_usage, usage_measures
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.simulate.tasks.metrics import task_accuracy
-from alrnn_neuro.sweep.grid import SweepGrid
+from alrnn_neuro.sweep.grid import Cell, SweepGrid
 from alrnn_neuro.sweep.layout import SWEEP_FILE, cell_complete
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import load_run
+from alrnn_neuro.training.api import initial_fit, load_run
+from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.evaluate import predict_all
 from alrnn_neuro.training.session import prepare_session
 
@@ -35,12 +37,19 @@ def sweep_multitask(
     *,
     train_fraction: float | None = None,
     latent_dim: int | None = None,
+    untrained: bool = False,
+    seed_offset: int = 0,
 ) -> xr.Dataset:
     """Region usage per task and its sharing measures for every AL-RNN cell of a sweep.
 
     Each cell's model is run free on every trial of the dataset (driven by the trials'
     inputs); region usage counts all valid steps, accuracy is scored per task on the
     sweep's common test trials (``sweep.json``), which no cell was fitted to.
+
+    With ``untrained=True`` the same measures come from each cell's network at its
+    initialisation (the sweep's base config with the cell's M and P, model seed = the cell's
+    seed + ``seed_offset``; nothing is trained): a null matched on the number of regions and on
+    the inputs, since overlap falls with 2^P by region counting alone.
 
     Parameters
     ----------
@@ -50,6 +59,10 @@ def sweep_multitask(
         That dataset (needs a ``task`` trial coord); default ``sweep_dir/dataset.h5``.
     train_fraction, latent_dim : optional
         Which cells to use when the grid has several (default: the largest).
+    untrained : bool
+        Measure the networks at their initialisation instead of the fitted ones.
+    seed_offset : int
+        Added to the cells' seeds for the untrained networks (>= 0).
 
     Returns
     -------
@@ -66,8 +79,12 @@ def sweep_multitask(
         If ``sweep_dir`` holds no sweep, no AL-RNN cells, or K folds.
     DataValidationError
         If the dataset has no ``task`` coord.
+    ConfigError
+        A negative ``seed_offset``.
     """
     root = Path(sweep_dir)
+    if isinstance(seed_offset, bool) or not isinstance(seed_offset, int) or seed_offset < 0:
+        raise ConfigError(f"seed_offset={seed_offset!r}; fix: use an integer >= 0")
     if not (root / SWEEP_FILE).is_file():
         raise RunDirError(f"{root} holds no {SWEEP_FILE}; fix: run the multi-task sweep there")
     record = rd.read_json(root / SWEEP_FILE)
@@ -93,10 +110,16 @@ def sweep_multitask(
         if (cell.model, cell.train_fraction, cell.latent_dim) != ("alrnn", f, m):
             continue
         run = root / "cells" / cell.name
-        if not cell_complete(run):
+        if untrained:  # initialised on the trials a sweep fits (all but the test trials)
+            base = FitConfig.from_dict(record["base_config"])
+            pool = np.setdiff1d(ds["trial"].values, test_ids)
+            fitted = initial_fit(ds.sel(trial=pool), _initial_config(base, cell, seed_offset))
+        elif cell_complete(run):
+            fitted = load_run(run)
+        else:
             logger.warning("cell %s is missing; its values are NaN", cell.name)
             continue
-        cells[(cell.pwl_units, cell.seed)] = _cell_measures(run, ds, test_ids, tasks)
+        cells[(cell.pwl_units, cell.seed)] = _cell_measures(fitted, ds, test_ids, tasks)
     if not cells:
         raise RunDirError(f"sweep {root} has no finished AL-RNN cell with M={m}, tf={f:g}")
     regions = sorted({int(r) for c in cells.values() for r in c["region"].values})
@@ -110,12 +133,24 @@ def sweep_multitask(
     result.attrs.update(
         sweep=str(root), train_fraction=f, latent_dim=m, n_test_trials=int(test_ids.size)
     )
+    result.attrs.update(networks="untrained" if untrained else "fitted", seed_offset=seed_offset)
     return result
 
 
-def _cell_measures(run: Path, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[str]) -> dict:
-    """Usage (task, region), its measures and per-task test accuracy of one cell (Dataset)."""
-    fit = load_run(run)
+def _initial_config(base: FitConfig, cell: Cell, seed_offset: int) -> FitConfig:
+    """The config of a cell's network at its initialisation (two-way split, as a sweep fits)."""
+    train, val = base.split[0], base.split[1]
+    return base.replace(
+        model="alrnn",
+        latent_dim=cell.latent_dim,
+        pwl_units=cell.pwl_units,
+        seed=cell.seed + int(seed_offset),
+        split=(train / (train + val), val / (train + val)),
+    )
+
+
+def _cell_measures(fit: Any, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[str]) -> dict:
+    """Usage (task, region), its measures and per-task test accuracy of one fit (Dataset)."""
     pool = np.setdiff1d(ds["trial"].values, test_ids)
     val = np.intersect1d(np.asarray(fit.split["val"]), pool)
     split = {"train": np.setdiff1d(pool, val), "val": val, "test": test_ids}

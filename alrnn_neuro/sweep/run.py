@@ -9,7 +9,8 @@ Layout of ``out``::
     cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
                         (test metrics, fit time, ``primitives_found``) + ``trial_scores.nc``
                         (Poisson data: per held-out trial log-likelihoods, see
-                        :mod:`alrnn_neuro.sweep.trial_scores`)
+                        :mod:`alrnn_neuro.sweep.trial_scores`) or ``task_scores.nc`` (task
+                        data: per held-out trial correctness, :mod:`alrnn_neuro.sweep.task_scores`)
     results.nc          the collected metrics (see :mod:`alrnn_neuro.sweep.results`)
 
 Train fraction and test trials
@@ -54,7 +55,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.data.schema import observation_variable
+from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.sweep.cluster import close, connect, local_workers
@@ -67,6 +68,7 @@ from alrnn_neuro.sweep.layout import (
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
 from alrnn_neuro.sweep.results import collect_results
 from alrnn_neuro.sweep.sweep_record import prepare_sweep_dir
+from alrnn_neuro.sweep.task_scores import held_out_task_scores, write_task_scores
 from alrnn_neuro.sweep.trial_scores import held_out_trial_scores, write_trial_scores
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import fit
@@ -312,8 +314,11 @@ def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
     seconds = (time.perf_counter() - started) / len(cells)
     for cell, result, run in zip(cells, results, dirs, strict=True):
         test, scores = _score_test(ds, result, test_ids)
-        if scores is not None:
-            write_trial_scores(scores, run, {"cell": cell.name, "fold": _fold_attr(cell)})
+        provenance = {"cell": cell.name, "fold": _fold_attr(cell)}
+        if scores is not None and "correct" in scores:
+            write_task_scores(scores, run, provenance)
+        elif scores is not None:
+            write_trial_scores(scores, run, provenance)
         record = {
             "cell": cell.name,
             "fit_seconds": seconds,
@@ -340,7 +345,9 @@ def _fold_attr(cell: Cell) -> int:
 def _score_test(
     ds: xr.Dataset, result: Any, test_ids: np.ndarray
 ) -> tuple[dict[str, Any], xr.Dataset | None]:
-    """Metrics of a fitted model on its held-out trials, and per-trial scores (Poisson only).
+    """Metrics of a fitted model on its held-out trials, and per-trial scores: Poisson
+    log-likelihoods (:mod:`~alrnn_neuro.sweep.trial_scores`) or, for task data, correctness
+    (:mod:`~alrnn_neuro.sweep.task_scores`); None for other data.
 
     The PSTH baseline of ``bits_per_spike`` is computed from all trials not held out, the same
     for every cell of a fold, so scores compare across train fractions.
@@ -357,6 +364,9 @@ def _score_test(
         config = result.model.config
         prediction = predicted["prediction"]  # left-justified, as the tensors
         scores = held_out_trial_scores(config, ds, session.tensors, prediction, test, train)
+    elif result.model.config.obs in TASK_LOSSES:
+        outputs = session.tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
+        scores = held_out_task_scores(outputs, ds, session.positions["test"])
     return metrics["test"], scores
 
 

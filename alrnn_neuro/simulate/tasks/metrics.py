@@ -206,3 +206,51 @@ def task_accuracy(prediction, ds: xr.Dataset) -> float:
     if tuple(ds["output"].values) == ANGULAR_OUTPUTS:
         return final_angle_accuracy(prediction, ds) if study else angular_accuracy(prediction, ds)
     return regression_accuracy(prediction, ds)
+
+
+def trial_accuracy(prediction, ds: xr.Dataset) -> np.ndarray:
+    """Per trial: is it correct by the AL-RNN study's criterion? (1.0 / 0.0; NaN: nothing scored)
+
+    The unit of the claims of ``reproduce tasks`` (the mean over trials is the accuracy).
+    Cross-entropy tasks score the *whole sequence* (every ``loss_mask`` step's arg-max right,
+    in either variant: a copy trial counts only when every recalled symbol is right); the
+    suite (outputs ``fixation, cos, sin``) the criterion of its variant
+    (:func:`final_angle_accuracy` for ``"study"``, :func:`angular_accuracy` otherwise); MSE
+    tasks :func:`regression_accuracy`.
+
+    Parameters
+    ----------
+    prediction : array (trial, time, output)
+        Model outputs on the dataset's time axis (logits or probabilities for cross-entropy;
+        values on unscored steps are ignored, NaN included).
+    ds : xr.Dataset
+        The task dataset (``targets``, ``loss_mask``, ``epoch``, ``attrs``).
+
+    Returns
+    -------
+    ndarray of float, shape (trial,)
+
+    Examples
+    --------
+    >>> from alrnn_neuro.simulate.tasks.classic import copy_task
+    >>> ds = copy_task(2, seed=0, seq_len=2, delay=2, n_symbols=3)
+    >>> guess = ds["targets"].values.copy()
+    >>> last = np.flatnonzero(ds["loss_mask"].values[1])[-1]
+    >>> guess[1, last] = guess[1, last][::-1]  # one symbol of trial 1 wrong
+    >>> trial_accuracy(guess, ds).tolist()
+    [1.0, 0.0]
+    """
+    pred, targ, mask, epoch = _arrays(prediction, ds, None)
+    pred = np.nan_to_num(pred)  # unscored (padded) steps carry NaN in latents.nc
+    scored = mask.any(axis=1)
+    if ds.attrs.get("task_loss") == "cross_entropy":
+        hit = pred.argmax(axis=2) == targ.argmax(axis=2)
+        correct = np.all(hit | ~mask, axis=1).astype(float)
+    elif tuple(ds["output"].values) == ANGULAR_OUTPUTS and ds.attrs.get("variant") == "study":
+        correct = np.full(mask.shape[0], np.nan)
+        correct[scored] = final_angle_accuracy(pred, targ, mask, per_trial=True)
+    elif tuple(ds["output"].values) == ANGULAR_OUTPUTS:
+        correct = angular_accuracy(pred, targ, mask, epoch, per_trial=True).astype(float)
+    else:
+        correct = regression_accuracy(pred, targ, mask, per_trial=True).astype(float)
+    return np.where(scored, correct, np.nan)
