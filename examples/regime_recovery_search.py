@@ -25,8 +25,9 @@ measures, per setting:
     python examples/regime_recovery_search.py --only m7p2 beh  # some settings
     python examples/regime_recovery_search.py --table          # table of finished settings
 
-Runs go to ``runs/regime_search/<name>``; a finished run is loaded, not refitted. Each fit
-uses one CPU thread (1-3 min).
+Runs go to ``runs/regime_search/<name>`` (``--root DIR`` elsewhere); a finished run is loaded,
+not refitted. Each fit uses one CPU thread (1-3 min). ``--epochs N`` caps every setting's epochs
+(a quick check that the script runs; the table then measures undertrained fits).
 
 The winning setting ``m7p2_mar`` is the documented recipe
 ``examples/configs/stimulus_selection.toml`` (used by ``examples/regimes_stimulus_selection.py``);
@@ -52,7 +53,7 @@ from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.config import FitConfig
 
-DATA = Path("datasets/stimulus_selection_demo.h5")
+DATA = Path(__file__).resolve().parents[1] / "datasets" / "stimulus_selection_demo.h5"
 ROOT = Path("runs/regime_search")
 SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 HORIZON = 10
@@ -71,11 +72,19 @@ SETTINGS: dict[str, dict] = {
 }
 
 
-def get_run(ds, name: str):
-    out = ROOT / name
+def setting(name: str, epochs: int | None = None) -> dict:
+    """FitConfig fields of a setting; ``epochs`` (if given) caps its epochs."""
+    config = {**BASE, **SETTINGS[name]}
+    if epochs is not None:
+        config["epochs"] = min(config["epochs"], epochs)
+    return config
+
+
+def get_run(ds, name: str, root: Path = ROOT, epochs: int | None = None):
+    out = root / name
     if (out / "metrics.json").is_file():
         return load_run(out)
-    cfg = FitConfig(**{**BASE, **SETTINGS[name]})
+    cfg = FitConfig(**setting(name, epochs))
     return fit(ds, cfg, out=out, overwrite=True)
 
 
@@ -150,8 +159,8 @@ def hold_memory(params: ALRNNParams, code, z, valid, epoch, rule) -> tuple[float
     return float(abs(lam[i])), float(max(auc, 1 - auc))
 
 
-def measure(ds, name: str, n_null: int) -> dict:
-    run = get_run(ds, name)
+def measure(ds, name: str, n_null: int, root: Path = ROOT, epochs: int | None = None) -> dict:
+    run = get_run(ds, name, root, epochs)
     res = analyze_run(run, ds, n_null=n_null, seed=0, evidence_inputs=SOUNDS)
     lat = run.latents.sel(trial=ds.trial)
     valid, epoch, codes = lat["valid"], lat["epoch"], lat["bitcode"]
@@ -164,7 +173,7 @@ def measure(ds, name: str, n_null: int) -> dict:
     ok = ds["valid"].values & valid.values
     row = {
         "name": name,
-        "config": {**BASE, **SETTINGS[name]},
+        "config": setting(name, epochs),
         "bits_per_spike": run.metrics["test"]["bits_per_spike"],
         "epochs_run": run.metrics["epochs_run"],
         "epoch_ami": res.summary["epoch_ami"],
@@ -180,7 +189,7 @@ def measure(ds, name: str, n_null: int) -> dict:
     row["hold_lam"], row["hold_rule_auc"] = hold_memory(
         p, code, z, valid.values, epoch.values, ds["rule"].values
     )
-    (ROOT / name / "recovery.json").write_text(json.dumps(row, indent=1))
+    (root / name / "recovery.json").write_text(json.dumps(row, indent=1))
     return row
 
 
@@ -241,20 +250,22 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="only print finished settings")
     parser.add_argument("--remeasure", action="store_true", help="recompute finished runs")
     parser.add_argument("--n-null", type=int, default=200)
+    parser.add_argument("--root", type=Path, default=ROOT, help="folder of the runs")
+    parser.add_argument("--epochs", type=int, default=None, help="cap every setting's epochs")
     args = parser.parse_args()
     ds = load_dataset(DATA)
     names = list(SETTINGS) if args.only is None else args.only
     rows = [truth_row(ds)]
     for name in names:
-        if args.table and args.remeasure and (ROOT / name / "metrics.json").is_file():
-            rows.append(measure(ds, name, args.n_null))
+        if args.table and args.remeasure and (args.root / name / "metrics.json").is_file():
+            rows.append(measure(ds, name, args.n_null, args.root, args.epochs))
             continue
-        done = ROOT / name / "recovery.json"
+        done = args.root / name / "recovery.json"
         if args.table or (done.is_file() and not args.remeasure):
             if done.is_file():
                 rows.append(json.loads(done.read_text()))
             continue
-        rows.append(measure(ds, name, args.n_null))
+        rows.append(measure(ds, name, args.n_null, args.root, args.epochs))
     print(table(rows))
 
 

@@ -24,6 +24,9 @@ Usage (about 1.5-2 min on one CPU thread; a finished run is reused)::
 
     python examples/regimes_stimulus_selection.py [--seed 0] [--n-null 200]
 
+(``--out DIR``: the run's folder, default ``runs/stimulus_selection_s<seed>``; ``--epochs N``
+overrides the recipe's 200 epochs, e.g. for a quick check that the script runs.)
+
 Seeds 0, 1 and 2 all recover the routing (docs/notes/regime-recovery.md).
 """
 
@@ -41,17 +44,18 @@ from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.config import FitConfig
 
-DATA = Path("datasets/stimulus_selection_demo.h5")
+DATA = Path(__file__).resolve().parents[1] / "datasets" / "stimulus_selection_demo.h5"
 RECIPE = Path(__file__).parent / "configs" / "stimulus_selection.toml"
 SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 
 
-def get_run(ds, seed: int):
-    """The recipe's run for ``seed`` (fitted once into ``runs/stimulus_selection_s<seed>``)."""
-    out = Path(f"runs/stimulus_selection_s{seed}")
+def get_run(ds, seed: int, out: Path | None = None, epochs: int | None = None):
+    """The recipe's run for ``seed`` (fitted once into ``out``, default
+    ``runs/stimulus_selection_s<seed>``); ``epochs`` overrides the recipe's."""
+    out = Path(f"runs/stimulus_selection_s{seed}") if out is None else out
     if (out / "metrics.json").is_file():
         return load_run(out)
-    cfg = FitConfig.from_toml(RECIPE, seed=seed)
+    cfg = FitConfig.from_toml(RECIPE, seed=seed, epochs=epochs)  # None: the recipe's
     return fit(ds, cfg, out=out, dataset_path=DATA)
 
 
@@ -72,9 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-null", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=None, help="run folder")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's")
     args = parser.parse_args()
     ds = load_dataset(DATA)
-    run = get_run(ds, args.seed)
+    run = get_run(ds, args.seed, args.out, args.epochs)
     res = analyze_run(run, ds, n_null=args.n_null, seed=0, evidence_inputs=SOUNDS)
     if run.run_dir is not None:
         write_analysis(res, Path(run.run_dir) / "analysis")

@@ -60,3 +60,14 @@ def test_verdict_words_cover_every_outcome():
     ll = rng.normal(-200, 20, (2, 50))
     no_zero = verdict_lines(select_pwl_units(ll, ll[0], n, [1, 2], n_boot=0))
     assert no_zero[0] == "P = 0 is not in the sweep: its sufficiency is not tested."
+
+
+def test_verdict_names_the_best_nonzero_p_when_p0_is_best():
+    """Not "best P = 0 beats P = 0 by +0.0000": the words compare P = 0 with the best P > 0."""
+    result = selection([-0.01, -0.005])
+    assert int(result["best_pwl_units"]) == 0
+    first = verdict_lines(result)[0]
+    gain = float(result["gain_vs_zero"].sel(pwl_units=2))
+    assert first.startswith("P = 0 is not shown insufficient: P = 0 is the best P; the best P > 0,")
+    assert f"P = 2, differs by {gain:+.4f} bits/spike" in first
+    assert "beats P = 0" not in first

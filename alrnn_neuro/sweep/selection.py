@@ -268,12 +268,18 @@ def verdict_lines(result: xr.Dataset) -> list[str]:
     if math.isnan(insufficient):
         lines.append("P = 0 is not in the sweep: its sufficiency is not tested.")
     else:
-        gain = result["gain_vs_zero"].sel(pwl_units=best)
-        lo, hi = result["gain_vs_zero_ci"].sel(pwl_units=best).values
-        effect = (
-            f"best P = {best} beats P = 0 by {float(gain):+.4f} bits/spike "
-            f"({level} {lo:+.4f} to {hi:+.4f})"
-        )
+        # when P = 0 itself is best, name the best P > 0 (not "P = 0 beats P = 0 by 0")
+        shown = best
+        if best == 0:
+            others = result["gain_vs_zero"].where(result["pwl_units"] != 0, drop=True)
+            shown = int(others["pwl_units"].values[int(np.argmax(others.values))])
+        gain = result["gain_vs_zero"].sel(pwl_units=shown)
+        lo, hi = result["gain_vs_zero_ci"].sel(pwl_units=shown).values
+        change = f"{float(gain):+.4f} bits/spike ({level} {lo:+.4f} to {hi:+.4f})"
+        if best == 0:
+            effect = f"P = 0 is the best P; the best P > 0, P = {shown}, differs by {change}"
+        else:
+            effect = f"best P = {best} beats P = 0 by {change}"
         p = float(result["zero_insufficient_p"])
         rule = f"minimum effect {a['min_effect']:g}, Bonferroni-corrected p = {p:.2g}"
         if insufficient:
