@@ -64,7 +64,10 @@ def test_figure_draws_one_line_set_per_task_into_given_axes(cost):
     labels = [line.get_label() for line in axes[1].get_lines()]
     assert sum(label.startswith("a:") for label in labels) == 2
     assert sum(label.startswith("b:") for label in labels) == 2
-    regions_b = next(ln for ln in axes[0].get_lines() if ln.get_label().startswith("b:"))
-    assert list(regions_b.get_xdata()) == [0, 4]  # task b's missing P are skipped, not drawn
+    step_b = next(ln for ln in axes[1].get_lines() if ln.get_label() == "b: training step")
+    assert list(step_b.get_xdata()) == [0, 4]  # task b's missing P are skipped, not drawn
+    regions = next(ln for ln in axes[0].get_lines() if ln.get_label() == "linear regions 2^P")
+    assert list(regions.get_xdata()) == [0, 2, 4, 6]
+    assert list(regions.get_ydata()) == [1, 4, 16, 64]
     with pytest.raises(DataValidationError, match="lacks"):
         plot_cost_vs_p(cost.drop_vars("step_ratio"))

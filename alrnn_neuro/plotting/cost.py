@@ -53,35 +53,30 @@ def plot_cost_vs_p(cost: xr.Dataset, *, axes: Any = None) -> Figure:
         row = stacked.sel(task=task)
         keep = np.isfinite(row["step_ratio"].values)
         p = row["pwl_units"].values[keep]
-        label = f"{task}: " if task else ""
         colour = f"C{k % 10}"
-        counts.plot(
-            p,
-            row["n_regions"].values[keep],
-            "-o",
-            ms=3,
-            color=colour,
-            label=f"{label}linear regions 2^P",
-        )
+        seconds = row["fixed_point_seconds"].values[keep]
         timing.plot(
             p,
             row["step_ratio"].values[keep],
             "-o",
             ms=3,
             color=colour,
-            label=f"{label}training step / smallest P",
+            label=f"{task}: training step" if task else "training step",
         )
-        seconds = row["fixed_point_seconds"].values[keep]
         timing.plot(
             p,
             seconds / np.nanmin(seconds),
             "--s",
             ms=3,
             color=colour,
-            label=f"{label}fixed points of all regions / smallest P",
+            label=f"{task}: fixed points" if task else "fixed points of all regions",
         )
-    top = int(np.nanmax(stacked["pwl_units"].values))
-    counts.plot([0, top], [0, top], ":", color="0.4", label="nonlinear operations per step = P")
+    measured = stacked["step_ratio"].notnull().any("task")  # P measured for some task
+    every_p = stacked["pwl_units"].values[measured.values]
+    counts.plot(every_p, 2.0**every_p, "-o", ms=3, color="C0", label="linear regions 2^P")
+    counts.plot(
+        every_p, every_p, ":s", ms=3, color="0.3", label="nonlinear operations per step = P"
+    )
     counts.set_yscale("symlog", base=2, linthresh=1)
     counts.set_xlabel("PWL units P")
     counts.set_ylabel("count")
@@ -92,7 +87,13 @@ def plot_cost_vs_p(cost: xr.Dataset, *, axes: Any = None) -> Figure:
     timing.set_ylabel("time relative to the smallest P")
     clock = cost.attrs.get("clock", "cpu")
     timing.set_title(f"what it costs here ({clock} time, median of rounds)", fontsize=10)
-    for ax in (counts, timing):
-        ax.legend(fontsize=6, loc="upper left")
+    counts.legend(fontsize=7, loc="upper left")
+    timing.legend(
+        fontsize=6,
+        loc="upper left",
+        ncol=2 if stacked.sizes["task"] > 2 else 1,
+        title="solid: training step, dashed: fixed points",
+        title_fontsize=6,
+    )
     fig.suptitle("cost of nonlinearity vs P", fontsize=10)
     return fig
