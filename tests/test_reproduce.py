@@ -17,6 +17,7 @@ from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS
 from alrnn_neuro.reproduce.stimulus_controls import MUST_FAIL, calibration
 from alrnn_neuro.reproduce.task_claims import SHARING, claim_name, sharing_result
+from alrnn_neuro.reproduce.task_primitives import claim_name as primitives_name
 
 
 def _has_report() -> bool:
@@ -179,11 +180,17 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
     assert record["criteria_sha256"] == criteria_sha256() and "tasks" in record["criteria"]
     _check_claims(record)
     names = [c["name"] for c in record["claims"]]
-    assert names == [claim_name(t) for t in [*s.tasks, "multitask"]] + [SHARING]
+    tasks = [*s.tasks, "multitask"]
+    assert names == [n for t in tasks for n in (claim_name(t), primitives_name(t))] + [SHARING]
+    for task in tasks:
+        counts = xr.load_dataset(out / "tasks" / task / "primitives.nc", engine="h5netcdf")
+        swept = s.tasks.get(task, s.multitask).pwl_units
+        assert set(counts["pwl_units"].values) == {p for p in swept if p > 0}
     for c in record["claims"]:
         assert set(c) == CLAIM_KEYS
         assert c["status"] in ("holds", "does not hold", "n.a.", "uncalibrated")
-        must_fail = {"untrained", "linear_models"} if c["name"] != SHARING else {"untrained"}
+        sparse = c["name"].startswith("sparse_suffices:")
+        must_fail = {"untrained", "linear_models"} if sparse else {"untrained"}
         assert set(c["controls"]) == must_fail
         untrained = c["controls"]["untrained"]
         assert untrained["seeds"] == list(s.control_seeds) and untrained["n"] <= 1

@@ -52,6 +52,12 @@ TASK_CRITERION = (
 )
 
 
+def task_learned(selection: xr.Dataset) -> bool:
+    """Whether the best P's held-out accuracy reaches ``tasks.min_learned_accuracy``."""
+    best = float(np.nanmax(selection["accuracy"].values))
+    return best >= criteria()["tasks"]["min_learned_accuracy"]
+
+
 def claim_name(task: str) -> str:
     """Name of the sparse-P claim of ``task`` in ``reproduce.json``."""
     return f"sparse_suffices:{task}"

@@ -40,6 +40,7 @@ from alrnn_neuro.reproduce.claim_records import Claim
 from alrnn_neuro.reproduce.criteria import criteria, criteria_sha256
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
 from alrnn_neuro.reproduce.task_cost import task_cost
+from alrnn_neuro.reproduce.task_primitives import primitives_claim
 from alrnn_neuro.simulate.tasks import make_multitask, make_task
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.multitask import sweep_multitask
@@ -96,8 +97,8 @@ def reproduce_tasks(
         configs[task] = base.to_dict()
         times[f"{task}_sweep"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        claim, accuracy[task] = _task_claim(root, task, spec, s, base, seed)
-        claims.append(claim)
+        task_claims, accuracy[task] = _task_claim(root, task, spec, s, base, seed)
+        claims.extend(task_claims)
         times[f"{task}_claims"] = time.perf_counter() - tick
     tick = time.perf_counter()
     claims.append(_sharing_claim(root, s, seed))
@@ -130,7 +131,8 @@ def reproduce_tasks(
 
 
 def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, seed: int):
-    """The sparse-P claim of one task with its controls; and its per-P held-out accuracy."""
+    """The sparse-P and primitives claims of one task with their controls (the primitive
+    counts into ``tasks/<task>/primitives.nc``); and the task's per-P held-out accuracy."""
     sweep_dir = root / "tasks" / task / "sweep"
     correct = sweep_task_scores(sweep_dir)
     selection = tc.task_selection(correct, seed=seed)
@@ -154,7 +156,11 @@ def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, se
         power=tctl.power_entry(redrawn),
     )
     ps = [int(p) for p in selection["pwl_units"].values]
-    return claim, dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
+    primitives, counts = primitives_claim(
+        sweep_dir, task, make, s.control_seeds, learned=tc.task_learned(selection), seed=seed
+    )
+    write_netcdf(counts, sweep_dir.parent / "primitives.nc")
+    return [claim, primitives], dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
 
 
 def _sharing_claim(root: Path, s: TaskSettings, seed: int) -> Claim:

@@ -12,6 +12,7 @@ trials; run ``alrnn-neuro analyze`` on a chosen cell for the full, task-aware an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -42,11 +43,36 @@ def count_primitives(result: Any, ds: xr.Dataset) -> float:
     latents = result.latents
     if "bitcode" not in latents or result.config.model != "alrnn":
         return float("nan")
-    names = list(result.config.inputs)
+    return primitives_in(ALRNNParams.from_model(result), latents, ds, result.config.inputs)
+
+
+def primitives_in(
+    params: ALRNNParams, latents: xr.Dataset, ds: xr.Dataset, inputs: Sequence[str]
+) -> float:
+    """Distinct integration and gating primitives of ``params`` on the given trials' latents.
+
+    Parameters
+    ----------
+    params : ALRNNParams
+        The model.
+    latents : xr.Dataset
+        Its latents on some trials (``FitResult.encode``): ``bitcode``, ``valid``, ``epoch``
+        (trial, time).
+    ds : xr.Dataset
+        A dataset holding those trials' ``inputs``.
+    inputs : sequence of str
+        The input channels the model was fitted with (candidate evidence and gate channels).
+
+    Returns
+    -------
+    float
+        The count (0 without inputs).
+    """
+    names = list(inputs)
     if not names:
         return 0.0
-    inputs = ds["inputs"].sel(trial=latents["trial"].values, input=names)
-    args = (ALRNNParams.from_model(result), latents["bitcode"], inputs)
+    stimulus = ds["inputs"].sel(trial=latents["trial"].values, input=names)
+    args = (params, latents["bitcode"], stimulus)
     steps = {"valid": latents["valid"], "epoch": latents["epoch"]}
     found = _distinct(detect_integration(*args, **steps), INTEGRATION_KEY)
     found += _distinct(detect_gating(*args, **steps), GATING_KEY)
@@ -60,4 +86,4 @@ def _distinct(table: pd.DataFrame, key: tuple[str, ...]) -> int:
     return int(len(hits[list(key)].drop_duplicates())) if len(hits) else 0
 
 
-__all__ = ["count_primitives"]
+__all__ = ["count_primitives", "primitives_in"]
