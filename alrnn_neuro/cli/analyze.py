@@ -199,7 +199,10 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
     if s["note"]:
         console.print(f"note: {escape(str(s['note']))}", highlight=False)
     console.print(f"replication: {escape(str(s['replication']))}", highlight=False)
-    console.print(f"wrote {n_files} files to {escape(str(target))}", highlight=False)
+    # soft_wrap: a long path stays on one line (copyable), whatever the terminal width
+    console.print(
+        f"wrote {n_files} files to {escape(str(target))}", highlight=False, soft_wrap=True
+    )
 
 
 def register(app: typer.Typer) -> None:

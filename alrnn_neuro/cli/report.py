@@ -37,7 +37,9 @@ def report_command(
     report = build_report(directory)
     path = save_report(report, directory, out=out)
     console = Console()
-    console.print(f"report written to [bold]{escape(str(path))}[/]", highlight=False)
+    console.print(
+        f"report written to [bold]{escape(str(path))}[/]", highlight=False, soft_wrap=True
+    )
     console.print(f"sections: {escape(', '.join(report.sections))}", highlight=False)
     for name, why in report.skipped:
         console.print(f"[dim]skipped {escape(name)}: {escape(why)}[/]", highlight=False)

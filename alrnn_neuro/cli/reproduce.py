@@ -105,7 +105,11 @@ def reproduce_command(
         chosen = dataclasses.replace(chosen, workers=workers)
     command = "alrnn-neuro " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = Console()
-    console.print(f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]", highlight=False)
+    console.print(
+        f"reproduce {target} ({name}) -> [bold]{escape(str(out))}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
     options = {"settings": chosen, "resume": resume, "command": command}
     display = for_command_line(CellProgress)
     try:

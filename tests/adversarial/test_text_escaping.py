@@ -46,13 +46,13 @@ def test_info_prints_markup_literally(hostile, capsys):
 
 
 def test_analyze_draws_and_prints_labels_literally(hostile, tmp_path, capsys):
-    out = tmp_path / "analysis"
+    out = tmp_path / ("long-folder-name-" * 6) / "analysis"  # wider than the terminal
     code = run_in_process(["analyze", str(hostile / "run"), "--n-null", "3", "--out", str(out)])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert (out / "figures" / "region_epoch.png").stat().st_size > 1000
     assert f"hold {MATH}" in (out / "figures" / "region_epoch.svg").read_text()
-    assert str(out) in printed.out
+    assert str(out) in printed.out  # on one line: the path can be copied
 
 
 def test_a_figure_of_mathtext_labels_saves_outside_the_cli(tmp_path):
