@@ -84,15 +84,19 @@ def split_row(metrics: dict, split: str) -> dict:
 
 def report_fits(results: dict[int, tuple[dict, float]]) -> None:
     print("\n== held-out fit (test trials; bits/spike vs the motion_class PSTH) ==")
-    print(f"{'P':>3} {'bits/spike':>11} {'LL model':>12} {'LL PSTH':>12} {'spikes':>7} "
-          f"{'r2_cond':>8} {'epochs':>6} {'time s':>7}")  # fmt: skip
+    print(
+        f"{'P':>3} {'bits/spike':>11} {'LL model':>12} {'LL PSTH':>12} {'spikes':>7} "
+        f"{'r2_cond':>8} {'epochs':>6} {'time s':>7}"
+    )
     for p, (metrics, seconds) in results.items():
         t = split_row(metrics, "test")
-        print(f"{p:>3} {t.get('bits_per_spike', np.nan):>11.4f} "
-              f"{t.get('ll_model', np.nan):>12.1f} {t.get('ll_psth', np.nan):>12.1f} "
-              f"{t.get('n_spikes', 0):>7} {t.get('r2_condition', np.nan):>8.3f} "
-              f"{metrics.get('epochs_run', metrics.get('best_epoch', '?'))!s:>6} "
-              f"{seconds:>7.0f}")  # fmt: skip
+        print(
+            f"{p:>3} {t.get('bits_per_spike', np.nan):>11.4f} "
+            f"{t.get('ll_model', np.nan):>12.1f} {t.get('ll_psth', np.nan):>12.1f} "
+            f"{t.get('n_spikes', 0):>7} {t.get('r2_condition', np.nan):>8.3f} "
+            f"{metrics.get('epochs_run', metrics.get('best_epoch', '?'))!s:>6} "
+            f"{seconds:>7.0f}"
+        )
     ps = sorted(results)
     if len(ps) == 2:
         a = split_row(results[ps[0]][0], "test")
@@ -106,14 +110,18 @@ def report_regimes(run_dir: Path, ds, n_null: int) -> None:
     write_analysis(res, run_dir / "analysis")
     s = res.summary
     print(f"\n== regimes of {run_dir.name} (M={s['n_latent']}, P={s['n_pwl']}) ==")
-    print(f"regions used {s['n_regions_used']}/{s['n_regions_total']} "
-          f"(90% of steps in {s['n_regions_90']})")  # fmt: skip
+    print(
+        f"regions used {s['n_regions_used']}/{s['n_regions_total']} "
+        f"(90% of steps in {s['n_regions_90']})"
+    )
     print(f"region/epoch AMI = {s['epoch_ami']:.3f} (circular-shift null p = {s['epoch_p']:.3g})")
     print("region/trial-variable AMI (p: circular-shift null; shuffle: trial-label shuffle)")
     for row in res.alignment["scores"]:
         if row["variable"] != "epoch" and row["epoch"] in ("all", *EPOCHS_OF_INTEREST):
-            print(f"  {row['variable']:>8} {row['epoch']:>7}: AMI {row['ami']:.3f} "
-                  f"p {_fmt(row['p_circular'])} shuffle p {_fmt(row['p_shuffle'])}")  # fmt: skip
+            print(
+                f"  {row['variable']:>8} {row['epoch']:>7}: AMI {row['ami']:.3f} "
+                f"p {_fmt(row['p_circular'])} shuffle p {_fmt(row['p_shuffle'])}"
+            )
     table = res.regimes["region_epoch"]
     print("top regions: region bits frequency epochs(>=10% of its steps)")
     for r in s["top_regions"]:
@@ -192,12 +200,20 @@ def main() -> None:
 
     started = time.perf_counter()
     ds = dots_dataset()
-    print(f"dots trials {ds.sizes['trial']}, units {ds.sizes['unit']}, "
-          f"{int(ds['observed'].values.sum(1).max())} observed unit(s) per trial, "
-          f"{int((ds['spikes'] * ds['valid']).sum())} spikes in valid bins")  # fmt: skip
-    base = FitConfig(latent_dim=args.latent_dim, epochs=args.epochs, patience=15,
-                     init_bins=10, conditions=("motion_class",), seed=args.seed,
-                     threads=1)  # fmt: skip
+    print(
+        f"dots trials {ds.sizes['trial']}, units {ds.sizes['unit']}, "
+        f"{int(ds['observed'].values.sum(1).max())} observed unit(s) per trial, "
+        f"{int((ds['spikes'] * ds['valid']).sum())} spikes in valid bins"
+    )
+    base = FitConfig(
+        latent_dim=args.latent_dim,
+        epochs=args.epochs,
+        patience=15,
+        init_bins=10,
+        conditions=("motion_class",),
+        seed=args.seed,
+        threads=1,
+    )
     results = {}
     for p in (0, args.pwl):
         results[p] = fit_or_load(ds, base.replace(pwl_units=p), args.out / f"P{p}")

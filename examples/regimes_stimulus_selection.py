@@ -62,8 +62,10 @@ def get_run(ds, seed: int, out: Path | None = None, epochs: int | None = None):
 def report_routing(params, latents, names, label: str) -> None:
     table, summary = rule_routing(params, latents, names)
     found = "found" if summary["pair_found"] else "NOT found"
-    print(f"{label}: rule-set routing pair {found} (choice axis CV accuracy "
-          f"{summary['choice_accuracy']:.2f}, T = {summary['horizon']} bins)")  # fmt: skip
+    print(
+        f"{label}: rule-set routing pair {found} (choice axis CV accuracy "
+        f"{summary['choice_accuracy']:.2f}, T = {summary['horizon']} bins)"
+    )
     for row in table.itertuples():
         print(
             f"  {row.rule:>5} blocks -> region {row.region} ({row.share:.0%} of their stimulus "
@@ -85,24 +87,32 @@ def main() -> None:
     if run.run_dir is not None:
         write_analysis(res, Path(run.run_dir) / "analysis")
     s = res.summary
-    print(f"fit: M={s['n_latent']} P={s['n_pwl']} (recipe {RECIPE.name}, seed {args.seed}), "
-          f"test bits/spike {run.metrics['test']['bits_per_spike']:.3f}, "
-          f"{s['n_regions_used']} regions used")  # fmt: skip
+    print(
+        f"fit: M={s['n_latent']} P={s['n_pwl']} (recipe {RECIPE.name}, seed {args.seed}), "
+        f"test bits/spike {run.metrics['test']['bits_per_spike']:.3f}, "
+        f"{s['n_regions_used']} regions used"
+    )
     # 1. regions follow the task's epochs
-    print(f"1. region/epoch AMI = {s['epoch_ami']:.3f} (circular-shift null p = "
-          f"{s['epoch_p']:.3g}, {args.n_null} draws)")  # fmt: skip
+    print(
+        f"1. region/epoch AMI = {s['epoch_ami']:.3f} (circular-shift null p = "
+        f"{s['epoch_p']:.3g}, {args.n_null} draws)"
+    )
     # 2. each rule's region routes its relevant sound to the choice
     lat = run.latents.sel(trial=ds.trial)
     p = run.params
     report_routing(p, lat, list(run.config.inputs), "2. fit")
     # 3. the rule is held through the hold epoch in a slow mode
     hold = hold_mode(p, lat)
-    print(f"3. hold epoch: region {hold['region']} ({hold['share']:.0%} of hold bins), slowest "
-          f"|eigenvalue| = {hold['eigenvalue_modulus']:.3f}, rule AUC along it "
-          f"{hold['rule_auc']:.2f}")  # fmt: skip
+    print(
+        f"3. hold epoch: region {hold['region']} ({hold['share']:.0%} of hold bins), slowest "
+        f"|eigenvalue| = {hold['eigenvalue_modulus']:.3f}, rule AUC along it "
+        f"{hold['rule_auc']:.2f}"
+    )
     cycles = ", ".join(f"period {c['period']}: {c['n_cycles']}" for c in s["cycles"])
-    print(f"   cycles ({s['cycles'][0]['method'] if s['cycles'] else '-'}): {cycles}; "
-          f"primitives: {', '.join(s['primitives_found']) or 'none'}")  # fmt: skip
+    print(
+        f"   cycles ({s['cycles'][0]['method'] if s['cycles'] else '-'}): {cycles}; "
+        f"primitives: {', '.join(s['primitives_found']) or 'none'}"
+    )
     # the generating system, measured the same way
     truth = ds[["valid", "epoch"]].assign(
         latents=ds["true_latents"].rename(true_latent="latent"),
@@ -117,12 +127,15 @@ def main() -> None:
     fit_ami = adjusted_mutual_info_score(
         ds["true_region"].values[both], lat["bitcode"].values[both]
     )
-    print(f"truth: region/epoch AMI = {t_ami:.3f}; AMI(fitted bitcode, true region) = "
-          f"{fit_ami:.3f}")  # fmt: skip
+    print(
+        f"truth: region/epoch AMI = {t_ami:.3f}; AMI(fitted bitcode, true region) = {fit_ami:.3f}"
+    )
     report_routing(tp, truth, [str(x) for x in ds["input"].values], "truth")
     th = hold_mode(tp, truth)
-    print(f"truth hold: region {th['region']}, slowest |eigenvalue| = "
-          f"{th['eigenvalue_modulus']:.3f}, rule AUC {th['rule_auc']:.2f}")  # fmt: skip
+    print(
+        f"truth hold: region {th['region']}, slowest |eigenvalue| = "
+        f"{th['eigenvalue_modulus']:.3f}, rule AUC {th['rule_auc']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def fitted_latents(ds, run: Path, epochs: int, seed: int):
     config = FitConfig(latent_dim=6, pwl_units=1, epochs=epochs, seed=seed)
     result = fit(ds, config, out=run, dataset_path=DATASET)
     test = result.metrics.get("test", {})
-    print(f"  done in {time.perf_counter() - started:.0f} s; test metrics: "
-          + ", ".join(f"{k}={v:.3g}" for k, v in test.items() if isinstance(v, float)))  # fmt: skip
+    print(
+        f"  done in {time.perf_counter() - started:.0f} s; test metrics: "
+        + ", ".join(f"{k}={v:.3g}" for k, v in test.items() if isinstance(v, float))
+    )
     return result.latents
 
 

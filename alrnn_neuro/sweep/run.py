@@ -221,12 +221,16 @@ def _ensemble_sizes(ds: xr.Dataset, grid: SweepGrid, base: FitConfig, workers: i
     return {
         m: ensemble_size(
             grid.max_members,
-            member_bytes(n_time=int(ds.sizes["time"]), n_units=n_out, latent_dim=m,
-                         batch_size=base.batch_size),
+            member_bytes(
+                n_time=int(ds.sizes["time"]),
+                n_units=n_out,
+                latent_dim=m,
+                batch_size=base.batch_size,
+            ),
             workers=workers,
         )
         for m in grid.latent_dims
-    }  # fmt: skip
+    }
 
 
 def _n_workers(client: Any) -> int:
@@ -296,14 +300,23 @@ def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
     config = FitConfig.from_dict(base)
     train, val = config.split[0], config.split[1]
     first = cells[0]
-    config = config.replace(model=first.model, latent_dim=first.latent_dim, pwl_units=0,
-                            split=(train / (train + val), val / (train + val)))  # fmt: skip
+    config = config.replace(
+        model=first.model,
+        latent_dim=first.latent_dim,
+        pwl_units=0,
+        split=(train / (train + val), val / (train + val)),
+    )
     staging = Path(out) / "staging" / uuid.uuid4().hex
     started = time.perf_counter()
     try:
         if first.model == "alrnn":
-            results = fit_ensemble(sub, config, pwl_units=[c.pwl_units for c in cells],
-                                   seeds=[c.seed for c in cells], out=staging)  # fmt: skip
+            results = fit_ensemble(
+                sub,
+                config,
+                pwl_units=[c.pwl_units for c in cells],
+                seeds=[c.seed for c in cells],
+                out=staging,
+            )
             dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
         else:
             results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
