@@ -30,6 +30,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 USAGE_ERRORS = {
     "unknown command": (["fitt"], "Did you mean 'fit'?"),
     "unknown option": (["fit", "data.h5", "--epoch", "5"], "--epochs"),
+    "unknown option before the argument": (["fit", "--no-such-option"], "No such option"),
     "bad integer": (["fit", "data.h5", "--epochs", "five"], "'--epochs'"),
     "bad float": (["fit", "data.h5", "--lr", "fast"], "'--lr'"),
     "missing argument": (["fit"], "Missing argument 'dataset'"),

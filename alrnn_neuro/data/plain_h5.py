@@ -26,6 +26,7 @@ from alrnn_neuro.data.plain_layout import (
     DOC,
     decode,
     layout_of,
+    number_attr,
     read_array,
     read_columns,
     scalar_str,
@@ -169,63 +170,10 @@ def _valid(f: h5py.File, path: object, n_trial: int, n_time: int) -> np.ndarray:
     return valid
 
 
-def _number_attr(attrs: h5py.AttributeManager, name: str, path: object) -> float:
-    """A finite, positive number from root attribute ``name`` (a one-line error otherwise)."""
-    value = attrs[name]
-    try:
-        number = float(np.asarray(value).reshape(-1)[0]) if np.size(value) == 1 else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not (np.isfinite(number) and number > 0):
-        raise FileFormatError(
-            f"{path}: root attribute {name}={_show(value)} is not a positive number of seconds; "
-            f"fix: f.attrs['{name}'] = 0.05"
-        )
-    return number
-
-
-def _window_attr(attrs: h5py.AttributeManager, path: object) -> tuple[float, float]:
-    value = attrs["window"]
-    try:
-        start, stop = (float(v) for v in np.asarray(value, dtype=float).reshape(-1))
-    except (TypeError, ValueError):
-        start = stop = float("nan")
-    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
-        raise FileFormatError(
-            f"{path}: root attribute window={_show(value)} is not two finite numbers t0 < t1; "
-            "fix: f.attrs['window'] = [-0.5, 1.0] (seconds around the alignment event)"
-        )
-    return start, stop
-
-
-def _string_attr(
-    attrs: h5py.AttributeManager, name: str, path: object, ndims: tuple[int, ...]
-) -> list:
-    """Root attribute ``name`` as (nested) lists of str; one-line errors for other shapes."""
-    try:
-        values = decode(attrs[name])
-    except (UnicodeDecodeError, ValueError, TypeError, OSError) as error:
-        raise FileFormatError(
-            f"{path}: root attribute {name} cannot be read as UTF-8 text ({error}); fix: write "
-            "it as a list of str"
-        ) from error
-    if values.ndim not in ndims or values.dtype.kind != "U":
-        raise FileFormatError(
-            f"{path}: root attribute {name}={_show(values)} has {values.ndim} dims of "
-            f"{values.dtype}; fix: a list of str (see {DOC})"
-        )
-    return values.tolist() if values.ndim else [str(values)]
-
-
-def _show(value: object, limit: int = 60) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def _time_axis(
     f: h5py.File, path: object, n_time: int, bin_size: float | None
 ) -> tuple[np.ndarray, float]:
-    file_bin = _number_attr(f.attrs, "bin_size", path) if "bin_size" in f.attrs else None
+    file_bin = number_attr(f.attrs, "bin_size", path) if "bin_size" in f.attrs else None
     if "time" in f:
         time = np.asarray(f["time"][()], dtype=float)
         if time.shape != (n_time,):
