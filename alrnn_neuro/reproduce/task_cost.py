@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.analysis.cost import model_cost
-from alrnn_neuro.data.h5 import load_dataset, write_netcdf
+from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.plotting.cost import plot_cost_vs_p
 from alrnn_neuro.plotting.regimes import save_figure
 from alrnn_neuro.reproduce.settings import TaskSpec
@@ -45,13 +45,15 @@ def task_cost(root: Path, specs: dict[str, TaskSpec], seed: int) -> dict[str, An
     """
     tables = []
     for task, spec in specs.items():
-        ds = load_dataset(root / "tasks" / task / "sweep" / "dataset.h5")
+        data = root / "tasks" / task / "sweep" / "dataset.h5"
+        with xr.open_dataset(data, engine="h5netcdf") as ds:
+            sizes = dict(ds.sizes)  # the task's shape only: nothing is read
         tables.append(
             model_cost(
                 spec.latent_dim,
                 spec.pwl_units,
-                input_dim=ds.sizes["input"],
-                n_steps=ds.sizes["time"],
+                input_dim=sizes["input"],
+                n_steps=sizes["time"],
                 batch_size=spec.batch_size,
                 repeats=REPEATS,
                 seed=seed,

@@ -36,7 +36,7 @@ from alrnn_neuro.reproduce.criteria import criteria
 from alrnn_neuro.reproduce.task_controls import NULL_OFFSET, SEED_STRIDE, control_entry, power_entry
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.cell_primitives import primitives_in
-from alrnn_neuro.sweep.layout import cell_complete
+from alrnn_neuro.sweep.task_scores import alrnn_cells
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import initial_fit, load_run, torch_threads
 from alrnn_neuro.training.config import FitConfig
@@ -64,19 +64,17 @@ def claim_text(task: str) -> str:
     )
 
 
-def fitted_networks(sweep_dir: Path) -> list[tuple[int, int, Path]]:
-    """(P, model seed, run dir) of the sweep's finished AL-RNN cells with P > 0 (largest M and
-    train fraction)."""
+def fitted_networks(sweep_dir: Path) -> list[tuple[int, int, Any]]:
+    """(P, model seed, loaded FitResult) of the sweep's AL-RNN cells with P > 0 (largest M and train
+    fraction); an unfinished cell is an error (see :func:`~alrnn_neuro.sweep.task_scores.
+    alrnn_cells`)."""
     grid = SweepGrid.from_dict(rd.read_json(sweep_dir / "sweep.json")["grid"])
-    m, f = max(grid.latent_dims), max(grid.train_fractions)
-    found = []
-    for cell in grid.cells():
-        if (cell.model, cell.latent_dim, cell.train_fraction) != ("alrnn", m, f):
-            continue
-        run = sweep_dir / "cells" / cell.name
-        if cell.pwl_units > 0 and cell_complete(run):
-            found.append((int(cell.pwl_units), int(cell.seed), run))
-    return found
+    cells = alrnn_cells(sweep_dir, grid, max(grid.latent_dims), max(grid.train_fractions))
+    return [
+        (int(c.pwl_units), int(c.seed), load_run(sweep_dir / "cells" / c.name))
+        for c in cells
+        if c.pwl_units > 0
+    ]
 
 
 def _count(fit: Any, sub: xr.Dataset) -> float:
@@ -89,7 +87,11 @@ def _initial_count(ds: xr.Dataset, config: FitConfig, sub: xr.Dataset) -> float:
 
 
 def primitive_counts(
-    sweep_dir: Path, ds: xr.Dataset, *, control_seed: int | None = None
+    sweep_dir: Path,
+    ds: xr.Dataset,
+    *,
+    control_seed: int | None = None,
+    networks: list[tuple[int, int, Any]] | None = None,
 ) -> xr.Dataset:
     """Primitives of each P > 0 network and of its comparison network, on held-out trials.
 
@@ -102,6 +104,8 @@ def primitive_counts(
     control_seed : int, optional
         The ``untrained`` control: untrained networks of model seeds ``100 * control_seed + k``
         in place of the fitted ones, against seeds ``+ 50``.
+    networks : list, optional
+        :func:`fitted_networks` of ``sweep_dir``, when the caller has them loaded already.
 
     Returns
     -------
@@ -112,8 +116,7 @@ def primitive_counts(
     sub = ds.sel(trial=test)
     rows = []
     with torch_threads(1):
-        for p, seed, run in fitted_networks(sweep_dir):
-            fit = load_run(run)
+        for p, seed, fit in fitted_networks(sweep_dir) if networks is None else networks:
             if control_seed is None:
                 trained = _count(fit, sub)
                 untrained = _initial_count(ds, fit.config, sub)
@@ -237,13 +240,14 @@ def primitives_claim(
         The claim and the reproduction's counts.
     """
     ds = load_dataset(sweep_dir / "dataset.h5", validate=False)
-    counts = primitive_counts(sweep_dir, ds)
+    networks = fitted_networks(sweep_dir)  # loaded once for every count below
+    counts = primitive_counts(sweep_dir, ds, networks=networks)
     control, power = [], []
     for data_seed in control_seeds:
         draw = make(int(data_seed))
-        null = primitive_counts(sweep_dir, draw, control_seed=int(data_seed))
+        null = primitive_counts(sweep_dir, draw, control_seed=int(data_seed), networks=networks)
         control.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
-        redrawn = primitive_counts(sweep_dir, draw)
+        redrawn = primitive_counts(sweep_dir, draw, networks=networks)
         power.append((int(data_seed), primitives_result(redrawn, learned=learned, seed=data_seed)))
     claim = Claim(
         name=claim_name(task),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training import rundir as rd
 
 SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
@@ -26,6 +27,23 @@ DATASET_FILE = "dataset.h5"
 def cell_complete(path: Path) -> bool:
     """Whether ``path`` holds a finished cell (run files + the sweep's test score)."""
     return (path / rd.METRICS).is_file() and (path / CELL_FILE).is_file()
+
+
+def require_complete(root: Path, names: list[str]) -> None:
+    """Raise if any of the cells ``names`` of the sweep ``root`` is unfinished.
+
+    Raises
+    ------
+    RunDirError
+        Naming how many cells are unfinished, the first three, and the fix.
+    """
+    unfinished = [name for name in names if not cell_complete(root / "cells" / name)]
+    if unfinished:
+        raise RunDirError(
+            f"sweep {root} has {len(unfinished)} unfinished cells ({', '.join(unfinished[:3])}"
+            f"{', ...' if len(unfinished) > 3 else ''}); fix: run the same sweep command again "
+            "to finish them"
+        )
 
 
 def finished_cells(out: str | os.PathLike) -> list[str]:

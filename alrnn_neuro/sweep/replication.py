@@ -38,7 +38,7 @@ from alrnn_neuro.analysis.replication import (
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
-from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE, cell_complete
+from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE, require_complete
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.resolve import dataset_fingerprint
 
@@ -310,13 +310,7 @@ def replicate_sweep(
             f"run the same sweep command with --seeds 3 --out {root} (finished cells are kept)"
         )
     cells = [c for c in grid.cells() if c.model == "alrnn"]
-    unfinished = [c.name for c in cells if not cell_complete(root / "cells" / c.name)]
-    if unfinished:
-        raise RunDirError(
-            f"sweep {root} has {len(unfinished)} unfinished cells ({', '.join(unfinished[:3])}"
-            f"{', ...' if len(unfinished) > 3 else ''}); fix: run the same sweep command again "
-            "to finish them"
-        )
+    require_complete(root, [c.name for c in cells])
     data = _sweep_dataset(root, record, dataset)
     options = {"alpha": alpha, "n_null": n_null, "seed": seed, "evidence_inputs": evidence_inputs}
     groups: dict[tuple, list] = {}

@@ -29,7 +29,7 @@ from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.plotting.selection import plot_selection, save_selection_figure
 from alrnn_neuro.sweep.grid import SweepGrid
-from alrnn_neuro.sweep.layout import SWEEP_FILE, cell_complete
+from alrnn_neuro.sweep.layout import SWEEP_FILE, require_complete
 from alrnn_neuro.sweep.selection_stats import (
     DEFAULT_ALPHA,
     DEFAULT_CONFIDENCE,
@@ -93,13 +93,7 @@ def held_out_log_likelihoods(
         for c in grid.cells()
         if c.model == "alrnn" and c.latent_dim == m and c.train_fraction == f
     ]
-    unfinished = [c.name for c in cells if not cell_complete(root / "cells" / c.name)]
-    if unfinished:
-        raise RunDirError(
-            f"sweep {root} has {len(unfinished)} unfinished cells ({', '.join(unfinished[:3])}"
-            f"{', ...' if len(unfinished) > 3 else ''}); fix: run the same sweep command again "
-            "to finish them"
-        )
+    require_complete(root, [c.name for c in cells])
     parts: dict[tuple[int, int], list[xr.Dataset]] = {}
     for cell in cells:
         scores = read_trial_scores(root / "cells" / cell.name)

@@ -21,7 +21,7 @@ from alrnn_neuro.data.h5 import read_netcdf, write_netcdf
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.simulate.tasks.metrics import trial_accuracy
 from alrnn_neuro.sweep.grid import SweepGrid
-from alrnn_neuro.sweep.layout import SWEEP_FILE, cell_complete
+from alrnn_neuro.sweep.layout import SWEEP_FILE, require_complete
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import load_run
 
@@ -106,15 +106,8 @@ def sweep_task_scores(
             f"{list(grid.latent_dims)}, fractions {list(grid.train_fractions)}); fix: one of them"
         )
     parts: dict[tuple[int, int], list[xr.DataArray]] = {}
-    for cell in grid.cells():
-        if (cell.model, cell.latent_dim, cell.train_fraction) != ("alrnn", m, f):
-            continue
-        run = root / "cells" / cell.name
-        path = run / TASK_SCORES_FILE
-        if not cell_complete(run):
-            raise RunDirError(
-                f"cell {cell.name} of {root} is unfinished; fix: run the same sweep again"
-            )
+    for cell in alrnn_cells(root, grid, m, f):
+        path = root / "cells" / cell.name / TASK_SCORES_FILE
         if not path.is_file():
             raise RunDirError(
                 f"cell {cell.name} of {root} has no {TASK_SCORES_FILE} (not a task sweep, or one "
@@ -183,15 +176,8 @@ def rescore_sweep(sweep_dir: str | os.PathLike, ds: xr.Dataset) -> xr.DataArray:
         )
     sub = ds.sel(trial=test)
     values = np.full((len(grid.pwl_units), len(grid.seeds), test.size), np.nan)
-    for cell in grid.cells():
-        if (cell.model, cell.latent_dim, cell.train_fraction) != ("alrnn", m, f):
-            continue
-        run = root / "cells" / cell.name
-        if not cell_complete(run):
-            raise RunDirError(
-                f"cell {cell.name} of {root} is unfinished; fix: run the same sweep again"
-            )
-        prediction = load_run(run).encode(sub)["prediction"].values
+    for cell in alrnn_cells(root, grid, m, f):
+        prediction = load_run(root / "cells" / cell.name).encode(sub)["prediction"].values
         row, column = grid.pwl_units.index(cell.pwl_units), grid.seeds.index(cell.seed)
         values[row, column] = trial_accuracy(prediction, sub)
     return xr.DataArray(
@@ -201,6 +187,23 @@ def rescore_sweep(sweep_dir: str | os.PathLike, ds: xr.Dataset) -> xr.DataArray:
         name="correct",
         attrs={"sweep": str(root), "latent_dim": m, "train_fraction": f},
     )
+
+
+def alrnn_cells(root: Path, grid: SweepGrid, latent_dim: int, train_fraction: float) -> list:
+    """The AL-RNN cells of ``grid`` with this M and train fraction, all finished.
+
+    Raises
+    ------
+    RunDirError
+        If any of them is unfinished.
+    """
+    cells = [
+        c
+        for c in grid.cells()
+        if (c.model, c.latent_dim, c.train_fraction) == ("alrnn", latent_dim, train_fraction)
+    ]
+    require_complete(root, [c.name for c in cells])
+    return cells
 
 
 def _sweep_record(root: Path) -> dict:
