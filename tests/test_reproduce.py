@@ -16,6 +16,7 @@ from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_r
 from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS
 from alrnn_neuro.reproduce.stimulus_controls import MUST_FAIL, calibration
+from alrnn_neuro.reproduce.task_baselines import claim_name as low_data_name
 from alrnn_neuro.reproduce.task_claims import SHARING, claim_name, sharing_result
 from alrnn_neuro.reproduce.task_primitives import claim_name as primitives_name
 
@@ -181,7 +182,11 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
     _check_claims(record)
     names = [c["name"] for c in record["claims"]]
     tasks = [*s.tasks, "multitask"]
-    assert names == [n for t in tasks for n in (claim_name(t), primitives_name(t))] + [SHARING]
+    expected = []
+    for t in tasks:
+        expected += [claim_name(t), primitives_name(t)]
+        expected += [low_data_name(t)] if t in s.tasks else []  # no baselines on the suite
+    assert names == [*expected, SHARING]
     for task in tasks:
         counts = xr.load_dataset(out / "tasks" / task / "primitives.nc", engine="h5netcdf")
         swept = s.tasks.get(task, s.multitask).pwl_units
@@ -206,6 +211,14 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
         assert sorted(int(p) for p in per_p) == sorted(spec.pwl_units)
         assert all(v["n_regions"] == 2.0 ** int(p) for p, v in per_p.items())
         assert int(cost["latent_dim"].sel(task=task)) == spec.latent_dim
+    table = xr.load_dataset(out / "baselines" / "baselines.nc", engine="h5netcdf")
+    assert table["accuracy"].dims == ("task", "train_fraction", "model")
+    assert list(table["task"].values) == list(s.tasks)
+    assert list(table["train_fraction"].values) == list(s.train_fractions)
+    assert {"gru", "P=0", "P=3"} <= set(table["model"].values.tolist())
+    assert (out / "baselines" / "baselines.png").is_file()
+    comparison = record["baseline_comparison"]["addition"]
+    assert set(comparison) == {"0.5", "1"} and set(comparison["1"]) == {"P=0", "P=3", "gru"}
     linear = record["claims"][0]["controls"]["linear_models"]
     assert linear["seeds"] == ["0>1", "1>0"]  # ordered pairs of the two P = 0 model seeds
     if _has_report():

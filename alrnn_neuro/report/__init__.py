@@ -4,7 +4,8 @@
 ``report.html``: the claims of ``reproduce.json`` at the top, then performance / regions vs P
 and vs training-set size with the minimal sufficient P (``sweep/results.nc``), one panel per
 task sweep (``tasks/<task>/sweep``), region sharing across tasks (``multitask/multitask.nc``),
-cost vs P (``cost/cost.nc``), the fitted model's metrics (``model/``), regimes vs epochs and
+cost vs P (``cost/cost.nc``), sparse P against fully nonlinear networks by training-set size
+(``baselines/baselines.nc``), the fitted model's metrics (``model/``), regimes vs epochs and
 the analysis figures (``analysis/``), the primitives table, RSA by epoch with the noise ceiling
 (``rsa/``), and the configuration and versions at the bottom. Absent inputs are listed in one
 note each. Figures are embedded as base64 PNG and CSS is inline: the file works offline, with
@@ -23,6 +24,7 @@ module                      content
 ``sweep_sections``          sweep and per-task sweep sections
 ``multitask_section``       multi-task region sharing section
 ``cost_section``            cost of nonlinearity vs P (operations, regions, measured time)
+``baseline_section``        sparse P vs P = M, GRU, LSTM by training-set size (low data)
 ``analysis_sections``       regimes, primitives (+ cycles) and RSA sections
 ``meta_sections``           claims, fitted run, configuration and versions
 ``build``                   :func:`build_report`, :func:`write_report`

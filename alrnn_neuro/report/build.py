@@ -15,6 +15,7 @@ from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.errors import AlrnnNeuroError
 from alrnn_neuro.report import analysis_sections as an
 from alrnn_neuro.report import meta_sections as meta
+from alrnn_neuro.report.baseline_section import baseline_section
 from alrnn_neuro.report.cost_section import cost_section
 from alrnn_neuro.report.discover import LOOKED_FOR, Inputs, discover
 from alrnn_neuro.report.html import Section, page
@@ -56,6 +57,7 @@ def _builders(found: Inputs) -> list[tuple[str, str, Callable[[], Section] | Non
         ("tasks", "Per-task sweeps", tasks_section, found.tasks),
         ("multitask", "Multi-task region sharing", multitask_section, found.multitask),
         ("cost", "Cost of nonlinearity vs P", cost_section, found.cost),
+        ("baselines", "Sparse P vs fully nonlinear networks", baseline_section, found.baselines),
         ("run", "Fitted model", meta.run_section, found.run),
         ("regimes", "Regimes and task epochs", an.regimes_section, a),
         ("primitives", "Computational primitives", an.primitives_section, primitives),

@@ -25,6 +25,7 @@ LOOKED_FOR = {
     "tasks": "tasks/<task>/sweep/results.nc",
     "multitask": "multitask/multitask.nc, multitask.nc",
     "cost": "cost/cost.nc",
+    "baselines": "baselines/baselines.nc",
     "regimes": "analysis/alignment.json or regimes.nc (also model/analysis/)",
     "primitives": "analysis/primitives.json (also model/analysis/)",
     "rsa": "rsa/rsa.json or rsa/rsa.nc (also model/rsa/)",
@@ -50,6 +51,8 @@ class Inputs:
         ``multitask.nc``.
     cost : Path or None
         ``cost/cost.nc`` (cost vs P of ``reproduce tasks``).
+    baselines : Path or None
+        ``baselines/baselines.nc`` (the low-data comparison of ``reproduce tasks``).
     analysis : Path or None
         Folder of ``alrnn-neuro analyze`` output.
     rsa : Path or None
@@ -64,13 +67,24 @@ class Inputs:
     tasks: dict[str, Path] = field(default_factory=dict)
     multitask: Path | None = None
     cost: Path | None = None
+    baselines: Path | None = None
     analysis: Path | None = None
     rsa: Path | None = None
     run: Path | None = None
 
     def found(self) -> list[str]:
         """Names of the inputs present."""
-        names = ("reproduce", "sweep", "tasks", "multitask", "cost", "analysis", "rsa", "run")
+        names = (
+            "reproduce",
+            "sweep",
+            "tasks",
+            "multitask",
+            "cost",
+            "baselines",
+            "analysis",
+            "rsa",
+            "run",
+        )
         return [n for n in names if getattr(self, n)]
 
 
@@ -138,6 +152,8 @@ def discover(directory: str | Path) -> Inputs:
             break
     if (root / "cost" / "cost.nc").is_file():
         found.cost = root / "cost" / "cost.nc"
+    if (root / "baselines" / "baselines.nc").is_file():
+        found.baselines = root / "baselines" / "baselines.nc"
     model = root / "model"
     found.analysis = _first([root / "analysis", model / "analysis", root], _is_analysis)
     found.rsa = _first([root / "rsa", model / "rsa", root], _is_rsa)

@@ -135,6 +135,12 @@ class TaskSettings:
         Parallel worker processes of each sweep.
     control_seeds : tuple of int
         Data seeds of the untrained-network controls (each task drawn anew per seed).
+    baselines : tuple of str
+        Fully nonlinear baselines (``gru``, ``lstm``, ``rnn``) fitted to every classic task
+        beside the AL-RNNs, for the low-data comparison (not to the suite).
+    train_fractions : tuple of float
+        Shares of the training trials of the classic tasks' sweeps (nested); the smallest is
+        the low-data regime of the comparison, the largest gives every other claim.
     """
 
     name: str
@@ -143,6 +149,8 @@ class TaskSettings:
     n_seeds: int
     workers: int = 2
     control_seeds: tuple[int, ...] = ()
+    baselines: tuple[str, ...] = ()
+    train_fractions: tuple[float, ...] = (1.0,)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -266,6 +274,8 @@ TASK_SETTINGS = {
             40, 16, (0, 2, 4, 16), 120, patience=50, lr=0.01, batch_size=16, split=(0.6, 0.1, 0.3)
         ),
         control_seeds=(3001, 3002, 3003, 3004, 3005),
+        baselines=("gru", "lstm"),
+        train_fractions=(0.25, 1.0),
     ),
     "full": TaskSettings(
         name="full",
@@ -273,6 +283,8 @@ TASK_SETTINGS = {
         n_seeds=5,
         multitask=TaskSpec(500, 64, (0, 2, 4, 8, 16, 32, 64), 300, patience=50, lr=0.005),
         control_seeds=tuple(range(3001, 3011)),
+        baselines=("gru", "lstm"),
+        train_fractions=(0.1, 0.3, 1.0),
     ),
     "tiny": TaskSettings(
         name="tiny",
@@ -281,6 +293,8 @@ TASK_SETTINGS = {
         tasks={"addition": TaskSpec(20, 3, (0, 3), 1, {"length": 10})},
         multitask=TaskSpec(8, 3, (0, 1, 2), 1),
         control_seeds=(3001,),
+        baselines=("gru",),
+        train_fractions=(0.5, 1.0),
     ),
 }
 

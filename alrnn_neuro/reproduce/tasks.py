@@ -15,7 +15,11 @@ Steps (see docs/reproduce.md):
 3. cost vs P (:mod:`~alrnn_neuro.reproduce.task_cost`): nonlinear operations per step,
    regions and measured training-step and fixed-point time of every task's model per P, into
    ``cost/cost.nc`` and ``cost/cost.png``;
-4. ``reproduce.json`` (claims with effect, CI, p, controls and false-positive rates, the
+4. the low-data comparison (:mod:`~alrnn_neuro.reproduce.task_baselines`): the classic tasks'
+   sweeps also fit the setting's baselines (GRU, LSTM) and every network at each train
+   fraction; held-out accuracy per fraction and network into ``baselines/baselines.nc`` and
+   ``baselines/baselines.png``, and the ``low_data:TASK`` claim with its controls;
+5. ``reproduce.json`` (claims with effect, CI, p, controls and false-positive rates, the
    criteria and their sha256) and ``report.html``.
 """
 
@@ -34,6 +38,7 @@ import xarray as xr
 
 from alrnn_neuro.data.h5 import save_dataset, write_netcdf
 from alrnn_neuro.reproduce import common
+from alrnn_neuro.reproduce import task_baselines as tb
 from alrnn_neuro.reproduce import task_claims as tc
 from alrnn_neuro.reproduce import task_controls as tctl
 from alrnn_neuro.reproduce.claim_records import Claim
@@ -89,7 +94,7 @@ def reproduce_tasks(
         "criteria_sha256": criteria_sha256(),
     }
     root = common.prepare_out(out, identity, resume=resume)
-    claims, configs, times, accuracy = [], {}, {}, {}
+    claims, configs, times, accuracy, tables = [], {}, {}, {}, {}
     specs = {**s.tasks, MULTITASK: s.multitask}
     for task, spec in specs.items():
         tick = time.perf_counter()
@@ -97,8 +102,10 @@ def reproduce_tasks(
         configs[task] = base.to_dict()
         times[f"{task}_sweep"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        task_claims, accuracy[task] = _task_claim(root, task, spec, s, base, seed)
+        task_claims, accuracy[task], table = _task_claim(root, task, spec, s, base, seed)
         claims.extend(task_claims)
+        if table is not None:
+            tables[task] = table
         times[f"{task}_claims"] = time.perf_counter() - tick
     tick = time.perf_counter()
     claims.append(_sharing_claim(root, s, seed))
@@ -106,6 +113,8 @@ def reproduce_tasks(
     tick = time.perf_counter()
     cost = task_cost(root, specs, seed)
     times["cost_vs_p"] = time.perf_counter() - tick
+    if tables:
+        tb.write_comparison(tables, root / "baselines")
     record = {
         "command": command,
         "target": "tasks",
@@ -116,12 +125,13 @@ def reproduce_tasks(
         "criteria": criteria(),
         "controls_run": bool(s.control_seeds),
         "fit_config": configs,
-        "grid": {t: _grid(sp, s).to_dict() for t, sp in specs.items()},
+        "grid": {t: _grid(sp, s, classic=t != MULTITASK).to_dict() for t, sp in specs.items()},
         "settings": s.to_dict(),
         "dataset": "generated: tasks/<task>/sweep/dataset.h5",
         "seed": seed,
         "held_out_accuracy": accuracy,
         "cost_vs_p": cost,
+        "baseline_comparison": {t: tb.table_record(table) for t, table in tables.items()},
         "identity": identity,
         "claims": [c.to_dict() for c in claims],
     }
@@ -131,8 +141,10 @@ def reproduce_tasks(
 
 
 def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, seed: int):
-    """The sparse-P and primitives claims of one task with their controls (the primitive
-    counts into ``tasks/<task>/primitives.nc``); and the task's per-P held-out accuracy."""
+    """The sparse-P, primitives and (classic tasks with baselines) low-data claims of one task
+    with their controls (the primitive counts into ``tasks/<task>/primitives.nc``); the task's
+    per-P held-out accuracy; its comparison table (:func:`~alrnn_neuro.reproduce.
+    task_baselines.accuracy_table`) or None."""
     sweep_dir = root / "tasks" / task / "sweep"
     correct = sweep_task_scores(sweep_dir)
     selection = tc.task_selection(correct, seed=seed)
@@ -160,7 +172,26 @@ def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, se
         sweep_dir, task, make, s.control_seeds, learned=tc.task_learned(selection), seed=seed
     )
     write_netcdf(counts, sweep_dir.parent / "primitives.nc")
-    return [claim, primitives], dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
+    per_p = dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
+    if task == MULTITASK or not s.baselines:
+        return [claim, primitives], per_p, None
+    sparse_p = tb.sparse_choice(selection, spec.latent_dim)
+    scores = tb.comparison_scores(sweep_dir)
+    table = tb.accuracy_table(scores, n_boot=criteria()["low_data"]["n_boot"], seed=seed)
+    table.attrs["sparse_pwl_units"] = -1 if sparse_p is None else sparse_p
+    low_data = Claim(
+        name=tb.claim_name(task),
+        text=tb.claim_text(task),
+        criterion=tb.LOW_DATA_CRITERION,
+        result=tb.low_data_result(scores, sparse_p, seed=seed, what=what),
+        controls={
+            "untrained": tctl.control_entry(
+                tb.untrained_outcomes(sweep_dir, make, base, sparse_p, s.control_seeds)
+            )
+        },
+        power=tctl.power_entry(tb.redrawn_outcomes(sweep_dir, make, sparse_p, s.control_seeds)),
+    )
+    return [claim, primitives, low_data], per_p, table
 
 
 def _sharing_claim(root: Path, s: TaskSettings, seed: int) -> Claim:
@@ -201,13 +232,15 @@ def generate_task(task: str, spec: TaskSpec, seed: int) -> xr.Dataset:
     return make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
 
 
-def _grid(spec: TaskSpec, s: TaskSettings):
-
+def _grid(spec: TaskSpec, s: TaskSettings, *, classic: bool = True) -> SweepGrid:
+    """The sweep of one task: P x seeds, and for classic tasks the setting's baselines and
+    train fractions (the suite: AL-RNNs on all its training trials only)."""
     n_cells = len(spec.pwl_units) * s.n_seeds  # split the ensemble so every worker gets one
     return SweepGrid(
-        models=("alrnn",),
+        models=("alrnn", *(s.baselines if classic else ())),
         pwl_units=spec.pwl_units,
         seeds=tuple(range(s.n_seeds)),
+        train_fractions=tuple(s.train_fractions) if classic else (1.0,),
         latent_dims=(spec.latent_dim,),
         max_members=max(1, -(-n_cells // max(s.workers, 1))),
     )
@@ -231,7 +264,8 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
         seed=seed,
     )
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
-    common.sweep(data, _grid(spec, s), base, out, s.workers, progress)
+    grid = _grid(spec, s, classic=task != MULTITASK)
+    common.sweep(data, grid, base, out, s.workers, progress)
     return base
 
 
