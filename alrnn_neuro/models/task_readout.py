@@ -60,12 +60,14 @@ class _TaskReadout(LinearReadout):
         if mask is None:
             mask = torch.ones(targets.shape[:2], dtype=torch.bool, device=latents.device)
         mask = torch.as_tensor(mask, device=latents.device).bool()
-        z = torch.where(mask[..., None], latents, 0.0)  # NaN on unscored steps never leaks
-        y = torch.where(mask[..., None], targets.to(latents.dtype), 0.0)
+        # only the scored steps reach the readout (a copy task scores 8 of 117 steps), so
+        # unscored steps cost nothing and their values (even NaN) never leak into the loss;
+        # each scored step is a "trial" of one step for the readout's (batch, time) layout
+        z = latents[..., mask, :].unsqueeze(-2)  # (..., scored, 1, latent)
+        y = targets.to(latents.dtype)[mask].unsqueeze(-2)  # (scored, 1, output)
         values = self.per_entry(z, y)
-        w = mask[..., None].to(values.dtype)
-        count = (w.sum() * values.shape[-1]).clamp(min=1)
-        return (values * w).sum(dim=(-3, -2, -1)) / count
+        count = (mask.sum() * values.shape[-1]).clamp(min=1)
+        return values.sum(dim=(-3, -2, -1)) / count
 
     def invert(self, targets, mask=None, *, observed=None):
         """Not available: task targets do not determine a latent state."""
