@@ -191,7 +191,8 @@ def test_fit_model_penalty_uses_the_configured_mar_definition(copy_ds, float64):
         net = FitModel(session.config, session.n_units)
         with torch.no_grad():
             net.dynamics.A.copy_(A3), net.dynamics.W.copy_(W3), net.dynamics.h.copy_(H3)
-        penalty = float(net.member_losses(session.tensors.take(np.arange(4)))["penalty"][0])
+        terms = net.member_losses(session.tensors.take(np.arange(4)))
+        penalty = float(terms["penalty"][0].detach())
         if expected is None:  # toolbox on pwl: (0 - 1)^2 on the linear units, W_ii free
             expected = 0.5 * ((1 + 0.05 + 0.01) + (1 + 0.25 + 0.04) + (0.49 + 0.05 + 0.09))
         assert penalty == pytest.approx(expected, abs=1e-12)
