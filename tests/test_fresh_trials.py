@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from alrnn_neuro.cli.app import main
+from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.simulate.tasks import epoch_seed, make_task, study_copy_task
-from alrnn_neuro.training import FitConfig, fit
+from alrnn_neuro.training import FitConfig, fit, load_run
 from alrnn_neuro.training import session as session_module
 from alrnn_neuro.training.ensemble import fit_ensemble
 from alrnn_neuro.training.loop import evaluate_members
@@ -153,3 +155,22 @@ def test_suite_draws_are_padded_to_the_datasets_length(float64):
     fresh = session.fresh(0)
     assert fresh.n_trials == 4 and fresh.inputs.shape[1] == ds.sizes["time"]
     assert fit(ds, cfg).metrics["epochs_run"] == 1
+
+
+def test_fit_command_takes_the_study_options(tmp_path):
+    data = tmp_path / "copy.h5"
+    save_dataset(make_task("copy", n_trials=30, seed=0, variant="study", **COPY), data)
+    flags = (
+        "--latent-dim 4 --pwl-units 1 --epochs 2 --batch-size 8 --a-placement pwl "
+        "--a-init 0.9,0.1 --mar 0.1 --mar-units 2 --mar-definition study --keep-epoch last "
+        "--fresh-trials 8 --grad-clip 0 --lr-schedule constant"
+    )
+    try:
+        main(["fit", str(data), "--out", str(tmp_path / "run"), *flags.split()])
+    except SystemExit as exit_:
+        assert exit_.code in (0, None)
+    result = load_run(tmp_path / "run")
+    cfg = result.config
+    assert (cfg.a_placement, cfg.a_init, cfg.mar_definition) == ("pwl", (0.9, 0.1), "study")
+    assert (cfg.keep_epoch, cfg.fresh_trials, result.metrics["best_epoch"]) == ("last", 8, 2)
+    np.testing.assert_array_equal(result.params.A[:3], 0.0)

@@ -260,6 +260,8 @@ def _names(name: str, text: str) -> list[str]:
 
 def _numbers(name: str, text: str) -> list[float]:
     flag = "--" + name.replace("_", "-")
+    if text.strip().lower() in ("", "none"):
+        return []
     try:
         return [float(t) for t in text.split(",") if t.strip()]
     except ValueError as error:
