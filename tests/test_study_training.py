@@ -263,8 +263,10 @@ def test_bad_study_options_name_field_value_and_fix(field, value, fix):
 def test_bad_study_options_of_models_and_presets():
     with pytest.raises(ConfigError, match="a_placement='foo'.*fix"):
         ALRNN(3, 1, 0, a_placement="foo")
-    with pytest.raises(ConfigError, match=r"a_init=\[0.0, -1.0\].*fix"):
+    with pytest.raises(ConfigError, match=r"a_init=\(0.0, -1.0\).*fix"):
         ALRNN(3, 1, 0, a_init=(0.0, -1.0))
+    with pytest.raises(ConfigError, match="a_init='ab'.*fix"):
+        ALRNN(3, 1, 0, a_init="ab")
     with pytest.raises(ConfigError, match="a_placement='pwl'.*baseline"):
         FitConfig(model="gru", a_placement="pwl")
     with pytest.raises(ConfigError, match="task='nope' has no study preset; fix"):

@@ -81,10 +81,13 @@ def check_a_options(a_placement: str, a_init: Sequence[float]) -> tuple[float, .
             f"a_placement={a_placement!r} is not one of {A_PLACEMENTS}; fix: 'all' (A on every "
             "unit) or 'pwl' (A on the rectified units only)"
         )
-    values = tuple(float(v) for v in a_init)
+    try:
+        values = tuple(float(v) for v in a_init)
+    except (TypeError, ValueError):
+        values = (math.nan,)
     if values and (len(values) != 2 or not all(map(math.isfinite, values)) or not values[1] >= 0):
         raise ConfigError(
-            f"a_init={list(a_init)!r} is invalid; fix: () for the default or (mean, sd) with "
+            f"a_init={a_init!r} is invalid; fix: () for the default or (mean, sd) with "
             "finite numbers and sd >= 0, e.g. (0.9, 0.1)"
         )
     return values
