@@ -9,6 +9,7 @@ the chance level of the study's accuracy.
 
 from __future__ import annotations
 
+import json
 import numbers
 
 import numpy as np
@@ -64,6 +65,8 @@ def test_short_variant_is_todays_generator_and_tagged_short():
     for name in ("addition", "copy", "GoNogo"):
         ds = make_task(name, n_trials=3, seed=1)
         assert ds.attrs["variant"] == "short"
+        call = json.loads(ds.attrs.pop("make_task"))  # make_task also records its call
+        assert call == {"name": name, "variant": "short", "n_trials": 3, "seed": 1, "params": {}}
         xr.testing.assert_identical(ds, TASKS[name](3, seed=1))
     assert make_multitask(2, seed=0).attrs["variant"] == "short"
     for name in TASKS:  # every dataset says which definition it follows

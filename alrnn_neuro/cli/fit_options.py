@@ -98,6 +98,20 @@ FIT_FLAGS: tuple[FitFlag, ...] = (
     ),
     FitFlag("init_bins", int, "Bins that infer the initial state (init_state data).", MODEL),
     FitFlag(
+        "a_placement",
+        str,
+        f"Units that carry the diagonal A: {_one_of(cfg.A_PLACEMENTS)} (pwl = the rectified "
+        "units only, A = 0 on linear units: the AL-RNN study's model).",
+        MODEL,
+    ),
+    FitFlag(
+        "a_init",
+        "floats",
+        "Initialise A ~ N(mean, sd^2), given as mean,sd (e.g. 0.9,0.1); none = the diagonal "
+        "of a random positive-definite matrix.",
+        MODEL,
+    ),
+    FitFlag(
         "init_epochs",
         "list",
         "Infer z0 only from bins of these epochs, e.g. iti; none = the first bins.",
@@ -122,6 +136,19 @@ FIT_FLAGS: tuple[FitFlag, ...] = (
         "Stop after this many epochs without a better val loss; 0 = never.",
         TRAINING,
     ),
+    FitFlag(
+        "keep_epoch",
+        str,
+        f"Parameters the fit returns: {_one_of(cfg.KEEP_EPOCHS)} (best = lowest val loss).",
+        TRAINING,
+    ),
+    FitFlag(
+        "fresh_trials",
+        int,
+        "Train on this many freshly drawn trials each epoch (datasets made by make_task / "
+        "simulate-task); 0 = the dataset's own training trials.",
+        TRAINING,
+    ),
     FitFlag("seed", int, "Model seed: initialisation, batch order, forcing phases.", TRAINING),
     FitFlag("device", str, f"Torch device: {_one_of(cfg.DEVICES)}.", TRAINING),
     FitFlag("threads", int, "CPU threads for torch; 0 = torch's default.", TRAINING),
@@ -130,6 +157,13 @@ FIT_FLAGS: tuple[FitFlag, ...] = (
     FitFlag("tf_anneal", float, "Fraction of --epochs over which alpha decays to 0.", FORCING),
     FitFlag("mar", float, "Manifold-attractor regularisation strength (AL-RNN).", FORCING),
     FitFlag("mar_units", int, "Units MAR regularises (the first ones); -1 = all linear.", FORCING),
+    FitFlag(
+        "mar_definition",
+        str,
+        f"MAR's self-coupling: {_one_of(cfg.MAR_DEFINITIONS)} (toolbox = A_i, study = "
+        "W_ii + A_i as in the AL-RNN study).",
+        FORCING,
+    ),
     FitFlag(
         "self_coupling", float, "L1 penalty on each unit's self-coupling |W_ii + A_i|.", FORCING
     ),
@@ -226,6 +260,8 @@ def _names(name: str, text: str) -> list[str]:
 
 def _numbers(name: str, text: str) -> list[float]:
     flag = "--" + name.replace("_", "-")
+    if text.strip().lower() in ("", "none"):
+        return []
     try:
         return [float(t) for t in text.split(",") if t.strip()]
     except ValueError as error:

@@ -11,6 +11,10 @@ region; :meth:`ALRNN.params` returns the trained parameters as an
 :class:`~alrnn_neuro.models.params.ALRNNParams`, which computes bitcodes, regions and region
 Jacobians (the one implementation of each).
 
+Where ``A`` sits is a choice (``a_placement``): on every unit (the default) or only on the P
+rectified units (the AL-RNN study's model, Brenner & Koppe, TMLR 2026): then a linear unit's
+``A_i`` is held at exactly 0 by a fixed mask (``a_mask``) and its self-coupling is ``W_ii``.
+
 Every parameter carries optional leading ``ensemble_shape`` dims, so K independent models
 (each with its own P, via the ``pwl_mask`` buffer) train as one module; all maths below is
 written with those leading ``...`` dims.
@@ -31,6 +35,7 @@ from alrnn_neuro.models.params import ALRNNParams
 
 INIT_STATES = ("learned", "zero", "data")
 ENGINES = ("fast", "plain")
+A_PLACEMENTS = ("all", "pwl")
 
 
 def check_dims(latent_dim: int, pwl_units: int | Sequence[int], input_dim: int) -> None:
@@ -62,6 +67,32 @@ def _pd_diagonal(m: int, generator: torch.Generator) -> torch.Tensor:
     return torch.diagonal(k / torch.linalg.eigvalsh(k).max()).clone()
 
 
+def check_a_options(a_placement: str, a_init: Sequence[float]) -> tuple[float, ...]:
+    """Raise :class:`ConfigError` unless ``a_placement`` is known and ``a_init`` is ``()`` or
+    ``(mean, sd)`` with finite numbers and ``sd >= 0``; return ``a_init`` as a tuple.
+
+    Examples
+    --------
+    >>> check_a_options("pwl", [0.9, 0.1])
+    (0.9, 0.1)
+    """
+    if a_placement not in A_PLACEMENTS:
+        raise ConfigError(
+            f"a_placement={a_placement!r} is not one of {A_PLACEMENTS}; fix: 'all' (A on every "
+            "unit) or 'pwl' (A on the rectified units only)"
+        )
+    try:
+        values = tuple(float(v) for v in a_init)
+    except (TypeError, ValueError):
+        values = (math.nan,)
+    if values and (len(values) != 2 or not all(map(math.isfinite, values)) or not values[1] >= 0):
+        raise ConfigError(
+            f"a_init={a_init!r} is invalid; fix: () for the default or (mean, sd) with "
+            "finite numbers and sd >= 0, e.g. (0.9, 0.1)"
+        )
+    return values
+
+
 class ALRNN(nn.Module):
     """Almost-Linear RNN with P rectified units out of M (see module docstring).
 
@@ -82,12 +113,18 @@ class ALRNN(nn.Module):
         Seed of the initialisation (``torch.Generator``); None draws a fresh seed.
     ensemble_shape : tuple of int
         Leading dims of every parameter for K independent models trained at once.
+    a_placement : {"all", "pwl"}
+        ``A`` on every unit, or only on the P rectified units (``A_i = 0``, fixed, on the
+        linear units; with P = 0 ``A`` is all zeros).
+    a_init : () or (float, float)
+        ``()``: ``A`` from the diagonal of a normalised positive-definite matrix, in (0, 1];
+        ``(mean, sd)``: ``A_i ~ N(mean, sd^2)`` (on the units that carry ``A``).
 
     Attributes
     ----------
     A : Parameter, shape (..., latent)
-        Diagonal of the linear self-connections, initialised in (0, 1] from the diagonal of
-        a normalised positive-definite matrix.
+        Diagonal of the linear self-connections (see ``a_init``); exactly 0 where
+        ``a_mask`` is 0. The dynamics use :attr:`self_connection`.
     W : Parameter, shape (..., latent, latent2)
         Couplings applied to ``phi(z)``, initialised N(0, 0.01^2).
     C : Parameter, shape (..., latent, input)
@@ -98,6 +135,9 @@ class ALRNN(nn.Module):
         Initial state (zeros at initialisation).
     pwl_mask : buffer, shape (..., latent)
         1.0 on rectified units, 0.0 on linear units.
+    a_mask : buffer, shape (..., latent)
+        1.0 on the units that carry ``A`` (all, or the rectified ones); not saved in the
+        ``state_dict`` (it follows from ``a_placement`` and P).
 
     Examples
     --------
@@ -115,9 +155,12 @@ class ALRNN(nn.Module):
         init_state: str = "learned",
         seed: int | None = None,
         ensemble_shape: tuple[int, ...] = (),
+        a_placement: str = "all",
+        a_init: Sequence[float] = (),
     ) -> None:
         super().__init__()
         check_dims(latent_dim, pwl_units, input_dim)
+        a_init = check_a_options(a_placement, a_init)
         if init_state not in INIT_STATES:
             raise ConfigError(f"init_state={init_state!r} is not one of {INIT_STATES}")
         ens = tuple(int(e) for e in ensemble_shape)
@@ -133,12 +176,18 @@ class ALRNN(nn.Module):
         self.latent_dim, self.input_dim, self.init_state = m, k, init_state
         self.ensemble_shape = ens
         self.pwl_units = int(p) if p.dim() == 0 else tuple(p.flatten().tolist())
+        self.a_placement, self.a_init = a_placement, a_init
         gen = torch.Generator()
         gen.manual_seed(int(seed) if seed is not None else gen.seed())
         n = math.prod(ens)
         dtype = torch.get_default_dtype()
-        a = torch.stack([_pd_diagonal(m, gen) for _ in range(n)]).reshape(*ens, m)
-        self.A = nn.Parameter(a.to(dtype))
+        mask = torch.arange(m) >= (m - p.expand(ens).unsqueeze(-1))
+        a_mask = mask if a_placement == "pwl" else torch.ones(*ens, m, dtype=torch.bool)
+        if a_init:
+            a = a_init[0] + a_init[1] * torch.randn(*ens, m, generator=gen, dtype=torch.float64)
+        else:
+            a = torch.stack([_pd_diagonal(m, gen) for _ in range(n)]).reshape(*ens, m)
+        self.A = nn.Parameter(torch.where(a_mask, a, 0.0).to(dtype))
         self.W = nn.Parameter(0.01 * torch.randn(*ens, m, m, generator=gen, dtype=dtype))
         self.C = nn.Parameter(0.1 * torch.randn(*ens, m, k, generator=gen, dtype=dtype))
         self.h = nn.Parameter(torch.zeros(*ens, m, dtype=dtype))
@@ -146,13 +195,23 @@ class ALRNN(nn.Module):
             self.z0 = nn.Parameter(torch.zeros(*ens, m, dtype=dtype))
         else:
             self.register_buffer("z0", torch.zeros(*ens, m, dtype=dtype))
-        mask = torch.arange(m) >= (m - p.expand(ens).unsqueeze(-1))
         self.register_buffer("pwl_mask", mask.to(dtype))
+        self.register_buffer("a_mask", a_mask.to(dtype), persistent=False)
 
     # ------------------------------------------------------------------ helpers
     def extra_repr(self) -> str:  # noqa: D102
         names = ("latent_dim", "pwl_units", "input_dim", "init_state", "ensemble_shape")
+        names += ("a_placement",) * (self.a_placement != "all")
         return ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+
+    @property
+    def self_connection(self) -> torch.Tensor:
+        """The diagonal self-connection the dynamics use, shape (..., latent).
+
+        ``A`` itself with ``a_placement="all"``; ``A * a_mask`` with ``"pwl"`` (exactly 0 on
+        linear units, which then get no gradient through it).
+        """
+        return self.A if self.a_placement == "all" else self.A * self.a_mask
 
     @property
     def n_pwl(self) -> torch.Tensor:
@@ -180,7 +239,7 @@ class ALRNN(nn.Module):
         return torch.where(mask != 0, torch.relu(z), z)
 
     def step(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """One step ``z_next = A * z + W phi(z) + C s + h``.
+        """One step ``z_next = A * z + W phi(z) + C s + h`` (``A`` = :attr:`self_connection`).
 
         Parameters
         ----------
@@ -199,7 +258,8 @@ class ALRNN(nn.Module):
         s = torch.broadcast_to(s, (*lead, self.input_dim))
         zf = z.reshape(*lead[:e], -1, m)
         sf = s.reshape(*lead[:e], -1, self.input_dim)
-        out = zf * self.A.unsqueeze(-2) + self.phi(zf) @ self.W.mT + sf @ self.C.mT
+        a = self.self_connection.unsqueeze(-2)
+        out = zf * a + self.phi(zf) @ self.W.mT + sf @ self.C.mT
         return (out + self.h.unsqueeze(-2)).reshape(z.shape)
 
     def jacobian(self, z: torch.Tensor) -> torch.Tensor:
@@ -217,7 +277,7 @@ class ALRNN(nn.Module):
         nb = self._n_batch(z)
         mask = self._view(self.pwl_mask, nb)
         d = torch.where(mask != 0, (z > 0).to(z.dtype), torch.ones_like(z))
-        diag_a = torch.diag_embed(self._view(self.A, nb))
+        diag_a = torch.diag_embed(self._view(self.self_connection, nb))
         return diag_a + self._view(self.W, nb, 2) * d.unsqueeze(-2)
 
     # ------------------------------------------------------------------ regions
@@ -296,7 +356,7 @@ class ALRNN(nn.Module):
         drive = self._drive(inputs)
         if forced is not None:
             forced = tuple(time_major(f, e) for f in forced)
-        out = alrnn_scan(drive, state, self.A, self.W, self.pwl_mask, forced)
+        out = alrnn_scan(drive, state, self.self_connection, self.W, self.pwl_mask, forced)
         return out.movedim(0, -2)
 
     def _drive(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -341,7 +401,15 @@ class ALRNN(nn.Module):
         if len(idx) != len(self.ensemble_shape):
             raise ConfigError(f"index={index!r} must have {len(self.ensemble_shape)} entries")
         p = int(self.n_pwl[idx])
-        out = ALRNN(self.latent_dim, p, self.input_dim, init_state=self.init_state, seed=0)
+        out = ALRNN(
+            self.latent_dim,
+            p,
+            self.input_dim,
+            init_state=self.init_state,
+            seed=0,
+            a_placement=self.a_placement,
+            a_init=self.a_init,
+        )
         out = out.to(dtype=self.A.dtype, device=self.A.device)
         with torch.no_grad():
             for name, tensor in list(out.named_parameters()) + list(out.named_buffers()):

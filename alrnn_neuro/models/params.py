@@ -326,6 +326,8 @@ class ALRNNParams:
                 f"the model has ensemble dims (A shape {arrays['A'].shape}); fix: take one "
                 "member first, ALRNNParams.from_model(model.member(i))"
             )
+        if hasattr(source, "a_mask"):  # A only on some units (a_placement="pwl"): 0 elsewhere
+            arrays["A"] = arrays["A"] * _numpy(source.a_mask)
         n_pwl = n_pwl_from_mask(arrays.pop("pwl_mask"))
         return cls(**arrays, n_pwl=n_pwl)
 

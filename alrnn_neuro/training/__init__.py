@@ -22,6 +22,8 @@ _EXPORTS = {
     "load_run": "alrnn_neuro.training.api",
     "mar_penalty": "alrnn_neuro.training.regularizers",
     "simulate_model": "alrnn_neuro.training.simulation",
+    "study_dataset": "alrnn_neuro.training.study",
+    "study_fit_config": "alrnn_neuro.training.study",
 }
 __all__ = sorted(_EXPORTS)
 

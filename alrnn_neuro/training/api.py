@@ -49,7 +49,8 @@ class FitResult:
     Attributes
     ----------
     model : FitModel
-        Trained model (best validation epoch), in eval mode, on the CPU.
+        Trained model (best validation epoch, or the last with ``keep_epoch="last"``), in
+        eval mode, on the CPU.
     config : FitConfig
         Resolved configuration.
     history : xr.Dataset
@@ -281,6 +282,7 @@ def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitRe
             divergence="raise",
             on_epoch=on_epoch,
             callback=callback,
+            trial_source=session.fresh,
         )
     except BaseException:
         if run is not None and created and not (run / rd.CHECKPOINT).exists():

@@ -24,10 +24,15 @@ INIT_STATES = ("learned", "zero", "data")
 OPTIMIZERS = ("adam", "radam")
 SCHEDULES = ("exponential", "cosine", "constant")
 DEVICES = ("cpu", "cuda")
+A_PLACEMENTS = ("all", "pwl")
+MAR_DEFINITIONS = ("toolbox", "study")
+KEEP_EPOCHS = ("best", "last")
 #: upper bounds of integer settings (beyond them a fit cannot run on any machine)
 SEED_MAX = 2**63 - 1
 MAX_LATENT_DIM = 10_000
-MAX_COUNT = 10**9  # epochs, batch_size, init_bins, patience, tf_interval
+MAX_COUNT = 10**9  # epochs, batch_size, init_bins, patience, tf_interval, fresh_trials
+#: tuple fields that hold numbers (the others hold strings)
+NUMBER_TUPLES = ("split", "a_init")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class FitConfig:
         Maximum global gradient norm; 0 disables clipping.
     patience : int
         Stop when the validation loss has not improved for this many epochs; 0 disables.
+    keep_epoch : {"best", "last"}
+        Which epoch's parameters the fit returns: the one with the lowest validation loss
+        (also with ``patience=0``) or the last one trained (the AL-RNN study's choice).
     tf_interval : int
         Sparse teacher forcing every ``tf_interval`` steps; 0 disables forcing.
     tf_alpha : float
@@ -97,6 +105,25 @@ class FitConfig:
         Manifold-attractor regularisation strength tau (>= 0; AL-RNN only).
     mar_units : int
         Number of regularised units (the first ones); -1 = all M - P linear units.
+    mar_definition : {"toolbox", "study"}
+        What MAR pulls toward 1 (see :mod:`~alrnn_neuro.training.regularizers`):
+        ``"toolbox"`` the diagonal ``A_i`` alone, ``"study"`` the unit's whole self-coupling
+        ``W_ii + A_i`` (the AL-RNN study's ``MAR.py``; with ``a_placement="pwl"`` that is
+        ``W_ii`` on a linear unit). Both add ``sum_{j != i} W_ij^2 + h_i^2``.
+    a_placement : {"all", "pwl"}
+        Which units carry the diagonal self-connection ``A`` (AL-RNN only): every unit, or
+        only the P rectified units (the AL-RNN study's model; a linear unit's ``A_i`` is then
+        exactly 0 and never trained, its self-coupling is ``W_ii``).
+    a_init : tuple of float
+        ``()``: ``A`` starts at the diagonal of a random normalised positive-definite matrix
+        (in (0, 1]); ``(mean, sd)``: ``A_i ~ N(mean, sd^2)`` on the units that carry it (the
+        study: (0, 0.01) for its classic tasks, (0.9, 0.1) for the task suite).
+    fresh_trials : int
+        Train on freshly generated trials every epoch: this many (``make_task``'s
+        ``n_trials``, per task for ``"multitask"``), drawn with
+        ``seed=epoch_seed(seed, epoch)``; validation and test trials stay the dataset's.
+        Needs a dataset made by :func:`~alrnn_neuro.simulate.tasks.make_task`. 0 = off
+        (train on the dataset's training trials).
     self_coupling : float
         Strength tau (>= 0; AL-RNN only) of the L1 self-coupling penalty
         ``tau * sum_i |W_ii + A_i|`` of the AL-RNN paper's stimulus-selection fits, which pulls
@@ -143,11 +170,16 @@ class FitConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     patience: int = 40
+    keep_epoch: str = "best"
     tf_interval: int = 0
     tf_alpha: float = 0.5
     tf_anneal: float = 0.5
     mar: float = 0.0
     mar_units: int = -1
+    mar_definition: str = "toolbox"
+    a_placement: str = "all"
+    a_init: tuple[float, ...] = ()
+    fresh_trials: int = 0
     self_coupling: float = 0.0
     self_coupling_units: int = -1
     inputs: tuple[str, ...] = ("all",)
@@ -167,6 +199,10 @@ class FitConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
+        _choice("keep_epoch", self.keep_epoch, KEEP_EPOCHS)
+        _choice("mar_definition", self.mar_definition, MAR_DEFINITIONS)
+        _choice("a_placement", self.a_placement, A_PLACEMENTS)
+        _check_a_init(self.a_init, self.model)
         if self.latent_dim < 1:
             _fail("latent_dim", self.latent_dim, "at least 1 latent state, e.g. --latent-dim 6")
         if not 0 <= self.pwl_units <= self.latent_dim:
@@ -178,14 +214,22 @@ class FitConfig:
         for name in ("epochs", "batch_size", "init_bins"):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "a positive integer")
-        for name in ("patience", "tf_interval", "seed", "split_seed", "threads"):
+        for name in ("patience", "tf_interval", "seed", "split_seed", "threads", "fresh_trials"):
             if getattr(self, name) < 0:
                 _fail(name, getattr(self, name), "an integer >= 0")
         if self.seed > SEED_MAX:
             _fail("seed", self.seed, f"an integer below 2**63 ({SEED_MAX})")
         if self.latent_dim > MAX_LATENT_DIM:
             _fail("latent_dim", self.latent_dim, f"at most {MAX_LATENT_DIM} latent states")
-        for name in ("epochs", "batch_size", "init_bins", "patience", "tf_interval", "threads"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "init_bins",
+            "patience",
+            "tf_interval",
+            "threads",
+            "fresh_trials",
+        ):
             if getattr(self, name) > MAX_COUNT:
                 _fail(name, getattr(self, name), f"an integer <= {MAX_COUNT}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -207,6 +251,12 @@ class FitConfig:
             _fail(
                 "self_coupling_units", self.self_coupling_units, f"-1 (all) or 0..{self.latent_dim}"
             )
+        if self.model != "alrnn":
+            for name, default in (("a_placement", "all"), ("mar_definition", "toolbox")):
+                if getattr(self, name) != default:
+                    _fail(
+                        name, getattr(self, name), f"'{default}' for baseline models (AL-RNN only)"
+                    )
         if self.self_coupling > 0 and self.model != "alrnn":
             _fail("self_coupling", self.self_coupling, "0 for baseline models (AL-RNN only)")
         if len(self.split) not in (2, 3) or any(not v > 0 for v in self.split):
@@ -309,20 +359,36 @@ def _check_type(name: str, value: Any, default: Any, config: FitConfig) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, str):
         ok = isinstance(value, str)
-    else:  # tuple fields: split holds numbers, the others strings
-        item = (int, float) if name == "split" else (str,)
+    else:  # tuple fields: split and a_init hold numbers, the others strings
+        numeric = name in NUMBER_TUPLES
+        item = (int, float) if numeric else (str,)
         ok = isinstance(value, tuple | list) and all(
             isinstance(v, item) and not isinstance(v, bool) for v in value
         )
         if ok:
-            object.__setattr__(
-                config, name, tuple(float(v) if name == "split" else v for v in value)
-            )
+            object.__setattr__(config, name, tuple(float(v) if numeric else v for v in value))
     if not ok:
         expected = type(default).__name__
         if isinstance(default, tuple):
-            expected = "list of numbers" if name == "split" else "list of strings"
+            expected = "list of numbers" if name in NUMBER_TUPLES else "list of strings"
         _fail(name, value, f"a value of type {expected}")
+
+
+def _check_a_init(a_init: tuple[float, ...], model: str) -> None:
+    """``()`` or ``(mean, sd)`` with a finite mean and a finite sd >= 0 (AL-RNN only)."""
+    if not a_init:
+        return
+    if len(a_init) != 2:
+        _fail(
+            "a_init", list(a_init), "[] (default init) or two numbers [mean, sd], e.g. [0.9, 0.1]"
+        )
+    mean, sd = a_init
+    if not math.isfinite(mean):
+        _fail("a_init", list(a_init), "a finite mean, e.g. [0.9, 0.1]")
+    if not (sd >= 0 and math.isfinite(sd)):
+        _fail("a_init", list(a_init), "a finite sd >= 0 as the second number, e.g. [0.9, 0.1]")
+    if model != "alrnn":
+        _fail("a_init", list(a_init), "[] for baseline models (A exists in the AL-RNN only)")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:

@@ -12,8 +12,9 @@ A single :func:`~alrnn_neuro.training.fit` draws everything from ``config.seed``
 initialisation, the train/val/test split, the batch order and the teacher-forcing phases. In an
 ensemble the members must see the same batches, so:
 
-* the split, batch order and forcing phases come from ``config.seed`` (the *data seed*),
-  shared by all members;
+* the split, batch order, forcing phases and (with ``config.fresh_trials``) the fresh
+  training trials of every epoch come from ``config.seed`` (the *data seed*), shared by all
+  members;
 * member k is initialised exactly as ``FitModel(config.replace(pwl_units=p_k, seed=s_k))``.
 
 Member k therefore ends (up to floating-point rounding; tests check 1e-10 in float64) with the
@@ -178,6 +179,7 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
         states,
         divergence="freeze",
         callback=callback,
+        trial_source=session.fresh,
     )
     for k, (net, state) in enumerate(zip(nets, states, strict=True)):
         net.to(device).load_state_dict(state.best_model or model.member_state(k))

@@ -45,9 +45,9 @@ class ALRNN(TransformerMixin, BaseEstimator):
     ----------
     model, latent_dim, pwl_units, obs, init_state, init_bins, init_epochs, behaviour, \
 behaviour_label, behaviour_epoch, behaviour_weight, epochs, batch_size, lr, lr_schedule, \
-lr_final, optimizer, weight_decay, grad_clip, patience, tf_interval, tf_alpha, tf_anneal, \
-mar, mar_units, self_coupling, self_coupling_units, inputs, split, conditions, seed, \
-split_seed, device, threads
+lr_final, optimizer, weight_decay, grad_clip, patience, keep_epoch, tf_interval, tf_alpha, \
+tf_anneal, mar, mar_units, mar_definition, a_placement, a_init, fresh_trials, self_coupling, \
+self_coupling_units, inputs, split, conditions, seed, split_seed, device, threads
         The fields of :class:`~alrnn_neuro.training.FitConfig`, with its defaults and meaning
         (M = ``latent_dim`` latents, P = ``pwl_units`` of them ReLU units, ...).
     output : {"xarray", "numpy"}
@@ -87,11 +87,16 @@ split_seed, device, threads
         weight_decay: float = 0.0,
         grad_clip: float = 1.0,
         patience: int = 40,
+        keep_epoch: str = "best",
         tf_interval: int = 0,
         tf_alpha: float = 0.5,
         tf_anneal: float = 0.5,
         mar: float = 0.0,
         mar_units: int = -1,
+        mar_definition: str = "toolbox",
+        a_placement: str = "all",
+        a_init: tuple[float, ...] = (),
+        fresh_trials: int = 0,
         self_coupling: float = 0.0,
         self_coupling_units: int = -1,
         inputs: tuple[str, ...] = ("all",),
@@ -124,11 +129,16 @@ split_seed, device, threads
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.patience = patience
+        self.keep_epoch = keep_epoch
         self.tf_interval = tf_interval
         self.tf_alpha = tf_alpha
         self.tf_anneal = tf_anneal
         self.mar = mar
         self.mar_units = mar_units
+        self.mar_definition = mar_definition
+        self.a_placement = a_placement
+        self.a_init = a_init
+        self.fresh_trials = fresh_trials
         self.self_coupling = self_coupling
         self.self_coupling_units = self_coupling_units
         self.inputs = inputs

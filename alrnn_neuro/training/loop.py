@@ -115,6 +115,7 @@ def train(
     divergence: str = "raise",
     on_epoch: Callable[[TrainState], None] | None = None,
     callback: EpochCallback | None = None,
+    trial_source: Callable[[int], TrialTensors] | None = None,
 ) -> list[TrainState]:
     """Train every member of ``model`` in place until ``config.epochs`` or each has stopped.
 
@@ -145,12 +146,17 @@ def train(
         Called after each epoch with a dict: ``epoch``, ``epochs``, ``seconds``, ``lr``,
         ``active`` (members still training) and per member ``train_loss``, ``val_loss``,
         ``best_epoch`` (lists; plain floats for a single member).
+    trial_source : callable, optional
+        ``trial_source(epoch) -> TrialTensors``: train epoch ``epoch`` (0-based) on all of
+        these trials instead of ``split["train"]`` of ``tensors`` (fresh trials every epoch,
+        :mod:`~alrnn_neuro.training.fresh_trials`); validation stays ``split["val"]``.
 
     Returns
     -------
     list of TrainState
-        ``members``; each member's best-validation state is in ``best_model`` (and loaded
-        into ``model`` for a single fit).
+        ``members``; each member's kept state (best validation epoch, or the last epoch
+        with ``config.keep_epoch="last"``) is in ``best_model`` (and loaded into ``model``
+        for a single fit).
 
     Raises
     ------
@@ -172,8 +178,12 @@ def train(
         )
         active = np.array([not s.stop_reason for s in members])
         good = snapshot(model), snapshot(optimizer) if divergence == "raise" else None
+        epoch_tensors, epoch_train = tensors, train_idx
+        if trial_source is not None:
+            epoch_tensors = trial_source(shared.epoch)
+            epoch_train = np.arange(epoch_tensors.n_trials)
         losses, norms, ok = _train_epoch(
-            model, optimizer, tensors, train_idx, config, shared, alpha, active, divergence
+            model, optimizer, epoch_tensors, epoch_train, config, shared, alpha, active, divergence
         )
         val = evaluate_members(model, tensors, val_idx)
         ok &= np.isfinite(val)
@@ -293,9 +303,14 @@ def _step_active(model: FitModel, optimizer, params, ok: torch.Tensor) -> None:
 def _update_early_stopping(
     state: TrainState, model: FitModel, k: int, val_loss: float, config: FitConfig
 ) -> None:
+    """Track the best validation loss (patience) and keep the best or the last state."""
+    last = config.keep_epoch == "last"
+    if last:
+        state.best_epoch, state.best_model = state.epoch, model.member_state(k)
     if val_loss < state.best_loss:
-        state.best_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
-        state.best_model = model.member_state(k)
+        state.best_loss, state.bad_epochs = val_loss, 0
+        if not last:
+            state.best_epoch, state.best_model = state.epoch, model.member_state(k)
         return
     state.bad_epochs += 1
     if config.patience and state.bad_epochs >= config.patience:

@@ -156,7 +156,9 @@ class FitModel(nn.Module):
         if init_state == "data" and config.model != "alrnn":
             init_state = "zero"  # baselines take the data-inferred z0 as an explicit argument
         pwl = [c.pwl_units for c in self.configs] if ens else config.pwl_units
-        extra = {"ensemble_shape": ens} if ens else {}
+        extra: dict = {"ensemble_shape": ens} if ens else {}
+        if config.model == "alrnn":
+            extra.update(a_placement=config.a_placement, a_init=config.a_init)
         self.dynamics = make_model(
             config.model, m, pwl, len(config.inputs), seed, init_state=init_state, **extra
         )
@@ -310,12 +312,15 @@ class FitModel(nn.Module):
             choice = self.head.member_loss(z, batch.labels, batch.readout)
         penalty = torch.zeros_like(obs)
         if self.config.mar > 0 and isinstance(self.dynamics, ALRNN):
-            d = self.dynamics
+            d, study = self.dynamics, self.config.mar_definition == "study"
             mask = self._mar_mask.to(d.A.device, d.A.dtype)
-            penalty = mar_member_penalty(d.A, d.W, d.h, mask, self.config.mar)
+            penalty = mar_member_penalty(
+                d.self_connection, d.W, d.h, mask, self.config.mar, include_w_diagonal=study
+            )
         if self.config.self_coupling > 0 and isinstance(self.dynamics, ALRNN):
             d, tau = self.dynamics, self.config.self_coupling
-            penalty = penalty + self_coupling_penalty(d.A, d.W, self._self_units, tau)
+            a = d.self_connection
+            penalty = penalty + self_coupling_penalty(a, d.W, self._self_units, tau)
         objective = obs + self.config.behaviour_weight * choice
         terms = {"objective": objective, "obs": obs, "choice": choice, "penalty": penalty}
         return {k: v.reshape(self.n_members) for k, v in terms.items()}

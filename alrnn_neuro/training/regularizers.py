@@ -6,7 +6,19 @@ decoupled from the others and has no bias:
     R = tau * sum_{i in S} [ (a_ii - 1)^2 + sum_{j != i} W_ij^2 + h_i^2 ]
 
 so those units can hold information over long times (slow / memory modes) while the rest of
-the network stays free.
+the network stays free. What ``a_ii`` is differs between two definitions
+(``FitConfig.mar_definition``):
+
+- ``"toolbox"`` (default): ``a_ii = A_i``, the diagonal self-connection alone (``W_ii`` is
+  left free);
+- ``"study"``: ``a_ii = W_ii + A_i``, the unit's whole self-coupling, as in the AL-RNN
+  study's ``MAR.py`` (Brenner & Koppe, TMLR 2026; fnnrth/Linear_Nonlinear_Memory). With
+  ``A`` on the rectified units only (``a_placement="pwl"``, ``A_i = 0`` on linear units) that
+  is ``W_ii`` on a linear unit and ``W_ii + A_i`` on a rectified one, exactly the study's
+  ``diag_eff``.
+
+Both regularise the *first* ``mar_units`` units (the linear ones come first) and add the
+off-diagonal ``sum_{j != i} W_ij^2`` and ``h_i^2``; both are sums (not means) times tau.
 
 The AL-RNN paper's stimulus-selection fits (``PFC1_task``, ``helpers/MAR.py``) use another
 penalty, an L1 pull of each regularised unit's self-coupling toward 0:
@@ -48,7 +60,13 @@ def mar_units(latent_dim: int, pwl_units: int, n_units: int = -1) -> list[int]:
 
 
 def mar_penalty(
-    A: torch.Tensor, W: torch.Tensor, h: torch.Tensor, units: list[int], strength: float
+    A: torch.Tensor,
+    W: torch.Tensor,
+    h: torch.Tensor,
+    units: list[int],
+    strength: float,
+    *,
+    include_w_diagonal: bool = False,
 ) -> torch.Tensor:
     """Manifold-attractor penalty on the rows ``units`` of the AL-RNN parameters.
 
@@ -64,6 +82,8 @@ def mar_penalty(
         Regularised units S.
     strength : float
         tau; 0 gives a zero tensor (no graph work).
+    include_w_diagonal : bool
+        ``a_ii = W_ii + A_i`` (the study's definition) instead of ``A_i`` (the toolbox's).
 
     Returns
     -------
@@ -75,10 +95,12 @@ def mar_penalty(
     >>> A = torch.tensor([1.0, 0.5]); W = torch.tensor([[3.0, 2.0], [1.0, 0.0]])
     >>> float(mar_penalty(A, W, torch.tensor([0.0, 1.0]), [0], 0.5))  # 0.5 * (0 + 2**2 + 0)
     2.0
+    >>> float(mar_penalty(A, W, torch.tensor([0.0, 1.0]), [0], 0.5, include_w_diagonal=True))
+    6.5
     """
     mask = torch.zeros(A.shape[-1], dtype=A.dtype, device=A.device)
     mask[list(units)] = 1.0
-    return mar_member_penalty(A, W, h, mask, strength)
+    return mar_member_penalty(A, W, h, mask, strength, include_w_diagonal=include_w_diagonal)
 
 
 def mar_unit_mask(latent_dim: int, pwl_units: int, n_units: int = -1) -> torch.Tensor:
@@ -95,7 +117,13 @@ def mar_unit_mask(latent_dim: int, pwl_units: int, n_units: int = -1) -> torch.T
 
 
 def mar_member_penalty(
-    A: torch.Tensor, W: torch.Tensor, h: torch.Tensor, unit_mask: torch.Tensor, strength: float
+    A: torch.Tensor,
+    W: torch.Tensor,
+    h: torch.Tensor,
+    unit_mask: torch.Tensor,
+    strength: float,
+    *,
+    include_w_diagonal: bool = False,
 ) -> torch.Tensor:
     """:func:`mar_penalty` of every ensemble member at once.
 
@@ -108,6 +136,8 @@ def mar_member_penalty(
         1.0 on each member's regularised units (:func:`mar_unit_mask`), else 0.
     strength : float
         tau.
+    include_w_diagonal : bool
+        ``a_ii = W_ii + A_i`` (the study's definition) instead of ``A_i`` (the toolbox's).
 
     Returns
     -------
@@ -124,7 +154,8 @@ def mar_member_penalty(
         return A.new_zeros(A.shape[:-1])
     eye = torch.eye(W.shape[-1], dtype=W.dtype, device=W.device)
     coupling = (W**2 * (1 - eye)).sum(-1)
-    per_unit = (A - 1.0) ** 2 + coupling + h**2
+    a = A + torch.diagonal(W, dim1=-2, dim2=-1) if include_w_diagonal else A
+    per_unit = (a - 1.0) ** 2 + coupling + h**2
     return strength * (per_unit * unit_mask).sum(-1)
 
 

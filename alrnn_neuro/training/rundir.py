@@ -42,6 +42,7 @@ from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro._json import dumps, to_jsonable
 from alrnn_neuro.data import h5
 from alrnn_neuro.errors import RunDirError
+from alrnn_neuro.training.config import FitConfig
 
 CONFIG, SPLIT, CHECKPOINT, MODEL = "config.json", "split.json", "checkpoint.pt", "model.pt"
 HISTORY, LATENTS, METRICS = "history.nc", "latents.nc", "metrics.json"
@@ -148,7 +149,10 @@ def clear_run_dir(path: str | os.PathLike) -> None:
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    before = {**old.get("config", {}), "dataset": old.get("data", {}).get("fingerprint")}
+    saved = old.get("config", {})
+    if saved:  # fields added after the run was made held their defaults then
+        saved = {**{k: v for k, v in FitConfig().to_dict().items() if k not in saved}, **saved}
+    before = {**saved, "dataset": old.get("data", {}).get("fingerprint")}
     after = {**new.get("config", {}), "dataset": new.get("data", {}).get("fingerprint")}
     keys = sorted(set(before) | set(after))
     return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}

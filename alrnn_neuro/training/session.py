@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.fresh_trials import fresh_trial_source
 from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
 
 
@@ -43,6 +45,10 @@ class Session:
         trials.
     record : dict
         Content of ``config.json``.
+    fresh : callable or None
+        ``fresh(epoch) -> TrialTensors``: the epoch's freshly drawn training trials
+        (``config.fresh_trials > 0``, see :mod:`~alrnn_neuro.training.fresh_trials`); None
+        = train on the dataset's training trials.
     """
 
     ds: xr.Dataset
@@ -53,6 +59,7 @@ class Session:
     positions: dict[str, np.ndarray]
     unit_mean: torch.Tensor
     record: dict[str, Any]
+    fresh: Callable[[int], TrialTensors] | None = None
 
     @property
     def n_units(self) -> int:
@@ -84,17 +91,11 @@ def prepare_session(
     Raises
     ------
     ConfigError
-        If the split leaves no training or validation trials.
+        If the split leaves no training or validation trials, or ``config.fresh_trials`` is
+        set but ``ds`` does not record how to draw more trials.
     """
     cfg = resolve_config(config, ds)
-    label = cfg.behaviour_label if cfg.behaviour else None
-    fit_ds = ds.sel(input=list(cfg.inputs)) if cfg.inputs else ds.isel(input=[])
-    init = {"init_bins": cfg.init_bins, "init_epochs": cfg.init_epochs}
-    if cfg.init_state != "data":
-        init = {"init_bins": 0, "init_epochs": ()}
-    tensors, classes = dataset_tensors(
-        fit_ds, label=label, readout_epoch=cfg.behaviour_epoch, **init
-    )
+    tensors, classes = _tensors(ds, cfg)
     if split is None:
         names = ("train", "val", "test")[: len(cfg.split)]
         fractions = dict(zip(names, cfg.split, strict=True))
@@ -127,7 +128,22 @@ def prepare_session(
         "alrnn_neuro_version": __version__,
     }
     tensors = tensors.to(cfg.device)
-    return Session(ds, cfg, tensors, classes, split, positions, unit_mean, record)
+    fresh = fresh_trial_source(ds, cfg, lambda d: _tensors(d, cfg, classes)[0].to(cfg.device))
+    return Session(ds, cfg, tensors, classes, split, positions, unit_mean, record, fresh)
+
+
+def _tensors(
+    ds: xr.Dataset, cfg: FitConfig, classes: list[str] | None = None
+) -> tuple[TrialTensors, list[str]]:
+    """The trials of ``ds`` as the fit's tensors (its inputs, labels and z0 bins), on CPU."""
+    label = cfg.behaviour_label if cfg.behaviour else None
+    fit_ds = ds.sel(input=list(cfg.inputs)) if cfg.inputs else ds.isel(input=[])
+    init = {"init_bins": cfg.init_bins, "init_epochs": cfg.init_epochs}
+    if cfg.init_state != "data":
+        init = {"init_bins": 0, "init_epochs": ()}
+    return dataset_tensors(
+        fit_ds, label=label, classes=classes, readout_epoch=cfg.behaviour_epoch, **init
+    )
 
 
 def _positions(ds: xr.Dataset, split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

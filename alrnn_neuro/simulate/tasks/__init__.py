@@ -27,6 +27,7 @@ draw per training epoch (the study draws new suite trials every epoch).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 
@@ -61,6 +62,8 @@ from alrnn_neuro.simulate.tasks.study_presets import STUDY_PRESETS, StudyPreset
 from alrnn_neuro.simulate.tasks.study_suite import study_suite_task
 
 MULTITASK = "multitask"
+#: ``attrs`` key of the JSON record of the :func:`make_task` call that made a dataset
+RECIPE_ATTR = "make_task"
 
 TASKS: dict[str, Callable[..., xr.Dataset]] = {
     "addition": addition_task,
@@ -107,7 +110,10 @@ def make_task(
     Returns
     -------
     xr.Dataset
-        Validated task dataset.
+        Validated task dataset. ``attrs["make_task"]`` records this call as JSON (``name``,
+        ``variant``, ``n_trials``, ``seed``, ``params``), so more trials of the same task
+        can be drawn (``FitConfig.fresh_trials``); left out when a parameter is not plain
+        JSON.
 
     Raises
     ------
@@ -124,7 +130,8 @@ def make_task(
     """
     check_variant(variant)
     if name == MULTITASK:
-        return make_multitask(n_trials, seed, variant=variant, **kwargs)  # type: ignore[arg-type]
+        ds = make_multitask(n_trials, seed, variant=variant, **kwargs)  # type: ignore[arg-type]
+        return _record_call(ds, name, variant, n_trials, seed, kwargs)
     registry = STUDY_TASKS if variant == "study" else TASKS
     if name not in registry:
         choices = [*sorted(registry), MULTITASK]
@@ -134,7 +141,36 @@ def make_task(
                 f"{choices}"
             )
         raise ConfigError(f"task name {name!r} is unknown; fix: one of {choices}")
-    return registry[name](n_trials, seed=seed, **kwargs)
+    ds = registry[name](n_trials, seed=seed, **kwargs)
+    return _record_call(ds, name, variant, n_trials, seed, kwargs)
+
+
+def _record_call(
+    ds: xr.Dataset, name: str, variant: str, n_trials: int, seed: int, params: dict
+) -> xr.Dataset:
+    """Write the call into ``attrs["make_task"]`` (JSON), so the task can be drawn again.
+
+    Parameters that JSON cannot hold (or that it would change, such as NaN) leave the
+    attribute out: such a dataset cannot stream fresh trials (``FitConfig.fresh_trials``).
+    """
+    record = {"name": name, "variant": variant, "n_trials": n_trials, "seed": seed}
+    try:
+        text = json.dumps({**record, "params": params}, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError):
+        return ds
+    if json.loads(text)["params"] != _as_json_types(params):
+        return ds
+    ds.attrs[RECIPE_ATTR] = text
+    return ds
+
+
+def _as_json_types(value: object) -> object:
+    """``value`` with tuples as lists (what a JSON round trip gives)."""
+    if isinstance(value, dict):
+        return {k: _as_json_types(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_json_types(v) for v in value]
+    return value
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -172,6 +208,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 __all__ = [
     "MULTITASK",
+    "RECIPE_ATTR",
     "STUDY_PRESETS",
     "STUDY_TASKS",
     "SUITE",
