@@ -26,7 +26,7 @@ def cli(*args: str) -> None:
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     """A tiny fit, its analysis, two RSAs (3 and 2 conditions), a 2-fold sweep and its
-    selection, and a multi-task sweep's multitask.nc: every producer of .nc files."""
+    selection, and a tiny task reproduction: every producer of .nc files."""
     root = tmp_path_factory.mktemp("described")
     data = root / "data.h5"
     save_dataset(simulate_stimulus_selection(n_trials=60, n_units=6, seed=3, lfp=False), data)
@@ -43,18 +43,11 @@ def outputs(tmp_path_factory) -> Path:
 
 
 def _multitask(root: Path) -> None:
-    from alrnn_neuro.reproduce.tasks import write_multitask
-    from alrnn_neuro.simulate.tasks import make_multitask
-    from alrnn_neuro.sweep import SweepGrid, run_sweep
-    from alrnn_neuro.sweep.multitask import sweep_multitask
-    from alrnn_neuro.training.config import FitConfig
+    """``reproduce tasks`` (tiny): multitask.nc (+ untrained), primitives.nc, cost.nc and
+    baselines.nc, each from its own producer."""
+    from alrnn_neuro.reproduce import reproduce_tasks
 
-    root.mkdir()
-    save_dataset(make_multitask(4, seed=0), root / "data.h5")
-    grid = SweepGrid(models=("alrnn",), pwl_units=(0, 1), seeds=(0,), latent_dims=(4,))
-    run_sweep(root / "data.h5", grid, FitConfig(latent_dim=4, epochs=1), out=root / "sweep")
-    untrained = sweep_multitask(root / "sweep", root / "data.h5", untrained=True)
-    write_multitask(sweep_multitask(root / "sweep", root / "data.h5"), root, untrained=untrained)
+    reproduce_tasks(root, settings="tiny", seed=1)
 
 
 def test_every_data_variable_of_every_written_file_is_described(outputs):

@@ -342,11 +342,7 @@ def write_comparison(tables: dict[str, xr.Dataset], out: Path) -> Path:
         part = table[["accuracy", "accuracy_ci"]].assign(extra).expand_dims(task=[task])
         parts.append(part.drop_attrs())
     stacked = xr.concat(parts, dim="task", join="outer", combine_attrs="drop")
-    stacked.attrs.update(
-        description="held-out accuracy (study's criterion) per train fraction and network; "
-        "CIs: percentile bootstrap over held-out trials",
-        n_boot=int(next(iter(tables.values())).attrs.get("n_boot", 0)),
-    )
+    stacked.attrs["n_boot"] = int(next(iter(tables.values())).attrs.get("n_boot", 0))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = write_netcdf(stacked, out / "baselines.nc")
