@@ -7,6 +7,7 @@ than the margin, be n.a. where nothing learned, hold at most alpha of the time a
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import numpy as np
@@ -186,3 +187,50 @@ def test_settings_sweep_baselines_on_classic_tasks_only():
     assert classic.train_fractions == s.train_fractions
     assert suite.models == ("alrnn",) and suite.train_fractions == (1.0,)
     assert s.to_dict()["baselines"] == ["gru", "lstm"]
+
+
+# the reduced study setting -------------------------------------------------------------------
+
+
+def test_study_reduced_setting_is_the_study_training_with_a_quarter_of_its_epochs():
+    from alrnn_neuro.reproduce.settings import STUDY_EPOCH_SHARE, task_settings
+    from alrnn_neuro.simulate.tasks import STUDY_PRESETS
+
+    s = task_settings("study-reduced")
+    assert STUDY_EPOCH_SHARE >= 0.25 and s.n_seeds == 3 and not s.baselines
+    for task, spec in {**s.tasks, "multitask": s.multitask}.items():
+        preset = STUDY_PRESETS[task]
+        assert spec.params["variant"] == "study"
+        assert spec.latent_dim == preset.latent_dim and len(spec.pwl_units) == 3
+        assert spec.pwl_units[0] == 0 and spec.pwl_units[-1] == preset.latent_dim
+        assert spec.epochs >= preset.epochs / 4 and spec.epochs == round(preset.epochs / 4)
+        assert (spec.lr, spec.batch_size) == (preset.learning_rate, preset.batch_size)
+        options = spec.fit_options
+        assert options["mar"] == preset.mar_tau and options["mar_units"] == preset.mar_units
+        assert options["a_placement"] == "pwl" and options["mar_definition"] == "study"
+        assert options["grad_clip"] == 0.0 and options["lr_schedule"] == "constant"
+        assert (options["fresh_trials"] > 0) == preset.fresh_trials_each_epoch
+
+
+def test_study_reduced_tasks_run_through_the_reproduction(tmp_path):
+    """A shrunken copy of the setting (few trials, one epoch) runs end to end: the cells are
+    fitted with the study's options (A only on the rectified units, fresh suite trials)."""
+    from alrnn_neuro.reproduce import reproduce_tasks
+    from alrnn_neuro.reproduce.settings import study_spec
+    from alrnn_neuro.training.api import load_run
+
+    ci = dataclasses.replace(study_spec("contextual_integration", (0, 5), 0.001), n_trials=40)
+    suite = study_spec("multitask", (0, 2), 0.001)
+    options = {**suite.fit_options, "fresh_trials": 2, "mar_units": 2}
+    suite = dataclasses.replace(suite, n_trials=12, latent_dim=4, fit_options=options)
+    s = TaskSettings("study-test", {"contextual_integration": ci}, suite, n_seeds=1, workers=1)
+    record = reproduce_tasks(tmp_path / "r", settings=s, seed=5)
+    assert record["setting"] == "study-test"
+    cell = tmp_path / "r" / "tasks" / "contextual_integration" / "sweep" / "cells"
+    run = load_run(cell / "alrnn-M10-P5-seed0-tf1")
+    assert run.config.a_placement == "pwl" and run.config.mar_definition == "study"
+    assert (run.params.A[:5] == 0).all()  # the 5 linear units carry no A
+    suite_run = load_run(
+        tmp_path / "r" / "tasks" / "multitask" / "sweep" / "cells" / "alrnn-M4-P2-seed0-tf1"
+    )
+    assert suite_run.config.fresh_trials == 2

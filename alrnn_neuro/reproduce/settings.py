@@ -104,6 +104,9 @@ class TaskSpec:
     split : tuple of float
         Train, validation and held-out test fractions of the trials (the test trials are the
         units of the task claims).
+    fit_options : dict
+        Further :class:`~alrnn_neuro.training.config.FitConfig` fields of every cell (the
+        study's training: MAR, A placement, no clipping, fresh trials, ...).
     """
 
     n_trials: int
@@ -115,6 +118,7 @@ class TaskSpec:
     lr: float = 0.01
     batch_size: int = 32
     split: tuple[float, ...] = (0.7, 0.15, 0.15)
+    fit_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,61 @@ _FULL_TASKS = {
     "contextual_integration": TaskSpec(2000, 20, (0, 1, 2, 5, 10, 20), 300, {}, patience=50),
 }
 
+#: fields of a study fit config that the sweep sets per cell (or from TaskSpec's own fields)
+_SWEEP_SET = ("model", "latent_dim", "pwl_units", "seed", "split", "epochs", "lr", "batch_size")
+#: the reduced study setting: share of the study's epochs, and P per task (0, sparse, M)
+STUDY_EPOCH_SHARE = 0.25
+_STUDY_P = {
+    "addition": (0, 5, 50),
+    "copy": (0, 5, 50),
+    "variable_delay_copy": (0, 5, 50),
+    "contextual_integration": (0, 5, 10),
+    "multitask": (0, 8, 64),
+}
+
+
+def study_spec(task: str, pwl_units: tuple[int, ...], epoch_share: float) -> TaskSpec:
+    """A task of the reduced study setting: the study's definition (``variant="study"``),
+    trial counts and training (:func:`~alrnn_neuro.training.study.study_fit_config`) with
+    ``epoch_share`` of its epochs (suite: ``n_trials`` per task, as ``make_task``)."""
+    from alrnn_neuro.simulate.tasks import MULTITASK, SUITE
+    from alrnn_neuro.training.study import study_fit_config, study_preset, study_trial_counts
+
+    preset = study_preset(task)
+    config = study_fit_config(task, pwl_units=0, epoch_share=epoch_share, threads=1)
+    counts = study_trial_counts(task)
+    total = sum(counts.values())
+    n_trials = -(-total // len(SUITE)) if task == MULTITASK else total
+    options = {k: v for k, v in config.to_dict().items() if k not in _SWEEP_SET}
+    return TaskSpec(
+        n_trials=n_trials,
+        latent_dim=preset.latent_dim,
+        pwl_units=pwl_units,
+        epochs=config.epochs,
+        params={"variant": "study", **dict(preset.task_params)},
+        patience=config.patience,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        split=tuple(config.split),
+        fit_options=options,
+    )
+
+
+def _study_settings() -> TaskSettings:
+    tasks = {
+        task: study_spec(task, ps, STUDY_EPOCH_SHARE)
+        for task, ps in _STUDY_P.items()
+        if task != "multitask"
+    }
+    return TaskSettings(
+        name="study-reduced",
+        tasks=tasks,
+        multitask=study_spec("multitask", _STUDY_P["multitask"], STUDY_EPOCH_SHARE),
+        n_seeds=3,
+        control_seeds=(3001, 3002, 3003),
+    )
+
+
 TASK_SETTINGS = {
     "quick": TaskSettings(
         name="quick",
@@ -305,11 +364,20 @@ def stimulus_settings(name: str) -> StimulusSettings:
 
 
 def task_settings(name: str) -> TaskSettings:
-    """The task setting called ``name`` (``quick``, ``full`` or ``tiny``)."""
+    """The task setting called ``name`` (``quick``, ``full``, ``study-reduced`` or ``tiny``).
+
+    ``study-reduced``: the study's task definitions, trial counts and training (MAR, A on the
+    rectified units, Adam without schedule or clipping, the last epoch's parameters, fresh
+    suite trials every epoch) with a quarter of its epochs, P in {0, a sparse P, M} and 3
+    model seeds, no baselines (hours on 2 cores; run it with ``--resume``).
+    """
+    if name == "study-reduced":
+        return _study_settings()
     return _pick(TASK_SETTINGS, name)
 
 
 def _pick(table: dict, name: str):
     if name not in table:
-        raise ConfigError(f"setting={name!r} is unknown; fix: use one of {', '.join(table)}")
+        names = [*table, "study-reduced"] if table is TASK_SETTINGS else list(table)
+        raise ConfigError(f"setting={name!r} is unknown; fix: use one of {', '.join(names)}")
     return table[name]

@@ -46,7 +46,7 @@ from alrnn_neuro.reproduce.criteria import criteria, criteria_sha256
 from alrnn_neuro.reproduce.settings import TaskSettings, TaskSpec, task_settings
 from alrnn_neuro.reproduce.task_cost import task_cost
 from alrnn_neuro.reproduce.task_primitives import primitives_claim
-from alrnn_neuro.simulate.tasks import make_multitask, make_task
+from alrnn_neuro.simulate.tasks import make_task
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.multitask import sweep_multitask
 from alrnn_neuro.sweep.task_scores import sweep_task_scores
@@ -227,8 +227,6 @@ def generate_task(task: str, spec: TaskSpec, seed: int) -> xr.Dataset:
     seed : int
         Data seed (the reproduction's ``--seed``, or a control seed).
     """
-    if task == MULTITASK:
-        return make_multitask(spec.n_trials, seed=seed, **spec.params)
     return make_task(task, n_trials=spec.n_trials, seed=seed, **spec.params)
 
 
@@ -262,7 +260,7 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
         batch_size=spec.batch_size,
         split=tuple(spec.split),
         seed=seed,
-    )
+    ).replace(**spec.fit_options)
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
     grid = _grid(spec, s, classic=task != MULTITASK)
     common.sweep(data, grid, base, out, s.workers, progress)
