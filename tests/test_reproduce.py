@@ -266,6 +266,23 @@ def test_cli_unknown_target_exits_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tasks", "--quick", "--setting", "tiny"], "--quick and --setting tiny disagree"),
+        (["stimulus-selection", "--setting", "study-reduced"], "'study-reduced' is unknown"),
+        (["tasks", "--setting", "huge"], "study-reduced"),  # the choices are listed
+    ],
+)
+def test_cli_bad_setting_exits_2_in_one_line(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", *args, "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_missing_dataset_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "stimulus-selection", "--quick", "--dataset",

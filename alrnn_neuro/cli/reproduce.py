@@ -10,6 +10,7 @@ docs/reproduce.md). Examples::
     alrnn-neuro reproduce stimulus-selection --quick --controls --out repro/ss-controls
     alrnn-neuro reproduce stimulus-selection --dataset my_session.h5 --out repro/mine
     alrnn-neuro reproduce tasks --quick --out repro/tasks
+    alrnn-neuro reproduce tasks --setting study-reduced --out repro/study --resume
 """
 
 from __future__ import annotations
@@ -80,7 +81,12 @@ def reproduce_command(
         max=max_threads(),
         help="Parallel sweep workers (default: the setting's, 2).",
     ),
-    setting: str = typer.Option(None, "--setting", hidden=True, help="quick | full | tiny."),
+    setting: str = typer.Option(
+        None,
+        "--setting",
+        help="Named setting instead of --quick: quick | full | tiny (tests) | study-reduced "
+        "(tasks: the study's definitions and training, a quarter of its epochs; hours).",
+    ),
 ) -> None:
     """Reproduce the study: sweeps, regimes, RSA, claims and report.html in --out."""
     import dataclasses
@@ -98,6 +104,8 @@ def reproduce_command(
         )
     if controls is not None and target != "stimulus-selection":
         raise ConfigError("--controls applies to stimulus-selection only; fix: drop --controls")
+    if setting is not None and quick:
+        raise ConfigError(f"--quick and --setting {setting} disagree; fix: give one of them")
     name = setting or ("quick" if quick else "full")
     pick = stimulus_settings if target == "stimulus-selection" else task_settings
     chosen = pick(name)
