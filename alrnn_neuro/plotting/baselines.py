@@ -18,8 +18,9 @@ from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.plotting.axes import figure_and_axes
 
 REQUIRED = ("accuracy", "accuracy_ci", "latent_dim", "sparse_pwl_units")
-#: line style per role of a network in the comparison
+#: colour and line style per role of a network in the comparison, and per baseline
 STYLE = {"linear": ("C7", ":"), "sparse": ("C3", "-"), "full": ("C0", "--")}
+BASELINE_STYLE = {"gru": ("C4", "-."), "lstm": ("C5", "-."), "rnn": ("C2", "-.")}
 
 
 def compared_models(table: xr.Dataset, task: str) -> list[tuple[str, str]]:
@@ -76,8 +77,8 @@ def plot_low_data(table: xr.Dataset, *, axes: Any = None) -> Figure:
     fractions = table["train_fraction"].values
     for k, (task, ax) in enumerate(zip(tasks, grid[0], strict=True)):
         row = table.sel(task=task)
-        for j, (label, role) in enumerate(compared_models(table, task)):
-            colour, dash = STYLE.get(role, (f"C{(j + 1) % 10}", "-."))
+        for label, role in compared_models(table, task):
+            colour, dash = STYLE.get(role) or BASELINE_STYLE.get(label, ("C8", "-."))
             accuracy = row["accuracy"].sel(model=label).values
             ci = row["accuracy_ci"].sel(model=label).values  # (train_fraction, bound)
             name = f"{label} (sparse)" if role == "sparse" else label
@@ -92,6 +93,7 @@ def plot_low_data(table: xr.Dataset, *, axes: Any = None) -> Figure:
                 label=name,
             )
         ax.set_xscale("log")
+        ax.minorticks_off()  # only the fractions swept are labelled
         ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("train fraction (share of training trials)")
