@@ -17,6 +17,7 @@ from alrnn_neuro.cli.app import main
 from alrnn_neuro.data.h5 import read_netcdf, save_dataset, write_netcdf
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.report import build_report, write_report
+from alrnn_neuro.reproduce.task_baselines import accuracy_table, write_comparison
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.sweep import SweepGrid, run_sweep, summarize
 from alrnn_neuro.training import FitConfig, fit
@@ -26,7 +27,8 @@ HEADINGS = [
     "<h2>Claims</h2>", "<h2>Nonlinearity sweep (P)</h2>", "<h3>Performance vs P",
     "<h3>Minimal sufficient P", "<h3>Performance vs training-set size", "<h3>Regions used vs P",
     "<h2>Per-task sweeps</h2>", "<h2>Multi-task region sharing</h2>", "<h3>Shared index vs P",
-    "<h3>Region usage per task", "<h2>Cost of nonlinearity vs P</h2>", "<h2>Fitted model</h2>",
+    "<h3>Region usage per task", "<h2>Cost of nonlinearity vs P</h2>",
+    "<h2>Sparse P vs fully nonlinear networks</h2>", "<h2>Fitted model</h2>",
     "<h2>Regimes and task epochs</h2>", "<h2>Computational primitives</h2>",
     "<h2>RSA by epoch</h2>", "<h2>Configuration and versions</h2>",
 ]  # fmt: skip
@@ -67,6 +69,20 @@ def task_results(metric: str, seed: int = 0) -> xr.Dataset:
     return xr.Dataset({metric: (dims, values)}, coords=coords)
 
 
+def comparison_table() -> xr.Dataset:
+    """A low-data comparison table of one task (P = 0, 1, 3 and a GRU at two fractions)."""
+    rng = np.random.default_rng(0)
+    correct = xr.DataArray(
+        (rng.random((2, 4, 2, 30)) < 0.7).astype(float),
+        dims=("train_fraction", "model", "seed", "trial"),
+        coords={"train_fraction": [0.25, 1.0], "model": ["P=0", "P=1", "P=3", "gru"]},
+        attrs={"latent_dim": 3},
+    )
+    table = accuracy_table(correct, n_boot=20)
+    table.attrs["sparse_pwl_units"] = 1
+    return table
+
+
 @pytest.fixture(scope="module")
 def repro(tmp_path_factory) -> Path:
     """A reproduce-like folder: real tiny sweep, fit, analyze and rsa; synthetic multitask."""
@@ -90,6 +106,7 @@ def repro(tmp_path_factory) -> Path:
     write_netcdf(multitask_table(), root / "multitask" / "multitask.nc")
     cost = model_cost(3, (0, 1, 3), input_dim=2, n_steps=5, batch_size=2, repeats=1)
     write_netcdf(cost.expand_dims(task=["copy"]), root / "cost" / "cost.nc")
+    write_comparison({"copy": comparison_table()}, root / "baselines")
     write_netcdf(task_results("test_accuracy"), root / "tasks" / "copy" / "sweep" / "results.nc")
     write_netcdf(task_results("test_loss"), root / "tasks" / "add" / "sweep" / "results.nc")
     record = {"command": "alrnn-neuro reproduce stimulus-selection --quick", "setting": "quick",
@@ -120,8 +137,8 @@ def test_report_has_every_section_in_order(html):
 
 def test_figures_are_embedded_pngs(html):
     images = IMAGE.findall(html)
-    # sweep 2 + tasks 1 + multitask 2 + cost 1 + analyze figures (>= 4) + rsa 3
-    assert len(images) >= 13
+    # sweep 2 + tasks 1 + multitask 2 + cost 1 + baselines 1 + analyze figures (>= 4) + rsa 3
+    assert len(images) >= 14
     for mime, data in images:
         assert mime == "image/png"
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
@@ -132,8 +149,8 @@ def test_report_is_self_contained(html):
     for bad in ('src="http', 'href="http', "<script", "<link", "url(", "@import"):
         assert bad not in lowered
     assert re.findall(r'href="([^"]*)"', html) == [
-        f"#{k}" for k in ("claims", "sweep", "tasks", "multitask", "cost", "run", "regimes",
-                          "primitives", "rsa", "config")
+        f"#{k}" for k in ("claims", "sweep", "tasks", "multitask", "cost", "baselines", "run",
+                          "regimes", "primitives", "rsa", "config")
     ]  # fmt: skip
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.simulate.tasks import MULTITASK, SUITE
+from alrnn_neuro.training.study import study_fit_config, study_preset, study_trial_counts
 
 
 @dataclass(frozen=True)
@@ -286,9 +288,6 @@ def study_spec(task: str, pwl_units: tuple[int, ...], epoch_share: float) -> Tas
     """A task of the reduced study setting: the study's definition (``variant="study"``),
     trial counts and training (:func:`~alrnn_neuro.training.study.study_fit_config`) with
     ``epoch_share`` of its epochs (suite: ``n_trials`` per task, as ``make_task``)."""
-    from alrnn_neuro.simulate.tasks import MULTITASK, SUITE
-    from alrnn_neuro.training.study import study_fit_config, study_preset, study_trial_counts
-
     preset = study_preset(task)
     config = study_fit_config(task, pwl_units=0, epoch_share=epoch_share, threads=1)
     counts = study_trial_counts(task)
