@@ -186,6 +186,9 @@ def test_settings_sweep_baselines_on_classic_tasks_only():
     assert set(classic.models) == {"alrnn", "gru", "lstm"}
     assert classic.train_fractions == s.train_fractions
     assert suite.models == ("alrnn",) and suite.train_fractions == (1.0,)
+    assert classic.max_members == 6  # 4 P x 3 seeds over 2 workers
+    study = task_settings("study-reduced")
+    assert _grid(study.tasks["copy"], study).max_members == 1
     assert s.to_dict()["baselines"] == ["gru", "lstm"]
 
 
@@ -198,6 +201,8 @@ def test_study_reduced_setting_is_the_study_training_with_a_quarter_of_its_epoch
 
     s = task_settings("study-reduced")
     assert STUDY_EPOCH_SHARE >= 0.25 and s.n_seeds == 3 and not s.baselines
+    assert s.max_members == 1  # every network its own cell: --resume loses at most one fit
+    assert list(s.tasks)[0] == "contextual_integration"  # the cheapest task first
     for task, spec in {**s.tasks, "multitask": s.multitask}.items():
         preset = STUDY_PRESETS[task]
         assert spec.params["variant"] == "study"

@@ -234,13 +234,14 @@ def _grid(spec: TaskSpec, s: TaskSettings, *, classic: bool = True) -> SweepGrid
     """The sweep of one task: P x seeds, and for classic tasks the setting's baselines and
     train fractions (the suite: AL-RNNs on all its training trials only)."""
     n_cells = len(spec.pwl_units) * s.n_seeds  # split the ensemble so every worker gets one
+    members = s.max_members or max(1, -(-n_cells // max(s.workers, 1)))
     return SweepGrid(
         models=("alrnn", *(s.baselines if classic else ())),
         pwl_units=spec.pwl_units,
         seeds=tuple(range(s.n_seeds)),
         train_fractions=tuple(s.train_fractions) if classic else (1.0,),
         latent_dims=(spec.latent_dim,),
-        max_members=max(1, -(-n_cells // max(s.workers, 1))),
+        max_members=members,
     )
 
 
