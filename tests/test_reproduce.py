@@ -272,6 +272,8 @@ def test_cli_unknown_target_exits_2(tmp_path, capsys):
         (["tasks", "--quick", "--setting", "tiny"], "--quick and --setting tiny disagree"),
         (["stimulus-selection", "--setting", "study-reduced"], "'study-reduced' is unknown"),
         (["tasks", "--setting", "huge"], "study-reduced"),  # the choices are listed
+        (["tasks", "--quick", "--device", "gpu"], "--device 'gpu' is unknown"),
+        (["stimulus-selection", "--quick", "--device", "cuda"], "--device applies to tasks"),
     ],
 )
 def test_cli_bad_setting_exits_2_in_one_line(tmp_path, capsys, args, message):
@@ -281,6 +283,28 @@ def test_cli_bad_setting_exits_2_in_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_device_cuda_without_a_gpu_exits_2(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "tasks", "--quick", "--device", "cuda", "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "no CUDA device is visible" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_on_device_moves_every_task_fit():
+    from alrnn_neuro.reproduce.settings import on_device
+
+    s = task_settings("tiny")
+    moved = on_device(s, "cuda")
+    for spec in (*moved.tasks.values(), moved.multitask):
+        assert spec.fit_options["device"] == "cuda"
+    assert on_device(s, "cpu") is s and "device" not in s.multitask.fit_options
 
 
 def test_cli_missing_dataset_exits_2(tmp_path, capsys):

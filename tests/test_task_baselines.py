@@ -217,6 +217,18 @@ def test_study_reduced_setting_is_the_study_training_with_a_quarter_of_its_epoch
         assert (options["fresh_trials"] > 0) == preset.fresh_trials_each_epoch
 
 
+def test_study_setting_has_all_epochs_and_the_study_grids():
+    from alrnn_neuro.reproduce.settings import task_settings
+    from alrnn_neuro.simulate.tasks import STUDY_PRESETS
+
+    s = task_settings("study")
+    assert s.n_seeds == 5 and s.max_members == 1 and len(s.control_seeds) == 10
+    for task, spec in {**s.tasks, "multitask": s.multitask}.items():
+        preset = STUDY_PRESETS[task]
+        assert spec.epochs == preset.epochs
+        assert set(preset.pwl_grid) | {0, preset.latent_dim} == set(spec.pwl_units)
+
+
 def test_study_reduced_tasks_run_through_the_reproduction(tmp_path):
     """A shrunken copy of the setting (few trials, one epoch) runs end to end: the cells are
     fitted with the study's options (A only on the rectified units, fresh suite trials)."""

@@ -11,6 +11,7 @@ docs/reproduce.md). Examples::
     alrnn-neuro reproduce stimulus-selection --dataset my_session.h5 --out repro/mine
     alrnn-neuro reproduce tasks --quick --out repro/tasks
     alrnn-neuro reproduce tasks --setting study-reduced --out repro/study --resume
+    alrnn-neuro reproduce tasks --setting study --device cuda --out repro/study-full --resume
 """
 
 from __future__ import annotations
@@ -44,6 +45,24 @@ def describe_interrupted_reproduction(
         f"workers stopped; {done} finished sweep cells are kept in {out}; continue with: "
         f"alrnn-neuro reproduce {target}{flags} --out {out} --resume"
     )
+
+
+def _on_device(target: str, chosen, device: str):
+    """The task setting with its fits on ``device``, or a ConfigError naming the fix."""
+    import torch
+
+    from alrnn_neuro.reproduce.settings import on_device
+
+    if device != "cuda":
+        raise ConfigError(f"--device {device!r} is unknown; fix: --device cpu or --device cuda")
+    if target != "tasks":
+        raise ConfigError("--device applies to tasks only; fix: drop --device")
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            "--device cuda: no CUDA device is visible to torch; fix: run on a GPU machine with "
+            "a CUDA build of torch, or drop --device"
+        )
+    return on_device(chosen, device)
 
 
 @on_interrupt(describe_interrupted_reproduction)
@@ -81,11 +100,17 @@ def reproduce_command(
         max=max_threads(),
         help="Parallel sweep workers (default: the setting's, 2).",
     ),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="cpu | cuda: where the fits of `tasks` run (cuda is not yet checked on a GPU here).",
+    ),
     setting: str = typer.Option(
         None,
         "--setting",
         help="Named setting instead of --quick: quick | full | tiny (tests) | study-reduced "
-        "(tasks: the study's definitions and training, a quarter of its epochs; hours).",
+        "(tasks: the study's definitions and training, a quarter of its epochs; hours) | study "
+        "(tasks: all of the study's epochs and P values; days on a CPU).",
     ),
 ) -> None:
     """Reproduce the study: sweeps, regimes, RSA, claims and report.html in --out."""
@@ -109,6 +134,8 @@ def reproduce_command(
     name = setting or ("quick" if quick else "full")
     pick = stimulus_settings if target == "stimulus-selection" else task_settings
     chosen = pick(name)
+    if device != "cpu":
+        chosen = _on_device(target, chosen, device)
     if workers is not None:
         chosen = dataclasses.replace(chosen, workers=workers)
     command = "alrnn-neuro " + " ".join(shlex.quote(a) for a in sys.argv[1:])

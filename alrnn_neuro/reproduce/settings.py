@@ -279,6 +279,8 @@ _FULL_TASKS = {
 
 #: fields of a study fit config that the sweep sets per cell (or from TaskSpec's own fields)
 _SWEEP_SET = ("model", "latent_dim", "pwl_units", "seed", "split", "epochs", "lr", "batch_size")
+#: task settings built from the study's presets (:func:`study_spec`)
+STUDY_SETTINGS = ("study-reduced", "study")
 #: the reduced study setting: share of the study's epochs, and P per task (0, sparse, M)
 STUDY_EPOCH_SHARE = 0.25
 _STUDY_P = {  # cheapest first, so that an interrupted run has whole tasks done
@@ -314,18 +316,24 @@ def study_spec(task: str, pwl_units: tuple[int, ...], epoch_share: float) -> Tas
     )
 
 
-def _study_settings() -> TaskSettings:
-    tasks = {
-        task: study_spec(task, ps, STUDY_EPOCH_SHARE)
-        for task, ps in _STUDY_P.items()
-        if task != "multitask"
-    }
+def _study_settings(name: str) -> TaskSettings:
+    """``study-reduced`` (a quarter of the study's epochs, P in {0, sparse, M}, 3 seeds) or
+    ``study`` (all its epochs, its P grid with 0 and M, 5 seeds): every network its own cell."""
+    full = name == "study"
+    share = 1.0 if full else STUDY_EPOCH_SHARE
+
+    def grid(task: str) -> tuple[int, ...]:
+        if not full:
+            return _STUDY_P[task]
+        preset = study_preset(task)
+        return tuple(sorted({0, preset.latent_dim, *preset.pwl_grid}))
+
     return TaskSettings(
-        name="study-reduced",
-        tasks=tasks,
-        multitask=study_spec("multitask", _STUDY_P["multitask"], STUDY_EPOCH_SHARE),
-        n_seeds=3,
-        control_seeds=(3001, 3002, 3003),
+        name=name,
+        tasks={t: study_spec(t, grid(t), share) for t in _STUDY_P if t != MULTITASK},
+        multitask=study_spec(MULTITASK, grid(MULTITASK), share),
+        n_seeds=5 if full else 3,
+        control_seeds=tuple(range(3001, 3011)) if full else (3001, 3002, 3003),
         max_members=1,
     )
 
@@ -364,6 +372,18 @@ TASK_SETTINGS = {
 }
 
 
+def on_device(s: TaskSettings, device: str) -> TaskSettings:
+    """``s`` with every task's fits on ``device`` (``"cpu"`` or ``"cuda"``)."""
+    if device == "cpu":
+        return s
+
+    def moved(spec: TaskSpec) -> TaskSpec:
+        return dataclasses.replace(spec, fit_options={**spec.fit_options, "device": device})
+
+    tasks = {name: moved(spec) for name, spec in s.tasks.items()}
+    return dataclasses.replace(s, tasks=tasks, multitask=moved(s.multitask))
+
+
 def stimulus_settings(name: str) -> StimulusSettings:
     """The stimulus-selection setting called ``name`` (``quick``, ``full`` or ``tiny``)."""
     return _pick(STIMULUS, name)
@@ -375,15 +395,17 @@ def task_settings(name: str) -> TaskSettings:
     ``study-reduced``: the study's task definitions, trial counts and training (MAR, A on the
     rectified units, Adam without schedule or clipping, the last epoch's parameters, fresh
     suite trials every epoch) with a quarter of its epochs, P in {0, a sparse P, M} and 3
-    model seeds, no baselines (hours on 2 cores; run it with ``--resume``).
+    model seeds, no baselines (hours on 2 cores; run it with ``--resume``). ``study``: the
+    same with all of the study's epochs, its P grids (with 0 and M) and 5 model seeds (days
+    on a CPU; meant for a GPU or a cluster).
     """
-    if name == "study-reduced":
-        return _study_settings()
+    if name in STUDY_SETTINGS:
+        return _study_settings(name)
     return _pick(TASK_SETTINGS, name)
 
 
 def _pick(table: dict, name: str):
     if name not in table:
-        names = [*table, "study-reduced"] if table is TASK_SETTINGS else list(table)
+        names = [*table, *STUDY_SETTINGS] if table is TASK_SETTINGS else list(table)
         raise ConfigError(f"setting={name!r} is unknown; fix: use one of {', '.join(names)}")
     return table[name]
