@@ -172,6 +172,8 @@ def accuracy_table(correct: xr.DataArray, *, n_boot: int = 1000, seed: int = 0) 
     ----------
     correct : xr.DataArray
         (train_fraction, model, seed, trial), as :func:`comparison_scores`.
+    n_boot, seed : int
+        Bootstrap resamples of the held-out trials and their seed.
 
     Returns
     -------
