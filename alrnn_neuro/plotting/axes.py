@@ -9,13 +9,14 @@ display needed), sized for the content.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.errors import ConfigError, DataValidationError
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -65,3 +66,11 @@ def figure_and_axes(
 def root_figure(ax: Axes) -> Figure:
     """The top-level figure of ``ax`` (not a subfigure it may sit in)."""
     return ax.figure.figure  # a SubFigure's .figure is its root; a Figure's is itself
+
+
+def require_variables(data: Any, names: Sequence[str], what: str, fix: str) -> None:
+    """Raise :class:`DataValidationError` naming the variables of ``names`` that ``data``
+    (a Dataset, or any container) lacks: ``"{what} lacks [...]; fix: {fix}"``."""
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise DataValidationError(f"{what} lacks {missing}; fix: {fix}")

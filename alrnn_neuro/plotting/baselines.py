@@ -14,8 +14,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from alrnn_neuro.errors import DataValidationError
-from alrnn_neuro.plotting.axes import figure_and_axes
+from alrnn_neuro.plotting.axes import figure_and_axes, require_variables
 
 REQUIRED = ("accuracy", "accuracy_ci", "latent_dim", "sparse_pwl_units")
 #: colour and line style per role of a network in the comparison, and per baseline
@@ -66,12 +65,8 @@ def plot_low_data(table: xr.Dataset, *, axes: Any = None) -> Figure:
     ConfigError
         If ``axes`` holds fewer panels than tasks.
     """
-    missing = [name for name in REQUIRED if name not in table]
-    if missing:
-        raise DataValidationError(
-            f"the comparison table lacks {missing}; fix: pass baselines/baselines.nc of "
-            "`alrnn-neuro reproduce tasks`"
-        )
+    fix = "pass baselines/baselines.nc of `alrnn-neuro reproduce tasks`"
+    require_variables(table, REQUIRED, "the comparison table", fix)
     tasks = [str(t) for t in table["task"].values]
     fig, grid = figure_and_axes(axes, 1, len(tasks), 3.4 * len(tasks), 3.4)
     fractions = table["train_fraction"].values

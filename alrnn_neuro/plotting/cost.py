@@ -12,8 +12,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from alrnn_neuro.errors import DataValidationError
-from alrnn_neuro.plotting.axes import figure_and_axes
+from alrnn_neuro.plotting.axes import figure_and_axes, require_variables
 
 REQUIRED = ("nonlinear_ops_per_step", "n_regions", "step_ratio", "fixed_point_seconds")
 
@@ -41,11 +40,7 @@ def plot_cost_vs_p(cost: xr.Dataset, *, axes: Any = None) -> Figure:
     ConfigError
         If ``axes`` holds fewer than two panels.
     """
-    missing = [name for name in REQUIRED if name not in cost]
-    if missing:
-        raise DataValidationError(
-            f"cost lacks {missing}; fix: pass the Dataset of analysis.cost.model_cost"
-        )
+    require_variables(cost, REQUIRED, "cost", "pass the Dataset of analysis.cost.model_cost")
     fig, grid = figure_and_axes(axes, 1, 2, 10.0, 3.8)
     counts, timing = grid[0]
     stacked = cost if "task" in cost.dims else cost.expand_dims(task=[""])

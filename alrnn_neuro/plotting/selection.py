@@ -18,8 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from alrnn_neuro._atomic import atomic_path
-from alrnn_neuro.errors import DataValidationError
-from alrnn_neuro.plotting.axes import figure_and_axes
+from alrnn_neuro.plotting.axes import figure_and_axes, require_variables
 
 REQUIRED = (
     "bits_per_spike",
@@ -54,12 +53,8 @@ def plot_selection(selection: xr.Dataset, *, axes: Any = None) -> Figure:
     DataValidationError
         If ``selection`` lacks the selection variables.
     """
-    missing = [name for name in REQUIRED if name not in selection]
-    if missing:
-        raise DataValidationError(
-            f"selection lacks {missing}; fix: pass the Dataset of select_nonlinearity "
-            "(or selection.nc)"
-        )
+    fix = "pass the Dataset of select_nonlinearity (or selection.nc)"
+    require_variables(selection, REQUIRED, "selection", fix)
     fig, panels = figure_and_axes(axes, 1, 2, 9.0, 3.8)
     left, right = panels[0]
     pwl = selection["pwl_units"].values

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro.data.h5 import write_netcdf
+from alrnn_neuro.data.h5 import read_netcdf, write_netcdf
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.plotting.baselines import plot_low_data
 from alrnn_neuro.plotting.regimes import save_figure
@@ -57,6 +57,8 @@ LOW_DATA_CRITERION = (
     "-low_data.margin, one-sided paired t-test p < alpha for each (all must pass); n.a. when "
     "the best of them is below tasks.min_learned_accuracy"
 )
+
+NO_SPARSE = "no sparse P (0 < P < M) sufficed with all trials"
 
 
 def claim_name(task: str) -> str:
@@ -139,8 +141,7 @@ def comparison_scores(
         for cell in cells:
             run = root / "cells" / cell.name
             if sub is None:
-                scores = xr.load_dataset(run / TASK_SCORES_FILE, engine="h5netcdf")
-                row = scores["correct"].sel(trial=test).values
+                row = read_netcdf(run / TASK_SCORES_FILE)["correct"].sel(trial=test).values
             else:
                 if cell.name not in runs:
                     runs[cell.name] = load_run(run)
@@ -225,7 +226,7 @@ def low_data_result(
     c = criteria()
     margin, alpha = c["low_data"]["margin"], c["calibration"]["alpha"]
     if sparse_p is None:
-        return _untestable([0])[0][1]
+        return ClaimResult.not_testable(NO_SPARSE)
     fraction = float(correct["train_fraction"].min())
     if fraction >= float(correct["train_fraction"].max()):
         return ClaimResult.not_testable("the sweep has one train fraction only")
@@ -353,8 +354,7 @@ def write_comparison(tables: dict[str, xr.Dataset], out: Path) -> Path:
 
 
 def _untestable(control_seeds: Sequence[int]) -> list[tuple[int, ClaimResult]]:
-    reason = "no sparse P (0 < P < M) sufficed with all trials"
-    return [(int(s), ClaimResult.not_testable(reason)) for s in control_seeds]
+    return [(int(s), ClaimResult.not_testable(NO_SPARSE)) for s in control_seeds]
 
 
 def _mean_ci(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
