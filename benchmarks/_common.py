@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alrnn_neuro._atomic import atomic_path
+from alrnn_neuro.training.allocator import ENV_SWITCH, keep_freed_memory
 
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +35,23 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
         "--json", metavar="PATH", default=None, help="also write the figures as flat JSON here"
     )
     return parser.parse_args(argv)
+
+
+def add_allocator_option(parser: argparse.ArgumentParser) -> None:
+    """``--default-allocator``: measure without the fit's allocator setting."""
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave glibc malloc at its defaults (a fit keeps freed memory for reuse, see "
+        "alrnn_neuro.training.allocator); compare the two in separate runs",
+    )
+
+
+def apply_allocator(args: argparse.Namespace) -> dict[str, int]:
+    """Apply the fit's allocator setting unless ``--default-allocator``; its figure."""
+    if args.default_allocator:
+        os.environ[ENV_SWITCH] = "0"
+    return {"keeps_freed_memory": int(keep_freed_memory())}
 
 
 def time_call(

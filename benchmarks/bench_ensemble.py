@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_ensemble.py [--json PATH] [--epochs E] [--rounds R]
                                         [--repeat N] [--clock cpu|wall] [--quick] [--run-dirs]
+                                        [--default-allocator]
 
 (a) Grid on ``datasets/stimulus_selection_demo.h5`` (500 trials, 30 units), M = 16,
     P in {0, 1, 2, 3, 5, 8, 12, 16} x 10 seeds = 80 members, ``--epochs`` epochs (default 3),
@@ -41,6 +42,9 @@ Usage::
     M in {6, 16, 64} (P = M // 2, seeds 0..K-1); ``single_step_ms_M{m}``: the same step of one
     plain ``FitModel`` (the single-fit path) for reference. Medians of ``--repeat`` steps.
 
+Allocator: the fit's setting (freed memory kept for reuse, figure ``keeps_freed_memory``,
+:mod:`alrnn_neuro.training.allocator`); ``--default-allocator`` measures with glibc's defaults.
+
 Clock: ``--clock cpu`` (default) times the CPU seconds of this process
 (``time.process_time``), meaningful with one thread on a shared machine; ``--clock wall``
 times wall-clock seconds. ``--quick`` shrinks everything for a smoke run.
@@ -60,7 +64,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import report  # noqa: E402
+from _common import add_allocator_option, apply_allocator, report  # noqa: E402
 
 from alrnn_neuro.data.h5 import load_dataset  # noqa: E402
 from alrnn_neuro.training import FitConfig, FitModel, fit  # noqa: E402
@@ -85,6 +89,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--run-dirs", action="store_true", help="also time writing run dirs")
+    add_allocator_option(parser)
     return parser.parse_args(argv)
 
 
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     clock = CLOCKS[args.clock]
     ds = load_dataset(DEMO)
     print(f"clock: {args.clock}; torch threads: 1; dataset: {DEMO.name}")
-    figures = {"load_average_1min_start": os.getloadavg()[0]}
+    figures = {"load_average_1min_start": os.getloadavg()[0], **apply_allocator(args)}
     figures.update(grid(ds, args, clock))
     figures.update(step_times(ds, args, clock))
     figures["load_average_1min_end"] = os.getloadavg()[0]

@@ -4,11 +4,13 @@ Usage::
 
     python benchmarks/bench_training.py [--json PATH] [--device cpu|cuda] [--threads N]
                                         [--compare-threads N ...] [--clock wall|cpu]
+                                        [--default-allocator]
 
 One training step = forward over a batch of 64 trials x 100 steps with 8 inputs, a Poisson
 readout of 30 units (the same ``PoissonReadout`` loss for every model), backward, and an Adam
-step. For each latent size M in {6, 16, 64} three contenders run in the same process,
-interleaved round-robin (so background load hits all alike), after warm-up calls:
+step (the fit's fused Adam, :func:`~alrnn_neuro.training.loop.make_optimizer`). For each
+latent size M in {6, 16, 64} three contenders run in the same process, interleaved
+round-robin (so background load hits all alike), after warm-up calls:
 
 * ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT);
 * ``nn_rnn``: ``torch.nn.RNN(nonlinearity="relu")`` of the same hidden size;
@@ -25,6 +27,10 @@ Figures (milliseconds are medians over ``--repeat`` rounds):
 Threads: the main figures use ``--threads`` (default: the fit's own setting,
 ``FitConfig.threads`` = 1); every count in ``--compare-threads`` (default 2) is measured
 after them, its figures prefixed ``threads{N}_`` (e.g. ``threads2_max_ratio_vs_nn_rnn``).
+Allocator: like a fit, the benchmark keeps freed memory in the process
+(:mod:`alrnn_neuro.training.allocator`; figure ``keeps_freed_memory``), which spares every
+contender a page fault per freshly allocated page each step; ``--default-allocator`` measures
+with glibc's defaults instead.
 Clock: ``--clock wall`` (default) times wall-clock seconds; ``--clock cpu`` the CPU seconds of
 this process (``time.process_time``, summed over its threads), steadier when other jobs share
 the cores. With two threads on a busy two-core machine, OpenMP synchronisation makes every
@@ -44,10 +50,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import report  # noqa: E402
+from _common import add_allocator_option, apply_allocator, report  # noqa: E402
 
 from alrnn_neuro.models import ALRNN, PoissonReadout  # noqa: E402
 from alrnn_neuro.training.config import FitConfig  # noqa: E402
+from alrnn_neuro.training.loop import fused_adam  # noqa: E402
 
 BATCH, STEPS, INPUTS, UNITS = 64, 100, 8, 30
 SIZES = (6, 16, 64)
@@ -77,7 +84,7 @@ def _data(device: str, seed: int = 0):
 def _train_step(model, readout, data, device, **forward_kwargs):
     inputs, counts, valid = data
     params = list(model.parameters()) + list(readout.parameters())
-    optimiser = torch.optim.Adam(params, lr=1e-3)
+    optimiser = fused_adam(params, lr=1e-3)  # the fit's Adam
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step() -> None:
@@ -161,11 +168,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument(
         "--clock", default="wall", choices=tuple(CLOCKS), help="wall time or CPU time"
     )
+    add_allocator_option(parser)
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
     before = torch.get_num_threads()
-    figures: dict[str, float] = {"torch_threads": args.threads}
+    figures: dict[str, float] = {"torch_threads": args.threads, **apply_allocator(args)}
     tables = []
     try:
         for threads in [args.threads, *[n for n in args.compare_threads if n != args.threads]]:

@@ -30,6 +30,7 @@ import xarray as xr
 from alrnn_neuro.analysis.dynamics import fixed_points
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.models import ALRNN
+from alrnn_neuro.training.loop import fused_adam
 
 #: clocks by name: CPU seconds of this process are steadier than wall time on a shared machine
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
@@ -152,7 +153,7 @@ def _training_step(m: int, p: int, k: int, n_steps: int, batch: int, seed: int):
     target = torch.randn(batch, n_steps, 1, generator=gen)
     model = ALRNN(m, p, k, seed=seed)
     readout = torch.nn.Linear(m, 1)
-    optimiser = torch.optim.Adam([*model.parameters(), *readout.parameters()], lr=1e-3)
+    optimiser = fused_adam([*model.parameters(), *readout.parameters()], lr=1e-3)
 
     def step() -> None:
         optimiser.zero_grad(set_to_none=True)

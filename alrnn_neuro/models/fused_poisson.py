@@ -232,21 +232,25 @@ def poisson_member_loss(
         raise ConfigError(f"link={link!r} is not one of ('softplus', 'exp')")
     n_units, dtype = counts.shape[-1], latents.dtype
     # the data in the row order of the latents: (time, trial) or (trial, time) rows
-    if time_major_rows(latents):
-        y, step = counts.transpose(0, 1), valid.transpose(0, 1)
-        seen = None if observed is None else observed.unsqueeze(0)
+    time_major = time_major_rows(latents)
+    if time_major:
+        step, seen = valid.transpose(0, 1), None if observed is None else observed.unsqueeze(0)
     else:
-        y, step, seen = counts, valid, None if observed is None else observed.unsqueeze(1)
+        step, seen = valid, None if observed is None else observed.unsqueeze(1)
     entry = step.unsqueeze(-1)
     if seen is not None and not bool(seen.all()):
         entry = entry & seen
-    y, step = y.reshape(-1, n_units).to(dtype), step.reshape(-1)
+    step = step.reshape(-1)
     entry = entry.reshape(step.numel(), -1)
     n_valid = int(step.sum())
     index = None
     if n_valid < step.numel():  # gather the valid rows (cheaper than computing padded ones)
         index = step.nonzero().flatten()
-        y, entry = y.index_select(0, index), entry.index_select(0, index)
+        entry = entry.index_select(0, index)
+        y = _valid_rows(counts, index, time_major)
+    else:
+        y = (counts.transpose(0, 1) if time_major else counts).reshape(-1, n_units)
+    y = y.to(dtype)
     if entry.shape[-1] == 1 and bool(entry.all()):
         w, count = None, float(y.numel())
     else:
@@ -257,6 +261,19 @@ def poisson_member_loss(
     grads = torch.is_grad_enabled() and any(t.requires_grad for t in (latents, weight, bias))
     total = _PoissonSums.apply(latents, weight, bias, y, w, index, link == "exp", count, grads)
     return total + (log_factorial_sum(y) / count).to(dtype)
+
+
+def _valid_rows(counts: torch.Tensor, index: torch.Tensor, time_major: bool) -> torch.Tensor:
+    """Rows of counts (trial, time, unit) at the latent rows ``index``, one gather (row, unit).
+
+    Row r is (time, trial) = divmod(r, n_trial) for time-major rows, else (trial, time) =
+    divmod(r, n_time); gathering straight from ``counts`` skips a copy into row order.
+    """
+    n_trial, n_time, n_units = counts.shape
+    if not time_major:
+        return counts.reshape(-1, n_units).index_select(0, index)
+    time, trial = index // n_trial, index % n_trial
+    return counts.reshape(-1, n_units).index_select(0, trial * n_time + time)
 
 
 def readout_member_loss(readout, latents, targets, mask, observed) -> torch.Tensor | None:

@@ -14,6 +14,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.training.allocator import keep_freed_memory
 
 
 def check_threads(n: int) -> None:
@@ -38,8 +39,11 @@ def torch_threads(n: int) -> Iterator[None]:
     Limiting the BLAS pool too keeps the numpy parts of a fit (scoring) from starting one
     thread per core next to torch's: more threads than free cores make every OpenMP barrier
     wait for a descheduled thread (a 30x slower training step was measured with two threads
-    on two cores next to one busy process).
+    on two cores next to one busy process). The block also keeps freed memory in the process
+    (:func:`~alrnn_neuro.training.allocator.keep_freed_memory`, once per process), so the
+    per-step tensors of a fit reuse warm pages.
     """
+    keep_freed_memory()
     before = torch.get_num_threads()
     if n <= 0:
         yield
