@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
@@ -44,3 +47,15 @@ def test_roitman_alignment_events_are_listed():
 def test_fit_help_epilog_explains_toml_and_progress():
     text = _help("fit")
     assert "TOML file given with --config" in text and "plain line every 10 s" in text
+
+
+def test_the_cli_starts_without_importing_the_lfp_toolkits():
+    """neurodsp and scipy.signal (1.7 s of start-up) load only when LFP is processed."""
+    probe = (
+        "import sys, alrnn_neuro.cli.app; "
+        "print(sorted(m for m in ('neurodsp', 'scipy.signal') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from neurodsp.filt import design_fir_filter, filter_signal
-from neurodsp.sim import sim_bursty_oscillation
-from neurodsp.sim.modulate import rotate_timeseries
-from neurodsp.utils import remove_nans
 from scipy.fft import next_fast_len
 
 from alrnn_neuro.data.lfp import lfp_band_amplitudes
@@ -92,6 +88,13 @@ def _channel(
     n_samples: int, fs: float, epoch_code: np.ndarray, area: str, rng: np.random.Generator
 ) -> np.ndarray:
     """One session-long channel: aperiodic background plus epoch-dependent bursty rhythms."""
+    # neurodsp is imported on use, not with the module: with scipy.signal under it, it was
+    # most of every ``alrnn-neuro`` command's start-up time
+    from neurodsp.filt import design_fir_filter, filter_signal
+    from neurodsp.sim import sim_bursty_oscillation
+    from neurodsp.sim.modulate import rotate_timeseries
+    from neurodsp.utils import remove_nans
+
     n_pad = len(design_fir_filter(fs, "highpass", (1.0, None), n_cycles=3)) + 1
     white = rng.standard_normal(next_fast_len(n_samples + n_pad))  # fast FFT in the rotation
     background = rotate_timeseries(white, fs, -APERIODIC_EXPONENT)
