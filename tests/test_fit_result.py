@@ -95,3 +95,22 @@ def test_chunked_scoring_equals_a_direct_computation(monkeypatch):
     codes = np.unique(keys[test], return_inverse=True)[1].ravel()
     r2 = mt.condition_r2(pred[test], counts[test].astype(float), mask[test], codes)
     assert small["r2_condition"] == pytest.approx(r2, rel=1e-12)
+
+
+def test_psth_log_likelihoods_from_condition_sums_equal_the_per_entry_sums():
+    """The PSTH baselines' LLs come from condition sums of the data: same as entry by entry,
+    also for a condition only the scored trials have (it falls back to the unit PSTH)."""
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(1.5, (40, 9, 5))
+    mask = rng.random(counts.shape) > 0.2
+    keys = np.array([f"c{k}" for k in rng.integers(0, 4, 40)], dtype=object)
+    keys[-3:] = "unseen"
+    train, test = np.arange(25), np.arange(25, 40)
+    baseline = mt.PSTHBaseline.fit(counts, mask, keys, train)
+    out = mt.split_metrics(obs="poisson", counts=counts, prediction=counts + 0.5, mask=mask,
+                           keys=keys, members=test, baseline=baseline, loss=0.0)  # fmt: skip
+    y, m = counts[test], mask[test]
+    psth = baseline.condition_rates(keys[test])
+    unit = np.broadcast_to(baseline.unit_rates, y.shape)
+    assert out["ll_psth"] == pytest.approx(mt.poisson_log_likelihood(y, psth, m), rel=1e-12)
+    assert out["ll_unit_psth"] == pytest.approx(mt.poisson_log_likelihood(y, unit, m), rel=1e-12)

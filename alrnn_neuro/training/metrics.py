@@ -170,6 +170,14 @@ def _poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
     return float(np.sum(y * np.log(lam) - lam))
 
 
+def _summed_rate_terms(total: np.ndarray, n: np.ndarray, rates: np.ndarray) -> float:
+    """Σ y log λ − λ over entries that share a rate: ``total`` = Σ y and ``n`` = number of
+    entries per rate, all three of the same shape (what :func:`_poisson_rate_terms` gives on
+    the entries themselves, up to rounding)."""
+    lam = np.maximum(rates, 1e-12)
+    return float(np.sum(total * np.log(lam) - n * lam))
+
+
 def bits_per_spike(
     counts: np.ndarray, rates: np.ndarray, baseline: np.ndarray, mask: np.ndarray
 ) -> float:
@@ -301,12 +309,16 @@ class SplitScorer:
             y_m, log_factorial = y[m], 0.0
             if obs == "poisson":
                 log_factorial = _log_factorial_sum(y_m)  # shared by the three LLs
-                unit = np.broadcast_to(baseline.unit_rates, y.shape)
-                psth = baseline.condition_rates(keys[rows])
-                for name, rate in (("ll_psth", psth), ("ll_unit_psth", unit)):
-                    self.sums[name] += _poisson_rate_terms(y_m, rate[m]) - log_factorial
                 self.sums["n_spikes"] += float(y_m.sum())
             self.chunks.append((rows, onehot, m, w, y_m, log_factorial))
+        if obs == "poisson" and self.data is not None:
+            # both PSTHs are constant within a condition (and the unit PSTH across them), so
+            # their log-likelihoods need the data's condition sums only, not a log per entry
+            psth = baseline.condition_rates(levels)  # (condition, time, unit)
+            unit = np.broadcast_to(baseline.unit_rates, psth.shape)
+            log_factorials = sum(chunk[-1] for chunk in self.chunks)
+            for name, rate in (("ll_psth", psth), ("ll_unit_psth", unit)):
+                self.sums[name] = _summed_rate_terms(self.data, self.n, rate) - log_factorials
 
     def score(
         self,
