@@ -5,8 +5,10 @@ gradients, readout temporaries). With glibc's default settings, freed blocks at 
 the heap beyond a few megabytes are handed back to the kernel (``M_TRIM_THRESHOLD``) and
 blocks above about a megabyte are mapped afresh (``M_MMAP_THRESHOLD``), so every step faults
 in and zeroes new pages: measured here, about 660 page faults and 1.5 ms (15 %) of an
-11 ms step at M = 64, batch 64, 100 steps (``benchmarks/bench_training.py``; small models
-with short trials allocate less than glibc keeps anyway and gain little).
+11 ms step at M = 64, batch 64, 100 steps (``benchmarks/bench_training.py``). glibc's
+thresholds adapt to the blocks freed so far, so other processes (other import orders, other
+earlier allocations) showed no faults at all; small models with short trials allocate less
+than glibc keeps anyway.
 :func:`keep_freed_memory` raises both thresholds once per process; the resident memory then
 stays near the fit's peak instead of shrinking between steps.
 
