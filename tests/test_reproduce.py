@@ -307,6 +307,15 @@ def test_on_device_moves_every_task_fit():
     assert on_device(s, "cpu") is s and "device" not in s.multitask.fit_options
 
 
+def test_on_a_gpu_the_study_grids_train_as_ensembles():
+    from alrnn_neuro.reproduce.settings import on_device
+
+    study = task_settings("study")
+    assert study.max_members == 1  # on CPU: one network per cell, for --resume
+    assert on_device(study, "cuda").max_members == 0  # the grid split over the workers
+    assert on_device(study, "cpu").max_members == 1
+
+
 def test_cli_missing_dataset_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "stimulus-selection", "--quick", "--dataset",

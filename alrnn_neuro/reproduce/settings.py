@@ -373,7 +373,14 @@ TASK_SETTINGS = {
 
 
 def on_device(s: TaskSettings, device: str) -> TaskSettings:
-    """``s`` with every task's fits on ``device`` (``"cpu"`` or ``"cuda"``)."""
+    """``s`` with every task's fits on ``device`` (``"cpu"`` or ``"cuda"``).
+
+    On a GPU each task's AL-RNN grid trains as ensembles (``max_members = 0``: split evenly
+    over the workers) even where the CPU setting trains one network per cell: a GPU step of
+    these small recurrent networks is bound by launching its kernels (several per time step),
+    not by the number of members, so one network per cell would take about as long per
+    network as the whole grid together.
+    """
     if device == "cpu":
         return s
 
@@ -381,7 +388,7 @@ def on_device(s: TaskSettings, device: str) -> TaskSettings:
         return dataclasses.replace(spec, fit_options={**spec.fit_options, "device": device})
 
     tasks = {name: moved(spec) for name, spec in s.tasks.items()}
-    return dataclasses.replace(s, tasks=tasks, multitask=moved(s.multitask))
+    return dataclasses.replace(s, tasks=tasks, multitask=moved(s.multitask), max_members=0)
 
 
 def stimulus_settings(name: str) -> StimulusSettings:
