@@ -199,7 +199,10 @@ def close(client: Any, cluster: Any, *, quiet: bool = False) -> None:
     with a warning ("Worker process still alive after 4.0 seconds, killing") that reads like
     a failure but is none.
     """
-    names = DASK_LOGGERS if quiet else ("distributed.nanny",) if cluster is not None else ()
+    if quiet:
+        names = DASK_LOGGERS
+    else:  # only our own cluster has nannies to quiet
+        names = ("distributed.nanny",) if cluster is not None else ()
     with _quiet_dask_logs(names):
         if quiet and client is not None and cluster is not None:
             with contextlib.suppress(Exception):  # our workers: their logs go quiet too

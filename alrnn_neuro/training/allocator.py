@@ -20,6 +20,7 @@ respected (nothing is changed). Other C libraries (macOS, musl) are left alone.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import platform
@@ -36,9 +37,8 @@ TRIM_THRESHOLD = 256 << 20
 ENV_SWITCH = "ALRNN_NEURO_KEEP_FREED_MEMORY"
 GLIBC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
-_applied: bool | None = None
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Raise glibc's trim and mmap thresholds once per process (see the module doc).
 
@@ -54,13 +54,6 @@ def keep_freed_memory() -> bool:
     >>> isinstance(keep_freed_memory(), bool)
     True
     """
-    global _applied
-    if _applied is None:
-        _applied = _apply()
-    return _applied
-
-
-def _apply() -> bool:
     if os.environ.get(ENV_SWITCH, "1").strip() == "0":
         return False
     if any(name in os.environ for name in GLIBC_VARIABLES):
