@@ -11,8 +11,8 @@ import xarray as xr
 from alrnn_neuro.cli.app import main
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.reproduce import common
-from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
-from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_rate
+from alrnn_neuro.reproduce.claim_records import STATUSES, Claim, ClaimResult
+from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_rate, min_power
 from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS
 from alrnn_neuro.reproduce.stimulus_controls import MUST_FAIL, calibration
@@ -77,7 +77,7 @@ def test_stimulus_selection_tiny_layout_and_record(tiny_stimulus):
     assert [c["name"] for c in record["claims"]] == list(CLAIMS)
     for c in record["claims"]:
         assert set(c) == CLAIM_KEYS, c["name"]
-        assert c["status"] in ("holds", "does not hold", "n.a.", "uncalibrated")
+        assert c["status"] in STATUSES
         for control in (k for k, v in MUST_FAIL.items() if c["name"] in v):
             found = c["controls"][control]
             assert found["n"] + found["holds"].count(None) == len(s.control_seeds)
@@ -127,6 +127,33 @@ def test_claim_status_uncalibrated_when_a_control_passes_too_often():
     assert _claim(None, {"linear": 0.5}).status == "n.a."
     record = _claim(True, {"linear": 0.3}).to_dict()
     assert record["holds"] is False and record["false_positive_rate"] == 0.3
+
+
+def _powered(holds: bool | None, n_holds: int, n: int, fpr: float = 0.0) -> Claim:
+    claim = _claim(holds, {"linear": fpr})
+    claim.power = {"n": n, "n_holds": n_holds, "rate": n_holds / n if n else None}
+    return claim
+
+
+def test_claim_status_not_replicated_when_power_draws_rarely_repeat_it():
+    """A calibrated claim that holds on the reproduction's draw but on fewer than min_power of
+    its power draws reads "not replicated" (and holds False in the record); at or above
+    min_power, or with no power draws, it holds; power never rescues a failing or
+    uncalibrated claim."""
+    floor = min_power()
+    assert floor == pytest.approx(0.5)
+    assert _powered(True, 0, 5).status == "not replicated"
+    assert _powered(True, 2, 5).status == "not replicated"  # 0.4 < 0.5
+    assert _powered(True, 3, 6).status == "holds"  # exactly the floor
+    assert _powered(True, 5, 5).status == "holds"
+    assert _powered(True, 0, 0).status == "holds"  # no power draw ran: verdict alone
+    assert _powered(False, 5, 5).status == "does not hold"
+    assert _powered(False, 0, 5).status == "does not hold"
+    assert _powered(True, 0, 5, fpr=0.3).status == "uncalibrated"
+    assert _powered(None, 0, 5).status == "n.a."
+    record = _powered(True, 1, 5).to_dict()
+    assert (record["status"], record["holds"]) == ("not replicated", False)
+    assert set(STATUSES) >= {"holds", "does not hold", "n.a.", "uncalibrated", "not replicated"}
 
 
 def _session(generator: str, seed: int, holds: dict, controls: dict | None = None) -> dict:
@@ -193,7 +220,7 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
         assert set(counts["pwl_units"].values) == {p for p in swept if p > 0}
     for c in record["claims"]:
         assert set(c) == CLAIM_KEYS
-        assert c["status"] in ("holds", "does not hold", "n.a.", "uncalibrated")
+        assert c["status"] in STATUSES
         sparse = c["name"].startswith("sparse_suffices:")
         must_fail = {"untrained", "linear_models"} if sparse else {"untrained"}
         assert set(c["controls"]) == must_fail

@@ -343,7 +343,8 @@ def test_sharing_power_runs_compare_fitted_and_untrained_networks_on_new_draws(s
 def test_task_claim_reads_uncalibrated_when_its_control_passes_too_often(seed):
     """A sparse-P claim that holds on the reproduction but also on 2 of 5 untrained draws (FPR
     0.4 > alpha + 0.05) is "uncalibrated" in reproduce.json and in the printed table, never
-    "holds"; with 0 of 5 it holds, with its power printed."""
+    "holds"; with 0 of 5 it holds, with its power printed; holding on 1 of 4 power draws it
+    reads "not replicated"."""
     from io import StringIO
 
     from rich.console import Console
@@ -356,7 +357,7 @@ def test_task_claim_reads_uncalibrated_when_its_control_passes_too_often(seed):
     )
     assert result.holds is True
 
-    def claim(untrained_holds: list[bool]) -> dict:
+    def claim(untrained_holds: list[bool], power_holds: tuple[bool, ...] = (True,) * 4) -> dict:
         runs = list(enumerate(untrained_holds))
         return Claim(
             name=tc.claim_name("copy"),
@@ -364,16 +365,19 @@ def test_task_claim_reads_uncalibrated_when_its_control_passes_too_often(seed):
             criterion=tc.TASK_CRITERION,
             result=result,
             controls={"untrained": control_entry([(k, ClaimResult(h)) for k, h in runs])},
-            power=tctl.power_entry([(k, ClaimResult(True)) for k in range(4)]),
+            power=tctl.power_entry([(k, ClaimResult(h)) for k, h in enumerate(power_holds)]),
         ).to_dict()
 
     bad, good = claim([True, True, False, False, False]), claim([False] * 5)
+    lone = claim([False] * 5, power_holds=(True, False, False, False))
     assert (bad["status"], bad["holds"], bad["false_positive_rate"]) == ("uncalibrated", False, 0.4)
     assert (good["status"], good["holds"], good["power"]["rate"]) == ("holds", True, 1.0)
-    for record, word in ((bad, "uncalibrated"), (good, "holds")):
+    assert (lone["status"], lone["holds"], lone["power"]["rate"]) == ("not replicated", False, 0.25)
+    printed = ((bad, "uncalibrated", "1"), (good, "holds", "1"), (lone, "not replicated", "0.25"))
+    for record, word, power in printed:
         text = StringIO()
         print_claims(Console(file=text, width=200), {"claims": [record], "seconds": 1.0})
         row = next(line for line in text.getvalue().splitlines() if "sparse_suffices" in line)
         cells = [cell.strip() for cell in row.split("│")[1:-1]]
-        assert cells[1] == word and cells[5] == "1"
+        assert cells[1] == word and cells[5] == power
         assert cells[4] == ("0.4" if word == "uncalibrated" else "0")

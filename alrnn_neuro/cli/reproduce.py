@@ -182,7 +182,12 @@ def print_claims(console: Console, record: dict) -> None:
         title="claims",
         title_justify="left",
     )
-    colours = {"holds": "green", "does not hold": "red", "uncalibrated": "yellow"}
+    colours = {
+        "holds": "green",
+        "does not hold": "red",
+        "uncalibrated": "yellow",
+        "not replicated": "yellow",
+    }
     for c in record["claims"]:
         status = c.get("status") or {True: "holds", False: "does not hold"}.get(c["holds"], "n.a.")
         mark = f"[{colours[status]}]{status}[/]" if status in colours else status

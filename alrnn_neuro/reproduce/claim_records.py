@@ -3,8 +3,13 @@
 A :class:`ClaimResult` is what one evaluation of a claim on one session gives. The claims of a
 reproduction then carry, beside the positive session's result, how often each claim held on
 data where it must not (its *false-positive rate* per control) and on the positive generator
-(its *power*), and a status: a claim whose false-positive rate exceeds ``alpha +
-max_excess_fpr`` of ``criteria.toml`` is reported as ``"uncalibrated"``, never as holding.
+(its *power*), and a status:
+
+* a claim whose false-positive rate exceeds ``alpha + max_excess_fpr`` of ``criteria.toml`` is
+  reported as ``"uncalibrated"``, never as holding;
+* a calibrated claim that holds on the reproduction's draw but on fewer than ``min_power`` of
+  its power draws is reported as ``"not replicated"``: one draw's verdict that fresh draws of
+  the same data do not repeat is not a finding.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from alrnn_neuro.reproduce.criteria import max_false_positive_rate
+from alrnn_neuro.reproduce.criteria import max_false_positive_rate, min_power
 
-STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated")
+STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated", "not replicated")
 
 
 @dataclass
@@ -97,13 +102,19 @@ class Claim:
 
     @property
     def status(self) -> str:
-        """``holds``, ``does not hold``, ``n.a.`` or ``uncalibrated`` (see module docstring)."""
+        """``holds``, ``does not hold``, ``n.a.``, ``uncalibrated`` or ``not replicated`` (see
+        module docstring)."""
         if self.result.holds is None:
             return "n.a."
         fpr = self.false_positive_rate
         if fpr is not None and fpr > max_false_positive_rate() + 1e-12:
             return "uncalibrated"
-        return "holds" if self.result.holds else "does not hold"
+        if not self.result.holds:
+            return "does not hold"
+        power = (self.power or {}).get("rate")
+        if power is not None and power < min_power() - 1e-12:
+            return "not replicated"
+        return "holds"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``reproduce.json`` record of the claim."""
@@ -113,7 +124,8 @@ class Claim:
             "criterion": self.criterion,
             "status": self.status,
             **self.result.to_dict(),
-            # "holds" only when the claim is calibrated (or uncalibratable): never "uncalibrated"
+            # "holds" only when the claim is calibrated (or uncalibratable) and replicates (or
+            # had no power draws): never "uncalibrated" or "not replicated"
             "holds": self.status == "holds" if self.result.holds is not None else None,
             "false_positive_rate": self.false_positive_rate,
             "controls": self.controls,

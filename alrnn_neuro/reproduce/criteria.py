@@ -35,3 +35,9 @@ def max_false_positive_rate() -> float:
     """The largest false-positive rate a claim may have and still be reported as holding."""
     c = criteria()["calibration"]
     return float(c["alpha"] + c["max_excess_fpr"])
+
+
+def min_power() -> float:
+    """The smallest power (share of the power draws on which a claim holds) with which a claim
+    that holds on the reproduction's draw is reported as holding, not as "not replicated"."""
+    return float(criteria()["calibration"]["min_power"])
