@@ -14,7 +14,10 @@ round-robin (so background load hits all alike), after warm-up calls:
 
 * ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT);
 * ``nn_rnn``: ``torch.nn.RNN(nonlinearity="relu")`` of the same hidden size;
-* ``plain``: the same AL-RNN through its per-step autograd loop (``engine="plain"``).
+* ``plain``: the same AL-RNN through its per-step autograd loop (``engine="plain"``);
+* ``readout_only``: an engine that costs nothing -- the latents are a fixed leaf tensor in the
+  fast engine's (time, batch) row layout; the step is the readout's loss, its backward and
+  Adam on the readout. No engine can make its step cheaper than this.
 
 Figures (milliseconds are medians over ``--repeat`` rounds):
 
@@ -22,7 +25,12 @@ Figures (milliseconds are medians over ``--repeat`` rounds):
 * ``M{m}_ratio_vs_nn_rnn`` = alrnn / nn_rnn;
 * ``M{m}_speedup_vs_plain_loop`` = plain / alrnn;
 * ``max_ratio_vs_nn_rnn``, ``min_speedup_vs_plain_loop`` over sizes (targets <= 0.8 and
-  >= 3 with one thread); ``torch_threads``.
+  >= 3 with one thread); ``torch_threads``;
+* ``M{m}_readout_only_ms`` and the bounds it sets, what an engine that cost nothing would
+  reach: ``M{m}_ratio_bound_vs_nn_rnn`` = readout_only / nn_rnn and
+  ``M{m}_speedup_bound_vs_plain_loop`` = plain / readout_only; and
+  ``M{m}_engine_share`` = (alrnn - readout_only) / alrnn, the part of the step the engine
+  itself still costs.
 
 Threads: the main figures use ``--threads`` (default: the fit's own setting,
 ``FitConfig.threads`` = 1); every count in ``--compare-threads`` (default 2) is measured
@@ -97,6 +105,39 @@ def _train_step(model, readout, data, device, **forward_kwargs):
     return step
 
 
+class _DropGradient(torch.autograd.Function):
+    """Identity whose backward discards the gradient, as cheap as an engine's backward can be."""
+
+    @staticmethod
+    def forward(ctx, latents):  # noqa: D102
+        return latents.view_as(latents)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        return None
+
+
+def _readout_only_step(m: int, data, device: str, seed: int):
+    """A training step whose engine costs nothing (the ``readout_only`` contender)."""
+    inputs, counts, valid = data
+    gen = torch.Generator().manual_seed(seed)
+    # (time, batch, latent) storage seen as (batch, time, latent): the fast engine's layout
+    leaf = torch.randn(inputs.shape[1], inputs.shape[0], m, generator=gen).to(device)
+    leaf.requires_grad_()
+    readout = PoissonReadout(m, UNITS, seed=seed).to(device)
+    optimiser = fused_adam(list(readout.parameters()), lr=1e-3)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def step() -> None:
+        optimiser.zero_grad(set_to_none=True)
+        latents = _DropGradient.apply(leaf.transpose(0, 1))
+        readout.loss(latents, counts, valid).backward()
+        optimiser.step()
+        sync()
+
+    return step
+
+
 def _contenders(m: int, device: str, seed: int = 0) -> dict:
     data = _data(device, seed)
     alrnn = ALRNN(m, m // 2, INPUTS, seed=seed).to(device)
@@ -109,6 +150,7 @@ def _contenders(m: int, device: str, seed: int = 0) -> dict:
         "plain": _train_step(
             plain, PoissonReadout(m, UNITS, seed=seed).to(device), data, device, engine="plain"
         ),
+        "readout_only": _readout_only_step(m, data, device, seed),
     }
 
 
@@ -139,7 +181,11 @@ def _measure(args) -> tuple[dict[str, float], list[tuple]]:
             figures[f"M{m}_{name}_ms"] = value
         figures[f"M{m}_ratio_vs_nn_rnn"] = ratio
         figures[f"M{m}_speedup_vs_plain_loop"] = speedup
-        rows.append((m, ms["alrnn"], ms["nn_rnn"], ms["plain"], ratio, speedup))
+        floor = ms["readout_only"]
+        figures[f"M{m}_ratio_bound_vs_nn_rnn"] = floor / ms["nn_rnn"]
+        figures[f"M{m}_speedup_bound_vs_plain_loop"] = ms["plain"] / floor
+        figures[f"M{m}_engine_share"] = (ms["alrnn"] - floor) / ms["alrnn"]
+        rows.append((m, ms["alrnn"], ms["nn_rnn"], ms["plain"], floor, ratio, speedup))
     figures["max_ratio_vs_nn_rnn"] = max(ratios)
     figures["min_speedup_vs_plain_loop"] = min(speedups)
     return figures, rows
@@ -189,9 +235,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"device={args.device} threads={threads} clock={args.clock} "
             f"batch={BATCH} T={STEPS} inputs={INPUTS} units={UNITS} P=M//2"
         )
-        print("   M  alrnn_ms  nn_rnn_ms  plain_ms  alrnn/nn_rnn  plain/alrnn")
-        for m, a, n, p, r, sp in rows:
-            print(f"{m:4d}  {a:8.2f}  {n:9.2f}  {p:8.2f}  {r:12.2f}  {sp:11.2f}")
+        print(
+            "   M  alrnn_ms  nn_rnn_ms  plain_ms  readout_only_ms  alrnn/nn_rnn  plain/alrnn"
+            "  (bounds: readout_only/nn_rnn  plain/readout_only)"
+        )
+        for m, a, n, p, f, r, sp in rows:
+            print(
+                f"{m:4d}  {a:8.2f}  {n:9.2f}  {p:8.2f}  {f:15.2f}  {r:12.2f}  {sp:11.2f}"
+                f"  {f / n:29.2f}  {p / f:18.2f}"
+            )
     report(figures, args.json)
     return figures
 
