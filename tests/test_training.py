@@ -12,7 +12,7 @@ from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, FitModel, TrainingDivergedError, fit, simulate_model
-from alrnn_neuro.training.batching import dataset_tensors, iterate_batches
+from alrnn_neuro.training.batching import dataset_tensors, iterate_batches, shift_in_time
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.forcing import alpha_at, forcing_weights
 from alrnn_neuro.training.loop import learning_rate, make_optimizer, train
@@ -124,6 +124,26 @@ def test_tensors_are_left_justified_and_restored(sim):
     )
     restored = tensors.restore_time(tensors.data.numpy(), valid.shape[1], 0.0)
     np.testing.assert_array_equal(restored, np.where(valid[..., None], sim["spikes"].values, 0))
+
+
+@pytest.mark.parametrize("offsets", [[0, 0, 0], [0, 3, 7], [2, 9, 12], [5, 5, 5]])
+def test_shift_in_time_places_each_trial_at_its_offset(offsets):
+    """Each trial's step s lands at time offset + s, steps past the time axis are dropped
+    (a trial may start after it ends), the rest holds the fill, extra dims ride along: the
+    per-trial definition, entry by entry."""
+    rng = np.random.default_rng(sum(offsets))
+    values = rng.normal(size=(3, 6, 2, 4)).astype(np.float32)
+    n_time = 10
+    expected = np.full((3, n_time, 2, 4), -7.0)
+    for i, start in enumerate(offsets):
+        for step in range(values.shape[1]):
+            if start + step < n_time:
+                expected[i, start + step] = values[i, step]
+    out = shift_in_time(values, np.array(offsets), n_time, -7.0, np.float64)
+    assert out.dtype == np.float64 and out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)
+    same_dtype = shift_in_time(values, np.array(offsets), n_time, -7.0)
+    assert same_dtype.dtype == np.float32
 
 
 def test_batches_cover_each_trial_once_and_resume_from_rng_state():

@@ -25,6 +25,7 @@ from alrnn_neuro.training.batching import (
     channel_dim,
     dataset_tensors,
     initial_state_bins,
+    shift_in_time,
 )
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.metrics import (
@@ -83,8 +84,8 @@ def latents_dataset(
     pred = tensors.restore_time(predicted["prediction"], n_time, np.nan)
     z[~valid], pred[~valid] = np.nan, np.nan
     data_vars = {
-        "latents": (("trial", "time", "latent"), z.astype(np.float32)),
-        "prediction": (("trial", "time", dim), pred.astype(np.float32)),
+        "latents": (("trial", "time", "latent"), z.astype(np.float32, copy=False)),
+        "prediction": (("trial", "time", dim), pred.astype(np.float32, copy=False)),
         "valid": (("trial", "time"), valid),
         "epoch": (("trial", "time"), ds["epoch"].values.astype(str)),
     }
@@ -92,7 +93,7 @@ def latents_dataset(
     if "bitcode" in predicted:
         code = tensors.restore_time(predicted["bitcode"], n_time, -1)
         code[~valid] = -1
-        data_vars["bitcode"] = (("trial", "time"), code.astype(np.int64))
+        data_vars["bitcode"] = (("trial", "time"), code.astype(np.int64, copy=False))
         n_pwl = int(predicted.get("n_pwl", 0))
     membership = np.full(ds.sizes["trial"], "", dtype="<U5")
     ids = ds["trial"].values
@@ -223,12 +224,7 @@ class RecordingRows:
         n_time, offset = self.valid.shape[1], self.tensors.offset
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
-            out = np.zeros((len(rows), n_time, prediction.shape[-1]))
-            for i, row in enumerate(rows):
-                start = int(offset[row])
-                length = min(prediction.shape[1], n_time - start)
-                out[i, start : start + length] = prediction[row, :length]
-            return out
+            return shift_in_time(prediction[rows], offset[rows], n_time, 0.0, np.float64)
 
         return rows_of
 

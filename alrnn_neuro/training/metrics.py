@@ -329,7 +329,7 @@ class SplitScorer:
         """The metrics of one model's ``prediction`` (see :func:`split_metrics`)."""
         pred, ll_model, sse, n_entries = None, 0.0, 0.0, 0
         for rows, onehot, m, w, y_m, log_factorial in self.chunks:
-            lam = _rows(prediction, rows).astype(np.float64)
+            lam = _rows(prediction, rows).astype(np.float64, copy=False)
             pred = _accumulate(pred, _by_condition(onehot, lam * w))
             lam_m = lam[m]
             if self.obs == "poisson":
