@@ -149,6 +149,42 @@ def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return flat.index_select(0, (offsets + index).flatten()).view(k, -1, m)
 
 
+def member_linear(latents: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``latents @ weight^T + bias`` of each member as one product per member.
+
+    ``torch.matmul`` broadcasts a per-member weight over the trial dim into one small product
+    per (member, trial); here each member's (trial, time) or (time, trial) rows are one
+    matrix (no copy for the engine's member-major, time-major buffer).
+
+    Parameters
+    ----------
+    latents : Tensor, shape (member, trial, time, latent)
+    weight : Tensor, shape (member, out, latent)
+    bias : Tensor, shape (member, out)
+
+    Returns
+    -------
+    Tensor, shape (member, trial, time, out)
+        In the row order of ``latents`` (a transposed view for time-major latents).
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> z, w, b = torch.randn(2, 3, 4, 5), torch.randn(2, 6, 5), torch.randn(2, 6)
+    >>> ref = torch.matmul(z, w.mT.unsqueeze(1)) + b[:, None, None]
+    >>> bool(torch.allclose(member_linear(z, w, b), ref, atol=1e-6))
+    True
+    """
+    k, n_trial, n_time, m = latents.shape
+    bias = bias.unsqueeze(-2)
+    if time_major_rows(latents):
+        rows = latents.as_strided((k, n_time * n_trial, m), (latents.stride(0), m, 1))
+        out = torch.baddbmm(bias, rows, weight.mT)
+        return out.view(k, n_time, n_trial, -1).transpose(1, 2)
+    rows = latents.reshape(k, n_trial * n_time, m)
+    return torch.baddbmm(bias, rows, weight.mT).view(k, n_trial, n_time, -1)
+
+
 def time_major_rows(latents: torch.Tensor) -> bool:
     """Whether each member's latents (member, trial, time, latent) are (time, trial) rows.
 

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models.fused_poisson import readout_member_loss, time_major_rows
+from alrnn_neuro.models.fused_poisson import member_linear, readout_member_loss
 
 _LOG_2PI = math.log(2 * math.pi)
 RATE_FLOOR = 1e-2
@@ -83,41 +83,6 @@ def smooth_time(x: torch.Tensor, mask: torch.Tensor | None, sigma: float) -> tor
         return F.conv1d(flat, kernel, padding=half).reshape(b, n, n_t).permute(0, 2, 1)
 
     return conv(x) / conv(w).clamp(min=1e-12)
-
-
-def member_linear(latents: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``latents @ weight^T + bias`` of each member as one product per member.
-
-    ``torch.matmul`` broadcasts a per-member weight over the trial dim into one small product
-    per (member, trial); here each member's (trial, time) or (time, trial) rows are one
-    matrix (no copy for the engine's member-major, time-major buffer).
-
-    Parameters
-    ----------
-    latents : Tensor, shape (member, trial, time, latent)
-    weight : Tensor, shape (member, out, latent)
-    bias : Tensor, shape (member, out)
-
-    Returns
-    -------
-    Tensor, shape (member, trial, time, out)
-        In the row order of ``latents`` (a transposed view for time-major latents).
-
-    Examples
-    --------
-    >>> z, w, b = torch.randn(2, 3, 4, 5), torch.randn(2, 6, 5), torch.randn(2, 6)
-    >>> ref = torch.matmul(z, w.mT.unsqueeze(1)) + b[:, None, None]
-    >>> bool(torch.allclose(member_linear(z, w, b), ref, atol=1e-6))
-    True
-    """
-    k, n_trial, n_time, m = latents.shape
-    bias = bias.unsqueeze(-2)
-    if time_major_rows(latents):
-        rows = latents.as_strided((k, n_time * n_trial, m), (latents.stride(0), m, 1))
-        out = torch.baddbmm(bias, rows, weight.mT)
-        return out.view(k, n_time, n_trial, -1).transpose(1, 2)
-    rows = latents.reshape(k, n_trial * n_time, m)
-    return torch.baddbmm(bias, rows, weight.mT).view(k, n_trial, n_time, -1)
 
 
 class LinearReadout(nn.Module):
