@@ -30,7 +30,7 @@ from alrnn_neuro.errors import ConfigError, DataValidationError
 
 #: largest P whose 2^P regions are enumerated (beyond it, use the regions actually visited)
 MAX_ENUMERATED_PWL = 20
-#: largest P a bitcode can hold (int64 codes)
+#: largest P whose regions have a code (int64 bitcodes); models may have more
 MAX_PWL = 62
 #: how a region's code and bit string read (written into the files that hold bitcodes)
 BIT_ORDER = (
@@ -40,21 +40,38 @@ BIT_ORDER = (
 
 
 def check_n_pwl(n_pwl: Any, n_latent: int) -> int:
-    """``n_pwl`` as an int in ``[0, min(n_latent, 62)]``, or a :class:`ConfigError`.
+    """``n_pwl`` as an int in ``[0, n_latent]``, or a :class:`ConfigError`.
+
+    Any P up to M is a model; region codes exist only up to P = :data:`MAX_PWL`
+    (:func:`has_region_codes`).
 
     Examples
     --------
-    >>> check_n_pwl(2, 6)
-    2
+    >>> check_n_pwl(2, 6), check_n_pwl(64, 64)
+    (2, 64)
     """
     if isinstance(n_pwl, bool) or not isinstance(n_pwl, int | np.integer):
         raise ConfigError(f"n_pwl={n_pwl!r} must be an integer (the number P of ReLU units)")
-    if not 0 <= int(n_pwl) <= min(n_latent, MAX_PWL):
+    if not 0 <= int(n_pwl) <= n_latent:
         raise ConfigError(
-            f"n_pwl={n_pwl} must lie in [0, min(M={n_latent}, {MAX_PWL})]; fix: 0 = linear RNN, "
+            f"n_pwl={n_pwl} must lie in [0, M={n_latent}]; fix: 0 = linear RNN, "
             "M = every unit rectified"
         )
     return int(n_pwl)
+
+
+def has_region_codes(n_pwl: int) -> bool:
+    """Whether the 2^P regions of a model with ``n_pwl`` rectified units have int64 codes.
+
+    Beyond P = :data:`MAX_PWL` (e.g. the study's P = M = 64 networks) a fit has no
+    ``bitcode``: its regions are neither labelled nor counted, everything else works.
+
+    Examples
+    --------
+    >>> has_region_codes(62), has_region_codes(64)
+    (True, False)
+    """
+    return int(n_pwl) <= MAX_PWL
 
 
 def bitcode(z: np.ndarray, n_pwl: int) -> np.ndarray:
@@ -80,6 +97,11 @@ def bitcode(z: np.ndarray, n_pwl: int) -> np.ndarray:
     """
     z = np.asarray(z, dtype=np.float64)
     n_pwl = check_n_pwl(n_pwl, z.shape[-1])
+    if not has_region_codes(n_pwl):
+        raise ConfigError(
+            f"n_pwl={n_pwl}: region codes are int64 and hold at most {MAX_PWL} rectified units; "
+            "fix: compare sign patterns of the last P latents directly (z[..., -P:] > 0)"
+        )
     weights = np.left_shift(1, np.arange(n_pwl - 1, -1, -1, dtype=np.int64))
     codes = (z[..., z.shape[-1] - n_pwl :] > 0).astype(np.int64) @ weights
     codes = np.asarray(codes, dtype=np.int64)

@@ -1,7 +1,8 @@
 """The primitives claim of ``reproduce tasks``: trained networks use primitives their own
 initialisation does not show.
 
-Per task, every AL-RNN of the sweep with P > 0 (largest M and train fraction) is paired with
+Per task, every AL-RNN of the sweep with 0 < P <= 62 (largest M and train fraction; beyond 62
+rectified units a network has no region codes) is paired with
 the same network at its initialisation (same config and model seed, nothing trained). On the
 sweep's held-out trials both are run and their distinct integration and gating primitives
 counted (:func:`alrnn_neuro.sweep.cell_primitives.primitives_in`: the screening detectors,
@@ -30,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.models.params import ALRNNParams
+from alrnn_neuro.models.params import ALRNNParams, has_region_codes
 from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
 from alrnn_neuro.reproduce.criteria import criteria
 from alrnn_neuro.reproduce.task_controls import NULL_OFFSET, SEED_STRIDE, control_entry, power_entry
@@ -65,15 +66,15 @@ def claim_text(task: str) -> str:
 
 
 def fitted_networks(sweep_dir: Path) -> list[tuple[int, int, Any]]:
-    """(P, model seed, loaded FitResult) of the sweep's AL-RNN cells with P > 0 (largest M and train
-    fraction); an unfinished cell is an error (see :func:`~alrnn_neuro.sweep.task_scores.
-    alrnn_cells`)."""
+    """(P, model seed, loaded FitResult) of the sweep's AL-RNN cells with 0 < P <= 62 (largest M
+    and train fraction; more rectified units have no region codes); an unfinished cell is an
+    error (see :func:`~alrnn_neuro.sweep.task_scores.alrnn_cells`)."""
     grid = SweepGrid.from_dict(rd.read_json(sweep_dir / "sweep.json")["grid"])
     cells = alrnn_cells(sweep_dir, grid, max(grid.latent_dims), max(grid.train_fractions))
     return [
         (int(c.pwl_units), int(c.seed), load_run(sweep_dir / "cells" / c.name))
         for c in cells
-        if c.pwl_units > 0
+        if c.pwl_units > 0 and has_region_codes(int(c.pwl_units))
     ]
 
 

@@ -38,7 +38,7 @@ def count_primitives(result: Any, ds: xr.Dataset) -> float:
     Returns
     -------
     float
-        The count; NaN for models without a bitcode (baselines).
+        The count; NaN for models without a bitcode (baselines; AL-RNNs with P > 62).
     """
     latents = result.latents
     if "bitcode" not in latents or result.config.model != "alrnn":

@@ -17,6 +17,7 @@ import xarray as xr
 from alrnn_neuro.analysis.multitask import task_region_usage, usage_measures
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
+from alrnn_neuro.models.params import MAX_PWL, has_region_codes
 from alrnn_neuro.simulate.tasks.metrics import task_accuracy
 from alrnn_neuro.sweep.grid import Cell, SweepGrid
 from alrnn_neuro.sweep.layout import SWEEP_FILE, cell_complete
@@ -71,7 +72,8 @@ def sweep_multitask(
         (pwl_units, seed, task, region; 0 for regions a P cannot reach), ``usage_entropy``
         and ``task_accuracy`` and ``regions_per_task`` (pwl_units, seed, task),
         ``shared_index``, ``task_specificity`` and ``regions_used`` (pwl_units, seed),
-        ``overlap`` (pwl_units, seed, task, task_b). Missing cells are NaN.
+        ``overlap`` (pwl_units, seed, task, task_b). Missing cells, and cells with more than
+        62 rectified units (no region codes), are NaN.
 
     Raises
     ------
@@ -110,6 +112,9 @@ def sweep_multitask(
         if (cell.model, cell.train_fraction, cell.latent_dim) != ("alrnn", f, m):
             continue
         run = root / "cells" / cell.name
+        if not has_region_codes(cell.pwl_units):
+            logger.info("cell %s: P > %d, no region codes; its values are NaN", cell.name, MAX_PWL)
+            continue
         if untrained:  # initialised on the trials a sweep fits (all but the test trials)
             base = FitConfig.from_dict(record["base_config"])
             pool = np.setdiff1d(ds["trial"].values, test_ids)

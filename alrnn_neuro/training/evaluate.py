@@ -18,7 +18,7 @@ import xarray as xr
 from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
 from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.alrnn import ALRNN
-from alrnn_neuro.models.params import BIT_ORDER
+from alrnn_neuro.models.params import BIT_ORDER, has_region_codes
 from alrnn_neuro.simulate.tasks.metrics import mse, task_accuracy
 from alrnn_neuro.training.batching import (
     TrialTensors,
@@ -37,6 +37,11 @@ from alrnn_neuro.training.metrics import (
 from alrnn_neuro.training.network import FitModel
 
 CHUNK = 256
+#: why an AL-RNN's latents dataset has no ``bitcode`` (attribute ``bitcode``)
+NO_REGION_CODES = (
+    "not stored: more rectified units than the 62 an int64 region code holds; regions are "
+    "neither labelled nor counted"
+)
 DESCRIPTIONS = {
     "spikes": "expected count per bin",
     "signal": "predicted signal",
@@ -48,8 +53,9 @@ def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]
     """Free-running predictions for every trial (left-justified), in the model's dtype.
 
     Keys: ``latents`` (trial, time, latent), ``prediction`` (trial, time, unit),
-    ``choice_prob`` (with a choice head), and for AL-RNNs ``bitcode`` (trial, time) and
-    ``n_pwl`` (a 0-d array).
+    ``choice_prob`` (with a choice head), and for AL-RNNs ``n_pwl`` (a 0-d array) and
+    ``bitcode`` (trial, time; only up to P = 62, :func:`~alrnn_neuro.models.params.
+    has_region_codes`).
     """
     parts: dict[str, list[np.ndarray]] = {}
     params = model.params() if isinstance(model.dynamics, ALRNN) else None
@@ -58,7 +64,7 @@ def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]
         batch = tensors.take(np.arange(start, min(start + CHUNK, tensors.n_trials)), trim=False)
         for name, value in model.predict(batch).items():
             parts.setdefault(name, []).append(value.detach().cpu().numpy())
-        if params is not None:
+        if params is not None and has_region_codes(params.n_pwl):
             parts.setdefault("bitcode", []).append(params.bitcode(parts["latents"][-1]))
     model.train()
     out = {name: np.concatenate(values) for name, values in parts.items()}
@@ -89,12 +95,11 @@ def latents_dataset(
         "valid": (("trial", "time"), valid),
         "epoch": (("trial", "time"), ds["epoch"].values.astype(str)),
     }
-    n_pwl = None
+    n_pwl = int(predicted["n_pwl"]) if "n_pwl" in predicted else None
     if "bitcode" in predicted:
         code = tensors.restore_time(predicted["bitcode"], n_time, -1)
         code[~valid] = -1
         data_vars["bitcode"] = (("trial", "time"), code.astype(np.int64, copy=False))
-        n_pwl = int(predicted.get("n_pwl", 0))
     membership = np.full(ds.sizes["trial"], "", dtype="<U5")
     ids = ds["trial"].values
     for name, members in split.items():
@@ -114,7 +119,10 @@ def latents_dataset(
         m = z.shape[-1]
         out.attrs["n_pwl"] = n_pwl
         out.attrs["pwl_latents"] = ",".join(str(i) for i in range(m - n_pwl, m))
-        out.attrs["bit_order"] = BIT_ORDER
+        if "bitcode" in data_vars:
+            out.attrs["bit_order"] = BIT_ORDER
+        else:
+            out.attrs["bitcode"] = NO_REGION_CODES
     if "task_loss" in ds.attrs:
         out.attrs["task_loss"] = ds.attrs["task_loss"]
         if ds.attrs["task_loss"] == "cross_entropy":

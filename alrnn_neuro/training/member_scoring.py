@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from alrnn_neuro.data.schema import TASK_LOSSES
+from alrnn_neuro.models.params import has_region_codes
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import FitResult, finish_fit
 from alrnn_neuro.training.batching import TrialTensors
@@ -64,7 +65,8 @@ def predict_members(model: FitModel, tensors: TrialTensors) -> list[dict[str, np
     for k in range(model.n_members):
         params = model.params(k) if model.ensemble_shape else model.params()
         member = {name: values[k] for name, values in joined.items()}
-        member["bitcode"] = params.bitcode(member["latents"])
+        if has_region_codes(params.n_pwl):
+            member["bitcode"] = params.bitcode(member["latents"])
         member["n_pwl"] = np.asarray(params.n_pwl)
         predicted.append(member)
     return predicted

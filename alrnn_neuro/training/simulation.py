@@ -8,6 +8,7 @@ import xarray as xr
 
 from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.models.params import has_region_codes
 from alrnn_neuro.training.api import FitResult
 from alrnn_neuro.training.network import FitModel
 
@@ -74,7 +75,7 @@ def simulate_model(
             "latents": (("trial", "time", "latent"), z.numpy()),
             "prediction": (dims, net.readout.predict(z).numpy()),
         }
-        if net.config.model == "alrnn":
+        if net.config.model == "alrnn" and has_region_codes(net.config.pwl_units):
             data_vars["bitcode"] = (("trial", "time"), net.params().bitcode(z.numpy()))
     out = xr.Dataset(data_vars)
     if sample:
