@@ -64,6 +64,16 @@ def test_significant_but_small_excess_does_not_hold():
     assert small.holds is False  # below task_primitives.min_excess
 
 
+def test_too_few_networks_for_the_sign_flip_test_is_not_testable():
+    """With n <= 4 networks even a gain in every one gives p = 1/2^n >= alpha = 0.05: the claim
+    cannot hold by design, so it reads n.a. (saying why), not "does not hold"; five can."""
+    four = primitives_result(_counts([9, 9, 9, 9], [0] * 4))
+    assert four.holds is None and "cannot go below 1/2^4" in four.reason
+    assert "fix: more model seeds" in four.reason
+    five = primitives_result(_counts([9, 9, 9, 9, 9], [0] * 5))
+    assert five.holds is True and five.p_value == pytest.approx(1 / 32)
+
+
 def test_unlearned_task_is_not_testable_and_controls_skip_the_condition():
     counts = _counts([3, 2, 4, 3, 2, 5], [0] * 6)
     assert primitives_result(counts, learned=False).holds is None

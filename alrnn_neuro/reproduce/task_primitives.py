@@ -10,7 +10,8 @@ default thresholds, every input channel as candidate). The effect is the mean ex
 d = count(trained) - count(untrained) over networks, with a bootstrap CI over networks and an
 exact one-sided sign-flip test (the null: training does not change the count, so each d is as
 likely negative). Holds when the task was learned (``tasks.min_learned_accuracy``), the mean
-excess reaches ``task_primitives.min_excess`` and p < alpha.
+excess reaches ``task_primitives.min_excess`` and p < alpha; n.a. with so few networks that
+the test cannot reach alpha at all (1/2^n >= alpha: n <= 4 at alpha = 0.05).
 
 Controls and power, per control data seed (the task drawn anew with that seed, counted on the
 trials with the sweep's held-out ids):
@@ -46,7 +47,7 @@ PRIMITIVES_CRITERION = (
     "P > 0 networks on held-out trials: mean excess of distinct integration and gating "
     "primitives over the same network untrained >= task_primitives.min_excess, exact one-sided "
     "sign-flip p < alpha over networks; n.a. when the best P's accuracy < "
-    "tasks.min_learned_accuracy"
+    "tasks.min_learned_accuracy, or with so few networks (n <= 4) that 1/2^n >= alpha"
 )
 #: networks up to which the sign-flip test enumerates every sign pattern (else random flips)
 EXACT_UP_TO = 16
@@ -183,12 +184,18 @@ def primitives_result(
     if counts.sizes.get("network", 0) == 0:
         return ClaimResult.not_testable("the sweep has no finished network with P > 0")
     excess = counts["trained"].values - counts["untrained"].values
+    alpha, minimum = rules["calibration"]["alpha"], rules["task_primitives"]["min_excess"]
+    if 0.5**excess.size >= alpha:  # even all networks gaining gives p = 1 / 2^n
+        return ClaimResult.not_testable(
+            f"{excess.size} networks with 0 < P <= 62: the exact sign-flip p cannot go below "
+            f"1/2^{excess.size} = {0.5**excess.size:.3g} >= alpha = {alpha} (fix: more model "
+            "seeds or P values)"
+        )
     rng = np.random.default_rng(seed)
     n_boot = int(rules["task_primitives"]["n_boot"])
     boot = excess[rng.integers(0, excess.size, size=(n_boot, excess.size))].mean(axis=1)
     ci = (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975)))
     p_value = sign_flip_p(excess, seed=seed)
-    alpha, minimum = rules["calibration"]["alpha"], rules["task_primitives"]["min_excess"]
     mean = float(excess.mean())
     per_p = ", ".join(
         f"P={p}: {counts['trained'].values[counts['pwl_units'].values == p].mean():.1f} vs "
