@@ -119,17 +119,18 @@ def _member_rows(latents: torch.Tensor):
     Returns ``(rebuild, rows)``: ``rows`` (member, row, latent) is a view where each member's
     (time, trial) rows (``time_major_rows``) or (trial, time) rows lie one matrix apart (the
     engine's member-major buffer, or a contiguous tensor), else a contiguous copy; ``rebuild``
-    turns a contiguous tensor of that shape into one of the latents' shape.
+    turns a contiguous (member, row, width) tensor in that row order into one of shape
+    (member, trial, time, width), for any width (the latents' gradient, a readout's output).
     """
     k, b, t, m = latents.shape
     if time_major_rows(latents):
         rows = latents.as_strided((k, t * b, m), (latents.stride(0), m, 1))
-        return (lambda g: g.view(k, t, b, m).transpose(1, 2)), rows
+        return (lambda g: g.view(k, t, b, -1).transpose(1, 2)), rows
     s = latents.stride()
     if s[-1] != 1 or (t > 1 and s[2] != m) or (b > 1 and s[1] != t * m):
         latents = latents.contiguous()
     rows = latents.as_strided((k, b * t, m), (latents.stride(0), m, 1))
-    return (lambda g: g.view(k, b, t, m)), rows
+    return (lambda g: g.view(k, b, t, -1)), rows
 
 
 def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -175,14 +176,8 @@ def member_linear(latents: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     >>> bool(torch.allclose(member_linear(z, w, b), ref, atol=1e-6))
     True
     """
-    k, n_trial, n_time, m = latents.shape
-    bias = bias.unsqueeze(-2)
-    if time_major_rows(latents):
-        rows = latents.as_strided((k, n_time * n_trial, m), (latents.stride(0), m, 1))
-        out = torch.baddbmm(bias, rows, weight.mT)
-        return out.view(k, n_time, n_trial, -1).transpose(1, 2)
-    rows = latents.reshape(k, n_trial * n_time, m)
-    return torch.baddbmm(bias, rows, weight.mT).view(k, n_trial, n_time, -1)
+    rebuild, rows = _member_rows(latents)
+    return rebuild(torch.baddbmm(bias.unsqueeze(-2), rows, weight.mT))
 
 
 def time_major_rows(latents: torch.Tensor) -> bool:
