@@ -12,7 +12,8 @@ step (the fit's fused Adam, :func:`~alrnn_neuro.training.loop.make_optimizer`). 
 latent size M in {6, 16, 64} three contenders run in the same process, interleaved
 round-robin (so background load hits all alike), after warm-up calls:
 
-* ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT);
+* ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT; its
+  compiled loops on CPU, :mod:`alrnn_neuro.models.compiled_scan`);
 * ``nn_rnn``: ``torch.nn.RNN(nonlinearity="relu")`` of the same hidden size;
 * ``plain``: the same AL-RNN through its per-step autograd loop (``engine="plain"``);
 * ``readout_only``: an engine that costs nothing -- the latents are a fixed leaf tensor in the
@@ -33,7 +34,8 @@ Figures (milliseconds are medians over ``--repeat`` rounds):
   itself still costs.
 
 Threads: the main figures use ``--threads`` (default: the fit's own setting,
-``FitConfig.threads`` = 1); every count in ``--compare-threads`` (default 2) is measured
+``FitConfig.threads`` = 1) for torch and for the BLAS of numpy and scipy (which the engine's
+compiled loops call); every count in ``--compare-threads`` (default 2) is measured
 after them, its figures prefixed ``threads{N}_`` (e.g. ``threads2_max_ratio_vs_nn_rnn``).
 Allocator: like a fit, the benchmark keeps freed memory in the process
 (:mod:`alrnn_neuro.training.allocator`; figure ``keeps_freed_memory``), which spares every
@@ -54,7 +56,9 @@ import sys
 import time
 from pathlib import Path
 
+import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so the thread limit reaches it)
 import torch
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -222,7 +226,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     try:
         for threads in [args.threads, *[n for n in args.compare_threads if n != args.threads]]:
             torch.set_num_threads(threads)
-            measured, rows = _measure(args)
+            with threadpool_limits(limits=threads, user_api="blas"):  # numpy's, scipy's BLAS
+                measured, rows = _measure(args)
             prefix = "" if threads == args.threads else f"threads{threads}_"
             figures.update({prefix + name: value for name, value in measured.items()})
             tables.append((threads, rows))

@@ -39,8 +39,18 @@ BASE_MODULES = {"errors", "_atomic", "_json", "__init__"}
 ENTRY_POINTS = {"alrnn_neuro.__main__"}
 #: the console script imports the app inside ``main`` so that Ctrl-C during start-up is caught
 LOCAL_IMPORT_EXEMPT = {"alrnn_neuro.cli"}
-#: third-party packages that are slow to import (torch: seconds) or optional extras
-HEAVY = ("torch", "matplotlib", "dask", "distributed", "pynwb", "pynapple", "rsatoolbox")
+#: third-party packages that are slow to import (torch: seconds; numba: about half a second)
+#: or optional extras
+HEAVY = (
+    "torch",
+    "numba",
+    "matplotlib",
+    "dask",
+    "distributed",
+    "pynwb",
+    "pynapple",
+    "rsatoolbox",
+)
 MAX_LINES = 450
 
 

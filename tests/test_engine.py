@@ -1,4 +1,8 @@
-"""The fast recurrence engine against torch autograd of the plain per-step loop."""
+"""The fast recurrence engine against torch autograd of the plain per-step loop.
+
+Tests taking the ``loop`` fixture run twice on CPU: through the engine's compiled loops
+(numba, the CPU default) and through its torch loop (the one GPUs run).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,18 @@ import torch
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models import ALRNN, alrnn_scan
+from alrnn_neuro.models import engine as engine_module
 
 GRAD_TOL = 1e-8  # float64, relative to the gradient's scale
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def loop(request, monkeypatch):
+    """The engine's compiled CPU loops, or its torch loop (as if numba were missing)."""
+    if request.param == "torch":
+        monkeypatch.setattr(engine_module, "_import_compiled", lambda: None)
+    return request.param
 
 
 def _model(m, p, k, seed=0, ens=(), dtype=torch.float64):
@@ -63,7 +76,7 @@ def _sparse_forcing(b, t, m, tau=3, seed=2):
 
 @pytest.mark.parametrize("p", [0, 2, 5])
 @pytest.mark.parametrize("forcing_kind", [None, "sparse", "generalised", "partial"])
-def test_fast_engine_gradients_equal_plain_autograd(p, forcing_kind):
+def test_fast_engine_gradients_equal_plain_autograd(p, forcing_kind, loop):
     b, t, m, k = 4, 12, 5, 3
     model = _model(m, p, k)
     inputs, valid, weights = _ragged_batch(b, t, k, m)
@@ -83,7 +96,7 @@ def test_fast_engine_gradients_equal_plain_autograd(p, forcing_kind):
     assert float(g_fast[0].abs().sum()) > 0  # not trivially zero
 
 
-def test_exact_zero_states_use_the_relu_convention():
+def test_exact_zero_states_use_the_relu_convention(loop):
     """A state exactly at the kink (z0 = 0, its initial value) has derivative 0, as torch.relu."""
     b, t, m, k = 3, 8, 4, 2
     model = _model(m, 2, k)
@@ -95,7 +108,7 @@ def test_exact_zero_states_use_the_relu_convention():
     _assert_close(g_fast, g_plain)
 
 
-def test_forcing_changes_the_trajectory_and_blocks_target_gradient():
+def test_forcing_changes_the_trajectory_and_blocks_target_gradient(loop):
     b, t, m, k = 2, 9, 4, 2
     model = _model(m, 2, k)
     inputs = torch.randn(b, t, k, dtype=torch.float64)
@@ -112,7 +125,7 @@ def test_forcing_changes_the_trajectory_and_blocks_target_gradient():
     assert torch.allclose(forced[:, 3], expected, atol=1e-12)
 
 
-def test_nan_targets_where_alpha_is_zero_are_ignored():
+def test_nan_targets_where_alpha_is_zero_are_ignored(loop):
     b, t, m, k = 2, 6, 3, 1
     model = _model(m, 1, k)
     inputs = torch.randn(b, t, k, dtype=torch.float64)
@@ -123,7 +136,7 @@ def test_nan_targets_where_alpha_is_zero_are_ignored():
         assert torch.equal(out, model(inputs, forcing=(targets, alpha), engine=engine))
 
 
-def test_gradcheck_tiny_case():
+def test_gradcheck_tiny_case(loop):
     t, b, m = 4, 2, 3
     gen = torch.Generator().manual_seed(0)
 
@@ -140,7 +153,7 @@ def test_gradcheck_tiny_case():
     )
 
 
-def test_ensemble_gradients_equal_plain_autograd():
+def test_ensemble_gradients_equal_plain_autograd(loop):
     b, t, m, k, ens = 3, 8, 4, 2, (2, 3)
     model = _model(m, [[0, 1, 2], [3, 4, 2]], k, ens=ens)
     inputs, valid, weights = _ragged_batch(b, t, k, m, ens=ens)
@@ -153,7 +166,7 @@ def test_ensemble_gradients_equal_plain_autograd():
 
 
 @pytest.mark.parametrize("t", [1, 2])
-def test_ensemble_gradients_of_very_short_sequences(t):
+def test_ensemble_gradients_of_very_short_sequences(t, loop):
     """dA and dW accumulate inside the backward loop for an ensemble: check its ends."""
     b, m, k, ens = 3, 4, 2, (3,)
     model = _model(m, [0, 2, 4], k, ens=ens)
@@ -164,7 +177,7 @@ def test_ensemble_gradients_of_very_short_sequences(t):
     assert float(g_fast[1].abs().sum()) > 0  # dW is not trivially zero
 
 
-def test_ensemble_with_per_member_inputs_and_targets():
+def test_ensemble_with_per_member_inputs_and_targets(loop):
     b, t, m, k, ens = 2, 7, 3, 2, (2,)
     model = _model(m, [1, 3], k, ens=ens)
     gen = torch.Generator().manual_seed(4)

@@ -10,6 +10,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+# loads scipy's own BLAS, the one the engine's compiled loops call (numba's np.dot), so that
+# the limit below reaches it too (threadpoolctl limits only libraries already loaded)
+import scipy.linalg  # noqa: F401
 import torch
 from threadpoolctl import threadpool_limits
 
@@ -33,15 +36,15 @@ def check_threads(n: int) -> None:
 
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Let torch, and numpy's BLAS, use ``n`` CPU threads inside the block (0 = unchanged);
-    restore both afterwards.
+    """Let torch, and the BLAS of numpy and scipy, use ``n`` CPU threads inside the block
+    (0 = unchanged); restore them afterwards.
 
-    Limiting the BLAS pool too keeps the numpy parts of a fit (scoring) from starting one
-    thread per core next to torch's: more threads than free cores make every OpenMP barrier
-    wait for a descheduled thread (a 30x slower training step was measured with two threads
-    on two cores next to one busy process). The block also keeps freed memory in the process
-    (:func:`~alrnn_neuro.training.allocator.keep_freed_memory`, once per process), so the
-    per-step tensors of a fit reuse warm pages.
+    Limiting the BLAS pools too (numpy's, and scipy's, which the compiled recurrence loops
+    call) keeps them from starting one thread per core next to torch's: more threads than
+    free cores make every OpenMP barrier wait for a descheduled thread (a 30x slower training
+    step was measured with two threads on two cores next to one busy process). The block also
+    keeps freed memory in the process (:func:`~alrnn_neuro.training.allocator.keep_freed_memory`,
+    once per process), so the per-step tensors of a fit reuse warm pages.
     """
     keep_freed_memory()
     before = torch.get_num_threads()
