@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.models import alrnn_scan
+from alrnn_neuro.models import ALRNN, alrnn_scan
 from alrnn_neuro.models import engine as engine_module
+from alrnn_neuro.models.forcing import prepare_forcing
 
 TOL = 1e-11  # float64, relative to each tensor's scale
 
@@ -135,3 +136,45 @@ def test_compiled_true_where_it_cannot_run_is_a_precise_error(monkeypatch):
         alrnn_scan(*_problem(), compiled=True)
     # the default falls back to the torch loop without numba
     assert alrnn_scan(*_problem()).shape == (9, 4, 5)
+
+
+@pytest.mark.parametrize("per_member_inputs", [False, True])
+@pytest.mark.parametrize("kind", [None, "sparse", "partial"])
+def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, kind):
+    """ALRNN.forward forms the drive C s_t + h inside the compiled loops; the same model
+    through alrnn_scan of its drive (formed by torch) must agree, gradients of the inputs,
+    C and h included."""
+    b, t, m, k, ens = 3, 8, 4, 2, (3,)
+    model = ALRNN(m, [0, 2, 4], k, seed=0, ensemble_shape=ens).double()
+    gen = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for p in (model.W, model.h, model.z0):
+            p.copy_(0.4 * torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    shape = (*ens, b, t, k) if per_member_inputs else (b, t, k)
+    inputs = torch.randn(shape, generator=gen, dtype=torch.float64)
+    forcing = None
+    if kind is not None:
+        target, alpha = _forcing(kind, t, b, m)
+        forcing = (target.transpose(0, 1), alpha.transpose(0, 1) if alpha.dim() == 3 else alpha)
+    weights = torch.randn(*ens, b, t, m, generator=gen, dtype=torch.float64)
+
+    def grads(through_drive: bool):
+        x = inputs.clone().requires_grad_(True)
+        if through_drive:
+            state = model._initial_state(None, b)
+            forced = None
+            if forcing is not None:
+                forced = tuple(
+                    f.movedim(-2, 0).unsqueeze(1) if f.dim() == 3 else f
+                    for f in prepare_forcing(forcing, (b, t), m, torch.float64)
+                )
+            drive = model._drive(x)
+            args = (model.self_connection, model.W, model.pwl_mask, forced)
+            out = alrnn_scan(drive, state, *args, compiled=True).movedim(0, -2)
+        else:
+            out = model(x, forcing=forcing)
+        loss = (weights * out).sum() + 0.1 * (out**2).sum()
+        params = [model.A, model.W, model.C, model.h, model.z0, x]
+        return [out.detach(), *torch.autograd.grad(loss, params)]
+
+    _assert_close(grads(False), grads(True))

@@ -100,7 +100,9 @@ def test_ensemble_member_equals_its_single_fit_with_study_options(sim, float64, 
     for p, result in zip([0, 2, 5], results, strict=True):
         single = fit(sim, cfg.replace(pwl_units=p))
         assert max_param_diff(result.model, single.model) < PARAM_TOL
-        np.testing.assert_array_equal(result.params.A, single.params.A)
+        # rounding-level only: the data-inferred z0 of a stacked readout differs from a
+        # single one's by ~4e-15 (batched pseudo-inverse), so A need not match bitwise
+        np.testing.assert_allclose(result.params.A, single.params.A, rtol=0, atol=PARAM_TOL)
         if a_placement == "pwl":
             np.testing.assert_array_equal(result.params.A[: 5 - p], 0.0)
         assert result.metrics["best_epoch"] == single.metrics["best_epoch"] == 3

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models.engine import alrnn_scan, plain_scan, prepare_forcing, time_major
+from alrnn_neuro.models.engine import alrnn_scan, compiled_input_scan, plain_scan, time_major
+from alrnn_neuro.models.forcing import prepare_forcing
 from alrnn_neuro.models.params import ALRNNParams
 
 INIT_STATES = ("learned", "zero", "data")
@@ -353,6 +354,10 @@ class ALRNN(nn.Module):
             forced = prepare_forcing(forcing, inputs.shape[-3:-1], m, self.A.dtype)
         if engine == "plain":
             return plain_scan(self.step, inputs, state, forced)
+        args = (self.self_connection, self.W, self.pwl_mask, forced)
+        out = compiled_input_scan(inputs, self.C, self.h, state, *args)
+        if out is not None:  # the drive formed inside the compiled loops
+            return out
         drive = self._drive(inputs)
         if forced is not None:
             forced = tuple(time_major(f, e) for f in forced)

@@ -15,7 +15,7 @@ from torch import nn
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models.alrnn import ALRNN, check_dims
-from alrnn_neuro.models.engine import forcing_terms, prepare_forcing
+from alrnn_neuro.models.forcing import forcing_terms, prepare_forcing
 
 BASELINE_KINDS = ("rnn", "gru", "lstm")
 MODEL_NAMES = ("alrnn", *BASELINE_KINDS)

@@ -1,9 +1,13 @@
 """The AL-RNN recurrence on CPU through the compiled loops of :mod:`.scan_kernels`.
 
 Same contract as the torch loop of :mod:`~alrnn_neuro.models.engine` (same inputs, outputs
-and layouts: the outputs are a time-major view of a member-major buffer, so the readout reads
-each member's rows as one matrix), for float32 and float64 CPU tensors.
-:func:`~alrnn_neuro.models.engine.alrnn_scan` picks it where it applies.
+and layouts: the outputs are a view of a member-major buffer, so the readout reads each
+member's rows as one matrix), for float32 and float64 CPU tensors. Two entry points, both
+picked by the engine where they apply: :func:`scan` takes the drive ``C s_t + h`` like
+:func:`~alrnn_neuro.models.engine.alrnn_scan`; :func:`input_scan` takes the inputs and
+computes the drive inside the loops (one small product per step, and ``dC``, ``dh`` in the
+backward loop), which spares two thin products over all steps (inputs x C and its gradient)
+that cost as much as the recurrence's own products at M = 64.
 """
 
 from __future__ import annotations
@@ -19,8 +23,51 @@ DTYPES = (torch.float32, torch.float64)
 
 
 def applies(drive: torch.Tensor) -> bool:
-    """Whether the compiled loops can run this drive (a CPU float32/float64 tensor)."""
+    """Whether the compiled loops can run this tensor's dtype and device (CPU float32/64)."""
     return drive.device.type == "cpu" and drive.dtype in DTYPES
+
+
+def scan(drive, z0, A, W, lo, alpha_target, keep, forced):
+    """The recurrence of a drive, in the engine's layouts (see ``engine._ALRNNScan``).
+
+    ``drive`` (time, [member,] batch, latent); ``z0`` ([member,] batch, latent); ``A``,
+    ``lo`` ([member,] latent); ``W`` ([member,] latent, latent); the forcing terms (time,
+    [member,] batch, latent) (empty when nothing is forced) and the per-step ``forced``
+    flags. Returns the outputs (time, [member,] batch, latent).
+    """
+    batched = drive.dim() == 4
+    member_major = (lambda x: x.movedim(0, 1)) if batched else (lambda x: x.unsqueeze(0))
+    members = (lambda x: x) if batched else (lambda x: x.unsqueeze(0))
+    terms = _forcing_terms(alpha_target, keep, forced, member_major)
+    source, z0, A, W = member_major(drive), members(z0), members(A), members(W)
+    grads = _wants_grad(source, z0, A, W)
+    out = CompiledScan.apply(source, None, None, z0, A, W, members(lo), *terms, forced, grads)
+    return out.movedim(1, 0) if batched else out.squeeze(0)
+
+
+def input_scan(inputs, C, h, z0, A, W, lo, alpha_target, keep, forced):
+    """The recurrence with the drive ``inputs @ C^T + h`` computed inside the loops.
+
+    Everything member-major: ``inputs`` (member or 1, time, batch, input) (1: shared by all
+    members); ``C`` (member, latent, input); ``h``, ``A``, ``lo`` (member, latent); ``z0``
+    (member, batch, latent); ``W`` (member, latent, latent); the forcing terms (member, time,
+    batch, latent) (empty when nothing is forced). Returns the outputs (member, time, batch,
+    latent).
+    """
+    terms = _forcing_terms(alpha_target, keep, forced, lambda x: x)
+    grads = _wants_grad(inputs, C, h, z0, A, W)
+    return CompiledScan.apply(inputs, C, h, z0, A, W, lo, *terms, forced, grads)
+
+
+def _wants_grad(*tensors: torch.Tensor) -> bool:
+    """Whether a backward pass may follow (else ``phi`` of every step need not be kept)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _forcing_terms(alpha_target, keep, forced, member_major):
+    if not any(forced):
+        return None, None
+    return tuple(member_major(f).contiguous() for f in (alpha_target, keep))
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
@@ -29,92 +76,95 @@ def _np(x: torch.Tensor) -> np.ndarray:
 
 
 class CompiledScan(torch.autograd.Function):
-    """autograd.Function of the recurrence with one or no ensemble dim (see ``_ALRNNScan``).
+    """autograd.Function of the compiled loops; every tensor member-major (see :func:`scan`).
 
-    Arguments as ``_ALRNNScan``: ``drive`` (time, [member,] batch, latent), ``z0``
-    ([member,] batch, latent), ``A`` and ``lo`` ([member,] latent), ``W`` ([member,] latent,
-    latent), the forcing terms (time, [member,] batch, latent) and the per-step ``forced``
-    flags; then ``grads``, whether a backward pass may follow (else ``phi`` is not stored).
+    ``source`` is the drive (member, time, batch, latent) when ``C`` is None, else the inputs
+    (member or 1, time, batch, input) with ``C`` (member, latent, input) and ``h`` (member,
+    latent). The forcing terms are None when ``forced`` has no step; ``grads``: whether a
+    backward pass may follow.
     """
 
     @staticmethod
-    def forward(ctx, drive, z0, A, W, lo, alpha_target, keep, forced, grads):  # noqa: D102
-        batched = drive.dim() == 4
-        n_steps, shape = drive.shape[0], drive.shape[1:]
-        # everything member-major with one member dim: (member, time, batch, latent)
-        d = drive.movedim(0, 1) if batched else drive.unsqueeze(0)
-        members = (lambda x: x) if batched else (lambda x: x.unsqueeze(0))
-        a, low, w = members(A), members(lo), members(W)
+    def forward(ctx, source, C, h, z0, A, W, lo, alpha_target, keep, forced, grads):  # noqa: D102
+        n_member, n_steps, batch = A.shape[0], source.shape[1], source.shape[2]
+        m = A.shape[-1]
+        slab = (n_member, n_steps, batch, m)
         flags = np.array(forced, dtype=np.uint8)
-        if any(forced):
-            alpha_target, keep = (
-                (f.movedim(0, 1) if batched else f.unsqueeze(0)).contiguous()
-                for f in (alpha_target, keep)
-            )
-            carried = d.new_empty(d.shape)
-        else:
-            alpha_target = keep = carried = d.new_empty((1, 1, 1, 1))
-        states = d.new_empty((d.shape[0], n_steps + 1, *d.shape[2:]))
-        phis = d.new_empty((d.shape[0], n_steps if grads else 1, *d.shape[2:]))
+        dummy = source.new_empty((1, 1, 1, 1))
+        carried = source.new_empty(slab) if alpha_target is not None else dummy
+        states = source.new_empty((n_member, n_steps + 1, batch, m))
+        # phi(s_t) of every step, for dW (one scratch slab without a backward pass)
+        phis = source.new_empty(slab if grads else (n_member, 1, batch, m))
+        from_inputs = C is not None
         scan_forward(
-            _np(d),
-            _np(members(z0.expand(shape))),
-            _np(a),
-            _np(low),
-            _np(w.mT),
+            _np(source) if not from_inputs else dummy.numpy(),
+            _np(source) if from_inputs else dummy.numpy(),
+            _np(C.mT) if from_inputs else dummy[0].numpy()[:0],
+            _np(h) if from_inputs else dummy[0, 0].numpy()[:0],
+            _np(z0.expand(n_member, batch, m)),
+            _np(A),
+            _np(lo),
+            _np(W.mT),
             flags,
-            _np(alpha_target),
-            _np(keep),
+            _np(alpha_target) if alpha_target is not None else dummy.numpy(),
+            _np(keep) if keep is not None else dummy.numpy(),
             states.numpy(),
             phis.numpy(),
             carried.numpy(),
         )
-        ctx.forced, ctx.batched = flags, batched
-        ctx.save_for_backward(states, phis, carried, keep, a, low, w, A, W)
-        out = states.narrow(1, 1, n_steps)
-        return out.movedim(1, 0) if batched else out.squeeze(0)
+        ctx.forced, ctx.from_inputs = flags, from_inputs
+        saved_keep = keep if keep is not None else dummy
+        inputs = source if from_inputs else dummy
+        ctx.save_for_backward(states, phis, carried, saved_keep, A, W, lo, inputs, C)
+        return states.narrow(1, 1, n_steps)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # noqa: D102
-        states, phis, carried, keep, a, low, w, A, W = ctx.saved_tensors
-        need, batched = ctx.needs_input_grad, ctx.batched
-        n_member, n_steps, batch, m = phis.shape[0], grad_out.shape[0], *states.shape[2:]
-        if n_steps == 0:
-            g_z0 = torch.zeros_like(states[:, 0])
-            zeros = (torch.zeros_like(A), torch.zeros_like(W))
-            return grad_out, g_z0 if batched else g_z0[0], *zeros, *(None,) * 5
-        go = grad_out.movedim(0, 1) if batched else grad_out.unsqueeze(0)
-        grad = go.new_empty(go.shape)
-        g_a = a.new_empty(a.shape)
-        g_z0 = states.new_empty((n_member, batch, m) if need[1] else (0, 0, 0))
-        scan_backward(
-            _np(go),
-            states.numpy(),
-            carried.numpy(),
-            ctx.forced,
-            _np(keep),
-            _np(a),
-            _np(low),
-            _np(w),
-            grad.numpy(),
-            g_a.numpy(),
-            g_z0.numpy(),
-        )
+        states, phis, carried, keep, A, W, lo, inputs, C = ctx.saved_tensors
+        need, from_inputs = ctx.needs_input_grad, ctx.from_inputs
+        n_member, n_steps, batch, m = grad_out.shape
+        n_in = inputs.shape[-1] if from_inputs else 0
+        grad = grad_out.new_empty(grad_out.shape)
+        g_a = A.new_empty(A.shape)
+        g_c = A.new_empty((n_member, m, n_in) if from_inputs else (0, 0, 0))
+        g_h = A.new_empty((n_member, m) if from_inputs else (0, 0))
+        g_z0 = states.new_zeros((n_member, batch, m))
+        if n_steps:
+            scan_backward(
+                _np(grad_out),
+                states.numpy(),
+                carried.numpy(),
+                ctx.forced,
+                _np(keep),
+                _np(A),
+                _np(lo),
+                _np(W),
+                _np(inputs),
+                grad.numpy(),
+                g_a.numpy(),
+                g_c.numpy(),
+                g_h.numpy(),
+                g_z0.numpy(),
+            )
+        else:
+            g_a.zero_(), g_c.zero_(), g_h.zero_()
         g_w = None
-        if need[3]:
+        if need[5]:
             rows = grad.view(n_member, -1, m).mT
-            g_w = torch.bmm(rows, phis.view(n_member, -1, m)).view(W.shape)
-        unbatch = (lambda x: x) if batched else (lambda x: x.squeeze(0))
-        g_drive = grad.movedim(1, 0) if batched else grad.squeeze(0)
+            g_w = torch.bmm(rows, phis.view(n_member, -1, m))
+        g_source = None
+        if need[0]:
+            g_source = grad
+            if from_inputs:  # dL/ds_t = g_t @ C, summed over members for shared inputs
+                g_source = torch.matmul(grad, C.unsqueeze(1))
+                g_source = g_source.sum(0, keepdim=True) if inputs.shape[0] == 1 else g_source
         return (
-            g_drive if need[0] else None,
-            unbatch(g_z0) if need[1] else None,
-            unbatch(g_a).view(A.shape) if need[2] else None,
+            g_source,
+            g_c if need[1] else None,
+            g_h if need[2] else None,
+            g_z0 if need[3] else None,
+            g_a if need[4] else None,
             g_w,
-            None,
-            None,
-            None,
-            None,
-            None,
+            *(None,) * 5,
         )

@@ -12,7 +12,8 @@ reads each member's (time, batch) rows as one matrix (see
 :mod:`~alrnn_neuro.models.fused_poisson`). Per-step operands (``A``, the rectification
 bounds) are expanded to full slabs once, since broadcasting over the batch dim runs strided
 inner loops of length latent. The input drive ``C s_t + h`` is computed by the caller in one
-product per member (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`).
+product per member (see :meth:`ALRNN.forward <alrnn_neuro.models.alrnn.ALRNN.forward>`), or,
+through :func:`compiled_input_scan`, inside the compiled loops.
 Gradient-free runs of linear models (P = 0) with small steps go through the parallel-in-time
 :func:`~alrnn_neuro.models.linear_scan.linear_scan` where it was measured faster (long
 sequences of one or a few trajectories; ``benchmarks/bench_parallel_scan.py``).
@@ -53,7 +54,8 @@ from collections.abc import Callable
 import torch
 from torch.autograd.function import once_differentiable
 
-from alrnn_neuro.errors import ConfigError, DataValidationError
+from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.forcing import forcing_terms
 from alrnn_neuro.models.linear_scan import linear_scan, prefer_linear_scan
 
 
@@ -272,9 +274,71 @@ def _apply(drive, z0, A, W, pwl_mask, forcing, compiled):
         forced = tuple(bool(f) for f in step_on[:-1]) + (False,) * min(n_steps, 1)
     kernels = _compiled_kernels(drive, compiled)
     if kernels is not None:
-        grads = torch.is_grad_enabled() and any(t.requires_grad for t in (drive, z0, A, W))
-        return kernels.CompiledScan.apply(drive, z0, A, W, lo, alpha_target, keep, forced, grads)
+        return kernels.scan(drive, z0, A, W, lo, alpha_target, keep, forced)
     return _ALRNNScan.apply(drive, z0, A, W, lo, alpha_target, keep, forced)
+
+
+def compiled_input_scan(
+    inputs: torch.Tensor,
+    C: torch.Tensor,
+    h: torch.Tensor,
+    z0: torch.Tensor,
+    A: torch.Tensor,
+    W: torch.Tensor,
+    pwl_mask: torch.Tensor,
+    forcing: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor | None:
+    """:func:`alrnn_scan` of the drive ``inputs @ C^T + h``, formed inside the compiled loops.
+
+    The drive is then one small product per step (and ``dC``, ``dh`` are summed in the
+    backward loop) instead of two thin products over all steps. None where this does not
+    apply: more than one ensemble dim, no inputs, no compiled loops for this dtype or device,
+    or a linear model without gradients (the parallel scan's case); then form the drive and
+    call :func:`alrnn_scan`.
+
+    Parameters
+    ----------
+    inputs : Tensor, shape ([member,] batch, time, input)
+        Inputs in the model's layout; without the member dim shared by all members.
+    C : Tensor, shape ([member,] latent, input)
+    h : Tensor, shape ([member,] latent)
+    z0 : Tensor, shape broadcastable to ([member,] batch, latent)
+    A, pwl_mask : Tensor, shape ([member,] latent)
+    W : Tensor, shape ([member,] latent, latent)
+    forcing : (Tensor, Tensor), optional
+        ``(target, alpha)`` broadcastable to ([member,] batch, time, latent) (as from
+        :func:`~alrnn_neuro.models.forcing.prepare_forcing`).
+
+    Returns
+    -------
+    Tensor, shape ([member,] batch, time, latent), or None
+        A view of a member-major (time, batch) buffer, as from :func:`alrnn_scan`.
+    """
+    n_ens = A.dim() - 1
+    if n_ens > 1 or inputs.shape[-1] == 0 or _compiled_kernels(A, None) is None:
+        return None
+    if _linear_without_grad(inputs, z0, A, W, pwl_mask) and not (
+        torch.is_grad_enabled() and (C.requires_grad or h.requires_grad)
+    ):
+        return None
+    members = (lambda x: x) if n_ens else (lambda x: x.unsqueeze(0))
+    k, (batch, n_steps) = A.shape[0] if n_ens else 1, inputs.shape[-3:-1]
+    m = A.shape[-1]
+    x = inputs.transpose(-3, -2)  # (time, batch, input) shared, or per member
+    x = (x if x.dim() == 4 else x.unsqueeze(0)).contiguous()  # (member or 1, ...)
+    alpha_target = keep = None
+    forced = (False,) * n_steps
+    if forcing is not None:
+        shape = (k, batch, n_steps, m)
+        target, alpha = (members(f.detach().to(A.dtype)).expand(shape) for f in forcing)
+        alpha_target, keep = (f.transpose(1, 2) for f in forcing_terms(target, alpha))
+        on = (alpha != 0).transpose(0, 2).reshape(n_steps, -1).any(dim=1).tolist()
+        forced = tuple(on[:-1]) + (False,) * min(n_steps, 1)
+    lo = torch.where(pwl_mask != 0, 0.0, float("-inf")).to(A.dtype)
+    state = members(z0.expand(*A.shape[:-1], batch, m))
+    args = (members(C), members(h), state, members(A), members(W), members(lo))
+    out = _import_compiled().input_scan(x, *args, alpha_target, keep, forced).transpose(1, 2)
+    return out if n_ens else out.squeeze(0)
 
 
 def _compiled_kernels(drive: torch.Tensor, compiled: bool | None):
@@ -306,70 +370,6 @@ def _import_compiled():
     except ImportError:
         return None
     return compiled_scan
-
-
-def forcing_terms(target: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(alpha * target, 1 - alpha)`` with the target ignored (even NaN) where alpha == 0.
-
-    The forced state is then ``keep * y + alpha_target`` (exactly ``y`` where alpha == 0).
-
-    Examples
-    --------
-    >>> forcing_terms(torch.tensor([float("nan"), 2.0]), torch.tensor([0.0, 0.5]))
-    (tensor([0., 1.]), tensor([1.0000, 0.5000]))
-    """
-    on = alpha != 0
-    return torch.where(on, alpha * torch.where(on, target, 0.0), 0.0), 1.0 - alpha
-
-
-def prepare_forcing(
-    forcing: tuple[torch.Tensor, torch.Tensor | float],
-    batch_time: tuple[int, int],
-    latent_dim: int,
-    dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check ``forcing = (targets, alpha)`` and pad both to ``latent_dim`` units.
-
-    Parameters
-    ----------
-    forcing : (Tensor, Tensor or float)
-        ``targets`` ([...,] batch, time, n), n <= latent_dim; ``alpha`` broadcastable to it.
-    batch_time : (int, int)
-        Expected (batch, time) of the targets.
-    latent_dim : int
-        M; units n..M-1 are padded with target 0 and alpha 0 (not forced).
-    dtype : torch.dtype
-        Dtype of the result.
-
-    Returns
-    -------
-    (Tensor, Tensor)
-        Detached ``targets`` and ``alpha`` of the same shape ([...,] batch, time, latent).
-    """
-    if not (isinstance(forcing, (tuple, list)) and len(forcing) == 2):
-        raise ConfigError("forcing must be a pair (targets, alpha), e.g. (z_data, 0.5)")
-    target, alpha = forcing
-    target = torch.as_tensor(target).detach().to(dtype)
-    n = target.shape[-1] if target.dim() else 0
-    if target.dim() < 3 or n > latent_dim or tuple(target.shape[-3:-1]) != tuple(batch_time):
-        raise DataValidationError(
-            f"forcing targets have shape {tuple(target.shape)}; expected ([...,] "
-            f"{batch_time[0]}, {batch_time[1]}, n) with n <= latent_dim={latent_dim}"
-        )
-    alpha = torch.as_tensor(alpha, dtype=dtype, device=target.device).detach()
-    if alpha.numel() and not bool(((alpha >= 0) & (alpha <= 1)).all()):
-        raise ConfigError("forcing alpha must lie in [0, 1] (0 = free running, 1 = replace)")
-    try:
-        alpha = torch.broadcast_to(alpha, torch.broadcast_shapes(alpha.shape, target.shape))
-    except RuntimeError:
-        raise DataValidationError(
-            f"forcing alpha has shape {tuple(alpha.shape)}, not broadcastable to the targets' "
-            f"shape {tuple(target.shape)}; use a float, (batch, time, 1) or the targets' shape"
-        ) from None
-    if n < latent_dim:
-        target = torch.nn.functional.pad(target, (0, latent_dim - n))
-        alpha = torch.nn.functional.pad(alpha, (0, latent_dim - n))
-    return target, alpha
 
 
 def time_major(x: torch.Tensor, n_ens: int) -> torch.Tensor:

@@ -3,18 +3,21 @@
 The torch loop of :mod:`~alrnn_neuro.models.engine` launches three kernels per step forward
 and three backward; on a CPU each launch costs a microsecond or more of dispatch, about as
 much as the work itself on a (batch 64, latent 64) slab. Here each step is one BLAS product
-(``np.dot``, scipy's BLAS) and one fused elementwise loop, and the loops over members and
-steps run compiled. Measured at batch 64, T = 100, M = 64 on one core: forward 1.3 -> 0.6
-ms, backward 3.1 -> 1.0 ms (``benchmarks/bench_training.py`` times whole training steps).
+(``np.dot``, scipy's BLAS) and one or two fused elementwise loops, and the loops over members
+and steps run compiled; the input drive ``x_t @ C^T + h`` may be formed here too (one small
+product per step). Measured at batch 64, T = 100, M = 64 on one core (forward and backward of
+the recurrence with its drive): 2.9 -> 2.55 ms with the drive formed here, 4.0 ms through
+the torch loop (``benchmarks/bench_training.py`` times whole training steps).
 
 All arrays are C-contiguous numpy views of torch tensors (no copies), member-major:
 ``(member, time, batch, latent)``, one member for a single model. Equations, with
 ``s_t`` the state step t starts from (``s_0 = z0``; ``s_t = y_t``, or its forced value
 ``alpha_target_t + keep_t * y_t`` where step t - 1 is forced)::
 
-    y_{t+1} = (d_t + a * s_t) + phi(s_t) @ W^T,   phi(s) = max(s, low)
+    y_{t+1} = (d_t + a * s_t) + phi(s_t) @ W^T,   phi(s) = max(s, low),   d_t = x_t @ C^T + h
     g_t = dL/dy_{t+1};  g_{t-1} = go_{t-1} + keep_{t-1} * (g_t * a + 1{s_t > low} * (g_t @ W))
-    dL/dA = sum g_t * s_t,   dL/dW = sum g_t^T phi(s_t)  (one product, by the caller)
+    dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t
+    dL/dW = sum g_t^T phi(s_t)  (one product over all steps, by the caller)
 
 ``phi`` propagates NaN like ``torch.maximum``; the derivative is 0 at NaN states, like
 ``torch.gt``. Compiled on first use per dtype (float32, float64) and cached on disk
@@ -28,13 +31,18 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_forward(d, z0, a, low, w_t, forced, alpha_target, keep, states, phis, carried):
+def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, states, phis, carried):
     """Run the recurrence of every member; fills ``states``, ``phis`` and ``carried``.
 
     Parameters
     ----------
     d : ndarray, shape (member, time, batch, latent)
-        Drive ``C s_t + h``.
+        Drive ``C s_t + h`` (ignored when ``c_t`` has members).
+    x : ndarray, shape (member or 1, time, batch, input)
+        Inputs ``s_t`` (1: shared by all members), used when ``c_t`` has members.
+    c_t : ndarray, shape (member, input, latent) or (0, ., .)
+        ``C^T``; with members, the drive is ``x_t @ C^T + h`` computed here.
+    h : ndarray, shape (member, latent) or (0, .)
     z0 : ndarray, shape (member, batch, latent)
     a, low : ndarray, shape (member, latent)
         Diagonal of A; rectification bound (0 on PWL units, -inf on linear units).
@@ -51,8 +59,9 @@ def scan_forward(d, z0, a, low, w_t, forced, alpha_target, keep, states, phis, c
     carried : ndarray, shape (member, time, batch, latent)
         Output where ``forced[t]``: the forced state ``s_{t+1}`` (a dummy when none is).
     """
-    n_member, n_steps, batch, m = d.shape
-    tmp = np.empty((batch, m), d.dtype)
+    n_member, n_steps, batch, m = states.shape[0], states.shape[1] - 1, z0.shape[1], z0.shape[2]
+    from_inputs = c_t.shape[0] > 0
+    tmp, drive = np.empty((batch, m), z0.dtype), np.empty((batch, m), z0.dtype)
     for k in range(n_member):
         a_k, low_k, w_k = a[k], low[k], w_t[k]
         states[k, 0] = z0[k]
@@ -61,10 +70,14 @@ def scan_forward(d, z0, a, low, w_t, forced, alpha_target, keep, states, phis, c
             phi = phis[k, t if phis.shape[1] > 1 else 0]
             _rectify(s, low_k, phi)
             np.dot(phi, w_k, tmp)
-            y = states[k, t + 1]
-            _affine(d[k, t], s, a_k, tmp, y)
+            if from_inputs:
+                np.dot(x[k if x.shape[0] > 1 else 0, t], c_t[k], drive)
+                _add_row(drive, h[k])
+                _affine(drive, s, a_k, tmp, states[k, t + 1])
+            else:
+                _affine(d[k, t], s, a_k, tmp, states[k, t + 1])
             if forced[t]:
-                _force(alpha_target[k, t], y, keep[k, t], carried[k, t])
+                _add_product(alpha_target[k, t], states[k, t + 1], keep[k, t], carried[k, t])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -85,16 +98,16 @@ def _affine(d, s, a, tmp, y):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _force(alpha_target, y, keep, out):
-    """``out = alpha_target + y * keep``, slab (batch, latent)."""
-    for i in range(y.shape[0]):
-        for j in range(y.shape[1]):
-            out[i, j] = alpha_target[i, j] + y[i, j] * keep[i, j]
+def _add_row(x, row):
+    """``x += row`` on every row of a slab (batch, latent)."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] += row[j]
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_backward(go, states, carried, forced, keep, a, low, W, grad, g_a, g_z0):
-    """Backpropagate ``go`` through the recurrence; fills ``grad``, ``g_a`` and ``g_z0``.
+def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_c, g_h, g_z0):
+    """Backpropagate ``go`` through the recurrence; fills ``grad`` and the parameter gradients.
 
     Parameters
     ----------
@@ -104,33 +117,43 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, grad, g_a, g_z0)
         As saved by :func:`scan_forward`.
     a, low : ndarray, shape (member, latent)
     W : ndarray, shape (member, latent, latent)
+    x : ndarray, shape (member or 1, time, batch, input)
+        The inputs where the forward pass computed the drive (else any 4-dim array).
     grad : ndarray, shape (member, time, batch, latent)
         Output: ``dL/dy_{t+1}`` (also the drive's gradient).
     g_a : ndarray, shape (member, latent)
         Output: gradient of the diagonal of A.
-    g_z0 : ndarray, shape (member, batch, latent) or (0, 0, 0)
-        Output: gradient of z0 (not computed when empty).
+    g_c, g_h : ndarray, shape (member, latent, input) and (member, latent), or empty
+        Output where not empty: gradients of C and h (``sum_t g_t^T x_t`` and ``sum g_t``).
+    g_z0 : ndarray, shape (member, batch, latent)
+        Output: gradient of z0.
     """
     n_member, n_steps, batch, m = go.shape
     tmp = np.empty((batch, m), go.dtype)
+    from_inputs = g_c.shape[0] > 0
+    g_c_step = np.empty((m, x.shape[3]), go.dtype)
     for k in range(n_member):
         a_k, low_k, w_k, g_a_k = a[k], low[k], W[k], g_a[k]
         grad[k, n_steps - 1] = go[k, n_steps - 1]
         g_a_k[:] = 0.0
-        for t in range(n_steps - 1, 0, -1):
+        if from_inputs:
+            g_c[k] = 0.0
+            g_h[k] = 0.0
+        for t in range(n_steps - 1, -1, -1):
             g = grad[k, t]
-            s = carried[k, t - 1] if forced[t - 1] else states[k, t]
+            s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
+            if from_inputs:
+                np.dot(g.T, x[k if x.shape[0] > 1 else 0, t], g_c_step)
+                g_c[k] += g_c_step
+                _add_column_sums(g, g_h[k])
             np.dot(g, w_k, tmp)
             _adjoint(g, s, a_k, low_k, tmp, g_a_k)
-            if forced[t - 1]:
+            if t == 0:
+                g_z0[k] = tmp
+            elif forced[t - 1]:
                 _add_product(go[k, t - 1], tmp, keep[k, t - 1], grad[k, t - 1])
             else:
                 _add(go[k, t - 1], tmp, grad[k, t - 1])
-        g, s = grad[k, 0], states[k, 0]
-        np.dot(g, w_k, tmp)
-        _adjoint(g, s, a_k, low_k, tmp, g_a_k)
-        if g_z0.shape[0]:
-            g_z0[k] = tmp
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -141,6 +164,14 @@ def _adjoint(g, s, a, low, tmp, g_a):
             gij, c = g[i, j], s[i, j]
             g_a[j] += gij * c
             tmp[i, j] = gij * a[j] + (tmp[i, j] if c > low[j] else 0.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_column_sums(g, out):
+    """``out += sum_i g[i]``, slab (batch, latent)."""
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            out[j] += g[i, j]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
