@@ -7,10 +7,11 @@ Usage::
                                         [--default-allocator]
 
 One training step = forward over a batch of 64 trials x 100 steps with 8 inputs, a Poisson
-readout of 30 units (the same ``PoissonReadout`` loss for every model), backward, and an Adam
-step (the fit's fused Adam, :func:`~alrnn_neuro.training.loop.make_optimizer`). For each
-latent size M in {6, 16, 64} three contenders run in the same process, interleaved
-round-robin (so background load hits all alike), after warm-up calls:
+readout of 30 units (the same ``PoissonReadout`` loss for every model, with ``log(y!)``
+summed once per dataset as in a fit), backward, and an Adam step (the fit's fused Adam,
+:func:`~alrnn_neuro.training.loop.make_optimizer`). For each latent size M in {6, 16, 64}
+four contenders run in the same process, interleaved round-robin (so background load hits
+all alike), after warm-up calls:
 
 * ``alrnn``: :class:`ALRNN` (P = M // 2) with the fast engine (hand-written BPTT; its
   compiled loops on CPU, :mod:`alrnn_neuro.models.compiled_scan`);
@@ -65,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_allocator_option, apply_allocator, report  # noqa: E402
 
 from alrnn_neuro.models import ALRNN, PoissonReadout  # noqa: E402
+from alrnn_neuro.models.fused_poisson import log_factorial_steps  # noqa: E402
 from alrnn_neuro.training.config import FitConfig  # noqa: E402
 from alrnn_neuro.training.loop import fused_adam  # noqa: E402
 
@@ -90,11 +92,12 @@ def _data(device: str, seed: int = 0):
     counts = torch.poisson(torch.full((BATCH, STEPS, UNITS), 1.5), generator=gen)
     lengths = torch.randint(STEPS // 2, STEPS + 1, (BATCH,), generator=gen)
     valid = torch.arange(STEPS)[None, :] < lengths[:, None]  # ragged trials
-    return inputs.to(device), counts.to(device), valid.to(device)
+    log_factorial = log_factorial_steps(counts)  # once per dataset, as in a fit
+    return tuple(x.to(device) for x in (inputs, counts, valid, log_factorial))
 
 
 def _train_step(model, readout, data, device, **forward_kwargs):
-    inputs, counts, valid = data
+    inputs, counts, valid, log_factorial = data
     params = list(model.parameters()) + list(readout.parameters())
     optimiser = fused_adam(params, lr=1e-3)  # the fit's Adam
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -102,7 +105,7 @@ def _train_step(model, readout, data, device, **forward_kwargs):
     def step() -> None:
         optimiser.zero_grad(set_to_none=True)
         latents = model(inputs, **forward_kwargs)
-        readout.loss(latents, counts, valid).backward()
+        readout.loss(latents, counts, valid, log_factorial=log_factorial).backward()
         optimiser.step()
         sync()
 

@@ -15,6 +15,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
+from alrnn_neuro.models.fused_poisson import log_factorial_steps
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, FitModel, fit
 from alrnn_neuro.training.forcing import forcing_targets, forcing_weights
@@ -67,7 +68,9 @@ def test_training_gradient_matches_plain_autograd_loop_in_float64(sim):
     batch = session.tensors.take(np.arange(12)).to("cpu", torch.float64)
     observed = batch.observed.clone()
     observed[0, :2] = False  # an unrecorded unit must not enter the loss
-    batch = type(batch)(**{**batch.__dict__, "observed": observed})
+    masked = batch.data * observed[:, None, :]  # log(y!) per step covers observed units only
+    changed = {"observed": observed, "log_factorial": log_factorial_steps(masked)}
+    batch = type(batch)(**{**batch.__dict__, **changed})
     weights = forcing_weights(batch.valid, 4, 0.7, torch.Generator().manual_seed(0),
                               torch.float64)  # fmt: skip
     terms = net.loss(batch, forcing=weights)

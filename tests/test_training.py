@@ -126,6 +126,24 @@ def test_tensors_are_left_justified_and_restored(sim):
     np.testing.assert_array_equal(restored, np.where(valid[..., None], sim["spikes"].values, 0))
 
 
+def test_log_factorial_is_computed_once_and_gives_the_training_loss(sim):
+    """TrialTensors carry log(y!) per step (kept in float64, cut with the batch); a fit's loss
+    with it equals the readout's own loss that sums log(y!) of the batch on every call."""
+    cfg = FitConfig(latent_dim=4, pwl_units=2, epochs=1, seed=0)
+    session = prepare_session(sim, cfg)
+    batch = session.tensors.take(session.positions["train"][:6]).to("cpu", torch.float32)
+    assert batch.log_factorial.dtype == torch.float64
+    assert batch.log_factorial.shape == batch.valid.shape
+    expected = torch.lgamma(batch.data.double() + 1).sum(-1)
+    assert torch.allclose(batch.log_factorial, expected)
+    model = FitModel(session.config, session.n_units, 0, session.unit_mean)
+    with torch.no_grad():
+        obs = model.member_losses(batch)["obs"]
+        z = model.latents(batch)
+        own = model.readout.member_loss(z, batch.data, batch.loss_mask, observed=batch.observed)
+    assert torch.allclose(obs, own.reshape(obs.shape), rtol=1e-6, atol=0)
+
+
 @pytest.mark.parametrize("offsets", [[0, 0, 0], [0, 3, 7], [2, 9, 12], [5, 5, 5]])
 def test_shift_in_time_places_each_trial_at_its_offset(offsets):
     """Each trial's step s lands at time offset + s, steps past the time axis are dropped

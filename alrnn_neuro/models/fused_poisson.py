@@ -223,6 +223,7 @@ def poisson_member_loss(
     observed: torch.Tensor | None = None,
     *,
     link: str = "softplus",
+    log_factorial: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean Poisson NLL (with ``log(y!)``) of each member over valid, observed entries.
 
@@ -242,6 +243,10 @@ def poisson_member_loss(
         Units recorded in each trial (None = all).
     link : {"softplus", "exp"}
         Rate nonlinearity.
+    log_factorial : Tensor, shape (trial, time), optional
+        ``sum over observed units of log(y!)`` of every step, computed once per dataset
+        (:func:`log_factorial_steps`); without it the data-only term is computed here from
+        the valid counts on every call.
 
     Returns
     -------
@@ -291,7 +296,41 @@ def poisson_member_loss(
     count = max(count, 1.0)
     grads = torch.is_grad_enabled() and any(t.requires_grad for t in (latents, weight, bias))
     total = _PoissonSums.apply(latents, weight, bias, y, w, index, link == "exp", count, grads)
-    return total + (log_factorial_sum(y) / count).to(dtype)
+    if log_factorial is None:
+        constant = log_factorial_sum(y)
+    else:
+        constant = torch.where(valid, log_factorial, 0.0).sum(dtype=torch.float64)
+    return total + (constant / count).to(dtype)
+
+
+def log_factorial_steps(counts: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """``sum over units of log(y!)`` of every (trial, time) step, float64 (0 where y < 0).
+
+    The data-only term of the Poisson NLL, for :func:`poisson_member_loss` (``log_factorial``):
+    computed once per dataset, in chunks of trials, so a training step only sums it over its
+    valid steps.
+
+    Parameters
+    ----------
+    counts : Tensor, shape (trial, time, unit)
+        Counts, 0 where not observed.
+    chunk : int
+        Trials per chunk (bounds the float64 temporary).
+
+    Returns
+    -------
+    Tensor, shape (trial, time), float64
+
+    Examples
+    --------
+    >>> log_factorial_steps(torch.tensor([[[0.0, 3.0], [1.0, 2.0]]]))  # log 6, log 2
+    tensor([[1.7918, 0.6931]], dtype=torch.float64)
+    """
+    out = torch.zeros(counts.shape[:2], dtype=torch.float64, device=counts.device)
+    for lo in range(0, counts.shape[0], chunk):
+        y = counts[lo : lo + chunk].double()
+        out[lo : lo + chunk] = torch.where(y >= 0, torch.lgamma(y + 1.0), 0.0).sum(-1)
+    return out
 
 
 def _valid_rows(counts: torch.Tensor, index: torch.Tensor, time_major: bool) -> torch.Tensor:
@@ -307,7 +346,9 @@ def _valid_rows(counts: torch.Tensor, index: torch.Tensor, time_major: bool) -> 
     return counts.reshape(-1, n_units).index_select(0, trial * n_time + time)
 
 
-def readout_member_loss(readout, latents, targets, mask, observed) -> torch.Tensor | None:
+def readout_member_loss(
+    readout, latents, targets, mask, observed, log_factorial=None
+) -> torch.Tensor | None:
     """``PoissonReadout.member_loss`` through :func:`poisson_member_loss`, shape
     ``readout.ensemble_shape``.
 
@@ -324,5 +365,7 @@ def readout_member_loss(readout, latents, targets, mask, observed) -> torch.Tens
     valid = valid if mask is None else mask
     observed = None if observed is None else torch.as_tensor(observed).bool()
     w, b, z = (t.unsqueeze(0) if e == 0 else t for t in (readout.weight, readout.bias, latents))
-    loss = poisson_member_loss(w, b, z, targets, valid, observed, link=readout.link)
+    loss = poisson_member_loss(
+        w, b, z, targets, valid, observed, link=readout.link, log_factorial=log_factorial
+    )
     return loss.reshape(readout.ensemble_shape)

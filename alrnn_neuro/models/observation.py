@@ -210,7 +210,9 @@ class PoissonReadout(LinearReadout):
         nll, m = self._nll(latents, targets, mask, observed)
         return _zero(-nll, m)
 
-    def member_loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
+    def member_loss(
+        self, latents, targets, mask=None, *, observed=None, full=True, log_factorial=None
+    ) -> torch.Tensor:
         """Mean Poisson NLL ``rate - y log(rate) + log(y!)`` over valid, observed entries.
 
         Parameters
@@ -222,6 +224,10 @@ class PoissonReadout(LinearReadout):
         observed : Tensor of bool, shape (batch, unit), optional
         full : bool
             False leaves out the data-only ``log(y!)``.
+        log_factorial : Tensor, shape (batch, time), optional
+            That term per step, summed over observed units, computed once per dataset
+            (:func:`~alrnn_neuro.models.fused_poisson.log_factorial_steps`); used by the
+            fused path instead of summing ``log(y!)`` of the batch on every call.
 
         Returns
         -------
@@ -229,14 +235,15 @@ class PoissonReadout(LinearReadout):
             With <= 1 ensemble dim and a (batch, time) ``mask`` through the fused
             :func:`~alrnn_neuro.models.fused_poisson.readout_member_loss`.
         """
-        fast = readout_member_loss(self, latents, targets, mask, observed) if full else None
+        args = (latents, targets, mask, observed, log_factorial)
+        fast = readout_member_loss(self, *args) if full else None
         if fast is not None:
             return fast
         return member_mean(*self._nll(latents, targets, mask, observed, full))
 
-    def loss(self, latents, targets, mask=None, *, observed=None, full=True) -> torch.Tensor:
-        """Sum over members of :meth:`member_loss` (a scalar)."""
-        return self.member_loss(latents, targets, mask, observed=observed, full=full).sum()
+    def loss(self, latents, targets, mask=None, **kwargs) -> torch.Tensor:
+        """Sum over members of :meth:`member_loss` (a scalar; keywords as there)."""
+        return self.member_loss(latents, targets, mask, **kwargs).sum()
 
     def set_bias_from_rates(self, mean_counts: torch.Tensor) -> None:
         """Set ``b`` so that z = 0 predicts ``mean_counts`` (unit,) per bin."""

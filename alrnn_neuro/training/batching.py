@@ -15,9 +15,12 @@ import torch
 import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
+from alrnn_neuro.models.fused_poisson import log_factorial_steps
 
 #: fields of :class:`TrialTensors` with a ``time`` dim (cut together by ``take``)
-TIME_FIELDS = ("data", "inputs", "valid", "readout", "loss_mask", "init_mask")
+TIME_FIELDS = ("data", "inputs", "valid", "readout", "loss_mask", "init_mask", "log_factorial")
+#: fields kept in float64 by :meth:`TrialTensors.to`
+FLOAT64_FIELDS = ("log_factorial",)
 
 
 def channel_dim(ds: xr.Dataset) -> str:
@@ -57,6 +60,11 @@ class TrialTensors:
         Index of each trial's first valid step in the dataset's ``time`` axis.
     init_mask : Tensor of bool, shape (trial, time)
         Steps a data-inferred initial state is read from (:func:`initial_state_bins`).
+    log_factorial : Tensor of float64, shape (trial, time)
+        ``sum over observed units of log(data!)`` per step (0 where data < 0): the data-only
+        term of the Poisson NLL, computed once here instead of in every training step. It must
+        match ``data`` and ``observed``: whoever changes either recomputes it with
+        :func:`~alrnn_neuro.models.fused_poisson.log_factorial_steps` (of the observed data).
     """
 
     data: torch.Tensor
@@ -68,6 +76,7 @@ class TrialTensors:
     loss_mask: torch.Tensor
     offset: np.ndarray
     init_mask: torch.Tensor
+    log_factorial: torch.Tensor
 
     @property
     def n_trials(self) -> int:
@@ -104,7 +113,8 @@ class TrialTensors:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, torch.Tensor):
-                value = value.to(device, dtype=dtype if value.is_floating_point() else None)
+                floating = value.is_floating_point() and f.name not in FLOAT64_FIELDS
+                value = value.to(device, dtype=dtype if floating else None)
             parts[f.name] = value
         return TrialTensors(**parts)
 
@@ -289,6 +299,7 @@ def dataset_tensors(
         loss_mask=torch.from_numpy(np.ascontiguousarray(loss_mask)),
         offset=offset.astype(np.int64),
         init_mask=torch.from_numpy(np.ascontiguousarray(init)),
+        log_factorial=log_factorial_steps(torch.from_numpy(data)),
     )
     return tensors, classes
 

@@ -306,7 +306,12 @@ class FitModel(nn.Module):
         ``forcing`` is the per-step alpha (trial, time, 1).
         """
         z = self.latents(batch, forcing)
-        obs = self.readout.member_loss(z, batch.data, batch.loss_mask, observed=batch.observed)
+        extra = {}
+        if isinstance(self.readout, observation.PoissonReadout):  # log(y!) precomputed
+            extra["log_factorial"] = batch.log_factorial
+        obs = self.readout.member_loss(
+            z, batch.data, batch.loss_mask, observed=batch.observed, **extra
+        )
         choice = torch.zeros_like(obs)
         if self.head is not None and bool(batch.readout.any()):
             choice = self.head.member_loss(z, batch.labels, batch.readout)
