@@ -178,3 +178,16 @@ def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, 
         return [out.detach(), *torch.autograd.grad(loss, params)]
 
     _assert_close(grads(False), grads(True))
+
+
+def test_without_numba_the_torch_loop_runs_with_a_warning(monkeypatch, caplog):
+    """An import failure (no numba, no writable numba cache) is logged, not raised."""
+    import sys
+
+    import alrnn_neuro.models
+
+    monkeypatch.delattr(alrnn_neuro.models, "compiled_scan", raising=False)
+    monkeypatch.setitem(sys.modules, "alrnn_neuro.models.compiled_scan", None)
+    with caplog.at_level("WARNING", logger="alrnn_neuro.models.engine"):
+        assert engine_module._import_compiled.__wrapped__() is None
+    assert "using the torch loop" in caplog.text

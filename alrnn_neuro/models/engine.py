@@ -48,6 +48,7 @@ them in place only after cloning (autograd raises an error otherwise).
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable
 
@@ -57,6 +58,8 @@ from torch.autograd.function import once_differentiable
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.models.forcing import forcing_terms
 from alrnn_neuro.models.linear_scan import linear_scan, prefer_linear_scan
+
+logger = logging.getLogger(__name__)
 
 
 class _ALRNNScan(torch.autograd.Function):
@@ -363,11 +366,12 @@ def _compiled_kernels(drive: torch.Tensor, compiled: bool | None):
 
 @functools.cache
 def _import_compiled():
-    """The compiled loops' module, or None where numba cannot be imported (the torch loop
-    runs instead)."""
+    """The compiled loops' module, or None where numba cannot be imported or set up (e.g. no
+    writable cache directory): the torch loop runs instead, with a warning in the log."""
     try:
         from alrnn_neuro.models import compiled_scan
-    except ImportError:
+    except Exception as err:  # ImportError, or numba's RuntimeError without a cache locator
+        logger.warning("compiled recurrence loops unavailable (%s); using the torch loop", err)
         return None
     return compiled_scan
 

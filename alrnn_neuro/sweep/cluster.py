@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,6 +230,34 @@ def _quiet_dask_logs(names: tuple[str, ...] = DASK_LOGGERS) -> Iterator[None]:
 def _silence_worker_logs() -> None:
     for name in ("distributed", "tornado", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def quiet_after_interrupt() -> Iterator[None]:
+    """Inside the block, Ctrl-C first silences dask's loggers, then raises KeyboardInterrupt.
+
+    The sweep stops its workers itself and says so in one line. Silencing only while closing
+    the cluster (:func:`close`) comes too late when the interrupt lands inside
+    distributed's ``sync``: its event-loop thread may log a NameError traceback from
+    ``sync.<locals>.cancel`` (a race in distributed) before the main thread gets there. The
+    loggers stay silent for the rest of the process, which ends with the interrupt. Only
+    Python's default SIGINT handler, in the main thread, is replaced (and restored after).
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    if previous is not signal.default_int_handler:
+        yield
+        return
+
+    def silence_then_interrupt(signum: int, frame: Any) -> None:
+        _silence_worker_logs()  # the same three loggers, here in the sweep process
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, silence_then_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ignore_interrupts_plugin() -> Any:

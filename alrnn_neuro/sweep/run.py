@@ -58,7 +58,7 @@ from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
-from alrnn_neuro.sweep.cluster import close, connect, local_workers
+from alrnn_neuro.sweep.cluster import close, connect, local_workers, quiet_after_interrupt
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
@@ -86,6 +86,7 @@ EXECUTORS = ("local", "dask")
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+@quiet_after_interrupt()
 def run_sweep(
     ds_or_path: xr.Dataset | str | os.PathLike,
     grid: SweepGrid,
