@@ -70,6 +70,11 @@ def _forcing_terms(alpha_target, keep, forced, member_major):
     return tuple(member_major(f).contiguous() for f in (alpha_target, keep))
 
 
+def _no_members(ndim: int, like: torch.Tensor) -> torch.Tensor:
+    """An array with no members (first dim 0) of ``ndim`` dims: a parameter not used."""
+    return like.new_empty((0,) * ndim)
+
+
 def _np(x: torch.Tensor) -> np.ndarray:
     """A C-contiguous numpy view (a copy only where ``x`` is not contiguous)."""
     return x.detach().contiguous().numpy()
@@ -90,32 +95,30 @@ class CompiledScan(torch.autograd.Function):
         m = A.shape[-1]
         slab = (n_member, n_steps, batch, m)
         flags = np.array(forced, dtype=np.uint8)
-        dummy = source.new_empty((1, 1, 1, 1))
-        carried = source.new_empty(slab) if alpha_target is not None else dummy
+        dummy = source.new_empty((1, 1, 1, 1))  # stands in for an unused 4-dim array
+        from_inputs, forcing = C is not None, alpha_target is not None
+        carried = source.new_empty(slab) if forcing else dummy
         states = source.new_empty((n_member, n_steps + 1, batch, m))
         # phi(s_t) of every step, for dW (one scratch slab without a backward pass)
         phis = source.new_empty(slab if grads else (n_member, 1, batch, m))
-        from_inputs = C is not None
+        if from_inputs:  # the loops form the drive: no drive array, C^T and h instead
+            drive, inputs, c_t, h = dummy, source, C.mT, h
+        else:  # zero members in C^T and h tell the loops to read the drive
+            drive, inputs, c_t, h = source, dummy, _no_members(3, source), _no_members(2, source)
+        if not forcing:
+            alpha_target = keep = dummy
         scan_forward(
-            _np(source) if not from_inputs else dummy.numpy(),
-            _np(source) if from_inputs else dummy.numpy(),
-            _np(C.mT) if from_inputs else dummy[0].numpy()[:0],
-            _np(h) if from_inputs else dummy[0, 0].numpy()[:0],
-            _np(z0.expand(n_member, batch, m)),
-            _np(A),
-            _np(lo),
+            *(_np(x) for x in (drive, inputs, c_t, h, z0.expand(n_member, batch, m), A, lo)),
             _np(W.mT),
             flags,
-            _np(alpha_target) if alpha_target is not None else dummy.numpy(),
-            _np(keep) if keep is not None else dummy.numpy(),
+            _np(alpha_target),
+            _np(keep),
             states.numpy(),
             phis.numpy(),
             carried.numpy(),
         )
         ctx.forced, ctx.from_inputs = flags, from_inputs
-        saved_keep = keep if keep is not None else dummy
-        inputs = source if from_inputs else dummy
-        ctx.save_for_backward(states, phis, carried, saved_keep, A, W, lo, inputs, C)
+        ctx.save_for_backward(states, phis, carried, keep, A, W, lo, inputs, C)
         return states.narrow(1, 1, n_steps)
 
     @staticmethod
@@ -124,31 +127,23 @@ class CompiledScan(torch.autograd.Function):
         states, phis, carried, keep, A, W, lo, inputs, C = ctx.saved_tensors
         need, from_inputs = ctx.needs_input_grad, ctx.from_inputs
         n_member, n_steps, batch, m = grad_out.shape
-        n_in = inputs.shape[-1] if from_inputs else 0
         grad = grad_out.new_empty(grad_out.shape)
-        g_a = A.new_empty(A.shape)
-        g_c = A.new_empty((n_member, m, n_in) if from_inputs else (0, 0, 0))
-        g_h = A.new_empty((n_member, m) if from_inputs else (0, 0))
-        g_z0 = states.new_zeros((n_member, batch, m))
+        g_a, g_z0 = A.new_zeros(A.shape), states.new_zeros((n_member, batch, m))
+        if from_inputs:
+            g_c, g_h = C.new_zeros(C.shape), A.new_zeros(A.shape)
+        else:  # no members: the loops leave dC and dh out
+            g_c, g_h = _no_members(3, A), _no_members(2, A)
         if n_steps:
+            saved = (states, carried)
+            operands = (keep, A, lo, W, inputs)
+            outputs = (grad, g_a, g_c, g_h, g_z0)
             scan_backward(
                 _np(grad_out),
-                states.numpy(),
-                carried.numpy(),
+                *(x.numpy() for x in saved),
                 ctx.forced,
-                _np(keep),
-                _np(A),
-                _np(lo),
-                _np(W),
-                _np(inputs),
-                grad.numpy(),
-                g_a.numpy(),
-                g_c.numpy(),
-                g_h.numpy(),
-                g_z0.numpy(),
+                *(_np(x) for x in operands),
+                *(x.numpy() for x in outputs),
             )
-        else:
-            g_a.zero_(), g_c.zero_(), g_h.zero_()
         g_w = None
         if need[5]:
             rows = grad.view(n_member, -1, m).mT
