@@ -266,15 +266,14 @@ def _linear_without_grad(drive, z0, A, W, pwl_mask) -> bool:
 def _apply(drive, z0, A, W, pwl_mask, forcing, compiled):
     n_steps = drive.shape[0]
     z0 = z0.expand(drive.shape[1:])
-    lo = torch.where(pwl_mask != 0, 0.0, float("-inf")).to(drive.dtype)
+    lo = _rectification_bounds(pwl_mask, drive.dtype)
     if forcing is None:
         forced = (False,) * n_steps
         alpha_target = keep = drive.new_empty((0,))
     else:
         target, alpha = (f.detach().to(drive.dtype).expand(drive.shape) for f in forcing)
         alpha_target, keep = (f.contiguous() for f in forcing_terms(target, alpha))
-        step_on = (alpha != 0).reshape(n_steps, -1).any(dim=1).tolist() if n_steps else []
-        forced = tuple(bool(f) for f in step_on[:-1]) + (False,) * min(n_steps, 1)
+        forced = _forced_steps(alpha)
     kernels = _compiled_kernels(drive, compiled)
     if kernels is not None:
         return kernels.scan(drive, z0, A, W, lo, alpha_target, keep, forced)
@@ -318,7 +317,8 @@ def compiled_input_scan(
         A view of a member-major (time, batch) buffer, as from :func:`alrnn_scan`.
     """
     n_ens = A.dim() - 1
-    if n_ens > 1 or inputs.shape[-1] == 0 or _compiled_kernels(A, None) is None:
+    kernels = None if n_ens > 1 or inputs.shape[-1] == 0 else _compiled_kernels(A, None)
+    if kernels is None:
         return None
     if _linear_without_grad(inputs, z0, A, W, pwl_mask) and not (
         torch.is_grad_enabled() and (C.requires_grad or h.requires_grad)
@@ -335,13 +335,27 @@ def compiled_input_scan(
         shape = (k, batch, n_steps, m)
         target, alpha = (members(f.detach().to(A.dtype)).expand(shape) for f in forcing)
         alpha_target, keep = (f.transpose(1, 2) for f in forcing_terms(target, alpha))
-        on = (alpha != 0).transpose(0, 2).reshape(n_steps, -1).any(dim=1).tolist()
-        forced = tuple(on[:-1]) + (False,) * min(n_steps, 1)
-    lo = torch.where(pwl_mask != 0, 0.0, float("-inf")).to(A.dtype)
+        forced = _forced_steps(alpha.transpose(0, 2))  # time first
+    lo = _rectification_bounds(pwl_mask, A.dtype)
     state = members(z0.expand(*A.shape[:-1], batch, m))
     args = (members(C), members(h), state, members(A), members(W), members(lo))
-    out = _import_compiled().input_scan(x, *args, alpha_target, keep, forced).transpose(1, 2)
+    out = kernels.input_scan(x, *args, alpha_target, keep, forced).transpose(1, 2)
     return out if n_ens else out.squeeze(0)
+
+
+def _rectification_bounds(pwl_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``lo`` of ``phi(z) = max(z, lo)``: 0 on rectified units, -inf on linear units."""
+    return torch.where(pwl_mask != 0, 0.0, float("-inf")).to(dtype)
+
+
+def _forced_steps(alpha: torch.Tensor) -> tuple[bool, ...]:
+    """Per step of ``alpha`` (time first), whether the state carried after it is forced;
+    never after the last step, whose state is not carried."""
+    n_steps = alpha.shape[0]
+    if not n_steps:
+        return ()
+    on = (alpha != 0).reshape(n_steps, -1).any(dim=1).tolist()
+    return tuple(bool(f) for f in on[:-1]) + (False,)
 
 
 def _compiled_kernels(drive: torch.Tensor, compiled: bool | None):
