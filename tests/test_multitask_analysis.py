@@ -146,3 +146,23 @@ def test_sweep_multitask_assembles_cells(tmp_path):
 def test_sweep_multitask_without_sweep_raises(tmp_path):
     with pytest.raises(RunDirError, match="holds no sweep.json"):
         sweep_multitask(tmp_path)
+
+
+def test_cells_past_62_rectified_units_keep_their_accuracy_and_nan_region_measures(tmp_path):
+    from alrnn_neuro.simulate.tasks import make_multitask
+    from alrnn_neuro.sweep import SweepGrid, run_sweep
+    from alrnn_neuro.training.config import FitConfig
+
+    ds = make_multitask(6, seed=0, tasks=("DelayPro", "GoNogo", "ReactPro"))
+    grid = SweepGrid(pwl_units=(2, 64), seeds=(0,), latent_dims=(64,))
+    run_sweep(ds, grid, FitConfig(epochs=1, latent_dim=64), out=tmp_path / "sw")
+    for untrained in (False, True):
+        mt = sweep_multitask(tmp_path / "sw", ds, untrained=untrained)
+        coded, uncoded = mt.sel(pwl_units=2, seed=0), mt.sel(pwl_units=64, seed=0)
+        assert np.allclose(coded["region_usage"].sum("region"), 1.0)
+        acc = uncoded["task_accuracy"].values
+        assert np.isfinite(acc).any() and np.all(np.isnan(acc) | ((acc >= 0) & (acc <= 1)))
+        for name in ("region_usage", "overlap", "usage_entropy", "regions_per_task"):
+            assert np.isnan(uncoded[name].values).all(), name
+        for name in ("shared_index", "task_specificity", "regions_used"):
+            assert np.isnan(float(uncoded[name])), name

@@ -72,8 +72,9 @@ def sweep_multitask(
         (pwl_units, seed, task, region; 0 for regions a P cannot reach), ``usage_entropy``
         and ``task_accuracy`` and ``regions_per_task`` (pwl_units, seed, task),
         ``shared_index``, ``task_specificity`` and ``regions_used`` (pwl_units, seed),
-        ``overlap`` (pwl_units, seed, task, task_b). Missing cells, and cells with more than
-        62 rectified units (no region codes), are NaN.
+        ``overlap`` (pwl_units, seed, task, task_b). Missing cells are NaN; cells with more
+        than 62 rectified units (no region codes) have their ``task_accuracy`` and NaN for
+        every region measure.
 
     Raises
     ------
@@ -113,8 +114,11 @@ def sweep_multitask(
             continue
         run = root / "cells" / cell.name
         if not has_region_codes(cell.pwl_units):
-            logger.info("cell %s: P > %d, no region codes; its values are NaN", cell.name, MAX_PWL)
-            continue
+            logger.info(
+                "cell %s: P > %d, no region codes; its region measures are NaN (accuracy is kept)",
+                cell.name,
+                MAX_PWL,
+            )
         if untrained:  # initialised on the trials a sweep fits (all but the test trials)
             base = FitConfig.from_dict(record["base_config"])
             pool = np.setdiff1d(ds["trial"].values, test_ids)
@@ -128,8 +132,12 @@ def sweep_multitask(
     if not cells:
         raise RunDirError(f"sweep {root} has no finished AL-RNN cell with M={m}, tf={f:g}")
     regions = sorted({int(r) for c in cells.values() for r in c["region"].values})
+    # a cell without region codes has an empty region axis: the reindex fills its usage
+    # with NaN, not 0 ("never used"), so it cannot pass for a measured usage
     parts = [
-        c.reindex(region=regions, fill_value=0.0).expand_dims(pwl_units=[p], seed=[s])
+        c.reindex(region=regions, fill_value=0.0 if c.sizes["region"] else np.nan).expand_dims(
+            pwl_units=[p], seed=[s]
+        )
         for (p, s), c in cells.items()
     ]
     result = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
@@ -162,11 +170,6 @@ def _cell_measures(fit: Any, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[s
     session = prepare_session(ds, fit.config, split=split)
     predicted = predict_all(fit.model, session.tensors)
     n_time = ds.sizes["time"]
-    code = session.tensors.restore_time(predicted["bitcode"], n_time, -1)
-    valid = ds["valid"].values.astype(bool)
-    code[~valid] = -1
-    bitcode = xr.DataArray(code, dims=("trial", "time"))
-    usage = task_region_usage(bitcode, None, ds["task"].values, tasks=tasks)
     pred = session.tensors.restore_time(predicted["prediction"], n_time, 0.0)
     labels = ds["task"].values.astype(str)
     is_test = np.isin(ds["trial"].values, test_ids)
@@ -176,7 +179,14 @@ def _cell_measures(fit: Any, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[s
         sub = ds.isel(trial=idx)
         if idx.size and bool(sub["loss_mask"].values.any()):
             accuracy[k] = float(task_accuracy(pred[idx], sub))
-    mm = usage_measures(usage)
+    if "bitcode" in predicted:
+        code = session.tensors.restore_time(predicted["bitcode"], n_time, -1)
+        code[~ds["valid"].values.astype(bool)] = -1
+        bitcode = xr.DataArray(code, dims=("trial", "time"))
+        usage = task_region_usage(bitcode, None, ds["task"].values, tasks=tasks)
+        mm = usage_measures(usage)
+    else:  # more than 62 rectified units: no region codes, every region measure is NaN
+        usage, mm = _no_region_measures(tasks)
     return xr.Dataset(
         {
             "region_usage": usage,
@@ -189,6 +199,22 @@ def _cell_measures(fit: Any, ds: xr.Dataset, test_ids: np.ndarray, tasks: list[s
             "regions_used": mm["regions_used"],
         },
     )
+
+
+def _no_region_measures(tasks: list[str]) -> tuple[xr.DataArray, dict]:
+    """An empty (task, region) usage and NaN measures, for a network without region codes."""
+    n, nan = len(tasks), float("nan")
+    usage = xr.DataArray(
+        np.empty((n, 0)),
+        dims=("task", "region"),
+        coords={"task": tasks, "region": np.array([], dtype=np.int64)},
+    )
+    per_task = xr.DataArray(np.full(n, nan), dims="task", coords={"task": tasks})
+    overlap = xr.DataArray(
+        np.full((n, n), nan), dims=("task", "task_b"), coords={"task": tasks, "task_b": tasks}
+    )
+    measures = {"usage_entropy": per_task, "regions_per_task": per_task, "overlap": overlap}
+    return usage, {**measures, "shared_index": nan, "task_specificity": nan, "regions_used": nan}
 
 
 def _load(source: str | os.PathLike | xr.Dataset) -> xr.Dataset:
