@@ -223,6 +223,9 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
         assert c["status"] in STATUSES
         sparse = c["name"].startswith("sparse_suffices:")
         must_fail = {"untrained", "linear_models"} if sparse else {"untrained"}
+        if c["name"].startswith("task_primitives:"):  # retrained on shuffled targets
+            must_fail |= {"shuffled_targets"}
+            assert c["controls"]["shuffled_targets"]["seeds"] == list(s.shuffled_seeds)
         assert set(c["controls"]) == must_fail
         untrained = c["controls"]["untrained"]
         assert untrained["seeds"] == list(s.control_seeds) and untrained["n"] <= 1

@@ -147,6 +147,10 @@ class TaskSettings:
     train_fractions : tuple of float
         Shares of the training trials of the classic tasks' sweeps (nested); the smallest is
         the low-data regime of the comparison, the largest gives every other claim.
+    shuffled_seeds : tuple of int
+        Data seeds of the primitives claim's ``shuffled_targets`` control: per seed, every
+        P > 0 network of each task is trained again on a new draw with its targets permuted
+        across trials (empty: not run; it costs about one more sweep group per seed).
     max_members : int
         AL-RNNs trained together in one ensemble (0: each task's grid split evenly over the
         workers). 1 makes every network its own sweep cell, so ``--resume`` loses at most one
@@ -162,6 +166,7 @@ class TaskSettings:
     control_seeds: tuple[int, ...] = ()
     baselines: tuple[str, ...] = ()
     train_fractions: tuple[float, ...] = (1.0,)
+    shuffled_seeds: tuple[int, ...] = ()
     max_members: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,6 +354,7 @@ TASK_SETTINGS = {
         control_seeds=(3001, 3002, 3003, 3004, 3005),
         baselines=("gru", "lstm"),
         train_fractions=(0.25, 1.0),
+        shuffled_seeds=(3001,),
     ),
     "full": TaskSettings(
         name="full",
@@ -358,6 +364,7 @@ TASK_SETTINGS = {
         control_seeds=tuple(range(3001, 3011)),
         baselines=("gru", "lstm"),
         train_fractions=(0.1, 0.3, 1.0),
+        shuffled_seeds=(3001, 3002, 3003),
     ),
     "tiny": TaskSettings(
         name="tiny",
@@ -368,6 +375,7 @@ TASK_SETTINGS = {
         control_seeds=(3001,),
         baselines=("gru",),
         train_fractions=(0.5, 1.0),
+        shuffled_seeds=(3001,),
     ),
 }
 

@@ -18,7 +18,11 @@ trials with the sweep's held-out ids):
 
 * ``untrained``: untrained networks (model seeds ``100 * data_seed + k``) in place of the
   trained ones, against untrained networks of other seeds (``+ 50``): must fail;
-* power: the reproduction's fitted networks against their own initialisation on the new draw.
+* power: the reproduction's fitted networks against their own initialisation on the new draw;
+* ``shuffled_targets`` (per data seed of ``shuffled_seeds``): every P > 0 network retrained
+  from its own initialisation on the new draw with its targets permuted across trials
+  (:mod:`~alrnn_neuro.reproduce.task_shuffled_targets`), against that initialisation: training
+  as such, without the task's input-target pairing, must not produce the claim.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from alrnn_neuro.models.params import ALRNNParams, has_region_codes
 from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
 from alrnn_neuro.reproduce.criteria import criteria
 from alrnn_neuro.reproduce.task_controls import NULL_OFFSET, SEED_STRIDE, control_entry, power_entry
+from alrnn_neuro.reproduce.task_shuffled_targets import shuffled_networks
 from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.cell_primitives import primitives_in
 from alrnn_neuro.sweep.task_scores import alrnn_cells
@@ -224,8 +229,10 @@ def primitives_claim(
     *,
     learned: bool,
     seed: int,
+    shuffled_seeds: Sequence[int] = (),
 ) -> tuple[Claim, xr.Dataset]:
-    """The primitives claim of one task with its ``untrained`` control and power.
+    """The primitives claim of one task with its controls (``untrained``, and
+    ``shuffled_targets`` where ``shuffled_seeds`` are given) and power.
 
     Parameters
     ----------
@@ -241,6 +248,9 @@ def primitives_claim(
         Whether the best P learned the task.
     seed : int
         Seed of the bootstrap.
+    shuffled_seeds : sequence of int
+        Data seeds of the ``shuffled_targets`` control (each retrains every P > 0 network;
+        none: the control is not run).
 
     Returns
     -------
@@ -257,12 +267,21 @@ def primitives_claim(
         control.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
         redrawn = primitive_counts(sweep_dir, draw, networks=networks)
         power.append((int(data_seed), primitives_result(redrawn, learned=learned, seed=data_seed)))
+    controls = {"untrained": control_entry(control)}
+    if shuffled_seeds:
+        shuffled = []
+        for data_seed in shuffled_seeds:
+            draw = make(int(data_seed))
+            retrained = shuffled_networks(sweep_dir, draw, networks, int(data_seed))
+            null = primitive_counts(sweep_dir, draw, networks=retrained)
+            shuffled.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
+        controls["shuffled_targets"] = control_entry(shuffled)
     claim = Claim(
         name=claim_name(task),
         text=claim_text(task),
         criterion=PRIMITIVES_CRITERION,
         result=primitives_result(counts, learned=learned, seed=seed),
-        controls={"untrained": control_entry(control)},
+        controls=controls,
         power=power_entry(power),
     )
     return claim, counts

@@ -169,7 +169,13 @@ def _task_claim(root: Path, task: str, spec: TaskSpec, s: TaskSettings, base, se
     )
     ps = [int(p) for p in selection["pwl_units"].values]
     primitives, counts = primitives_claim(
-        sweep_dir, task, make, s.control_seeds, learned=tc.task_learned(selection), seed=seed
+        sweep_dir,
+        task,
+        make,
+        s.control_seeds,
+        learned=tc.task_learned(selection),
+        seed=seed,
+        shuffled_seeds=s.shuffled_seeds,
     )
     write_netcdf(counts, sweep_dir.parent / "primitives.nc")
     per_p = dict(zip(ps, selection["accuracy"].values.tolist(), strict=True))
