@@ -137,6 +137,7 @@ def test_linear_models_control_catches_seed_differences_of_p0_networks(seed):
     assert found["0>1"].holds is True  # seed 1 is far better: a false positive, counted
     entry = control_entry(list(found.items()))
     assert entry["n"] == 2 and entry["n_holds"] == 1 and entry["false_positive_rate"] == 0.5
+    assert entry["effects"] == [found[k].effect for k in entry["seeds"]]
 
 
 def test_selection_rejects_bad_input():

@@ -199,6 +199,11 @@ def power_entry(outcomes: list[tuple[Any, ClaimResult]]) -> dict[str, Any]:
 
 
 def control_entry(outcomes: list[tuple[Any, ClaimResult]]) -> dict[str, Any]:
-    """``{"seeds", "holds", "n", "n_holds", "false_positive_rate"}`` of one control."""
+    """``{"seeds", "holds", "effects", "n", "n_holds", "false_positive_rate"}`` of one control.
+
+    ``effects``: each run's effect size (None where not testable), so a control that fails
+    can be read as failing by a wide margin or narrowly.
+    """
     holds = [r.holds for _, r in outcomes]
-    return {"seeds": [k for k, _ in outcomes], "holds": holds, **rate(holds)}
+    effects = [r.to_dict()["effect"] if r.holds is not None else None for _, r in outcomes]
+    return {"seeds": [k for k, _ in outcomes], "holds": holds, "effects": effects, **rate(holds)}
