@@ -224,8 +224,9 @@ def test_tasks_tiny_layout_and_multitask(tmp_path):
         sparse = c["name"].startswith("sparse_suffices:")
         must_fail = {"untrained", "linear_models"} if sparse else {"untrained"}
         if c["name"].startswith("task_primitives:"):  # retrained on shuffled targets
-            must_fail |= {"shuffled_targets"}
-            assert c["controls"]["shuffled_targets"]["seeds"] == list(s.shuffled_seeds)
+            shuffled = {"shuffled_targets", "shuffled_targets_full_budget"}
+            must_fail |= shuffled
+            assert all(c["controls"][k]["seeds"] == list(s.shuffled_seeds) for k in shuffled)
         assert set(c["controls"]) == must_fail
         untrained = c["controls"]["untrained"]
         assert untrained["seeds"] == list(s.control_seeds) and untrained["n"] <= 1

@@ -10,6 +10,7 @@ import pytest
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.reproduce.task_primitives import (
+    SHUFFLED_CONTROLS,
     fitted_networks,
     primitive_counts,
     primitives_claim,
@@ -102,7 +103,19 @@ def test_retrained_networks_share_config_and_initialisation_but_not_the_targets(
     assert shuffled_networks(out, draw, [], seed=11) == []
 
 
-def test_primitives_claim_reports_the_control_only_when_asked(sweep):
+def test_full_budget_trains_every_epoch_and_keeps_the_last(sweep):
+    out, ds = sweep
+    networks = fitted_networks(out)
+    draw = make_task("contextual_integration", n_trials=80, seed=11)
+    as_fitted = shuffled_networks(out, draw, networks, seed=11)
+    full = shuffled_networks(out, draw, networks, seed=11, full_budget=True)
+    for (_, _, a), (_, _, b), (_, _, fit) in zip(as_fitted, full, networks, strict=True):
+        assert (a.config.patience, a.config.keep_epoch) == (fit.config.patience, "best")
+        assert (b.config.patience, b.config.keep_epoch) == (0, "last")
+        assert b.history.sizes["epoch"] == fit.config.epochs
+
+
+def test_primitives_claim_reports_the_controls_only_when_asked(sweep):
     out, ds = sweep
 
     def make(seed):
@@ -111,16 +124,18 @@ def test_primitives_claim_reports_the_control_only_when_asked(sweep):
     claim, _ = primitives_claim(out, "ci", make, (5,), learned=True, seed=0)
     assert set(claim.controls) == {"untrained"}
     claim, _ = primitives_claim(out, "ci", make, (5,), learned=True, seed=0, shuffled_seeds=(6, 7))
-    entry = claim.controls["shuffled_targets"]
-    assert entry["seeds"] == [6, 7]
+    assert set(claim.controls) == {"untrained", *SHUFFLED_CONTROLS}
     networks = fitted_networks(out)
-    for k, data_seed in enumerate((6, 7)):  # each run: the retrained networks vs their init
-        draw = make(data_seed)
-        counts = primitive_counts(
-            out, draw, networks=shuffled_networks(out, draw, networks, data_seed)
-        )
-        assert counts.sizes["network"] == 6
-        expected = primitives_result(counts, learned=None, seed=data_seed)
-        assert expected.holds is not None and entry["holds"][k] == expected.holds
-    assert entry["n"] == 2
-    assert entry["false_positive_rate"] == pytest.approx(np.mean(entry["holds"]))
+    for name, full_budget in SHUFFLED_CONTROLS.items():
+        entry = claim.controls[name]
+        assert entry["seeds"] == [6, 7]
+        for k, data_seed in enumerate((6, 7)):  # each run: retrained networks vs their init
+            draw = make(data_seed)
+            retrained = shuffled_networks(out, draw, networks, data_seed, full_budget=full_budget)
+            counts = primitive_counts(out, draw, networks=retrained)
+            assert counts.sizes["network"] == 6
+            expected = primitives_result(counts, learned=None, seed=data_seed)
+            assert expected.holds is not None and entry["holds"][k] == expected.holds
+            assert entry["effects"][k] == pytest.approx(expected.effect)
+        assert entry["n"] == 2
+        assert entry["false_positive_rate"] == pytest.approx(np.mean(entry["holds"]))

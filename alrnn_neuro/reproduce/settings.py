@@ -148,9 +148,10 @@ class TaskSettings:
         Shares of the training trials of the classic tasks' sweeps (nested); the smallest is
         the low-data regime of the comparison, the largest gives every other claim.
     shuffled_seeds : tuple of int
-        Data seeds of the primitives claim's ``shuffled_targets`` control: per seed, every
-        P > 0 network of each task is trained again on a new draw with its targets permuted
-        across trials (empty: not run; it costs about one more sweep group per seed).
+        Data seeds of the primitives claim's shuffled-targets controls: per seed, every
+        P > 0 network of each task is trained again (twice: as fitted, and for the full epoch
+        budget) on a new draw with its targets permuted across trials (empty: not run; each
+        is one ensemble per task, 4-9 s per task in the quick setting).
     max_members : int
         AL-RNNs trained together in one ensemble (0: each task's grid split evenly over the
         workers). 1 makes every network its own sweep cell, so ``--resume`` loses at most one

@@ -19,10 +19,12 @@ trials with the sweep's held-out ids):
 * ``untrained``: untrained networks (model seeds ``100 * data_seed + k``) in place of the
   trained ones, against untrained networks of other seeds (``+ 50``): must fail;
 * power: the reproduction's fitted networks against their own initialisation on the new draw;
-* ``shuffled_targets`` (per data seed of ``shuffled_seeds``): every P > 0 network retrained
-  from its own initialisation on the new draw with its targets permuted across trials
-  (:mod:`~alrnn_neuro.reproduce.task_shuffled_targets`), against that initialisation: training
-  as such, without the task's input-target pairing, must not produce the claim.
+* ``shuffled_targets`` and ``shuffled_targets_full_budget`` (per data seed of
+  ``shuffled_seeds``): every P > 0 network retrained from its own initialisation on the new
+  draw with its targets permuted across trials (:mod:`~alrnn_neuro.reproduce.
+  task_shuffled_targets`; the first as the reproduction trains, early stopping included, the
+  second every epoch with the last one kept), against that initialisation: training as such,
+  without the task's input-target pairing, must not produce the claim.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ PRIMITIVES_CRITERION = (
 )
 #: networks up to which the sign-flip test enumerates every sign pattern (else random flips)
 EXACT_UP_TO = 16
+#: the shuffled-targets controls and whether each trains the full epoch budget
+#: (:func:`~alrnn_neuro.reproduce.task_shuffled_targets.shuffled_networks`)
+SHUFFLED_CONTROLS = {"shuffled_targets": False, "shuffled_targets_full_budget": True}
 
 
 def claim_name(task: str) -> str:
@@ -231,8 +236,8 @@ def primitives_claim(
     seed: int,
     shuffled_seeds: Sequence[int] = (),
 ) -> tuple[Claim, xr.Dataset]:
-    """The primitives claim of one task with its controls (``untrained``, and
-    ``shuffled_targets`` where ``shuffled_seeds`` are given) and power.
+    """The primitives claim of one task with its controls (``untrained``, and the two
+    shuffled-targets controls where ``shuffled_seeds`` are given) and power.
 
     Parameters
     ----------
@@ -249,8 +254,8 @@ def primitives_claim(
     seed : int
         Seed of the bootstrap.
     shuffled_seeds : sequence of int
-        Data seeds of the ``shuffled_targets`` control (each retrains every P > 0 network;
-        none: the control is not run).
+        Data seeds of the shuffled-targets controls (each retrains every P > 0 network twice;
+        none: they are not run).
 
     Returns
     -------
@@ -268,14 +273,16 @@ def primitives_claim(
         redrawn = primitive_counts(sweep_dir, draw, networks=networks)
         power.append((int(data_seed), primitives_result(redrawn, learned=learned, seed=data_seed)))
     controls = {"untrained": control_entry(control)}
-    if shuffled_seeds:
+    for name, full_budget in SHUFFLED_CONTROLS.items() if shuffled_seeds else ():
         shuffled = []
         for data_seed in shuffled_seeds:
             draw = make(int(data_seed))
-            retrained = shuffled_networks(sweep_dir, draw, networks, int(data_seed))
+            retrained = shuffled_networks(
+                sweep_dir, draw, networks, int(data_seed), full_budget=full_budget
+            )
             null = primitive_counts(sweep_dir, draw, networks=retrained)
             shuffled.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
-        controls["shuffled_targets"] = control_entry(shuffled)
+        controls[name] = control_entry(shuffled)
     claim = Claim(
         name=claim_name(task),
         text=claim_text(task),

@@ -10,6 +10,15 @@ trials of that draw: same config, same initialisation seed, same trials, only th
 inputs and targets broken. The claim is then judged exactly as on the reproduction (each
 network against its own initialisation, on the held-out trials) and must fail.
 
+Two variants, both controls the claim must fail:
+
+* ``shuffled_targets``: the whole pipeline as the reproduction ran it, early stopping and the
+  best validation epoch included (the classic permutation control). On unlearnable targets
+  the validation loss stops improving early, so these networks are kept after few epochs;
+* ``shuffled_targets_full_budget``: early stopping off and the last epoch kept, so every
+  network gets at least the updates its fitted counterpart got: whatever fitting noise for
+  that long does to a network's primitives counts against the claim.
+
 Targets are permuted together with their loss mask, within groups of trials with the same
 valid steps (trials of one length), so every trial keeps a loss mask that lies within its own
 steps and the task's target statistics per step stay as they were.
@@ -85,7 +94,12 @@ def shuffle_targets(ds: xr.Dataset, seed: int) -> xr.Dataset:
 
 
 def shuffled_networks(
-    sweep_dir: Path, draw: xr.Dataset, networks: Sequence[tuple[int, int, Any]], seed: int
+    sweep_dir: Path,
+    draw: xr.Dataset,
+    networks: Sequence[tuple[int, int, Any]],
+    seed: int,
+    *,
+    full_budget: bool = False,
 ) -> list[tuple[int, int, Any]]:
     """The networks retrained on ``draw`` with shuffled targets, in the order of ``networks``.
 
@@ -100,6 +114,9 @@ def shuffled_networks(
         fitted_networks`); each is retrained with its own config and initialisation seed.
     seed : int
         Seed of the target permutation (the control's data seed).
+    full_budget : bool
+        Train every epoch of the config (``patience=0``) and keep the last one
+        (``keep_epoch="last"``), instead of the config's early stopping and epoch choice.
 
     Returns
     -------
@@ -115,6 +132,8 @@ def shuffled_networks(
     shuffled = shuffle_targets(draw.sel(trial=pool), seed)
     data_seed = FitConfig.from_dict(record["base_config"]).seed
     config = networks[0][2].config.replace(pwl_units=0, seed=data_seed)
+    if full_budget:
+        config = config.replace(patience=0, keep_epoch="last")
     ps, seeds = [int(p) for p, _, _ in networks], [int(s) for _, s, _ in networks]
     with torch_threads(1):
         fits = fit_ensemble(shuffled, config, pwl_units=ps, seeds=seeds)
