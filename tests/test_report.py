@@ -274,3 +274,27 @@ def test_primitives_grouped_by_kind_with_cycles(repro, html):
     if alignment.get("cycles"):
         cycles = html[html.find("<h3>Cycles</h3>") :]
         assert cycles.count("<tr>") >= 1 + len(alignment["cycles"])
+
+
+def test_claims_list_every_control_with_its_runs_and_effects(tmp_path):
+    from alrnn_neuro.report.meta_sections import claims_section
+
+    controls = {
+        "untrained": {"seeds": [1, 2], "holds": [False, None], "n": 1, "n_holds": 0,
+                      "false_positive_rate": 0.0},
+        "shuffled_targets": {"seeds": [3], "holds": [True], "effects": [1.25], "n": 1,
+                             "n_holds": 1, "false_positive_rate": 1.0},
+    }  # fmt: skip
+    claims = [{"name": "task_primitives:copy", "claim": "copy primitives", "holds": True,
+               "status": "uncalibrated", "false_positive_rate": 1.0, "controls": controls},
+              {"name": "plain", "claim": "no controls", "holds": False}]  # fmt: skip
+    path = tmp_path / "reproduce.json"
+    path.write_text(json.dumps({"target": "tasks", "claims": claims}))
+    html = claims_section(path).render()
+    part = html[html.find("Controls, each") :]
+    assert part.count("<tr>") == 1 + len(controls)  # header + one row per control
+    assert "task_primitives:copy</td><td>untrained</td><td>0 / 1</td>" in part
+    assert "<td>shuffled_targets</td><td>1 / 1</td>" in part and "+1.25" in part
+    assert "<td>1, 2</td>" in part and "plain" not in part
+    path.write_text(json.dumps({"claims": claims[1:]}))
+    assert "Controls, each" not in claims_section(path).render()

@@ -54,7 +54,41 @@ def claims_section(path: Path) -> Section:
     section.add(
         table(["claim", "status", "effect", "p", "FPR", "power", "evidence"], rows, raw=(0, 1, 6))
     )
+    controls = _control_rows(claims)
+    if controls:
+        section.add(
+            note(
+                "Controls, each a setting where the claim must fail: testable runs where it "
+                "held anyway, and each run's effect (same units as the claim's; n.a.: the run "
+                "could not test the claim)."
+            )
+        )
+        section.add(table(["claim", "control", "held / runs", "FPR", "effects", "seeds"], controls))
     return section
+
+
+def _control_rows(claims: list[dict]) -> list[tuple]:
+    """One row per (claim, control) of ``reproduce.json`` claims."""
+    rows = []
+    for c in claims:
+        for name, entry in (c.get("controls") or {}).items():
+            effects = entry.get("effects")
+            shown = (
+                "–"
+                if effects is None
+                else ", ".join("n.a." if e is None else f"{e:+.3g}" for e in effects)
+            )
+            rows.append(
+                (
+                    c.get("name") or c.get("claim", ""),
+                    name,
+                    f"{entry.get('n_holds', 0)} / {entry.get('n', 0)}",
+                    _number(entry.get("false_positive_rate")),
+                    shown,
+                    ", ".join(str(k) for k in entry.get("seeds", [])),
+                )
+            )
+    return rows
 
 
 def _status(claim: dict) -> str:
