@@ -157,7 +157,7 @@ def test_claim_status_not_replicated_when_power_draws_rarely_repeat_it():
 
 
 def _session(generator: str, seed: int, holds: dict, controls: dict | None = None) -> dict:
-    claims = {k: ClaimResult(holds=v).to_dict() for k, v in holds.items()}
+    claims = {k: ClaimResult(holds=v, effect=seed / 10).to_dict() for k, v in holds.items()}
     model = {
         c: {k: ClaimResult(holds=v).to_dict() for k, v in found.items()}
         for c, found in (controls or {}).items()
@@ -177,6 +177,7 @@ def test_calibration_counts_false_positives_per_control_and_power():
     linear = out["controls"]["linear"]
     assert linear["seeds"] == [1, 2, 3] and linear["holds"] == [True, False, None]
     assert (linear["n"], linear["n_holds"]) == (2, 1) and linear["false_positive_rate"] == 0.5
+    assert linear["effects"] == [0.1, 0.2, None]  # None: the run could not test the claim
     untrained = out["controls"]["untrained"]
     assert untrained["holds"] == [False, False, True] and untrained["false_positive_rate"] == 1 / 3
     assert out["controls"]["no_routing"]["n"] == 0  # no such session ran

@@ -153,8 +153,9 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
     Returns
     -------
     dict
-        claim -> ``{"controls": {control: {"seeds", "holds", "n", "n_holds",
-        "false_positive_rate"}}, "power": {"seeds", "holds", "n", "n_holds", "rate"}}``.
+        claim -> ``{"controls": {control: {"seeds", "holds", "effects", "n", "n_holds",
+        "false_positive_rate"}}, "power": {"seeds", "holds", "effects", "n", "n_holds",
+        "rate"}}`` (``effects``: each run's effect size, None where it could not test).
     """
     out: dict[str, dict[str, Any]] = {}
     by_generator: dict[str, list[dict]] = {}
@@ -180,7 +181,8 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
 
 def _outcomes(pairs: list[tuple[int, dict | None]]) -> dict[str, Any]:
     holds = [None if r is None else r.get("holds") for _, r in pairs]
-    return {"seeds": [seed for seed, _ in pairs], "holds": holds, **rate(holds)}
+    effects = [None if r is None or r.get("holds") is None else r.get("effect") for _, r in pairs]
+    return {"seeds": [seed for seed, _ in pairs], "holds": holds, "effects": effects, **rate(holds)}
 
 
 def session_model_controls(ds, outcome: ss.SessionOutcome, s: StimulusSettings, *, seed: int):
