@@ -139,3 +139,30 @@ def test_primitives_claim_reports_the_controls_only_when_asked(sweep):
             assert entry["effects"][k] == pytest.approx(expected.effect)
         assert entry["n"] == 2
         assert entry["false_positive_rate"] == pytest.approx(np.mean(entry["holds"]))
+
+
+def test_a_draw_whose_trials_cannot_swap_targets_is_refused_and_the_control_reads_na(
+    sweep, monkeypatch
+):
+    out, ds = sweep
+    networks = fitted_networks(out)
+    draw = make_task("contextual_integration", n_trials=80, seed=11)
+    # every trial valid steps of its own (the bits of its index): none can swap targets
+    valid = draw["valid"].values.copy()
+    bits = (np.arange(valid.shape[0])[:, None] >> np.arange(8)) & 1
+    valid[:, :8] = bits.astype(bool)
+    unique = draw.assign(valid=draw["valid"].copy(data=valid))
+    unique = unique.assign(loss_mask=unique["loss_mask"] & unique["valid"])
+    with pytest.raises(DataValidationError, match=r"only 0% of the trials"):
+        shuffled_networks(out, unique, networks, seed=11)
+
+    def make(seed):
+        return make_task("contextual_integration", n_trials=80, seed=seed)
+
+    def refuse(*args, **kwargs):
+        raise DataValidationError("shuffled targets: only 10% of the trials moved")
+
+    monkeypatch.setattr("alrnn_neuro.reproduce.task_primitives.shuffled_networks", refuse)
+    claim, _ = primitives_claim(out, "ci", make, (5,), learned=True, seed=0, shuffled_seeds=(6,))
+    for name in SHUFFLED_CONTROLS:
+        assert claim.controls[name]["holds"] == [None] and claim.controls[name]["n"] == 0

@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
+from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.params import ALRNNParams, has_region_codes
 from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
 from alrnn_neuro.reproduce.criteria import criteria
@@ -277,9 +278,13 @@ def primitives_claim(
         shuffled = []
         for data_seed in shuffled_seeds:
             draw = make(int(data_seed))
-            retrained = shuffled_networks(
-                sweep_dir, draw, networks, int(data_seed), full_budget=full_budget
-            )
+            try:
+                retrained = shuffled_networks(
+                    sweep_dir, draw, networks, int(data_seed), full_budget=full_budget
+                )
+            except DataValidationError as err:  # too few trials could swap targets
+                shuffled.append((int(data_seed), ClaimResult.not_testable(str(err))))
+                continue
             null = primitive_counts(sweep_dir, draw, networks=retrained)
             shuffled.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
         controls[name] = control_entry(shuffled)

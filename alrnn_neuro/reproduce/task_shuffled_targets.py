@@ -41,6 +41,8 @@ from alrnn_neuro.training.ensemble import fit_ensemble
 
 #: variables moved together from trial to trial by :func:`shuffle_targets`
 TARGET_VARIABLES = ("targets", "loss_mask")
+#: smallest share of trials whose targets must move for the control to test anything
+MIN_MOVED = 0.5
 
 
 def shuffle_targets(ds: xr.Dataset, seed: int) -> xr.Dataset:
@@ -123,6 +125,12 @@ def shuffled_networks(
     list of (P, seed, FitResult)
         Trained on the draw's non-held-out trials with targets shuffled, as one ensemble
         (data seed: the sweep's base config's), one torch thread.
+
+    Raises
+    ------
+    DataValidationError
+        If fewer than :data:`MIN_MOVED` of those trials could receive another trial's targets
+        (most have a length no other trial has): the control would test nothing.
     """
     if not networks:
         return []
@@ -130,6 +138,13 @@ def shuffled_networks(
     test = np.asarray(record["test_trials"])
     pool = np.setdiff1d(draw["trial"].values, test)
     shuffled = shuffle_targets(draw.sel(trial=pool), seed)
+    moved = shuffled.attrs["shuffled_targets_moved"]
+    if moved < MIN_MOVED:
+        raise DataValidationError(
+            f"shuffled targets: only {moved:.0%} of the trials received another trial's "
+            f"targets (< {MIN_MOVED:.0%}; most trials have a length no other trial has); fix: "
+            "draw the task with shared trial lengths"
+        )
     data_seed = FitConfig.from_dict(record["base_config"]).seed
     config = networks[0][2].config.replace(pwl_units=0, seed=data_seed)
     if full_budget:
