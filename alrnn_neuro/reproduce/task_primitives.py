@@ -275,19 +275,9 @@ def primitives_claim(
         power.append((int(data_seed), primitives_result(redrawn, learned=learned, seed=data_seed)))
     controls = {"untrained": control_entry(control)}
     for name, full_budget in SHUFFLED_CONTROLS.items() if shuffled_seeds else ():
-        shuffled = []
-        for data_seed in shuffled_seeds:
-            draw = make(int(data_seed))
-            try:
-                retrained = shuffled_networks(
-                    sweep_dir, draw, networks, int(data_seed), full_budget=full_budget
-                )
-            except DataValidationError as err:  # too few trials could swap targets
-                shuffled.append((int(data_seed), ClaimResult.not_testable(str(err))))
-                continue
-            null = primitive_counts(sweep_dir, draw, networks=retrained)
-            shuffled.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
-        controls[name] = control_entry(shuffled)
+        controls[name] = _shuffled_control(
+            sweep_dir, make, networks, shuffled_seeds, full_budget=full_budget
+        )
     claim = Claim(
         name=claim_name(task),
         text=claim_text(task),
@@ -297,3 +287,22 @@ def primitives_claim(
         power=power_entry(power),
     )
     return claim, counts
+
+
+def _shuffled_control(sweep_dir, make, networks, seeds, *, full_budget: bool) -> dict:
+    """Control entry of one shuffled-targets control: per data seed, the networks retrained on
+    that draw with shuffled targets against their initialisation (n.a. where too few trials
+    could swap targets)."""
+    outcomes = []
+    for data_seed in seeds:
+        draw = make(int(data_seed))
+        try:
+            retrained = shuffled_networks(
+                sweep_dir, draw, networks, int(data_seed), full_budget=full_budget
+            )
+        except DataValidationError as err:
+            outcomes.append((int(data_seed), ClaimResult.not_testable(str(err))))
+            continue
+        null = primitive_counts(sweep_dir, draw, networks=retrained)
+        outcomes.append((int(data_seed), primitives_result(null, learned=None, seed=data_seed)))
+    return control_entry(outcomes)

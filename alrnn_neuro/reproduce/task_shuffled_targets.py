@@ -1,4 +1,4 @@
-"""The ``shuffled_targets`` control of the primitives claim: training on targets that the inputs
+"""The shuffled-targets controls of the primitives claim: training on targets that the inputs
 do not predict must not produce the claim.
 
 The primitives claim compares each trained network with its own initialisation. Training
@@ -6,8 +6,8 @@ changes a network whether or not it learns the task, so an excess of primitives 
 training as such (fitting the targets' statistics, memorising trials) rather than from the
 task's computation. Here the task is drawn anew (a control data seed), its targets are permuted
 across trials, and every P > 0 network of the reproduction is trained again on the non-held-out
-trials of that draw: same config, same initialisation seed, same trials, only the pairing of
-inputs and targets broken. The claim is then judged exactly as on the reproduction (each
+trials of that draw: same config, same initialisation seed, same trial ids, only the pairing
+of inputs and targets broken. The claim is then judged exactly as on the reproduction (each
 network against its own initialisation, on the held-out trials) and must fail.
 
 Two variants, both controls the claim must fail:
