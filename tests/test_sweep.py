@@ -263,3 +263,17 @@ def test_every_model_seed_of_a_sweep_sees_the_same_split(local_sweep):
         if twin != name and twin in splits:
             assert split == splits[twin], name
     assert any("seed0" in n for n in splits) and any("seed1" in n for n in splits)
+
+
+def test_baseline_cells_checkpoint_once_and_keep_a_resumable_checkpoint(ds, tmp_path, monkeypatch):
+    import alrnn_neuro.training.api as api
+
+    saved = []
+    real = api.save_checkpoint
+    monkeypatch.setattr(api, "save_checkpoint", lambda path, state, *a: saved.append(
+        state.epoch) or real(path, state, *a))  # fmt: skip
+    grid = SweepGrid(models=("gru",), seeds=(0, 1), latent_dims=(3,))
+    run_sweep(ds, grid, BASE.replace(epochs=3), out=tmp_path / "sw")
+    assert saved == [3, 3]  # one checkpoint per cell (the staging folder is never resumed)
+    for cell in (tmp_path / "sw" / "cells").iterdir():
+        assert (cell / "checkpoint.pt").is_file()

@@ -232,6 +232,40 @@ def test_interrupted_and_resumed_fit_equals_a_straight_fit(sim, tmp_path):
         np.testing.assert_array_equal(straight.history[name], resumed.history[name])
 
 
+def test_checkpoint_once_at_the_end_is_the_last_epochs_checkpoint(sim, tmp_path, monkeypatch):
+    import alrnn_neuro.training.api as api
+    from alrnn_neuro.errors import ConfigError
+
+    config = FitConfig(**{**SMALL, "epochs": 4})
+    saved = []
+    real = api.save_checkpoint
+    monkeypatch.setattr(api, "save_checkpoint", lambda path, state, *a: saved.append(
+        state.epoch) or real(path, state, *a))  # fmt: skip
+    every = fit(sim, config, out=tmp_path / "every")
+    assert saved == [1, 2, 3, 4]
+    saved.clear()
+    once = fit(sim, config, out=tmp_path / "once", checkpoints="end")
+    assert saved == [4]
+    for key, value in every.model.state_dict().items():
+        assert torch.equal(value, once.model.state_dict()[key]), key
+    # the one checkpoint is the last per-epoch one: more epochs continue from it identically
+    longer = config.replace(epochs=6)
+    from_every = fit(sim, longer, out=tmp_path / "every", resume=True)
+    from_once = fit(sim, longer, out=tmp_path / "once", resume=True)
+    for key, value in from_every.model.state_dict().items():
+        assert torch.equal(value, from_once.model.state_dict()[key]), key
+
+    def stop_after_two(info):
+        if info["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # interrupted before its end: nothing is left
+        fit(sim, config, out=tmp_path / "cut", checkpoints="end", callback=stop_after_two)
+    assert not (tmp_path / "cut").exists()
+    with pytest.raises(ConfigError, match=r"checkpoints='never'.*fix: 'epoch'"):
+        fit(sim, config, checkpoints="never")
+
+
 def test_nan_loss_stops_with_advice_and_restores_last_good_epoch(sim):
     session = prepare_session(sim, FitConfig(**SMALL))
     config = session.config

@@ -320,8 +320,10 @@ def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
             )
             dirs = [staging / member_dir_name(c.pwl_units, c.seed) for c in cells]
         else:
-            results = [fit(sub, config.replace(seed=first.seed), out=staging / first.name)]
-            dirs = [staging / first.name]
+            # staging is discarded on any interruption: one checkpoint, after the last epoch
+            run = staging / first.name
+            results = [fit(sub, config.replace(seed=first.seed), out=run, checkpoints="end")]
+            dirs = [run]
     except BaseException:  # Ctrl-C or a failed fit: no half-trained run stays behind
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -18,7 +18,7 @@ import torch
 import xarray as xr
 
 from alrnn_neuro.data.h5 import load_dataset
-from alrnn_neuro.errors import DataValidationError, RunDirError
+from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -40,6 +40,8 @@ from alrnn_neuro.training.session import Session, prepare_session
 from alrnn_neuro.training.threads import check_threads, torch_threads
 
 logger = logging.getLogger(__name__)
+#: when ``fit`` writes the run directory's checkpoint (its ``checkpoints`` argument)
+CHECKPOINT_TIMES = ("epoch", "end")
 
 
 @dataclass
@@ -151,6 +153,7 @@ def fit(
     callback: EpochCallback | None = None,
     dataset_path: str | os.PathLike | None = None,
     progress: bool = False,
+    checkpoints: str = "epoch",
 ) -> FitResult:
     """Fit an AL-RNN (or a baseline) to the trials of ``ds``.
 
@@ -176,6 +179,11 @@ def fit(
         Show the epochs as a progress bar (terminal, Jupyter with ipywidgets) or as a plain
         line every 10 s (elsewhere); see :mod:`alrnn_neuro.training.progress`. Off by
         default: the library itself only calls ``callback`` and logs.
+    checkpoints : {"epoch", "end"}
+        When ``out``'s ``checkpoint.pt`` is written: after every epoch (a killed fit resumes
+        from its last epoch), or once, after the last epoch (the same file; for run
+        directories that are discarded when a fit is interrupted, like a sweep's staging
+        folders, where a checkpoint per epoch costs a few ms each and is never read).
 
     Returns
     -------
@@ -186,7 +194,8 @@ def fit(
     ConfigError, DataValidationError, RunDirError
         For bad settings, data or run directories; nothing is written in that case.
     TrainingDivergedError
-        If the loss became NaN/inf (the checkpoint of the last good epoch is kept).
+        If the loss became NaN/inf (the checkpoint of the last good epoch is kept; with
+        ``checkpoints="end"`` there is none, and a new run directory is removed).
 
     Examples
     --------
@@ -198,11 +207,16 @@ def fit(
     """
     config = FitConfig() if config is None else config
     check_threads(config.threads)
+    if checkpoints not in CHECKPOINT_TIMES:
+        raise ConfigError(
+            f"checkpoints={checkpoints!r} is not one of {CHECKPOINT_TIMES}; fix: 'epoch' (after "
+            "every epoch, the default) or 'end' (once, after the last epoch)"
+        )
     display = EpochProgress() if progress else None
     on_epoch = _both(callback, display)
     try:
         with torch_threads(config.threads):
-            return _fit(ds, config, out, resume, overwrite, on_epoch, dataset_path)
+            return _fit(ds, config, out, resume, overwrite, on_epoch, dataset_path, checkpoints)
     finally:
         if display is not None:
             display.stop()
@@ -220,14 +234,16 @@ def _both(callback: EpochCallback | None, display: EpochCallback | None) -> Epoc
     return both
 
 
-def _fit(ds, config, out, resume, overwrite, callback, dataset_path) -> FitResult:
+def _fit(ds, config, out, resume, overwrite, callback, dataset_path, checkpoints) -> FitResult:
     if out is None:
-        return _fit_in(ds, config, None, resume, overwrite, callback, dataset_path)
+        return _fit_in(ds, config, None, resume, overwrite, callback, dataset_path, checkpoints)
     with lock_run_dir(out):  # one writer per run directory, for the whole fit
-        return _fit_in(ds, config, Path(out), resume, overwrite, callback, dataset_path)
+        return _fit_in(
+            ds, config, Path(out), resume, overwrite, callback, dataset_path, checkpoints
+        )
 
 
-def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitResult:
+def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path, checkpoints) -> FitResult:
     if run is not None and resume and (run / rd.CONFIG).is_file():
         split = rd.read_split(run / rd.SPLIT)
     else:
@@ -269,7 +285,8 @@ def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path) -> FitRe
         rd.write_json(run / rd.CONFIG, session.record)
 
         def on_epoch(current: TrainState) -> None:
-            save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer, {rd.RUN_ID: run_id})
+            if checkpoints == "epoch" or current.stop_reason:  # "end": the last epoch only
+                save_checkpoint(run / rd.CHECKPOINT, current, model, optimizer, {rd.RUN_ID: run_id})
 
     try:
         train(
