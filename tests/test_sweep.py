@@ -277,3 +277,24 @@ def test_baseline_cells_checkpoint_once_and_keep_a_resumable_checkpoint(ds, tmp_
     assert saved == [3, 3]  # one checkpoint per cell (the staging folder is never resumed)
     for cell in (tmp_path / "sw" / "cells").iterdir():
         assert (cell / "checkpoint.pt").is_file()
+
+
+def test_regions_used_is_recorded_per_cell_and_read_from_latents_for_older_cells(
+    local_sweep, tmp_path
+):
+    import json
+
+    from alrnn_neuro.sweep.results import collect_results, regions_used
+
+    out, results = local_sweep
+    copy = tmp_path / "old"
+    shutil.copytree(out, copy)
+    for cell in (copy / "cells").iterdir():
+        record = json.loads((cell / "sweep_cell.json").read_text())
+        with xr.open_dataset(cell / "latents.nc", engine="h5netcdf") as latents:
+            counted = regions_used(latents)
+        assert record["regions_used"] == (None if np.isnan(counted) else counted)
+        del record["regions_used"]  # as written by older versions
+        (cell / "sweep_cell.json").write_text(json.dumps(record))
+    old = collect_results(copy, write=False)
+    xr.testing.assert_identical(old["regions_used"], results["regions_used"])

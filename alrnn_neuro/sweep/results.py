@@ -114,12 +114,13 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
 def _read_cell(run: Path) -> dict[str, float]:
     cell = rd.read_json(run / CELL_FILE)
     metrics = rd.read_json(run / rd.METRICS)
-    regions = np.nan
-    if (run / rd.LATENTS).is_file():
-        with xr.open_dataset(run / rd.LATENTS, engine="h5netcdf") as latents:
-            if "bitcode" in latents:
-                code = latents["bitcode"].values
-                regions = float(np.unique(code[latents["valid"].values & (code >= 0)]).size)
+    if "regions_used" in cell:  # recorded when the cell was written
+        regions = _number(cell["regions_used"])
+    else:  # cells of older versions: count from the saved latents
+        regions = np.nan
+        if (run / rd.LATENTS).is_file():
+            with xr.open_dataset(run / rd.LATENTS, engine="h5netcdf") as latents:
+                regions = regions_used(latents)
     test = cell["test"]
     return {
         "test_bits_per_spike": test.get("bits_per_spike", np.nan),
@@ -131,6 +132,23 @@ def _read_cell(run: Path) -> dict[str, float]:
         "fit_seconds": cell["fit_seconds"],
         **{k: _number(test.get(k)) for k in ("ll_model", "ll_psth", "n_spikes", "n_trials")},
     }
+
+
+def regions_used(latents: xr.Dataset) -> float:
+    """Distinct linear regions visited on valid steps (``latents.nc`` variables ``bitcode``
+    and ``valid``); NaN without region codes (baselines, P > 62).
+
+    Examples
+    --------
+    >>> lat = xr.Dataset({"bitcode": (("trial", "time"), [[0, 1], [1, 3]]),
+    ...                   "valid": (("trial", "time"), [[True, True], [True, False]])})
+    >>> regions_used(lat)
+    2.0
+    """
+    if "bitcode" not in latents:
+        return float("nan")
+    code = np.asarray(latents["bitcode"].values)
+    return float(np.unique(code[np.asarray(latents["valid"].values, bool) & (code >= 0)]).size)
 
 
 def _pool_folds(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -7,8 +7,8 @@ Layout of ``out``::
                         ``fold_test_trials``)
     dataset.h5          only for ``alrnn-neuro sweep TASK``: the generated task dataset
     cells/<cell-name>/  an ordinary run directory (``load_run`` reads it) + ``sweep_cell.json``
-                        (test metrics, fit time, ``primitives_found``) + ``trial_scores.nc``
-                        (Poisson data: per held-out trial log-likelihoods, see
+                        (test metrics, fit time, ``primitives_found``, ``regions_used``) +
+                        ``trial_scores.nc`` (Poisson data: per held-out trial log-likelihoods, see
                         :mod:`alrnn_neuro.sweep.trial_scores`) or ``task_scores.nc`` (task
                         data: per held-out trial correctness, :mod:`alrnn_neuro.sweep.task_scores`)
     results.nc          the collected metrics (see :mod:`alrnn_neuro.sweep.results`)
@@ -66,7 +66,7 @@ from alrnn_neuro.sweep.layout import (
     finished_cells,
 )
 from alrnn_neuro.sweep.memory import ensemble_size, member_bytes
-from alrnn_neuro.sweep.results import collect_results
+from alrnn_neuro.sweep.results import collect_results, regions_used
 from alrnn_neuro.sweep.sweep_record import prepare_sweep_dir
 from alrnn_neuro.sweep.task_scores import held_out_task_scores, write_task_scores
 from alrnn_neuro.sweep.trial_scores import held_out_trial_scores, write_trial_scores
@@ -342,6 +342,7 @@ def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
             "test": test,
             "fold": cell.fold,
             "primitives_found": count_primitives(result, sub),
+            "regions_used": regions_used(result.latents),
         }
         rd.write_json(run / CELL_FILE, record)
         final = Path(out) / "cells" / cell.name
