@@ -162,5 +162,29 @@ def load_checkpoint(
 
 
 def snapshot(module: torch.nn.Module | torch.optim.Optimizer) -> dict[str, Any]:
-    """Deep copy of a module's or optimiser's ``state_dict`` (detached from training)."""
-    return copy.deepcopy(module.state_dict())
+    """Deep copy of a module's or optimiser's ``state_dict`` (detached from training).
+
+    Tensors are cloned and containers rebuilt; only other values go through
+    ``copy.deepcopy``, whose per-tensor cost (tens of µs) made a snapshot before every epoch
+    a few percent of a sweep's small fits.
+
+    Examples
+    --------
+    >>> net = torch.nn.Linear(2, 1)
+    >>> copy_ = snapshot(net)
+    >>> _ = torch.nn.init.zeros_(net.weight)
+    >>> bool(copy_["weight"].abs().sum() > 0)
+    True
+    """
+    return _detached_copy(module.state_dict())
+
+
+def _detached_copy(value: Any) -> Any:
+    """``copy.deepcopy`` of nested dicts, lists and tuples, with tensors cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _detached_copy(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_detached_copy(v) for v in value)
+    return copy.deepcopy(value)
