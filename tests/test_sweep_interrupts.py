@@ -12,7 +12,20 @@ from alrnn_neuro.sweep.cluster import DASK_LOGGERS, quiet_after_interrupt
 
 
 @pytest.fixture
-def dask_log_levels():
+def default_sigint():
+    """Python's default SIGINT handler, whatever the test process inherited.
+
+    A process started in the background by a non-interactive shell inherits SIGINT as
+    ignored, and then ``quiet_after_interrupt`` rightly leaves it alone.
+    """
+    inherited = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+@pytest.fixture
+def dask_log_levels(default_sigint):
     loggers = [logging.getLogger(name) for name in DASK_LOGGERS]
     levels = [lg.level for lg in loggers]
     yield loggers
@@ -38,3 +51,10 @@ def test_without_an_interrupt_nothing_changes(dask_log_levels):
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     assert all(lg.level == logging.INFO for lg in dask_log_levels)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_sigint_is_left_ignored(dask_log_levels):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. a sweep started with nohup ... &
+    with quiet_after_interrupt():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -1,6 +1,6 @@
 """Analyse a fitted run end to end: regimes, exact dynamics, cycles, primitives, alignment.
 
-:func:`analyze_run` turns a run directory (or a :class:`~alrnn_neuro.training.api.FitResult`)
+:func:`analyze_run` turns a run directory (or a :class:`~alrnn_neuro.training.result.FitResult`)
 plus, optionally, its dataset into an :class:`AnalysisResult`;
 :func:`~alrnn_neuro.analysis.files.write_analysis` saves it as ``regimes.nc``,
 ``dynamics.nc``, ``primitives.json`` and ``alignment.json`` (all or none; the file table is in

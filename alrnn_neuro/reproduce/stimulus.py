@@ -49,8 +49,9 @@ from alrnn_neuro.reproduce.settings import StimulusSettings, stimulus_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS, CRITERIA_TEXT, SOUNDS
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import FitResult, fit, load_run
+from alrnn_neuro.training.api import fit, load_run
 from alrnn_neuro.training.resolve import resolve_config
+from alrnn_neuro.training.result import FitResult
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from alrnn_neuro.reproduce.claim_records import ClaimResult
 from alrnn_neuro.reproduce.criteria import criteria
 from alrnn_neuro.reproduce.settings import StimulusSettings
 from alrnn_neuro.sweep import SweepGrid, run_sweep
-from alrnn_neuro.training.api import FitResult, fit, initial_fit
+from alrnn_neuro.training.api import fit, initial_fit
 from alrnn_neuro.training.config import FitConfig, read_toml
+from alrnn_neuro.training.result import FitResult
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ _EXPORTS = {
     "ALRNN": "alrnn_neuro.training.estimator",
     "FitConfig": "alrnn_neuro.training.config",
     "FitModel": "alrnn_neuro.training.network",
-    "FitResult": "alrnn_neuro.training.api",
+    "FitResult": "alrnn_neuro.training.result",
     "TrainingDivergedError": "alrnn_neuro.training.loop",
     "fit": "alrnn_neuro.training.api",
     "fit_ensemble": "alrnn_neuro.training.ensemble",

@@ -36,12 +36,12 @@ import xarray as xr
 
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import FitResult
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.member_scoring import finish_members
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.result import FitResult
 from alrnn_neuro.training.session import prepare_session
 from alrnn_neuro.training.threads import check_threads, torch_threads
 

@@ -32,8 +32,9 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.training.api import FitResult, fit
+from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.result import FitResult
 
 OUTPUTS = ("xarray", "numpy")
 

@@ -24,12 +24,13 @@ import torch
 from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.models.params import has_region_codes
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import FitResult, finish_fit
+from alrnn_neuro.training.api import finish_fit
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.evaluate import RecordingScoring
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.result import FitResult
 from alrnn_neuro.training.session import Session
 
 #: memory for the predictions of one stack of members (latents, predictions, choices)

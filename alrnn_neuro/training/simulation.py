@@ -9,8 +9,8 @@ import xarray as xr
 from alrnn_neuro.data.schema import TASK_LOSSES
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models.params import has_region_codes
-from alrnn_neuro.training.api import FitResult
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.result import FitResult
 
 __all__ = ["simulate_model"]
 
