@@ -144,15 +144,17 @@ def test_log_factorial_is_computed_once_and_gives_the_training_loss(sim):
     assert torch.allclose(obs, own.reshape(obs.shape), rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("offsets", [[0, 0, 0], [0, 3, 7], [2, 9, 12], [5, 5, 5]])
+@pytest.mark.parametrize(
+    "offsets", [[0, 0, 0], [0, 3, 7], [2, 9, 12], [5, 5, 5], [4, 0, 4, 11, 0, 2, 4, 11]]
+)
 def test_shift_in_time_places_each_trial_at_its_offset(offsets):
     """Each trial's step s lands at time offset + s, steps past the time axis are dropped
     (a trial may start after it ends), the rest holds the fill, extra dims ride along: the
-    per-trial definition, entry by entry."""
+    per-trial definition, entry by entry (also for trials sharing offsets, in any order)."""
     rng = np.random.default_rng(sum(offsets))
-    values = rng.normal(size=(3, 6, 2, 4)).astype(np.float32)
+    values = rng.normal(size=(len(offsets), 6, 2, 4)).astype(np.float32)
     n_time = 10
-    expected = np.full((3, n_time, 2, 4), -7.0)
+    expected = np.full((len(offsets), n_time, 2, 4), -7.0)
     for i, start in enumerate(offsets):
         for step in range(values.shape[1]):
             if start + step < n_time:
