@@ -70,7 +70,8 @@ def test_stimulus_selection_tiny_layout_and_record(tiny_stimulus):
     assert record["seconds"] > 0 and record["command"] == "test"
     assert record["criteria_sha256"] == criteria_sha256()
     assert record["study"].startswith("parameter recovery") and record["controls_run"] is True
-    assert set(record["versions"]) >= {"python", "torch", "numpy", "xarray", "alrnn_neuro"}
+    assert set(record["versions"]) >= {"python", "torch", "numpy", "xarray", "alrnn_neuro", "cpu"}
+    assert record["versions"]["cpu"] and record["versions"]["cpu"] != "unknown"
     assert record["fit_config"]["pwl_units"] == 2 and record["fit_config"]["mar"] == 1.0
     assert record["grid"]["pwl_units"] == list(s.pwl_units)
     _check_claims(record)

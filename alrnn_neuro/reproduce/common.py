@@ -108,7 +108,12 @@ def sweep(data: Path, grid, base, out: Path, workers: int, progress=None):
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and the packages a reproduction depends on."""
+    """Versions of Python and the packages a reproduction depends on, and the CPU it ran on.
+
+    The CPU is recorded because the same code, seeds and packages train slightly different
+    networks on another CPU family (other BLAS and vector kernels round differently), which
+    can move a verdict that sits at its test's floor.
+    """
     import numpy
     import torch
     import xarray
@@ -122,7 +127,30 @@ def versions() -> dict[str, str]:
         "xarray": xarray.__version__,
         "alrnn_neuro": alrnn_neuro.__version__,
         "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    r"""The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere ``platform.processor()``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> info = Path(tempfile.mkdtemp()) / "cpuinfo"
+    >>> _ = info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\n")
+    >>> cpu_model(info)
+    'AMD EPYC'
+    """
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def write_json(path: Path, value: Any) -> None:
