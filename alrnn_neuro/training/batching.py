@@ -164,11 +164,8 @@ def shift_in_time(
         return out
     # one copy per distinct offset (trials sharing it move together): at most n_time + 1
     # copies, 2-3x faster than one slice copy per trial (500 trials, 17 offsets: 0.25 ms)
-    starts, group = np.unique(offset, return_inverse=True)
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(starts.size + 1))
-    for g, start in enumerate(starts.tolist()):
-        rows = order[bounds[g] : bounds[g + 1]]
+    for start in np.unique(offset).tolist():
+        rows = np.flatnonzero(offset == start)
         length = max(0, min(n_steps, n_time - start))
         out[rows, start : start + length] = values[rows, :length]
     return out
