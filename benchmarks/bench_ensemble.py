@@ -129,27 +129,26 @@ def grid(ds, args, clock) -> dict[str, float]:
     picks = [(p, i) for i, p in enumerate(sorted(set(ps)))]  # one single fit per P
     weight = {p: ps.count(p) for p, _ in picks}  # grid members with that P
     time_single(*picks[0])  # warm-up (first-call allocations, lazy imports)
-    ensemble_s, single_s = [], {pick: [] for pick in picks}
-    for _ in range(rounds):
-        ensemble_s.append(time_ensemble())
-        for pick in picks:
-            single_s[pick].append(time_single(*pick))
+    ensemble_s, single_s = _rounds(rounds, time_ensemble, time_single, picks)
     best = {p: min(single_s[(p, s)]) for p, s in picks}
     sequential = sum(weight[p] * best[p] for p in best)
     per_round = [ensemble_s[r] / sum(weight[p] * single_s[(p, s)][r] for p, s in picks)
                  for r in range(rounds)]  # fmt: skip
     spread = max((max(t) - min(t)) / min(t) for t in single_s.values())
-    e2e_single, e2e_ensemble = {p: [] for p, _ in picks}, []
-    for _ in range(rounds):  # like training: min over rounds, both sides in every round
+
+    def e2e_ensemble() -> float:
         start = clock()
         fit_ensemble(ds, cfg, pwl_units=ps, seeds=seeds)
-        e2e_ensemble.append(clock() - start)
-        for p, s in picks:
-            start = clock()
-            fit(ds, cfg.replace(pwl_units=p, seed=s))
-            e2e_single[p].append(clock() - start)
-    ensemble_e2e = min(e2e_ensemble)
-    e2e_single = {p: min(times) for p, times in e2e_single.items()}
+        return clock() - start
+
+    def e2e_fit(p: int, s: int) -> float:
+        start = clock()
+        fit(ds, cfg.replace(pwl_units=p, seed=s))
+        return clock() - start
+
+    e2e_ensemble_s, e2e_single_s = _rounds(rounds, e2e_ensemble, e2e_fit, picks)
+    ensemble_e2e = min(e2e_ensemble_s)
+    e2e_single = {p: min(e2e_single_s[(p, s)]) for p, s in picks}
     sequential_e2e = sum(weight[p] * e2e_single[p] for p in e2e_single)
     written = _with_run_dirs(ds, cfg, ps, seeds, picks, weight, clock) if args.run_dirs else {}
     print(
@@ -176,6 +175,17 @@ def grid(ds, args, clock) -> dict[str, float]:
         **written,
     }
     return figures
+
+
+def _rounds(rounds, time_ensemble, time_single, picks):
+    """Each round times the ensemble, then one single fit per pick (P, seed), so both sides
+    see about the same machine load. Returns (ensemble times, {pick: single times})."""
+    ensemble_s, single_s = [], {pick: [] for pick in picks}
+    for _ in range(rounds):
+        ensemble_s.append(time_ensemble())
+        for pick in picks:
+            single_s[pick].append(time_single(*pick))
+    return ensemble_s, single_s
 
 
 def _with_run_dirs(ds, cfg, ps, seeds, picks, weight, clock) -> dict[str, float]:
