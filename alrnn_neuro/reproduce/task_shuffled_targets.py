@@ -82,11 +82,12 @@ def shuffle_targets(ds: xr.Dataset, seed: int) -> xr.Dataset:
             "(alrnn-neuro simulate task)"
         )
     valid = ds["valid"].values.astype(bool)
-    _, group = np.unique(valid, axis=0, return_inverse=True)
+    patterns, group = np.unique(valid, axis=0, return_inverse=True)
+    group = group.ravel()
     rng = np.random.default_rng(seed)
     order = np.arange(valid.shape[0])
-    for g in np.unique(group):
-        members = np.flatnonzero(group.ravel() == g)
+    for g in range(len(patterns)):
+        members = np.flatnonzero(group == g)
         order[members] = rng.permutation(members)
     out = ds.copy()
     for name in TARGET_VARIABLES:
