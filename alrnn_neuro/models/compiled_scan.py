@@ -5,9 +5,9 @@ and layouts: the outputs are a view of a member-major buffer, so the readout rea
 member's rows as one matrix), for float32 and float64 CPU tensors. Two entry points, both
 picked by the engine where they apply: :func:`scan` takes the drive ``C s_t + h`` like
 :func:`~alrnn_neuro.models.engine.alrnn_scan`; :func:`input_scan` takes the inputs and
-computes the drive inside the loops (one small product per step, and ``dC``, ``dh`` in the
-backward loop), which spares two thin products over all steps (inputs x C and its gradient)
-that cost as much as the recurrence's own products at M = 64.
+computes the drive inside the compiled code (one product per member before its loop, and
+``dC``, ``dh`` after the backward loop), which spares two thin torch products over all
+steps (inputs x C and its gradient) and the drive's member-major buffer.
 """
 
 from __future__ import annotations

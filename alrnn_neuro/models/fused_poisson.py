@@ -12,7 +12,10 @@ times (trial, time, unit) entries are millions of numbers per step:
 
 * the latents are read where they lie: each member's (time, trial) or (trial, time) rows
   form one matrix of the engine's member-major buffer, so the readout is one batched product
-  per chunk of members; when every step is valid the latents' gradient is written straight
+  per chunk of members, computed unit-major, ``B_k z_k^T`` (unit, row): the GEMM writes
+  long output rows about 1.5x faster than the (row, unit) product (a training step of 80
+  members, M = 16, 32 demo trials: 49.3 -> 48.4 ms, min of 8 rounds interleaved with the
+  row-major version); when every step is valid the latents' gradient is written straight
   into a buffer of the same layout, otherwise only the valid rows are gathered (padded steps
   cost nothing and NaN there never propagate) and their gradient scattered back (gathering
   costs less per row than the Poisson terms of the padded rows would);
@@ -62,13 +65,17 @@ class _PoissonSums(torch.autograd.Function):
         if grads:
             g_weight, g_bias = torch.empty_like(weight), torch.empty_like(bias)
         total = latents.new_empty(k)
+        # unit-major (unit, row) operands: the readout is then the product B_k z_k^T, whose
+        # long output rows the GEMM writes faster than those of z_k B_k^T (module doc)
+        y = y.t().contiguous()
+        w = None if w is None else w.t().contiguous()
         yf, wf = y.reshape(-1), None if w is None else w.reshape(-1)
         tiny = torch.finfo(latents.dtype).tiny
         step = max(1, CHUNK_ELEMENTS // max(n_rows * n_units, 1))
         for lo in range(0, k, step):
             hi = min(k, lo + step)
             z = rows[lo:hi] if index is None else gather_rows(rows[lo:hi], index)
-            x = torch.bmm(z, weight[lo:hi].mT).add_(bias[lo:hi].unsqueeze(-2))  # 2x baddbmm
+            x = torch.bmm(weight[lo:hi], z.mT).add_(bias[lo:hi].unsqueeze(-1))  # 2x baddbmm
             xf, rf = x.view(hi - lo, -1), None
             if exp_link:  # nll = rate - y x
                 rate = torch.exp(x)
@@ -89,11 +96,11 @@ class _PoissonSums(torch.autograd.Function):
             if g_rows is not None:
                 scaled = weight[lo:hi] / count
                 if index is None:
-                    torch.bmm(dx, scaled, out=g_rows[lo:hi])
+                    torch.bmm(dx.mT, scaled, out=g_rows[lo:hi])
                 else:
-                    g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx, scaled))
-            torch.bmm(dx.mT, z, out=g_weight[lo:hi])
-            torch.sum(dx, 1, out=g_bias[lo:hi])
+                    g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx.mT, scaled))
+            torch.bmm(dx, z, out=g_weight[lo:hi])
+            torch.sum(dx, 2, out=g_bias[lo:hi])
         if grads:
             g_latents = None if g_rows is None else rebuild(g_rows)
             ctx.save_for_backward(g_latents, g_weight.div_(count), g_bias.div_(count))
