@@ -16,7 +16,7 @@ from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.training import FitConfig, fit
 from alrnn_neuro.training.ensemble import fit_ensemble
-from alrnn_neuro.training.evaluate import NO_REGION_CODES
+from alrnn_neuro.training.latents_output import NO_REGION_CODES
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.evaluate import (
     RecordingScoring,
     compute_metrics,
-    latents_dataset,
     predict_all,
     residual_std,
 )
+from alrnn_neuro.training.latents_output import LatentsFrame
 from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.progress import EpochProgress
@@ -238,12 +238,14 @@ def finish_fit(
     predicted: dict[str, np.ndarray] | None = None,
     losses: dict[str, float] | None = None,
     scoring: RecordingScoring | None = None,
+    frame: LatentsFrame | None = None,
 ) -> FitResult:
     """Score the best model, build the outputs and (with ``run``) write the run files.
 
     ``predicted`` (:func:`~alrnn_neuro.training.evaluate.predict_all`), the per-split
-    ``losses`` and ``scoring`` (see :func:`~alrnn_neuro.training.evaluate.compute_metrics`)
-    may be passed in when they were computed for several fits at once (ensembles).
+    ``losses``, ``scoring`` (see :func:`~alrnn_neuro.training.evaluate.compute_metrics`) and
+    the latents dataset's data-only ``frame`` may be passed in when they were computed for
+    several fits at once (ensembles).
     """
     if predicted is None:
         predicted = predict_all(model, session.tensors)
@@ -262,7 +264,9 @@ def finish_fit(
     metrics.update(
         best_epoch=state.best_epoch, epochs_run=state.epoch, stop_reason=state.stop_reason
     )
-    latents = latents_dataset(session.ds, session.tensors, predicted, session.split)
+    if frame is None:
+        frame = LatentsFrame(session.ds, session.tensors, session.split)
+    latents = frame.build(predicted)
     history = rd.history_dataset(state.history)
     model = model.cpu().eval()
     if run is not None:

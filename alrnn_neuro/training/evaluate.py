@@ -18,7 +18,7 @@ import xarray as xr
 from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
 from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.alrnn import ALRNN
-from alrnn_neuro.models.params import BIT_ORDER, has_region_codes
+from alrnn_neuro.models.params import has_region_codes
 from alrnn_neuro.simulate.tasks.metrics import mse, task_accuracy
 from alrnn_neuro.training.batching import (
     TrialTensors,
@@ -27,6 +27,7 @@ from alrnn_neuro.training.batching import (
     initial_state_bins,
     shift_in_time,
 )
+from alrnn_neuro.training.latents_output import latents_dataset
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.metrics import (
     PSTHBaseline,
@@ -37,16 +38,6 @@ from alrnn_neuro.training.metrics import (
 from alrnn_neuro.training.network import FitModel
 
 CHUNK = 256
-#: why an AL-RNN's latents dataset has no ``bitcode`` (attribute ``bitcode``)
-NO_REGION_CODES = (
-    "not stored: more rectified units than the 62 an int64 region code holds; regions are "
-    "neither labelled nor counted"
-)
-DESCRIPTIONS = {
-    "spikes": "expected count per bin",
-    "signal": "predicted signal",
-    "targets": "predicted task output",
-}
 
 
 def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]:
@@ -70,63 +61,6 @@ def predict_all(model: FitModel, tensors: TrialTensors) -> dict[str, np.ndarray]
     out = {name: np.concatenate(values) for name, values in parts.items()}
     if params is not None:
         out["n_pwl"] = np.asarray(params.n_pwl)
-    return out
-
-
-def latents_dataset(
-    ds: xr.Dataset,
-    tensors: TrialTensors,
-    predicted: dict[str, np.ndarray],
-    split: dict[str, np.ndarray],
-) -> xr.Dataset:
-    """``latents`` (trial, time, latent), ``bitcode`` (trial, time; AL-RNN only), ``prediction``
-    (trial, time, unit), ``valid`` and ``epoch`` on every trial, with the dataset's trial and
-    unit coords and a ``split`` trial coord. For task datasets ``prediction`` has dim
-    ``output`` (class probabilities for cross-entropy tasks)."""
-    n_time = ds.sizes["time"]
-    dim = channel_dim(ds)
-    valid = ds["valid"].values.astype(bool)
-    z = tensors.restore_time(predicted["latents"], n_time, np.nan)
-    pred = tensors.restore_time(predicted["prediction"], n_time, np.nan)
-    z[~valid], pred[~valid] = np.nan, np.nan
-    data_vars = {
-        "latents": (("trial", "time", "latent"), z.astype(np.float32, copy=False)),
-        "prediction": (("trial", "time", dim), pred.astype(np.float32, copy=False)),
-        "valid": (("trial", "time"), valid),
-        "epoch": (("trial", "time"), ds["epoch"].values.astype(str)),
-    }
-    n_pwl = int(predicted["n_pwl"]) if "n_pwl" in predicted else None
-    if "bitcode" in predicted:
-        code = tensors.restore_time(predicted["bitcode"], n_time, -1)
-        code[~valid] = -1
-        data_vars["bitcode"] = (("trial", "time"), code.astype(np.int64, copy=False))
-    membership = np.full(ds.sizes["trial"], "", dtype="<U5")
-    ids = ds["trial"].values
-    for name, members in split.items():
-        membership[np.isin(ids, members)] = name
-    coords = {
-        name: coord
-        for name, coord in ds.coords.items()
-        if name in ("trial", "time", dim) or coord.dims in (("trial",), (dim,))
-    }
-    out = xr.Dataset(data_vars, coords=coords)
-    out = out.assign_coords(latent=np.arange(z.shape[-1]), split=("trial", membership))
-    out.attrs.update(
-        {k: ds.attrs[k] for k in ("align_event", "bin_size", "source") if k in ds.attrs}
-    )
-    out["prediction"].attrs["description"] = DESCRIPTIONS[observation_variable(ds)]
-    if n_pwl is not None:
-        m = z.shape[-1]
-        out.attrs["n_pwl"] = n_pwl
-        out.attrs["pwl_latents"] = ",".join(str(i) for i in range(m - n_pwl, m))
-        if "bitcode" in data_vars:
-            out.attrs["bit_order"] = BIT_ORDER
-        else:
-            out.attrs["bitcode"] = NO_REGION_CODES
-    if "task_loss" in ds.attrs:
-        out.attrs["task_loss"] = ds.attrs["task_loss"]
-        if ds.attrs["task_loss"] == "cross_entropy":
-            out["prediction"].attrs["description"] = "class probabilities"
     return out
 
 

@@ -9,6 +9,8 @@ does for one fit, sharing all work that does not depend on the member:
 * the data-only parts of the metrics (scored entries, PSTH baselines and their
   log-likelihoods, condition sums of the data) are computed once
   (:class:`~alrnn_neuro.training.evaluate.RecordingScoring`);
+* so are the coords, masks and split labels of the latents datasets
+  (:class:`~alrnn_neuro.training.latents_output.LatentsFrame`);
 * each member's metrics, latents dataset and run files then come from its own slice, through
   the same code as a single fit (numbers equal to the single fit's up to rounding).
 """
@@ -28,6 +30,7 @@ from alrnn_neuro.training.api import finish_fit
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.checkpoint import TrainState
 from alrnn_neuro.training.evaluate import RecordingScoring
+from alrnn_neuro.training.latents_output import LatentsFrame
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.result import FitResult
@@ -104,6 +107,7 @@ def finish_members(
     scoring = None
     if config.obs not in TASK_LOSSES:  # the data-only parts of the metrics, once
         scoring = RecordingScoring(session.ds, session.tensors, config, session.positions)
+    frame = LatentsFrame(session.ds, session.tensors, session.split)  # coords etc., once
     group = max(1, GROUP_BYTES // max(_bytes_per_member(nets[0], session.tensors), 1))
     device = next(nets[0].parameters()).device
     results = []
@@ -128,6 +132,7 @@ def finish_members(
                 predicted=predicted[j],
                 losses=own_losses,
                 scoring=scoring,
+                frame=frame,
             )
             results.append(result)
     return results
