@@ -208,3 +208,29 @@ def test_log_factorial_steps_in_chunks_and_for_non_counts():
     assert torch.allclose(
         fused.log_factorial_steps(odd), torch.lgamma(torch.tensor([[1.5]])).double()
     )
+
+
+@pytest.mark.parametrize("link", ["softplus", "exp"])
+@pytest.mark.parametrize("block_elements", [1 << 18, 7])  # one block; blocks of 1 row
+def test_member_rates_equal_each_members_own_prediction(float64, monkeypatch, link, block_elements):
+    """The block-wise ensemble prediction is each member's own ``PoissonReadout.predict``,
+    for trial-major latents and for the engine's time-major buffer."""
+    monkeypatch.setattr(fused, "CHUNK_ELEMENTS", block_elements)
+    weight, bias, latents, *_ = _problem(k=3, b=4, t=7, m=3, n=5)
+    latents = torch.nan_to_num(latents)
+    ensemble = PoissonReadout(3, 5, link=link, ensemble_shape=(3,))
+    ensemble.load_state_dict({"weight": weight, "bias": bias})
+    time_major = latents.transpose(1, 2).contiguous().transpose(1, 2)
+    assert fused.time_major_rows(time_major)
+    for z in (latents, time_major):
+        with torch.no_grad():
+            rates = ensemble.predict(z)
+        assert rates.shape == (3, 4, 7, 5)
+        for k in range(3):
+            single = PoissonReadout(3, 5, link=link)
+            single.load_state_dict({"weight": weight[k], "bias": bias[k]})
+            with torch.no_grad():
+                _close(rates[k], single.predict(z[k]))
+    # with a gradient wanted, predict stays differentiable (the autograd path)
+    w = ensemble.weight
+    assert ensemble.predict(latents).requires_grad and w.requires_grad

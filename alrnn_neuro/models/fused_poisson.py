@@ -187,6 +187,43 @@ def member_linear(latents: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     return rebuild(torch.baddbmm(bias.unsqueeze(-2), rows, weight.mT))
 
 
+@torch.no_grad()
+def member_rates(
+    latents: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, link: str = "softplus"
+) -> torch.Tensor:
+    """``link(latents @ weight^T + bias)`` of each member (no gradient), block by block.
+
+    What :func:`member_linear` followed by the link gives, but each block of about
+    :data:`CHUNK_ELEMENTS` outputs is formed, biased and linked while it is in cache,
+    instead of passing three times over one (member, trial, time, unit) array that does not
+    fit in cache (and a batched product with a bias first copies the bias into all of it):
+    the predictions of 9 members on 500 demo trials, 10 million rates, took 57 ms that way.
+
+    Parameters and result as in :func:`member_linear`; ``link`` is ``"softplus"`` or
+    ``"exp"``.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> z, w, b = torch.randn(2, 3, 4, 5), torch.randn(2, 6, 5), torch.randn(2, 6)
+    >>> ref = torch.nn.functional.softplus(member_linear(z, w, b))
+    >>> bool(torch.allclose(member_rates(z, w, b), ref))
+    True
+    """
+    function = torch.exp if link == "exp" else torch.nn.functional.softplus
+    rebuild, rows = _member_rows(latents)
+    k, n_rows, n_out = rows.shape[0], rows.shape[1], weight.shape[-2]
+    out = rows.new_empty((k, n_rows, n_out))
+    block = max(1, CHUNK_ELEMENTS // max(n_out, 1))
+    for member in range(k):
+        w_t, b = weight[member].mT, bias[member]
+        for lo in range(0, n_rows, block):
+            part = out[member, lo : lo + block]
+            torch.mm(rows[member, lo : lo + block], w_t, out=part)
+            part.copy_(function(part.add_(b)))
+    return rebuild(out)
+
+
 def time_major_rows(latents: torch.Tensor) -> bool:
     """Whether each member's latents (member, trial, time, latent) are (time, trial) rows.
 

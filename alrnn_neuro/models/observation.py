@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
-from alrnn_neuro.models.fused_poisson import member_linear, readout_member_loss
+from alrnn_neuro.models.fused_poisson import member_linear, member_rates, readout_member_loss
 
 _LOG_2PI = math.log(2 * math.pi)
 RATE_FLOOR = 1e-2
@@ -198,6 +198,10 @@ class PoissonReadout(LinearReadout):
 
     def predict(self, latents: torch.Tensor) -> torch.Tensor:
         """Expected counts per bin, shape (..., batch, time, unit)."""
+        ens = self.ensemble_shape
+        if len(ens) == 1 and latents.dim() == 4 and latents.shape[0] == ens[0]:
+            if not torch.is_grad_enabled() and latents.shape[-1] == self.latent_dim:
+                return member_rates(latents, self.weight, self.bias, self.link)
         x = self.linear(latents)
         return torch.exp(x) if self.link == "exp" else F.softplus(x)
 
