@@ -3,13 +3,11 @@
 Every readout has ``predict(latents)``, ``loss(latents, targets, mask=None, *, observed=None)``
 (the mean over valid entries: ``mask`` (batch, time) marks valid steps, ``observed`` (batch,
 unit) recorded units) and ``invert(targets)`` (a data-inferred latent estimate used as teacher
-forcing target or initial state). Masked entries never reach a loss or a gradient: they are
-replaced by 0 *before* any arithmetic, so NaN or garbage there changes nothing.
-
-Latents may carry ensemble dims ``(..., batch, time, latent)``: a readout with that
-``ensemble_shape`` has one map per member; ``member_loss`` returns each member's mean (shape
-``ensemble_shape``) and ``loss`` is their sum. Training single fits and ensembles alike goes
-through ``member_loss``: one formula per loss.
+forcing target or initial state). Masked entries never reach a loss or a gradient: they are 0
+*before* any arithmetic, so NaN or garbage there changes nothing. Latents may carry ensemble
+dims ``(..., batch, time, latent)``: a readout with that ``ensemble_shape`` has one map per
+member; ``member_loss`` returns each member's mean (shape ``ensemble_shape``) and ``loss`` is
+their sum. Single fits and ensembles train through ``member_loss``: one formula per loss.
 """
 
 from __future__ import annotations
@@ -198,10 +196,9 @@ class PoissonReadout(LinearReadout):
 
     def predict(self, latents: torch.Tensor) -> torch.Tensor:
         """Expected counts per bin, shape (..., batch, time, unit)."""
-        ens = self.ensemble_shape
-        if len(ens) == 1 and latents.dim() == 4 and latents.shape[0] == ens[0]:
-            if not torch.is_grad_enabled() and latents.shape[-1] == self.latent_dim:
-                return member_rates(latents, self.weight, self.bias, self.link)
+        stacked = latents.dim() == 4 and self.ensemble_shape == (latents.shape[0],)
+        if stacked and not torch.is_grad_enabled() and latents.shape[-1] == self.latent_dim:
+            return member_rates(latents, self.weight, self.bias, self.link)  # block by block
         x = self.linear(latents)
         return torch.exp(x) if self.link == "exp" else F.softplus(x)
 

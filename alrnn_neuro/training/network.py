@@ -266,14 +266,14 @@ class FitModel(nn.Module):
         into the readout, so the readout learns to make z0 useful (a detached z0 chases a
         moving readout and made training unstable). The inversion is affine in the data, so
         when every unit is observed a Poisson readout averages first and solves once per
-        trial.
+        trial; it inverts the batch's ``init_rate`` (the data smoothed once per dataset).
         """
         if self.config.init_state != "data":
             return None
         head = batch.initial_steps()
         readout = self.readout
         if isinstance(readout, observation.PoissonReadout) and bool(head.observed.all()):
-            rate = observation.smooth_time(head.data.to(readout.weight.dtype), head.valid, 1.0)
+            rate = head.init_rate.to(readout.weight.dtype)
             g = readout.inverse_link(rate)
             w = head.valid[..., None].to(g.dtype)
             count = w.sum(-2)
