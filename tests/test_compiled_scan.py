@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from alrnn_neuro.errors import ConfigError
-from alrnn_neuro.models import ALRNN, alrnn_scan
+from alrnn_neuro.models import ALRNN, alrnn_scan, scan_kernels
 from alrnn_neuro.models import engine as engine_module
 from alrnn_neuro.models.forcing import prepare_forcing
 
@@ -140,12 +140,16 @@ def test_compiled_true_where_it_cannot_run_is_a_precise_error(monkeypatch):
 
 @pytest.mark.parametrize("per_member_inputs", [False, True])
 @pytest.mark.parametrize("kind", [None, "sparse", "partial"])
-def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, kind):
+@pytest.mark.parametrize("size", ["one block", "blocks"])
+def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, kind, size):
     """ALRNN.forward forms the drive C s_t + h inside the compiled loops; the same model
     through alrnn_scan of its drive (formed by torch) must agree, gradients of the inputs,
-    C and h included."""
-    b, t, m, k, ens = 3, 8, 4, 2, (3,)
-    model = ALRNN(m, [0, 2, 4], k, seed=0, ensemble_shape=ens).double()
+    C and h included. "blocks": batch x latent so large that the loops form the drive and
+    dC, dh in blocks of 3 steps (DRIVE_BLOCK_ELEMENTS), the last one shorter."""
+    b, t, m, k, ens = (3, 8, 4, 2, (3,)) if size == "one block" else (300, 13, 16, 2, (3,))
+    if size == "blocks":
+        assert scan_kernels.DRIVE_BLOCK_ELEMENTS // (b * m) == 3 and t % 3 == 1
+    model = ALRNN(m, [0, m // 2, m], k, seed=0, ensemble_shape=ens).double()
     gen = torch.Generator().manual_seed(11)
     with torch.no_grad():
         for p in (model.W, model.h, model.z0):

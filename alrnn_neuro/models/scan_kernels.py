@@ -5,11 +5,12 @@ and three backward; on a CPU each launch costs a microsecond or more of dispatch
 much as the work itself on a (batch 64, latent 64) slab. Here each step is one BLAS product
 (``np.dot``, scipy's BLAS) and one or two fused elementwise loops, and the loops over members
 and steps run compiled; the input drive ``x_t @ C^T + h`` may be formed here too (one
-product per member over all its steps, before its loop; ``dC`` and ``dh`` likewise after the
-backward loop: per-step products of (batch, input) slabs cost more in BLAS calls than in
-arithmetic). Measured at batch 64, T = 100, M = 64 on one core (forward and backward of the
-recurrence with its drive): 2.9 -> 2.55 ms with the drive formed here, 4.0 ms through the
-torch loop (``benchmarks/bench_training.py`` times whole training steps).
+product per block of steps, as many as keep the block in cache, :data:`DRIVE_BLOCK_ELEMENTS`;
+``dC`` and ``dh`` likewise in the backward loop: for small slabs a BLAS call per step costs
+more than its arithmetic, while one product over all steps was slower for large batches).
+Measured at batch 64, T = 100, M = 64 on one core (forward and backward of the recurrence
+with its drive): 2.9 -> 2.55 ms with the drive formed here, 4.0 ms through the torch loop
+(``benchmarks/bench_training.py`` times whole training steps).
 
 All arrays are C-contiguous numpy views of torch tensors (no copies), member-major:
 ``(member, time, batch, latent)``, one member for a single model. Equations, with
@@ -18,7 +19,7 @@ All arrays are C-contiguous numpy views of torch tensors (no copies), member-maj
 
     y_{t+1} = (d_t + a * s_t) + phi(s_t) @ W^T,   phi(s) = max(s, low),   d_t = x_t @ C^T + h
     g_t = dL/dy_{t+1};  g_{t-1} = go_{t-1} + keep_{t-1} * (g_t * a + 1{s_t > low} * (g_t @ W))
-    dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t  (C, h: after the loop)
+    dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t  (C, h: per block of steps)
     dL/dW = sum g_t^T phi(s_t)  (one product over all steps, by the caller)
 
 ``phi`` propagates NaN like ``torch.maximum``; the derivative is 0 at NaN states, like
@@ -30,6 +31,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+#: elements (steps x batch x latent) of input drive formed per product in the forward loop, and
+#: of gradient rows per dC product in the backward loop: one product for many small steps (a
+#: BLAS call costs more than a (32, 16) slab's arithmetic), and blocks small enough to stay in
+#: cache for large batches (all of a member's steps at once were 7-37 % slower forward and up
+#: to 45 % slower backward than one product per step, from batch 128-500 on)
+DRIVE_BLOCK_ELEMENTS = 1 << 14
 
 
 @numba.njit(cache=True, nogil=True)
@@ -64,23 +72,24 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
     n_member, n_steps, batch, m = states.shape[0], states.shape[1] - 1, z0.shape[1], z0.shape[2]
     from_inputs = c_t.shape[0] > 0
     tmp = np.empty((batch, m), z0.dtype)
-    # a member's drive of all steps, formed in one product before its loop
-    drive = np.empty((n_steps if from_inputs else 0, batch, m), z0.dtype)
-    rows = drive.reshape(drive.shape[0] * batch, m)
+    # the drive of a block of steps, formed in one product: as many steps as stay in cache
+    block = max(1, min(n_steps, DRIVE_BLOCK_ELEMENTS // max(batch * m, 1)))
+    drive = np.empty((block if from_inputs else 0, batch, m), z0.dtype)
     for k in range(n_member):
         a_k, low_k, w_k = a[k], low[k], w_t[k]
         states[k, 0] = z0[k]
-        if from_inputs:
-            inputs = x[k if x.shape[0] > 1 else 0]
-            np.dot(inputs.reshape(n_steps * batch, inputs.shape[2]), c_t[k], rows)
-            _add_row(rows, h[k])
-        d_k = drive if from_inputs else d[k]
+        inputs = x[k if x.shape[0] > 1 else 0]
         for t in range(n_steps):
+            if from_inputs and t % block == 0:
+                n = min(block, n_steps - t)
+                rows = drive[:n].reshape(n * batch, m)
+                np.dot(inputs[t : t + n].reshape(n * batch, inputs.shape[2]), c_t[k], rows)
+                _add_row(rows, h[k])
             s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
             phi = phis[k, t if phis.shape[1] > 1 else 0]
             _rectify(s, low_k, phi)
             np.dot(phi, w_k, tmp)
-            _affine(d_k[t], s, a_k, tmp, states[k, t + 1])
+            _affine(drive[t % block] if from_inputs else d[k, t], s, a_k, tmp, states[k, t + 1])
             if forced[t]:
                 _add_product(alpha_target[k, t], states[k, t + 1], keep[k, t], carried[k, t])
 
@@ -137,10 +146,16 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
     tmp = np.empty((batch, m), go.dtype)
     from_inputs = g_c.shape[0] > 0
     n_in = x.shape[3]
+    g_c_block = np.empty((m, n_in), go.dtype)
+    block = max(1, min(n_steps, DRIVE_BLOCK_ELEMENTS // max(batch * m, 1)))
     for k in range(n_member):
         a_k, low_k, w_k, g_a_k = a[k], low[k], W[k], g_a[k]
+        inputs = x[k if x.shape[0] > 1 else 0]
         grad[k, n_steps - 1] = go[k, n_steps - 1]
         g_a_k[:] = 0.0
+        if from_inputs:
+            g_c[k] = 0.0
+            g_h[k] = 0.0
         for t in range(n_steps - 1, -1, -1):
             g = grad[k, t]
             s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
@@ -152,11 +167,12 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
                 _add_product(go[k, t - 1], tmp, keep[k, t - 1], grad[k, t - 1])
             else:
                 _add(go[k, t - 1], tmp, grad[k, t - 1])
-        if from_inputs:  # dC and dh of all steps at once: one product, one column sum
-            rows = grad[k].reshape(n_steps * batch, m)
-            np.dot(rows.T, x[k if x.shape[0] > 1 else 0].reshape(n_steps * batch, n_in), g_c[k])
-            g_h[k] = 0.0
-            _add_column_sums(rows, g_h[k])
+            if from_inputs and t % block == 0:  # steps t .. t + n - 1 are final: dC, dh
+                n = min(block, n_steps - t)
+                rows = grad[k, t : t + n].reshape(n * batch, m)
+                np.dot(rows.T, inputs[t : t + n].reshape(n * batch, n_in), g_c_block)
+                g_c[k] += g_c_block
+                _add_column_sums(rows, g_h[k])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
