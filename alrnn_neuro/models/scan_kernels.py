@@ -72,8 +72,7 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
     n_member, n_steps, batch, m = states.shape[0], states.shape[1] - 1, z0.shape[1], z0.shape[2]
     from_inputs = c_t.shape[0] > 0
     tmp = np.empty((batch, m), z0.dtype)
-    # the drive of a block of steps, formed in one product: as many steps as stay in cache
-    block = max(1, min(n_steps, DRIVE_BLOCK_ELEMENTS // max(batch * m, 1)))
+    block = _steps_per_block(n_steps, batch, m)  # the drive of a block: one product
     drive = np.empty((block if from_inputs else 0, batch, m), z0.dtype)
     for k in range(n_member):
         a_k, low_k, w_k = a[k], low[k], w_t[k]
@@ -92,6 +91,13 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
             _affine(drive[t % block] if from_inputs else d[k, t], s, a_k, tmp, states[k, t + 1])
             if forced[t]:
                 _add_product(alpha_target[k, t], states[k, t + 1], keep[k, t], carried[k, t])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _steps_per_block(n_steps, batch, m):
+    """Steps per input product: as many (batch, latent) slabs as :data:`DRIVE_BLOCK_ELEMENTS`
+    holds, at least one and at most ``n_steps``."""
+    return max(1, min(n_steps, DRIVE_BLOCK_ELEMENTS // max(batch * m, 1)))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -147,7 +153,7 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
     from_inputs = g_c.shape[0] > 0
     n_in = x.shape[3]
     g_c_block = np.empty((m, n_in), go.dtype)
-    block = max(1, min(n_steps, DRIVE_BLOCK_ELEMENTS // max(batch * m, 1)))
+    block = _steps_per_block(n_steps, batch, m)  # dC, dh of a block: one product
     for k in range(n_member):
         a_k, low_k, w_k, g_a_k = a[k], low[k], W[k], g_a[k]
         inputs = x[k if x.shape[0] > 1 else 0]
