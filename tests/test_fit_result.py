@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
-from alrnn_neuro.training import FitConfig, fit, load_run
+from alrnn_neuro.training import FitConfig, fit, initial_fit, initial_model, load_run
 from alrnn_neuro.training import metrics as mt
+from alrnn_neuro.training.evaluate import encode_trials
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,17 @@ def test_psth_log_likelihoods_from_condition_sums_equal_the_per_entry_sums():
     unit = np.broadcast_to(baseline.unit_rates, y.shape)
     assert out["ll_psth"] == pytest.approx(mt.poisson_log_likelihood(y, psth, m), rel=1e-12)
     assert out["ll_unit_psth"] == pytest.approx(mt.poisson_log_likelihood(y, unit, m), rel=1e-12)
+
+
+def test_initial_model_is_the_network_initial_fit_scores(sim):
+    config = FitConfig(latent_dim=4, pwl_units=2, init_bins=5, seed=3)
+    untrained = initial_fit(sim, config)
+    model = initial_model(sim, config)
+    assert not model.training and untrained.metrics["epochs_run"] == 0
+    for key, value in untrained.model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    trials = sim.sel(trial=untrained.split["test"][:5])
+    enc, ref = encode_trials(model, trials), untrained.encode(trials)
+    np.testing.assert_array_equal(enc["latents"].values, ref["latents"].values)
+    other = initial_model(sim, config.replace(seed=4)).state_dict()["dynamics.W"]
+    assert not torch.equal(other, model.state_dict()["dynamics.W"])  # the seed draws the network

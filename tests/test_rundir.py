@@ -100,6 +100,37 @@ def test_load_run_round_trips(finished, sim):
     np.testing.assert_allclose(saved[valid], loaded.latents["latents"].values[valid], rtol=1e-5)
 
 
+def test_load_run_reads_latents_and_history_on_first_use(sim, tmp_path):
+    out = tmp_path / "run"
+    fit(sim, FitConfig(**{**SMALL, "epochs": 1}), out=out)
+    loaded = load_run(out)
+    assert callable(loaded.__dict__["_latents"]) and callable(loaded.__dict__["_history"])
+    history = loaded.history  # read now, kept from then on
+    assert history.sizes["epoch"] == 1 and loaded.history is history
+    assert callable(loaded.__dict__["_latents"])
+    (out / "latents.nc").unlink()  # the file is read only where latents are used
+    with pytest.raises(RunDirError, match="latents.nc is missing"):
+        loaded.latents  # noqa: B018
+
+
+def test_load_run_refuses_outputs_of_a_run_refitted_since(sim, tmp_path):
+    out = tmp_path / "run"
+    fit(sim, FitConfig(**{**SMALL, "epochs": 1}), out=out)
+    loaded = load_run(out)
+    fit(sim, FitConfig(**{**SMALL, "epochs": 2}), out=out, overwrite=True)
+    with pytest.raises(RunDirError, match="latents.nc now belongs to run .* load the run again"):
+        loaded.latents  # noqa: B018
+    assert load_run(out).history.sizes["epoch"] == 2
+
+
+def test_load_run_checks_the_output_files_exist(sim, tmp_path):
+    out = tmp_path / "run"
+    fit(sim, FitConfig(**{**SMALL, "epochs": 1}), out=out)
+    (out / "history.nc").unlink()
+    with pytest.raises(RunDirError, match="history.nc is missing; fix: point to a finished run"):
+        load_run(out)
+
+
 def test_refuses_a_different_run_without_overwrite(finished, sim):
     out, _ = finished
     with pytest.raises(RunDirError, match="different run.*latent_dim: 4 there, 3 now"):

@@ -43,8 +43,9 @@ from alrnn_neuro.reproduce.claim_records import ClaimResult, rate
 from alrnn_neuro.simulate.tasks.metrics import trial_accuracy
 from alrnn_neuro.sweep.multitask import sweep_multitask
 from alrnn_neuro.sweep.task_scores import rescore_sweep
-from alrnn_neuro.training.api import initial_fit, torch_threads
+from alrnn_neuro.training.api import initial_model, torch_threads
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.evaluate import encode_trials
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,8 @@ def untrained_correct(
     with torch_threads(1):
         for i, p in enumerate(pwl_units):
             for j, seed in enumerate(seeds):
-                fit = initial_fit(ds, base.replace(pwl_units=int(p), seed=int(seed)))
-                out[i, j] = trial_accuracy(fit.latents["prediction"].values, ds)
+                model = initial_model(ds, base.replace(pwl_units=int(p), seed=int(seed)))
+                out[i, j] = trial_accuracy(encode_trials(model, ds)["prediction"].values, ds)
     return out
 
 

@@ -48,8 +48,9 @@ from alrnn_neuro.sweep import SweepGrid
 from alrnn_neuro.sweep.cell_primitives import primitives_in
 from alrnn_neuro.sweep.task_scores import alrnn_cells
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.api import initial_fit, load_run, torch_threads
+from alrnn_neuro.training.api import initial_model, load_run, torch_threads
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.evaluate import encode_trials
 
 PRIMITIVES_CRITERION = (
     "P > 0 networks on held-out trials: mean excess of distinct integration and gating "
@@ -96,7 +97,9 @@ def _count(fit: Any, sub: xr.Dataset) -> float:
 
 
 def _initial_count(ds: xr.Dataset, config: FitConfig, sub: xr.Dataset) -> float:
-    return _count(initial_fit(ds, config), sub)
+    model = initial_model(ds, config)
+    latents = encode_trials(model, sub)
+    return primitives_in(ALRNNParams.from_model(model), latents, sub, model.config.inputs)
 
 
 def primitive_counts(

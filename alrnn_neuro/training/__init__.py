@@ -19,6 +19,7 @@ _EXPORTS = {
     "fit": "alrnn_neuro.training.api",
     "fit_ensemble": "alrnn_neuro.training.ensemble",
     "initial_fit": "alrnn_neuro.training.api",
+    "initial_model": "alrnn_neuro.training.api",
     "load_run": "alrnn_neuro.training.api",
     "mar_penalty": "alrnn_neuro.training.regularizers",
     "simulate_model": "alrnn_neuro.training.simulation",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +302,19 @@ def initial_fit(ds: xr.Dataset, config: FitConfig | None = None) -> FitResult:
         return finish_fit(session, model, state, None)
 
 
+def initial_model(ds: xr.Dataset, config: FitConfig | None = None) -> FitModel:
+    """The network a fit of ``ds`` with ``config`` starts from, in eval mode on the CPU.
+
+    :func:`initial_fit` without the scoring and outputs (about two thirds of its time on a
+    task dataset), for controls that only run the untrained network, e.g. on held-out trials
+    through :func:`~alrnn_neuro.training.evaluate.encode_trials`.
+    """
+    config = FitConfig() if config is None else config
+    with torch_threads(config.threads):
+        model, _, _ = _build(prepare_session(ds, config), None)
+    return model.cpu().eval()
+
+
 def load_run(path: str | os.PathLike) -> FitResult:
     """Load a finished run directory written by :func:`fit` / ``alrnn-neuro fit``.
 
@@ -335,7 +349,7 @@ def load_run(path: str | os.PathLike) -> FitResult:
             f"{run} holds an unfinished run; fix: resume it with `alrnn-neuro fit DATASET "
             f"--out {run} --resume` (or fit(ds, config, out=..., resume=True))"
         )
-    rd.check_run_ids(run)
+    run_id = rd.check_run_ids(run)
     try:
         config = FitConfig.from_dict(record["config"])
         n_units, n_classes = int(record["data"]["n_units"]), len(record["data"]["classes"])
@@ -353,11 +367,14 @@ def load_run(path: str | os.PathLike) -> FitResult:
             "refit the run"
         ) from error
     split = rd.read_split(run / rd.SPLIT)
+    for name in (rd.HISTORY, rd.LATENTS):  # read on first use (FitResult), checked now
+        if not (run / name).is_file():
+            raise RunDirError(f"{run / name} is missing; fix: point to a finished run directory")
     return FitResult(
         model=model.eval(),
         config=config,
-        history=rd.read_netcdf(run / rd.HISTORY),
-        latents=rd.read_netcdf(run / rd.LATENTS),
+        history=partial(rd.read_run_output, run / rd.HISTORY, run_id),
+        latents=partial(rd.read_run_output, run / rd.LATENTS, run_id),
         metrics=rd.read_json(run / rd.METRICS),
         split=split,
         run_dir=run,

@@ -275,6 +275,19 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
     return h5.read_netcdf(file)
 
 
+def read_run_output(path: str | os.PathLike, run_id: str | None) -> xr.Dataset:
+    """:func:`read_netcdf` of a run's output that must still belong to run ``run_id`` (a run
+    loaded earlier may have been refitted in place since; None: written before run ids)."""
+    ds = read_netcdf(path)
+    found = ds.attrs.get(RUN_ID)
+    if run_id is not None and found != run_id:
+        raise RunDirError(
+            f"{path} now belongs to run {str(found)[:8]}, not to the loaded run {run_id[:8]} "
+            "(refitted in place since it was loaded); fix: load the run again"
+        )
+    return ds
+
+
 def history_dataset(history: dict[str, list[float]]) -> xr.Dataset:
     """Per-epoch curves as a Dataset with dim ``epoch`` (coordinate 1, 2, ...)."""
     n = len(next(iter(history.values()), []))
