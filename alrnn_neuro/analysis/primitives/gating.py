@@ -105,8 +105,9 @@ def detect_gating(
                 "p_flip": float(p_flip),
             }
             flipped = bool(p_flip < alpha and flips.mean() > p0)
+            regions = _RegionPair(params, before, after, horizon)  # shared by every target
             for j in targets:
-                gains = _gains(params, before, after, j, eps, horizon)
+                gains = regions.gains(j, eps)
                 ratio = gains["gain_ratio"]
                 gated = bool(ratio >= min_gain_ratio or ratio <= 1 / min_gain_ratio)
                 detected = flipped and gains.pop("has_integrator") and gated
@@ -143,21 +144,34 @@ def _onsets(s_g, ok, span, changed, window: int, threshold: float):
     return onset, float(changed[base].mean()) if base.any() else 0.0
 
 
-def _gains(params: ALRNNParams, before: int, after: int, j: int, eps: float, horizon: int):
-    """Gain of input j on the integrating direction ``horizon`` steps on, in both regions."""
-    modes = integrating_modes(params, [before, after])
-    cand = modes[(modes["k"] == j) & (modes["distance"] <= eps)]
-    pick = cand if len(cand) else modes[modes["k"] == j]
-    best = pick.iloc[int(np.argmax(np.abs(pick["gain"].to_numpy())))]
-    w, c_j = np.asarray(best["w"]), params.C[:, j]
-    J_before, J_after = params.region_jacobians(np.array([before, after]))
-    gb = float(w @ np.linalg.matrix_power(J_before, horizon) @ c_j)
-    ga = float(w @ np.linalg.matrix_power(J_after, horizon) @ c_j)
-    ratio = abs(ga) / abs(gb) if gb != 0 else (np.inf if ga != 0 else np.nan)
-    return {
-        "has_integrator": bool(len(cand)),
-        "integrator_eigenvalue": float(best["eigenvalue"]),
-        "gain_before": gb,
-        "gain_after": ga,
-        "gain_ratio": float(ratio),
-    }
+class _RegionPair:
+    """The regions before and after a gate's onsets: their integrating modes (as arrays, one
+    entry per region and input) and ``horizon``-step propagators, computed once for all
+    target channels."""
+
+    def __init__(self, params: ALRNNParams, before: int, after: int, horizon: int):
+        self.C = params.C
+        modes = integrating_modes(params, [before, after])
+        self.k, self.distance = modes["k"].to_numpy(), modes["distance"].to_numpy()
+        self.gain, self.eigenvalue = modes["gain"].to_numpy(), modes["eigenvalue"].to_numpy()
+        self.w = modes["w"].tolist()
+        jacobians = params.region_jacobians(np.array([before, after]))
+        self.before, self.after = (np.linalg.matrix_power(J, horizon) for J in jacobians)
+
+    def gains(self, j: int, eps: float) -> dict:
+        """Gain of input j on the integrating direction ``horizon`` steps on, in both
+        regions (the mode within ``eps`` of 1 that j reaches most, else the closest)."""
+        rows = np.flatnonzero(self.k == j)
+        close = rows[self.distance[rows] <= eps]
+        pick = close if close.size else rows
+        best = pick[int(np.argmax(np.abs(self.gain[pick])))]
+        w, c_j = np.asarray(self.w[best]), self.C[:, j]
+        gb, ga = float(w @ self.before @ c_j), float(w @ self.after @ c_j)
+        ratio = abs(ga) / abs(gb) if gb != 0 else (np.inf if ga != 0 else np.nan)
+        return {
+            "has_integrator": bool(close.size),
+            "integrator_eigenvalue": float(self.eigenvalue[best]),
+            "gain_before": gb,
+            "gain_after": ga,
+            "gain_ratio": float(ratio),
+        }

@@ -150,15 +150,16 @@ def detect_integration(
         ``gain``.
     """
     codes, ok, lab, S = trial_steps(bitcode, valid, epoch, inputs)
-    modes: dict[int, pd.DataFrame] = {}
+    names = [str(x) for x in inputs["input"].values]
+    modes: dict[int, list[dict]] = {}  # per region, one record per input
     rows = []
     for k in input_indices(inputs, evidence_inputs):
         for e in active_epochs(S, ok, lab, k):
             used = _used_regions(codes, ok & (lab == e), bitcode, conditions, min_occupancy)
             for cond, code, occ in used:
                 if code not in modes:
-                    modes[code] = integrating_modes(params, [code])
-                md = modes[code].iloc[k]
+                    modes[code] = integrating_modes(params, [code]).to_dict("records")
+                md = modes[code][k]
                 kind = mode_kind(md["eigenvalue"], eps, max_growth)
                 rows.append(
                     {
@@ -169,7 +170,7 @@ def detect_integration(
                         "epoch": e,
                         "condition": cond,
                         "region": code,
-                        "input": str(inputs["input"].values[k]),
+                        "input": names[k],
                         "occupancy": occ,
                         "eigenvalue": md["eigenvalue"],
                         "mode_kind": kind,
