@@ -391,3 +391,27 @@ def test_regime_claims_count_only_where_nonlinearity_is_needed():
     assert needed["rule_routing"].holds and needed["slow_hold"].evidence == "stats"
     untested = gate_regime_claims(found, {})
     assert untested["slow_hold"].holds and "not tested" in untested["slow_hold"].evidence
+
+
+def test_sweep_client_runs_in_process_with_one_worker():
+    with common.sweep_client(1) as client:
+        assert client is None
+
+
+def test_sweep_client_is_one_cluster_for_several_sweeps_closed_at_the_end(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+    from alrnn_neuro.sweep import SweepGrid
+    from alrnn_neuro.training import FitConfig
+
+    ds = simulate_stimulus_selection(n_trials=40, n_units=5, seed=1, lfp=False)
+    grid = SweepGrid(pwl_units=(0, 1), seeds=(0,), train_fractions=(1.0,), latent_dims=(3,))
+    base = FitConfig(epochs=1, latent_dim=3)
+    with common.sweep_client(2) as client:
+        workers = set(client.scheduler_info()["workers"])
+        assert len(workers) == 2
+        for name in ("a", "b"):
+            results = common.sweep(ds, grid, base, tmp_path / name, client)
+            assert results.sizes["pwl_units"] == 2
+        assert set(client.scheduler_info()["workers"]) == workers  # the same processes
+    assert client.status == "closed"

@@ -158,6 +158,28 @@ def test_dask_matches_local(ds, local_sweep, cluster, tmp_path):
         np.testing.assert_array_equal(remote[name].values, expected, err_msg=name)
 
 
+def test_sweep_on_a_given_client_leaves_it_open(ds, local_sweep, cluster, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, local = local_sweep
+    grid = SweepGrid(pwl_units=(0, 1), seeds=(0,), train_fractions=(1.0,), latent_dims=(3,))
+    with distributed.Client(cluster.scheduler_address) as client:
+        first = run_sweep(ds, grid, BASE, out=tmp_path / "a", executor="dask", client=client)
+        assert client.status == "running"  # the caller's client: not closed by the sweep
+        second = run_sweep(ds, grid, BASE, out=tmp_path / "b", executor="dask", client=client)
+    for name in METRICS:  # the same fits twice; as the local sweep up to its ensemble's rounding
+        np.testing.assert_array_equal(second[name].values, first[name].values, err_msg=name)
+        expected = local[name].sel(model=["alrnn"], seed=[0], train_fraction=[1.0]).values
+        np.testing.assert_allclose(first[name].values, expected, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("executor, scheduler", [("local", None), ("dask", "tcp://127.0.0.1:9")])
+def test_a_client_needs_the_dask_executor_and_no_scheduler(ds, tmp_path, executor, scheduler):
+    with pytest.raises(ConfigError, match=f"client= runs on dask: executor='{executor}'.*fix"):
+        run_sweep(ds, GRID, BASE, out=tmp_path / "s", executor=executor, scheduler=scheduler,
+                  client=object())  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.slow
 def test_dask_survives_killed_worker(ds, cluster, tmp_path):
     marker = tmp_path / "killed-once"

@@ -8,9 +8,11 @@ the end, when every step and the claims are done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from alrnn_neuro._json import dumps
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.report import write_report as render
 from alrnn_neuro.sweep import run_sweep
+from alrnn_neuro.sweep.cluster import close, connect, local_workers
 from alrnn_neuro.training import rundir as rd
 
 logger = logging.getLogger(__name__)
@@ -83,17 +86,36 @@ def _comparable(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if k != "command"}
 
 
-def sweep(data: Path, grid, base, out: Path, workers: int, progress=None):
-    """``run_sweep`` on ``workers`` dask processes (if dask is installed and workers > 1);
-    ``progress`` is ``run_sweep``'s progress callback."""
-    executor = "local"
-    if workers > 1:
-        try:
-            import dask.distributed  # noqa: F401
+@contextlib.contextmanager
+def sweep_client(workers: int) -> Iterator[Any]:
+    """One local dask cluster of ``workers`` processes for all of a reproduction's sweeps
+    (None: cells run in this process, with ``workers`` <= 1 or without dask.distributed).
 
-            executor = "dask"
-        except ImportError:
-            logger.info("dask.distributed is not installed: cells run one after another")
+    Starting and closing a cluster takes about 6 s, and fresh workers import the toolbox
+    again: the task reproduction sweeps five datasets.
+    """
+    if workers <= 1:
+        yield None
+        return
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        logger.info("dask.distributed is not installed: cells run one after another")
+        yield None
+        return
+    client, cluster = connect(None, local_workers(workers, 1))
+    try:
+        yield client
+    except BaseException:
+        close(client, cluster, quiet=True)
+        raise
+    close(client, cluster)
+
+
+def sweep(data: Path, grid, base, out: Path, client: Any = None, progress=None):
+    """``run_sweep`` on ``client`` (:func:`sweep_client`; None: one cell after another here);
+    ``progress`` is ``run_sweep``'s progress callback."""
+    executor = "local" if client is None else "dask"
     logger.info("sweep of %d cells into %s (%s)", len(grid.cells()), out, executor)
     return run_sweep(
         data,
@@ -101,7 +123,7 @@ def sweep(data: Path, grid, base, out: Path, workers: int, progress=None):
         base,
         out=out,
         executor=executor,
-        workers=workers if executor == "dask" else None,
+        client=client,
         resume=True,
         progress=progress,
     )

@@ -137,7 +137,8 @@ def reproduce_stimulus_selection(
         save_dataset(ds, data)
 
     tick = time.perf_counter()
-    common.sweep(data, grid, base, root / "sweep", s.workers, progress)
+    with common.sweep_client(s.workers) as client:
+        common.sweep(data, grid, base, root / "sweep", client, progress)
     times["sweep"] = time.perf_counter() - tick
     tick = time.perf_counter()
     fits = [

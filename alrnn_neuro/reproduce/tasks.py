@@ -96,17 +96,18 @@ def reproduce_tasks(
     root = common.prepare_out(out, identity, resume=resume)
     claims, configs, times, accuracy, tables = [], {}, {}, {}, {}
     specs = {**s.tasks, MULTITASK: s.multitask}
-    for task, spec in specs.items():
-        tick = time.perf_counter()
-        base = _task_sweep(root, task, spec, s, seed, progress)
-        configs[task] = base.to_dict()
-        times[f"{task}_sweep"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        task_claims, accuracy[task], table = _task_claim(root, task, spec, s, base, seed)
-        claims.extend(task_claims)
-        if table is not None:
-            tables[task] = table
-        times[f"{task}_claims"] = time.perf_counter() - tick
+    with common.sweep_client(s.workers) as client:  # one cluster for the five sweeps
+        for task, spec in specs.items():
+            tick = time.perf_counter()
+            base = _task_sweep(root, task, spec, s, seed, progress, client)
+            configs[task] = base.to_dict()
+            times[f"{task}_sweep"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            task_claims, accuracy[task], table = _task_claim(root, task, spec, s, base, seed)
+            claims.extend(task_claims)
+            if table is not None:
+                tables[task] = table
+            times[f"{task}_claims"] = time.perf_counter() - tick
     tick = time.perf_counter()
     claims.append(_sharing_claim(root, s, seed))
     times["multitask_sharing"] = time.perf_counter() - tick
@@ -251,8 +252,11 @@ def _grid(spec: TaskSpec, s: TaskSettings, *, classic: bool = True) -> SweepGrid
     )
 
 
-def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int, progress):
-    """Generate ``task`` into its sweep folder (once), sweep it; return the base config."""
+def _task_sweep(
+    root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: int, progress, client=None
+):
+    """Generate ``task`` into its sweep folder (once), sweep it on ``client``
+    (:func:`~alrnn_neuro.reproduce.common.sweep_client`); return the base config."""
 
     out = root / "tasks" / task / "sweep"
     data = out / "dataset.h5"
@@ -270,7 +274,7 @@ def _task_sweep(root: Path, task: str, spec: TaskSpec, s: TaskSettings, seed: in
     ).replace(**spec.fit_options)
     logger.info("task %s: sweep P=%s", task, list(spec.pwl_units))
     grid = _grid(spec, s, classic=task != MULTITASK)
-    common.sweep(data, grid, base, out, s.workers, progress)
+    common.sweep(data, grid, base, out, client, progress)
     return base
 
 

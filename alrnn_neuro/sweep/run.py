@@ -103,6 +103,7 @@ def run_sweep(
     folds: int | None = None,
     split_seed: int | None = None,
     progress: ProgressCallback | None = None,
+    client: Any = None,
 ) -> xr.Dataset:
     """Fit every cell of ``grid`` and collect the metrics into ``out/results.nc``.
 
@@ -152,6 +153,12 @@ def run_sweep(
         (the folder), ``done`` and ``total`` (cells of the grid, finished ones included),
         ``cells`` (names just finished) and ``dashboard`` (the dask dashboard's address, or
         None); :class:`~alrnn_neuro.training.progress.CellProgress` shows it.
+    client : dask.distributed.Client, optional
+        A connected client to run the groups on (``executor="dask"``, no ``scheduler``),
+        e.g. of one local cluster kept for several sweeps
+        (:func:`~alrnn_neuro.sweep.cluster.connect`): starting and closing a local cluster
+        takes about 6 s. The caller closes it; on an error its tasks may still be running, so
+        ``out/staging`` is left as with an external scheduler.
 
     Returns
     -------
@@ -175,10 +182,15 @@ def run_sweep(
     check_sweep_args(
         base, executor=executor, scheduler=scheduler, workers=workers, split_seed=split_seed
     )
+    if client is not None and (executor != "dask" or scheduler is not None):
+        raise ConfigError(
+            f"client= runs on dask: executor={executor!r}, scheduler={scheduler!r}; fix: pass "
+            "executor='dask' and no scheduler with a client"
+        )
     ds = _load(ds_or_path)
     source = ds if isinstance(ds_or_path, xr.Dataset) else str(ds_or_path)
-    client, cluster = (None, None)
-    if executor == "dask":
+    given, cluster = client, None
+    if executor == "dask" and given is None:
         if scheduler is None:
             workers = local_workers(workers, base.threads)
         client, cluster = connect(scheduler, workers, dashboard=dashboard)
@@ -206,13 +218,15 @@ def run_sweep(
             _run_dask(client, tasks, retries, report)
         shutil.rmtree(root / "staging", ignore_errors=True)
     except BaseException:
-        close(client, cluster, quiet=True)
+        if given is None:
+            close(client, cluster, quiet=True)
         if client is None or cluster is not None:  # all fits were ours and have stopped
             shutil.rmtree(root / "staging", ignore_errors=True)
             if created and not finished_cells(root):  # e.g. a full disk at sweep.json
                 shutil.rmtree(root, ignore_errors=True)
         raise
-    close(client, cluster)
+    if given is None:
+        close(client, cluster)
     return collect_results(root)
 
 
