@@ -64,6 +64,14 @@ def test_significant_but_small_excess_does_not_hold():
     assert small.holds is False  # below task_primitives.min_excess
 
 
+def test_evidence_says_how_many_networks_differ_and_the_floor_of_p():
+    """Unchanged networks (ties) cannot move the sign-flip p: with 4 of 9 networks differing,
+    p >= 1/16 > alpha however large their gains, and the evidence says so."""
+    tied = primitives_result(_counts([5, 5, 5, 5, 1, 0, 2, 0, 3], [0, 0, 0, 0, 1, 0, 2, 0, 3]))
+    assert tied.holds is False and tied.p_value == pytest.approx(1 / 16)
+    assert "(4 differ from their initialisation: p >= 1/2^4 = 0.0625)" in tied.evidence
+
+
 def test_too_few_networks_for_the_sign_flip_test_is_not_testable():
     """With n <= 4 networks even a gain in every one gives p = 1/2^n >= alpha = 0.05: the claim
     cannot hold by design, so it reads n.a. (saying why), not "does not hold"; five can."""
