@@ -49,8 +49,8 @@ from alrnn_neuro.sweep.cell_primitives import primitives_in
 from alrnn_neuro.sweep.task_scores import alrnn_cells
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.api import initial_model, load_run, torch_threads
-from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.evaluate import encode_trials
+from alrnn_neuro.training.network import FitModel
 
 PRIMITIVES_CRITERION = (
     "P > 0 networks on held-out trials: mean excess of distinct integration and gating "
@@ -91,13 +91,8 @@ def fitted_networks(sweep_dir: Path) -> list[tuple[int, int, Any]]:
     ]
 
 
-def _count(fit: Any, sub: xr.Dataset) -> float:
-    latents = fit.encode(sub)
-    return primitives_in(ALRNNParams.from_model(fit), latents, sub, fit.config.inputs)
-
-
-def _initial_count(ds: xr.Dataset, config: FitConfig, sub: xr.Dataset) -> float:
-    model = initial_model(ds, config)
+def _count(model: FitModel, sub: xr.Dataset) -> float:
+    """Distinct primitives of ``model`` (fitted or untrained) on the trials of ``sub``."""
     latents = encode_trials(model, sub)
     return primitives_in(ALRNNParams.from_model(model), latents, sub, model.config.inputs)
 
@@ -134,13 +129,13 @@ def primitive_counts(
     with torch_threads(1):
         for p, seed, fit in fitted_networks(sweep_dir) if networks is None else networks:
             if control_seed is None:
-                trained = _count(fit, sub)
-                untrained = _initial_count(ds, fit.config, sub)
+                trained = _count(fit.model, sub)
+                untrained = _count(initial_model(ds, fit.config), sub)
             else:
                 stand_in = fit.config.replace(seed=SEED_STRIDE * control_seed + seed)
                 other = stand_in.replace(seed=stand_in.seed + NULL_OFFSET)
-                trained = _initial_count(ds, stand_in, sub)
-                untrained = _initial_count(ds, other, sub)
+                trained = _count(initial_model(ds, stand_in), sub)
+                untrained = _count(initial_model(ds, other), sub)
             rows.append((p, seed, trained, untrained))
     table = np.array(rows, dtype=float).reshape(-1, 4)
     counts = xr.Dataset(

@@ -368,8 +368,7 @@ def load_run(path: str | os.PathLike) -> FitResult:
         ) from error
     split = rd.read_split(run / rd.SPLIT)
     for name in (rd.HISTORY, rd.LATENTS):  # read on first use (FitResult), checked now
-        if not (run / name).is_file():
-            raise RunDirError(f"{run / name} is missing; fix: point to a finished run directory")
+        rd.require_file(run / name)
     return FitResult(
         model=model.eval(),
         config=config,

@@ -232,9 +232,7 @@ def read_model(path: str | os.PathLike) -> dict[str, Any]:
     RunDirError
         If the file is missing, truncated, or not a weights-only model file.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise RunDirError(f"{file} is missing; fix: point to a finished run directory")
+    file = require_file(path)
     payload = load_torch_file(file)
     if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
         raise RunDirError(f"{file} is not a model file of alrnn-neuro; fix: refit the run")
@@ -269,10 +267,15 @@ def write_netcdf(path: str | os.PathLike, ds: xr.Dataset, run_id: str | None = N
 
 def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
     """Load a ``.nc`` file of a run directory into memory; strings come back as ``str``."""
+    return h5.read_netcdf(require_file(path))
+
+
+def require_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; :class:`RunDirError` if no such file (a run directory's file)."""
     file = Path(path)
     if not file.is_file():
         raise RunDirError(f"{file} is missing; fix: point to a finished run directory")
-    return h5.read_netcdf(file)
+    return file
 
 
 def read_run_output(path: str | os.PathLike, run_id: str | None) -> xr.Dataset:
