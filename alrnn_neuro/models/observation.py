@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from alrnn_neuro.errors import ConfigError, DataValidationError
 from alrnn_neuro.models.fused_poisson import member_linear, member_rates, readout_member_loss
+from alrnn_neuro.models.least_squares import observed_pinv
 
 _LOG_2PI = math.log(2 * math.pi)
 RATE_FLOOR = 1e-2
@@ -123,12 +124,8 @@ class LinearReadout(nn.Module):
         if observed is None:
             return x @ torch.linalg.pinv(self.weight).mT.unsqueeze(-3)
         observed = torch.as_tensor(observed, device=x.device).bool()
-        out = x.new_zeros((*x.shape[:-1], self.latent_dim))
-        for rows in torch.unique(observed, dim=0):
-            trials = (observed == rows).all(-1)
-            pinv = torch.linalg.pinv(self.weight[..., rows, :]).mT.unsqueeze(-3)
-            out[..., trials, :, :] = x[..., trials, :, :][..., rows] @ pinv
-        return out
+        solve = observed_pinv(self.weight, observed)  # (..., batch, latent, n): per unit set
+        return torch.where(observed.unsqueeze(-2), x, 0.0) @ solve.mT
 
     def _prepare(self, latents, targets, mask, observed):
         """``(x = B z + b, targets, entry mask)`` with masked latents and targets set to 0."""

@@ -29,6 +29,7 @@ from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.models import observation
 from alrnn_neuro.models.alrnn import ALRNN
 from alrnn_neuro.models.baselines import make_model
+from alrnn_neuro.models.least_squares import apply_observed_pinv, apply_pinv
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.models.task_readout import TASK_LOSSES, make_task_readout
 from alrnn_neuro.training.batching import TrialTensors
@@ -71,29 +72,6 @@ def mean_over_valid_steps(z: torch.Tensor, valid: torch.Tensor, latent_dim: int)
     w = valid[..., None].to(z.dtype)
     z0 = (z * w).sum(-2) / w.sum(-2).clamp(min=1)
     return F.pad(z0, (0, latent_dim - z0.shape[-1]))
-
-
-def apply_pinv(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``x @ pinv(weight)^T``: the least-squares latents of readout outputs ``x``.
-
-    ``weight`` (..., n, m), ``x`` (..., batch, n) -> (..., batch, m). With full column rank
-    (n >= m, no |R_ii| below pinv's cutoff) through a QR factorisation, 4x cheaper than the
-    SVD of ``torch.linalg.pinv`` for a stack of readouts (forward and backward); else pinv.
-
-    Examples
-    --------
-    >>> w, x = torch.randn(5, 3, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
-    >>> bool(torch.allclose(apply_pinv(w, x), x @ torch.linalg.pinv(w).mT))
-    True
-    """
-    n, m = weight.shape[-2:]
-    if n >= m:
-        q, r = torch.linalg.qr(weight)
-        diag = r.diagonal(dim1=-2, dim2=-1).abs()
-        cutoff = torch.finfo(r.dtype).eps * n * diag.amax(-1)  # pinv's default rtol
-        if bool((diag.amin(-1) > cutoff).all()):
-            return torch.linalg.solve_triangular(r, (x @ q).mT, upper=True).mT
-    return x @ torch.linalg.pinv(weight).mT
 
 
 class FitModel(nn.Module):
@@ -266,19 +244,24 @@ class FitModel(nn.Module):
         into the readout, so the readout learns to make z0 useful (a detached z0 chases a
         moving readout and made training unstable). The inversion is affine in the data, so
         when every unit is observed a Poisson readout averages first and solves once per
-        trial; it inverts the batch's ``init_rate`` (the data smoothed once per dataset).
+        trial (or per set of observed units); it inverts the batch's ``init_rate`` (the data
+        smoothed once per dataset).
         """
         if self.config.init_state != "data":
             return None
         head = batch.initial_steps()
         readout = self.readout
-        if isinstance(readout, observation.PoissonReadout) and bool(head.observed.all()):
+        if isinstance(readout, observation.PoissonReadout):
             rate = head.init_rate.to(readout.weight.dtype)
             g = readout.inverse_link(rate)
             w = head.valid[..., None].to(g.dtype)
             count = w.sum(-2)
             x = (g * w).sum(-2) - count * readout.bias.unsqueeze(-2)
-            z0 = apply_pinv(readout.weight, x) / count.clamp(min=1)
+            if bool(head.observed.all()):
+                z0 = apply_pinv(readout.weight, x)
+            else:  # e.g. pseudo-populations: each trial's own units
+                z0 = apply_observed_pinv(readout.weight, x, head.observed)
+            z0 = z0 / count.clamp(min=1)
             return F.pad(z0, (0, self.config.latent_dim - z0.shape[-1]))
         z = readout.invert(head.data, head.valid, observed=head.observed)
         return mean_over_valid_steps(z, head.valid, self.config.latent_dim)
