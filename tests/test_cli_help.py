@@ -59,3 +59,23 @@ def test_the_cli_starts_without_importing_the_lfp_toolkits():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_select_and_analyze_help_show_the_library_defaults():
+    """Defaults of options left unset (None on the command line) are stated in the help text,
+    in parentheses: square brackets are Rich markup and vanished (``Level of every test .``)."""
+    from alrnn_neuro.sweep import selection
+
+    text = _help("select")
+    for flag, value in {
+        "--alpha": selection.DEFAULT_ALPHA,
+        "--margin": selection.DEFAULT_MARGIN,
+        "--min-effect": selection.DEFAULT_MIN_EFFECT,
+        "--n-boot": selection.DEFAULT_N_BOOT,
+        "--confidence": selection.DEFAULT_CONFIDENCE,
+    }.items():
+        option = text[text.index(flag) :]
+        assert f"(default: {value:g})" in option[: option.index(" --", 2)], flag
+    assert " ." not in text
+    analyze = _help("analyze")
+    assert "(1: fixed points only) (default: 3)." in analyze

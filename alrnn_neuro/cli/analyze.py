@@ -75,7 +75,7 @@ def analyze_command(
         "--max-period",
         min=1,
         max=MAX_PERIOD,
-        help="Search cycles of periods 2..N (1: fixed points only) [default: 3].",
+        help="Search cycles of periods 2..N (1: fixed points only) (default: 3).",
     ),
     overwrite: bool = OVERWRITE,
     trial_vars: str = typer.Option(

@@ -25,15 +25,15 @@ from rich.table import Table
 
 def select_command(
     sweep_dir: Path = typer.Argument(..., help="Sweep folder (best run with --folds K)."),
-    alpha: float = typer.Option(None, "--alpha", help="Level of every test [default: 0.05]."),
+    alpha: float = typer.Option(None, "--alpha", help="Level of every test (default: 0.05)."),
     margin: float = typer.Option(
-        None, "--margin", help="Equivalence margin, bits/spike ('as good as') [default: 0.003]."
+        None, "--margin", help="Equivalence margin, bits/spike ('as good as') (default: 0.003)."
     ),
     min_effect: float = typer.Option(
-        None, "--min-effect", help="Gain over P = 0 (bits/spike) that counts [default: 0.002]."
+        None, "--min-effect", help="Gain over P = 0 (bits/spike) that counts (default: 0.002)."
     ),
-    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples [default: 2000]."),
-    confidence: float = typer.Option(None, "--confidence", help="CI level [default: 0.95]."),
+    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples (default: 2000)."),
+    confidence: float = typer.Option(None, "--confidence", help="CI level (default: 0.95)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     latent_dim: int = typer.Option(None, "--latent-dim", help="M (if the sweep has several)."),
     train_fraction: float = typer.Option(
