@@ -15,6 +15,7 @@ import xarray as xr
 from scipy.special import gammaln
 from sklearn.metrics import adjusted_mutual_info_score
 
+from alrnn_neuro._grouping import contingency
 from alrnn_neuro.analysis.checks import bin_size_of, check_bitcode, check_epoch, trial_variable
 from alrnn_neuro.analysis.regimes import region_usage, transition_counts
 from alrnn_neuro.errors import DataValidationError
@@ -37,8 +38,7 @@ def _table(
     ua, ia = np.unique(a, return_inverse=True)
     ub = list(dict.fromkeys(b.tolist())) if b_order is None else b_order
     ib = pd.Index(ub).get_indexer(b)
-    counts = np.zeros((len(ua), len(ub)), np.int64)
-    np.add.at(counts, (ia[ib >= 0], ib[ib >= 0]), 1)
+    counts = contingency(ia[ib >= 0], ib[ib >= 0], len(ua), len(ub))
     return ua, ub, counts
 
 

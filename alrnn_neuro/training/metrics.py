@@ -43,6 +43,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+from alrnn_neuro._grouping import group_sums
+
 #: trials per chunk when scoring (bounds the float64 working set)
 CHUNK = 256
 #: pseudo-trials shrinking each condition PSTH toward the unit's time course
@@ -117,8 +119,8 @@ class PSTHBaseline:
             y, m = _rows(counts, rows).astype(np.float64), _rows(mask, rows).astype(bool)
             w = m.astype(np.float64)
             codes = np.array([index[k] for k in keys[rows]], dtype=np.int64)
-            np.add.at(s_c, codes, y * w)
-            np.add.at(n_c, codes, w)
+            s_c += group_sums(codes, y * w, len(levels))
+            n_c += group_sums(codes, w, len(levels))
         s, n = s_c.sum(0), n_c.sum(0)
         unit_mean = (s.sum(0) + 1.0) / (n.sum(0) + 1.0)  # (unit,), > 0
         unit_rates = (s + unit_mean) / (n + 1.0)

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis.rsa.conditions import condition_order
-from alrnn_neuro.analysis.rsa.rdm import compute_rdm
+from alrnn_neuro.analysis.rsa.rdm import compute_rdm, relabelled_rdms
 from alrnn_neuro.errors import DataValidationError
 
 
@@ -83,10 +83,9 @@ def distance_test(
     null = np.full((n_perm, *value.shape), np.nan)
     strata = _observed_strata(patterns)
     rng = np.random.default_rng(seed)
+    rdm_of = relabelled_rdms(patterns, labels, **rdm_kwargs)  # patterns laid out once
     for k in range(n_perm):
-        shuffled = labels.copy(data=_permute_within(labels.values, strata, rng))
-        rdm = compute_rdm(patterns, shuffled, **rdm_kwargs)
-        null[k] = rdm.isel(condition=0, condition2=1).values
+        null[k] = rdm_of(_permute_within(labels.values, strata, rng))[..., 0, 1]
     obs = value.values
     tol = 1e-12 * np.maximum(1.0, np.abs(obs))
     with np.errstate(invalid="ignore"):

@@ -34,6 +34,8 @@ import logging
 
 import numpy as np
 
+from alrnn_neuro._grouping import group_sums
+
 log = logging.getLogger(__name__)
 
 
@@ -78,10 +80,8 @@ def pseudo_population_rdm(
         Units behind each entry (0 on pairs without any).
     """
     seen = ~np.isnan(x)
-    counts = np.zeros((n_cond, x.shape[1]))
-    np.add.at(counts, code, seen)
-    sums = np.zeros((n_cond, x.shape[1]))
-    np.add.at(sums, code, np.where(seen, x, 0.0))
+    counts = group_sums(code, seen, n_cond)
+    sums = group_sums(code, np.where(seen, x, 0.0), n_cond)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
     weights = _unit_weights(x, seen, code, means, counts, distance, noise)

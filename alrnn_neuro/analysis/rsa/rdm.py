@@ -31,11 +31,12 @@ entry instead of an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro._grouping import group_sums
 from alrnn_neuro.analysis.rsa.conditions import (
     check_same_trials,
     condition_labels,
@@ -113,37 +114,12 @@ def compute_rdm(
         Mismatched trials; folds that leave a condition in one fold only; a constant pattern
         for ``correlation``.
     """
-    check_distance(distance)
-    check_same_trials(patterns, labels, "patterns and condition labels")
-    if int(min_units) < 1:
-        raise ConfigError(f"min_units = {min_units}; choose 1 or more units per pair")
+    _check_inputs(patterns, labels, distance, min_units)
     names, variables, n_trials = condition_order(labels)
-    lookup = {name: k for k, name in enumerate(names)}
-    code = np.array([lookup[v] for v in labels.values.astype(str)], dtype=np.intp)
-    fold = _fold_ids(labels, folds) if distance == "crossnobis" else None
-    if distance == "crossnobis" and folds is not None and not isinstance(folds, int | np.integer):
-        n_folds = np.array([np.unique(fold[code == k]).size for k in range(len(names))])
-        if np.any((n_folds < 2) & (n_trials >= 2)):
-            raise DataValidationError(
-                f"condition(s) {names[(n_folds < 2) & (n_trials >= 2)].tolist()} have all their "
-                "trials in one fold, so crossnobis cannot cross-validate them; fix: choose "
-                "folds= that split every condition (e.g. folds=None or an int)"
-            )
-    setting = {
-        "distance": distance,
-        "noise": noise,
-        "fold": fold,  # per trial (all trials), for fully observed data
-        "unit_fold": fold if isinstance(folds, str) or _is_array(folds) else None,
-        "cycle": int(folds) if isinstance(folds, int | np.integer) else None,
-        "min_units": int(min_units),
-    }
     stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
     values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
-    flat = values.reshape(-1, *values.shape[-2:])
-    parts = [_segment_rdm(x, code, names, setting) for x in flat]
-    shape = (*values.shape[:-2], len(names), len(names))
-    out = np.stack([p[0] for p in parts]).reshape(shape)
-    units = np.stack([p[1] for p in parts]).reshape(shape)
+    settings = {"distance": distance, "noise": noise, "folds": folds, "min_units": min_units}
+    out, units = _rdm_values(values, labels, names, **settings)
     _log_thin_conditions(names, n_trials, distance)
     dims = (*stack, "condition", "condition2")
     coords = {d: patterns[d].values for d in stack if d in patterns.coords}
@@ -161,6 +137,89 @@ def compute_rdm(
         "trials_digest": trials_digest(labels["trial"].values),
     }
     return xr.DataArray(out, dims=dims, coords=coords, name="rdm", attrs=attrs)
+
+
+def relabelled_rdms(
+    patterns: xr.DataArray,
+    labels: xr.DataArray,
+    *,
+    distance: str = "crossnobis",
+    noise: str | np.ndarray | None = "shrinkage_diag",
+    folds: int | str | np.ndarray | None = None,
+    min_units: int = MIN_UNITS,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(new)``: the RDM values :func:`compute_rdm` gives when ``labels`` hold ``new``.
+
+    For permutation tests: ``new`` (trial,) is a relabelling of ``labels``' values (the same
+    conditions, e.g. permuted), and ``f(new)`` equals ``compute_rdm(patterns,
+    labels.copy(data=new), ...).values`` with the conditions in the order of ``labels``,
+    but the patterns are laid out and checked once, not for every relabelling.
+
+    Returns
+    -------
+    callable
+        ``new`` (trial,) -> ndarray (..., condition, condition2), as ``compute_rdm``'s values.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pat = xr.DataArray(rng.normal(size=(12, 4)), dims=("trial", "unit"),
+    ...                    coords={"trial": np.arange(12)})
+    >>> lab = xr.DataArray(np.repeat(["a", "b"], 6), dims="trial", coords={"trial": np.arange(12)})
+    >>> new = rng.permutation(lab.values)
+    >>> f = relabelled_rdms(pat, lab, noise=None)
+    >>> bool(np.allclose(f(new), compute_rdm(pat, lab.copy(data=new), noise=None).values))
+    True
+    """
+    _check_inputs(patterns, labels, distance, min_units)
+    names = condition_order(labels)[0]
+    stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
+    values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
+    settings = {"distance": distance, "noise": noise, "folds": folds, "min_units": min_units}
+
+    def rdm_of(new: np.ndarray) -> np.ndarray:
+        relabelled = labels.copy(deep=False, data=np.asarray(new))
+        return _rdm_values(values, relabelled, names, **settings)[0]
+
+    return rdm_of
+
+
+def _check_inputs(patterns, labels, distance, min_units) -> None:
+    check_distance(distance)
+    check_same_trials(patterns, labels, "patterns and condition labels")
+    if int(min_units) < 1:
+        raise ConfigError(f"min_units = {min_units}; choose 1 or more units per pair")
+
+
+def _rdm_values(values, labels, names, *, distance, noise, folds, min_units):
+    """RDMs (..., condition, condition2) of ``values`` (..., trial, feature) over the
+    conditions ``names`` of ``labels``, and the features behind each entry."""
+    lookup = {name: k for k, name in enumerate(names)}
+    code = np.array([lookup[v] for v in labels.values.astype(str)], dtype=np.intp)
+    fold = _fold_ids(labels, folds) if distance == "crossnobis" else None
+    if distance == "crossnobis" and folds is not None and not isinstance(folds, int | np.integer):
+        n_folds = np.array([np.unique(fold[code == k]).size for k in range(len(names))])
+        n_trials = np.bincount(code, minlength=len(names))
+        if np.any((n_folds < 2) & (n_trials >= 2)):
+            raise DataValidationError(
+                f"condition(s) {names[(n_folds < 2) & (n_trials >= 2)].tolist()} have all their "
+                "trials in one fold, so crossnobis cannot cross-validate them; fix: choose "
+                "folds= that split every condition (e.g. folds=None or an int)"
+            )
+    setting = {
+        "distance": distance,
+        "noise": noise,
+        "fold": fold,  # per trial (all trials), for fully observed data
+        "unit_fold": fold if isinstance(folds, str) or _is_array(folds) else None,
+        "cycle": int(folds) if isinstance(folds, int | np.integer) else None,
+        "min_units": int(min_units),
+    }
+    flat = values.reshape(-1, *values.shape[-2:])
+    parts = [_segment_rdm(x, code, names, setting) for x in flat]
+    shape = (*values.shape[:-2], len(names), len(names))
+    out = np.stack([p[0] for p in parts]).reshape(shape)
+    units = np.stack([p[1] for p in parts]).reshape(shape)
+    return out, units
 
 
 def compute_rdms(
@@ -301,8 +360,7 @@ def _full_population_rdm(x, code, fold, names, setting) -> tuple[np.ndarray, np.
     idx = np.flatnonzero(present)
     sel = np.isin(code, idx)
     x, code = x[sel], np.searchsorted(idx, code[sel])
-    means = np.zeros((idx.size, x.shape[1]))
-    np.add.at(means, code, x)
+    means = group_sums(code, x, idx.size)
     means /= np.bincount(code, minlength=idx.size)[:, None]
     precision = None
     if distance in ("mahalanobis", "crossnobis") and noise is not None:
@@ -349,8 +407,7 @@ def _crossnobis(x, code, fold, n_cond, precision) -> np.ndarray:
     vectorised over folds; ``precision`` (feature, feature) or None (identity)."""
     n_fold = int(fold.max()) + 1
     cell = fold * n_cond + code
-    sums = np.zeros((n_fold * n_cond, x.shape[1]))
-    np.add.at(sums, cell, x)
+    sums = group_sums(cell, x, n_fold * n_cond)
     cnt = np.bincount(cell, minlength=n_fold * n_cond).astype(float)
     sums, cnt = sums.reshape(n_fold, n_cond, -1), cnt.reshape(n_fold, n_cond)
     tot, tot_cnt = sums.sum(axis=0), cnt.sum(axis=0)
