@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import only from its own layer or lower ones)::
 
-    base (errors, _atomic, _json) -> data -> models -> simulate -> training -> analysis
+    base (errors, _atomic, _json, _grouping) -> data -> models -> simulate -> training -> analysis
         -> plotting -> sweep -> report -> reproduce -> cli
 
 The CLI is imported by nothing but the ``python -m alrnn_neuro`` entry point. A function-local
@@ -35,7 +35,7 @@ LAYERS = (
     "reproduce",
     "cli",
 )
-BASE_MODULES = {"errors", "_atomic", "_json", "__init__"}
+BASE_MODULES = {"errors", "_atomic", "_json", "_grouping", "__init__"}
 ENTRY_POINTS = {"alrnn_neuro.__main__"}
 #: the console script imports the app inside ``main`` so that Ctrl-C during start-up is caught
 LOCAL_IMPORT_EXEMPT = {"alrnn_neuro.cli"}
