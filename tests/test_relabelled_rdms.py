@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import xarray as xr
 
-from alrnn_neuro.analysis.rsa.rdm import compute_rdm, relabelled_rdms
+from alrnn_neuro.analysis.rsa.rdm import RDM_DEFAULTS, compute_rdm, relabelled_rdms
 
 
 def _patterns(pseudo: bool) -> tuple[xr.DataArray, xr.DataArray]:
@@ -45,3 +47,9 @@ def test_equals_compute_rdm_of_the_relabelled_trials(pseudo, settings):
         expected = compute_rdm(pat, lab.copy(data=new), **settings).values
         np.testing.assert_array_equal(rdm_of(new), expected)
     assert not np.allclose(rdm_of(new), compute_rdm(pat, lab, **settings).values, equal_nan=True)
+
+
+def test_defaults_are_compute_rdms():
+    params = inspect.signature(compute_rdm).parameters
+    assert RDM_DEFAULTS == {name: params[name].default for name in RDM_DEFAULTS}
+    assert set(RDM_DEFAULTS) == {n for n, p in params.items() if p.kind is p.KEYWORD_ONLY}

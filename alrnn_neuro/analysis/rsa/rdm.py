@@ -54,6 +54,9 @@ DISTANCES = ("euclidean", "sqeuclidean", "mahalanobis", "correlation", "crossnob
 #: default fewest units behind one dissimilarity of a pseudo-population (capped at the
 #: number of units; fully observed data always use every unit)
 MIN_UNITS = 5
+#: compute_rdm's defaults of its settings (for functions that pass them on)
+RDM_DEFAULTS = {"distance": "crossnobis", "noise": "shrinkage_diag", "folds": None,
+                "min_units": MIN_UNITS}  # fmt: skip
 
 
 def check_distance(distance: str) -> str:
@@ -140,20 +143,16 @@ def compute_rdm(
 
 
 def relabelled_rdms(
-    patterns: xr.DataArray,
-    labels: xr.DataArray,
-    *,
-    distance: str = "crossnobis",
-    noise: str | np.ndarray | None = "shrinkage_diag",
-    folds: int | str | np.ndarray | None = None,
-    min_units: int = MIN_UNITS,
+    patterns: xr.DataArray, labels: xr.DataArray, **rdm_kwargs
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``f(new)``: the RDM values :func:`compute_rdm` gives when ``labels`` hold ``new``.
 
     For permutation tests: ``new`` (trial,) is a relabelling of ``labels``' values (the same
     conditions, e.g. permuted), and ``f(new)`` equals ``compute_rdm(patterns,
-    labels.copy(data=new), ...).values`` with the conditions in the order of ``labels``,
-    but the patterns are laid out and checked once, not for every relabelling.
+    labels.copy(data=new), **rdm_kwargs).values`` with the conditions in the order of
+    ``labels``, but the patterns are laid out and checked once, not for every relabelling.
+    ``rdm_kwargs``: ``distance``, ``noise``, ``folds``, ``min_units`` of :func:`compute_rdm`
+    (same defaults).
 
     Returns
     -------
@@ -171,11 +170,11 @@ def relabelled_rdms(
     >>> bool(np.allclose(f(new), compute_rdm(pat, lab.copy(data=new), noise=None).values))
     True
     """
-    _check_inputs(patterns, labels, distance, min_units)
+    settings = {**RDM_DEFAULTS, **rdm_kwargs}
+    _check_inputs(patterns, labels, settings["distance"], settings["min_units"])
     names = condition_order(labels)[0]
     stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
     values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
-    settings = {"distance": distance, "noise": noise, "folds": folds, "min_units": min_units}
 
     def rdm_of(new: np.ndarray) -> np.ndarray:
         relabelled = labels.copy(deep=False, data=np.asarray(new))
