@@ -117,10 +117,8 @@ def compute_rdm(
         Mismatched trials; folds that leave a condition in one fold only; a constant pattern
         for ``correlation``.
     """
-    _check_inputs(patterns, labels, distance, min_units)
+    stack, values = _checked_layout(patterns, labels, distance, min_units)
     names, variables, n_trials = condition_order(labels)
-    stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
-    values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
     settings = {"distance": distance, "noise": noise, "folds": folds, "min_units": min_units}
     out, units = _rdm_values(values, labels, names, **settings)
     _log_thin_conditions(names, n_trials, distance)
@@ -171,10 +169,8 @@ def relabelled_rdms(
     True
     """
     settings = {**RDM_DEFAULTS, **rdm_kwargs}
-    _check_inputs(patterns, labels, settings["distance"], settings["min_units"])
+    values = _checked_layout(patterns, labels, settings["distance"], settings["min_units"])[1]
     names = condition_order(labels)[0]
-    stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
-    values = patterns.transpose(*stack, "trial", patterns.dims[-1]).values
 
     def rdm_of(new: np.ndarray) -> np.ndarray:
         relabelled = labels.copy(deep=False, data=np.asarray(new))
@@ -183,11 +179,15 @@ def relabelled_rdms(
     return rdm_of
 
 
-def _check_inputs(patterns, labels, distance, min_units) -> None:
+def _checked_layout(patterns, labels, distance, min_units) -> tuple[list, np.ndarray]:
+    """Check the inputs of an RDM; return the stacking dims of ``patterns`` and its values
+    laid out (..., trial, feature)."""
     check_distance(distance)
     check_same_trials(patterns, labels, "patterns and condition labels")
     if int(min_units) < 1:
         raise ConfigError(f"min_units = {min_units}; choose 1 or more units per pair")
+    stack = [d for d in patterns.dims if d not in ("trial", patterns.dims[-1])]
+    return stack, patterns.transpose(*stack, "trial", patterns.dims[-1]).values
 
 
 def _rdm_values(values, labels, names, *, distance, noise, folds, min_units):
