@@ -99,6 +99,33 @@ def test_chunked_scoring_equals_a_direct_computation(monkeypatch):
     assert small["r2_condition"] == pytest.approx(r2, rel=1e-12)
 
 
+def test_scorer_reads_left_justified_predictions_like_the_restored_ones(monkeypatch):
+    """With ``steps`` the scorer takes predictions as the model gives them (each trial from
+    its own first step) and scores the same entries as on the dataset's time axis."""
+    from alrnn_neuro.training.batching import shift_in_time
+
+    rng = np.random.default_rng(2)
+    n_trials, n_time, n_units, n_steps = 25, 12, 3, 9
+    offset = rng.integers(0, n_time - n_steps + 1, n_trials)
+    counts = rng.poisson(1.0, (n_trials, n_time, n_units))
+    inside = shift_in_time(np.ones((n_trials, n_steps), bool), offset, n_time, False)
+    mask = inside[:, :, None] & (rng.random(counts.shape) > 0.2)
+    left = rng.uniform(0.3, 2.0, (n_trials, n_steps, n_units))
+    restored = shift_in_time(left, offset, n_time, np.nan)  # NaN where nothing is scored
+    keys = np.array([f"c{k}" for k in rng.integers(0, 3, n_trials)], dtype=object)
+    members = rng.permutation(n_trials)[:17]
+    baseline = mt.PSTHBaseline.fit(counts, mask, keys, members)
+    args = dict(obs="poisson", counts=counts, mask=mask, keys=keys, members=members,
+                baseline=baseline)  # fmt: skip
+    monkeypatch.setattr(mt, "CHUNK", 4)
+    on_time_axis = mt.SplitScorer(**args).score(restored, 0.0)
+    from_steps = mt.SplitScorer(**args, steps=(offset, n_steps)).score(left, 0.0)
+    assert np.isfinite(on_time_axis["ll_model"]) and np.isfinite(on_time_axis["r2_condition"])
+    assert from_steps == pytest.approx(on_time_axis, rel=1e-12)
+    with pytest.raises(ValueError, match="outside the predictions' 5 steps"):
+        mt.SplitScorer(**args, steps=(offset, 5))
+
+
 def test_psth_log_likelihoods_from_condition_sums_equal_the_per_entry_sums():
     """The PSTH baselines' LLs come from condition sums of the data: same as entry by entry,
     also for a condition only the scored trials have (it falls back to the unit PSTH)."""

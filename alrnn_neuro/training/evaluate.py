@@ -96,7 +96,7 @@ def compute_metrics(
             for name, idx in positions.items()
         }
     scoring = RecordingScoring(ds, tensors, config, positions) if scoring is None else scoring
-    prediction = scoring.rows.predictor(predicted["prediction"])
+    prediction = predicted["prediction"]  # left-justified, as the scorers read it
     correct = _choice_correct(tensors, predicted)
     labels = tensors.labels.cpu().numpy()
     out = {}
@@ -126,6 +126,7 @@ class RecordingScoring:
                 keys=self.rows.keys,
                 members=idx,
                 baseline=baseline,
+                steps=(tensors.offset, int(tensors.valid.shape[1])),
             )
             for name, idx in positions.items()
         }

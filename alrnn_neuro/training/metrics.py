@@ -289,30 +289,49 @@ class SplitScorer:
     Everything :func:`split_metrics` needs apart from the predictions (the scored entries,
     condition sums of the data, both PSTH log-likelihoods, ``log y!``) depends on the data
     alone; the members of an ensemble share it and only :meth:`score` runs per member.
-    Parameters as in :func:`split_metrics`.
+    Parameters as in :func:`split_metrics`, and:
+
+    Parameters
+    ----------
+    steps : tuple of (ndarray, int), optional
+        ``(offset, n_steps)``: :meth:`score` then takes predictions as the model gives them,
+        left-justified (trial, step, unit) with ``n_steps`` steps, trial i's time t at step
+        ``t - offset[i]`` (:meth:`~alrnn_neuro.training.batching.TrialTensors.restore_time`
+        undoes this), and reads the scored entries straight from there. Default: predictions
+        on the dataset's time axis, like ``counts``.
     """
 
-    def __init__(self, *, obs, counts, mask, keys, members, baseline) -> None:
+    def __init__(self, *, obs, counts, mask, keys, members, baseline, steps=None) -> None:
         members = np.asarray(members, dtype=np.int64)
         levels, codes = np.unique(keys[members], return_inverse=True)
         self.obs, self.n_trials = obs, int(members.size)
-        # per chunk: rows, one-hot of their conditions, mask, weight, y[mask], sum of log y!
+        # per chunk: rows, where its scored entries lie in the chunk's predictions, their
+        # (condition, time, unit) cell, y there, and the sum of log y!
         self.chunks: list[tuple] = []
         self.sums = {"ll_psth": 0.0, "ll_unit_psth": 0.0, "n_spikes": 0.0}
         self.data = self.n = None
+        self.shape: tuple[int, ...] = ()
         for start in range(0, members.size, CHUNK):
             rows, code = members[start : start + CHUNK], codes.ravel()[start : start + CHUNK]
-            y = _rows(counts, rows).astype(np.float64)
             m = _rows(mask, rows).astype(bool)
-            w = m.astype(np.float64)
-            onehot = (code[None, :] == np.arange(len(levels))[:, None]).astype(np.float64)
-            self.data = _accumulate(self.data, _by_condition(onehot, y * w))
-            self.n = _accumulate(self.n, _by_condition(onehot, w))
-            y_m, log_factorial = y[m], 0.0
+            entries = np.flatnonzero(m)
+            cell_size = m[0].size
+            row, cell = np.divmod(entries, cell_size)
+            cells = code[row] * cell_size + cell
+            y_m = _rows(counts, rows).reshape(-1)[entries].astype(np.float64)
+            if steps is not None:
+                entries = _left_justified(entries, rows, m.shape, *steps)
+            self.shape = (len(levels), *m.shape[1:])
+            self.data = _accumulate(self.data, np.bincount(cells, y_m, len(levels) * cell_size))
+            self.n = _accumulate(self.n, np.bincount(cells, minlength=len(levels) * cell_size))
+            log_factorial = 0.0
             if obs == "poisson":
                 log_factorial = _log_factorial_sum(y_m)  # shared by the three LLs
                 self.sums["n_spikes"] += float(y_m.sum())
-            self.chunks.append((rows, onehot, m, w, y_m, log_factorial))
+            self.chunks.append((rows, entries, cells, y_m, log_factorial))
+        if self.data is not None:
+            self.data = self.data.reshape(self.shape)
+            self.n = self.n.reshape(self.shape).astype(np.float64)
         if obs == "poisson" and self.data is not None:
             # both PSTHs are constant within a condition (and the unit PSTH across them), so
             # their log-likelihoods need the data's condition sums only, not a log per entry
@@ -330,10 +349,10 @@ class SplitScorer:
     ) -> dict[str, float]:
         """The metrics of one model's ``prediction`` (see :func:`split_metrics`)."""
         pred, ll_model, sse, n_entries = None, 0.0, 0.0, 0
-        for rows, onehot, m, w, y_m, log_factorial in self.chunks:
-            lam = _rows(prediction, rows).astype(np.float64, copy=False)
-            pred = _accumulate(pred, _by_condition(onehot, lam * w))
-            lam_m = lam[m]
+        size = int(np.prod(self.shape))
+        for rows, entries, cells, y_m, log_factorial in self.chunks:
+            lam_m = _rows(prediction, rows).reshape(-1).take(entries).astype(np.float64)
+            pred = _accumulate(pred, np.bincount(cells, lam_m, size))
             if self.obs == "poisson":
                 ll_model += _poisson_rate_terms(y_m, lam_m) - log_factorial
             else:
@@ -341,6 +360,7 @@ class SplitScorer:
                 n_entries += int(y_m.size)
         out = {"loss": float(loss), "n_trials": self.n_trials}
         if pred is not None:
+            pred = pred.reshape(self.shape)
             with np.errstate(invalid="ignore", divide="ignore"):
                 n = self.n
                 pred = np.where(n > 0, pred / np.maximum(n, 1), np.nan)
@@ -366,9 +386,18 @@ class SplitScorer:
         return out
 
 
-def _by_condition(onehot: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` (row, ...) over the rows of each condition -> (condition, ...)."""
-    return (onehot @ values.reshape(values.shape[0], -1)).reshape(-1, *values.shape[1:])
+def _left_justified(
+    entries: np.ndarray, rows: np.ndarray, shape: tuple[int, ...], offset: np.ndarray, n_steps: int
+) -> np.ndarray:
+    """Flat positions ``entries`` of a chunk (row, time, unit) of ``shape`` as positions in
+    its left-justified predictions (row, step, unit), step = time - offset[trial]."""
+    n_time, n_units = shape[1], shape[2]
+    row, rest = np.divmod(entries, n_time * n_units)
+    time, unit = np.divmod(rest, n_units)
+    step = time - np.asarray(offset, dtype=np.int64)[rows][row]
+    if step.size and (step.min() < 0 or step.max() >= n_steps):
+        raise ValueError(f"scored entries outside the predictions' {n_steps} steps")
+    return (row * n_steps + step) * n_units + unit
 
 
 def _accumulate(total: np.ndarray | None, value: np.ndarray) -> np.ndarray:
