@@ -47,15 +47,16 @@ from alrnn_neuro.analysis import (  # noqa: E402
     region_usage,
     transition_matrix,
 )
+from alrnn_neuro.models.params import ALRNNParams  # noqa: E402
 
 M, P, K, SEED, N_REFERENCE = 64, 16, 8, 0, 4096
 
 
-def make_model(m: int = M, p: int = P, seed: int = SEED):
+def make_model(m: int = M, p: int = P, seed: int = SEED) -> ALRNNParams:
     rng = np.random.default_rng(seed)
     A = rng.uniform(0.3, 0.9, m)
     W = rng.normal(0, 0.2 / np.sqrt(m), (m, m))  # stable: one real (attracting) fixed point
-    return A, W, rng.normal(0, 0.3, (m, K)), rng.normal(0, 0.3, m), p
+    return ALRNNParams(A=A, W=W, C=rng.normal(0, 0.3, (m, K)), h=rng.normal(0, 0.3, m), n_pwl=p)
 
 
 def make_bitcode(n_trials: int = 500, n_time: int = 60, seed: int = SEED):
@@ -81,22 +82,22 @@ def make_bitcode(n_trials: int = 500, n_time: int = 60, seed: int = SEED):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__.splitlines()[0], argv)
-    A, W, C, h, p = make_model()
+    model = make_model()
     s = np.full(K, 0.5)
-    fixed_points(*make_model(8, 4), inputs=np.zeros(K))  # warm-up (imports, BLAS threads)
+    fixed_points(make_model(8, 4), inputs=np.zeros(K))  # warm-up (imports, BLAS threads)
 
-    ours = time_call(lambda: fixed_points(A, W, C, h, p, inputs=s))
+    ours = time_call(lambda: fixed_points(model, inputs=s))
     cpu0 = time.process_time()
-    full = fixed_points(A, W, C, h, p, inputs=s)
+    full = fixed_points(model, inputs=s)
     cpu = time.process_time() - cpu0
     if full.attrs["method"] != "woodbury":
         raise RuntimeError(f"expected the low-rank route, got {full.attrs['method']!r}")
 
     subset = np.random.default_rng(1).choice(2**P, N_REFERENCE, replace=False)
     ref_sub = time_call(
-        lambda: fixed_points(A, W, C, h, p, inputs=s, codes=subset, method="direct"), repeat=1
+        lambda: fixed_points(model, inputs=s, codes=subset, method="direct"), repeat=1
     )
-    ref = fixed_points(A, W, C, h, p, inputs=s, codes=subset, method="direct")
+    ref = fixed_points(model, inputs=s, codes=subset, method="direct")
     ours_sub = full.fixed_point.sel(region=subset).values
     err = np.abs(ours_sub - ref.fixed_point.values).max() / np.abs(ref.fixed_point.values).max()
     if not err < 1e-8:
@@ -105,15 +106,16 @@ def main(argv: list[str] | None = None) -> None:
     # the one real fixed point must be the attractor reached by simulating the true map
     z = np.zeros(M)
     for _ in range(3000):
-        z = A * z + W @ np.r_[z[: M - P], np.maximum(z[M - P :], 0)] + h + C @ s
+        rectified = np.r_[z[: M - P], np.maximum(z[M - P :], 0)]
+        z = model.A * z + model.W @ rectified + model.h + model.C @ s
     real = full.fixed_point.values[full.is_real.values[:, 0], 0]
     if len(real) != 1 or not np.allclose(real[0], z, atol=1e-8):
         raise RuntimeError(f"expected one real fixed point at the attractor, got {len(real)}")
 
     used = np.random.default_rng(2).choice(2**P, 256, replace=False)
-    dyn = time_call(lambda: region_dynamics(A, W, C, h, p, codes=used, inputs=s))
+    dyn = time_call(lambda: region_dynamics(model, codes=used, inputs=s))
     scyfi = time_call(
-        lambda: find_cycles(A, W, C, h, p, 2, inputs=s, method="scyfi", n_restarts=100, seed=0)
+        lambda: find_cycles(model, 2, inputs=s, method="scyfi", n_restarts=100, seed=0)
     )
     bitcode, valid, epoch = make_bitcode()
 
