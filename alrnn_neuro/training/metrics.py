@@ -328,7 +328,7 @@ class SplitScorer:
             if obs == "poisson":
                 log_factorial = _log_factorial_sum(y_m)  # shared by the three LLs
                 self.sums["n_spikes"] += float(y_m.sum())
-            self.chunks.append((rows, entries, cells, y_m, log_factorial))
+            self.chunks.append((rows, _compact(entries), _compact(cells), y_m, log_factorial))
         if self.data is not None:
             self.data = self.data.reshape(self.shape)
             self.n = self.n.reshape(self.shape).astype(np.float64)
@@ -384,6 +384,14 @@ class SplitScorer:
                 float(np.mean(choice_correct)) if choice_correct.size else float("nan")
             )
         return out
+
+
+def _compact(index: np.ndarray) -> np.ndarray:
+    """``index`` as int32 where it fits: the scorers keep positions of every scored entry, and
+    half the bytes keep their memory below what the chunk masks and weights took before."""
+    if index.size and index.max() >= np.iinfo(np.int32).max:
+        return index
+    return index.astype(np.int32)
 
 
 def _left_justified(
