@@ -387,8 +387,8 @@ class SplitScorer:
 
 
 def _compact(index: np.ndarray) -> np.ndarray:
-    """``index`` as int32 where it fits: the scorers keep positions of every scored entry, and
-    half the bytes keep their memory below what the chunk masks and weights took before."""
+    """``index`` as int32 where it fits: the scorers keep two positions per scored entry for
+    as long as they live, and int32 halves that memory."""
     if index.size and index.max() >= np.iinfo(np.int32).max:
         return index
     return index.astype(np.int32)
