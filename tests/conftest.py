@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,21 @@ def max_param_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
     assert sa.keys() == sb.keys() and sa
     assert next(a.parameters()).dtype == torch.float64
     return max(float((sa[k] - sb[k]).detach().abs().max()) for k in sa)
+
+
+#: one BLAS/OpenMP thread for scripts run in a subprocess (as the docs run them)
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_script(script: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a repository script with this interpreter and one thread; assert it exits 0."""
+    run = subprocess.run(
+        [sys.executable, str(script), *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **ONE_THREAD},
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run

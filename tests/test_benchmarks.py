@@ -9,15 +9,13 @@ sign) only: speed is measured by running the scripts, never asserted in tests.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_script
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 #: script -> (small arguments, figures it must report)
 RUNS = {
@@ -55,15 +53,7 @@ def test_every_benchmark_script_is_run_here():
 def test_benchmark_runs_and_reports_its_figures(script, tmp_path):
     arguments, figures = RUNS[script]
     out = tmp_path / "figures.json"
-    run = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *arguments, "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, **ONE_THREAD},
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_script(BENCHMARKS / script, *arguments, "--json", str(out), cwd=tmp_path)
     reported = json.loads(out.read_text())
     missing = [name for name in figures if name not in reported]
     assert not missing, f"{script} did not report {missing}"

@@ -10,36 +10,28 @@ the selection's ground-truth check (issue 14). The long ones (``recovery_table.p
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from alrnn_neuro.data.h5 import load_dataset
+from tests.conftest import run_script
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def _run(script: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    run = subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *arguments],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **ONE_THREAD},
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
 
 
 @pytest.mark.slow
 def test_gpu_check_dry_run_on_the_cpu_agrees_with_itself(tmp_path):
     out = tmp_path / "gpu_check.json"
-    _run("gpu_check.py", "--device", "cpu", "--skip-timing", "--json", str(out), cwd=tmp_path)
+    run_script(
+        SCRIPTS / "gpu_check.py",
+        "--device",
+        "cpu",
+        "--skip-timing",
+        "--json",
+        str(out),
+        cwd=tmp_path,
+    )
     figures = json.loads(out.read_text())
     assert figures["agreement_ok"] == 1
     for name in ("engine", "poisson", "ensemble_params", "single_metrics"):
@@ -49,7 +41,7 @@ def test_gpu_check_dry_run_on_the_cpu_agrees_with_itself(tmp_path):
 @pytest.mark.slow
 def test_make_lip_dots_dataset_writes_the_verdict_recipes_trials(tmp_path):
     out = tmp_path / "lip" / "lip_dots.h5"
-    _run("make_lip_dots_dataset.py", "--out", str(out), cwd=tmp_path)
+    run_script(SCRIPTS / "make_lip_dots_dataset.py", "--out", str(out), cwd=tmp_path)
     ds = load_dataset(out)
     assert (ds.sizes["trial"], ds.sizes["unit"]) == (1163, 29)  # docs/verdicts.md section 2
     assert "motion_class" in ds.coords
@@ -60,7 +52,7 @@ def test_make_lip_dots_dataset_writes_the_verdict_recipes_trials(tmp_path):
 def test_validate_selection_runs_one_small_seed(tmp_path):
     small = ["--n-trials", "60", "--n-units", "8", "--epochs", "2", "--patience", "0"]
     args = ["--out", str(tmp_path / "v"), "--generators", "linear", "--seeds", "201", *small]
-    run = _run("validate_selection.py", *args, cwd=tmp_path)
+    run = run_script(SCRIPTS / "validate_selection.py", *args, cwd=tmp_path)
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     (row,) = summary["rows"]
     assert (row["generator"], row["data_seed"]) == ("linear", 201)
