@@ -10,6 +10,7 @@ from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, fit, initial_fit, initial_model, load_run
 from alrnn_neuro.training import metrics as mt
+from alrnn_neuro.training import split_scorer as ss
 from alrnn_neuro.training.evaluate import encode_trials
 
 
@@ -87,9 +88,9 @@ def test_chunked_scoring_equals_a_direct_computation(monkeypatch):
     args = dict(obs="poisson", counts=counts, prediction=pred, mask=mask, keys=keys,
                 members=test, baseline=baseline, loss=0.0)  # fmt: skip
     monkeypatch.setattr(mt, "CHUNK", 3)
-    small = mt.split_metrics(**args)
+    small = ss.split_metrics(**args)
     monkeypatch.setattr(mt, "CHUNK", 1000)
-    whole = mt.split_metrics(**args)
+    whole = ss.split_metrics(**args)
     base = baseline.condition_rates(keys[test])
     direct = mt.bits_per_spike(counts[test], pred[test], base, mask[test])
     assert small["bits_per_spike"] == pytest.approx(direct, rel=1e-12)
@@ -118,12 +119,12 @@ def test_scorer_reads_left_justified_predictions_like_the_restored_ones(monkeypa
     args = dict(obs="poisson", counts=counts, mask=mask, keys=keys, members=members,
                 baseline=baseline)  # fmt: skip
     monkeypatch.setattr(mt, "CHUNK", 4)
-    on_time_axis = mt.SplitScorer(**args).score(restored, 0.0)
-    from_steps = mt.SplitScorer(**args, steps=(offset, n_steps)).score(left, 0.0)
+    on_time_axis = ss.SplitScorer(**args).score(restored, 0.0)
+    from_steps = ss.SplitScorer(**args, steps=(offset, n_steps)).score(left, 0.0)
     assert np.isfinite(on_time_axis["ll_model"]) and np.isfinite(on_time_axis["r2_condition"])
     assert from_steps == pytest.approx(on_time_axis, rel=1e-12)
     with pytest.raises(ValueError, match="outside the predictions' 5 steps"):
-        mt.SplitScorer(**args, steps=(offset, 5))
+        ss.SplitScorer(**args, steps=(offset, 5))
 
 
 def test_psth_log_likelihoods_from_condition_sums_equal_the_per_entry_sums():
@@ -136,7 +137,7 @@ def test_psth_log_likelihoods_from_condition_sums_equal_the_per_entry_sums():
     keys[-3:] = "unseen"
     train, test = np.arange(25), np.arange(25, 40)
     baseline = mt.PSTHBaseline.fit(counts, mask, keys, train)
-    out = mt.split_metrics(obs="poisson", counts=counts, prediction=counts + 0.5, mask=mask,
+    out = ss.split_metrics(obs="poisson", counts=counts, prediction=counts + 0.5, mask=mask,
                            keys=keys, members=test, baseline=baseline, loss=0.0)  # fmt: skip
     y, m = counts[test], mask[test]
     psth = baseline.condition_rates(keys[test])

@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 #: blocks up to this size come from the heap (glibc's largest allowed value on 64-bit)
 MMAP_THRESHOLD = 32 << 20
-#: free memory kept at the top of the heap before it is returned to the kernel
-TRIM_THRESHOLD = 256 << 20
+#: free memory kept at the top of the heap before it is returned to the kernel: above a fit's
+#: working set (an 80-member ensemble on the demo grows the heap by about 500 MB; with 256 MB
+#: its freed top was handed back after every fit and the next one faulted it all in again,
+#: about 100,000 page faults and 0.2-0.3 s of a 3 s ``fit_ensemble``)
+TRIM_THRESHOLD = 1 << 30
 #: environment variable that turns the setting off ("0")
 ENV_SWITCH = "ALRNN_NEURO_KEEP_FREED_MEMORY"
 GLIBC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")

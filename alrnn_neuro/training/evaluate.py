@@ -29,13 +29,9 @@ from alrnn_neuro.training.batching import (
 )
 from alrnn_neuro.training.latents_output import latents_dataset
 from alrnn_neuro.training.loop import evaluate_members
-from alrnn_neuro.training.metrics import (
-    PSTHBaseline,
-    SplitScorer,
-    condition_keys,
-    split_metrics,
-)
+from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.split_scorer import SplitScorer, split_metrics
 
 CHUNK = 256
 
@@ -74,7 +70,7 @@ def compute_metrics(
     losses: dict[str, float] | None = None,
     scoring: RecordingScoring | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of every split (see :func:`~alrnn_neuro.training.metrics.split_metrics`, and
+    """Metrics of every split (see :func:`~alrnn_neuro.training.split_scorer.split_metrics`, and
     :func:`task_split_metrics` for task datasets).
 
     With ``init_state="data"`` the bins the initial state was inferred from are left out.
@@ -112,7 +108,7 @@ def compute_metrics(
 class RecordingScoring:
     """The data-only parts of the metrics of every split of a recording (shared by all
     models fitted to it with the same split and config): scored entries, PSTH baselines of
-    the ``train`` trials, one :class:`~alrnn_neuro.training.metrics.SplitScorer` per split.
+    the ``train`` trials, one :class:`~alrnn_neuro.training.split_scorer.SplitScorer` per split.
     """
 
     def __init__(self, ds: xr.Dataset, tensors: TrialTensors, config, positions) -> None:

@@ -112,11 +112,11 @@ class PSTHBaseline:
         train = np.asarray(train, dtype=np.int64)
         levels = np.unique(keys[train]) if train.size else np.array([], dtype=object)
         index = {k: i for i, k in enumerate(levels)}
-        shape = _rows(counts, train[:1]).shape[1:] if train.size else (0, 0)
+        shape = rows_of(counts, train[:1]).shape[1:] if train.size else (0, 0)
         s_c = np.zeros((len(levels), *shape))
         n_c = np.zeros((len(levels), *shape))
         for rows in _chunks(train):
-            y, m = _rows(counts, rows).astype(np.float64), _rows(mask, rows).astype(bool)
+            y, m = rows_of(counts, rows).astype(np.float64), rows_of(mask, rows).astype(bool)
             w = m.astype(np.float64)
             codes = np.array([index[k] for k in keys[rows]], dtype=np.int64)
             s_c += group_sums(codes, y * w, len(levels))
@@ -152,10 +152,10 @@ def psth_rates(
 def poisson_log_likelihood(counts: np.ndarray, rates: np.ndarray, mask: np.ndarray) -> float:
     """Σ over ``mask`` of y log λ − λ − log y! (natural log)."""
     y = counts[mask]
-    return _poisson_rate_terms(y, rates[mask]) - _log_factorial_sum(y)
+    return poisson_rate_terms(y, rates[mask]) - log_factorial_sum(y)
 
 
-def _log_factorial_sum(y: np.ndarray) -> float:
+def log_factorial_sum(y: np.ndarray) -> float:
     """Σ log y! of counts; integer counts go through a histogram (much faster than gammaln)."""
     if y.size == 0:
         return 0.0
@@ -166,15 +166,15 @@ def _log_factorial_sum(y: np.ndarray) -> float:
     return float(gammaln(y + 1.0).sum())
 
 
-def _poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
+def poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
     """Σ y log λ − λ (the part of the Poisson log-likelihood that depends on the rates)."""
     lam = np.maximum(rates, 1e-12)
     return float(np.sum(y * np.log(lam) - lam))
 
 
-def _summed_rate_terms(total: np.ndarray, n: np.ndarray, rates: np.ndarray) -> float:
+def summed_rate_terms(total: np.ndarray, n: np.ndarray, rates: np.ndarray) -> float:
     """Σ y log λ − λ over entries that share a rate: ``total`` = Σ y and ``n`` = number of
-    entries per rate, all three of the same shape (what :func:`_poisson_rate_terms` gives on
+    entries per rate, all three of the same shape (what :func:`poisson_rate_terms` gives on
     the entries themselves, up to rounding)."""
     lam = np.maximum(rates, 1e-12)
     return float(np.sum(total * np.log(lam) - n * lam))
@@ -221,10 +221,13 @@ def condition_r2(
     squares is taken around each unit's mean, so R² measures how much of every unit's
     variation across time and conditions the model explains.
     """
-    return _r2(condition_average(predicted, mask, codes), condition_average(observed, mask, codes))
+    pred = condition_average(predicted, mask, codes)
+    return r2_around_unit_means(pred, condition_average(observed, mask, codes))
 
 
-def _r2(pred: np.ndarray, data: np.ndarray) -> float:
+def r2_around_unit_means(pred: np.ndarray, data: np.ndarray) -> float:
+    """R² of ``pred`` against ``data`` (condition, time, unit) over the finite entries of
+    ``data``, the total sum of squares taken around each unit's mean."""
     ok = np.isfinite(data)
     if not ok.any():
         return float("nan")
@@ -237,182 +240,8 @@ def _r2(pred: np.ndarray, data: np.ndarray) -> float:
     return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
 
 
-def split_metrics(
-    *,
-    obs: str,
-    counts: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-    prediction: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-    mask: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-    keys: np.ndarray,
-    members: np.ndarray,
-    baseline: PSTHBaseline | None,
-    loss: float,
-    choice_correct: np.ndarray | None = None,
-) -> dict[str, float]:
-    """All metrics of one split, computed over chunks of its trials.
-
-    Parameters
-    ----------
-    obs : str
-        Observation model (``poisson``, ``gaussian``, ``identity``).
-    counts, prediction, mask : ndarray (trial, time, unit) or callables ``f(positions)``
-        Observations, model predictions (expected counts per bin for Poisson) and the valid,
-        observed entries, for any trial positions.
-    keys : ndarray of str, shape (trial,)
-        Condition label of every trial (:func:`condition_keys`).
-    members : ndarray of int
-        Positions of this split's trials.
-    baseline : PSTHBaseline or None
-        Training-trial PSTHs (Poisson only).
-    loss : float
-        Loss of the split (as optimised, without regularisation).
-    choice_correct : ndarray of bool, optional
-        Per labelled trial of this split, whether the choice head was right.
-
-    Returns
-    -------
-    dict
-        ``loss``, ``n_trials``, ``r2_condition``, and for Poisson ``bits_per_spike`` (vs the
-        condition PSTH), ``bits_per_spike_unit_psth`` (vs the unit PSTH), ``ll_model``,
-        ``ll_psth``, ``ll_unit_psth`` (nats), ``n_spikes``; otherwise ``mse``;
-        ``choice_accuracy`` when a choice head is used.
-    """
-    scorer = SplitScorer(
-        obs=obs, counts=counts, mask=mask, keys=keys, members=members, baseline=baseline
-    )
-    return scorer.score(prediction, loss, choice_correct)
-
-
-class SplitScorer:
-    """The data-only parts of one split's metrics, computed once for any number of models.
-
-    Everything :func:`split_metrics` needs apart from the predictions (the scored entries,
-    condition sums of the data, both PSTH log-likelihoods, ``log y!``) depends on the data
-    alone; the members of an ensemble share it and only :meth:`score` runs per member.
-    Parameters as in :func:`split_metrics`, and:
-
-    Parameters
-    ----------
-    steps : tuple of (ndarray, int), optional
-        ``(offset, n_steps)``: :meth:`score` then takes predictions as the model gives them,
-        left-justified (trial, step, unit) with ``n_steps`` steps, trial i's time t at step
-        ``t - offset[i]`` (:meth:`~alrnn_neuro.training.batching.TrialTensors.restore_time`
-        undoes this), and reads the scored entries straight from there. Default: predictions
-        on the dataset's time axis, like ``counts``.
-    """
-
-    def __init__(self, *, obs, counts, mask, keys, members, baseline, steps=None) -> None:
-        members = np.asarray(members, dtype=np.int64)
-        levels, codes = np.unique(keys[members], return_inverse=True)
-        self.obs, self.n_trials = obs, int(members.size)
-        # per chunk: rows, where its scored entries lie in the chunk's predictions, their
-        # (condition, time, unit) cell, y there, and the sum of log y!
-        self.chunks: list[tuple] = []
-        self.sums = {"ll_psth": 0.0, "ll_unit_psth": 0.0, "n_spikes": 0.0}
-        self.data = self.n = None
-        self.shape: tuple[int, ...] = ()
-        for start in range(0, members.size, CHUNK):
-            rows, code = members[start : start + CHUNK], codes.ravel()[start : start + CHUNK]
-            m = _rows(mask, rows).astype(bool)
-            entries = np.flatnonzero(m)
-            cell_size = m[0].size
-            row, cell = np.divmod(entries, cell_size)
-            cells = code[row] * cell_size + cell
-            y_m = _rows(counts, rows).reshape(-1)[entries].astype(np.float64)
-            if steps is not None:
-                entries = _left_justified(entries, rows, m.shape, *steps)
-            self.shape = (len(levels), *m.shape[1:])
-            self.data = _accumulate(self.data, np.bincount(cells, y_m, len(levels) * cell_size))
-            self.n = _accumulate(self.n, np.bincount(cells, minlength=len(levels) * cell_size))
-            log_factorial = 0.0
-            if obs == "poisson":
-                log_factorial = _log_factorial_sum(y_m)  # shared by the three LLs
-                self.sums["n_spikes"] += float(y_m.sum())
-            self.chunks.append((rows, _compact(entries), _compact(cells), y_m, log_factorial))
-        if self.data is not None:
-            self.data = self.data.reshape(self.shape)
-            self.n = self.n.reshape(self.shape).astype(np.float64)
-        if obs == "poisson" and self.data is not None:
-            # both PSTHs are constant within a condition (and the unit PSTH across them), so
-            # their log-likelihoods need the data's condition sums only, not a log per entry
-            psth = baseline.condition_rates(levels)  # (condition, time, unit)
-            unit = np.broadcast_to(baseline.unit_rates, psth.shape)
-            log_factorials = sum(chunk[-1] for chunk in self.chunks)
-            for name, rate in (("ll_psth", psth), ("ll_unit_psth", unit)):
-                self.sums[name] = _summed_rate_terms(self.data, self.n, rate) - log_factorials
-
-    def score(
-        self,
-        prediction: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-        loss: float,
-        choice_correct: np.ndarray | None = None,
-    ) -> dict[str, float]:
-        """The metrics of one model's ``prediction`` (see :func:`split_metrics`)."""
-        pred, ll_model, sse, n_entries = None, 0.0, 0.0, 0
-        size = int(np.prod(self.shape))
-        for rows, entries, cells, y_m, log_factorial in self.chunks:
-            lam_m = _rows(prediction, rows).reshape(-1).take(entries).astype(np.float64)
-            pred = _accumulate(pred, np.bincount(cells, lam_m, size))
-            if self.obs == "poisson":
-                ll_model += _poisson_rate_terms(y_m, lam_m) - log_factorial
-            else:
-                sse += float(((lam_m - y_m) ** 2).sum())
-                n_entries += int(y_m.size)
-        out = {"loss": float(loss), "n_trials": self.n_trials}
-        if pred is not None:
-            pred = pred.reshape(self.shape)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                n = self.n
-                pred = np.where(n > 0, pred / np.maximum(n, 1), np.nan)
-                data = np.where(n > 0, self.data / np.maximum(n, 1), np.nan)
-            out["r2_condition"] = _r2(pred, data)
-        else:
-            out["r2_condition"] = float("nan")
-        if self.obs == "poisson":
-            sums = {**self.sums, "ll_model": ll_model}
-            scale = sums["n_spikes"] * math.log(2.0)
-            gain = sums["ll_model"] - sums["ll_psth"]
-            gain_unit = sums["ll_model"] - sums["ll_unit_psth"]
-            out["bits_per_spike"] = gain / scale if scale else float("nan")
-            out["bits_per_spike_unit_psth"] = gain_unit / scale if scale else float("nan")
-            for key in ("ll_model", "ll_psth", "ll_unit_psth", "n_spikes"):
-                out[key] = sums[key]
-        else:
-            out["mse"] = sse / n_entries if n_entries else float("nan")
-        if choice_correct is not None:
-            out["choice_accuracy"] = (
-                float(np.mean(choice_correct)) if choice_correct.size else float("nan")
-            )
-        return out
-
-
-def _compact(index: np.ndarray) -> np.ndarray:
-    """``index`` as int32 where it fits: the scorers keep two positions per scored entry for
-    as long as they live, and int32 halves that memory."""
-    if index.size and index.max() >= np.iinfo(np.int32).max:
-        return index
-    return index.astype(np.int32)
-
-
-def _left_justified(
-    entries: np.ndarray, rows: np.ndarray, shape: tuple[int, ...], offset: np.ndarray, n_steps: int
-) -> np.ndarray:
-    """Flat positions ``entries`` of a chunk (row, time, unit) of ``shape`` as positions in
-    its left-justified predictions (row, step, unit), step = time - offset[trial]."""
-    n_time, n_units = shape[1], shape[2]
-    row, rest = np.divmod(entries, n_time * n_units)
-    time, unit = np.divmod(rest, n_units)
-    step = time - np.asarray(offset, dtype=np.int64)[rows][row]
-    if step.size and (step.min() < 0 or step.max() >= n_steps):
-        raise ValueError(f"scored entries outside the predictions' {n_steps} steps")
-    return (row * n_steps + step) * n_units + unit
-
-
-def _accumulate(total: np.ndarray | None, value: np.ndarray) -> np.ndarray:
-    return value if total is None else total + value
-
-
-def _rows(source: Callable[[np.ndarray], np.ndarray] | np.ndarray, rows: np.ndarray):
+def rows_of(source: Callable[[np.ndarray], np.ndarray] | np.ndarray, rows: np.ndarray):
+    """``source[rows]``, or ``source(rows)`` for a function of trial positions."""
     return source(rows) if callable(source) else np.asarray(source)[rows]
 
 
