@@ -29,52 +29,26 @@ F64 = np.finfo(np.float64)
 N = 10**6
 
 
-@numba.njit(fastmath=FASTMATH, error_model="numpy")
-def _exp(a, out):
-    for i in range(a.size):
-        out[i] = exp_nonpositive(a[i])
+def _elementwise(fn):
+    """A compiled loop ``out[i] = fn(a[i])`` (with the kernels' fast-math flags)."""
+
+    @numba.njit(fastmath=FASTMATH, error_model="numpy")
+    def loop(a, out):
+        for i in range(a.size):
+            out[i] = fn(a[i])
+
+    return loop
 
 
-@numba.njit(fastmath=FASTMATH, error_model="numpy")
-def _log(a, out):
-    for i in range(a.size):
-        out[i] = log_normal(a[i])
+_exp, _log, _log64 = (_elementwise(f) for f in (exp_nonpositive, log_normal, log_double))
+_float_bits, _bits_float = _elementwise(float_bits), _elementwise(bits_float)
+_double_bits, _bits_double = _elementwise(double_bits), _elementwise(bits_double)
 
 
 @numba.njit(fastmath=FASTMATH, error_model="numpy")
 def _softplus(a, rate, sigmoid):
     for i in range(a.size):
         rate[i], sigmoid[i] = softplus_parts(a[i])
-
-
-@numba.njit(fastmath=FASTMATH, error_model="numpy")
-def _log64(a, out):
-    for i in range(a.size):
-        out[i] = log_double(a[i])
-
-
-@numba.njit(error_model="numpy")
-def _float_bits(a, out):
-    for i in range(a.size):
-        out[i] = float_bits(a[i])
-
-
-@numba.njit(error_model="numpy")
-def _bits_float(a, out):
-    for i in range(a.size):
-        out[i] = bits_float(a[i])
-
-
-@numba.njit(error_model="numpy")
-def _double_bits(a, out):
-    for i in range(a.size):
-        out[i] = double_bits(a[i])
-
-
-@numba.njit(error_model="numpy")
-def _bits_double(a, out):
-    for i in range(a.size):
-        out[i] = bits_double(a[i])
 
 
 def _apply(fn, a, dtype=None):

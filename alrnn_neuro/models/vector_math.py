@@ -50,40 +50,49 @@ _MANTISSA, _ONE_BITS = _I(0x007FFFFF), _I(0x3F800000)
 _F_INF = _F(np.inf)
 
 
-@intrinsic
-def float_bits(typingctx, x):
-    """The IEEE bits of a float32 as an int32 (an LLVM bitcast; vectorises)."""
-    if x != types.float32:
-        return None
+def _bitcast_to(target: ir.Type, width: int):
+    """Codegen of an LLVM bitcast to ``target`` of ``width`` bits; a wider integer is
+    truncated first (its low bits kept). Bitcasts are free and vectorise."""
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
+        value = args[0]
+        if isinstance(value.type, ir.IntType) and value.type.width > width:
+            value = builder.trunc(value, ir.IntType(width))
+        return builder.bitcast(value, target)
 
-    return types.int32(types.float32), codegen
+    return codegen
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The IEEE bits of a float32 as an int32."""
+    if x != types.float32:
+        return None
+    return types.int32(x), _bitcast_to(ir.IntType(32), 32)
+
+
+@intrinsic
+def bits_float(typingctx, x):
+    """The float32 whose IEEE bits are the low 32 bits of an integer."""
+    if not isinstance(x, types.Integer):
+        return None
+    return types.float32(x), _bitcast_to(ir.FloatType(), 32)
 
 
 @intrinsic
 def double_bits(typingctx, x):
-    """The IEEE bits of a float64 as an int64 (an LLVM bitcast; vectorises)."""
+    """The IEEE bits of a float64 as an int64."""
     if x != types.float64:
         return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
+    return types.int64(x), _bitcast_to(ir.IntType(64), 64)
 
 
 @intrinsic
 def bits_double(typingctx, x):
-    """The float64 whose IEEE bits are an int64 (an LLVM bitcast; vectorises)."""
+    """The float64 whose IEEE bits are an int64."""
     if not isinstance(x, types.Integer) or x.bitwidth != 64:
         return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(x), codegen
+    return types.float64(x), _bitcast_to(ir.DoubleType(), 64)
 
 
 @intrinsic
@@ -100,21 +109,6 @@ def sum_add(typingctx, total, value):
         return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
 
     return total(total, value), codegen
-
-
-@intrinsic
-def bits_float(typingctx, x):
-    """The float32 whose IEEE bits are the low 32 bits of an integer (an LLVM bitcast)."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        value = args[0]
-        if x.bitwidth != 32:
-            value = builder.trunc(value, ir.IntType(32))
-        return builder.bitcast(value, ir.FloatType())
-
-    return types.float32(x), codegen
 
 
 @numba.njit(inline="always", fastmath=FASTMATH, error_model="numpy")
