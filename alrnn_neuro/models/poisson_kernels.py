@@ -1,13 +1,14 @@
 """Compiled (numba) float32 Poisson terms of a softplus readout: one pass over the entries.
 
-The torch version of :class:`~alrnn_neuro.models.fused_poisson` 's chunk loop runs about eight
+In torch, the chunk loop of :mod:`~alrnn_neuro.models.fused_poisson` runs about eight
 elementwise kernels over every (member, unit, row) entry (bias, softplus, sum, log, dot,
 sigmoid, division, multiply-add, row sums), each a pass over memory with its own
-transcendental (3.4 ns per entry on one core here). :func:`softplus_poisson` does all of it
-in one loop per row of units with the vectorisable float32 functions of
-:mod:`.vector_math` (about 1.1 ns per entry; :mod:`benchmarks.bench_training` and
-``bench_ensemble`` time whole steps). Results agree with the torch chain to float32 rounding
-(tested in ``tests/test_poisson_kernels.py``); NaN entries give a NaN total, as in torch.
+transcendentals: 3.4-3.7 ns per entry on one core here. :func:`softplus_poisson` does all of
+it in one loop per row with the vectorisable float32 functions of :mod:`.vector_math`:
+1.5-1.9 ns per entry (an 80-member training step on 32 demo trials: loss and backward 35 ->
+25 ms; ``benchmarks/bench_ensemble.py`` times whole fits). Results agree with the torch chain
+to float32 rounding, and with float64 where torch's float32 sigmoid flushes to 0 (tested in
+``tests/test_poisson_kernels.py``); a NaN entry gives its member a NaN total, as in torch.
 """
 
 from __future__ import annotations
