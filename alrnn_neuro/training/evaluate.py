@@ -31,6 +31,8 @@ from alrnn_neuro.training.latents_output import latents_dataset
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.rate_losses import RateLosses
+from alrnn_neuro.training.rate_losses import applies as applies_to_rates
 from alrnn_neuro.training.split_scorer import SplitScorer, split_metrics
 
 CHUNK = 256
@@ -82,9 +84,8 @@ def compute_metrics(
     """
     config = model.config
     losses = dict(losses or {})
-    for name, idx in positions.items():
-        if name not in losses:
-            losses[name] = _split_loss(model, tensors, idx)
+    missing = {name: idx for name, idx in positions.items() if name not in losses}
+    losses.update(split_losses(model, tensors, predicted["prediction"], missing))
     if config.obs in TASK_LOSSES:
         prediction = tensors.restore_time(predicted["prediction"], ds.sizes["time"], 0.0)
         return {
@@ -286,9 +287,23 @@ def score_trials(
         train_rows = RecordingRows(train_ds, train_tensors, np.zeros((0, 0, 0)), config)
         baseline = train_rows.baseline(np.arange(train_ds.sizes["trial"]))
     tensors = fit_tensors(model, ds, record_data)
-    rows = RecordingRows(ds, tensors, predict_all(model, tensors)["prediction"], config)
+    prediction = predict_all(model, tensors)["prediction"]
+    rows = RecordingRows(ds, tensors, prediction, config)
     idx = np.arange(ds.sizes["trial"])
-    return rows.metrics(idx, baseline, _split_loss(model, tensors, idx))
+    loss = split_losses(model, tensors, prediction, {"scored": idx})["scored"]
+    return rows.metrics(idx, baseline, loss)
+
+
+def split_losses(
+    model: FitModel, tensors: TrialTensors, prediction: np.ndarray, positions: dict
+) -> dict[str, float]:
+    """Each split's free-running loss (as optimised, without regularisation): read from the
+    model's left-justified ``prediction`` where :mod:`~alrnn_neuro.training.rate_losses`
+    applies (a softplus Poisson readout without choice head), else by running the model
+    over the split's trials again (:func:`~alrnn_neuro.training.loop.evaluate_members`)."""
+    if positions and applies_to_rates(model):
+        return RateLosses(tensors, positions).losses(prediction)
+    return {name: _split_loss(model, tensors, idx) for name, idx in positions.items()}
 
 
 def _split_loss(model: FitModel, tensors: TrialTensors, idx: np.ndarray) -> float:

@@ -4,8 +4,10 @@
 does for one fit, sharing all work that does not depend on the member:
 
 * members run free in stacks of a few at a time (:func:`predict_members`: one stacked
-  forward over all trials per stack, and one per split for the losses, instead of four per
-  member), the stack sized so that its predictions stay within :data:`GROUP_BYTES`;
+  forward over all trials per stack instead of four per member), the stack sized so that its
+  predictions stay within :data:`GROUP_BYTES`; the split losses are read from those
+  predictions (:mod:`~alrnn_neuro.training.rate_losses`: a softplus Poisson readout without
+  choice head), else computed by one more stacked forward per split;
 * the data-only parts of the metrics (scored entries, PSTH baselines and their
   log-likelihoods, condition sums of the data) are computed once
   (:class:`~alrnn_neuro.training.evaluate.RecordingScoring`);
@@ -33,6 +35,8 @@ from alrnn_neuro.training.evaluate import RecordingScoring
 from alrnn_neuro.training.latents_output import LatentsFrame
 from alrnn_neuro.training.loop import evaluate_members
 from alrnn_neuro.training.network import FitModel
+from alrnn_neuro.training.rate_losses import RateLosses
+from alrnn_neuro.training.rate_losses import applies as applies_to_rates
 from alrnn_neuro.training.result import FitResult
 from alrnn_neuro.training.session import Session
 
@@ -108,6 +112,9 @@ def finish_members(
     if config.obs not in TASK_LOSSES:  # the data-only parts of the metrics, once
         scoring = RecordingScoring(session.ds, session.tensors, config, session.positions)
     frame = LatentsFrame(session.ds, session.tensors, session.split)  # coords etc., once
+    rate_losses = None  # the data-only parts of the split losses, once, where they apply
+    if applies_to_rates(nets[0]):
+        rate_losses = RateLosses(session.tensors, session.positions)
     group = max(1, GROUP_BYTES // max(_bytes_per_member(nets[0], session.tensors), 1))
     device = next(nets[0].parameters()).device
     results = []
@@ -115,10 +122,7 @@ def finish_members(
         members = list(range(lo, min(len(nets), lo + group)))
         stack = FitModel.stack([nets[k] for k in members]).to(device)
         predicted = predict_members(stack, session.tensors)
-        losses = {
-            name: evaluate_members(stack, session.tensors, idx)
-            for name, idx in session.positions.items()
-        }
+        losses = _split_losses(stack, session, predicted, rate_losses)
         for j, k in enumerate(members):
             member = dataclasses.replace(session, config=nets[k].config, record=records[k])
             if runs[k] is not None:
@@ -160,3 +164,16 @@ def _start_run_dir(run: Path, record: dict, session: Session) -> None:
         conditions=session.config.conditions,
     )
     rd.write_json(run / rd.CONFIG, record)
+
+
+def _split_losses(stack, session, predicted, rate_losses) -> dict[str, np.ndarray]:
+    """Each split's loss of every member of ``stack`` (split -> (member,)): read from the
+    predicted rates where :mod:`~alrnn_neuro.training.rate_losses` applies, else one more
+    free-running pass per split."""
+    if rate_losses is not None:
+        per_member = [rate_losses.losses(member["prediction"]) for member in predicted]
+        return {name: np.array([m[name] for m in per_member]) for name in session.positions}
+    return {
+        name: evaluate_members(stack, session.tensors, idx)
+        for name, idx in session.positions.items()
+    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from alrnn_neuro.models.vector_math import FASTMATH, log_double, sum_add
+from alrnn_neuro.models.vector_math import FASTMATH, log_double, log_normal, sum_add
 
 #: rates below this count as this in the log-likelihood (as in ``metrics.poisson_rate_terms``)
 RATE_FLOOR = 1e-12
@@ -57,4 +57,39 @@ def gather_poisson_terms(rates, positions, cells, counts, cell_sums):
             lam = np.float64(block[i])
             floored = lam if not (lam < RATE_FLOOR) else RATE_FLOOR  # NaN stays NaN
             total = sum_add(total, ys[i] * log_double(floored) - floored)
+    return total
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def gather_poisson_nll(rates, positions, counts, tiny):
+    """``Σ λ − y log(λ + tiny)`` over the entries at ``positions`` of float32 ``rates``.
+
+    The Poisson terms of the training loss (:func:`~alrnn_neuro.models.fused_poisson.
+    poisson_member_loss` without ``log y!``) as the fit computes them, each in float32 (the
+    float32 log of :mod:`~alrnn_neuro.models.vector_math`), summed in float64.
+
+    Parameters
+    ----------
+    rates : ndarray, float32, shape (entry_any,)
+    positions : ndarray of int, shape (entry,)
+    counts : ndarray, float32, shape (entry,)
+    tiny : float32
+
+    Returns
+    -------
+    float
+        NaN if any of these rates is NaN.
+    """
+    total = 0.0
+    block = np.empty(BLOCK, dtype=np.float32)
+    for lo in range(0, positions.size, BLOCK):
+        n = min(BLOCK, positions.size - lo)
+        for i in range(n):  # the gather: scalar
+            block[i] = rates[positions[lo + i]]
+        ys = counts[lo : lo + n]
+        partial = np.float32(0.0)
+        for i in range(n):  # the logs: vectorised
+            lam = block[i]
+            partial = sum_add(partial, lam - ys[i] * log_normal(lam + tiny))
+        total += partial
     return total
