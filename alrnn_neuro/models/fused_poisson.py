@@ -252,9 +252,10 @@ def _new_output(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     which asks Linux for transparent huge pages for large arrays (torch does not): a fresh
     40 MB tensor (the predictions of 9 demo members; above glibc's largest mmap threshold,
     so mapped afresh every time) costs 17.5 ms of page faults through torch, 3.5 ms here."""
-    if like.device.type != "cpu":
+    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(like.dtype)
+    if like.device.type != "cpu" or dtype is None:
         return like.new_empty(shape)
-    return torch.from_numpy(np.empty(shape, dtype=torch.empty(0, dtype=like.dtype).numpy().dtype))
+    return torch.from_numpy(np.empty(shape, dtype=dtype))
 
 
 def time_major_rows(latents: torch.Tensor) -> bool:
