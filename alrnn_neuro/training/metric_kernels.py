@@ -15,9 +15,8 @@ import numba
 import numpy as np
 
 from alrnn_neuro.models.vector_math import FASTMATH, log_double, log_normal, sum_add
+from alrnn_neuro.training.metrics import RATE_FLOOR
 
-#: rates below this count as this in the log-likelihood (as in ``metrics.poisson_rate_terms``)
-RATE_FLOOR = 1e-12
 #: entries gathered before their logs are taken (a cache-resident block)
 BLOCK = 1024
 

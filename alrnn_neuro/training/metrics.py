@@ -49,6 +49,8 @@ from alrnn_neuro._grouping import group_sums
 CHUNK = 256
 #: pseudo-trials shrinking each condition PSTH toward the unit's time course
 SHRINKAGE = 1.0
+#: rates below this count as this in the Poisson log-likelihood (finite log at rate 0)
+RATE_FLOOR = 1e-12
 
 
 def condition_keys(ds: xr.Dataset, names: Sequence[str]) -> np.ndarray:
@@ -168,7 +170,7 @@ def log_factorial_sum(y: np.ndarray) -> float:
 
 def poisson_rate_terms(y: np.ndarray, rates: np.ndarray) -> float:
     """Σ y log λ − λ (the part of the Poisson log-likelihood that depends on the rates)."""
-    lam = np.maximum(rates, 1e-12)
+    lam = np.maximum(rates, RATE_FLOOR)
     return float(np.sum(y * np.log(lam) - lam))
 
 
@@ -176,7 +178,7 @@ def summed_rate_terms(total: np.ndarray, n: np.ndarray, rates: np.ndarray) -> fl
     """Σ y log λ − λ over entries that share a rate: ``total`` = Σ y and ``n`` = number of
     entries per rate, all three of the same shape (what :func:`poisson_rate_terms` gives on
     the entries themselves, up to rounding)."""
-    lam = np.maximum(rates, 1e-12)
+    lam = np.maximum(rates, RATE_FLOOR)
     return float(np.sum(total * np.log(lam) - n * lam))
 
 

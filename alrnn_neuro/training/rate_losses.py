@@ -24,7 +24,7 @@ import torch
 from alrnn_neuro.models.observation import PoissonReadout
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.metric_kernels import gather_poisson_nll
-from alrnn_neuro.training.split_scorer import EntryPositions
+from alrnn_neuro.training.split_scorer import EntryPositions, compact_index
 
 #: trials per chunk, as in ``evaluate_members`` (its loss is a mean per chunk)
 CHUNK = 256
@@ -34,11 +34,11 @@ _TINY = np.float32(torch.finfo(torch.float32).tiny)
 def applies(model) -> bool:
     """Whether :class:`RateLosses` gives ``model``'s split losses from its predictions: a
     softplus :class:`PoissonReadout`, no choice head, float32."""
-    readout = getattr(model, "readout", None)
+    readout = model.readout
     return (
         isinstance(readout, PoissonReadout)
         and readout.link == "softplus"
-        and getattr(model, "head", None) is None
+        and model.head is None
         and readout.weight.dtype == torch.float32
     )
 
@@ -70,10 +70,11 @@ class RateLosses:
                 local = np.flatnonzero(entry)
                 row, within = np.divmod(local, row_size)
                 where = rows[row] * row_size + within
-                where = where.astype(np.int32) if data.size < 2**31 else where
                 counts = data[rows].reshape(-1)[local].astype(np.float32)
                 constant = float(np.where(mask[rows], log_factorial[rows], 0.0).sum())
-                chunks.append((where, (counts,), max(local.size, 1) + 0.0, constant, rows.size))
+                chunks.append(
+                    (compact_index(where), (counts,), max(local.size, 1), constant, rows.size)
+                )
             positions, values = [c[0] for c in chunks], [c[1] for c in chunks]
             self.splits[name] = (EntryPositions(positions, values), chunks)
 

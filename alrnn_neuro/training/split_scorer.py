@@ -119,7 +119,8 @@ class SplitScorer:
             if obs == "poisson":
                 log_factorial = log_factorial_sum(y_m)  # shared by the three LLs
                 self.sums["n_spikes"] += float(y_m.sum())
-            self.chunks.append((rows, _compact(entries), _compact(cells), y_m, log_factorial))
+            entries, cells = compact_index(entries), compact_index(cells)
+            self.chunks.append((rows, entries, cells, y_m, log_factorial))
         if self.data is not None:
             self.data = self.data.reshape(self.shape)
             self.n = self.n.reshape(self.shape).astype(np.float64)
@@ -148,7 +149,7 @@ class SplitScorer:
         """The metrics of one model's ``prediction`` (see :func:`split_metrics`)."""
         ll_model, sse, n_entries = 0.0, 0.0, 0
         size = int(np.prod(self.shape))
-        entries = [(chunk[1], chunk[2:4]) for chunk in self.chunks]  # positions, (cells, y)
+        entries = self._entries.chunks  # (positions, (cells, y)) per chunk
         if self.left_justified:  # read in place, wherever the predictions lie in memory
             prediction, entries = self._entries.read(prediction)
         compiled = bool(self.chunks) and self._compiled(prediction)
@@ -196,9 +197,9 @@ class SplitScorer:
         return out
 
 
-def _compact(index: np.ndarray) -> np.ndarray:
-    """``index`` as int32 where it fits: the scorers keep two positions per scored entry for
-    as long as they live, and int32 halves that memory."""
+def compact_index(index: np.ndarray) -> np.ndarray:
+    """``index`` as int32 where it fits: scorers and loss readers keep positions per scored
+    entry for as long as they live, and int32 halves that memory."""
     if index.size and index.max() >= np.iinfo(np.int32).max:
         return index
     return index.astype(np.int32)
@@ -267,7 +268,7 @@ def _in_layout(positions, values, n_steps, n_units, strides) -> tuple:
     """One chunk's entries in the layout with element ``strides``, sorted by address."""
     where = _restride(positions, n_steps, n_units, strides)
     order = np.argsort(where, kind="stable")
-    return _compact(where[order]), tuple(v[order] for v in values)
+    return compact_index(where[order]), tuple(v[order] for v in values)
 
 
 def _restride(positions: np.ndarray, n_steps: int, n_units: int, strides: tuple) -> np.ndarray:
