@@ -74,13 +74,13 @@ def _close(got, want, rtol=1e-5, atol=1e-6):
 def test_compiled_loss_and_gradients_equal_the_torch_path(monkeypatch, case):
     problem = _problem(ragged=case.startswith(("ragged", "observed")), partial=case == "observed")
     time_major = case.endswith("time_major")
-    if case == "chunked":  # one member per chunk: bias and output slices of the kernel
+    if case == "chunked":  # the torch reference one member per chunk; the kernel is per member
         monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 1)
-    calls = _spy(monkeypatch, "poisson_terms")
+    calls = _spy(monkeypatch, "readout_terms")
     got = _loss_and_grads(*problem, time_major=time_major)
     assert calls, "the compiled kernel was not used"
     want = _torch_path(monkeypatch, *problem, time_major=time_major)
-    assert len(calls) == (3 if case == "chunked" else 1)  # the reference did not call it
+    assert len(calls) == 1  # one call for all members; the reference did not call it
     for a, b in zip(got, want, strict=True):
         assert a.dtype == torch.float32 and bool(torch.isfinite(a).all())
         _close(a, b)
@@ -170,7 +170,7 @@ def _per_member_readout_loss(weight, bias, latents, counts, valid, observed, lin
 
 def test_float64_does_not_use_the_kernel_and_equals_the_readout_loss(monkeypatch):
     problem = _problem(t=40, ragged=True, partial=True, dtype=torch.float64)
-    calls = _spy(monkeypatch, "poisson_terms")
+    calls = _spy(monkeypatch, "readout_terms")
     loss = fused.poisson_member_loss(*problem)
     assert calls == [] and loss.dtype == torch.float64
     want = _per_member_readout_loss(*problem, "softplus")
@@ -179,7 +179,7 @@ def test_float64_does_not_use_the_kernel_and_equals_the_readout_loss(monkeypatch
 
 def test_exp_link_does_not_use_the_kernel(monkeypatch):
     problem = _problem(t=40, ragged=True, partial=True)
-    calls = _spy(monkeypatch, "poisson_terms")
+    calls = _spy(monkeypatch, "readout_terms")
     got = _loss_and_grads(*problem, link="exp")
     assert calls == []
     as64 = [p.double() if p is not None and p.is_floating_point() else p for p in problem]
@@ -283,15 +283,53 @@ def test_softplus_poisson_nan_entry_gives_nan_total_of_its_member_only():
     assert np.isnan(bias_grad[1, 3]) and np.isfinite(np.delete(bias_grad.ravel(), 7)).all()
 
 
-def test_poisson_terms_wrapper_returns_float64_totals_and_overwrites_x():
-    x, bias, y, w = _kernel_inputs(rows=700, seed=3)
-    xt = torch.from_numpy(x.copy())
-    totals, bias_grad = poisson_kernels.poisson_terms(
-        xt, torch.from_numpy(bias), torch.from_numpy(y), torch.from_numpy(w), True
-    )
-    assert totals.dtype == torch.float64 and bias_grad.dtype == torch.float32
-    direct = x.copy()
-    want_totals, want_grad = _run_kernel(direct, bias, y, w, want_grad=True)
-    assert np.array_equal(totals.numpy(), want_totals)
-    assert np.array_equal(bias_grad.numpy(), want_grad)
-    assert np.array_equal(xt.numpy(), direct)
+def _readout_inputs(ragged=True, seed=4):
+    """``readout_terms`` operands of a ragged problem: rows (member, row, latent), the valid
+    rows' index, and (unit, entry_row) counts and weights."""
+    weight, bias, latents, counts, valid, _ = _problem(ragged=ragged, seed=seed)
+    k, b, t, m = latents.shape
+    index = valid.reshape(-1).nonzero().flatten()
+    y = counts.reshape(b * t, -1).index_select(0, index).t().contiguous()
+    return latents.reshape(k, b * t, m), index, weight, bias, y, torch.ones_like(y)
+
+
+def test_readout_kernel_zeroes_the_latents_gradient_outside_the_index():
+    rows, index, weight, bias, y, w = _readout_inputs()
+    outputs = [torch.full(rows.shape, float("nan")), torch.empty_like(weight)]
+    outputs.append(torch.empty_like(bias))
+    poisson_kernels.readout_terms(rows, index, weight, bias, y, w, 7.0, *outputs)
+    g_rows = outputs[0]
+    outside = torch.ones(rows.shape[1], dtype=torch.bool)
+    outside[index] = False
+    assert int(outside.sum()) > 0 and bool((g_rows[:, outside] == 0).all())
+    inside = g_rows[:, index]
+    assert bool(torch.isfinite(inside).all()) and bool((inside != 0).any())
+    # the gradient of the mean over 7: x_r = B z_r, so dL/dz_r = B^T dnll/dx_r / 7
+    z = rows.detach().clone().requires_grad_(True)
+    x = torch.bmm(weight, z.index_select(1, index).mT) + bias[..., None]
+    rate = torch.nn.functional.softplus(x)
+    ((rate - y * torch.log(rate + float(TINY))).sum() / 7.0).backward()
+    _close(inside, z.grad[:, index])
+
+
+def test_readout_kernel_without_the_latents_gradient_gives_the_same_parameter_gradients():
+    rows, index, weight, bias, y, w = _readout_inputs(seed=5)
+    full = [torch.empty(rows.shape), torch.empty_like(weight), torch.empty_like(bias)]
+    part = [None, torch.empty_like(weight), torch.empty_like(bias)]
+    totals = [poisson_kernels.readout_terms(rows, index, weight, bias, y, w, 3.0, *outputs)
+              for outputs in (full, part)]  # fmt: skip
+    assert totals[0].dtype == torch.float64 and torch.equal(totals[0], totals[1])
+    assert torch.equal(full[1], part[1]) and torch.equal(full[2], part[2])
+    no_grad = poisson_kernels.readout_terms(rows, index, weight, bias, y, w, 3.0, None, None, None)
+    assert torch.equal(no_grad, totals[0])
+
+
+def test_readout_kernel_with_no_valid_row_gives_zero_sums_and_gradients():
+    rows, _, weight, bias, y, w = _readout_inputs(seed=6)
+    none = torch.zeros(0, dtype=torch.int64)
+    outputs = [torch.full(rows.shape, 5.0), torch.full_like(weight, 5.0)]
+    outputs.append(torch.full_like(bias, 5.0))
+    empty = y[:, :0].contiguous()
+    totals = poisson_kernels.readout_terms(rows, none, weight, bias, empty, empty, 1.0, *outputs)
+    assert torch.equal(totals, torch.zeros(weight.shape[0], dtype=torch.float64))
+    assert all(bool((grad == 0).all()) for grad in outputs)

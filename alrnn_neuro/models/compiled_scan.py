@@ -129,14 +129,15 @@ class CompiledScan(torch.autograd.Function):
         n_member, n_steps, batch, m = grad_out.shape
         grad = grad_out.new_empty(grad_out.shape)
         g_a, g_z0 = A.new_zeros(A.shape), states.new_zeros((n_member, batch, m))
+        g_w = W.new_zeros(W.shape) if need[5] else _no_members(3, W)
         if from_inputs:
             g_c, g_h = C.new_zeros(C.shape), A.new_zeros(A.shape)
         else:  # no members: the loops leave dC and dh out
             g_c, g_h = _no_members(3, A), _no_members(2, A)
         if n_steps:
             saved = (states, carried)
-            operands = (keep, A, lo, W, inputs)
-            outputs = (grad, g_a, g_c, g_h, g_z0)
+            operands = (keep, A, lo, W, inputs, phis)
+            outputs = (grad, g_a, g_c, g_h, g_z0, g_w)
             scan_backward(
                 _np(grad_out),
                 *(x.numpy() for x in saved),
@@ -144,10 +145,6 @@ class CompiledScan(torch.autograd.Function):
                 *(_np(x) for x in operands),
                 *(x.numpy() for x in outputs),
             )
-        g_w = None
-        if need[5]:
-            rows = grad.view(n_member, -1, m).mT
-            g_w = torch.bmm(rows, phis.view(n_member, -1, m))
         g_source = None
         if need[0]:
             g_source = grad
@@ -160,6 +157,6 @@ class CompiledScan(torch.autograd.Function):
             g_h if need[2] else None,
             g_z0 if need[3] else None,
             g_a if need[4] else None,
-            g_w,
+            g_w if need[5] else None,
             *(None,) * 5,
         )

@@ -10,22 +10,18 @@ k, the mean over valid, observed entries of the Poisson NLL of
 but it does a fraction of the work of the autograd version, which matters when K members
 times (trial, time, unit) entries are millions of numbers per step:
 
-* the latents are read where they lie: each member's (time, trial) or (trial, time) rows
-  form one matrix of the engine's member-major buffer, so the readout is one batched product
-  per chunk of members, computed unit-major, ``B_k z_k^T`` (unit, row): the GEMM writes
-  long output rows about 1.5x faster than the (row, unit) product (a training step of 80
-  members, M = 16, 32 demo trials: 49.3 -> 48.4 ms, min of 8 rounds interleaved with the
-  row-major version); when every step is valid the latents' gradient is written straight
-  into a buffer of the same layout, otherwise only the valid rows are gathered (padded steps
-  cost nothing and NaN there never propagate) and their gradient scattered back (gathering
-  costs less per row than the Poisson terms of the padded rows would);
-* members are processed in chunks of about :data:`CHUNK_ELEMENTS` entries, so the
-  temporaries stay in cache and are reused by the allocator;
+* on a CPU in float32 with the softplus link, each member's readout is one compiled pass
+  (:func:`~alrnn_neuro.models.poisson_kernels.softplus_poisson_readout`, measured there);
+* otherwise each member's rows are one matrix of the engine's member-major buffer, read in
+  place, and the readout one batched product per chunk of about :data:`CHUNK_ELEMENTS`
+  entries (temporaries stay in cache), unit-major ``B_k z_k^T`` (unit, row): the GEMM writes
+  those long rows about 1.5x faster than (row, unit); with padded steps only the valid rows
+  are gathered (NaN there never propagates) and their gradient scattered back;
 * the output is one number per member, so each member's gradient is known in the forward
   pass up to its upstream factor: it is formed there (``dnll/dx = s - y s / (rate + tiny)``
   with ``s = sigmoid(x)``, never overflowing since ``s / (rate + tiny) <= ~1``; ``rate - y``
-  for exp; then two member-batched products), only when a gradient is wanted (not under
-  ``torch.no_grad``), and the backward pass only scales it;
+  for exp), only when a gradient is wanted (not under ``torch.no_grad``), and the backward
+  pass only scales it;
 * ``log(y!)`` depends on the data only: for integer counts it is a table lookup.
 """
 
@@ -50,64 +46,35 @@ class _PoissonSums(torch.autograd.Function):
     """Per-member sums of ``rate - y log rate`` over the rows of the data (see module doc).
 
     The output is one number per member, so the gradient of member k's sum is complete after
-    the forward pass up to the upstream factor ``g_k``: it is computed there, chunk by chunk
-    over members, and the backward pass only scales it.
+    the forward pass up to the upstream factor ``g_k``: it is computed there (member by
+    member in the compiled kernel, else chunk by chunk), and the backward pass only scales it.
     """
 
     @staticmethod
     def forward(ctx, latents, weight, bias, y, w, index, exp_link, count, grads):  # noqa: D102
-        k, n_units, m = weight.shape
         rebuild, rows = _member_rows(latents)
-        n_rows = rows.shape[1] if index is None else index.numel()
-        need = ctx.needs_input_grad
+        compiled = poisson_kernels.applies(latents, exp_link)  # one compiled pass per member
         g_rows = None
-        if grads and need[0]:
-            make = latents.new_zeros if index is not None else latents.new_empty
+        if grads and ctx.needs_input_grad[0]:  # the kernel zeroes rows outside ``index``
+            make = latents.new_zeros if index is not None and not compiled else latents.new_empty
             g_rows = make(rows.shape)
         if grads:
             g_weight, g_bias = torch.empty_like(weight), torch.empty_like(bias)
-        total = latents.new_empty(k)
+        gradients = (g_rows, g_weight, g_bias) if grads else None
+        total = latents.new_empty(weight.shape[0])
         # unit-major (unit, row) operands: the readout is then the product B_k z_k^T, whose
         # long output rows the GEMM writes faster than those of z_k B_k^T (module doc)
         y = y.t().contiguous()
         w = None if w is None else w.t().contiguous()
-        yf, wf = y.reshape(-1), None if w is None else w.reshape(-1)
-        tiny = torch.finfo(latents.dtype).tiny
-        compiled = poisson_kernels.applies(latents, exp_link)  # one compiled pass per entry
-        if compiled and w is None:
-            w = torch.ones_like(y)
-        step = max(1, CHUNK_ELEMENTS // max(n_rows * n_units, 1))
-        for lo in range(0, k, step):
-            hi = min(k, lo + step)
-            z = rows[lo:hi] if index is None else gather_rows(rows[lo:hi], index)
-            x = torch.bmm(weight[lo:hi], z.mT)
-            if compiled:
-                sums, bias_grad = poisson_kernels.poisson_terms(x, bias[lo:hi], y, w, grads)
-                total[lo:hi] = sums
-                if grads:
-                    _member_gradients(x, z, weight, count, index, lo, hi, g_rows, g_weight)
-                    g_bias[lo:hi] = bias_grad
-                continue
-            x.add_(bias[lo:hi].unsqueeze(-1))  # (2x faster than baddbmm)
-            xf, rf = x.view(hi - lo, -1), None
-            if exp_link:  # nll = rate - y x
-                rate = torch.exp(x)
-                rf = rate.view(hi - lo, -1)
-                total[lo:hi] = (rf.sum(1) if wf is None else rf @ wf) - xf @ yf
-            else:  # nll = rate - y log(rate + tiny)
-                rate = torch.nn.functional.softplus(x)
-                rf = rate.view(hi - lo, -1)
-                rate_sum = rf.sum(1) if wf is None else rf @ wf
-                total[lo:hi] = rate_sum - torch.log(rate.add_(tiny)).view(hi - lo, -1) @ yf
-            if not grads:
-                continue
-            if exp_link:  # dnll/dx = rate - y
-                dx = (rate if w is None else rate.mul_(w)).sub_(y)
-            else:  # dnll/dx = s - y s / (rate + tiny), s = sigmoid(x) <= ~rate: no overflow
-                dx = torch.sigmoid_(x) if w is None else torch.sigmoid_(x).mul_(w)
-                torch.addcmul(dx, y, torch.div(dx, rate, out=rate), value=-1.0, out=dx)
-            _member_gradients(dx, z, weight, count, index, lo, hi, g_rows, g_weight)
-            torch.sum(dx, 2, out=g_bias[lo:hi])
+        if compiled:
+            used = torch.arange(rows.shape[1]) if index is None else index
+            w = torch.ones_like(y) if w is None else w
+            sums = poisson_kernels.readout_terms(
+                rows, used, weight, bias, y, w, count, *(gradients or (None,) * 3)
+            )
+            total.copy_(sums)
+        else:
+            _torch_sums(rows, weight, bias, y, w, index, exp_link, count, total, gradients)
         if grads:
             g_latents = None if g_rows is None else rebuild(g_rows)
             ctx.save_for_backward(g_latents, g_weight.div_(count), g_bias.div_(count))
@@ -127,16 +94,45 @@ class _PoissonSums(torch.autograd.Function):
         return g_latents if need[0] else None, g_weight, g_bias, *(None,) * 6
 
 
-def _member_gradients(dx, z, weight, count, index, lo, hi, g_rows, g_weight):
-    """Members lo:hi's gradients of the latents' rows (into ``g_rows``, if wanted) and of
-    the readout weights (into ``g_weight``) from ``dx`` (member, unit, row)."""
-    if g_rows is not None:
-        scaled = weight[lo:hi] / count
-        if index is None:
-            torch.bmm(dx.mT, scaled, out=g_rows[lo:hi])
-        else:
-            g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx.mT, scaled))
-    torch.bmm(dx, z, out=g_weight[lo:hi])
+def _torch_sums(rows, weight, bias, y, w, index, exp_link, count, total, gradients):
+    """The torch chunk loop of :class:`_PoissonSums` (exp link, float64, GPUs): fills
+    ``total`` and, unless ``gradients`` is None, ``(g_rows, g_weight, g_bias)``."""
+    k, n_units = weight.shape[:2]
+    n_rows = rows.shape[1] if index is None else index.numel()
+    yf, wf = y.reshape(-1), None if w is None else w.reshape(-1)
+    tiny = torch.finfo(rows.dtype).tiny
+    step = max(1, CHUNK_ELEMENTS // max(n_rows * n_units, 1))
+    for lo in range(0, k, step):
+        hi = min(k, lo + step)
+        z = rows[lo:hi] if index is None else gather_rows(rows[lo:hi], index)
+        x = torch.bmm(weight[lo:hi], z.mT)
+        x.add_(bias[lo:hi].unsqueeze(-1))  # (2x faster than baddbmm)
+        xf, rf = x.view(hi - lo, -1), None
+        if exp_link:  # nll = rate - y x
+            rate = torch.exp(x)
+            rf = rate.view(hi - lo, -1)
+            total[lo:hi] = (rf.sum(1) if wf is None else rf @ wf) - xf @ yf
+        else:  # nll = rate - y log(rate + tiny)
+            rate = torch.nn.functional.softplus(x)
+            rf = rate.view(hi - lo, -1)
+            rate_sum = rf.sum(1) if wf is None else rf @ wf
+            total[lo:hi] = rate_sum - torch.log(rate.add_(tiny)).view(hi - lo, -1) @ yf
+        if gradients is None:
+            continue
+        if exp_link:  # dnll/dx = rate - y
+            dx = (rate if w is None else rate.mul_(w)).sub_(y)
+        else:  # dnll/dx = s - y s / (rate + tiny), s = sigmoid(x) <= ~rate: no overflow
+            dx = torch.sigmoid_(x) if w is None else torch.sigmoid_(x).mul_(w)
+            torch.addcmul(dx, y, torch.div(dx, rate, out=rate), value=-1.0, out=dx)
+        g_rows, g_weight, g_bias = gradients
+        if g_rows is not None:  # the latents' rows, if wanted
+            scaled = weight[lo:hi] / count
+            if index is None:
+                torch.bmm(dx.mT, scaled, out=g_rows[lo:hi])
+            else:
+                g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx.mT, scaled))
+        torch.bmm(dx, z, out=g_weight[lo:hi])
+        torch.sum(dx, 2, out=g_bias[lo:hi])
 
 
 def _member_rows(latents: torch.Tensor):

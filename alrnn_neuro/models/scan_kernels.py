@@ -20,7 +20,7 @@ All arrays are C-contiguous numpy views of torch tensors (no copies), member-maj
     y_{t+1} = (d_t + a * s_t) + phi(s_t) @ W^T,   phi(s) = max(s, low),   d_t = x_t @ C^T + h
     g_t = dL/dy_{t+1};  g_{t-1} = go_{t-1} + keep_{t-1} * (g_t * a + 1{s_t > low} * (g_t @ W))
     dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t  (C, h: per block of steps)
-    dL/dW = sum g_t^T phi(s_t)  (one product over all steps, by the caller)
+    dL/dW = sum g_t^T phi(s_t)  (per member, one product over all steps)
 
 ``phi`` propagates NaN like ``torch.maximum``; the derivative is 0 at NaN states, like
 ``torch.gt``. Compiled on first use per dtype (float32, float64) and cached on disk
@@ -126,7 +126,9 @@ def _add_row(x, row):
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_c, g_h, g_z0):
+def scan_backward(
+    go, states, carried, forced, keep, a, low, W, x, phis, grad, g_a, g_c, g_h, g_z0, g_w
+):
     """Backpropagate ``go`` through the recurrence; fills ``grad`` and the parameter gradients.
 
     Parameters
@@ -139,6 +141,8 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
     W : ndarray, shape (member, latent, latent)
     x : ndarray, shape (member or 1, time, batch, input)
         The inputs where the forward pass computed the drive (else any 4-dim array).
+    phis : ndarray, shape (member, time, batch, latent)
+        ``phi(s_t)`` of every step, as saved by :func:`scan_forward` (read for ``g_w``).
     grad : ndarray, shape (member, time, batch, latent)
         Output: ``dL/dy_{t+1}`` (also the drive's gradient).
     g_a : ndarray, shape (member, latent)
@@ -147,6 +151,10 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
         Output where not empty: gradients of C and h (``sum_t g_t^T x_t`` and ``sum g_t``).
     g_z0 : ndarray, shape (member, batch, latent)
         Output: gradient of z0.
+    g_w : ndarray, shape (member, latent, latent) or empty
+        Output where not empty: gradient of W, ``sum_t g_t^T phi(s_t)`` (one BLAS product per
+        member: 0.74 ms for 80 members of 60 steps x 32 trials, M = 16, against 1.9 ms for
+        torch's batched product).
     """
     n_member, n_steps, batch, m = go.shape
     tmp = np.empty((batch, m), go.dtype)
@@ -179,6 +187,9 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
                 np.dot(rows.T, inputs[t : t + n].reshape(n * batch, n_in), g_c_block)
                 g_c[k] += g_c_block
                 _add_column_sums(rows, g_h[k])
+        if g_w.shape[0] > 0:
+            all_rows = n_steps * batch
+            np.dot(grad[k].reshape(all_rows, m).T, phis[k].reshape(all_rows, m), g_w[k])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
