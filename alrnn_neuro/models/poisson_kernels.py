@@ -9,9 +9,10 @@ it in one loop per row with the vectorisable float32 functions of :mod:`.vector_
 inside one compiled call, with the gather of the valid latent rows, the product and the two
 gradient products (scipy's BLAS, ``np.dot``) on per-member buffers that stay in cache, and
 the latents' gradient scattered straight into place: for 80 members on 32 demo trials the
-readout's loss and gradients took 17.8 ms as a torch chunk loop around
-:func:`softplus_poisson` (batched products, gathers, a zero fill, ``index_copy``) and 14.0 ms
-here; a single fit's training step lost about a quarter of its time
+readout's loss and gradients took 18.4-19.3 ms as a torch chunk loop around
+:func:`softplus_poisson` (batched products, gathers, a zero fill, ``index_copy``) and 14.6 ms
+here (3 interleaved runs); with the recurrence's dW product compiled too, a training step
+went from 35-36 to 30 ms for 80 members and from 1.9 to 1.75 ms for a single fit
 (``benchmarks/bench_ensemble.py`` times whole fits). Results agree with the torch chain to
 float32 rounding, and with float64 where torch's float32 sigmoid flushes to 0 (tested in
 ``tests/test_poisson_kernels.py``); a NaN entry gives its member a NaN total, as in torch.
