@@ -55,9 +55,8 @@ class _PoissonSums(torch.autograd.Function):
         rebuild, rows = _member_rows(latents)
         compiled = poisson_kernels.applies(latents, exp_link)  # one compiled pass per member
         g_rows = None
-        if grads and ctx.needs_input_grad[0]:  # the kernel zeroes rows outside ``index``
-            make = latents.new_zeros if index is not None and not compiled else latents.new_empty
-            g_rows = make(rows.shape)
+        if grads and ctx.needs_input_grad[0]:  # rows outside ``index`` are zeroed where written
+            g_rows = latents.new_empty(rows.shape)
         if grads:
             g_weight, g_bias = torch.empty_like(weight), torch.empty_like(bias)
         gradients = (g_rows, g_weight, g_bias) if grads else None
@@ -129,8 +128,8 @@ def _torch_sums(rows, weight, bias, y, w, index, exp_link, count, total, gradien
             scaled = weight[lo:hi] / count
             if index is None:
                 torch.bmm(dx.mT, scaled, out=g_rows[lo:hi])
-            else:
-                g_rows[lo:hi].index_copy_(1, index, torch.bmm(dx.mT, scaled))
+            else:  # padded rows get no gradient
+                g_rows[lo:hi].zero_().index_copy_(1, index, torch.bmm(dx.mT, scaled))
         torch.bmm(dx, z, out=g_weight[lo:hi])
         torch.sum(dx, 2, out=g_bias[lo:hi])
 
