@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from alrnn_neuro import __version__
-from alrnn_neuro.cli import commands
+from alrnn_neuro.cli import commands, missing_dependency, missing_dependency_message
 from alrnn_neuro.cli.interrupts import (
     DEFAULT_MESSAGE,
     CommandInterrupted,
@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _fail(f"[bold red]error:[/] {escape(os_error_line(error))}", 2)
+    except ModuleNotFoundError as error:  # a core dependency a command imports on first use
+        missing = missing_dependency(error)
+        if debug or missing is None:
+            raise
+        line = missing_dependency_message(missing, sys.executable)
+        _fail(f"[bold red]error:[/] {escape(line)}", 2)
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:
         # Typer >= 0.26 returns the exit code of a KeyboardInterrupt (130) it caught itself
         if code == 130:
