@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_allocator_option, apply_allocator, report  # noqa: E402
 
 from alrnn_neuro.models import ALRNN, PoissonReadout  # noqa: E402
-from alrnn_neuro.models.fused_poisson import log_factorial_steps  # noqa: E402
+from alrnn_neuro.models.log_factorial import log_factorial_steps  # noqa: E402
 from alrnn_neuro.training.config import FitConfig  # noqa: E402
 from alrnn_neuro.training.loop import fused_adam  # noqa: E402
 

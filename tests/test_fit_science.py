@@ -15,7 +15,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
-from alrnn_neuro.models.fused_poisson import log_factorial_steps
+from alrnn_neuro.models.log_factorial import log_factorial_steps
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, FitModel, fit
 from alrnn_neuro.training.forcing import forcing_targets, forcing_weights

@@ -7,6 +7,7 @@ import torch
 
 import alrnn_neuro.models.fused_poisson as fused
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.log_factorial import log_factorial_steps, log_factorial_sum
 from alrnn_neuro.models.observation import PoissonReadout
 
 TOL = 1e-11  # float64, relative to the scale of each quantity
@@ -165,26 +166,16 @@ def test_no_gradient_work_under_no_grad(monkeypatch):
     assert calls  # with gradients wanted it is formed in the forward pass
 
 
-def test_log_factorial_is_exact_for_integer_counts_and_falls_back_otherwise():
-    counts = torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 170.0]], dtype=torch.float64)
-    expected = float(torch.lgamma(counts + 1.0).sum())
-    assert float(fused.log_factorial_sum(counts)) == pytest.approx(expected, rel=1e-14)
-    assert float(fused.log_factorial_sum(counts.float())) == pytest.approx(expected, rel=1e-6)
-    rates = torch.tensor([0.5, 2.25, 3.0], dtype=torch.float64)  # not integer: lgamma itself
-    assert float(fused.log_factorial_sum(rates)) == float(torch.lgamma(rates + 1.0).sum())
-    assert float(fused.log_factorial_sum(torch.zeros(0))) == 0.0
-
-
 @pytest.mark.parametrize("partial", [False, True])
 def test_precomputed_log_factorial_gives_the_same_loss(partial):
     """log(y!) summed once per dataset (log_factorial_steps) and then over a batch's valid
     steps equals the per-call sum over the valid, observed counts."""
     weight, bias, latents, counts, valid, observed = _problem(partial=partial)
     latents = latents.nan_to_num()
-    steps = fused.log_factorial_steps(counts)
+    steps = log_factorial_steps(counts)
     assert steps.dtype == torch.float64 and steps.shape == valid.shape
     assert float(torch.where(valid, steps, 0.0).sum()) == pytest.approx(
-        float(fused.log_factorial_sum(counts[valid])), rel=1e-13
+        float(log_factorial_sum(counts[valid])), rel=1e-13
     )
     plain = fused.poisson_member_loss(weight, bias, latents, counts, valid, observed)
     given = fused.poisson_member_loss(
@@ -197,17 +188,6 @@ def test_precomputed_log_factorial_gives_the_same_loss(partial):
     )
     assert torch.allclose(shifted - plain, torch.full_like(plain, float(valid.sum()))
                           / float((valid[..., None] & observed[:, None, :]).sum()))  # fmt: skip
-
-
-def test_log_factorial_steps_in_chunks_and_for_non_counts():
-    counts = torch.poisson(torch.full((7, 5, 3), 2.0), generator=torch.Generator().manual_seed(1))
-    whole = fused.log_factorial_steps(counts)
-    assert torch.equal(fused.log_factorial_steps(counts, chunk=2), whole)
-    assert torch.allclose(whole, torch.lgamma(counts.double() + 1).sum(-1))
-    odd = torch.tensor([[[-1.0, 0.5]]])  # negative values count 0; non-integers use lgamma
-    assert torch.allclose(
-        fused.log_factorial_steps(odd), torch.lgamma(torch.tensor([[1.5]])).double()
-    )
 
 
 @pytest.mark.parametrize("link", ["softplus", "exp"])

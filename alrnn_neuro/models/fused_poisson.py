@@ -33,13 +33,12 @@ from torch.autograd.function import once_differentiable
 
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.models import poisson_kernels
+from alrnn_neuro.models.log_factorial import log_factorial_sum
 
 #: elements (member x row x unit) per chunk: big enough to amortise Python overhead, small
 #: enough that the temporaries stay in cache and are reused by the allocator (one large
 #: fresh temporary per step costs more in page faults than its arithmetic)
 CHUNK_ELEMENTS = 1 << 18
-#: largest integer count looked up in a table of log(y!) (larger counts use lgamma)
-MAX_TABLE_COUNT = 1 << 16
 
 
 class _PoissonSums(torch.autograd.Function):
@@ -268,25 +267,6 @@ def time_major_rows(latents: torch.Tensor) -> bool:
     return s[-1] == 1 and (b == 1 or s[1] == m) and (t == 1 or s[2] == b * m) and b * t > 1
 
 
-def log_factorial_sum(y: torch.Tensor) -> torch.Tensor:
-    """``sum(log(y!))`` over all entries (float64, 0-d): a table lookup for integer counts.
-
-    Examples
-    --------
-    >>> float(log_factorial_sum(torch.tensor([0.0, 1.0, 3.0])))  # log 6
-    1.791759469228055
-    """
-    if not y.numel():
-        return torch.zeros((), dtype=torch.float64, device=y.device)
-    low, high = (float(v) for v in torch.aminmax(y))
-    if y.is_floating_point() and 0 <= low and high <= MAX_TABLE_COUNT:
-        counts = y.to(torch.int32)
-        if torch.equal(counts.to(y.dtype), y):  # integer counts
-            grid = torch.arange(int(high) + 1, dtype=torch.float64, device=y.device)
-            return torch.lgamma(grid + 1.0).index_select(0, counts.flatten()).sum()
-    return torch.lgamma(y.double() + 1.0).sum()
-
-
 def poisson_member_loss(
     weight: torch.Tensor,
     bias: torch.Tensor,
@@ -318,8 +298,8 @@ def poisson_member_loss(
         Rate nonlinearity.
     log_factorial : Tensor, shape (trial, time), optional
         ``sum over observed units of log(y!)`` of every step, computed once per dataset
-        (:func:`log_factorial_steps`); without it the data-only term is computed here from
-        the valid counts on every call.
+        (:func:`~alrnn_neuro.models.log_factorial.log_factorial_steps`); without it the
+        data-only term is computed here from the valid counts on every call.
 
     Returns
     -------
@@ -374,36 +354,6 @@ def poisson_member_loss(
     else:
         constant = torch.where(valid, log_factorial, 0.0).sum(dtype=torch.float64)
     return total + (constant / count).to(dtype)
-
-
-def log_factorial_steps(counts: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """``sum over units of log(y!)`` of every (trial, time) step, float64 (0 where y < 0).
-
-    The data-only term of the Poisson NLL, for :func:`poisson_member_loss` (``log_factorial``):
-    computed once per dataset, in chunks of trials, so a training step only sums it over its
-    valid steps.
-
-    Parameters
-    ----------
-    counts : Tensor, shape (trial, time, unit)
-        Counts, 0 where not observed.
-    chunk : int
-        Trials per chunk (bounds the float64 temporary).
-
-    Returns
-    -------
-    Tensor, shape (trial, time), float64
-
-    Examples
-    --------
-    >>> log_factorial_steps(torch.tensor([[[0.0, 3.0], [1.0, 2.0]]]))  # log 6, log 2
-    tensor([[1.7918, 0.6931]], dtype=torch.float64)
-    """
-    out = torch.zeros(counts.shape[:2], dtype=torch.float64, device=counts.device)
-    for lo in range(0, counts.shape[0], chunk):
-        y = counts[lo : lo + chunk].double()
-        out[lo : lo + chunk] = torch.where(y >= 0, torch.lgamma(y + 1.0), 0.0).sum(-1)
-    return out
 
 
 def _valid_rows(counts: torch.Tensor, index: torch.Tensor, time_major: bool) -> torch.Tensor:

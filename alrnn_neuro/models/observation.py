@@ -224,7 +224,7 @@ class PoissonReadout(LinearReadout):
             False leaves out the data-only ``log(y!)``.
         log_factorial : Tensor, shape (batch, time), optional
             That term per step, summed over observed units, computed once per dataset
-            (:func:`~alrnn_neuro.models.fused_poisson.log_factorial_steps`); used by the
+            (:func:`~alrnn_neuro.models.log_factorial.log_factorial_steps`); used by the
             fused path instead of summing ``log(y!)`` of the batch on every call.
 
         Returns

@@ -15,7 +15,7 @@ import torch
 import xarray as xr
 
 from alrnn_neuro.data.schema import observation_variable
-from alrnn_neuro.models.fused_poisson import log_factorial_steps
+from alrnn_neuro.models.log_factorial import log_factorial_steps
 from alrnn_neuro.models.observation import smooth_time
 
 #: fields of :class:`TrialTensors` with a ``time`` dim (cut together by ``take``)
@@ -76,7 +76,7 @@ class TrialTensors:
         ``sum over observed units of log(data!)`` per step (0 where data < 0): the data-only
         term of the Poisson NLL, computed once here instead of in every training step. It must
         match ``data`` and ``observed``: whoever changes either recomputes it with
-        :func:`~alrnn_neuro.models.fused_poisson.log_factorial_steps` (of the observed data).
+        :func:`~alrnn_neuro.models.log_factorial.log_factorial_steps` (of the observed data).
     init_rate : Tensor of float64, shape (trial, init_time, unit)
         ``data`` smoothed over each trial's ``init_mask`` bins (Gaussian, ``INIT_SMOOTH_SIGMA``
         bins; :func:`initial_rates`), 0 elsewhere, up to the last initial bin of any trial

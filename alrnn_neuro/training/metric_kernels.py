@@ -92,3 +92,44 @@ def gather_poisson_nll(rates, positions, counts, tiny):
             partial = sum_add(partial, lam - ys[i] * log_normal(lam + tiny))
         total += partial
     return total
+
+
+@numba.njit(cache=True, nogil=True)
+def restride(positions, n_steps, n_units, strides, out):
+    """Flat positions in a C-contiguous (trial, step, unit) array as positions in the same
+    array laid out with element ``strides``, written to ``out``.
+
+    The two integer divisions per entry go through float64 (a product with the divisor's
+    reciprocal, then corrected by one: exact for positions below 2^52), which vectorises;
+    numpy's ``divmod`` took about 40x longer on 5,000 x 100 x 100 predictions.
+
+    Parameters
+    ----------
+    positions : ndarray of int32 or int64, shape (entry,)
+        Non-negative flat indices into a C-contiguous (trial, step, unit) array.
+    n_steps, n_units : int
+    strides : tuple of 3 int
+        Element strides of (trial, step, unit) in the target layout.
+    out : ndarray of int64, shape (entry,)
+    """
+    per_trial, units = np.int64(n_steps * n_units), np.int64(n_units)
+    inv_trial, inv_unit = 1.0 / per_trial, 1.0 / units
+    s_trial, s_step, s_unit = np.int64(strides[0]), np.int64(strides[1]), np.int64(strides[2])
+    for i in range(positions.size):
+        trial, rest = _divmod(np.int64(positions[i]), per_trial, inv_trial)
+        step, unit = _divmod(rest, units, inv_unit)
+        out[i] = trial * s_trial + step * s_step + unit * s_unit
+
+
+@numba.njit(inline="always")
+def _divmod(value, divisor, inverse):
+    """``divmod(value, divisor)`` of non-negative int64 below 2^52, ``inverse = 1 / divisor``."""
+    quotient = np.int64(np.float64(value) * inverse)
+    rest = value - quotient * divisor
+    if rest < 0:
+        quotient -= 1
+        rest += divisor
+    elif rest >= divisor:
+        quotient += 1
+        rest -= divisor
+    return quotient, rest

@@ -24,7 +24,7 @@ import torch
 from alrnn_neuro.models.observation import PoissonReadout
 from alrnn_neuro.training.batching import TrialTensors
 from alrnn_neuro.training.metric_kernels import gather_poisson_nll
-from alrnn_neuro.training.split_scorer import EntryPositions, compact_index
+from alrnn_neuro.training.split_scorer import EntryPositions, by_row, compact_index
 
 #: trials per chunk, as in ``evaluate_members`` (its loss is a mean per chunk)
 CHUNK = 256
@@ -68,8 +68,7 @@ class RateLosses:
                 rows = np.asarray(idx[start : start + CHUNK], dtype=np.int64)
                 entry = mask[rows][:, :, None] & observed[rows][:, None, :]
                 local = np.flatnonzero(entry)
-                row, within = np.divmod(local, row_size)
-                where = rows[row] * row_size + within
+                where = local + by_row(entry, (rows - np.arange(rows.size)) * row_size)
                 counts = data[rows].reshape(-1)[local].astype(np.float32)
                 constant = float(np.where(mask[rows], log_factorial[rows], 0.0).sum())
                 chunks.append(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from alrnn_neuro.training.metric_kernels import gather_poisson_terms
+from alrnn_neuro.training.metric_kernels import gather_poisson_terms, restride
 from alrnn_neuro.training.metrics import (
     CHUNK,
     PSTHBaseline,
@@ -107,11 +107,11 @@ class SplitScorer:
             m = rows_of(mask, rows).astype(bool)
             entries = np.flatnonzero(m)
             cell_size = m[0].size
-            row, cell = np.divmod(entries, cell_size)
-            cells = code[row] * cell_size + cell
+            chunk_rows = np.arange(rows.size)
+            cells = entries + by_row(m, (code - chunk_rows) * cell_size)
             y_m = rows_of(counts, rows).reshape(-1)[entries].astype(np.float64)
             if steps is not None:
-                entries = _left_justified(entries, rows, m.shape, *steps)
+                entries = _left_justified(entries, m, rows, *steps)
             self.shape = (len(levels), *m.shape[1:])
             self.data = _accumulate(self.data, np.bincount(cells, y_m, len(levels) * cell_size))
             self.n = _accumulate(self.n, np.bincount(cells, minlength=len(levels) * cell_size))
@@ -205,20 +205,34 @@ def compact_index(index: np.ndarray) -> np.ndarray:
     return index.astype(np.int32)
 
 
+def by_row(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values[r]`` for every True entry of ``flags`` (row, ...), in the order of
+    ``np.flatnonzero(flags)``: with ``values`` a per-row shift, ``np.flatnonzero(flags) +
+    by_row(flags, values)`` moves each row's entries without dividing any flat index.
+
+    Examples
+    --------
+    >>> by_row(np.array([[True, False, True], [False, True, False]]), np.array([10, 20]))
+    array([10, 10, 20])
+    """
+    return np.repeat(values, np.count_nonzero(flags.reshape(len(flags), -1), axis=1))
+
+
 def _left_justified(
-    entries: np.ndarray, rows: np.ndarray, shape: tuple[int, ...], offset: np.ndarray, n_steps: int
+    entries: np.ndarray, m: np.ndarray, rows: np.ndarray, offset: np.ndarray, n_steps: int
 ) -> np.ndarray:
-    """Flat positions ``entries`` of a chunk (row, time, unit) of ``shape`` (its trials at
-    positions ``rows``) as flat positions in the whole left-justified predictions (trial, step,
-    unit), step = time - offset[trial]."""
-    n_time, n_units = shape[1], shape[2]
-    row, rest = np.divmod(entries, n_time * n_units)
-    time, unit = np.divmod(rest, n_units)
-    trial = np.asarray(rows, dtype=np.int64)[row]
-    step = time - np.asarray(offset, dtype=np.int64)[trial]
-    if step.size and (step.min() < 0 or step.max() >= n_steps):
+    """Flat positions ``entries`` (``np.flatnonzero(m)``) of a chunk ``m`` (row, time, unit)
+    whose trials are at positions ``rows``, as flat positions in the whole left-justified
+    predictions (trial, step, unit), step = time - offset[trial]."""
+    n_rows, n_time, n_units = m.shape
+    trial = np.asarray(rows, dtype=np.int64)
+    shift = np.asarray(offset, dtype=np.int64)[trial]
+    busy = m.any(axis=2)  # (row, time): steps with a scored entry
+    first = np.argmax(busy, axis=1) - shift
+    last = n_time - 1 - np.argmax(busy[:, ::-1], axis=1) - shift
+    if np.any(busy.any(axis=1) & ((first < 0) | (last >= n_steps))):
         raise ValueError(f"scored entries outside the predictions' {n_steps} steps")
-    return (trial * n_steps + step) * n_units + unit
+    return entries + by_row(m, (trial * n_steps - shift - np.arange(n_rows) * n_time) * n_units)
 
 
 def _accumulate(total: np.ndarray | None, value: np.ndarray) -> np.ndarray:
@@ -266,14 +280,7 @@ class EntryPositions:
 
 def _in_layout(positions, values, n_steps, n_units, strides) -> tuple:
     """One chunk's entries in the layout with element ``strides``, sorted by address."""
-    where = _restride(positions, n_steps, n_units, strides)
+    where = np.empty(positions.size, dtype=np.int64)
+    restride(positions, n_steps, n_units, tuple(int(st) for st in strides), where)
     order = np.argsort(where, kind="stable")
     return compact_index(where[order]), tuple(v[order] for v in values)
-
-
-def _restride(positions: np.ndarray, n_steps: int, n_units: int, strides: tuple) -> np.ndarray:
-    """Flat positions in a C-contiguous (trial, step, unit) array as positions in the same
-    array laid out with element ``strides``."""
-    trial, rest = np.divmod(positions.astype(np.int64), n_steps * n_units)
-    step, unit = np.divmod(rest, n_units)
-    return trial * strides[0] + step * strides[1] + unit * strides[2]
