@@ -71,3 +71,5 @@ def test_left_justified_positions_shift_every_trial_by_its_offset():
 def test_by_row_repeats_each_rows_value_for_its_true_entries():
     flags = np.array([[[1, 0], [1, 1]], [[0, 0], [0, 0]], [[0, 1], [0, 0]]], bool)
     np.testing.assert_array_equal(by_row(flags, np.array([7, 8, 9])), [7, 7, 7, 9])
+    assert by_row(np.zeros((0, 3, 2), bool), np.zeros(0, np.int64)).size == 0  # no rows
+    np.testing.assert_array_equal(by_row(np.array([True, False, True]), np.arange(3)), [0, 2])

@@ -215,7 +215,7 @@ def by_row(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
     >>> by_row(np.array([[True, False, True], [False, True, False]]), np.array([10, 20]))
     array([10, 10, 20])
     """
-    return np.repeat(values, np.count_nonzero(flags.reshape(len(flags), -1), axis=1))
+    return np.repeat(values, np.count_nonzero(flags, axis=tuple(range(1, flags.ndim))))
 
 
 def _left_justified(
