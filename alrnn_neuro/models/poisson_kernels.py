@@ -136,6 +136,7 @@ def softplus_poisson_readout(
     x = np.empty((1, n_units, n), np.float32)
     latents_grad = want_grad and g_rows.shape[0] > 0
     g_z = np.empty((n if latents_grad else 0, m), np.float32)
+    scaled = weight / count if latents_grad else weight  # d(sum / count)/dz's factor, once
     for k in range(n_members):
         source = rows[k]
         for r in range(n):
@@ -150,7 +151,7 @@ def softplus_poisson_readout(
             continue
         np.dot(x[0], z, g_weight[k])
         if latents_grad:
-            np.dot(x[0].T, weight[k] / count, g_z)
+            np.dot(x[0].T, scaled[k], g_z)
             target, done = g_rows[k], 0  # rows before ``done`` are written
             for r in range(n):
                 row = index[r]

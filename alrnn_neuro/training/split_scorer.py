@@ -107,8 +107,7 @@ class SplitScorer:
             m = rows_of(mask, rows).astype(bool)
             entries = np.flatnonzero(m)
             cell_size = m[0].size
-            chunk_rows = np.arange(rows.size)
-            cells = entries + by_row(m, (code - chunk_rows) * cell_size)
+            cells = entries + by_row(m, (code - np.arange(rows.size)) * cell_size)
             y_m = rows_of(counts, rows).reshape(-1)[entries].astype(np.float64)
             if steps is not None:
                 entries = _left_justified(entries, m, rows, *steps)
@@ -281,6 +280,6 @@ class EntryPositions:
 def _in_layout(positions, values, n_steps, n_units, strides) -> tuple:
     """One chunk's entries in the layout with element ``strides``, sorted by address."""
     where = np.empty(positions.size, dtype=np.int64)
-    restride(positions, n_steps, n_units, tuple(int(st) for st in strides), where)
+    restride(positions, n_steps, n_units, strides, where)
     order = np.argsort(where, kind="stable")
     return compact_index(where[order]), tuple(v[order] for v in values)
