@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import torch
 from scipy.special import expit
 
 import alrnn_neuro.models.fused_poisson as fused
-from alrnn_neuro.models import poisson_kernels
+from alrnn_neuro.models import poisson_kernels, vector_math
 from alrnn_neuro.models.observation import PoissonReadout
 
 TINY = np.float32(np.finfo(np.float32).tiny)
@@ -249,6 +250,32 @@ def test_softplus_poisson_totals_and_gradient_equal_a_float64_reference():
     row_sums = dx.astype(np.float64).sum(-1)
     assert np.allclose(bias_grad, row_sums, rtol=0, atol=1e-5 * np.abs(dx).sum(-1).max())
     assert np.allclose(bias_grad, dx_ref.sum(-1), rtol=0, atol=1e-5 * np.abs(dx_ref).sum(-1).max())
+
+
+@numba.njit(fastmath=vector_math.FASTMATH, error_model="numpy")
+def _one_pass(h, rate, sig):
+    """softplus and sigmoid of each entry in one loop (the kernel's former single pass)."""
+    for i in range(h.size):
+        rate[i], sig[i] = vector_math.softplus_parts(h[i])
+
+
+def test_softplus_poisson_passes_give_each_entry_the_one_pass_value():
+    """The kernel computes a block in passes (exps, softplus, logs, terms): each entry's
+    gradient is bit for bit what ``softplus_parts`` gives for that entry alone, and the
+    totals equal the float64 sum of the one-pass terms to float32 summation error."""
+    x, bias, y, w = _kernel_inputs(k=2, n=3, rows=2100, seed=6)
+    x[0, 1, 5], x[1, 2, 2000], x[1, 0, 7] = -110.0, 95.0, np.float32(-1e-30)
+    h = (x + bias[..., None]).astype(np.float32)
+    rate, sig = np.empty_like(h), np.empty_like(h)
+    _one_pass(h.ravel(), rate.reshape(-1), sig.reshape(-1))
+    shifted = rate + TINY
+    sw = sig * w
+    expected_dx = sw - y * sw / shifted
+    dx = x.copy()
+    totals, _ = _run_kernel(dx, bias, y, w, want_grad=True)
+    assert np.array_equal(dx, expected_dx)
+    terms = (w * rate).astype(np.float64) - y * np.log(shifted.astype(np.float64))
+    assert np.allclose(totals, terms.sum(axis=(1, 2)), rtol=1e-6, atol=0)
 
 
 def test_softplus_poisson_is_exact_where_log1p_needs_its_correction():

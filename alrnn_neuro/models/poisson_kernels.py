@@ -16,6 +16,16 @@ went from 35-36 to 30 ms for 80 members and from 1.9 to 1.75 ms for a single fit
 (``benchmarks/bench_ensemble.py`` times whole fits). Results agree with the torch chain to
 float32 rounding, and with float64 where torch's float32 sigmoid flushes to 0 (tested in
 ``tests/test_poisson_kernels.py``); a NaN entry gives its member a NaN total, as in torch.
+
+Each block of :data:`BLOCK` entries is computed in passes (the exps; softplus and sigmoid;
+the logs of the rates; the terms and gradients; the terms' sum) through three scratch
+buffers that stay in the L1 cache. In a single pass every entry is one dependency chain of
+an exp, a division, two logs and a second division, longer than an out-of-order core can
+overlap across entries: on a 2-core AMD EPYC (Zen 3, AVX2) that pass ran at 4.6-4.8 ns per
+entry, the passes at 3.1-3.9 ns, and the readout of 80 members on 32 demo trials went from
+30.6-30.9 to 24.4-25.3 ms (interleaved runs). The values of the entries are unchanged (the
+same operations in the same order); the terms are summed in a loop of their own, so the
+totals are the same with and without gradients.
 """
 
 from __future__ import annotations
@@ -24,7 +34,14 @@ import numba
 import numpy as np
 import torch
 
-from alrnn_neuro.models.vector_math import FASTMATH, log_normal, softplus_parts, sum_add
+from alrnn_neuro.models.vector_math import (
+    FASTMATH,
+    exp_nonpositive,
+    log_normal,
+    softplus_from_exp,
+    softplus_parts,
+    sum_add,
+)
 
 #: entries summed in float32 (by SIMD lane) before the float64 total
 BLOCK = 1024
@@ -55,6 +72,9 @@ def softplus_poisson(x, bias, y, w, tiny, want_grad, totals, bias_grad):
         Out (with ``want_grad``): each (member, unit)'s sum of ``dnll/dx`` over rows.
     """
     k, n_units, n_rows = x.shape
+    exps = np.empty(BLOCK, np.float32)  # one block's passes: kept in the L1 cache
+    rates = np.empty(BLOCK, np.float32)
+    sigmoids = np.empty(BLOCK, np.float32)
     for member in range(k):
         total = 0.0
         for unit in range(n_units):
@@ -64,18 +84,28 @@ def softplus_poisson(x, bias, y, w, tiny, want_grad, totals, bias_grad):
                 n = min(BLOCK, n_rows - lo)
                 xs = x[member, unit, lo : lo + n]
                 ys, ws = y[unit, lo : lo + n], w[unit, lo : lo + n]
-                block_total = _F(0.0)
-                block_grad = _F(0.0)
                 for i in range(n):
-                    rate, s = softplus_parts(xs[i] + b)
-                    yi, wi = ys[i], ws[i]
-                    shifted = rate + tiny
-                    block_total = sum_add(block_total, wi * rate - yi * log_normal(shifted))
-                    if want_grad:
-                        sw = s * wi
-                        dx = sw - yi * sw / shifted
+                    exps[i] = exp_nonpositive(-abs(xs[i] + b))
+                for i in range(n):
+                    rates[i], sigmoids[i] = softplus_from_exp(xs[i] + b, exps[i])
+                for i in range(n):
+                    exps[i] = log_normal(rates[i] + tiny)  # the buffer reused for the logs
+                block_grad = _F(0.0)
+                if want_grad:
+                    for i in range(n):
+                        rate, yi, wi = rates[i], ys[i], ws[i]
+                        sw = sigmoids[i] * wi
+                        dx = sw - yi * sw / (rate + tiny)
                         xs[i] = dx
                         block_grad = sum_add(block_grad, dx)
+                        exps[i] = wi * rate - yi * exps[i]  # and for the terms
+                else:
+                    for i in range(n):
+                        exps[i] = ws[i] * rates[i] - ys[i] * exps[i]
+                # the terms' sum in a loop of its own: the same order with and without gradients
+                block_total = _F(0.0)
+                for i in range(n):
+                    block_total = sum_add(block_total, exps[i])
                 total += block_total
                 grad_sum += block_grad
             if want_grad:

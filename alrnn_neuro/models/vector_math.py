@@ -174,7 +174,17 @@ def softplus_parts(x):
     lost); ``sigmoid(x) = 1 / u`` for ``x >= 0``, else ``e / u``. NaN gives NaN; ``+inf``
     gives ``(inf, 1)``; subnormal values down to -103, then ``(0, 0)``.
     """
-    e = exp_nonpositive(-abs(x))
+    return softplus_from_exp(x, exp_nonpositive(-abs(x)))
+
+
+@numba.njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+def softplus_from_exp(x, e):
+    """:func:`softplus_parts` of ``x`` given ``e = exp_nonpositive(-abs(x))``.
+
+    A loop can then compute the exp of a block of entries in a pass of its own: one pass
+    with the exp, the log and the division of every entry makes a dependency chain longer
+    than the core can overlap across entries (see :mod:`.poisson_kernels`).
+    """
     u = _F(1.0) + e
     inv_u = _F(1.0) / u
     log1p_e = log_normal(u) + (e - (u - _F(1.0))) * inv_u
