@@ -278,6 +278,16 @@ def test_softplus_poisson_passes_give_each_entry_the_one_pass_value():
     assert np.allclose(totals, terms.sum(axis=(1, 2)), rtol=1e-6, atol=0)
 
 
+def test_softplus_inplace_equals_the_one_pass_softplus_bit_for_bit():
+    x = (np.random.default_rng(7).normal(size=2600) * 5.0).astype(np.float32)
+    x[[3, 1500, 2599]] = [-110.0, 95.0, np.nan]
+    rate, sig = np.empty_like(x), np.empty_like(x)
+    _one_pass(x, rate, sig)
+    out = x.copy()
+    poisson_kernels.softplus_inplace(out)
+    assert np.array_equal(out, rate, equal_nan=True) and np.isnan(out[2599])
+
+
 def test_softplus_poisson_is_exact_where_log1p_needs_its_correction():
     """x from -105 to -80: exp(x) is tiny or subnormal, ``1 + exp(x)`` rounds to 1 and
     softplus(x) = exp(x) comes from log1p's correction term alone (flushing those rates to 0
