@@ -141,14 +141,20 @@ def test_compiled_true_where_it_cannot_run_is_a_precise_error(monkeypatch):
 @pytest.mark.parametrize("per_member_inputs", [False, True])
 @pytest.mark.parametrize("kind", [None, "sparse", "partial"])
 @pytest.mark.parametrize("size", ["one block", "blocks"])
-def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, kind, size):
+@pytest.mark.parametrize("inputs_grad", [True, False])
+def test_drive_formed_inside_the_loops_equals_the_drive_path(
+    per_member_inputs, kind, size, inputs_grad
+):
     """ALRNN.forward forms the drive C s_t + h inside the compiled loops; the same model
     through alrnn_scan of its drive (formed by torch) must agree, gradients of the inputs,
-    C and h included. "blocks": batch x latent so large that the loops form the drive and
-    dC, dh in blocks of 3 steps (DRIVE_BLOCK_ELEMENTS), the last one shorter."""
-    b, t, m, k, ens = (3, 8, 4, 2, (3,)) if size == "one block" else (300, 13, 16, 2, (3,))
+    C and h included. "blocks": batch x latent so large that the loops form the drive in
+    blocks of 3 steps (DRIVE_BLOCK_ELEMENTS) and dW, dC, dh in blocks of 13
+    (OPERAND_BLOCK_ELEMENTS), the last ones shorter. Without a gradient of the inputs the
+    backward loop keeps each member's gradients in a scratch slab instead."""
+    b, t, m, k, ens = (3, 8, 4, 2, (3,)) if size == "one block" else (300, 16, 16, 2, (3,))
     if size == "blocks":
         assert scan_kernels.DRIVE_BLOCK_ELEMENTS // (b * m) == 3 and t % 3 == 1
+        assert scan_kernels.OPERAND_BLOCK_ELEMENTS // (b * m) == 13 and t % 13 == 3
     model = ALRNN(m, [0, m // 2, m], k, seed=0, ensemble_shape=ens).double()
     gen = torch.Generator().manual_seed(11)
     with torch.no_grad():
@@ -163,7 +169,7 @@ def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, 
     weights = torch.randn(*ens, b, t, m, generator=gen, dtype=torch.float64)
 
     def grads(through_drive: bool):
-        x = inputs.clone().requires_grad_(True)
+        x = inputs.clone().requires_grad_(inputs_grad)
         if through_drive:
             state = model._initial_state(None, b)
             forced = None
@@ -178,7 +184,7 @@ def test_drive_formed_inside_the_loops_equals_the_drive_path(per_member_inputs, 
         else:
             out = model(x, forcing=forcing)
         loss = (weights * out).sum() + 0.1 * (out**2).sum()
-        params = [model.A, model.W, model.C, model.h, model.z0, x]
+        params = [model.A, model.W, model.C, model.h, model.z0] + [x] * inputs_grad
         return [out.detach(), *torch.autograd.grad(loss, params)]
 
     _assert_close(grads(False), grads(True))

@@ -40,8 +40,7 @@ def scan(drive, z0, A, W, lo, alpha_target, keep, forced):
     members = (lambda x: x) if batched else (lambda x: x.unsqueeze(0))
     terms = _forcing_terms(alpha_target, keep, forced, member_major)
     source, z0, A, W = member_major(drive), members(z0), members(A), members(W)
-    grads = _wants_grad(source, z0, A, W)
-    out = CompiledScan.apply(source, None, None, z0, A, W, members(lo), *terms, forced, grads)
+    out = CompiledScan.apply(source, None, None, z0, A, W, members(lo), *terms, forced)
     return out.movedim(1, 0) if batched else out.squeeze(0)
 
 
@@ -55,13 +54,7 @@ def input_scan(inputs, C, h, z0, A, W, lo, alpha_target, keep, forced):
     latent).
     """
     terms = _forcing_terms(alpha_target, keep, forced, lambda x: x)
-    grads = _wants_grad(inputs, C, h, z0, A, W)
-    return CompiledScan.apply(inputs, C, h, z0, A, W, lo, *terms, forced, grads)
-
-
-def _wants_grad(*tensors: torch.Tensor) -> bool:
-    """Whether a backward pass may follow (else ``phi`` of every step need not be kept)."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    return CompiledScan.apply(inputs, C, h, z0, A, W, lo, *terms, forced)
 
 
 def _forcing_terms(alpha_target, keep, forced, member_major):
@@ -85,12 +78,11 @@ class CompiledScan(torch.autograd.Function):
 
     ``source`` is the drive (member, time, batch, latent) when ``C`` is None, else the inputs
     (member or 1, time, batch, input) with ``C`` (member, latent, input) and ``h`` (member,
-    latent). The forcing terms are None when ``forced`` has no step; ``grads``: whether a
-    backward pass may follow.
+    latent). The forcing terms are None when ``forced`` has no step.
     """
 
     @staticmethod
-    def forward(ctx, source, C, h, z0, A, W, lo, alpha_target, keep, forced, grads):  # noqa: D102
+    def forward(ctx, source, C, h, z0, A, W, lo, alpha_target, keep, forced):  # noqa: D102
         n_member, n_steps, batch = A.shape[0], source.shape[1], source.shape[2]
         m = A.shape[-1]
         slab = (n_member, n_steps, batch, m)
@@ -99,8 +91,6 @@ class CompiledScan(torch.autograd.Function):
         from_inputs, forcing = C is not None, alpha_target is not None
         carried = source.new_empty(slab) if forcing else dummy
         states = source.new_empty((n_member, n_steps + 1, batch, m))
-        # phi(s_t) of every step, for dW (one scratch slab without a backward pass)
-        phis = source.new_empty(slab if grads else (n_member, 1, batch, m))
         if from_inputs:  # the loops form the drive: no drive array, C^T and h instead
             drive, inputs, c_t, h = dummy, source, C.mT, h
         else:  # zero members in C^T and h tell the loops to read the drive
@@ -114,20 +104,20 @@ class CompiledScan(torch.autograd.Function):
             _np(alpha_target),
             _np(keep),
             states.numpy(),
-            phis.numpy(),
             carried.numpy(),
         )
         ctx.forced, ctx.from_inputs = flags, from_inputs
-        ctx.save_for_backward(states, phis, carried, keep, A, W, lo, inputs, C)
+        ctx.save_for_backward(states, carried, keep, A, W, lo, inputs, C)
         return states.narrow(1, 1, n_steps)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # noqa: D102
-        states, phis, carried, keep, A, W, lo, inputs, C = ctx.saved_tensors
+        states, carried, keep, A, W, lo, inputs, C = ctx.saved_tensors
         need, from_inputs = ctx.needs_input_grad, ctx.from_inputs
         n_member, n_steps, batch, m = grad_out.shape
-        grad = grad_out.new_empty(grad_out.shape)
+        # the drive's gradient only where wanted (else a scratch slab inside the loops)
+        grad = grad_out.new_empty(grad_out.shape if need[0] else (0, 1, 1, 1))
         g_a, g_z0 = A.new_zeros(A.shape), states.new_zeros((n_member, batch, m))
         g_w = W.new_zeros(W.shape) if need[5] else _no_members(3, W)
         if from_inputs:
@@ -136,7 +126,7 @@ class CompiledScan(torch.autograd.Function):
             g_c, g_h = _no_members(3, A), _no_members(2, A)
         if n_steps:
             saved = (states, carried)
-            operands = (keep, A, lo, W, inputs, phis)
+            operands = (keep, A, lo, W, inputs)
             outputs = (grad, g_a, g_c, g_h, g_z0, g_w)
             scan_backward(
                 _np(grad_out),
@@ -158,5 +148,5 @@ class CompiledScan(torch.autograd.Function):
             g_z0 if need[3] else None,
             g_a if need[4] else None,
             g_w if need[5] else None,
-            *(None,) * 5,
+            *(None,) * 4,
         )

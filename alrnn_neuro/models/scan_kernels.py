@@ -5,12 +5,23 @@ and three backward; on a CPU each launch costs a microsecond or more of dispatch
 much as the work itself on a (batch 64, latent 64) slab. Here each step is one BLAS product
 (``np.dot``, scipy's BLAS) and one or two fused elementwise loops, and the loops over members
 and steps run compiled; the input drive ``x_t @ C^T + h`` may be formed here too (one
-product per block of steps, as many as keep the block in cache, :data:`DRIVE_BLOCK_ELEMENTS`;
-``dC`` and ``dh`` likewise in the backward loop: for small slabs a BLAS call per step costs
-more than its arithmetic, while one product over all steps was slower for large batches).
-Measured at batch 64, T = 100, M = 64 on one core (forward and backward of the recurrence
-with its drive): 2.9 -> 2.55 ms with the drive formed here, 4.0 ms through the torch loop
-(``benchmarks/bench_training.py`` times whole training steps).
+product per block of steps, as many as keep the block in cache, :data:`DRIVE_BLOCK_ELEMENTS`:
+for small slabs a BLAS call per step costs more than its arithmetic, while one product over
+all steps was slower for large batches). Measured at batch 64, T = 100, M = 64 on one core
+(forward and backward of the recurrence with its drive): 2.9 -> 2.55 ms with the drive formed
+here, 4.0 ms through the torch loop (``benchmarks/bench_training.py`` times whole training
+steps).
+
+The backward loop forms ``dW``, ``dC`` and ``dh`` per block of steps
+(:data:`OPERAND_BLOCK_ELEMENTS`) as ``g^T phi(s)`` and ``g^T [x | 1]``, recomputing
+``phi(s)`` from the states instead of keeping it from the forward pass, and it keeps each
+member's gradients in one slab that stays in cache unless the drive's gradient is wanted.
+It walks back in time, which hardware prefetchers follow badly, so each member's upstream
+gradient is first copied and its states read in one ascending pass. For an ensemble of 80
+members (T = 64, batch 32, M = 16, arrays of 10 MB that do not fit in cache) that took the
+backward loop from 7.4-7.5 to 5.2-5.3 ms and the forward from 3.5-3.6 to 2.8-3.1 ms on a
+2-core AMD EPYC (Zen 4); the float32 select in the adjoint accounts for about 1 ms of it
+(a float64 literal there had made the loop float64).
 
 All arrays are C-contiguous numpy views of torch tensors (no copies), member-major:
 ``(member, time, batch, latent)``, one member for a single model. Equations, with
@@ -19,8 +30,8 @@ All arrays are C-contiguous numpy views of torch tensors (no copies), member-maj
 
     y_{t+1} = (d_t + a * s_t) + phi(s_t) @ W^T,   phi(s) = max(s, low),   d_t = x_t @ C^T + h
     g_t = dL/dy_{t+1};  g_{t-1} = go_{t-1} + keep_{t-1} * (g_t * a + 1{s_t > low} * (g_t @ W))
-    dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t  (C, h: per block of steps)
-    dL/dW = sum g_t^T phi(s_t)  (per member, one product over all steps)
+    dL/dA = sum g_t * s_t,   dL/dC = sum g_t^T x_t,   dL/dh = sum g_t,
+    dL/dW = sum g_t^T phi(s_t)   (W, C, h: products per block of steps)
 
 ``phi`` propagates NaN like ``torch.maximum``; the derivative is 0 at NaN states, like
 ``torch.gt``. Compiled on first use per dtype (float32, float64) and cached on disk
@@ -32,17 +43,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: elements (steps x batch x latent) of input drive formed per product in the forward loop, and
-#: of gradient rows per dC product in the backward loop: one product for many small steps (a
-#: BLAS call costs more than a (32, 16) slab's arithmetic), and blocks small enough to stay in
-#: cache for large batches (all of a member's steps at once were 7-37 % slower forward and up
-#: to 45 % slower backward than one product per step, from batch 128-500 on)
+#: elements (steps x batch x latent) of input drive formed per product in the forward loop:
+#: one product for many small steps (a BLAS call costs more than a (32, 16) slab's
+#: arithmetic), and blocks small enough to stay in cache for large batches (all of a member's
+#: steps at once were 7-37 % slower than one product per step, from batch 128-500 on)
 DRIVE_BLOCK_ELEMENTS = 1 << 14
+
+#: elements (steps x batch x columns) of the backward loop's operands ``phi(s)`` and
+#: ``[x | 1]`` per parameter-gradient product (256 KB in float32: they stay in cache with
+#: their gradient rows)
+OPERAND_BLOCK_ELEMENTS = 1 << 16
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, states, phis, carried):
-    """Run the recurrence of every member; fills ``states``, ``phis`` and ``carried``.
+def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, states, carried):
+    """Run the recurrence of every member; fills ``states`` and ``carried``.
 
     Parameters
     ----------
@@ -64,14 +79,12 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
         Forcing terms (any shape with 4 dims when nothing is forced).
     states : ndarray, shape (member, time + 1, batch, latent)
         Output: ``states[:, 0] = z0``, ``states[:, t + 1] = y_{t+1}``.
-    phis : ndarray, shape (member, time or 1, batch, latent)
-        Output: ``phi(s_t)`` of every step (one scratch slab when it has one step).
     carried : ndarray, shape (member, time, batch, latent)
         Output where ``forced[t]``: the forced state ``s_{t+1}`` (a dummy when none is).
     """
     n_member, n_steps, batch, m = states.shape[0], states.shape[1] - 1, z0.shape[1], z0.shape[2]
     from_inputs = c_t.shape[0] > 0
-    tmp = np.empty((batch, m), z0.dtype)
+    tmp, phi = np.empty((batch, m), z0.dtype), np.empty((batch, m), z0.dtype)
     block = _steps_per_block(n_steps, batch, m)  # the drive of a block: one product
     drive = np.empty((block if from_inputs else 0, batch, m), z0.dtype)
     for k in range(n_member):
@@ -85,7 +98,6 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
                 np.dot(inputs[t : t + n].reshape(n * batch, inputs.shape[2]), c_t[k], rows)
                 _add_row(rows, h[k])
             s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
-            phi = phis[k, t if phis.shape[1] > 1 else 0]
             _rectify(s, low_k, phi)
             np.dot(phi, w_k, tmp)
             _affine(drive[t % block] if from_inputs else d[k, t], s, a_k, tmp, states[k, t + 1])
@@ -126,10 +138,8 @@ def _add_row(x, row):
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_backward(
-    go, states, carried, forced, keep, a, low, W, x, phis, grad, g_a, g_c, g_h, g_z0, g_w
-):
-    """Backpropagate ``go`` through the recurrence; fills ``grad`` and the parameter gradients.
+def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_c, g_h, g_z0, g_w):
+    """Backpropagate ``go`` through the recurrence; fills the parameter gradients.
 
     Parameters
     ----------
@@ -141,10 +151,10 @@ def scan_backward(
     W : ndarray, shape (member, latent, latent)
     x : ndarray, shape (member or 1, time, batch, input)
         The inputs where the forward pass computed the drive (else any 4-dim array).
-    phis : ndarray, shape (member, time, batch, latent)
-        ``phi(s_t)`` of every step, as saved by :func:`scan_forward` (read for ``g_w``).
-    grad : ndarray, shape (member, time, batch, latent)
-        Output: ``dL/dy_{t+1}`` (also the drive's gradient).
+    grad : ndarray, shape (member, time, batch, latent), or with no members
+        Output where it has members: ``dL/dy_{t+1}`` (also the drive's gradient). Without
+        members it is not wanted, and each member's runs through one scratch slab that stays
+        in cache.
     g_a : ndarray, shape (member, latent)
         Output: gradient of the diagonal of A.
     g_c, g_h : ndarray, shape (member, latent, input) and (member, latent), or empty
@@ -152,62 +162,102 @@ def scan_backward(
     g_z0 : ndarray, shape (member, batch, latent)
         Output: gradient of z0.
     g_w : ndarray, shape (member, latent, latent) or empty
-        Output where not empty: gradient of W, ``sum_t g_t^T phi(s_t)`` (one BLAS product per
-        member: 0.74 ms for 80 members of 60 steps x 32 trials, M = 16, against 1.9 ms for
-        torch's batched product).
+        Output where not empty: gradient of W, ``sum_t g_t^T phi(s_t)``.
+
+    Notes
+    -----
+    ``dW`` and ``[dC | dh]`` are products per block of steps, ``g^T phi(s)`` and
+    ``g^T [x | 1]``, once the block's gradients are final; ``phi`` is recomputed from the
+    states rather than kept from the forward pass (fewer bytes through memory), and without
+    ``grad`` the gradients of a member stay in cache for these products.
     """
     n_member, n_steps, batch, m = go.shape
-    tmp = np.empty((batch, m), go.dtype)
-    from_inputs = g_c.shape[0] > 0
-    n_in = x.shape[3]
-    g_c_block = np.empty((m, n_in), go.dtype)
-    block = _steps_per_block(n_steps, batch, m)  # dC, dh of a block: one product
+    dtype = go.dtype
+    tmp, zero = np.empty((batch, m), dtype), np.zeros(1, dtype)[0]
+    from_inputs, with_w, keep_grad = g_c.shape[0] > 0, g_w.shape[0] > 0, grad.shape[0] > 0
+    n_in = x.shape[3] if from_inputs else 0
+    block = max(1, min(n_steps, OPERAND_BLOCK_ELEMENTS // max(batch * max(m, n_in + 1), 1)))
+    phi = np.empty((block if with_w else 0, batch, m), dtype)
+    g_w_block = np.empty((m, m), dtype)
+    # [x | 1] of every step: dC and dh in one product (filled per member where x differs)
+    ones = np.empty((n_steps * batch if from_inputs else 0, n_in + 1), dtype)
+    g_ch_block = np.empty((m, n_in + 1), dtype)
+    own = np.empty((0 if keep_grad else n_steps, batch, m), dtype)
+    sink = np.empty(1)  # keeps the reads of _touch
     for k in range(n_member):
         a_k, low_k, w_k, g_a_k = a[k], low[k], W[k], g_a[k]
-        inputs = x[k if x.shape[0] > 1 else 0]
-        grad[k, n_steps - 1] = go[k, n_steps - 1]
+        g_k = grad[k] if keep_grad else own
+        g_k[:] = go[k]  # read in one ascending pass (the loop below walks back in time)
+        sink[0] = _touch(states[k])
         g_a_k[:] = 0.0
         if from_inputs:
             g_c[k] = 0.0
             g_h[k] = 0.0
+            if k == 0 or x.shape[0] > 1:
+                _inputs_and_ones(x[k if x.shape[0] > 1 else 0], ones)
+        if with_w:
+            g_w[k] = 0.0
         for t in range(n_steps - 1, -1, -1):
-            g = grad[k, t]
+            g = g_k[t]
             s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
             np.dot(g, w_k, tmp)
-            _adjoint(g, s, a_k, low_k, tmp, g_a_k)
+            _adjoint(g, s, a_k, low_k, tmp, g_a_k, zero)
             if t == 0:
                 g_z0[k] = tmp
             elif forced[t - 1]:
-                _add_product(go[k, t - 1], tmp, keep[k, t - 1], grad[k, t - 1])
+                _add_product(g_k[t - 1], tmp, keep[k, t - 1], g_k[t - 1])
             else:
-                _add(go[k, t - 1], tmp, grad[k, t - 1])
-            if from_inputs and t % block == 0:  # steps t .. t + n - 1 are final: dC, dh
+                _add(g_k[t - 1], tmp, g_k[t - 1])
+            if (with_w or from_inputs) and t % block == 0:  # steps t .. t + n - 1 are final
                 n = min(block, n_steps - t)
-                rows = grad[k, t : t + n].reshape(n * batch, m)
-                np.dot(rows.T, inputs[t : t + n].reshape(n * batch, n_in), g_c_block)
-                g_c[k] += g_c_block
-                _add_column_sums(rows, g_h[k])
-        if g_w.shape[0] > 0:
-            all_rows = n_steps * batch
-            np.dot(grad[k].reshape(all_rows, m).T, phis[k].reshape(all_rows, m), g_w[k])
+                rows = g_k[t : t + n].reshape(n * batch, m).T
+                if with_w:
+                    for step in range(t, t + n):
+                        forced_s = step > 0 and forced[step - 1]
+                        _rectify(carried[k, step - 1] if forced_s else states[k, step],
+                                 low_k, phi[step - t])  # fmt: skip
+                    np.dot(rows, phi[:n].reshape(n * batch, m), g_w_block)
+                    g_w[k] += g_w_block
+                if from_inputs:
+                    np.dot(rows, ones[t * batch : (t + n) * batch], g_ch_block)
+                    g_c[k] += g_ch_block[:, :n_in]
+                    g_h[k] += g_ch_block[:, n_in]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _adjoint(g, s, a, low, tmp, g_a):
-    """``tmp = g * a + 1{s > low} * tmp`` (tmp holding ``g @ W``); ``g_a += sum_i g * s``."""
+def _touch(x):
+    """Read one value per 64-byte line of ``x`` (C-contiguous) in ascending order, so that a
+    loop walking it back in time finds it in cache. Returns their sum (NaN-safe to ignore)."""
+    flat, total = x.reshape(x.size), 0.0
+    for i in range(0, x.size, 64 // x.itemsize):
+        total += flat[i]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _inputs_and_ones(x, out):
+    """``out = [x | 1]`` with the (time, batch) rows of ``x`` (time, batch, input)."""
+    n_in = x.shape[2]
+    for t in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            r = t * x.shape[1] + i
+            for c in range(n_in):
+                out[r, c] = x[t, i, c]
+            out[r, n_in] = 1.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _adjoint(g, s, a, low, tmp, g_a, zero):
+    """``tmp = g * a + 1{s > low} * tmp`` (tmp holding ``g @ W``); ``g_a += sum_i g * s``.
+
+    ``zero`` is 0 in the arrays' dtype (a float64 literal would turn float32 arithmetic into
+    float64 and stop the loop from vectorising: 1.9x slower).
+    """
     for i in range(g.shape[0]):
         for j in range(g.shape[1]):
             gij, c = g[i, j], s[i, j]
             g_a[j] += gij * c
-            tmp[i, j] = gij * a[j] + (tmp[i, j] if c > low[j] else 0.0)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _add_column_sums(g, out):
-    """``out += sum_i g[i]``, slab (batch, latent)."""
-    for i in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            out[j] += g[i, j]
+            tmp[i, j] = gij * a[j] + (tmp[i, j] if c > low[j] else zero)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
