@@ -180,7 +180,7 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
     phi = np.empty((block if with_w else 0, batch, m), dtype)
     g_w_block = np.empty((m, m), dtype)
     # [x | 1] of every step: dC and dh in one product (filled per member where x differs)
-    ones = np.empty((n_steps * batch if from_inputs else 0, n_in + 1), dtype)
+    x_ones = np.empty((n_steps * batch if from_inputs else 0, n_in + 1), dtype)
     g_ch_block = np.empty((m, n_in + 1), dtype)
     own = np.empty((0 if keep_grad else n_steps, batch, m), dtype)
     sink = np.empty(1)  # keeps the reads of _touch
@@ -194,7 +194,7 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
             g_c[k] = 0.0
             g_h[k] = 0.0
             if k == 0 or x.shape[0] > 1:
-                _inputs_and_ones(x[k if x.shape[0] > 1 else 0], ones)
+                _inputs_and_ones(x[k if x.shape[0] > 1 else 0], x_ones)
         if with_w:
             g_w[k] = 0.0
         for t in range(n_steps - 1, -1, -1):
@@ -219,7 +219,7 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
                     np.dot(rows, phi[:n].reshape(n * batch, m), g_w_block)
                     g_w[k] += g_w_block
                 if from_inputs:
-                    np.dot(rows, ones[t * batch : (t + n) * batch], g_ch_block)
+                    np.dot(rows, x_ones[t * batch : (t + n) * batch], g_ch_block)
                     g_c[k] += g_ch_block[:, :n_in]
                     g_h[k] += g_ch_block[:, n_in]
 
@@ -227,7 +227,8 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
 @numba.njit(cache=True, nogil=True, inline="always")
 def _touch(x):
     """Read one value per 64-byte line of ``x`` (C-contiguous) in ascending order, so that a
-    loop walking it back in time finds it in cache. Returns their sum (NaN-safe to ignore)."""
+    loop walking it back in time finds it in cache; returns their sum, which the caller
+    stores so that the reads are not optimised away (its value is never used)."""
     flat, total = x.reshape(x.size), 0.0
     for i in range(0, x.size, 64 // x.itemsize):
         total += flat[i]
