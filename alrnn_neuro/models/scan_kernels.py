@@ -97,12 +97,19 @@ def scan_forward(d, x, c_t, h, z0, a, low, w_t, forced, alpha_target, keep, stat
                 rows = drive[:n].reshape(n * batch, m)
                 np.dot(inputs[t : t + n].reshape(n * batch, inputs.shape[2]), c_t[k], rows)
                 _add_row(rows, h[k])
-            s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
+            s = _start_state(states, carried, forced, k, t)
             _rectify(s, low_k, phi)
             np.dot(phi, w_k, tmp)
             _affine(drive[t % block] if from_inputs else d[k, t], s, a_k, tmp, states[k, t + 1])
             if forced[t]:
                 _add_product(alpha_target[k, t], states[k, t + 1], keep[k, t], carried[k, t])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _start_state(states, carried, forced, k, t):
+    """``s_t`` of member k, the state step t starts from (slab (batch, latent)): the forced
+    state carried from step t - 1 where that step is forced, else ``y_t`` (``z0`` at 0)."""
+    return carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -153,8 +160,8 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
         The inputs where the forward pass computed the drive (else any 4-dim array).
     grad : ndarray, shape (member, time, batch, latent), or with no members
         Output where it has members: ``dL/dy_{t+1}`` (also the drive's gradient). Without
-        members it is not wanted, and each member's runs through one scratch slab that stays
-        in cache.
+        members it is not wanted, and each member's gradients run through one scratch slab
+        that stays in cache.
     g_a : ndarray, shape (member, latent)
         Output: gradient of the diagonal of A.
     g_c, g_h : ndarray, shape (member, latent, input) and (member, latent), or empty
@@ -199,7 +206,7 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
             g_w[k] = 0.0
         for t in range(n_steps - 1, -1, -1):
             g = g_k[t]
-            s = carried[k, t - 1] if t > 0 and forced[t - 1] else states[k, t]
+            s = _start_state(states, carried, forced, k, t)
             np.dot(g, w_k, tmp)
             _adjoint(g, s, a_k, low_k, tmp, g_a_k, zero)
             if t == 0:
@@ -213,9 +220,9 @@ def scan_backward(go, states, carried, forced, keep, a, low, W, x, grad, g_a, g_
                 rows = g_k[t : t + n].reshape(n * batch, m).T
                 if with_w:
                     for step in range(t, t + n):
-                        forced_s = step > 0 and forced[step - 1]
-                        _rectify(carried[k, step - 1] if forced_s else states[k, step],
-                                 low_k, phi[step - t])  # fmt: skip
+                        _rectify(
+                            _start_state(states, carried, forced, k, step), low_k, phi[step - t]
+                        )
                     np.dot(rows, phi[:n].reshape(n * batch, m), g_w_block)
                     g_w[k] += g_w_block
                 if from_inputs:
