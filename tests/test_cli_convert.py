@@ -47,7 +47,7 @@ def test_convert_events_writes_a_canonical_file(tmp_path, capsys):
             "--bin-size",
             "0.1",
             "--epochs",
-            "start,stim_on",
+            "start, stim_on",  # spaces after commas, as people type lists
         ]
     )
     ds = load_dataset(out)

@@ -195,13 +195,49 @@ def test_outcomes_outside_the_three_and_orphan_timing_rows_are_dropped(tmp_path)
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"bin_size": 0.0}, r"bin_size=0.0 s; fix"),
+        ({"bin_size": 0.0}, r"bin_size=0.0 s must be > 0; fix"),
+        ({"window": (50.0, 60.0)}, r"window=\(50.0, 60.0\) s around stim onset holds no .*fix"),
         ({"trial_filter": "hits"}, r"trial_filter='hits'; fix: one of \['all', 'authors'\]"),
         ({"window": (0.3, -0.25)}, r"window=.*fix"),
     ],
 )
 def test_bad_options_are_config_errors(raw, options, message):
+    """Each bad option is named with its value and a fix."""
     from alrnn_neuro.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         read_crcns_pfc1(raw["folder"], **options)
+
+
+def test_a_window_after_stim_onset_bins_the_same_spikes_as_a_histogram(raw):
+    """A stimulus-only window (stim onset outside it) converts; counts equal np.histogram."""
+    window = (0.1, 0.4)
+    ds = read_crcns_pfc1(raw["folder"], unit_db=raw["unit_db"], window=window)
+    stim = raw["trials"].loc[ds["trial"].values, "stim_onset"].to_numpy()
+    edges = stim[:, None] + window[0] + np.arange(7)[None, :] * BIN
+    for j, unit in enumerate(ds["unum"].values):
+        times = raw["spikes"].loc[raw["spikes"]["unit"] == unit, "time"].to_numpy()
+        counts = np.stack([np.histogram(times, e)[0] for e in edges])
+        np.testing.assert_array_equal(ds["spikes"].values[:, :, j], counts)
+    assert ds.sizes["time"] == 6 and ds["valid"].values.all()
+
+
+def test_a_window_into_the_next_trial_drops_the_trials_it_leaves_no_bin(raw, caplog):
+    """Trials whose own time holds no whole bin of the window are dropped with a warning;
+    the rest keep only the bins before the next trial's centre poke."""
+    trials = raw["trials"]
+    window = (2.0, 2.6)
+    with caplog.at_level("WARNING", logger="alrnn_neuro.data.crcns_pfc1"):
+        ds = read_crcns_pfc1(raw["folder"], unit_db=raw["unit_db"], window=window)
+    ordered = trials.sort_values("stim_onset")
+    next_poke = ordered["cpoke_start"].shift(-1).reindex(trials.index).fillna(np.inf)
+    room = next_poke - trials["stim_onset"]  # s from stim onset to the next centre poke
+    selected = read_crcns_pfc1(raw["folder"], unit_db=raw["unit_db"])["trial"].values
+    fits = room.loc[selected] >= window[0] + BIN - 1e-9
+    assert 0 < (~fits).sum() < fits.sum()  # the fixture's gaps make this window drop some
+    kept = ds["trial"].values
+    np.testing.assert_array_equal(kept, selected[fits.to_numpy()])
+    n_valid = ds["valid"].sum("time").values
+    expected = np.minimum(12, np.floor((room.loc[kept].to_numpy() - window[0]) / BIN + 1e-9))
+    np.testing.assert_array_equal(n_valid, expected)
+    assert f"dropped {(~fits).sum()} of {selected.size} trials" in caplog.text

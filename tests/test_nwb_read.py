@@ -213,3 +213,30 @@ def test_unknown_signal_series(tmp_path):
     path = hand_built(tmp_path / "hand.nwb")
     with pytest.raises(FileFormatError, match=r"no TimeSeries named 'eye'.*'pupil'"):
         read_nwb(path, signal="eye")
+
+
+def test_align_on_a_column_outside_its_trial_names_the_trial_and_value(tmp_path):
+    """An event column read as a label (a time outside its trial) is named as such, with the
+    first such trial, when the user aligns on it."""
+    nwbfile = pynwb.NWBFile(session_description="h", identifier="h", session_start_time=START)
+    nwbfile.add_trial_column("stim_on_time", "stimulus onset")
+    nwbfile.add_trial(start_time=1.0, stop_time=2.0, stim_on_time=1.3)
+    nwbfile.add_trial(start_time=3.0, stop_time=5.0, stim_on_time=8.0)
+    nwbfile.add_unit(spike_times=[1.05, 3.5])
+    path = tmp_path / "bad.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    message = (
+        r"align='stim_on': the column 'stim_on_time' lies outside its trial's \[start, stop\] "
+        r"in 1 trial\(s\), e.g. row 1: stim_on_time=8, start=3, stop=5, so it was read as a "
+        r"label, not an event; fix"
+    )
+    with pytest.raises(EventTableError, match=message):
+        read_nwb(path, bin_size=0.1, align="stim_on")
+
+
+def test_nwb_epochs_without_an_epochs_table_is_an_error(tmp_path):
+    """epochs='nwb' on a file without an epochs table would label every bin 'other'."""
+    path = hand_built(tmp_path / "hand.nwb")
+    with pytest.raises(FileFormatError, match=r"epochs='nwb' but the file has no epochs table"):
+        read_nwb(path, bin_size=0.1, epochs="nwb")

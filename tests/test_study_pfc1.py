@@ -93,6 +93,14 @@ def test_options_name_inputs_and_labels(tmp_path):
         read_study_pfc1(tmp_path, input_names=["a", "b"])
 
 
+@pytest.mark.parametrize("name", ["n_bins", "area", "trial", "unit", "spikes"])
+def test_a_label_name_of_a_coord_the_reader_writes_is_refused(tmp_path, name):
+    """--label-name must not replace the trial lengths, the unit areas or a dim."""
+    FX.write_study_session(tmp_path, aux=False)
+    with pytest.raises(ConfigError, match=rf"label_name='{name}' is not usable as a trial coord"):
+        read_study_pfc1(tmp_path, label_name=name)
+
+
 def test_aux_file_of_other_length_is_warned_and_skipped(tmp_path):
     FX.write_study_session(tmp_path)
     np.save(tmp_path / "short.npy", np.arange(3))

@@ -105,7 +105,7 @@ def convert_events(
             bin_size=bin_size,
             align=align,
             window=parse_window(window),
-            epochs=epochs.split(",") if epochs else None,
+            epochs=names_list(epochs),
             inputs=parse_input_flags(input_specs),
             spike_clock=spike_clock,
             smooth_sigma=smooth,
@@ -130,8 +130,26 @@ def parse_input_flags(flags: list[str] | None) -> dict[str, str] | None:
             raise ConfigError(
                 f"--input {flag!r} is not NAME=SPEC; fix: e.g. --input 'go=pulse(go)'"
             )
+        if name.strip() in specs:
+            raise ConfigError(
+                f"--input {name.strip()!r} is given twice ({specs[name.strip()]!r} and "
+                f"{spec.strip()!r}); fix: one --input per channel, each with its own name"
+            )
         specs[name.strip()] = spec.strip()
     return specs or None
+
+
+def names_list(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list of names, spaces around each name removed.
+
+    Examples
+    --------
+    >>> names_list("fix_on, stim_on,response")
+    ['fix_on', 'stim_on', 'response']
+    >>> names_list(None) is None
+    True
+    """
+    return [name.strip() for name in text.split(",")] if text else None
 
 
 @convert_app.command("nwb")
@@ -158,7 +176,7 @@ def convert_nwb(
     """
 
     refuse_existing_file(out, overwrite)
-    epoch_spec = epochs if epochs in (None, "nwb") else epochs.split(",")
+    epoch_spec = epochs if epochs in (None, "nwb") else names_list(epochs)
     ds = read_nwb(
         input,
         bin_size=bin_size,
@@ -203,7 +221,7 @@ def convert_pynapple(
         bin_size=bin_size,
         align=align,
         window=parse_window(window),
-        epochs=epochs.split(",") if epochs else None,
+        epochs=names_list(epochs),
         inputs=parse_input_flags(input_specs),
         source=str(units),
     )
@@ -267,7 +285,7 @@ def convert_study_pfc1(
             input,
             session=session,
             bin_width=bin_width,
-            input_names=input_names.split(",") if input_names else None,
+            input_names=names_list(input_names),
             label_name=label_name,
             area=area,
             aux=aux,

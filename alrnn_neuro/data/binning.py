@@ -280,6 +280,27 @@ def smooth_rates(
     return rates
 
 
+def _numeric_times(values: object, what: str) -> np.ndarray:
+    """``values`` as float seconds, or a :class:`DataValidationError` naming the first entry
+    that is not a number (text in a CSV column, strings in an HDF5 dataset)."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        entries = np.asarray(values, dtype=object).ravel()
+        bad = next((v for v in entries if not _is_number(v)), values)
+        raise DataValidationError(
+            f"{what} holds {bad!r}, not a number; fix: spike times in seconds, numbers only"
+        ) from None
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def spike_table(
     spike_times: object, unit_ids: Sequence | None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -313,10 +334,13 @@ def spike_table(
         labels = spike_times["unit"].to_numpy()
         names, unit_index = np.unique(labels, return_inverse=True)
         names = [str(n) for n in names]
-        times = spike_times["time"].to_numpy(dtype=float)
+        times = _numeric_times(spike_times["time"].to_numpy(), "the spike table's column 'time'")
     elif isinstance(spike_times, Mapping):
         names = [str(k) for k in spike_times]
-        arrays = [np.asarray(v, dtype=float) for v in spike_times.values()]
+        arrays = [
+            _numeric_times(v, f"the spike times of unit {name!r}")
+            for name, v in zip(names, spike_times.values(), strict=True)
+        ]
         for name, array in zip(names, arrays, strict=True):
             if array.ndim != 1:
                 raise DataValidationError(

@@ -46,7 +46,7 @@ import xarray as xr
 from alrnn_neuro.data import binning
 from alrnn_neuro.data import crcns_pfc1_files as files_mod
 from alrnn_neuro.data.epochs import label_epochs
-from alrnn_neuro.data.events import bin_spike_times
+from alrnn_neuro.data.events import bin_spike_times, check_binning
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.data.study_pfc1 import A1_RATS, MIXED_RATS, sha256
 from alrnn_neuro.errors import ConfigError, FileFormatError
@@ -123,8 +123,7 @@ def read_crcns_pfc1(
     ConfigError
         Bad ``window``, ``bin_size`` or ``trial_filter``, or no trial left.
     """
-    if not (isinstance(bin_size, int | float) and np.isfinite(bin_size) and bin_size > 0):
-        raise ConfigError(f"bin_size={bin_size!r} s; fix: a positive bin width, e.g. 0.05")
+    bin_size, window = check_binning(bin_size, window)
     if trial_filter not in TRIAL_FILTERS:
         raise ConfigError(f"trial_filter={trial_filter!r}; fix: one of {list(TRIAL_FILTERS)}")
     folder = files_mod.session_folder(session_dir)
@@ -133,19 +132,21 @@ def read_crcns_pfc1(
     trials, trial_files = files_mod.read_trials(folder)
     used += trial_files
     trials = _select_trials(_with_neighbours(trials), trial_filter, trial_files[0])
+    trials = _trials_with_bins(trials, window, bin_size)
     labels = trial_labels(trials, trial_files[0])
     unit_ids, unit_coords, selection = _units(spikes, session, rat, unit_db, all_units)
     if unit_db is not None:
         used.append(Path(unit_db))
     spikes = spikes.assign(unit=[f"{session}-{u}" for u in spikes["unit"]])
     spikes = spikes[spikes["unit"].isin(unit_ids)]
-    t0 = float(window[0])
-    stim = trials["stim_onset"].to_numpy(float)
+    stim, start, stop = _bounds_in_window(trials, window)
+    # [start, stop] stretched to hold stim onset (the align event) where the window does not:
+    # the stretch lies outside the window, so it adds no bin
     table = pd.DataFrame(
         {
             "trial": trials.index.to_numpy(np.int64),
-            "start": np.fmax(stim + t0, trials["previous_end"].to_numpy(float)),
-            "stop": np.fmin(stim + float(window[1]), trials["trial_end"].to_numpy(float)),
+            "start": np.fmin(start, stim),
+            "stop": np.fmax(stop, stim),
             "stim_onset": stim,
         }
     )
@@ -190,6 +191,47 @@ def _with_neighbours(trials: pd.DataFrame) -> pd.DataFrame:
         previous_end=prev.reindex(trials.index).fillna(-np.inf),
     )
     return trials
+
+
+def _bounds_in_window(
+    trials: pd.DataFrame, window: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stim onset and the part of ``window`` around it inside the trial's own time (after
+    the previous trial's choice, before the next trial's centre poke), session clock, s."""
+    stim = trials["stim_onset"].to_numpy(float)
+    start = np.fmax(stim + float(window[0]), trials["previous_end"].to_numpy(float))
+    stop = np.fmin(stim + float(window[1]), trials["trial_end"].to_numpy(float))
+    return stim, start, stop
+
+
+def _trials_with_bins(
+    trials: pd.DataFrame, window: tuple[float, float], bin_size: float
+) -> pd.DataFrame:
+    """The trials with at least one whole bin of ``window`` inside their own time (a window
+    far from stim onset reaches into the neighbouring trials of some); the others dropped,
+    with a warning."""
+    stim, start, stop = _bounds_in_window(trials, window)
+    n_bins = binning.n_bins_for(window, bin_size)
+    first, last = binning.valid_bin_range(
+        start - stim, stop - stim, float(window[0]), bin_size, n_bins
+    )
+    keep = last > first
+    if not keep.any():
+        raise ConfigError(
+            f"window={tuple(window)} s around stim onset holds no whole {bin_size:g} s bin "
+            f"between the previous trial's choice and the next trial's centre poke in any of "
+            f"the {len(trials)} trials; fix: a window nearer stim onset, e.g. "
+            f"{DEFAULT_WINDOW}"
+        )
+    if not keep.all():
+        logger.warning(
+            "dropped %d of %d trials: no whole bin of window=%s s lies inside their own time "
+            "(it reaches into the neighbouring trials)",
+            (~keep).sum(),
+            len(trials),
+            tuple(window),
+        )
+    return trials[keep]
 
 
 def _select_trials(trials: pd.DataFrame, trial_filter: str, path: Path) -> pd.DataFrame:

@@ -125,7 +125,7 @@ def bin_spike_times(
     >>> ds["time"].values.round(2).tolist()
     [-0.15, -0.05, 0.05, 0.15, 0.25, 0.35]
     """
-    bin_size, (t0, t1) = _check_config(bin_size, window, smooth_sigma)
+    bin_size, (t0, t1) = check_binning(bin_size, window, smooth_sigma)
     spec = epochs_mod.parse_epochs(epochs) if epochs is not None else None
     table = epochs_mod.trial_table(trials)
     n_trials = len(table["start"])
@@ -238,7 +238,7 @@ def covering_window(
     >>> covering_window({"start": [0.0, 5.0], "stop": [2.0, 7.5], "go": [1.0, 6.0]}, "go", 0.5)
     (-1.0, 1.5)
     """
-    _check_config(bin_size, (0.0, 1.0), None)
+    check_binning(bin_size, (0.0, 1.0), None)
     table = epochs_mod.trial_table(trials)
     align_t = _align_times(table, align, epochs_mod.trial_ids_of(table))
     t0 = float(np.nanmin(table["start"] - align_t))
@@ -291,9 +291,13 @@ def _valid_bins(
     return first, last
 
 
-def _check_config(
-    bin_size: float, window: object, smooth_sigma: float | None
+def check_binning(
+    bin_size: float, window: object, smooth_sigma: float | None = None
 ) -> tuple[float, tuple[float, float]]:
+    """``bin_size`` and ``window`` as floats, or a :class:`ConfigError` naming the bad one.
+
+    ``smooth_sigma`` (s, or None) must be positive and no longer than the window.
+    """
     if not isinstance(bin_size, int | float | np.number) or not np.isfinite(bin_size):
         raise ConfigError(f"bin_size={bin_size!r}; fix: a positive number of seconds, e.g. 0.05")
     if bin_size <= 0:
@@ -309,6 +313,11 @@ def _check_config(
     if smooth_sigma is not None and not (np.isfinite(smooth_sigma) and smooth_sigma > 0):
         raise ConfigError(
             f"smooth_sigma={smooth_sigma!r}; fix: a positive SD in seconds, or None for counts"
+        )
+    if smooth_sigma is not None and smooth_sigma > t1 - t0:
+        raise ConfigError(
+            f"smooth_sigma={smooth_sigma!r} s is longer than the window ({t1 - t0:g} s) and "
+            "would flatten every trial; fix: an SD well below the window, e.g. 0.05"
         )
     return float(bin_size), (t0, t1)
 

@@ -126,7 +126,9 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
         If the file cannot be read as NetCDF4/HDF5.
     """
     try:
-        ds = xr.load_dataset(path, engine="h5netcdf")
+        # phony_dims: dims of datasets without dimension scales (a file not written by
+        # write_netcdf) are named per access, as h5netcdf's default, without its warning
+        ds = xr.load_dataset(path, engine="h5netcdf", phony_dims="access")
     except (OSError, ValueError) as error:
         raise FileFormatError(
             f"{path}: could not read as NetCDF4/HDF5 ({error}); fix: write it with "

@@ -138,6 +138,11 @@ def _read(
     if isinstance(epochs, str) and epochs != "nwb":
         epochs = [epochs]
     use_nwb_epochs = epochs == "nwb" or (epochs is None and bool(meta))
+    if epochs == "nwb" and nwbfile.epochs is None:
+        raise FileFormatError(
+            f"{path}: epochs='nwb' but the file has no epochs table; fix: name the trial events "
+            "that start epochs (--epochs stim_on,response) or leave epochs out"
+        )
     if isinstance(epochs, Sequence) and not isinstance(epochs, str):
         epochs = [_rename_event(e, columns) for e in epochs]
     spike_times, unit_ids, unit_coords, obs = _units(nwbfile, path, meta, signal)
@@ -231,13 +236,18 @@ def _trials_table(trials, path, meta, events):
         event_cols = {_column_of(str(e), raw, trials.colnames): _strip(str(e)) for e in events}
     else:
         event_cols = {col: _strip(col) for col in raw if col.endswith("_time")}
-    names = {}
+    names, outside = {}, {}
     for col, name in event_cols.items():
         values = np.asarray(raw[col], dtype=float)
         finite = np.isfinite(values)
         inside = (values >= table["start"]) & (values <= table["stop"])
         if events is None and not meta and not np.all(inside | ~finite):
             logger.info("trial column %r lies outside its trials; kept as a label", col)
+            row = int(np.flatnonzero(~inside & finite)[0])
+            outside[col] = (
+                f"{int(np.sum(~inside & finite))} trial(s), e.g. row {row}: {col}="
+                f"{values[row]:g}, start={table['start'][row]:g}, stop={table['stop'][row]:g}"
+            )
             continue
         name = name if name not in raw or name == col else col
         table[name] = values
@@ -245,7 +255,7 @@ def _trials_table(trials, path, meta, events):
         del raw[col]
     table.update(raw)
     table["trial"] = np.asarray(trials.id.data[:])
-    columns = {"events": list(names.values()), "names": names}
+    columns = {"events": list(names.values()), "names": names, "outside": outside}
     return table, columns
 
 
@@ -273,6 +283,13 @@ def _align_name(align, meta, columns, table) -> str:
     if align is None:
         return meta.get("align_event", "start") if meta else "start"
     name = _rename_event(str(align), columns)
+    column = next((c for c in (str(align), f"{align}_time") if c in columns["outside"]), None)
+    if column is not None:
+        raise EventTableError(
+            f"align={align!r}: the column {column!r} lies outside its trial's [start, stop] in "
+            f"{columns['outside'][column]}, so it was read as a label, not an event; fix: "
+            "correct those times (session clock, seconds) or align on another event"
+        )
     if name not in ("start", "stop", *columns["events"]):
         raise EventTableError(
             f"align={align!r} is not an event of the NWB trials table; events: "

@@ -104,8 +104,17 @@ def _read_binned(
         inputs = read_array(f, "inputs", ("trial", "time", "input"), path, (n_trial, n_time, None))
         names = f["inputs"].attrs.get("input_names", f.get("input_names"))
         input_names = None if names is None else [str(n) for n in decode(names[()])]
+        if input_names is not None and len(input_names) != inputs.shape[2]:
+            raise FileFormatError(
+                f"{path}: 'inputs' has {inputs.shape[2]} channels but input_names lists "
+                f"{len(input_names)} ({input_names}); fix: one name per channel"
+            )
     valid = _valid(f, path, n_trial, n_time)
-    epoch = read_array(f, "epoch", ("trial", "time"), path, valid.shape) if "epoch" in f else None
+    epoch = (
+        read_array(f, "epoch", ("trial", "time"), path, valid.shape, numeric=False)
+        if "epoch" in f
+        else None
+    )
     observed = None
     if "observed" in f:
         observed = read_array(f, "observed", ("trial", "unit"), path, (n_trial, n_unit)).astype(

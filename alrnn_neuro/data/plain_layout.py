@@ -108,11 +108,28 @@ def _unit_names(spike_times: object) -> list[str]:
 
 
 def read_array(
-    f: h5py.File, name: str, dims: tuple[str, ...], path: object, shape: tuple | None = None
+    f: h5py.File,
+    name: str,
+    dims: tuple[str, ...],
+    path: object,
+    shape: tuple | None = None,
+    numeric: bool = True,
 ) -> np.ndarray:
-    """Read ``name`` with ``dims``; honour a ``dims`` attribute or h5py dimension labels."""
+    """Read ``name`` with ``dims``; honour a ``dims`` attribute or h5py dimension labels.
+
+    ``numeric``: the values must be real numbers or booleans (not text, not complex).
+    """
     dset = f[name]
+    if not isinstance(dset, h5py.Dataset):
+        raise FileFormatError(
+            f"{path}: '{name}' is a group; fix: write it as one dataset with dims {dims}"
+        )
     values = decode(dset[()])
+    if numeric and values.dtype.kind not in "biuf":
+        raise FileFormatError(
+            f"{path}: '{name}' holds {dset.dtype} values; fix: write real numbers "
+            f"(counts or floats) with dims {dims}"
+        )
     if values.ndim != len(dims):
         raise FileFormatError(
             f"{path}: '{name}' has {values.ndim} dims (shape {values.shape}), expected "
@@ -185,8 +202,8 @@ def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray] | pd.DataF
             f"{path}: dataset 'spike_units' is missing; a flat 'spike_times' dataset needs a "
             "1-D 'spike_units' of the same length (unit id of each spike)"
         )
-    times, units = np.asarray(node[()], dtype=float), np.asarray(f["spike_units"][()])
-    if times.ndim != 1 or units.shape != times.shape:
+    times, units = _vector(node, "spike_times", path, float), np.asarray(f["spike_units"][()])
+    if units.shape != times.shape:
         raise FileFormatError(
             f"{path}: spike_times {times.shape} and spike_units {units.shape} must be 1-D "
             "and of equal length"
@@ -204,7 +221,13 @@ def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray] | pd.DataF
 def _vector(node: object, name: str, path: object, dtype: type | None = None) -> np.ndarray:
     if not isinstance(node, h5py.Dataset) or np.ndim(node) != 1:
         raise FileFormatError(f"{path}: {name} must be a 1-D dataset; fix: write a 1-D array")
-    return np.asarray(node[()], dtype=dtype)
+    try:
+        return np.asarray(node[()], dtype=dtype)
+    except (TypeError, ValueError):
+        raise FileFormatError(
+            f"{path}: {name} holds {node.dtype} values that are not numbers; fix: write "
+            "numbers (spike times in seconds as floats)"
+        ) from None
 
 
 def _same_length(times: np.ndarray, trials: np.ndarray, name: str, path: object) -> None:
@@ -223,6 +246,11 @@ def read_columns(group: h5py.Group, path: object) -> dict[str, np.ndarray]:
     FileFormatError
         If a member is a group or not 1-D, or the columns differ in length.
     """
+    if not isinstance(group, h5py.Group):
+        raise FileFormatError(
+            f"{path}: {group.name} is a {type(group).__name__}, not a group; fix: a group with "
+            f"one 1-D dataset per column (see {DOC})"
+        )
     columns = {}
     for name, node in group.items():
         try:

@@ -237,11 +237,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: names the reader gives to its own dims and coords (a label of that name would replace one)
+OWN_NAMES = ("trial", "time", "unit", "input", "n_bins", "area")
+
+
 def _check_name(field: str, name: str) -> None:
-    if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
+    taken = sorted({*RESERVED, *OWN_NAMES})
+    if not isinstance(name, str) or not name.isidentifier() or name in taken:
         raise ConfigError(
             f"{field}={name!r} is not usable as a trial coord; fix: a Python identifier that "
-            f"is not one of {sorted(RESERVED)}, e.g. 'label'"
+            f"is not one of {taken}, e.g. 'label'"
         )
 
 

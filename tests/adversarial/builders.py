@@ -131,6 +131,31 @@ def binned_file(f: h5py.File, spikes: np.ndarray | None = None, **attrs: object)
     f["spikes"] = np.ones((4, 6, 2), dtype=np.int32) if spikes is None else spikes
 
 
+def inputs_with_names(n_channels: int, names: list[str]) -> Callable[[h5py.File], None]:
+    """A binned file with ``n_channels`` input channels and the names ``names``."""
+
+    def build(f: h5py.File) -> None:
+        binned_file(f)
+        f["inputs"] = np.zeros((4, 6, n_channels), np.float32)
+        f["input_names"] = np.array(names, "S")
+
+    return build
+
+
+def spikes_group(f: h5py.File) -> None:
+    """A binned file whose ``spikes`` is a group (of one dataset), not a dataset."""
+    f.attrs["layout"] = "binned"
+    f.attrs["bin_size"] = 0.05
+    f["spikes/counts"] = np.ones((4, 6, 2), np.int32)
+
+
+def text_spike_times(f: h5py.File) -> None:
+    """An events file whose unit ``n0`` has its spike times written as strings."""
+    events_file(f)
+    del f["spike_times/n0"]
+    f["spike_times/n0"] = np.array([b"0.1", b"abc"], "S3")
+
+
 def bad_utf8_labels(f: h5py.File) -> None:
     events_file(f)
     f["trials/choice"] = np.array([b"left", b"\xff\xfe", b"right"], dtype="S")
@@ -174,6 +199,13 @@ def events_folder(folder: Path) -> Path:
     source.mkdir()
     (source / "spikes.csv").write_text("unit,time\nu1,0.5\nu1,1.2\nu2,0.7\n")
     (source / "trials.csv").write_text("start,stop,go\n0.0,2.0,0.5\n")
+    return source
+
+
+def events_folder_with_text_time(folder: Path) -> Path:
+    """:func:`events_folder` with one spike time that is not a number."""
+    source = events_folder(folder)
+    (source / "spikes.csv").write_text("unit,time\nu1,0.5\nu1,abc\nu2,0.7\n")
     return source
 
 
