@@ -23,10 +23,13 @@ import secrets
 import shutil
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from alrnn_neuro.errors import OutputError
+
+T = TypeVar("T")
 
 PART_SUFFIX = ".part"
 #: longest destination name kept in a temporary name (the rest is cut to stay under NAME_MAX)
@@ -172,6 +175,26 @@ def replace_path(source: str | os.PathLike, target: str | os.PathLike) -> None:
     else:
         os.replace(source, target)
     _fsync_dir(target.parent)
+
+
+def write_entries(out: str | os.PathLike, fill: Callable[[Path], T]) -> T:
+    """Put the files and folders that ``fill(folder)`` writes into the folder ``out``.
+
+    A new ``out`` is made whole (renamed into place once ``fill`` returns). In an existing
+    ``out`` each entry ``fill`` wrote replaces the entry of its name (:func:`replace_path`),
+    and everything else there (a user's notes, a report written into it) is left alone. An
+    error in ``fill`` leaves ``out`` as it was. Returns what ``fill`` returns.
+    """
+    out = Path(out)
+    if not out.exists():
+        with atomic_path(out) as tmp:
+            tmp.mkdir()
+            return fill(tmp)
+    with staging_folder(out) as stage:
+        result = fill(stage)
+        for entry in sorted(stage.iterdir()):
+            replace_path(entry, out / entry.name)
+    return result
 
 
 def make_folder(folder: str | os.PathLike) -> Path:

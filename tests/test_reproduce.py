@@ -358,6 +358,20 @@ def test_cli_missing_dataset_exits_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_cli_task_dataset_for_stimulus_selection_exits_2_before_writing(tmp_path, capsys):
+    """A dataset without spike counts is refused before the sweep, not after it."""
+    from alrnn_neuro.data.h5 import save_dataset
+    from alrnn_neuro.simulate.tasks import make_task
+
+    save_dataset(make_task("copy", n_trials=20, seed=0), tmp_path / "copy.h5")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "stimulus-selection", "--setting", "tiny", "--dataset",
+              str(tmp_path / "copy.h5"), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "holds targets (a task dataset), not spike counts" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_dataset_with_tasks_exits_2(tmp_path):
     (tmp_path / "d.h5").write_text("x")
     with pytest.raises(SystemExit) as exit_info:

@@ -152,6 +152,18 @@ def test_cli_unknown_condition_variable(fitted, tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_a_task_dataset_without_units_is_refused_by_name(fitted):
+    """A run fitted to a task (targets, no units) has no neurons to compare with."""
+    from alrnn_neuro.simulate.tasks import make_task
+
+    run, _, _ = fitted
+    task = make_task("copy", n_trials=20, seed=0)
+    with pytest.raises(DataValidationError, match=r"the dataset has no units .* task dataset"):
+        run_rsa(read_netcdf(run / "latents.nc"), task, conditions=["symbol_0"], n_perm=0, n_boot=0)
+    with pytest.raises(ConfigError, match=r"by = 'window' is not a segment of RSA"):
+        run_rsa(read_netcdf(run / "latents.nc"), task, conditions=["symbol_0"], by="window")
+
+
 def test_cli_condition_with_one_trial(fitted, tmp_path, capsys):
     run, _, _ = fitted
     code, _, err = run_cli(
@@ -194,6 +206,46 @@ def test_failed_rerun_keeps_the_earlier_result(fitted, tmp_path, capsys):
     assert code == 2
     assert json.loads((out / "rsa.json").read_text()) == {"earlier": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rsa"]
+
+
+def test_overwrite_replaces_the_rsa_files_and_keeps_the_users_files(fitted, tmp_path, capsys):
+    """--overwrite replaces rsa.json, rsa.nc and the figures, not a notes file or a report."""
+    run, _, _ = fitted
+    out = tmp_path / "rsa"
+    args = ["rsa", str(run), "--conditions", "rule", "--n-perm", "5", "--n-boot", "5"]
+    assert run_cli([*args, "--out", str(out)], capsys)[0] == 0
+    (out / "my_notes.txt").write_text("precious")
+    (out / "rsa.json").write_text('{"earlier": true}')
+    assert run_cli([*args, "--out", str(out), "--overwrite"], capsys)[0] == 0
+    assert (out / "my_notes.txt").read_text() == "precious"
+    assert "earlier" not in json.loads((out / "rsa.json").read_text())
+    assert (out / "rsa.nc").is_file() and (out / "rsa_rdms.png").is_file()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("command", ["rsa", "analyze"])
+def test_a_dataset_other_than_the_fitted_one_is_refused(fitted, tmp_path, capsys, command):
+    """--dataset with other recordings (same trials and bins) exits 2 naming both
+    fingerprints, and writes nothing; the fitted file itself passes the check."""
+    run, path, ds = fitted
+    other = ds.copy(deep=True)
+    other["spikes"][0, 0, 0] = other["spikes"][0, 0, 0] + 1
+    save_dataset(other, tmp_path / "other.h5")
+    options = {
+        "rsa": ["--conditions", "rule", "--n-perm", "5", "--n-boot", "5"],
+        "analyze": ["--n-null", "5", "--no-figures"],
+    }[command]
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        [command, str(run), "--dataset", str(tmp_path / "other.h5"), *options, "--out", str(out)],
+        capsys,
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "is not the one run" in err and "fingerprint" in err and not out.exists()
+    code, _, err = run_cli(
+        [command, str(run), "--dataset", str(path), *options, "--out", str(out)], capsys
+    )
+    assert code == 0, err
 
 
 def test_cli_exclude_and_bootstrap_units(fitted, tmp_path, capsys):

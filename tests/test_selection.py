@@ -150,7 +150,11 @@ def test_cli_fold_sweep_then_select(ds, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(["--alpha", "0.9"], "alpha=0.9"), (["--n-boot", "-1"], "n_boot=-1")],
+    [
+        (["--alpha", "0.9"], "alpha=0.9"),
+        (["--n-boot", "-1"], "n_boot=-1"),
+        (["--seed", "-1"], "--seed"),
+    ],
 )
 def test_cli_select_bad_option_exits_2(fold_sweep, tmp_path, capsys, extra, message):
     out, _, _ = fold_sweep

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from alrnn_neuro._atomic import atomic_path, replace_path, staging_folder
+from alrnn_neuro._atomic import write_entries
 from alrnn_neuro._json import dumps
 from alrnn_neuro.data.h5 import load_dataset, write_netcdf
 from alrnn_neuro.errors import DataValidationError, RunDirError
@@ -92,16 +92,7 @@ def write_analysis(
             written += extra(folder)
         return [p.relative_to(folder) for p in written]
 
-    if not out.exists():
-        with atomic_path(out) as tmp:
-            tmp.mkdir()
-            names = fill(tmp)
-    else:
-        with staging_folder(out) as stage:
-            names = fill(stage)
-            for top in dict.fromkeys(name.parts[0] for name in names):
-                replace_path(stage / top, out / top)
-    return [out / name for name in names]
+    return [out / name for name in write_entries(out, fill)]
 
 
 def _netcdf(ds: xr.Dataset, path: Path) -> None:
@@ -151,13 +142,28 @@ def recorded_dataset(fit: Any) -> xr.Dataset | None:
     if path is None:
         return None
     dataset = load_dataset(path)
-    expected = json.loads((Path(run_dir) / "config.json").read_text())["data"].get("fingerprint")
-    if expected and dataset_fingerprint(dataset) != expected:
-        raise DataValidationError(
-            f"the dataset at {path} is not the one run {run_dir} was fitted to (its "
-            "fingerprint differs); fix: pass --dataset with the fitted file"
-        )
+    check_fitted_dataset(run_dir, dataset, path)
     return dataset
+
+
+def check_fitted_dataset(run_dir: str | os.PathLike, dataset: xr.Dataset, path: object) -> None:
+    """Refuse ``dataset`` (read from ``path``) unless it is the one run ``run_dir`` was
+    fitted to: the fingerprint recorded in its ``config.json`` (runs that recorded none pass).
+
+    Raises
+    ------
+    DataValidationError
+        Names both fingerprints, as ``fit --resume`` does.
+    """
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    expected = config.get("data", {}).get("fingerprint")
+    found = dataset_fingerprint(dataset) if expected else None
+    if expected and found != expected:
+        raise DataValidationError(
+            f"the dataset {str(path)!r} is not the one run {str(run_dir)!r} was fitted to "
+            f"(fingerprint {found!r} here, {expected!r} in its config.json); fix: pass "
+            "--dataset with the file the run was fitted to"
+        )
 
 
 def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
@@ -191,8 +197,9 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
                 f"{_recorded_path(fit) or 'nothing'}); it is needed for the inputs "
                 f"{names}; fix: pass --dataset PATH (dataset= in analyze_run)"
             )
+    path = None
     if not isinstance(dataset, xr.Dataset):
-        dataset = load_dataset(dataset)
+        path, dataset = dataset, load_dataset(dataset)
     lat = fit.latents
     if "inputs" not in dataset:
         raise DataValidationError("dataset has no `inputs` variable; fix: pass the fitted dataset")
@@ -220,6 +227,8 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
             f"cover the run's ({t_run[0]:.3f}..{t_run[-1]:.3f} s); fix: pass the fitted dataset "
             "(same bin_size and alignment)"
         )
+    if path is not None and getattr(fit, "run_dir", None) is not None:
+        check_fitted_dataset(fit.run_dir, dataset, path)  # same shape, other recordings
     inputs = dataset["inputs"].sel(trial=run_trials, input=names).isel(time=near)
     inputs = inputs.assign_coords(time=t_run).transpose("trial", "time", "input")
     return inputs.where(lat["valid"], 0.0)

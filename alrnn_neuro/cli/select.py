@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alrnn_neuro.cli.options import seed_option
+
 
 def select_command(
     sweep_dir: Path = typer.Argument(..., help="Sweep folder (best run with --folds K)."),
@@ -34,7 +36,7 @@ def select_command(
     ),
     n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples (default: 2000)."),
     confidence: float = typer.Option(None, "--confidence", help="CI level (default: 0.95)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    seed: int = seed_option(0, "Seed of the bootstrap."),
     latent_dim: int = typer.Option(None, "--latent-dim", help="M (if the sweep has several)."),
     train_fraction: float = typer.Option(
         None, "--train-fraction", help="Train fraction (default: the largest)."

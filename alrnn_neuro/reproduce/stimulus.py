@@ -37,7 +37,7 @@ from alrnn_neuro.analysis.rsa.files import write_rsa_outputs
 from alrnn_neuro.analysis.rsa.pipeline import run_rsa
 from alrnn_neuro.analysis.rsa.selection import init_bins_of
 from alrnn_neuro.data.h5 import load_dataset, save_dataset
-from alrnn_neuro.errors import AlrnnNeuroError, FileFormatError
+from alrnn_neuro.errors import AlrnnNeuroError, DataValidationError, FileFormatError
 from alrnn_neuro.plotting import plot_analysis
 from alrnn_neuro.plotting.rsa import save_rsa_figures
 from alrnn_neuro.reproduce import common
@@ -103,6 +103,8 @@ def reproduce_stimulus_selection(
     ------
     FileFormatError
         ``dataset`` does not exist.
+    DataValidationError
+        ``dataset`` holds no spike counts (a task or continuous dataset).
     RunDirError
         ``out`` holds something else (see :func:`~alrnn_neuro.reproduce.common.prepare_out`).
     """
@@ -123,6 +125,13 @@ def reproduce_stimulus_selection(
     }
     if dataset is not None:
         ds = load_dataset(dataset)
+        if "spikes" not in ds:
+            held = "targets (a task dataset)" if "targets" in ds else "continuous 'signal'"
+            raise DataValidationError(
+                f"--dataset {str(dataset)!r} holds {held}, not spike counts: the study's "
+                "selection and claims score held-out spikes (bits/spike); fix: give recordings "
+                "with spike counts ('alrnn-neuro info FILE' shows what a file holds)"
+            )
     else:
         ds = simulate_stimulus_selection(
             n_trials=s.n_trials, n_units=s.n_units, seed=seed, lfp=False

@@ -226,6 +226,8 @@ def select_nonlinearity(
     data = held_out_log_likelihoods(sweep_dir, latent_dim=latent_dim, train_fraction=train_fraction)
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 0:
         raise ConfigError(f"n_boot={n_boot!r}; fix: use an integer >= 0, e.g. 2000")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed={seed!r}; fix: an integer in 0 .. 2**63 - 1, e.g. 0")
     options = {"alpha": alpha, "min_effect": min_effect, "margin": margin}
     ll = data["ll_model"].values
     psth, spikes = data["ll_psth"].values, data["n_spikes"].values

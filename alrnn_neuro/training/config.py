@@ -334,7 +334,7 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     FileNotFoundError
         If ``path`` does not exist.
     ConfigError
-        On a TOML syntax error.
+        On a file that is not UTF-8 text or not valid TOML.
     """
     import tomllib
 
@@ -342,7 +342,14 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     if not file.is_file():
         raise FileNotFoundError(f"{file}: no such config file; fix: check --config")
     try:
-        return tomllib.loads(file.read_text())
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{file}: not a text file (not UTF-8), so not a TOML settings file; fix: pass the "
+            "TOML file with --config (the dataset is the first argument)"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{file}: not valid TOML ({error}); fix the syntax") from error
 

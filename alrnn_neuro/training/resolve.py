@@ -199,7 +199,7 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
             f"behaviour_label={label!r} is not a trial coord; fix: --behaviour-label with one of "
             f"{trial_coords}, or --no-behaviour"
         )
-    levels = {v for v in ds[label].values.astype(str) if v not in ("", "nan", "None")}
+    levels = {str(v) for v in ds[label].values.astype(str) if v not in ("", "nan", "None")}
     if len(levels) < 2:
         raise ConfigError(
             f"behaviour_label={label!r} has {len(levels)} class(es) {sorted(levels)}; fix: "
@@ -207,7 +207,7 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
         )
     epoch = config.behaviour_epoch
     if epoch and epoch not in set(ds["epoch"].values[ds["valid"].values].astype(str)):
-        labels = sorted(set(ds["epoch"].values[ds["valid"].values].astype(str)))
+        labels = sorted({str(e) for e in ds["epoch"].values[ds["valid"].values]})
         raise ConfigError(
             f"behaviour_epoch={epoch!r} is not an epoch label of the dataset; fix: "
             f"--behaviour-epoch with one of {labels}, or '' for the last step of each trial"

@@ -388,6 +388,11 @@ LIMITS = [
     Case("toml: latent_dim = 2**40", _with_toml(f"latent_dim = {2**40}\n"), "latent_dim"),
     Case("toml: seed = 2**64", _with_toml(f"seed = {2**64}\n"), "seed"),
     Case("toml: not TOML", _with_toml("latent_dim = = 3\n"), "not valid TOML"),
+    Case(
+        "toml: the dataset (binary) given as --config",
+        lambda f, s: ["fit", str(s.dataset), "--config", str(s.dataset), "--out", str(f / "out")],
+        "not a text file (not UTF-8)",
+    ),
     Case("toml: unknown key", _with_toml("latent_dims = 3\n"), "did you mean 'latent_dim'"),
 ]
 

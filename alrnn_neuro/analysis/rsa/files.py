@@ -9,7 +9,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from alrnn_neuro._atomic import replace_path, staging_folder
+from alrnn_neuro._atomic import write_entries
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import FileFormatError
 
@@ -25,8 +25,9 @@ def write_rsa_outputs(
 ) -> Path:
     """Write ``rsa.nc``, ``rsa.json`` (and figures) into ``target`` all at once.
 
-    Everything is written into a staging folder beside ``target`` and swapped in whole when
-    complete; an earlier RSA in ``target`` is replaced, any other existing folder refused.
+    Everything is written into a staging folder first and moved in when complete
+    (:func:`~alrnn_neuro._atomic.write_entries`); the files of an earlier RSA in ``target``
+    are replaced, other files there kept; an existing folder without an RSA is refused.
 
     Parameters
     ----------
@@ -52,12 +53,12 @@ def write_rsa_outputs(
                 f"out = {str(target)!r} exists and holds no earlier RSA; fix: choose another "
                 "--out or remove it"
             )
-    with staging_folder(target.parent) as stage:  # swapped in whole: never a mix of two
-        new = stage / target.name
-        new.mkdir()
-        write_netcdf(rsa, new / "rsa.nc")
-        (new / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+
+    def fill(folder: Path) -> None:
+        write_netcdf(rsa, folder / "rsa.nc")
+        (folder / "rsa.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
         if draw is not None:
-            draw(new)
-        replace_path(new, target)
+            draw(folder)
+
+    write_entries(target, fill)  # an earlier RSA's files replaced, anything else kept
     return target

@@ -25,7 +25,7 @@ import xarray as xr
 
 from alrnn_neuro.analysis.rsa.ceiling import noise_ceiling
 from alrnn_neuro.analysis.rsa.compare import check_compare
-from alrnn_neuro.analysis.rsa.conditions import check_by, condition_labels, trial_patterns
+from alrnn_neuro.analysis.rsa.conditions import BY_ALIASES, condition_labels, trial_patterns
 from alrnn_neuro.analysis.rsa.conditions import exclude_trials as exclude_trials
 from alrnn_neuro.analysis.rsa.distance_test import distance_test
 from alrnn_neuro.analysis.rsa.inference import bootstrap_units, correct_pvalues
@@ -40,6 +40,8 @@ from alrnn_neuro.errors import ConfigError, DataValidationError
 log = logging.getLogger(__name__)
 
 NOISE = ("shrinkage_diag", "shrinkage_eye")
+#: the segments ``by`` may name (``"regime"`` is an alias of ``"region"``)
+RSA_SEGMENTS = ("epoch", "time", "region")
 INIT_RULE = (
     "the first init_bins valid bins of each trial (from which the model inferred its initial "
     "state) are excluded from the model and the neural patterns"
@@ -141,9 +143,18 @@ def run_rsa(
         >= 3 conditions whose dissimilarities are finite in both RDMs (segments with fewer
         are kept as NaN rows, with a warning).
     """
-    seg = check_by(by)
-    if seg not in ("epoch", "time", "region"):
-        raise ConfigError(f"by = {by!r}; choose from ['epoch', 'time', 'region']")
+    seg = BY_ALIASES.get(by, by) if isinstance(by, str) else by
+    if seg not in RSA_SEGMENTS:
+        raise ConfigError(
+            f"by = {by!r} is not a segment of RSA; choose from {list(RSA_SEGMENTS)} "
+            "('regime' = 'region')"
+        )
+    if "unit" not in dataset.dims:
+        raise DataValidationError(
+            f"the dataset has no units (dims {sorted(map(str, dataset.dims))}): RSA compares "
+            "the model with recorded neurons, and a task dataset (targets) has none; fix: run "
+            "rsa on a run fitted to recordings (spikes or signal)"
+        )
     check_distance(distance)
     method = check_compare(compare)
     if bootstrap not in ("conditions", "units"):
