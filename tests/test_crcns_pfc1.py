@@ -199,6 +199,7 @@ def test_outcomes_outside_the_three_and_orphan_timing_rows_are_dropped(tmp_path)
         ({"window": (50.0, 60.0)}, r"window=\(50.0, 60.0\) s around stim onset holds no .*fix"),
         ({"trial_filter": "hits"}, r"trial_filter='hits'; fix: one of \['all', 'authors'\]"),
         ({"window": (0.3, -0.25)}, r"window=.*fix"),
+        ({"all_units": True}, r"all_units=True selects among the units of unit_db.*--unit-db"),
     ],
 )
 def test_bad_options_are_config_errors(raw, options, message):

@@ -149,3 +149,13 @@ def test_cli_info_summarises(tmp_path, tiny_dataset, capsys):
 def test_cli_debug_shows_traceback(tmp_path):
     with pytest.raises(FileNotFoundError):
         main(["--debug", "info", str(tmp_path / "missing.h5")])
+
+
+def test_binning_options_on_a_canonical_file_are_refused_not_ignored(tmp_path, tiny_dataset):
+    """--bin-size / --align bin plain events files; on a binned file they would do nothing."""
+    from alrnn_neuro.errors import ConfigError
+
+    save_dataset(tiny_dataset, tmp_path / "d.h5")
+    with pytest.raises(ConfigError, match=r"bin_size=0.1, align='go': .* is a canonical dataset"):
+        load_dataset(tmp_path / "d.h5", bin_size=0.1, align="go")
+    assert load_dataset(tmp_path / "d.h5").sizes == tiny_dataset.sizes

@@ -117,6 +117,13 @@ def test_two_sessions_need_session_option(tmp_path):
     assert read_study_pfc1(tmp_path, session="CR12B_day5").sizes["trial"] == 10
 
 
+@pytest.mark.parametrize("width", [0.0, -0.05, float("nan")])
+def test_a_bin_width_that_is_not_positive_is_named_as_such(tmp_path, width):
+    FX.write_study_session(tmp_path, aux=False)
+    with pytest.raises(ConfigError, match=r"bin_width=.* s; fix: a positive bin width"):
+        read_study_pfc1(tmp_path, bin_width=width)
+
+
 def _rewrite(folder: Path, name: str, obj) -> None:
     (folder / name).write_bytes(pickle.dumps(obj))
 

@@ -124,6 +124,12 @@ def read_crcns_pfc1(
         Bad ``window``, ``bin_size`` or ``trial_filter``, or no trial left.
     """
     bin_size, window = check_binning(bin_size, window)
+    if all_units and unit_db is None:
+        raise ConfigError(
+            "all_units=True selects among the units of unit_db, and no unit_db was given "
+            "(without it every cluster of the spike file is kept already); fix: pass "
+            "--unit-db FILE or drop --all-units"
+        )
     if trial_filter not in TRIAL_FILTERS:
         raise ConfigError(f"trial_filter={trial_filter!r}; fix: one of {list(TRIAL_FILTERS)}")
     folder = files_mod.session_folder(session_dir)

@@ -23,7 +23,7 @@ from alrnn_neuro.data import limits
 from alrnn_neuro.data.plain_h5 import read_plain_h5
 from alrnn_neuro.data.schema import validate_dataset
 from alrnn_neuro.data.variables import describe_variables
-from alrnn_neuro.errors import FileFormatError
+from alrnn_neuro.errors import ConfigError, FileFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +186,23 @@ def load_dataset(
         If ``path`` does not exist.
     FileFormatError
         If ``path`` is not an HDF5 file.
+    ConfigError
+        Binning options given for a canonical (already binned) file.
     """
     kind = detect_layout(path)
     if kind in PLAIN_LAYOUTS:
         return read_plain_h5(path, bin_size=bin_size, align=align, window=window)
+    given = {
+        name: value
+        for name, value in (("bin_size", bin_size), ("align", align), ("window", window))
+        if value is not None
+    }
+    if given:
+        raise ConfigError(
+            f"{', '.join(f'{k}={v!r}' for k, v in given.items())}: {path} is a canonical "
+            "dataset, binned already, so binning options do not apply (they bin plain "
+            "events-layout files); fix: leave them out"
+        )
     ds = read_netcdf(path)
     return validate_dataset(ds) if validate else ds
 

@@ -87,6 +87,11 @@ def find_study_files(
     folder = Path(directory)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder; fix: give the folder of the .pkl files")
+    if bin_width is not None and not (np.isfinite(bin_width) and bin_width > 0):
+        raise ConfigError(
+            f"bin_width={bin_width!r} s; fix: a positive bin width in seconds, e.g. 0.05, or "
+            "none to take the one file present"
+        )
     found = []
     for path in sorted(folder.iterdir()):
         match = SPIKES_PATTERN.match(path.name)
