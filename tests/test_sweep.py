@@ -138,6 +138,23 @@ def test_unreachable_scheduler_fails_fast(ds, tmp_path, monkeypatch):
     assert not (tmp_path / "s").exists()
 
 
+def test_tls_scheduler_without_credentials_is_one_error_naming_them(ds, tmp_path):
+    """tls:// with no client certificate configured: distributed fails with a TypeError
+    about an ssl_context deep inside; the sweep names the dask settings instead."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    empty = {"ca-file": None, "client": {"cert": None, "key": None}}
+    with dask.config.set({"distributed.comm.tls": empty}):
+        with pytest.raises(
+            ConfigError,
+            match=r"speaks TLS, but the dask configuration holds no "
+            r"distributed.comm.tls.ca-file, distributed.comm.tls.client.cert",
+        ):
+            run_sweep(ds, GRID, BASE, out=tmp_path / "s", executor="dask",
+                      scheduler="tls://127.0.0.1:9")  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("dask.distributed")
@@ -213,6 +230,30 @@ def test_cli_sweep(dataset_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "sweep summary" in text and "minimal sufficient P" in text
     assert (out / "results.nc").is_file()
+
+
+def test_cli_sweep_takes_model_and_m_from_the_config_file_unless_flags_say_otherwise(
+    dataset_file, tmp_path, capsys
+):
+    """--config's latent_dim / pwl_units / model were ignored (the grid kept its defaults)
+    while sweep.json recorded them; now they are the grid's defaults, and flags win."""
+    import json
+
+    toml = tmp_path / "recipe.toml"
+    toml.write_text("latent_dim = 4\npwl_units = 2\nepochs = 2\n")
+    out = tmp_path / "from_toml"
+    main(["sweep", str(dataset_file), "--config", str(toml), "--seeds", "1", "--out", str(out)])
+    assert sorted(p.name for p in (out / "cells").iterdir()) == ["alrnn-M4-P2-seed0-tf1"]
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["grid"]["latent_dims"] == [4] and record["base_config"]["latent_dim"] == 4
+    flags = ["--pwl-units", "0,1", "--latent-dim", "3"]
+    out = tmp_path / "flags_win"
+    main(["sweep", str(dataset_file), "--config", str(toml), "--seeds", "1", *flags, "--out",
+          str(out)])  # fmt: skip
+    names = sorted(p.name for p in (out / "cells").iterdir())
+    assert names == ["alrnn-M3-P0-seed0-tf1", "alrnn-M3-P1-seed0-tf1"]
+    assert json.loads((out / "sweep.json").read_text())["base_config"]["latent_dim"] == 3
+    capsys.readouterr()
 
 
 @pytest.mark.parametrize(

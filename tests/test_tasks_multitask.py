@@ -171,6 +171,16 @@ def test_fixation_errors_are_penalised(suite):
     assert angular_accuracy(anti, ds) == pytest.approx(1 - ds.go.values.mean())
 
 
+def test_angular_accuracy_ignores_nan_on_unscored_steps():
+    """latents.nc's predictions are NaN on padded bins: the score must not turn into 0."""
+    ds = suite_task("DelayPro", 6, seed=0)
+    perfect = ds.targets.values.copy()
+    unscored = ~ds.loss_mask.values
+    assert unscored.any()
+    perfect[unscored] = np.nan
+    assert angular_accuracy(perfect, ds) == 1.0
+
+
 def test_angular_accuracy_needs_three_outputs():
     ds = suite_task("DelayPro", 3, seed=0)
     with pytest.raises(ValueError, match=r"needs outputs \('fixation', 'cos', 'sin'\)"):

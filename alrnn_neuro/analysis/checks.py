@@ -41,7 +41,11 @@ def check_bitcode(
     padding (``latents.nc`` stores -1 there).
     """
     if not isinstance(bitcode, xr.DataArray) or set(bitcode.dims) != {"trial", "time"}:
-        got = getattr(bitcode, "dims", type(bitcode).__name__)
+        got = (
+            f"a DataArray with dims {bitcode.dims}"
+            if isinstance(bitcode, xr.DataArray)
+            else f"a {type(bitcode).__name__}"
+        )
         raise DataValidationError(
             f"bitcode must be a DataArray with dims ('trial', 'time'); got {got}. Fix: pass "
             "latents.nc's 'bitcode' or bitcode_from_latents(latents, n_pwl)."

@@ -114,6 +114,7 @@ def fixed_points(
     >>> ds.fixed_point.values.ravel().round(2).tolist(), ds.is_real.values.ravel().tolist()
     ([1.25, 0.25], [False, True])
     """
+    params = _require_params(params, "fixed_points()")
     A, W = params.A, params.W
     M, P = params.latent_dim, params.n_pwl
     codes = params.regions() if codes is None else params.check_codes(codes)
@@ -149,6 +150,17 @@ def fixed_points(
         },
         coords={"region": codes, dim: labels},
         attrs={"method": method, "n_pwl": P} | ({"note": SINGLE_REGION_NOTE} if P == 0 else {}),
+    )
+
+
+def _require_params(params: object, where: str) -> ALRNNParams:
+    """``params`` if it is an :class:`ALRNNParams`, else a ConfigError with the fix (a fit
+    result or a run carries them as ``.params``)."""
+    if isinstance(params, ALRNNParams):
+        return params
+    fix = "result.params" if hasattr(params, "params") else "ALRNNParams.from_model(fit)"
+    raise ConfigError(
+        f"{where} got a {type(params).__name__}, not the model's ALRNNParams; fix: pass {fix}"
     )
 
 
@@ -259,6 +271,7 @@ def region_dynamics(
         latent), ``is_real`` (region, <cond>). attrs: ``region_set`` ("given", "all" or
         "visited"), ``restricted_to_visited`` (0/1), ``fixed_point_method``.
     """
+    params = _require_params(params, "region_dynamics()")
     n_pwl = params.n_pwl
     region_set = "given"
     if codes is None:

@@ -148,7 +148,8 @@ def recorded_dataset(fit: Any) -> xr.Dataset | None:
 
 def check_fitted_dataset(run_dir: str | os.PathLike, dataset: xr.Dataset, path: object) -> None:
     """Refuse ``dataset`` (read from ``path``) unless it is the one run ``run_dir`` was
-    fitted to: the fingerprint recorded in its ``config.json`` (runs that recorded none pass).
+    fitted to: the fingerprint recorded in its ``config.json`` (runs that recorded none pass),
+    of the whole dataset or of the trials the run holds (a sweep cell's training pool).
 
     Raises
     ------
@@ -158,12 +159,25 @@ def check_fitted_dataset(run_dir: str | os.PathLike, dataset: xr.Dataset, path: 
     config = json.loads((Path(run_dir) / "config.json").read_text())
     expected = config.get("data", {}).get("fingerprint")
     found = dataset_fingerprint(dataset) if expected else None
-    if expected and found != expected:
+    if expected and found != expected and not _fitted_to_a_subset(run_dir, dataset, expected):
         raise DataValidationError(
             f"the dataset {str(path)!r} is not the one run {str(run_dir)!r} was fitted to "
             f"(fingerprint {found!r} here, {expected!r} in its config.json); fix: pass "
             "--dataset with the file the run was fitted to"
         )
+
+
+def _fitted_to_a_subset(run_dir: str | os.PathLike, dataset: xr.Dataset, expected: str) -> bool:
+    """Whether the run was fitted to the trials of ``dataset`` that its ``latents.nc`` holds
+    (in that order): a sweep cell is fitted to the sweep's training pool, a subset in memory."""
+    latents = Path(run_dir) / "latents.nc"
+    if not latents.is_file():
+        return False
+    with xr.open_dataset(latents, engine="h5netcdf") as saved:
+        trials = saved["trial"].values
+    if trials.size >= dataset.sizes["trial"] or not np.isin(trials, dataset["trial"]).all():
+        return False
+    return dataset_fingerprint(dataset.sel(trial=trials)) == expected
 
 
 def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:

@@ -15,7 +15,7 @@ an existing sweep instead). ``--executor dask`` runs one task per group on a loc
 on an existing one given by ``--scheduler tcp://HOST:8786`` (see docs/cluster.md).
 ``--folds K`` fits every cell once per fold of trials, so every trial is held out exactly once
 (``alrnn-neuro select`` then tests P on all trials); ``--split-seed`` draws the held-out trials
-independently of the model seeds (default: the data seed).
+independently of the model seeds (default 0).
 """
 
 from __future__ import annotations
@@ -72,11 +72,19 @@ def sweep_command(
         f"{', '.join(sorted(TASKS, key=str.lower))} or {MULTITASK} (the 11-task suite).",
     ),
     out: Path = typer.Option(..., "--out", help="Sweep folder (cells/, sweep.json, results.nc)."),
-    pwl_units: str = typer.Option("0,1,2", "--pwl-units", help="P values, e.g. 0,1,2,4."),
+    pwl_units: str = typer.Option(
+        None, "--pwl-units", help="P values, e.g. 0,1,2,4 (default: --config's, else 0,1,2)."
+    ),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3 = 0,1,2) or a list 0,5."),
     train_fraction: str = typer.Option("1", "--train-fraction", help="e.g. 0.3,1."),
-    model: str = typer.Option("alrnn", "--model", help="Comma list of alrnn | rnn | gru | lstm."),
-    latent_dim: str = typer.Option("6", "--latent-dim", help="M values, e.g. 6 or 4,6."),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Comma list of alrnn | rnn | gru | lstm (default: --config's, else alrnn).",
+    ),
+    latent_dim: str = typer.Option(
+        None, "--latent-dim", help="M values, e.g. 6 or 4,6 (default: --config's, else 6)."
+    ),
     max_members: int = typer.Option(16, "--max-members", help="AL-RNNs per ensemble task."),
     executor: str = typer.Option(
         "local", "--executor", help="local (one cell group after another) | dask."
@@ -111,6 +119,18 @@ def sweep_command(
     check_output_path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; fix: give a folder path")
+    seeds_given = {"seed": data_seed, "split_seed": split_seed}
+    flags = {**(fit_flags or {}), **{k: v for k, v in seeds_given.items() if v is not None}}
+    settings = fit_settings(config, flags)
+    # the grid's model, M and P: the flags, else the --config file's values, else the defaults
+    model, latent_dim, pwl_units = (
+        text if text is not None else str(settings.get(key, default))
+        for text, key, default in (
+            (model, "model", "alrnn"),
+            (latent_dim, "latent_dim", 6),
+            (pwl_units, "pwl_units", "0,1,2"),
+        )
+    )
     n_or_list = _ints("--seeds", seeds)
     grid = SweepGrid(
         models=tuple(_items("--model", model)),
@@ -121,9 +141,9 @@ def sweep_command(
         max_members=max_members,
         folds=folds,
     )
-    seeds_given = {"seed": data_seed, "split_seed": split_seed}
-    flags = {**(fit_flags or {}), **{k: v for k, v in seeds_given.items() if v is not None}}
-    base = FitConfig.from_dict(fit_settings(config, flags))
+    # the base records the grid's first model and M (each cell sets its own, and its P)
+    settings.update(model=grid.models[0], latent_dim=grid.latent_dims[0], pwl_units=0)
+    base = FitConfig.from_dict(settings)
     check_sweep_args(
         base,
         executor=executor,

@@ -6,6 +6,8 @@ one :class:`~alrnn_neuro.errors.DataValidationError`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import xarray as xr
 
@@ -22,7 +24,7 @@ from alrnn_neuro.data.names import (
     TRIAL,
     UNIT,
 )
-from alrnn_neuro.errors import DataValidationError
+from alrnn_neuro.errors import ConfigError, DataValidationError
 
 
 def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
@@ -93,6 +95,34 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     if problems:
         raise DataValidationError("; ".join(problems))
     return ds
+
+
+def require_dataset(ds: object, where: str) -> xr.Dataset:
+    """``ds`` for ``where`` (e.g. ``"fit()"``): an ``xr.Dataset`` that :func:`validate_dataset`
+    accepts, else an error that names what came instead.
+
+    Raises
+    ------
+    ConfigError
+        ``ds`` is not an ``xr.Dataset`` (a path, an array, a DataArray).
+    DataValidationError
+        As :func:`validate_dataset`.
+
+    Examples
+    --------
+    >>> require_dataset("data.h5", "fit()")
+    Traceback (most recent call last):
+    ...
+    alrnn_neuro.errors.ConfigError: fit() got a str ('data.h5'); fix: pass a canonical xr.Dataset (alrnn_neuro.load_dataset(PATH) reads a file; make_dataset(...) builds one from arrays)
+    """  # noqa: E501
+    if not isinstance(ds, xr.Dataset):
+        shown = f" ({ds!r})" if isinstance(ds, str | os.PathLike) else ""
+        raise ConfigError(
+            f"{where} got a {type(ds).__name__}{shown}; fix: pass a canonical xr.Dataset "
+            "(alrnn_neuro.load_dataset(PATH) reads a file; make_dataset(...) builds one from "
+            "arrays)"
+        )
+    return validate_dataset(ds)
 
 
 def _positive_finite(value: object) -> bool:

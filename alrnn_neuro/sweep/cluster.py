@@ -73,6 +73,8 @@ def connect(
             "executor='dask' needs dask.distributed; fix: pip install 'alrnn-neuro[distributed]'"
         ) from error
     if scheduler is not None:
+        if str(scheduler).startswith("tls://"):
+            _check_tls_credentials(scheduler)
         try:
             return Client(scheduler, timeout=CONNECT_TIMEOUT), None
         except (OSError, TimeoutError, ValueError) as error:
@@ -82,6 +84,21 @@ def connect(
                 "the dask configuration holds its TLS credentials (docs/cluster.md)"
             ) from error
     return start_local_cluster(workers, dashboard=dashboard)
+
+
+def _check_tls_credentials(scheduler: str) -> None:
+    """Refuse a ``tls://`` scheduler when the dask configuration names no client credentials
+    (distributed then fails deep inside with a TypeError about an ssl_context)."""
+    import dask
+
+    keys = ("ca-file", "client.cert", "client.key")
+    missing = [k for k in keys if not dask.config.get(f"distributed.comm.tls.{k}", None)]
+    if missing:
+        names = ", ".join(f"distributed.comm.tls.{k}" for k in missing)
+        raise ConfigError(
+            f"scheduler={scheduler!r} speaks TLS, but the dask configuration holds no {names}; "
+            "fix: put the cluster's CA and a client certificate and key there (docs/cluster.md)"
+        )
 
 
 def local_workers(requested: int | None, threads: int) -> int:

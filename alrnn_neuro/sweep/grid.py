@@ -12,7 +12,7 @@ K times, once per fold of trials (see :mod:`alrnn_neuro.sweep.folds`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -103,7 +103,14 @@ class SweepGrid:
 
     def __post_init__(self) -> None:
         for name in ("models", "pwl_units", "seeds", "train_fractions", "latent_dims"):
-            values = tuple(getattr(self, name))
+            raw = getattr(self, name)
+            if isinstance(raw, str) or not isinstance(raw, Iterable):
+                hint = f"tuple(range({raw}))" if name == "seeds" and isinstance(raw, int) else ""
+                raise ConfigError(
+                    f"{name}={raw!r} is one value, not a list of them; fix: a tuple, e.g. "
+                    f"{name}=({raw!r},){' or ' + hint if hint else ''}"
+                )
+            values = tuple(raw)
             if not values:
                 raise ConfigError(f"{name} is empty; fix: give at least one value")
             if len(set(values)) != len(values):

@@ -29,6 +29,7 @@ from typing import Any
 
 import xarray as xr
 
+from alrnn_neuro.analysis.files import check_fitted_dataset
 from alrnn_neuro.analysis.replication import (
     FINDINGS,
     HOLD_AUC,
@@ -172,6 +173,12 @@ def replicate_runs(
         Runs that differ in anything but the model seed (settings, data or split), or two
         runs with the same seed.
     """
+    if isinstance(runs, str | os.PathLike):
+        raise RunDirError(
+            f"runs={str(runs)!r} is one path; replication needs a list of >= 2 run "
+            "directories; fix: replicate_runs([run_a, run_b, ...]) (or sorted(Path(folder)."
+            "glob('seed*')))"
+        )
     paths = [Path(r) for r in runs]
     if len(paths) < 2:
         raise RunDirError(
@@ -194,6 +201,9 @@ def replicate_runs(
         "fold": None,
     }
     data = dataset if dataset is None or isinstance(dataset, xr.Dataset) else load_dataset(dataset)
+    if data is not None:
+        for path in paths:  # as for one run: other recordings of the same shape are refused
+            check_fitted_dataset(path, data, dataset if data is not dataset else "dataset=")
     options = {"alpha": alpha, "n_null": n_null, "seed": seed, "evidence_inputs": evidence_inputs}
     group = _group(key, paths, seeds, data, options)
     parameters = {**options, "dataset": _dataset_label(dataset), "notes": _notes(options)}

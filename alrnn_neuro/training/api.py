@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from alrnn_neuro.data.validation import require_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -103,7 +104,13 @@ def fit(
     >>> result.latents["latents"].dims, int(result.history.sizes["epoch"])
     (('trial', 'time', 'latent'), 3)
     """
+    ds = require_dataset(ds, "fit()")
     config = FitConfig() if config is None else config
+    if not isinstance(config, FitConfig):
+        raise ConfigError(
+            f"fit() got config as a {type(config).__name__}; fix: FitConfig(...) (e.g. "
+            "FitConfig(**settings) for a dict, or FitConfig.from_toml(PATH))"
+        )
     check_threads(config.threads)
     if checkpoints not in CHECKPOINT_TIMES:
         raise ConfigError(
@@ -343,6 +350,11 @@ def load_run(path: str | os.PathLike) -> FitResult:
     3
     """
     run = Path(path)
+    if run.exists() and not run.is_dir():
+        raise RunDirError(
+            f"{run} is a file, not a run directory; fix: give the folder `alrnn-neuro fit "
+            f"--out` wrote (here perhaps {run.parent})"
+        )
     record = rd.read_json(run / rd.CONFIG)
     if not (run / rd.METRICS).is_file():
         raise RunDirError(

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.schema import TASK_LOSSES, observation_variable
+from alrnn_neuro.data.validation import require_dataset
 from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.alrnn import ALRNN
 from alrnn_neuro.models.params import has_region_codes
@@ -220,9 +221,16 @@ def fit_tensors(
     units = [str(u) for u in ds[dim].values]
     fitted = (record_data or {}).get("unit_ids")
     if fitted is not None and units != list(fitted):
+        fitted = list(fitted)
+        at = next(
+            (i for i, (a, b) in enumerate(zip(units, fitted, strict=False)) if a != b),
+            min(len(units), len(fitted)),
+        )
         raise DataValidationError(
-            f"the dataset's {dim}s {units[:5]}... differ from the fitted ones "
-            f"{list(fitted)[:5]}...; fix: give trials of the same {dim}s, in the same order"
+            f"the dataset has {len(units)} {dim}s, the fit {len(fitted)}, and they differ "
+            f"from position {at} on (there: {units[at] if at < len(units) else 'none'!r}, "
+            f"fitted: {fitted[at] if at < len(fitted) else 'none'!r}); fix: give trials of "
+            f"the same {dim}s, in the same order"
         )
     fit_ds = ds.sel(input=list(config.inputs)) if config.inputs else ds.isel(input=[])
     epochs = config.init_epochs if init_epochs is None else tuple(init_epochs)
@@ -245,6 +253,7 @@ def encode_trials(
     The initial state is inferred as in training (or from the bins of ``init_epochs``); the
     dataset's own trial coords are kept (``split`` is empty). See :func:`latents_dataset`.
     """
+    ds = require_dataset(ds, "encode()")
     tensors = fit_tensors(model, ds, record_data, init_epochs=init_epochs)
     return latents_dataset(ds, tensors, predict_all(model, tensors), {})
 
@@ -268,6 +277,7 @@ def score_trials(
     dict
         As one split of ``metrics.json``.
     """
+    ds = require_dataset(ds, "score()")
     if model.config.obs in TASK_LOSSES:
         tensors = fit_tensors(model, ds, record_data)
         prediction = tensors.restore_time(

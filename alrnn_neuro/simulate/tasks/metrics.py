@@ -140,11 +140,12 @@ def angular_accuracy(
     count = np.maximum(window.sum(axis=1), 1)
     fix = pred[..., 0]
     held_before = np.all(~before | (fix > 0.5), axis=1)
-    go = (targ[..., 0] * window).sum(axis=1) / count < 0.5
-    released = (fix * window).sum(axis=1) / count < 0.5
+    # sums over the window by selection, not multiplication: padded steps may hold NaN
+    go = np.where(window, targ[..., 0], 0.0).sum(axis=1) / count < 0.5
+    released = np.where(window, fix, 0.0).sum(axis=1) / count < 0.5
     held = np.all(~window | (fix > 0.5), axis=1)
-    p = (pred[..., 1:] * window[..., None]).sum(axis=1)
-    t = (targ[..., 1:] * window[..., None]).sum(axis=1)
+    p = np.where(window[..., None], pred[..., 1:], 0.0).sum(axis=1)
+    t = np.where(window[..., None], targ[..., 1:], 0.0).sum(axis=1)
     error = np.angle(np.exp(1j * (np.arctan2(p[:, 1], p[:, 0]) - np.arctan2(t[:, 1], t[:, 0]))))
     aimed = np.abs(np.degrees(error)) < tolerance_deg
     correct = held_before & np.where(go, released & aimed, held)
