@@ -192,6 +192,17 @@ def test_plain_sweep_folder(repro, tmp_path):
     assert "Not in this report" in report.html
 
 
+def test_an_unfinished_sweep_says_so_and_how_many_cells_are_missing(repro, tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(repro / "sweep", sweep)
+    assert "Unfinished sweep" not in build_report(sweep).html
+    (sweep / "results.nc").unlink(missing_ok=True)
+    cells = sorted((sweep / "cells").iterdir())
+    shutil.rmtree(cells[0])
+    html = build_report(sweep).html
+    assert f"Unfinished sweep: {len(cells) - 1} of {len(cells)} cells are finished" in html
+
+
 def test_run_dir_with_analyses_beside_it(repro, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(repro / "model", run)

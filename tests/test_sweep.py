@@ -256,6 +256,52 @@ def test_cli_sweep_takes_model_and_m_from_the_config_file_unless_flags_say_other
     capsys.readouterr()
 
 
+def test_a_sweep_cell_is_analysed_with_the_sweeps_dataset_and_not_with_another(
+    dataset_file, ds, tmp_path, capsys
+):
+    """A cell is fitted to the sweep's training pool (a subset): --dataset with the sweep's
+    file passes the fingerprint check, other recordings of the same shape do not."""
+    out = tmp_path / "sw"
+    args = "--pwl-units 1 --seeds 1 --latent-dim 3 --epochs 2"
+    main(["sweep", str(dataset_file), *args.split(), "--out", str(out)])
+    cell = next((out / "cells").iterdir())
+    other = ds.copy(deep=True)
+    other["spikes"][0, 0, 0] = other["spikes"][0, 0, 0] + 1
+    save_dataset(other, tmp_path / "other.h5")
+    options = ["--n-null", "5", "--no-figures", "--max-period", "2"]
+    main(["analyze", str(cell), "--dataset", str(dataset_file), *options, "--out",
+          str(tmp_path / "a")])  # fmt: skip
+    assert (tmp_path / "a" / "primitives.json").is_file()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", str(cell), "--dataset", str(tmp_path / "other.h5"), *options, "--out",
+              str(tmp_path / "b")])  # fmt: skip
+    assert exit_info.value.code == 2 and "is not the one run" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "args"),
+    [
+        ("file", ["--train-fraction", "1,0.04"]),  # the second group has 2 trials
+        ("task", ["--n-trials", "3"]),  # a generated task too small to split
+    ],
+)
+def test_a_group_without_validation_trials_is_refused_before_any_fit(
+    dataset_file, tmp_path, capsys, source, args
+):
+    """The split of every group is checked before the first fit; nothing is left behind
+    (not even a generated task's dataset.h5, which blocked the corrected command)."""
+    out = tmp_path / "sw"
+    what = str(dataset_file) if source == "file" else "contextual_integration"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", what, "--pwl-units", "1", "--seeds", "1", "--latent-dim", "3",
+              "--epochs", "2", *args, "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "leaves without 'val' trials" in err and "nothing was fitted" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -264,6 +310,8 @@ def test_cli_sweep_takes_model_and_m_from_the_config_file_unless_flags_say_other
         (["--pwl-units", "a,b"], "not integers"),
         (["--executor", "ray"], "executor='ray'"),
         (["--lr", "-1"], "lr=-1.0"),
+        (["--workers", "2"], "needs executor='dask'"),
+        (["--dashboard"], "--dashboard serves the dask cluster's dashboard"),
     ],
 )
 def test_cli_bad_input_exits_2(dataset_file, tmp_path, capsys, args, message):

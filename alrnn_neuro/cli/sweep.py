@@ -20,6 +20,7 @@ independently of the model seeds (default 0).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import typer
@@ -113,6 +114,7 @@ def sweep_command(
 ) -> None:
     """Fit every (model, M, P, seed, train fraction) cell and summarise over seeds."""
     from alrnn_neuro.sweep import SweepGrid, run_sweep, summarize
+    from alrnn_neuro.sweep.layout import finished_cells
     from alrnn_neuro.sweep.run import check_sweep_args
     from alrnn_neuro.sweep.task_data import sweep_source
 
@@ -144,6 +146,11 @@ def sweep_command(
     # the base records the grid's first model and M (each cell sets its own, and its P)
     settings.update(model=grid.models[0], latent_dim=grid.latent_dims[0], pwl_units=0)
     base = FitConfig.from_dict(settings)
+    if dashboard and executor != "dask":
+        raise ConfigError(
+            "--dashboard serves the dask cluster's dashboard and needs --executor dask; fix: "
+            "add --executor dask, or leave --dashboard out"
+        )
     check_sweep_args(
         base,
         executor=executor,
@@ -151,6 +158,7 @@ def sweep_command(
         workers=workers,
         split_seed=base.split_seed,
     )
+    created = not out.exists()
     source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
     console = Console()
     console.print(
@@ -171,6 +179,10 @@ def sweep_command(
             split_seed=base.split_seed,
             progress=display,
         )
+    except Exception:  # e.g. a split refused before any fit: the generated task goes too
+        if created and out.is_dir() and not finished_cells(out):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         display.stop()
     _table(console, summarize(results))

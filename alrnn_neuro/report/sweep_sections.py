@@ -12,6 +12,9 @@ from alrnn_neuro.data.h5 import read_netcdf
 from alrnn_neuro.plotting import sweep as plot
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, note, table
 from alrnn_neuro.sweep import collect_results, summarize
+from alrnn_neuro.sweep.grid import SweepGrid
+from alrnn_neuro.sweep.layout import SWEEP_FILE, finished_cells
+from alrnn_neuro.training import rundir as rd
 
 HIGHER = ("test_bits_per_spike", "test_accuracy")
 
@@ -22,6 +25,16 @@ def load_results(folder: Path) -> xr.Dataset:
         return read_netcdf(folder / "results.nc")
 
     return collect_results(folder, write=False)
+
+
+def _unfinished(folder: Path) -> tuple[int, int] | None:
+    """(finished, total) cells of the sweep in ``folder`` when some are missing, else None."""
+    if not (folder / SWEEP_FILE).is_file():
+        return None
+    cells = SweepGrid.from_dict(rd.read_json(folder / SWEEP_FILE)["grid"]).cells()
+    done = set(finished_cells(folder))
+    finished = sum(c.name in done for c in cells)
+    return None if finished == len(cells) else (finished, len(cells))
 
 
 def by_latent_dim(results: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
@@ -110,6 +123,16 @@ def sweep_section(folder: Path) -> Section:
             "sufficient P = smallest P whose mean is within one sem of the best P's mean."
         )
     )
+    unfinished = _unfinished(folder)
+    if unfinished:
+        section.add(
+            note(
+                f"Unfinished sweep: {unfinished[0]} of {unfinished[1]} cells are finished; the "
+                "missing cells are NaN and leave out their seeds, so means, sems and the "
+                "minimal P below use fewer seeds than the grid has. Fix: run the same sweep "
+                "command again (finished cells are kept), then the report."
+            )
+        )
     if not bool(results[metric].notnull().any()):
         return section.add(note(f"No finished cells yet: every {metric} value is NaN."))
     for label, sub in by_latent_dim(results):

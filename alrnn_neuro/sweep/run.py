@@ -60,6 +60,7 @@ from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.sweep.cell_primitives import count_primitives
 from alrnn_neuro.sweep.cluster import close, connect, local_workers, quiet_after_interrupt
 from alrnn_neuro.sweep.grid import Cell, SweepGrid, group_cells
+from alrnn_neuro.sweep.group_fit import check_group_split, group_config
 from alrnn_neuro.sweep.layout import (
     CELL_FILE,
     cell_complete,
@@ -207,9 +208,12 @@ def run_sweep(
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
-            test_ids = held_out[group[0].fold or 0]
+            first = group[0]
+            test_ids = held_out[first.fold or 0]
             pool = np.setdiff1d(ds["trial"].values, test_ids)
-            keep = _keep_ids(pool, group[0].train_fraction, base.split_seed)
+            keep = _keep_ids(pool, first.train_fraction, base.split_seed)
+            config = group_config(base, first.model, first.latent_dim)
+            check_group_split(ds, keep, config, first.train_fraction)  # before any fit
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
         if client is None:
             for task in tasks:
@@ -270,6 +274,12 @@ def check_sweep_args(
         raise ConfigError(f"scheduler={scheduler!r} needs executor='dask'; fix: --executor dask")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ConfigError(f"workers={workers!r} is invalid; fix: use a positive integer")
+    if workers is not None and executor != "dask":
+        raise ConfigError(
+            f"workers={workers} sets the processes of a local dask cluster and needs "
+            "executor='dask' (the local executor fits one cell group after another); fix: "
+            "--executor dask, or leave --workers out"
+        )
     if (
         isinstance(split_seed, bool)
         or not isinstance(split_seed, numbers.Integral)
@@ -312,15 +322,8 @@ def _run_group(source, keep, test_ids, cells, base, out, hook) -> list[str]:
         hook(tuple(cells))
     ds = _load(source)
     sub = ds.sel(trial=np.asarray(keep))
-    config = FitConfig.from_dict(base)
-    train, val = config.split[0], config.split[1]
     first = cells[0]
-    config = config.replace(
-        model=first.model,
-        latent_dim=first.latent_dim,
-        pwl_units=0,
-        split=(train / (train + val), val / (train + val)),
-    )
+    config = group_config(FitConfig.from_dict(base), first.model, first.latent_dim)
     staging = Path(out) / "staging" / uuid.uuid4().hex
     started = time.perf_counter()
     try:
