@@ -60,7 +60,8 @@ def describe_interrupted_sweep(out: Path, command: str = "sweep", **_: object) -
 GRID_FIELDS = ("model", "latent_dim", "pwl_units", "seed", "split_seed")
 HELP_EPILOG = (
     f"Every fit flag sets the base config of all cells (the grid sets model, M, P and the "
-    f"seeds). {TOML_NOTE} Progress: cells done/total with the time left."
+    f"seeds; a --config file's model, latent_dim and pwl_units are the grid's defaults). "
+    f"{TOML_NOTE} Progress: cells done/total with the time left."
 )
 
 
