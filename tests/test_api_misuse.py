@@ -90,3 +90,40 @@ def test_dynamics_take_params_and_say_so_for_a_fit_result(fitted, function):
                        r"result.params"):  # fmt: skip
         function(result)
     assert function(result.params).sizes["region"] == 2  # P = 1: two regions
+
+
+def test_init_bins_refusal_suggests_only_what_can_work(fitted):
+    """With a 1-bin trial no --init-bins is small enough: only --init-state learned is
+    suggested (the message used to propose the rejected value, 1)."""
+    from alrnn_neuro.training.resolve import resolve_config
+
+    ds = fitted[0].copy(deep=True)
+    valid = ds["valid"].values
+    valid[0] = False
+    valid[0, 0] = True
+    ds["valid"].values = valid
+    with pytest.raises(ConfigError) as error:
+        resolve_config(FitConfig(init_bins=1), ds)
+    assert "(1 valid bins); fix: --init-state learned" in str(error.value)
+    assert "smaller --init-bins" not in str(error.value)
+    valid[0, :9] = True  # 9 valid bins: a smaller init_bins (3) would work
+    ds["valid"].values = valid
+    with pytest.raises(ConfigError, match=r"a smaller --init-bins \(e.g. 3"):
+        resolve_config(FitConfig(init_bins=9), ds)
+
+
+def test_a_split_that_leaves_no_test_trials_is_warned(fitted, caplog):
+    """Strata too small for a test share: the test metrics would be NaN without a word;
+    stratified by the rule alone, the same 12 trials keep 2 test trials and nothing is warned."""
+    few = fitted[0].isel(trial=slice(0, 12))
+    small = FitConfig(latent_dim=3, pwl_units=1, epochs=1)
+    with caplog.at_level("WARNING", logger="alrnn_neuro.training.session"):
+        result = fit(few, small.replace(conditions=("rule", "location", "pitch")))
+    assert len(result.split["test"]) == 0
+    assert "leaves no test trials out of 12 (stratified by ['rule', 'location', 'pitch']" in (
+        caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="alrnn_neuro.training.session"):
+        result = fit(few, small.replace(conditions=("rule",)))
+    assert len(result.split["test"]) == 2 and "leaves no test trials" not in caplog.text

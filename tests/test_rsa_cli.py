@@ -164,6 +164,16 @@ def test_a_task_dataset_without_units_is_refused_by_name(fitted):
         run_rsa(read_netcdf(run / "latents.nc"), task, conditions=["symbol_0"], by="window")
 
 
+def test_by_epoch_without_epoch_labels_is_one_error(fitted):
+    """Every valid bin unlabelled: by='epoch' has no segment (was a ValueError from np.stack)."""
+    run, _, ds = fitted
+    unlabelled = ds.copy(deep=True)
+    unlabelled["epoch"].values = np.full(ds["epoch"].shape, "", dtype=ds["epoch"].dtype)
+    latents = read_netcdf(run / "latents.nc")
+    with pytest.raises(DataValidationError, match=r"by='epoch' but no valid bin .* --by time"):
+        run_rsa(latents, unlabelled, conditions=["rule"], n_perm=0, n_boot=0)
+
+
 def test_cli_condition_with_one_trial(fitted, tmp_path, capsys):
     run, _, _ = fitted
     code, _, err = run_cli(

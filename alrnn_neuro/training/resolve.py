@@ -102,10 +102,13 @@ def resolve_config(config: FitConfig, ds: xr.Dataset) -> FitConfig:
     _check_init_epochs(config, ds)
     shortest = int(ds["valid"].values.sum(axis=1).min()) if ds.sizes["trial"] else 0
     if config.init_state == "data" and shortest <= config.init_bins:
+        smaller = shortest // 3 if shortest // 3 >= 1 else None
         raise ConfigError(
             f"init_bins={config.init_bins} leaves nothing to predict in the shortest trial "
-            f"({shortest} valid bins); fix: a smaller --init-bins (e.g. "
-            f"{max(shortest // 3, 1)}; TOML init_bins) or --init-state learned"
+            f"({shortest} valid bins); fix: "
+            + (f"a smaller --init-bins (e.g. {smaller}; TOML init_bins) or " if smaller else "")
+            + "--init-state learned"
+            + ("" if smaller else " (or leave out the trials with under 2 valid bins)")
         )
     return config.replace(
         obs=obs, inputs=_resolve_inputs(config, ds), conditions=_resolve_conditions(config, ds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_ten
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.fresh_trials import fresh_trial_source
 from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,6 +105,16 @@ def prepare_session(
         strata = list(cfg.conditions) or None
         split = split_trials(ds, fractions, stratify=strata, seed=cfg.split_seed)
     positions = _positions(ds, split)
+    test = positions.get("test")
+    if len(cfg.split) == 3 and (test is None or test.size == 0):
+        logger.warning(
+            "split=%s leaves no test trials out of %d (stratified by %s, each stratum too "
+            "small): the test metrics will be NaN; fix: more trials, fewer --conditions, or a "
+            "larger test share",
+            list(cfg.split),
+            ds.sizes["trial"],
+            list(cfg.conditions) or "nothing",
+        )
     for name in ("train", "val"):
         if positions.get(name) is None or positions[name].size == 0:
             raise ConfigError(

@@ -149,6 +149,13 @@ def run_rsa(
             f"by = {by!r} is not a segment of RSA; choose from {list(RSA_SEGMENTS)} "
             "('regime' = 'region')"
         )
+    if seg == "epoch" and "epoch" in dataset:
+        labels = dataset["epoch"].values[dataset["valid"].values].astype(str)
+        if not (labels != "").any():
+            raise DataValidationError(
+                "by='epoch' but no valid bin of the dataset has an epoch label; fix: --by time "
+                "(or region), or label the epochs when converting (--epochs)"
+            )
     if "unit" not in dataset.dims:
         raise DataValidationError(
             f"the dataset has no units (dims {sorted(map(str, dataset.dims))}): RSA compares "
