@@ -34,6 +34,15 @@ class Shared:
 Build = Callable[[Path, Shared], list[str]]
 
 
+@dataclass(frozen=True)
+class Case:
+    """One hostile input: ``build(folder, shared)`` makes it and returns the argv to run."""
+
+    name: str
+    build: Build
+    message: str
+
+
 def make_shared(root: Path) -> Shared:
     """Write the valid dataset and fit two small runs of it into ``root`` (a few seconds)."""
     from alrnn_neuro.data.h5 import save_dataset
