@@ -146,10 +146,13 @@ def recorded_dataset(fit: Any) -> xr.Dataset | None:
     return dataset
 
 
-def check_fitted_dataset(run_dir: str | os.PathLike, dataset: xr.Dataset, path: object) -> None:
+def check_fitted_dataset(
+    run_dir: str | os.PathLike, dataset: xr.Dataset, path: object, fingerprint: str | None = None
+) -> None:
     """Refuse ``dataset`` (read from ``path``) unless it is the one run ``run_dir`` was
     fitted to: the fingerprint recorded in its ``config.json`` (runs that recorded none pass),
     of the whole dataset or of the trials the run holds (a sweep cell's training pool).
+    ``fingerprint``: the dataset's, when the caller checks it against several runs.
 
     Raises
     ------
@@ -158,7 +161,7 @@ def check_fitted_dataset(run_dir: str | os.PathLike, dataset: xr.Dataset, path: 
     """
     config = json.loads((Path(run_dir) / "config.json").read_text())
     expected = config.get("data", {}).get("fingerprint")
-    found = dataset_fingerprint(dataset) if expected else None
+    found = (fingerprint or dataset_fingerprint(dataset)) if expected else None
     if expected and found != expected and not _fitted_to_a_subset(run_dir, dataset, expected):
         raise DataValidationError(
             f"the dataset {str(path)!r} is not the one run {str(run_dir)!r} was fitted to "

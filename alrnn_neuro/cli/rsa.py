@@ -94,7 +94,7 @@ def rsa_command(
 ) -> None:
     """Model vs neural RSA per epoch/regime/time bin and brain area."""
     from alrnn_neuro.analysis.files import check_fitted_dataset
-    from alrnn_neuro.analysis.rsa.matching import match_trials
+    from alrnn_neuro.analysis.rsa.matching import check_run_trials
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.analysis.rsa.selection import init_bins_of
 
@@ -111,7 +111,7 @@ def rsa_command(
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     latents, data = rd.read_netcdf(latents_file), load_dataset(path)
     if (run_dir / rd.CONFIG).is_file():
-        match_trials(latents, data)  # other trials or bins: named precisely, before the rest
+        check_run_trials(latents, data)  # other trials or bins: named precisely, first
         check_fitted_dataset(run_dir, data, path)
     if exclude:
         latents, data = exclude_trials(latents, exclude), exclude_trials(data, exclude)

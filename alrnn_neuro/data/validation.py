@@ -98,19 +98,31 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
 
 
 def require_dataset(ds: object, where: str) -> xr.Dataset:
-    """``ds`` for ``where`` (e.g. ``"fit()"``): an ``xr.Dataset`` that :func:`validate_dataset`
-    accepts, else an error that names what came instead.
+    """``ds`` for ``where`` (e.g. ``"encode()"``): an ``xr.Dataset`` that
+    :func:`validate_dataset` accepts.
 
     Raises
     ------
     ConfigError
-        ``ds`` is not an ``xr.Dataset`` (a path, an array, a DataArray).
+        ``ds`` is not an ``xr.Dataset`` (:func:`check_is_dataset`).
     DataValidationError
         As :func:`validate_dataset`.
+    """
+    return validate_dataset(check_is_dataset(ds, where))
+
+
+def check_is_dataset(ds: object, where: str) -> xr.Dataset:
+    """``ds`` if it is an ``xr.Dataset``, else an error that names what came instead (for
+    callers that validate the dataset themselves later).
+
+    Raises
+    ------
+    ConfigError
+        ``ds`` is a path, an array, a DataArray, ...
 
     Examples
     --------
-    >>> require_dataset("data.h5", "fit()")
+    >>> check_is_dataset("data.h5", "fit()")
     Traceback (most recent call last):
     ...
     alrnn_neuro.errors.ConfigError: fit() got a str ('data.h5'); fix: pass a canonical xr.Dataset (alrnn_neuro.load_dataset(PATH) reads a file; make_dataset(...) builds one from arrays)
@@ -122,7 +134,7 @@ def require_dataset(ds: object, where: str) -> xr.Dataset:
             "(alrnn_neuro.load_dataset(PATH) reads a file; make_dataset(...) builds one from "
             "arrays)"
         )
-    return validate_dataset(ds)
+    return ds
 
 
 def _positive_finite(value: object) -> bool:

@@ -201,9 +201,11 @@ def replicate_runs(
         "fold": None,
     }
     data = dataset if dataset is None or isinstance(dataset, xr.Dataset) else load_dataset(dataset)
-    if data is not None:
-        for path in paths:  # as for one run: other recordings of the same shape are refused
-            check_fitted_dataset(path, data, dataset if data is not dataset else "dataset=")
+    if data is not None:  # as for one run: other recordings of the same shape are refused
+        label = "dataset=" if isinstance(dataset, xr.Dataset) else dataset
+        fingerprint = dataset_fingerprint(data)
+        for path in paths:
+            check_fitted_dataset(path, data, label, fingerprint)
     options = {"alpha": alpha, "n_null": n_null, "seed": seed, "evidence_inputs": evidence_inputs}
     group = _group(key, paths, seeds, data, options)
     parameters = {**options, "dataset": _dataset_label(dataset), "notes": _notes(options)}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from alrnn_neuro.data.validation import require_dataset
+from alrnn_neuro.data.validation import check_is_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -104,7 +104,7 @@ def fit(
     >>> result.latents["latents"].dims, int(result.history.sizes["epoch"])
     (('trial', 'time', 'latent'), 3)
     """
-    ds = require_dataset(ds, "fit()")
+    ds = check_is_dataset(ds, "fit()")  # validated with the config (resolve_config)
     config = FitConfig() if config is None else config
     if not isinstance(config, FitConfig):
         raise ConfigError(

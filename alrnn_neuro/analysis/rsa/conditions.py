@@ -107,18 +107,24 @@ def label_text(value) -> str:
     return str(value)
 
 
-def check_by(by: str | None) -> str | None:
+def check_by(
+    by: str | None, allowed: tuple[str | None, ...] = BY, analysis: str = ""
+) -> str | None:
     """The canonical ``by`` (segment) name; ``"regime"`` -> ``"region"``.
+
+    ``allowed``: the segments the caller's ``analysis`` (named in the message) takes; default
+    all of :data:`BY`.
 
     Raises
     ------
     ConfigError
-        For anything not in :data:`BY` or its aliases.
+        For anything not in ``allowed`` or their aliases.
     """
     by = BY_ALIASES.get(by, by) if isinstance(by, str) else by
-    if by not in BY:
+    if by not in allowed:
         raise ConfigError(
-            f"by = {by!r} is not a segment; choose from {list(BY)} ('regime' = 'region')"
+            f"by = {by!r} is not a segment{' of ' + analysis if analysis else ''}; choose from "
+            f"{list(allowed)} ('regime' = 'region')"
         )
     return by
 

@@ -99,7 +99,14 @@ def _fix(model_rdm: xr.DataArray, neural_rdm: xr.DataArray, min_units: int) -> s
 
 
 def match_trials(latents_ds: xr.Dataset, dataset: xr.Dataset) -> xr.Dataset:
-    """``dataset`` reordered to the trials of ``latents_ds``; raise if the trial sets differ."""
+    """``dataset`` reordered to the trials of ``latents_ds``; raise if the trial sets or the
+    time bins differ (:func:`check_run_trials`)."""
+    check_run_trials(latents_ds, dataset)
+    return dataset.sel(trial=latents_ds["trial"].values)
+
+
+def check_run_trials(latents_ds: xr.Dataset, dataset: xr.Dataset) -> None:
+    """Raise unless run and dataset hold the same trials (any order) and time bins."""
     ids_m, ids_d = latents_ds["trial"].values, dataset["trial"].values
     only_m, only_d = np.setdiff1d(ids_m, ids_d), np.setdiff1d(ids_d, ids_m)
     if ids_m.size != ids_d.size or only_m.size or only_d.size:
@@ -109,13 +116,11 @@ def match_trials(latents_ds: xr.Dataset, dataset: xr.Dataset) -> xr.Dataset:
             f"{only_d[:5].tolist()}); fix: pass the dataset the model was fitted to "
             "(--dataset FILE)"
         )
-    out = dataset.sel(trial=ids_m)
-    if out.sizes["time"] != latents_ds.sizes["time"]:
+    if dataset.sizes["time"] != latents_ds.sizes["time"]:
         raise DataValidationError(
             f"mismatched time bins: the run has {latents_ds.sizes['time']}, the dataset "
-            f"{out.sizes['time']}; fix: pass the dataset the model was fitted to"
+            f"{dataset.sizes['time']}; fix: pass the dataset the model was fitted to"
         )
-    return out
 
 
 def select_areas(dataset: xr.Dataset, areas: Sequence[str] | None) -> dict[str, np.ndarray]:

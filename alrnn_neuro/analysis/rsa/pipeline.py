@@ -25,7 +25,7 @@ import xarray as xr
 
 from alrnn_neuro.analysis.rsa.ceiling import noise_ceiling
 from alrnn_neuro.analysis.rsa.compare import check_compare
-from alrnn_neuro.analysis.rsa.conditions import BY_ALIASES, condition_labels, trial_patterns
+from alrnn_neuro.analysis.rsa.conditions import check_by, condition_labels, trial_patterns
 from alrnn_neuro.analysis.rsa.conditions import exclude_trials as exclude_trials
 from alrnn_neuro.analysis.rsa.distance_test import distance_test
 from alrnn_neuro.analysis.rsa.inference import bootstrap_units, correct_pvalues
@@ -143,12 +143,7 @@ def run_rsa(
         >= 3 conditions whose dissimilarities are finite in both RDMs (segments with fewer
         are kept as NaN rows, with a warning).
     """
-    seg = BY_ALIASES.get(by, by) if isinstance(by, str) else by
-    if seg not in RSA_SEGMENTS:
-        raise ConfigError(
-            f"by = {by!r} is not a segment of RSA; choose from {list(RSA_SEGMENTS)} "
-            "('regime' = 'region')"
-        )
+    seg = check_by(by, RSA_SEGMENTS, "RSA")
     if seg == "epoch" and "epoch" in dataset:
         labels = dataset["epoch"].values[dataset["valid"].values].astype(str)
         if not (labels != "").any():
