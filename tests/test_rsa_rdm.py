@@ -48,7 +48,8 @@ def test_condition_labels_and_missing_variable():
     labels = condition_labels(ds, ["rule", "side"])
     assert labels.dims == ("trial",)
     assert labels.values[:4].tolist() == ["loc|L", "pitch|L", "loc|R", "pitch|R"]
-    with pytest.raises(ConfigError, match=r"\['pitch'\].*choose from \['block', 'rule', 'side'\]"):
+    match = r"names \['pitch'\], which are not.*fix: --conditions.*\['block', 'rule', 'side'\]"
+    with pytest.raises(ConfigError, match=match):
         condition_labels(ds, ["rule", "pitch"])
 
 
@@ -271,3 +272,28 @@ def test_model_and_data_rdms_per_model_regime():
     late = run["bitcode"].isel(time=slice(0, 8))
     with pytest.raises(DataValidationError, match="mismatched time bins: 'bitcode' has 8"):
         compute_rdms(ds, ["rule", "side"], by="region", bitcode=late)
+
+
+def test_rounding_level_noise_falls_back_instead_of_exploding(caplog):
+    """A model latent fixed by the condition (its residuals float32 rounding, ~1e-8) has no
+    usable noise variance: shrinkage_diag refuses it, and the pipeline's ``robust_rdm`` uses
+    shrinkage_eye, whose distances stay of the order of the real features' (not ~1e15)."""
+    from alrnn_neuro.analysis.rsa.pipeline import robust_rdm
+
+    rng = np.random.default_rng(1)
+    code = np.arange(120) % 4
+    x = rng.normal(size=(code.size, 5)) + rng.normal(size=(4, 5))[code]
+    fixed = np.float32(1.0) + np.float32(0.3) * code.astype(np.float32)
+    x[:, 0] = fixed + rng.normal(size=code.size) * 1e-8  # condition-determined + rounding
+    labels = condition_labels(
+        xr.DataArray(np.zeros(code.size), dims="trial",
+                     coords={"trial": np.arange(code.size), "c": ("trial", code)}),
+        "c",
+    )  # fmt: skip
+    patterns = xr.DataArray(x, dims=("trial", "unit"), coords={"trial": np.arange(code.size)})
+    with pytest.raises(DataValidationError, match="1 feature.*below 1e-12 of the largest"):
+        compute_rdm(patterns, labels, noise="shrinkage_diag")
+    with caplog.at_level("WARNING"):
+        rdm, noise = robust_rdm(patterns.expand_dims(seg=["all"]), labels)
+    assert noise == "shrinkage_eye" and "shrinkage_eye" in caplog.text
+    assert np.nanmax(np.abs(rdm.values)) < 100

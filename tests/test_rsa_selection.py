@@ -93,4 +93,7 @@ def test_errors_print_plain_strings_and_suggest_the_fix_that_works():
     areas = xr.Dataset(coords={"area": ("unit", np.array(["LIP", "LIP"]))})
     with pytest.raises(ConfigError) as error:
         select_areas(areas, [np.str_("MT")])
-    assert str(error.value) == "area(s) ['MT'] not in the dataset; choose from ['LIP']"
+    assert str(error.value) == (
+        "area(s) ['MT'] not in the dataset; fix: --area (areas=) with one of ['LIP'], or leave "
+        "it out for every area"
+    )

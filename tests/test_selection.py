@@ -192,16 +192,22 @@ def test_select_on_a_sweep_with_one_test_split(ds, tmp_path):
 
 @pytest.mark.parametrize(
     "folds, message",
-    [("0", r"folds holds \[0\].*integers in 1\.\.1024"), ("41", "folds=41 with 40 trials")],
+    [
+        ("0", r"folds holds \[0\].*integers in 1\.\.1024"),
+        ("41", "folds=41 with 40 trials"),
+        ("2 --conditions nosuch", r"conditions=\['nosuch'\].*not trial coords"),
+    ],
 )
 def test_cli_sweep_bad_folds_exits_2_before_writing(ds, tmp_path, capsys, folds, message):
+    """One error line, nothing on stdout (no sweep header above the error), no folder."""
     data = tmp_path / "d.h5"
     save_dataset(ds, data)
     out = tmp_path / "cv"
+    args = ["sweep", str(data), "--folds", *folds.split(), "--latent-dim", "3", "--out", str(out)]
     with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", str(data), "--folds", folds, "--latent-dim", "3", "--out", str(out)])
+        main(args)
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert re.search(message, err)
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+    assert re.search(message, captured.err)
     assert not out.exists()

@@ -162,10 +162,16 @@ def sweep_command(
     created = not out.exists()
     source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
     console = Console()
-    console.print(
-        f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]", highlight=False
-    )
     display = for_command_line(CellProgress)
+    header = f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]"
+
+    def progress(info: dict) -> None:  # the header once the settings are checked, not before
+        nonlocal header
+        if header:
+            console.print(header, highlight=False)
+            header = ""
+        display(info)
+
     try:
         results = run_sweep(
             source,
@@ -178,7 +184,7 @@ def sweep_command(
             resume=resume,
             dashboard=dashboard,
             split_seed=base.split_seed,
-            progress=display,
+            progress=progress,
         )
     except Exception:  # e.g. a split refused before any fit: the generated task goes too
         if created and out.is_dir() and not finished_cells(out):

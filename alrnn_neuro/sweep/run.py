@@ -150,7 +150,8 @@ def run_sweep(
         Seed of the held-out trials (test split or fold assignment), independent of the model
         seeds; default ``base_config.split_seed``.
     progress : callable, optional
-        Called before the first fit and after every finished group with a dict: ``sweep``
+        Called once every group's settings are checked (before the first fit) and after
+        every finished group with a dict: ``sweep``
         (the folder), ``done`` and ``total`` (cells of the grid, finished ones included),
         ``cells`` (names just finished) and ``dashboard`` (the dask dashboard's address, or
         None); :class:`~alrnn_neuro.training.progress.CellProgress` shows it.
@@ -204,7 +205,6 @@ def run_sweep(
         todo = [c for c in grid.cells() if not cell_complete(root / "cells" / c.name)]
         logger.info("%d of %d cells to fit", len(todo), len(grid.cells()))
         report = _reporter(progress, root, len(grid.cells()) - len(todo), len(grid.cells()))
-        report([], getattr(client, "dashboard_link", None) if dashboard else None)
         tasks = []
         sizes = _ensemble_sizes(ds, grid, base, workers=_n_workers(client))
         for group in group_cells(todo, sizes):
@@ -215,6 +215,7 @@ def run_sweep(
             config = group_config(base, first.model, first.latent_dim)
             check_group_split(ds, keep, config, first.train_fraction)  # before any fit
             tasks.append((source, keep, test_ids, group, base.to_dict(), str(root), task_hook))
+        report([], getattr(client, "dashboard_link", None) if dashboard else None)  # checked
         if client is None:
             for task in tasks:
                 report(run_group(*task))

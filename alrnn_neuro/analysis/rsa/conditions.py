@@ -71,8 +71,8 @@ def condition_labels(
     missing = [name for name in names if name not in available]
     if not names or missing:
         raise ConfigError(
-            f"conditions names trial variables {missing or names} that are not coords on "
-            f"'trial'; choose from {available}"
+            f"conditions={names} names {missing or names}, which are not trial variables; "
+            f"fix: --conditions (conditions=) with some of {available}, comma-separated"
         )
     values = [np.asarray(source[name].values) for name in names]
     labels = [sep.join(label_text(v) for v in row) for row in zip(*values, strict=True)]

@@ -137,5 +137,8 @@ def select_areas(dataset: xr.Dataset, areas: Sequence[str] | None) -> dict[str, 
     wanted = [str(a) for a in areas] if areas else present
     missing = [a for a in wanted if a not in present]
     if missing:
-        raise ConfigError(f"area(s) {missing} not in the dataset; choose from {present}")
+        raise ConfigError(
+            f"area(s) {missing} not in the dataset; fix: --area (areas=) with one of {present}, "
+            "or leave it out for every area"
+        )
     return {a: np.flatnonzero(np.asarray(values) == a) for a in wanted}

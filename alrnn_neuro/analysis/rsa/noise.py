@@ -18,6 +18,9 @@ import numpy as np
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
 NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full")
+#: residual variance at or below this fraction of the largest feature's counts as none
+#: (float32 rounding of values of order 1 leaves variances of about 1e-15)
+RELATIVE_VARIANCE_FLOOR = 1e-12
 
 
 def noise_covariance(
@@ -76,11 +79,14 @@ def noise_covariance(
         return (b2 / d2 * target + (d2 - b2) / d2 * s) * n / dof
     s = s_sum / dof
     var = np.diag(s)
-    if np.any(var <= 0):
+    # rounding-level variance counts as none: its precision (1e12 and more times that of the
+    # other features) would blow the distances up to 1e15 instead of failing
+    flat = var <= RELATIVE_VARIANCE_FLOOR * max(float(var.max(initial=0.0)), 0.0)
+    if np.any(flat):
         raise DataValidationError(
-            f"{int(np.sum(var <= 0))} feature(s) have zero residual variance, so the "
-            "shrinkage_diag noise estimate is singular; fix: drop constant units or use "
-            "noise='shrinkage_eye'"
+            f"{int(np.sum(flat))} feature(s) have zero residual variance (or below "
+            f"{RELATIVE_VARIANCE_FLOOR:g} of the largest), so the shrinkage_diag noise estimate "
+            "is singular; fix: drop constant units or use noise='shrinkage_eye'"
         )
     std = np.sqrt(var)
     s_mean = s_sum / np.outer(std, std) / (n - 1)
