@@ -31,7 +31,7 @@ def reference_fit(ds, config: FitConfig, pwl_units: int, seed: int) -> FitModel:
     """The single-model loop with init seed ``seed`` and data seed ``config.seed``."""
     session = prepare_session(ds, config)
     member_cfg = session.config.replace(pwl_units=pwl_units, seed=seed)
-    net = FitModel(member_cfg, session.n_units, len(session.classes), session.unit_mean)
+    net = FitModel.for_session(session, member_cfg)
     optimizer = make_optimizer(net, session.config)
     state = TrainState.start(config.seed)
     train(net, optimizer, session.tensors, session.positions, session.config, state)

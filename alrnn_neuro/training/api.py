@@ -219,7 +219,7 @@ def _build(session: Session, resume_from: Path | None):
     """Model, optimiser and training state: fresh, or restored from a checkpoint."""
     config = session.config
     device = torch.device(config.device)
-    model = FitModel(config, session.n_units, len(session.classes), session.unit_mean)
+    model = FitModel.for_session(session, config)
     model.to(device)
     optimizer = make_optimizer(model, config)
     state = TrainState.start(config.seed)

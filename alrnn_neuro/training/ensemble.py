@@ -164,7 +164,7 @@ def _fit_ensemble(ds, config, pwl_units, seeds, out, overwrite, callback) -> lis
         for run, record in zip(runs, records, strict=True):
             rd.prepare_run_dir(run, record, resume=False, overwrite=overwrite)
     device = torch.device(shared_cfg.device)
-    nets = [FitModel(c, session.n_units, len(session.classes), session.unit_mean) for c in configs]
+    nets = [FitModel.for_session(session, c) for c in configs]
     model = FitModel.stack(nets).to(device)
     optimizer = make_optimizer(model, shared_cfg)
     states = [TrainState.start(c.seed) for c in configs]

@@ -89,6 +89,10 @@ class FitModel(nn.Module):
         Mean observation per unit on the training trials: initialises the readout bias
         (so z = 0 predicts each unit's mean; task readouts: the mean target, or the log
         class frequencies for cross-entropy).
+    unit_std : Tensor, shape (unit,), optional
+        Standard deviation per unit on the training trials: with ``unit_mean``, the standard
+        units a Gaussian readout is fitted in (:mod:`~alrnn_neuro.models.gaussian_readout`;
+        default 1, the signal's own units).
 
     Attributes
     ----------
@@ -124,6 +128,7 @@ class FitModel(nn.Module):
         unit_mean: torch.Tensor | None = None,
         *,
         ensemble: Sequence[FitConfig] = (),
+        unit_std: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.configs = list(ensemble) or [config]
@@ -142,7 +147,7 @@ class FitModel(nn.Module):
         )
         self.readout = make_readout(config.obs, m, n_units, seed=seed + 1, ensemble_shape=ens)
         if unit_mean is not None:
-            self._set_readout_bias(unit_mean)
+            self._set_readout_bias(unit_mean, unit_std)
         self.head = None
         if n_classes:
             self.head = observation.ChoiceHead(m, n_classes, seed=seed + 2, ensemble_shape=ens)
@@ -150,6 +155,19 @@ class FitModel(nn.Module):
         masks = [mar_unit_mask(m, c.pwl_units, c.mar_units) for c in self.configs]
         self._mar_mask = torch.stack(masks).reshape(*ens, m)  # not state: derived from configs
         self._self_units = self_coupling_units(m, config.self_coupling_units)
+
+    @classmethod
+    def for_session(cls, session, config: FitConfig | None = None) -> FitModel:
+        """A fresh model for a prepared session (:func:`~.session.prepare_session`): its
+        units, classes and training-trial unit means (and standard deviations); ``config``
+        defaults to the session's."""
+        return cls(
+            session.config if config is None else config,
+            session.n_units,
+            len(session.classes),
+            session.unit_mean,
+            unit_std=session.unit_std,
+        )
 
     @classmethod
     def stack(cls, members: Sequence[FitModel]) -> FitModel:
@@ -333,13 +351,14 @@ class FitModel(nn.Module):
             out["choice_prob"] = self.head.predict(z)
         return out
 
-    def _set_readout_bias(self, unit_mean: torch.Tensor) -> None:
+    def _set_readout_bias(self, unit_mean: torch.Tensor, unit_std: torch.Tensor | None) -> None:
         config = self.config
         if config.obs == "poisson":
             self.readout.set_bias_from_rates(unit_mean)
-        elif config.obs == "gaussian":
-            with torch.no_grad():
-                self.readout.bias.copy_(unit_mean)
+        elif config.obs == "gaussian":  # b = 0 in standard units: z = 0 predicts the means
+            self.readout.standardize(
+                unit_mean, torch.ones_like(unit_mean) if unit_std is None else unit_std
+            )
         elif config.obs in TASK_LOSSES:
             self.readout.set_bias_from_targets(unit_mean)
 

@@ -52,6 +52,9 @@ class Session:
         ``fresh(epoch) -> TrialTensors``: the epoch's freshly drawn training trials
         (``config.fresh_trials > 0``, see :mod:`~alrnn_neuro.training.fresh_trials`); None
         = train on the dataset's training trials.
+    unit_std : Tensor, shape (unit,) or None
+        Standard deviation per unit on the training trials (the standard units of a Gaussian
+        readout; None for other observation models).
     """
 
     ds: xr.Dataset
@@ -63,6 +66,7 @@ class Session:
     unit_mean: torch.Tensor
     record: dict[str, Any]
     fresh: Callable[[int], TrialTensors] | None = None
+    unit_std: torch.Tensor | None = None
 
     @property
     def n_units(self) -> int:
@@ -123,7 +127,12 @@ def prepare_session(
             )
     train = tensors.take(positions["train"], trim=False)
     mask = (train.loss_mask[:, :, None] & train.observed[:, None, :]).to(train.data.dtype)
-    unit_mean = (train.data * mask).sum(dim=(0, 1)) / mask.sum(dim=(0, 1)).clamp(min=1)
+    count = mask.sum(dim=(0, 1)).clamp(min=1)
+    unit_mean = (train.data * mask).sum(dim=(0, 1)) / count
+    unit_std = None
+    if cfg.obs == "gaussian":  # masked entries may hold anything: weighted, not multiplied
+        deviation = torch.where(mask > 0, train.data - unit_mean, 0.0)
+        unit_std = (deviation.square().sum(dim=(0, 1)) / count).sqrt()
 
     dim = channel_dim(ds)
     record = {
@@ -142,7 +151,7 @@ def prepare_session(
     }
     tensors = tensors.to(cfg.device)
     fresh = fresh_trial_source(ds, cfg, lambda d: _tensors(d, cfg, classes)[0].to(cfg.device))
-    return Session(ds, cfg, tensors, classes, split, positions, unit_mean, record, fresh)
+    return Session(ds, cfg, tensors, classes, split, positions, unit_mean, record, fresh, unit_std)
 
 
 def _tensors(
