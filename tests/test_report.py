@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import shutil
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,22 @@ def test_plain_sweep_folder(repro, tmp_path):
     assert "rsa/rsa.json" in skipped["RSA by epoch"]
     assert "reproduce.json" in skipped["Claims"]
     assert "Not in this report" in report.html
+
+
+def test_a_sweep_report_shows_the_tested_verdict_of_select(repro, tmp_path):
+    """The one-sem rule is named as a rule of thumb; select's verdict (with its caution on
+    2-epoch cells) is shown once selection.json exists, and how to get it before."""
+    sweep = tmp_path / "sweep"
+    shutil.copytree(repro / "sweep", sweep)
+    before = build_report(sweep).html
+    assert "rule of thumb over model seeds" in before
+    assert f"No selection.json in {sweep}: run `alrnn-neuro select {sweep}`" in before
+    assert main(["select", str(sweep), "--n-boot", "20"]) is None
+    after = build_report(sweep).html
+    verdict = json.loads((sweep / "selection.json").read_text())["verdict"]
+    assert verdict[0].startswith("Caution: 4 of 4 cells stopped at their epoch limit")
+    assert all(html_escape(line) in after for line in verdict)
+    assert "common held-out test trials" in after  # one test split, not folds
 
 
 def test_an_unfinished_sweep_says_so_and_how_many_cells_are_missing(repro, tmp_path):

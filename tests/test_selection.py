@@ -187,7 +187,32 @@ def test_select_on_a_sweep_with_one_test_split(ds, tmp_path):
     result = select_nonlinearity(out, n_boot=20)
     assert result.attrs["folds"] == 1 and result.attrs["split_seed"] == 2
     assert result.attrs["n_trials"] == len(record["test_trials"])
-    assert result.attrs["verdict"].count("\n") == 2
+    verdict = result.attrs["verdict"]  # 1-epoch cells: a caution comes first
+    assert verdict.count("\n") == 3 and verdict.startswith("Caution: 4 of 4 cells stopped")
+
+
+def test_the_verdict_says_when_cells_had_not_finished_training(fold_sweep, tmp_path):
+    """2-epoch cells that were still improving get a caution; cells that stopped early (or
+    levelled off well before the limit) do not; a diverged cell is named as such."""
+    out = tmp_path / "sweep"
+    shutil.copytree(fold_sweep[0], out)
+    cells = sorted(p.name for p in (out / "cells").iterdir())
+    first = select_nonlinearity(out, n_boot=20)
+    assert sorted(first.attrs["cells_still_improving"].split(", ")) == cells
+    assert "Caution: 8 of 8 cells stopped at their epoch limit" in first.attrs["verdict"]
+    for name in cells:  # as if each fit had stopped early
+        path = out / "cells" / name / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics.update(stop_reason="early_stopping", best_epoch=1)
+        path.write_text(json.dumps(metrics))
+    trained = select_nonlinearity(out, n_boot=20)
+    assert "Caution" not in trained.attrs["verdict"]
+    assert trained.attrs["cells_still_improving"] == trained.attrs["cells_diverged"] == ""
+    metrics.update(stop_reason="diverged")
+    path.write_text(json.dumps(metrics))
+    diverged = select_nonlinearity(out, n_boot=20)
+    assert diverged.attrs["cells_diverged"] == cells[-1]
+    assert diverged.attrs["verdict"].startswith("Caution: 1 of 8 cells diverged.")
 
 
 @pytest.mark.parametrize(

@@ -213,7 +213,10 @@ def _table(console: Console, summary) -> None:
     console.print(table)
     if "minimal_pwl_units" in summary:
         best = summary["minimal_pwl_units"].to_series().to_dict()
-        console.print(f"minimal sufficient P (within one sem of the best): {best}")
+        console.print(
+            f"minimal sufficient P, rule of thumb (within one sem of the best over seeds, "
+            f"untested): {best}"
+        )
 
 
 #: most seeds a count (``--seeds N``) may ask for

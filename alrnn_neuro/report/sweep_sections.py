@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.data.h5 import read_netcdf
+from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.plotting import sweep as plot
 from alrnn_neuro.report.html import Section, esc, fmt, img_figure, note, table
 from alrnn_neuro.sweep import collect_results, summarize
@@ -35,6 +36,20 @@ def _unfinished(folder: Path) -> tuple[int, int] | None:
     done = set(finished_cells(folder))
     finished = sum(c.name in done for c in cells)
     return None if finished == len(cells) else (finished, len(cells))
+
+
+def _selection_verdict(folder: Path) -> list[str]:
+    """The verdict lines of the sweep's ``selection.json``, or what to run to get them."""
+    path = folder / "selection.json"
+    if not path.is_file():
+        return [
+            f"No selection.json in {folder}: run `alrnn-neuro select {folder}` (spike data) for "
+            "the tested verdict, then this report again."
+        ]
+    try:
+        return [str(line) for line in rd.read_json(path)["verdict"]]
+    except (OSError, RunDirError, KeyError, TypeError) as error:
+        return [f"selection.json in {folder} could not be read ({error}); fix: run select again"]
 
 
 def by_latent_dim(results: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
@@ -115,14 +130,25 @@ def sweep_section(folder: Path) -> Section:
     section = Section("sweep", "Nonlinearity sweep (P)")
     metric = plot.default_metric(results)
     seeds = results.sizes.get("seed", 1)
+    folds = int(results.attrs.get("folds", 1))
+    held_out = (
+        f"the held-out folds of a {folds}-fold cross-validation (every trial held out once)"
+        if folds > 1
+        else "the sweep's common held-out test trials"
+    )
     section.add(
         note(
-            f"From {folder}: metric {metric} on the sweep's common held-out test trials; "
-            f"models {', '.join(map(str, results['model'].values))}; P = "
+            f"From {folder}: metric {metric} on {held_out}; models "
+            f"{', '.join(map(str, results['model'].values))}; P = "
             f"{', '.join(map(str, results['pwl_units'].values))}; {seeds} seed(s). Minimal "
-            "sufficient P = smallest P whose mean is within one sem of the best P's mean."
+            "sufficient P in this section is a rule of thumb over model seeds: the smallest P "
+            "whose mean is within one sem of the best P's mean (no test); the tested verdict "
+            "over held-out trials is alrnn-neuro select's, below."
         )
     )
+    section.add("<h3>Tested verdict (alrnn-neuro select)</h3>")
+    for line in _selection_verdict(folder):
+        section.add(note(line))
     unfinished = _unfinished(folder)
     if unfinished:
         section.add(

@@ -28,6 +28,7 @@ from alrnn_neuro._json import dumps
 from alrnn_neuro.data.h5 import write_netcdf
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.plotting.selection import plot_selection, save_selection_figure
+from alrnn_neuro.sweep.convergence import training_caution, undertrained_cells
 from alrnn_neuro.sweep.grid import SweepGrid
 from alrnn_neuro.sweep.layout import SWEEP_FILE, require_complete
 from alrnn_neuro.sweep.selection_stats import (
@@ -43,6 +44,8 @@ from alrnn_neuro.sweep.trial_scores import read_trial_scores
 from alrnn_neuro.training import rundir as rd
 
 SELECTION_FILES = ("selection.json", "selection.nc", "selection.png")
+#: attrs naming the cells that had not finished training (comma-separated)
+UNDERTRAINED = ("cells_still_improving", "cells_diverged")
 
 
 def held_out_log_likelihoods(
@@ -67,7 +70,9 @@ def held_out_log_likelihoods(
     xr.Dataset
         ``ll_model`` (pwl_units, seed, trial) in nats; ``ll_psth``, ``n_spikes`` and ``fold``
         (trial; -1 for one common test split). attrs: ``sweep``, ``latent_dim``,
-        ``train_fraction``, ``folds``, ``split_seed``.
+        ``train_fraction``, ``folds``, ``split_seed``, ``n_cells`` and the cells that had not
+        finished training, comma-separated (``cells_still_improving``, ``cells_diverged``;
+        see :mod:`~alrnn_neuro.sweep.convergence`).
 
     Raises
     ------
@@ -107,7 +112,12 @@ def held_out_log_likelihoods(
         scores = scores.assign_coords(fold=("trial", np.full(scores.sizes["trial"], fold)))
         parts.setdefault((cell.pwl_units, cell.seed), []).append(scores)
     tables = {key: xr.concat(t, dim="trial").sortby("trial") for key, t in parts.items()}
-    return _assemble(tables, grid, record, root, m, f)
+    data = _assemble(tables, grid, record, root, m, f)
+    undertrained = undertrained_cells(root, [c.name for c in cells])
+    data.attrs["n_cells"] = len(cells)
+    data.attrs["cells_still_improving"] = ", ".join(undertrained["still improving"])
+    data.attrs["cells_diverged"] = ", ".join(undertrained["diverged"])
+    return data
 
 
 def _assemble(
@@ -259,7 +269,9 @@ def verdict_lines(result: xr.Dataset) -> list[str]:
     a = result.attrs
     level = f"{100 * a['confidence']:g}% CI"
     best = int(result["best_pwl_units"])
-    lines = []
+    counts = [len(str(a.get(k, "")).split(", ")) if a.get(k) else 0 for k in UNDERTRAINED]
+    caution = training_caution(int(a.get("n_cells", 0)), *counts)
+    lines = [] if caution is None else [caution]
     insufficient = float(result["zero_insufficient"])
     if math.isnan(insufficient):
         lines.append("P = 0 is not in the sweep: its sufficiency is not tested.")
