@@ -20,9 +20,9 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from alrnn_neuro._atomic import atomic_path
 from alrnn_neuro.models.params import region_labels
 from alrnn_neuro.plotting.axes import figure_and_ax, figure_and_axes
+from alrnn_neuro.plotting.files import save_png_and_svg
 from alrnn_neuro.plotting.text import literal
 
 CMAP = "tab10"
@@ -59,14 +59,9 @@ def _colours(regions: np.ndarray) -> dict[int, Any]:
 
 
 def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str) -> list[Path]:
-    """Save ``fig`` as ``name.png`` and ``name.svg`` in ``out_dir`` (atomic writes)."""
-    paths = []
-    for ext in ("png", "svg"):
-        path = Path(out_dir) / f"{name}.{ext}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=120)
-        paths.append(path)
-    return paths
+    """Save ``fig`` as ``name.png`` and ``name.svg`` in ``out_dir`` (atomic writes, the same
+    bytes on every run: :func:`~alrnn_neuro.plotting.files.save_png_and_svg`)."""
+    return save_png_and_svg(fig, Path(out_dir) / name, png_dpi=120, svg_dpi=120)
 
 
 def plot_trajectories(

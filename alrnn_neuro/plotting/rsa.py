@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from alrnn_neuro.plotting.axes import figure_and_ax, figure_and_axes
+from alrnn_neuro.plotting.files import save_png_and_svg
 from alrnn_neuro.plotting.labels import label_points
 from alrnn_neuro.plotting.text import literal
 
@@ -272,12 +273,9 @@ def _distance_lines(ax, rsa: xr.Dataset, x: np.ndarray) -> None:
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg``; return the paths."""
-    paths = [Path(f"{stem}.png"), Path(f"{stem}.svg")]
-    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, fast SVGs
-        for path in paths:
-            fig.savefig(path, dpi=100 if path.suffix == ".png" else None)
-    return paths
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` (SVG text as text: small, fast files; the
+    same bytes on every run); return the paths."""
+    return save_png_and_svg(fig, Path(stem), png_dpi=100, svg_text=True)
 
 
 def save_rsa_figures(rsa: xr.Dataset, folder: str | os.PathLike, *, seed: int = 0) -> list[Path]:

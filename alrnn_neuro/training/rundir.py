@@ -50,6 +50,7 @@ RUN_FILES = (CONFIG, SPLIT, CHECKPOINT, MODEL, HISTORY, LATENTS, METRICS)
 #: key / attribute naming the run a file belongs to
 RUN_ID = "run_id"
 #: what ``torch.load(weights_only=True)`` raises on truncated, corrupt or malicious files
+#: (and ``OSError`` "Invalid argument" for most truncated zip archives, caught beside these)
 TORCH_LOAD_ERRORS = (
     pickle.UnpicklingError,
     RuntimeError,
@@ -245,7 +246,9 @@ def load_torch_file(path: str | os.PathLike) -> Any:
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except TORCH_LOAD_ERRORS as error:
+    except (*TORCH_LOAD_ERRORS, OSError) as error:
+        if isinstance(error, PermissionError | FileNotFoundError | IsADirectoryError):
+            raise  # the path, not the content (the CLI names it)
         if isinstance(error, pickle.UnpicklingError):  # torch's text is about its own defaults
             reason = "it holds objects other than tensors and plain data, so it was not loaded"
         else:

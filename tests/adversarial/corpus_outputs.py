@@ -177,6 +177,8 @@ RUN_DIRS = [
     Case("metrics.json binary", _analyze(write("metrics.json", bytes(range(256)))), "not valid"),
     Case("config.json without config", _analyze(config_without("config")), "config"),
     Case("model.pt truncated", _analyze(truncate("model.pt", 100)), "truncated"),
+    Case("model.pt truncated late", _analyze(truncate("model.pt", 5000)), "truncated"),
+    Case("model.pt less its last bytes", _analyze(truncate("model.pt", -10)), "truncated"),
     Case("model.pt malicious pickle", _analyze(malicious_model), "weights-only"),
     Case("model.pt of another run", _analyze(from_other_run("model.pt")), "mixes files"),
     Case("latents.nc of another run", _analyze(from_other_run("latents.nc")), "mixes files"),
