@@ -33,6 +33,7 @@ from alrnn_neuro.training.loop import EpochCallback, make_optimizer, train
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.progress import EpochProgress
 from alrnn_neuro.training.result import FitResult
+from alrnn_neuro.training.resume_record import record_resume
 from alrnn_neuro.training.runlock import lock_run_dir
 from alrnn_neuro.training.session import Session, prepare_session
 from alrnn_neuro.training.threads import check_threads, torch_threads
@@ -170,6 +171,8 @@ def _fit_in(ds, config, run, resume, overwrite, callback, dataset_path, checkpoi
             old = rd.read_json(run / rd.CONFIG).get(rd.RUN_ID)
             session.record[rd.RUN_ID] = old or rd.new_run_id()
     model, optimizer, state = _build(session, run if mode == "resume" else None)
+    if mode == "resume":  # changed settings: checked, and kept in config.json's history
+        record_resume(session.record, rd.read_json(run / rd.CONFIG), session.config, state, run)
     on_epoch = None
     if run is not None:
         created = not run.exists()
