@@ -38,7 +38,7 @@ from alrnn_neuro._json import dumps
 from alrnn_neuro.data.h5 import load_dataset, write_netcdf
 from alrnn_neuro.errors import DataValidationError, RunDirError
 from alrnn_neuro.training.api import load_run
-from alrnn_neuro.training.resolve import dataset_fingerprint
+from alrnn_neuro.training.fingerprint import changed_labels, dataset_fingerprint
 from alrnn_neuro.training.rundir import recorded_dataset_path
 
 __all__ = [
@@ -157,30 +157,43 @@ def check_fitted_dataset(
     Raises
     ------
     DataValidationError
-        Names both fingerprints, as ``fit --resume`` does.
+        Names both fingerprints, as ``fit --resume`` does; or names the trial labels (rule,
+        choice, epoch, ...) whose values differ from those recorded at fit time.
     """
     config = json.loads((Path(run_dir) / "config.json").read_text())
     expected = config.get("data", {}).get("fingerprint")
     found = (fingerprint or dataset_fingerprint(dataset)) if expected else None
-    if expected and found != expected and not _fitted_to_a_subset(run_dir, dataset, expected):
+    fitted = dataset
+    if expected and found != expected:
+        fitted = _fitted_subset(run_dir, dataset, expected)
+        if fitted is None:
+            raise DataValidationError(
+                f"the dataset {str(path)!r} is not the one run {str(run_dir)!r} was fitted to "
+                f"(fingerprint {found!r} here, {expected!r} in its config.json); fix: pass "
+                "--dataset with the file the run was fitted to"
+            )
+    relabelled = changed_labels(config.get("data", {}).get("label_fingerprints"), fitted)
+    if relabelled:
         raise DataValidationError(
-            f"the dataset {str(path)!r} is not the one run {str(run_dir)!r} was fitted to "
-            f"(fingerprint {found!r} here, {expected!r} in its config.json); fix: pass "
-            "--dataset with the file the run was fitted to"
+            f"the dataset {str(path)!r} holds the recordings run {str(run_dir)!r} was fitted to, "
+            f"but its labels {relabelled} have other values than then; fix: pass --dataset with "
+            "the file the run was fitted to (labels added since are fine)"
         )
 
 
-def _fitted_to_a_subset(run_dir: str | os.PathLike, dataset: xr.Dataset, expected: str) -> bool:
-    """Whether the run was fitted to the trials of ``dataset`` that its ``latents.nc`` holds
-    (in that order): a sweep cell is fitted to the sweep's training pool, a subset in memory."""
+def _fitted_subset(run_dir: str | os.PathLike, dataset: xr.Dataset, expected: str):
+    """The trials of ``dataset`` that the run's ``latents.nc`` holds (in that order) if the run
+    was fitted to them (a sweep cell is fitted to the sweep's training pool, a subset in
+    memory), else None."""
     latents = Path(run_dir) / "latents.nc"
     if not latents.is_file():
-        return False
+        return None
     with xr.open_dataset(latents, engine="h5netcdf") as saved:
         trials = saved["trial"].values
     if trials.size >= dataset.sizes["trial"] or not np.isin(trials, dataset["trial"]).all():
-        return False
-    return dataset_fingerprint(dataset.sel(trial=trials)) == expected
+        return None
+    subset = dataset.sel(trial=trials)
+    return subset if dataset_fingerprint(subset) == expected else None
 
 
 def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:

@@ -41,7 +41,7 @@ from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
 from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE, require_complete
 from alrnn_neuro.training import rundir as rd
-from alrnn_neuro.training.resolve import dataset_fingerprint
+from alrnn_neuro.training.fingerprint import changed_labels, dataset_fingerprint
 
 __all__ = [
     "EXECUTION_KEYS",
@@ -350,10 +350,13 @@ def _sweep_dataset(root: Path, record: dict, dataset) -> xr.Dataset:
         path = _sweep_dataset_path(root, record, dataset)
         data, where = load_dataset(path), str(path)
     expected = record["data"].get("fingerprint")
-    if expected and dataset_fingerprint(data) != expected:
+    other = bool(expected) and dataset_fingerprint(data) != expected
+    relabelled = [] if other else changed_labels(record["data"].get("label_fingerprints"), data)
+    if other or relabelled:
+        what = "its fingerprint differs" if other else f"its labels {relabelled} differ"
         raise DataValidationError(
-            f"{where} is not the dataset of sweep {root} (its fingerprint differs); fix: pass "
-            "--dataset with the swept file"
+            f"{where} is not the dataset of sweep {root} ({what}); fix: pass --dataset with "
+            "the swept file"
         )
     return data
 

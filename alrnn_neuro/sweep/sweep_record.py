@@ -20,7 +20,12 @@ from alrnn_neuro.sweep.grid import SweepGrid
 from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+from alrnn_neuro.training.fingerprint import (
+    changed_labels,
+    dataset_fingerprint,
+    label_fingerprints,
+)
+from alrnn_neuro.training.resolve import resolve_config
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ def prepare_sweep_dir(
     split = {"folds": grid.folds, "split_seed": int(split_seed)}
     data = {
         "fingerprint": fingerprint,
+        "label_fingerprints": label_fingerprints(ds),
         "n_trials": int(ds.sizes["trial"]),
         "task": str(ds.attrs.get("task", "")),
         "path": path or "",
@@ -71,8 +77,11 @@ def prepare_sweep_dir(
                 "or choose another --out"
             )
         changed = FitConfig.from_dict(old["base_config"]).diff(base)
-        if changed or old["data"]["fingerprint"] != fingerprint:
+        relabelled = changed_labels(old["data"].get("label_fingerprints"), ds)
+        if changed or old["data"]["fingerprint"] != fingerprint or relabelled:
             what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            if not what and relabelled:
+                what = f"a dataset whose labels {relabelled} had other values"
             raise RunDirError(
                 f"{root} holds a sweep of {what or 'another dataset'}; fix: use the same "
                 "dataset and fit settings, or another --out"

@@ -20,7 +20,8 @@ from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.simulate.tasks import TASKS, make_multitask, make_task
 from alrnn_neuro.sweep.layout import DATASET_FILE, SWEEP_FILE
 from alrnn_neuro.training.config import FitConfig
-from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+from alrnn_neuro.training.fingerprint import dataset_fingerprint
+from alrnn_neuro.training.resolve import resolve_config
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,6 @@ one-line error (field, bad value, fix) for every combination that cannot work.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import torch
 import xarray as xr
@@ -215,19 +213,6 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
             f"behaviour_epoch={epoch!r} is not an epoch label of the dataset; fix: "
             f"--behaviour-epoch with one of {labels}, or '' for the last step of each trial"
         )
-
-
-def dataset_fingerprint(ds: xr.Dataset) -> str:
-    """SHA-256 (hex, 16 chars) of the observations, inputs, masks and ids of ``ds``."""
-    digest = hashlib.sha256()
-    names = (observation_variable(ds), "inputs", "valid", "observed", "loss_mask", "trial", "unit")
-    for name in names:
-        if name in ds.variables:
-            values = np.ascontiguousarray(ds[name].values)
-            digest.update(name.encode())
-            digest.update(str(values.dtype).encode() + str(values.shape).encode())
-            digest.update(values.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _check_init_epochs(config: FitConfig, ds: xr.Dataset) -> None:

@@ -156,7 +156,14 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[An
     before = {**saved, "dataset": old.get("data", {}).get("fingerprint")}
     after = {**new.get("config", {}), "dataset": new.get("data", {}).get("fingerprint")}
     keys = sorted(set(before) | set(after))
-    return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+    changed = {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+    old_labels = old.get("data", {}).get("label_fingerprints") or {}
+    new_labels = new.get("data", {}).get("label_fingerprints") or {}
+    relabelled = sorted(k for k in old_labels.keys() & new_labels.keys()
+                        if old_labels[k] != new_labels[k])  # fmt: skip
+    if relabelled:  # added labels are fine; changed values are another dataset
+        changed["trial labels"] = ("as fitted", f"other values of {relabelled}")
+    return changed
 
 
 def _describe(changed: dict[str, tuple[Any, Any]]) -> str:

@@ -18,8 +18,9 @@ from alrnn_neuro.data.split import split_trials
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.training.batching import TrialTensors, channel_dim, dataset_tensors
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.fingerprint import dataset_fingerprint, label_fingerprints
 from alrnn_neuro.training.fresh_trials import fresh_trial_source
-from alrnn_neuro.training.resolve import dataset_fingerprint, resolve_config
+from alrnn_neuro.training.resolve import resolve_config
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def prepare_session(
         "data": {
             "path": "" if dataset_path is None else str(Path(dataset_path).resolve()),
             "fingerprint": dataset_fingerprint(ds),
+            "label_fingerprints": label_fingerprints(ds),
             "n_trials": int(ds.sizes["trial"]),
             "n_units": int(ds.sizes[dim]),
             "unit_ids": [str(u) for u in ds[dim].values],
