@@ -459,3 +459,15 @@ def test_installed_cli_bad_trials_choice_is_one_line(fitted, tmp_path):
         len(lines) == 1 and "trials = 'heldin'; choose from ['heldout', 'test', 'all']" in lines[0]
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_the_ceiling_column_shows_the_value_it_places_and_its_conditions():
+    """below/within/above places model_vs_splits, which may rest on fewer conditions than the
+    similarity printed beside it: the table says which value and how many conditions."""
+    from alrnn_neuro.cli.rsa import _placed
+
+    row = {"ceiling_position": "within", "model_vs_splits": -0.0667,
+           "noise_ceiling_conditions": 9, "n_conditions": 12}  # fmt: skip
+    assert _placed(row) == " within (-0.0667, 9/12 cond.)"
+    assert _placed({**row, "noise_ceiling_conditions": 12}) == " within (-0.0667)"
+    assert _placed({**row, "ceiling_position": None}) == ""

@@ -183,7 +183,6 @@ def print_table(console: Console, summary: dict) -> None:
     )
     rows = [row for row in summary["rows"] if row["similarity"] is not None]
     for row in rows:
-        placed = row.get("ceiling_position") or ""  # the model vs the split RDMs
         table.add_row(
             escape(str(row["area"])),
             escape(_label(row[seg])),
@@ -191,12 +190,15 @@ def print_table(console: Console, summary: dict) -> None:
             f"[{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]",
             _fmt(row["p_value"]),
             _fmt(row["p_corrected"]),
-            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}] {placed}",
+            f"[{_fmt(row['noise_ceiling'][0])}, {_fmt(row['noise_ceiling'][1])}]" + _placed(row),
         )
     console.print(table)
     console.print(
         "noise ceiling: [lower, upper] from split halves of the trials; below/within/above "
-        "places the model (compared with the same halves); ceiling_fraction in rsa.json",
+        "places the model's similarity to the same halves (in parentheses, on the conditions "
+        "every half holds: it can differ from the similarity column); ceiling_fraction in "
+        "rsa.json. p: label permutation; 95% CI: bootstrap over conditions, wider with few "
+        "conditions, so a row can be significant while its CI holds 0",
         markup=False,
     )
     if len(rows) < len(summary["rows"]):
@@ -204,6 +206,18 @@ def print_table(console: Console, summary: dict) -> None:
             f"({len(summary['rows']) - len(rows)} rows without a comparison, e.g. segments "
             "with < 3 conditions, are in rsa.json as null)"
         )
+
+
+def _placed(row: dict) -> str:
+    """`` within (0.15, 9/12 cond.)``: the model's place against the ceiling and the value
+    placed, with the conditions it rests on where they are fewer than the similarity's."""
+    position = row.get("ceiling_position")
+    if not position:
+        return ""
+    value, used = row.get("model_vs_splits"), row.get("noise_ceiling_conditions")
+    fewer = used is not None and row.get("n_conditions") and used < row["n_conditions"]
+    detail = f", {used}/{row['n_conditions']} cond." if fewer else ""
+    return f" {position} ({_fmt(value)}{detail})"
 
 
 def _print_distances(console: Console, summary: dict) -> None:
