@@ -174,21 +174,29 @@ def recorded_dataset_path(run_dir: str | os.PathLike) -> Path | None:
     """The dataset file a run directory recorded, if it can be found from here.
 
     ``config.json`` records the path relative to the run directory (``path_from_run``) and
-    as an absolute path (``path``); the first that exists wins.
+    as an absolute path (``path``); the first that exists wins. A sweep cell (fitted in
+    memory, ``SWEEP/cells/NAME``) records neither: its sweep's ``sweep.json`` path, or the
+    sweep's own ``dataset.h5`` (generated task data), stands in.
 
     Returns
     -------
     Path or None
     """
-    config = Path(run_dir) / CONFIG
+    run = Path(run_dir)
+    config = run / CONFIG
     if not config.is_file():
         return None
     data = read_json(config).get("data", {})
     candidates = []
     if data.get("path_from_run"):
-        candidates.append(Path(run_dir) / data["path_from_run"])
+        candidates.append(run / data["path_from_run"])
     if data.get("path"):
         candidates.append(Path(data["path"]))
+    sweep = run.resolve().parent.parent
+    if not candidates and run.resolve().parent.name == "cells" and (sweep / "sweep.json").is_file():
+        swept = read_json(sweep / "sweep.json").get("data", {}).get("path")
+        candidates += [Path(swept)] if swept else []
+        candidates.append(sweep / "dataset.h5")
     return next((c for c in candidates if c.is_file()), None)
 
 
