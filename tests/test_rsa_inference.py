@@ -182,3 +182,19 @@ def test_rsa_table_over_time_is_seeded():
     again = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
     xr.testing.assert_identical(first, again)
     assert first["p_value"].dims == ("time",) and first.attrs["correction"] == "holm"
+
+
+def test_the_condition_bootstrap_reads_each_pair_from_the_upper_triangle():
+    """RDMs symmetric only to rounding (as computed ones are, at 1e-14) give the bootstrap of
+    the exactly symmetric RDMs: a resampled pair (j, i) reads entry [i, j], as the point
+    estimate does, so ties stay ties whatever the order of the draw."""
+    rng = np.random.default_rng(4)
+    n = 8
+    model = np.round(rng.random((n, n)), 1)  # coarse values: many tied pairs
+    neural = np.round(rng.random((n, n)), 1)
+    model, neural = (np.triu(m, 1) + np.triu(m, 1).T for m in (model, neural))
+    noisy = model + np.tril(rng.normal(size=(n, n)) * 1e-14, -1)  # lower triangle only
+    for compare in ("kendall_tau_a", "spearman"):
+        exact = bootstrap_conditions(model, neural, compare=compare, n_boot=300, seed=1)
+        rounded = bootstrap_conditions(noisy, neural, compare=compare, n_boot=300, seed=1)
+        np.testing.assert_allclose(rounded, exact, equal_nan=True, atol=1e-9)

@@ -111,6 +111,7 @@ def rsa_command(
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     latents, data = rd.read_netcdf(latents_file), load_dataset(path)
     if (run_dir / rd.CONFIG).is_file():
+        data = _run_trials_of(latents, data)  # a sweep cell holds a subset of the swept trials
         check_run_trials(latents, data)  # other trials or bins: named precisely, first
         check_fitted_dataset(run_dir, data, path)
     if exclude:
@@ -160,6 +161,15 @@ def write_outputs(target: Path, rsa, summary: dict, *, seed: int = 0) -> None:
     from alrnn_neuro.plotting.rsa import save_rsa_figures
 
     write_rsa_outputs(target, rsa, summary, draw=lambda f: save_rsa_figures(rsa, f, seed=seed))
+
+
+def _run_trials_of(latents, data):
+    """``data`` on the run's trials when the run holds fewer of them (a sweep cell is fitted to
+    the sweep's pool of trials: the swept file holds its test trials too); else ``data``."""
+    ids = latents["trial"].values
+    if ids.size < data.sizes["trial"] and set(ids.tolist()) <= set(data["trial"].values.tolist()):
+        return data.sel(trial=ids)
+    return data
 
 
 def print_table(console: Console, summary: dict) -> None:

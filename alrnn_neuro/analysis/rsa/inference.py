@@ -173,7 +173,10 @@ def _batch_vector_stat(a, b, s, method) -> np.ndarray:
     rows, cols = np.triu_indices(a.shape[0], k=1)
     si, sj = s[:, rows], s[:, cols]
     ok = si != sj
-    x, y = a[si, sj], b[si, sj]
+    # each pair from the upper triangle, as the point estimate reads it: RDMs symmetric only
+    # to rounding (1e-14) would otherwise tie or not by the order of the resampled pair
+    lo, hi = np.minimum(si, sj), np.maximum(si, sj)
+    x, y = a[lo, hi], b[lo, hi]
     if method == "kendall_tau_a":
         k, l_ = np.triu_indices(x.shape[1], k=1)
         both = ok[:, k] & ok[:, l_]
