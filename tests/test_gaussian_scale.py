@@ -19,7 +19,7 @@ def signal_dataset(scale: float, n_trials: int = 60, n_time: int = 20, seed: int
     pulse = np.zeros((n_trials, n_time, 1))
     pulse[:, 5, 0] = rng.choice([-1.0, 1.0], n_trials)
     walk = np.cumsum(rng.normal(size=(n_trials, n_time, 2)) * 0.2 + pulse, axis=1)
-    x = walk @ rng.normal(size=(2, 6)) + 3.0 + rng.normal(size=(n_trials, n_time, 6)) * 0.3
+    x = walk @ rng.normal(size=(2, 6)) + 3.0 + rng.normal(size=(n_trials, n_time, 6)) * 0.1
     return make_dataset(
         x * scale,
         kind="signal",
@@ -57,7 +57,7 @@ def test_readout_predicts_in_signal_units_and_scores_in_standard_units():
     mean, std = torch.tensor([1e-4, -2.0, 50.0]), torch.tensor([1e-5, 0.5, 0.0])
     readout.standardize(mean, std)
     z = torch.randn(4, 7, 2, dtype=torch.float64)
-    scale = torch.tensor([1e-5, 0.5, 1.0], dtype=torch.float64)  # a constant channel: 1
+    scale = torch.tensor([1e-5, 0.5, 1e-5], dtype=torch.float64)  # constant: the others' median
     linear = z @ readout.weight.T + readout.bias
     torch.testing.assert_close(readout.predict(z), mean.double() + scale * linear)
     y = readout.predict(z) + scale * torch.randn(4, 7, 3, dtype=torch.float64)
@@ -74,3 +74,45 @@ def test_a_readout_saved_before_standard_units_loads_as_the_model_it_was():
     new.load_state_dict(state)
     z = torch.randn(2, 4, 2)
     torch.testing.assert_close(new.predict(z), z @ old.weight.T + old.bias)
+
+
+def test_channels_without_a_usable_sd_stay_in_the_data_units():
+    """A constant channel, one at float32 rounding noise and one never observed in training
+    borrow the median SD (and, unobserved, the median mean) of the others: predictions stay
+    on the data's scale instead of +-1 in volts."""
+    readout = GaussianReadout(2, 5, seed=0)
+    mean = torch.tensor([2e-6, 3e-6, 0.0, 0.1, 0.0])
+    std = torch.tensor([1e-6, 3e-6, 0.0, 7e-9, float("nan")])
+    readout.standardize(mean, std)
+    spare = torch.tensor([1e-6, 3e-6]).median()
+    torch.testing.assert_close(readout.scale, torch.tensor([1e-6, 3e-6, spare, spare, spare]))
+    level = torch.tensor([2e-6, 3e-6, 0.0, 0.1]).median()
+    torch.testing.assert_close(readout.offset, torch.tensor([2e-6, 3e-6, 0.0, 0.1, level]))
+
+
+@pytest.mark.parametrize("case", ["flat channel", "unit change of one channel"])
+def test_r2_is_the_same_whatever_the_units_of_each_channel(case):
+    """A dead (all-0) channel in a recording in volts gave R^2 = -8e6; a channel moved from
+    mV to uV changed R^2 by 0.02. R^2 is now taken in each channel's standard units."""
+    config = FitConfig(
+        latent_dim=3,
+        pwl_units=1,
+        epochs=30,
+        lr=0.02,
+        init_bins=5,
+        seed=3,
+        conditions=("direction",),
+    )
+    results = []
+    for scale in (1e-6, 1.0):
+        ds = signal_dataset(1.0)
+        signal = ds["signal"].values.copy()
+        if case == "flat channel":
+            signal[..., 0] = 0.0
+            signal *= scale
+        else:
+            signal[..., 0] *= 1e3 if scale == 1.0 else 1.0
+        results.append(fit(ds.assign(signal=(ds["signal"].dims, signal)), config).metrics)
+    for split in ("val", "test"):
+        first, second = (r[split]["r2_condition"] for r in results)
+        assert first == pytest.approx(second, abs=2e-3) and first > 0.1

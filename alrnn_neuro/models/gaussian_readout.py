@@ -25,6 +25,8 @@ from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.models.linear_readout import LinearReadout, member_mean
 
 _LOG_2PI = math.log(2 * math.pi)
+#: an SD at or below this fraction of a channel's mean is rounding: the channel is constant
+FLAT = 1e-6
 
 
 class GaussianReadout(LinearReadout):
@@ -83,10 +85,22 @@ class GaussianReadout(LinearReadout):
     @torch.no_grad()
     def standardize(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Set each channel's ``offset`` and ``scale`` (shape (n_obs,), the same for every
-        member); a ``std`` of 0 or less (a constant channel) becomes 1."""
+        member).
+
+        A channel without a usable SD borrows one from the others, so that it stays in the
+        data's units: a constant channel (SD 0, or below :data:`FLAT` of its mean: float32
+        rounding) and a channel never observed on a training trial (``std`` NaN) get the median
+        SD of the other channels (1 if none has one); a never-observed channel also gets the
+        median mean of the others as its offset.
+        """
+        mean = torch.as_tensor(mean, dtype=self.offset.dtype)
         std = torch.as_tensor(std, dtype=self.scale.dtype)
-        self.offset.copy_(torch.as_tensor(mean, dtype=self.offset.dtype).expand_as(self.offset))
-        self.scale.copy_(torch.where(std > 0, std, 1.0).expand_as(self.scale))
+        seen = ~torch.isnan(std)
+        usable = seen & (std > FLAT * mean.abs()) & (std > 0)
+        spare = std[usable].median() if bool(usable.any()) else torch.tensor(1.0)
+        level = mean[seen].median() if bool(seen.any()) else torch.tensor(0.0)
+        self.offset.copy_(torch.where(seen, mean, level).expand_as(self.offset))
+        self.scale.copy_(torch.where(usable, std, spare).expand_as(self.scale))
 
     def _standard(self, targets) -> torch.Tensor:
         """Targets (batch, time, n_obs) in standard units, (..., batch, time, n_obs)."""

@@ -30,7 +30,7 @@ from alrnn_neuro.training.batching import (
 )
 from alrnn_neuro.training.latents_output import latents_dataset
 from alrnn_neuro.training.loop import evaluate_members
-from alrnn_neuro.training.metrics import PSTHBaseline, condition_keys
+from alrnn_neuro.training.metrics import PSTHBaseline, channel_scales, condition_keys
 from alrnn_neuro.training.network import FitModel
 from alrnn_neuro.training.rate_losses import RateLosses
 from alrnn_neuro.training.rate_losses import applies as applies_to_rates
@@ -116,6 +116,9 @@ class RecordingScoring:
     def __init__(self, ds: xr.Dataset, tensors: TrialTensors, config, positions) -> None:
         self.rows = RecordingRows(ds, tensors, None, config)
         baseline = self.rows.baseline(positions["train"]) if config.obs == "poisson" else None
+        scale = None
+        if config.obs == "gaussian":
+            scale = channel_scales(self.rows.data, self.rows.mask, positions["train"])
         self.splits = {
             name: SplitScorer(
                 obs=config.obs,
@@ -125,6 +128,7 @@ class RecordingScoring:
                 members=idx,
                 baseline=baseline,
                 steps=(tensors.offset, int(tensors.valid.shape[1])),
+                unit_scale=scale,
             )
             for name, idx in positions.items()
         }
@@ -178,7 +182,9 @@ class RecordingRows:
     def baseline(self, train: np.ndarray) -> PSTHBaseline:
         return PSTHBaseline.fit(self.data, self.mask, self.keys, train)
 
-    def metrics(self, members, baseline, loss: float, choice=None) -> dict[str, float]:
+    def metrics(
+        self, members, baseline, loss: float, choice=None, unit_scale=None
+    ) -> dict[str, float]:
         return split_metrics(
             obs=self.config.obs,
             counts=self.data,
@@ -189,6 +195,7 @@ class RecordingRows:
             baseline=baseline,
             loss=loss,
             choice_correct=choice,
+            unit_scale=unit_scale,
         )
 
 
@@ -291,17 +298,21 @@ def score_trials(
             "the same way (bin_size, alignment, window)"
         )
     config = model.config
-    baseline = None
-    if config.obs == "poisson":
+    baseline = scale = None
+    if config.obs in ("poisson", "gaussian"):
         train_tensors = fit_tensors(model, train_ds, record_data)
         train_rows = RecordingRows(train_ds, train_tensors, np.zeros((0, 0, 0)), config)
-        baseline = train_rows.baseline(np.arange(train_ds.sizes["trial"]))
+        every = np.arange(train_ds.sizes["trial"])
+        if config.obs == "poisson":
+            baseline = train_rows.baseline(every)
+        else:  # r2_condition in the training trials' standard units, as in the fit's metrics
+            scale = channel_scales(train_rows.data, train_rows.mask, every)
     tensors = fit_tensors(model, ds, record_data)
     prediction = predict_all(model, tensors)["prediction"]
     rows = RecordingRows(ds, tensors, prediction, config)
     idx = np.arange(ds.sizes["trial"])
     loss = split_losses(model, tensors, prediction, {"scored": idx})["scored"]
-    return rows.metrics(idx, baseline, loss)
+    return rows.metrics(idx, baseline, loss, unit_scale=scale)
 
 
 def split_losses(

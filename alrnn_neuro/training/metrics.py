@@ -25,7 +25,9 @@ low; read ``val`` / ``test``. The conditions are the config's ``conditions`` (au
 task-condition coords such as rule, location, pitch).
 
 ``r2_condition``: R² of the model's condition-averaged predictions against the
-condition-averaged data of the same split, around each unit's mean. Averages over few noisy
+condition-averaged data of the same split, around each unit's mean; for continuous signals in
+standard units of each channel (its SD on the training trials, :func:`channel_scales`), so
+that a channel in microvolts does not outweigh one in millivolts. Averages over few noisy
 trials cap it well below 1: on the bundled demo the simulator's *true* rates score only 0.08
 (test split, 73 trials) and 0.21 (train, 350 trials).
 
@@ -44,6 +46,7 @@ import xarray as xr
 from scipy.special import gammaln
 
 from alrnn_neuro._grouping import group_sums
+from alrnn_neuro.models.gaussian_readout import FLAT
 
 #: trials per chunk when scoring (bounds the float64 working set)
 CHUNK = 256
@@ -240,6 +243,43 @@ def r2_around_unit_means(pred: np.ndarray, data: np.ndarray) -> float:
     ss_res = np.sum((pred - data)[ok] ** 2)
     ss_tot = np.sum((data - unit_mean)[ok] ** 2)
     return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
+
+
+def channel_scales(
+    data: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    mask: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """Each channel's SD over the scored entries of ``rows``, shape (unit,): the standard
+    units in which ``r2_condition`` of continuous signals is taken.
+
+    Two passes over chunks of trials (mean, then squares around it: no cancellation under a
+    large DC offset). A channel without a usable SD (constant, or no entry) gets the median
+    SD of the others (1 if none), as in
+    :meth:`~alrnn_neuro.models.gaussian_readout.GaussianReadout.standardize`.
+    """
+    n = total = None
+    for start in range(0, rows.size, CHUNK):
+        part, m = rows[start : start + CHUNK], rows_of(mask, rows[start : start + CHUNK])
+        x = np.where(m, rows_of(data, part), 0.0).astype(np.float64)
+        n = accumulate(n, m.sum(axis=(0, 1)).astype(np.float64))
+        total = accumulate(total, x.sum(axis=(0, 1)))
+    if n is None:
+        return np.ones(0)
+    mean = total / np.maximum(n, 1)
+    squares = np.zeros_like(mean)
+    for start in range(0, rows.size, CHUNK):
+        part, m = rows[start : start + CHUNK], rows_of(mask, rows[start : start + CHUNK])
+        squares += np.where(m, (rows_of(data, part) - mean) ** 2, 0.0).sum(axis=(0, 1))
+    sd = np.sqrt(squares / np.maximum(n, 1))
+    usable = (n > 0) & (sd > 0) & (sd > FLAT * np.abs(mean))
+    spare = float(np.median(sd[usable])) if usable.any() else 1.0
+    return np.where(usable, sd, spare)
+
+
+def accumulate(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
+    """``total + part``, or ``part`` for a first ``total`` of None."""
+    return part if total is None else total + part
 
 
 def rows_of(source: Callable[[np.ndarray], np.ndarray] | np.ndarray, rows: np.ndarray):

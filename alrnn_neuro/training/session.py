@@ -55,7 +55,8 @@ class Session:
         = train on the dataset's training trials.
     unit_std : Tensor, shape (unit,) or None
         Standard deviation per unit on the training trials (the standard units of a Gaussian
-        readout; None for other observation models).
+        readout; NaN for a unit no training trial observed; None for other observation
+        models).
     """
 
     ds: xr.Dataset
@@ -134,6 +135,7 @@ def prepare_session(
     if cfg.obs == "gaussian":  # masked entries may hold anything: weighted, not multiplied
         deviation = torch.where(mask > 0, train.data - unit_mean, 0.0)
         unit_std = (deviation.square().sum(dim=(0, 1)) / count).sqrt()
+        unit_std[mask.sum(dim=(0, 1)) == 0] = float("nan")  # never observed in training
 
     dim = channel_dim(ds)
     record = {

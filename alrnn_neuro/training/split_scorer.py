@@ -19,6 +19,7 @@ from alrnn_neuro.training.metric_kernels import gather_poisson_terms, restride
 from alrnn_neuro.training.metrics import (
     CHUNK,
     PSTHBaseline,
+    accumulate,
     log_factorial_sum,
     poisson_rate_terms,
     r2_around_unit_means,
@@ -38,6 +39,7 @@ def split_metrics(
     baseline: PSTHBaseline | None,
     loss: float,
     choice_correct: np.ndarray | None = None,
+    unit_scale: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All metrics of one split, computed over chunks of its trials.
 
@@ -58,6 +60,8 @@ def split_metrics(
         Loss of the split (as optimised, without regularisation).
     choice_correct : ndarray of bool, optional
         Per labelled trial of this split, whether the choice head was right.
+    unit_scale : ndarray, shape (unit,), optional
+        See :class:`SplitScorer`.
 
     Returns
     -------
@@ -68,7 +72,13 @@ def split_metrics(
         ``choice_accuracy`` when a choice head is used.
     """
     scorer = SplitScorer(
-        obs=obs, counts=counts, mask=mask, keys=keys, members=members, baseline=baseline
+        obs=obs,
+        counts=counts,
+        mask=mask,
+        keys=keys,
+        members=members,
+        baseline=baseline,
+        unit_scale=unit_scale,
     )
     return scorer.score(prediction, loss, choice_correct)
 
@@ -89,10 +99,17 @@ class SplitScorer:
         ``t - offset[i]`` (:meth:`~alrnn_neuro.training.batching.TrialTensors.restore_time`
         undoes this), and reads the scored entries straight from there. Default: predictions
         on the dataset's time axis, like ``counts``.
+    unit_scale : ndarray, shape (unit,), optional
+        Continuous signals: each channel's training-trial SD
+        (:func:`~alrnn_neuro.training.metrics.channel_scales`); ``r2_condition`` is then taken
+        in these standard units.
     """
 
-    def __init__(self, *, obs, counts, mask, keys, members, baseline, steps=None) -> None:
+    def __init__(
+        self, *, obs, counts, mask, keys, members, baseline, steps=None, unit_scale=None
+    ) -> None:
         members = np.asarray(members, dtype=np.int64)
+        self.unit_scale = unit_scale
         levels, codes = np.unique(keys[members], return_inverse=True)
         self.obs, self.n_trials = obs, int(members.size)
         self.left_justified = steps is not None
@@ -112,8 +129,8 @@ class SplitScorer:
             if steps is not None:
                 entries = _left_justified(entries, m, rows, *steps)
             self.shape = (len(levels), *m.shape[1:])
-            self.data = _accumulate(self.data, np.bincount(cells, y_m, len(levels) * cell_size))
-            self.n = _accumulate(self.n, np.bincount(cells, minlength=len(levels) * cell_size))
+            self.data = accumulate(self.data, np.bincount(cells, y_m, len(levels) * cell_size))
+            self.n = accumulate(self.n, np.bincount(cells, minlength=len(levels) * cell_size))
             log_factorial = 0.0
             if obs == "poisson":
                 log_factorial = log_factorial_sum(y_m)  # shared by the three LLs
@@ -162,7 +179,7 @@ class SplitScorer:
                 continue
             source = prediction if self.left_justified else rows_of(prediction, rows)
             lam_m = source.reshape(-1).take(where).astype(np.float64)
-            pred = _accumulate(pred, np.bincount(cells, lam_m, size))
+            pred = accumulate(pred, np.bincount(cells, lam_m, size))
             if self.obs == "poisson":
                 ll_model += poisson_rate_terms(y_m, lam_m) - log_factorial
             else:
@@ -175,6 +192,8 @@ class SplitScorer:
                 n = self.n
                 pred = np.where(n > 0, pred / np.maximum(n, 1), np.nan)
                 data = np.where(n > 0, self.data / np.maximum(n, 1), np.nan)
+            if self.unit_scale is not None:  # standard units: no channel outweighs another
+                pred, data = pred / self.unit_scale, data / self.unit_scale
             out["r2_condition"] = r2_around_unit_means(pred, data)
         else:
             out["r2_condition"] = float("nan")
@@ -232,10 +251,6 @@ def _left_justified(
     if np.any(busy.any(axis=1) & ((first < 0) | (last >= n_steps))):
         raise ValueError(f"scored entries outside the predictions' {n_steps} steps")
     return entries + by_row(m, (trial * n_steps - shift - np.arange(n_rows) * n_time) * n_units)
-
-
-def _accumulate(total: np.ndarray | None, value: np.ndarray) -> np.ndarray:
-    return value if total is None else total + value
 
 
 class EntryPositions:
