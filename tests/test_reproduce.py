@@ -429,3 +429,57 @@ def test_sweep_client_is_one_cluster_for_several_sweeps_closed_at_the_end(tmp_pa
             assert results.sizes["pwl_units"] == 2
         assert set(client.scheduler_info()["workers"]) == workers  # the same processes
     assert client.status == "closed"
+
+
+def test_a_control_whose_model_does_not_fit_is_untested_not_a_pass():
+    """A claim that fails on a control only because the control's model does not fit was
+    never put to the test: the control's false-positive rate leaves it out (0/5 was printed
+    where 2 of 5 sessions were tested); on the positive sessions it counts against power."""
+    unfit = ClaimResult(holds=False, evidence="the model does not fit", model_fits=False)
+    records = {}
+    for seed in (1, 2, 3):
+        found = unfit if seed != 2 else ClaimResult(holds=False)
+        session = _session("pwl", seed, {"rule_routing": True})
+        session["model_controls"] = {"untrained": {"rule_routing": found.to_dict()}}
+        if seed == 3:
+            session["claims"]["rule_routing"] = unfit.to_dict()
+        records[f"pwl-{seed}"] = session
+    out = calibration(records)["rule_routing"]
+    untrained = out["controls"]["untrained"]
+    assert untrained["holds"] == [None, False, None] and untrained["n"] == 1
+    assert (out["power"]["n"], out["power"]["n_holds"]) == (3, 2)  # the unfit session: a miss
+
+
+def test_model_controls_use_networks_of_their_own_seeds(monkeypatch):
+    """The untrained control was the reference untrained network compared with itself (gain
+    0 by construction) and copied once per seed (replication by copying): now each control
+    network has its own seed, none the reference's."""
+    from types import SimpleNamespace
+
+    from alrnn_neuro.reproduce import stimulus_session as ss
+    from alrnn_neuro.training import FitConfig
+
+    def network(config):
+        return SimpleNamespace(config=config)
+
+    calls = {}
+    monkeypatch.setattr(ss, "fit", lambda ds, config: network(config))
+    monkeypatch.setattr(ss, "initial_fit", lambda ds, config: network(config))
+    monkeypatch.setattr(ss, "recipe_config", lambda s, ds: FitConfig(seed=0))
+    monkeypatch.setattr(ss, "gate_regime_claims", lambda found, claims: found)
+
+    def model_claims(ds, fits, untrained, s, *, seed):
+        calls[len(calls)] = (fits, untrained)
+        return {}
+
+    monkeypatch.setattr(ss, "model_claims", model_claims)
+    reference = network(FitConfig(seed=0))
+    fits = [network(FitConfig(seed=k)) for k in (0, 1, 2)]
+    outcome = ss.SessionOutcome({}, fits, reference)
+    ss.model_control_claims(xr.Dataset(), outcome, stimulus_settings("quick"), seed=0)
+    for controls, base in calls.values():
+        seeds = [c.config.seed for c in controls]
+        assert base is reference and reference not in controls
+        assert len(set(seeds)) == 3  # one network per model seed, not one copied
+    untrained_seeds = [c.config.seed for c in calls[0][0]]
+    assert 0 not in untrained_seeds and calls[1][0][0].config.epochs == 1

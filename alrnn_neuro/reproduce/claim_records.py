@@ -43,6 +43,10 @@ class ClaimResult:
         The numbers in words.
     reason : str
         Why the claim could not be tested (``holds is None``).
+    model_fits : bool
+        False where the claim failed because the model under test does not fit the data
+        (no better than the PSTH): on a control that is no test of the claim, so the control's
+        false-positive rate leaves it out; on the positive sessions it counts against power.
     """
 
     holds: bool | None
@@ -53,6 +57,7 @@ class ClaimResult:
     null_quantile: float | None = None
     evidence: str = ""
     reason: str = ""
+    model_fits: bool = True
 
     @classmethod
     def not_testable(cls, reason: str) -> ClaimResult:

@@ -191,7 +191,9 @@ def epoch_alignment_claim(fit: Any, untrained: Any, *, n_null: int, seed: int) -
         return ClaimResult.not_testable(f"the data have one epoch label only ({sorted(labels)})")
     ok, quality = fit_quality(fit)
     if not ok:
-        return ClaimResult(holds=False, evidence=f"the model does not fit ({quality})")
+        return ClaimResult(
+            holds=False, evidence=f"the model does not fit ({quality})", model_fits=False
+        )
     ami, p = _epoch_ami(fit, n_null, seed)
     ami_u, _ = _epoch_ami(untrained, 0, seed)
     effect = ami - ami_u
@@ -280,7 +282,9 @@ def slow_hold_claim(
         return ClaimResult.not_testable("the rule does not have exactly two levels")
     ok, quality = fit_quality(fit)
     if not ok:
-        return ClaimResult(holds=False, evidence=f"the model does not fit ({quality})")
+        return ClaimResult(
+            holds=False, evidence=f"the model does not fit ({quality})", model_fits=False
+        )
     dependence = hold_region_dependence(lat, n_null=n_null, seed=seed)
     trained = _held_out_auc(fit, ds, tuple(h["init_epochs"]))
     if trained["n_test"] < h["min_held_out_trials"]:
@@ -342,7 +346,9 @@ def rsa_claim(
         return ClaimResult.not_testable(f"the data lack the condition labels {r['conditions']}")
     ok, quality = fit_quality(fit)
     if not ok:
-        return ClaimResult(holds=False, evidence=f"the model does not fit ({quality})")
+        return ClaimResult(
+            holds=False, evidence=f"the model does not fit ({quality})", model_fits=False
+        )
     row = _rsa_row(fit, ds, conditions, n_perm, n_boot, seed)
     if row is None:
         return ClaimResult.not_testable(f"no {r['area']} / {r['segment']} comparison was possible")

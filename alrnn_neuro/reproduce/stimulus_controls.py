@@ -9,9 +9,11 @@ control          the claims that must fail there
 linear           the ``linear`` generator (true P = 0, no routing): every selection claim,
                  rule routing and the slow hold in a rule-dependent region
 no_routing       the ``no_routing`` generator (the rule is held but routes nothing): routing
-untrained        the recipe network at its initialisation, on the ``pwl`` sessions: every
+untrained        the recipe network at its initialisation (one per model seed, seeds other
+                 than the reference untrained network's), on the ``pwl`` sessions: every
                  claim about a fitted model
-one_epoch        the recipe network trained for one epoch, on the ``pwl`` sessions: same
+one_epoch        the recipe network trained for one epoch (one per model seed), on the
+                 ``pwl`` sessions: same
 shuffled_rule    the ``pwl`` fits with the rule labels permuted across trials: routing and
                  the slow hold (which read the rule)
 ===============  ============================================================================
@@ -170,7 +172,7 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
             else:
                 pairs = [(r["seed"], r["claims"].get(claim)) for r in by_generator.get(control, [])]
             entry = out.setdefault(claim, {"controls": {}, "power": None})
-            entry["controls"][control] = _outcomes(pairs)
+            entry["controls"][control] = _outcomes(pairs, untested_if_unfit=True)
     for claim in {c for r in positive for c in r["claims"]}:
         pairs = [(r["seed"], r["claims"].get(claim)) for r in positive]
         power = _outcomes(pairs)
@@ -179,16 +181,28 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _outcomes(pairs: list[tuple[int, dict | None]]) -> dict[str, Any]:
+def _outcomes(pairs: list[tuple[int, dict | None]], untested_if_unfit=False) -> dict[str, Any]:
+    """Outcomes, effects and their rate; with ``untested_if_unfit`` (controls) a claim that
+    failed only because the control's model does not fit counts as untested, not as a pass."""
+
+    def untested(r: dict) -> bool:
+        return untested_if_unfit and r.get("model_fits", True) is False
+
+    pairs = [(seed, None if r is None or untested(r) else r) for seed, r in pairs]
     holds = [None if r is None else r.get("holds") for _, r in pairs]
     effects = [None if r is None or r.get("holds") is None else r.get("effect") for _, r in pairs]
     return {"seeds": [seed for seed, _ in pairs], "holds": holds, "effects": effects, **rate(holds)}
 
 
 def session_model_controls(ds, outcome: ss.SessionOutcome, s: StimulusSettings, *, seed: int):
-    """The model controls on the reproduction's own session: control -> claim -> holds."""
+    """The model controls on the reproduction's own session: control -> claim -> holds (None
+    where the control's model does not fit: no test of the claim)."""
     controls = ss.model_control_claims(ds, outcome, s, seed=seed)
     return {
-        control: {k: v.holds for k, v in claims.items() if k in MUST_FAIL[control]}
+        control: {
+            k: v.holds if v.model_fits else None
+            for k, v in claims.items()
+            if k in MUST_FAIL[control]
+        }
         for control, claims in controls.items()
     }

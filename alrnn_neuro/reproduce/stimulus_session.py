@@ -195,6 +195,11 @@ def model_claims(
     }
 
 
+#: seed offset of the untrained control networks (the session's own untrained network, the
+#: reference of the gains, has the recipe's seed)
+UNTRAINED_OFFSET = 50
+
+
 def model_control_claims(
     ds: xr.Dataset, outcome: SessionOutcome, s: StimulusSettings, *, seed: int
 ) -> dict[str, dict[str, ClaimResult]]:
@@ -206,11 +211,16 @@ def model_control_claims(
         Control name -> claim name -> result.
     """
     chosen = recipe_config(s, ds)
-    one_epoch = fit(ds, chosen.replace(epochs=1, patience=0))
+    seeds = [f.config.seed for f in outcome.fits]
+    # as many networks as the session has fits, each of its own seed: a control network is
+    # never compared with itself (its gain over "the untrained network" would be 0 by
+    # construction) nor copied to fake replication across seeds
+    one_epoch = [fit(ds, chosen.replace(epochs=1, patience=0, seed=k)) for k in seeds]
+    others = [initial_fit(ds, chosen.replace(seed=k + UNTRAINED_OFFSET)) for k in seeds]
     untrained = outcome.untrained
     out = {
-        "untrained": model_claims(ds, [untrained] * len(outcome.fits), untrained, s, seed=seed),
-        "one_epoch": model_claims(ds, [one_epoch] * len(outcome.fits), untrained, s, seed=seed),
+        "untrained": model_claims(ds, others, untrained, s, seed=seed),
+        "one_epoch": model_claims(ds, one_epoch, untrained, s, seed=seed),
     }
     if "rule" in ds.coords:
         shuffled_ds, fits, base = shuffle_rule(ds, outcome.fits, untrained, seed)
