@@ -77,6 +77,12 @@ def test_analyze_writes_well_formed_files(setup, capsys):
     onsets = (ds["inputs"] > 0).astype(int).diff("time") > 0
     with_onsets = {str(c) for c in ds["input"].values if bool(onsets.sel(input=c).any())}
     assert gates and gates <= with_onsets and len(gates) >= 2
+    # integration and gating targets: the sounds by default, as in the replication analysis
+    # (cue, hold and reward channels are no evidence); every target is a sound
+    targets = {p["target"] for p in prims if p["primitive"] == "gating"}
+    sounds = {"left_noise", "right_noise", "high_pitch", "low_pitch"}
+    assert targets <= sounds
+    assert {p["input"] for p in prims if p["primitive"] == "integration"} <= sounds
 
 
 def test_gate_inputs_option_restricts_and_checks_names(setup, capsys):

@@ -137,6 +137,30 @@ def test_gating_not_detected_without_gain_change_or_without_flip():
     assert row.flip_rate == 0.0 and not row.detected
 
 
+def test_gating_needs_a_non_expanding_integrator_and_survives_the_correction():
+    """An expanding mode (lambda = 1.03, within eps of 1) is no integrator: gating on it was
+    reported on the linear generator. And p_flip is Holm-corrected over the table's onset
+    tests (one row of dozens at the raw level made "gating found" for a fit)."""
+    params, S = gating_net()
+    A, W, C, h, P = params
+    bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
+    hit = detect_gating(ALRNNParams(A, W, C, h, P), bitcode, inputs, epoch=epoch,
+                        gate_inputs=["gate"]).iloc[0]  # fmt: skip
+    assert hit.detected and hit.p_flip_corrected >= hit.p_flip
+    growing = (np.array([1.03, 0.5]), W, C, h, P)  # the same map with z0 expanding
+    b2, i2, e2 = run(*growing, S, ["evidence", "gate"])
+    row = detect_gating(ALRNNParams(*growing), b2, i2, epoch=e2, gate_inputs=["gate"]).iloc[0]
+    assert row.flip_rate == 1.0 and row.integrator_eigenvalue == pytest.approx(1.03)
+    assert not row.detected
+    assert detect_gating(ALRNNParams(*growing), b2, i2, epoch=e2, gate_inputs=["gate"],
+                         max_growth=0.05).iloc[0].detected  # fmt: skip
+    by_condition = detect_gating(ALRNNParams(A, W, C, h, P), bitcode, inputs, epoch=epoch)
+    raw = by_condition.drop_duplicates(["input", "condition"])["p_flip"].to_numpy()
+    assert by_condition["p_flip_corrected"].max() <= 1.0
+    assert np.all(np.sort(by_condition.drop_duplicates(["input", "condition"])
+                          ["p_flip_corrected"].to_numpy()) >= np.sort(raw))  # fmt: skip
+
+
 def rule_net(rule_connected=True):
     """Rule sets the region: rule A opens z2 (+evidence to z1), rule B opens z3 (-evidence).
 

@@ -39,7 +39,7 @@ def _check_claims(record: dict) -> None:
 
 
 CLAIM_KEYS = {"name", "claim", "criterion", "status", "holds", "effect", "effect_name", "ci",
-              "p_value", "null_quantile", "evidence", "reason", "false_positive_rate",
+              "p_value", "null_quantile", "evidence", "reason", "model_fits", "false_positive_rate",
               "controls", "power"}  # fmt: skip
 
 

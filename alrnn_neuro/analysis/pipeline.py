@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +116,9 @@ def analyze_run(
     rule : str or None
         Trial coord of the rule for rule-based integration ("auto": ``rule`` if present).
     evidence_inputs : tuple of str, optional
-        Channels whose integration is tested (default: all channels).
+        Channels whose integration is tested (default: :func:`default_evidence_inputs`: the
+        stimulus-selection sounds when the run has them, else all channels; recorded in the
+        summary's ``evidence_inputs``).
     gate_inputs : tuple of str, optional
         Channels tested as gates (default: every input channel; channels without onsets
         give no rows; ``()`` skips the gating test).
@@ -169,6 +172,8 @@ def analyze_run(
     has_inputs = inputs is not None and inputs.sizes["input"] > 0
     if has_inputs and gate_inputs is None:
         gate_inputs = tuple(str(x) for x in inputs["input"].values)
+    if has_inputs and evidence_inputs is None:
+        evidence_inputs = default_evidence_inputs([str(x) for x in inputs["input"].values])
     gates = gate_inputs or None
     table = detect_primitives(
         params,
@@ -189,8 +194,35 @@ def analyze_run(
     summary = summarize(regimes, primitives, alignment, n_pwl, n_latent, skipped)
     summary["cycles"] = cycle_summary(dynamics, n_pwl)
     summary["gating"] = gating_summary(primitives)
+    summary["evidence_inputs"] = None if evidence_inputs is None else list(evidence_inputs)
+    summary["scope"] = SCOPE
     keep = lat[[v for v in ("latents", "bitcode", "valid", "epoch") if v in lat]]
     return AnalysisResult(regimes, dynamics, primitives, alignment, summary, keep, params)
+
+
+#: the channels that carry evidence in the stimulus-selection task (the cue, hold and reward
+#: channels do not: "integrating" them is not evidence integration)
+STIMULUS_SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
+#: what the primitives describe (the summary's ``scope``, printed by ``alrnn-neuro analyze``)
+SCOPE = (
+    "the primitives describe how this fitted network computes; whether the recordings need "
+    "them is another test: a network fitted to data from a linear system can gate too. Read "
+    "them as properties of the circuit only where `alrnn-neuro select` finds P = 0 "
+    "insufficient, and where they replicate across seeds"
+)
+
+
+def default_evidence_inputs(names: Sequence[str]) -> tuple[str, ...]:
+    """The stimulus-selection sounds when ``names`` holds them all, else every channel.
+
+    Examples
+    --------
+    >>> default_evidence_inputs(["left_noise", "right_noise", "high_pitch", "low_pitch", "hold"])
+    ('left_noise', 'right_noise', 'high_pitch', 'low_pitch')
+    >>> default_evidence_inputs(["motion", "cue"])
+    ('motion', 'cue')
+    """
+    return STIMULUS_SOUNDS if set(STIMULUS_SOUNDS) <= set(names) else tuple(names)
 
 
 def with_trial_variables(lat: xr.Dataset, names: tuple[str, ...]) -> xr.Dataset:

@@ -36,7 +36,12 @@ from scipy.optimize import linear_sum_assignment
 
 from alrnn_neuro.analysis.alignment import region_condition_table, region_epoch_table
 from alrnn_neuro.analysis.files import load_fit
-from alrnn_neuro.analysis.pipeline import AnalysisResult, analyze_run
+from alrnn_neuro.analysis.pipeline import (
+    STIMULUS_SOUNDS,
+    AnalysisResult,
+    analyze_run,
+    default_evidence_inputs,
+)
 from alrnn_neuro.analysis.routing import hold_mode, rule_routing
 from alrnn_neuro.errors import ConfigError
 
@@ -45,7 +50,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["FINDINGS", "match_regions", "region_profiles", "replication_table"]
 
 FINDINGS = ("epoch_regions", "integration", "gating", "rule_routing", "slow_hold")
-SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
+SOUNDS = STIMULUS_SOUNDS
 HOLD_MODULUS, HOLD_AUC = 0.95, 0.75
 #: primitive, the record key of its region, the record key of its effect
 PRIMITIVE_KEYS = (("integration", "region", "eigenvalue"), ("gating", "region_after", "gain_ratio"))
@@ -193,10 +198,9 @@ def replication_table(
 
 def _analysed(fit, dataset, evidence_inputs, n_null, seed) -> tuple[Any, AnalysisResult]:
     fit = load_fit(fit)
-    names = list(fit.config.inputs)
     evidence = evidence_inputs
-    if evidence is None and set(SOUNDS) <= set(names):
-        evidence = SOUNDS
+    if evidence is None and fit.config.inputs:
+        evidence = default_evidence_inputs(list(fit.config.inputs))
     analysis = analyze_run(
         fit, dataset, n_null=n_null, seed=seed, evidence_inputs=evidence, cycle_periods=()
     )

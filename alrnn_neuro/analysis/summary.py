@@ -33,6 +33,7 @@ GATING_KEYS = (
     "region_after",
     "gain_ratio",
     "p_flip",
+    "p_flip_corrected",
 )
 
 

@@ -191,11 +191,14 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
             f"  gating: {escape(str(g['input']))} onset ({escape(str(g['epoch']))}, "
             f"{escape(str(g['condition']))}) flips region "
             f"{g['region_before']} -> {g['region_after']}; gain on {escape(str(g['target']))} x"
-            f"{g['gain_ratio']:.3g} (p_flip = {g['p_flip']:.2g})",
+            f"{g['gain_ratio']:.3g} (p_flip, Holm-corrected, "
+            f"{_p_text(g.get('p_flip_corrected', g['p_flip']))})",
             highlight=False,
         )
     if len(s.get("gating", [])) > 5:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
+    if s.get("scope") and s["primitives_found"]:
+        console.print(f"scope: {escape(str(s['scope']))}", highlight=False)
     if s["note"]:
         console.print(f"note: {escape(str(s['note']))}", highlight=False)
     console.print(f"replication: {escape(str(s['replication']))}", highlight=False)
@@ -208,3 +211,8 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``analyze`` command to ``app``."""
     app.command("analyze")(analyze_command)
+
+
+def _p_text(p: float) -> str:
+    """``= 0.012``, or ``< 1e-300`` where the p-value underflowed to 0."""
+    return "< 1e-300" if p == 0 else f"= {p:.2g}"

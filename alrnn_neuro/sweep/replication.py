@@ -70,7 +70,7 @@ def criteria(alpha: float) -> dict[str, str]:
         ),
         "gating": (
             "an input onset flips the region and changes an input's gain on the integrating "
-            "direction >= 2x (detect_gating, p_flip < 0.05)"
+            "direction >= 2x (detect_gating, Holm-corrected p_flip < 0.05)"
         ),
         "rule_routing": (
             "each rule's stimulus-epoch region is distinct and routes that rule's relevant "
@@ -208,7 +208,12 @@ def replicate_runs(
             check_fitted_dataset(path, data, label, fingerprint)
     options = {"alpha": alpha, "n_null": n_null, "seed": seed, "evidence_inputs": evidence_inputs}
     group = _group(key, paths, seeds, data, options)
-    parameters = {**options, "dataset": _dataset_label(dataset), "notes": _notes(options)}
+    parameters = {
+        **options,
+        "evidence_inputs": _evidence_label(evidence_inputs),
+        "dataset": _dataset_label(dataset),
+        "notes": _notes(options),
+    }
     return ReplicationReport("runs", [str(p) for p in paths], [group], parameters)
 
 
@@ -336,6 +341,7 @@ def replicate_sweep(
         out.append(_group(dict(zip(GROUP_KEYS, key, strict=True)), paths, seeds, data, options))
     parameters = {
         **options,
+        "evidence_inputs": _evidence_label(evidence_inputs),
         "dataset": _dataset_label(dataset) or record["data"].get("path"),
         "notes": _notes(options),
     }
@@ -372,6 +378,13 @@ def _sweep_dataset_path(root: Path, record: dict, dataset) -> Path:
         f"the dataset of sweep {root} is not found (recorded: {recorded or 'nothing'}); it is "
         "needed for the inputs; fix: pass --dataset PATH (the swept file)"
     )
+
+
+def _evidence_label(evidence_inputs: Sequence[str] | None) -> list[str] | str:
+    """The evidence channels as given, or what the default picks (for the record)."""
+    if evidence_inputs is not None:
+        return list(evidence_inputs)
+    return "default: the stimulus-selection sounds when present, else every channel"
 
 
 def epoch_null_too_small(n_null: int, alpha: float) -> bool:

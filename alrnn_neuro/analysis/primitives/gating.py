@@ -17,6 +17,7 @@ from alrnn_neuro.analysis.primitives.common import (
     trial_steps,
 )
 from alrnn_neuro.analysis.primitives.integration import integrating_modes
+from alrnn_neuro.analysis.rsa.inference import correct_pvalues
 from alrnn_neuro.models.params import ALRNNParams
 
 __all__ = ["detect_gating"]
@@ -38,6 +39,7 @@ def detect_gating(
     eps: float = 0.05,
     alpha: float = 0.05,
     min_gain_ratio: float = 2.0,
+    max_growth: float = 0.01,
 ) -> pd.DataFrame:
     """Gating: an input's onset flips the bitcode and changes how another input is integrated.
 
@@ -47,12 +49,17 @@ def detect_gating(
     same rate at all other steps whose window does not overlap an onset (one-sided binomial
     test, p-value ``p_flip``). Regions before (modal code at t-1) and after (modal code at
     t+window-1 of flipped onsets) define the gate.
-    The integrating direction w is the left eigenvector of the mode with ``|lambda - 1| <= eps``
-    in either region that the target channel j reaches most (largest ``|w^T C_j|``); the
-    effective gain of j in region d is ``g_d = w^T J_d^horizon C_j`` (what remains on the
-    integrating direction ``horizon`` steps after a unit pulse). Gating is detected when
-    ``p_flip < alpha``, an integrating mode exists and ``|g_after| / |g_before|`` is
-    ``>= min_gain_ratio`` or ``<= 1 / min_gain_ratio``.
+    The integrating direction w is the left eigenvector of the slow, non-expanding mode
+    (``|lambda - 1| <= eps`` and ``lambda <= 1 + max_growth``, as in
+    :func:`~alrnn_neuro.analysis.primitives.integration.detect_integration`) in either region
+    that the target channel j reaches most (largest ``|w^T C_j|``); the effective gain of j in
+    region d is ``g_d = w^T J_d^horizon C_j`` (what remains on the integrating direction
+    ``horizon`` steps after a unit pulse). Gating is detected when ``p_flip_corrected <
+    alpha`` (``p_flip`` Holm-corrected over every (gate, condition) onset test of the table:
+    one detected row of dozens must not pass at the raw level), such a mode exists and
+    ``|g_after| / |g_before|`` is ``>= min_gain_ratio`` or ``<= 1 / min_gain_ratio``. The
+    gain ratio has no null of its own: the onset test says the gate moves the state into
+    another region more often than chance, the ratio how differently that region integrates.
 
     Parameters
     ----------
@@ -65,7 +72,7 @@ def detect_gating(
         Candidate gates and integrated channels (default: all channels).
     conditions : sequence of str
         Trial coords; rows per level besides ``condition="all"``.
-    window, horizon, threshold, eps, alpha, min_gain_ratio : see above.
+    window, horizon, threshold, eps, alpha, min_gain_ratio, max_growth : see above.
 
     Returns
     -------
@@ -73,12 +80,13 @@ def detect_gating(
         ``primitive``, ``detected``, ``epoch`` (modal epoch label at the onsets; "all" without
         ``epoch``), ``condition``, ``input`` (gate), ``target``,
         ``region_before``, ``region_after``, ``n_onsets``, ``flip_rate``, ``baseline_flip_rate``,
-        ``p_flip``, ``integrator_eigenvalue``, ``gain_before``, ``gain_after``, ``gain_ratio``.
+        ``p_flip``, ``p_flip_corrected``, ``integrator_eigenvalue``, ``gain_before``,
+        ``gain_after``, ``gain_ratio``.
     """
     codes, ok, lab, S = trial_steps(bitcode, valid, epoch, inputs)
     span, changed = _flip_windows(codes, ok, window)
     names = [str(x) for x in inputs["input"].values]
-    rows = []
+    rows, tests = [], []  # tests: p_flip of each (gate, condition), corrected together
     for g in input_indices(inputs, gate_inputs):
         onset, p0 = _onsets(S[..., g], ok, span, changed, window, threshold)
         targets = [j for j in input_indices(inputs, target_inputs) if j != g]
@@ -104,14 +112,19 @@ def detect_gating(
                 "baseline_flip_rate": float(p0),
                 "p_flip": float(p_flip),
             }
-            flipped = bool(p_flip < alpha and flips.mean() > p0)
+            tests.append(p_flip)
             regions = _RegionPair(params, before, after, horizon)  # shared by every target
             for j in targets:
-                gains = regions.gains(j, eps)
+                gains = regions.gains(j, eps, max_growth)
                 ratio = gains["gain_ratio"]
                 gated = bool(ratio >= min_gain_ratio or ratio <= 1 / min_gain_ratio)
-                detected = flipped and gains.pop("has_integrator") and gated
-                rows.append(onsets | {"detected": detected, "target": names[j]} | gains)
+                candidate = flips.mean() > p0 and gains.pop("has_integrator") and gated
+                rows.append(onsets | {"test": len(tests) - 1, "candidate": candidate} | gains)
+                rows[-1]["target"] = names[j]
+    corrected = correct_pvalues(np.asarray(tests), "holm") if tests else np.zeros(0)
+    for row in rows:
+        row["p_flip_corrected"] = float(corrected[row.pop("test")])
+        row["detected"] = bool(row.pop("candidate") and row["p_flip_corrected"] < alpha)
     columns = ["primitive", "detected", "epoch", "condition", "input", "target"]
     table = pd.DataFrame(rows)
     return table[columns + [c for c in table.columns if c not in columns]] if rows else table
@@ -158,11 +171,12 @@ class _RegionPair:
         jacobians = params.region_jacobians(np.array([before, after]))
         self.before, self.after = (np.linalg.matrix_power(J, horizon) for J in jacobians)
 
-    def gains(self, j: int, eps: float) -> dict:
+    def gains(self, j: int, eps: float, max_growth: float) -> dict:
         """Gain of input j on the integrating direction ``horizon`` steps on, in both
-        regions (the mode within ``eps`` of 1 that j reaches most, else the closest)."""
+        regions (the slow, non-expanding mode that j reaches most, else the closest)."""
         rows = np.flatnonzero(self.k == j)
-        close = rows[self.distance[rows] <= eps]
+        slow = (self.distance[rows] <= eps) & (self.eigenvalue[rows] <= 1.0 + max_growth)
+        close = rows[slow]
         pick = close if close.size else rows
         best = pick[int(np.argmax(np.abs(self.gain[pick])))]
         w, c_j = np.asarray(self.w[best]), self.C[:, j]
