@@ -205,10 +205,12 @@ def analyze_run(
 STIMULUS_SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 #: what the primitives describe (the summary's ``scope``, printed by ``alrnn-neuro analyze``)
 SCOPE = (
-    "the primitives describe how this fitted network computes; whether the recordings need "
-    "them is another test: a network fitted to data from a linear system can gate too. Read "
-    "them as properties of the circuit only where `alrnn-neuro select` finds P = 0 "
-    "insufficient, and where they replicate across seeds"
+    "the primitives and the region/epoch alignment describe how this fitted network "
+    "computes; whether the recordings need them is another test: a network fitted to data "
+    "from a linear system can gate too, and inputs alone switch an untrained network's "
+    "regions with the epochs. Read them as properties of the circuit only where "
+    "`alrnn-neuro select` finds P = 0 insufficient, they replicate across seeds, and an "
+    "untrained network does not show them (`alrnn-neuro reproduce ... --controls`)"
 )
 
 

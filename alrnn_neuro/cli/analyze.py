@@ -197,7 +197,7 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
         )
     if len(s.get("gating", [])) > 5:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
-    if s.get("scope") and s["primitives_found"]:
+    if s.get("scope"):
         console.print(f"scope: {escape(str(s['scope']))}", highlight=False)
     if s["note"]:
         console.print(f"note: {escape(str(s['note']))}", highlight=False)
