@@ -11,6 +11,11 @@ from alrnn_neuro.data.schema import make_dataset
 from alrnn_neuro.models.observation import GaussianReadout
 from alrnn_neuro.training import FitConfig, fit
 
+#: a fit that learns the dataset below in about a second
+CONFIG = FitConfig(
+    latent_dim=3, pwl_units=1, epochs=30, lr=0.02, init_bins=5, seed=3, conditions=("direction",)
+)
+
 
 def signal_dataset(scale: float, n_trials: int = 60, n_time: int = 20, seed: int = 0, inputs=True):
     """Two latent random walks kicked by an input pulse of either sign (the trial's
@@ -34,16 +39,8 @@ def signal_dataset(scale: float, n_trials: int = 60, n_time: int = 20, seed: int
 def test_a_gaussian_fit_is_the_same_at_any_signal_scale():
     """At 1e-6 (volts), 1 and 1e5 the same data give the same R^2 and an MSE that scales
     with the square of the scale; without standard units the 1e-6 fit was R^2 ~ -1e8."""
-    config = FitConfig(
-        latent_dim=3,
-        pwl_units=1,
-        epochs=30,
-        lr=0.02,
-        init_bins=5,
-        seed=3,
-        conditions=("direction",),
-    )
-    results = {s: fit(signal_dataset(s), config).metrics["test"] for s in (1e-6, 1.0, 1e5)}
+
+    results = {s: fit(signal_dataset(s), CONFIG).metrics["test"] for s in (1e-6, 1.0, 1e5)}
     reference = results[1.0]
     assert reference["r2_condition"] > 0.2  # it learned something: invariance of a real fit
     for scale, metrics in results.items():
@@ -94,15 +91,7 @@ def test_channels_without_a_usable_sd_stay_in_the_data_units():
 def test_r2_is_the_same_whatever_the_units_of_each_channel(case):
     """A dead (all-0) channel in a recording in volts gave R^2 = -8e6; a channel moved from
     mV to uV changed R^2 by 0.02. R^2 is now taken in each channel's standard units."""
-    config = FitConfig(
-        latent_dim=3,
-        pwl_units=1,
-        epochs=30,
-        lr=0.02,
-        init_bins=5,
-        seed=3,
-        conditions=("direction",),
-    )
+
     results = []
     for scale in (1e-6, 1.0):
         ds = signal_dataset(1.0)
@@ -112,7 +101,7 @@ def test_r2_is_the_same_whatever_the_units_of_each_channel(case):
             signal *= scale
         else:
             signal[..., 0] *= 1e3 if scale == 1.0 else 1.0
-        results.append(fit(ds.assign(signal=(ds["signal"].dims, signal)), config).metrics)
+        results.append(fit(ds.assign(signal=(ds["signal"].dims, signal)), CONFIG).metrics)
     for split in ("val", "test"):
         first, second = (r[split]["r2_condition"] for r in results)
         assert first == pytest.approx(second, abs=2e-3) and first > 0.1
