@@ -309,7 +309,7 @@ def test_claims_list_every_control_with_its_runs_and_effects(tmp_path):
 
     controls = {
         "untrained": {"seeds": [1, 2], "holds": [False, None], "n": 1, "n_holds": 0,
-                      "false_positive_rate": 0.0},
+                      "false_positive_rate": 0.0, "ci_95": [0.0, 0.975]},
         "shuffled_targets": {"seeds": [3], "holds": [True], "effects": [1.25], "n": 1,
                              "n_holds": 1, "false_positive_rate": 1.0},
     }  # fmt: skip
@@ -321,7 +321,8 @@ def test_claims_list_every_control_with_its_runs_and_effects(tmp_path):
     html = claims_section(path).render()
     part = html[html.find("Controls, each") :]
     assert part.count("<tr>") == 1 + len(controls)  # header + one row per control
-    assert "task_primitives:copy</td><td>untrained</td><td>0 / 1</td>" in part
+    assert "task_primitives:copy</td><td>untrained</td><td>0 / 1</td><td>0 [0, 0.975]</td>" in part
+    assert "<td>1 / 1</td><td>1</td>" in part  # a record without the interval: the rate alone
     assert "<td>shuffled_targets</td><td>1 / 1</td>" in part and "+1.25" in part
     assert "<td>1, 2</td>" in part and "plain" not in part
     path.write_text(json.dumps({"claims": claims[1:]}))

@@ -447,6 +447,7 @@ def test_a_control_whose_model_does_not_fit_is_untested_not_a_pass():
     out = calibration(records)["rule_routing"]
     untrained = out["controls"]["untrained"]
     assert untrained["holds"] == [None, False, None] and untrained["n"] == 1
+    assert untrained["ci_95"] == pytest.approx([0.0, 0.975])  # 0 of 1 tested: says nothing
     assert (out["power"]["n"], out["power"]["n_holds"]) == (3, 2)  # the unfit session: a miss
 
 

@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scipy.stats import binomtest
+
 from alrnn_neuro.reproduce.criteria import max_false_positive_rate, min_power
 
 STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated", "not replicated")
@@ -139,14 +141,28 @@ class Claim:
 
 
 def rate(outcomes: list[bool | None]) -> dict[str, Any]:
-    """``{"n", "n_holds", "false_positive_rate"}`` of testable outcomes (None ones are skipped).
+    """``{"n", "n_holds", "false_positive_rate", "ci_95"}`` of testable outcomes (None ones
+    are skipped); ``ci_95`` is the exact (Clopper-Pearson) 95 % interval of the rate: 0 of 5
+    says little (up to 0.52).
 
     Examples
     --------
-    >>> rate([True, False, None, False])
-    {'n': 3, 'n_holds': 1, 'false_positive_rate': 0.3333333333333333}
+    >>> out = rate([True, False, None, False])
+    >>> out["n"], out["n_holds"], round(out["false_positive_rate"], 3)
+    (3, 1, 0.333)
+    >>> [round(x, 3) for x in rate([False] * 5)["ci_95"]]
+    [0.0, 0.522]
     """
     tested = [bool(o) for o in outcomes if o is not None]
     n = len(tested)
     holds = sum(tested)
-    return {"n": n, "n_holds": holds, "false_positive_rate": holds / n if n else None}
+    ci = None
+    if n:
+        interval = binomtest(holds, n).proportion_ci(confidence_level=0.95, method="exact")
+        ci = [float(interval.low), float(interval.high)]
+    return {
+        "n": n,
+        "n_holds": holds,
+        "false_positive_rate": holds / n if n else None,
+        "ci_95": ci,
+    }
