@@ -319,10 +319,15 @@ def test_claims_list_every_control_with_its_runs_and_effects(tmp_path):
     path = tmp_path / "reproduce.json"
     path.write_text(json.dumps({"target": "tasks", "claims": claims}))
     html = claims_section(path).render()
+    claims_table = html[: html.find("Controls, each")]
+    assert "<td>uncalibrated</td><td>–</td><td>–</td><td>1</td>" in claims_table  # no interval
+    controls["shuffled_targets"]["ci_95"] = [0.025, 1.0]  # the worst control's interval
+    path.write_text(json.dumps({"target": "tasks", "claims": claims}))
+    html = claims_section(path).render()
+    assert "<td>1 [0.025, 1]</td>" in html[: html.find("Controls, each")]
     part = html[html.find("Controls, each") :]
     assert part.count("<tr>") == 1 + len(controls)  # header + one row per control
     assert "task_primitives:copy</td><td>untrained</td><td>0 / 1</td><td>0 [0, 0.975]</td>" in part
-    assert "<td>1 / 1</td><td>1</td>" in part  # a record without the interval: the rate alone
     assert "<td>shuffled_targets</td><td>1 / 1</td>" in part and "+1.25" in part
     assert "<td>1, 2</td>" in part and "plain" not in part
     path.write_text(json.dumps({"claims": claims[1:]}))

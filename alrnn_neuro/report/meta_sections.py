@@ -35,8 +35,8 @@ def claims_section(path: Path) -> Section:
             note(
                 "Criteria: alrnn_neuro/reproduce/criteria.toml, sha256 "
                 f"{record['criteria_sha256'][:16]}…; FPR = the largest false-positive rate over "
-                "the controls the claim must fail; power = how often it held on the positive "
-                "generator's control seeds."
+                "the controls the claim must fail [exact 95 % interval of that control's rate]; "
+                "power = how often it held on the positive generator's control seeds."
             )
         )
     rows = [
@@ -45,7 +45,7 @@ def claims_section(path: Path) -> Section:
             _status(c),
             _number(c.get("effect")),
             _number(c.get("p_value")),
-            _number(c.get("false_positive_rate")),
+            _number(c.get("false_positive_rate")) + _interval(worst_control_ci(c)),
             _number((c.get("power") or {}).get("rate")),
             esc(c.get("evidence", "")),
         )
@@ -90,6 +90,24 @@ def _control_rows(claims: list[dict]) -> list[tuple]:
                 )
             )
     return rows
+
+
+def worst_control_ci(claim: dict) -> list | None:
+    """The ``ci_95`` of the control that gives a ``reproduce.json`` claim its false-positive
+    rate (the largest over its tested controls), or None.
+
+    Examples
+    --------
+    >>> worst_control_ci({"controls": {"a": {"n": 5, "false_positive_rate": 0.0,
+    ...                                      "ci_95": [0.0, 0.52]},
+    ...                                "b": {"n": 5, "false_positive_rate": 0.2,
+    ...                                      "ci_95": [0.005, 0.72]}}})
+    [0.005, 0.72]
+    """
+    tested = [c for c in (claim.get("controls") or {}).values() if c.get("n")]
+    if not tested:
+        return None
+    return max(tested, key=lambda c: c.get("false_positive_rate") or 0.0).get("ci_95")
 
 
 def _interval(ci: list | None) -> str:
