@@ -172,7 +172,7 @@ def reproduce_command(
 def print_claims(console: Console, record: dict) -> None:
     """Table of the claims (status, effect, p, false-positive rate, power), their evidence,
     then the run time."""
-    from alrnn_neuro.report.meta_sections import worst_control_ci
+    from alrnn_neuro.report.meta_sections import interval_text, worst_control_ci
 
     table = Table(
         "claim",
@@ -199,7 +199,7 @@ def print_claims(console: Console, record: dict) -> None:
             mark,
             _number(c.get("effect")),
             _number(c.get("p_value")),
-            _number(c.get("false_positive_rate")) + _interval(worst_control_ci(c)),
+            _number(c.get("false_positive_rate")) + interval_text(worst_control_ci(c)),
             _number(power.get("rate")),
         )
     console.print(table)
@@ -213,10 +213,6 @@ def print_claims(console: Console, record: dict) -> None:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
-
-
-def _interval(ci: list | None) -> str:
-    return "" if not ci else f" [{_number(ci[0])}, {_number(ci[1])}]"
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,12 @@ _LOG_2PI = math.log(2 * math.pi)
 FLAT = 1e-6
 
 
+def usable_sd(std, mean):
+    """Where a channel's SD can serve as its scale: positive and above :data:`FLAT` of its
+    mean (NaN, a channel without data, is not). Numpy arrays or tensors alike."""
+    return (std > 0) & (std > FLAT * abs(mean))
+
+
 class GaussianReadout(LinearReadout):
     """Linear-Gaussian observations ``x_t = offset + scale * (B z_t + b) + noise``.
 
@@ -96,7 +102,7 @@ class GaussianReadout(LinearReadout):
         mean = torch.as_tensor(mean, dtype=self.offset.dtype)
         std = torch.as_tensor(std, dtype=self.scale.dtype)
         seen = ~torch.isnan(std)
-        usable = seen & (std > FLAT * mean.abs()) & (std > 0)
+        usable = usable_sd(std, mean)
         spare = std[usable].median() if bool(usable.any()) else torch.tensor(1.0)
         level = mean[seen].median() if bool(seen.any()) else torch.tensor(0.0)
         self.offset.copy_(torch.where(seen, mean, level).expand_as(self.offset))

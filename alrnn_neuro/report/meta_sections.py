@@ -45,7 +45,7 @@ def claims_section(path: Path) -> Section:
             _status(c),
             _number(c.get("effect")),
             _number(c.get("p_value")),
-            _number(c.get("false_positive_rate")) + _interval(worst_control_ci(c)),
+            _number(c.get("false_positive_rate")) + interval_text(worst_control_ci(c)),
             _number((c.get("power") or {}).get("rate")),
             esc(c.get("evidence", "")),
         )
@@ -84,7 +84,7 @@ def _control_rows(claims: list[dict]) -> list[tuple]:
                     c.get("name") or c.get("claim", ""),
                     name,
                     f"{entry.get('n_holds', 0)} / {entry.get('n', 0)}",
-                    _number(entry.get("false_positive_rate")) + _interval(entry.get("ci_95")),
+                    _number(entry.get("false_positive_rate")) + interval_text(entry.get("ci_95")),
                     shown,
                     ", ".join(str(k) for k in entry.get("seeds", [])),
                 )
@@ -110,7 +110,7 @@ def worst_control_ci(claim: dict) -> list | None:
     return max(tested, key=lambda c: c.get("false_positive_rate") or 0.0).get("ci_95")
 
 
-def _interval(ci: list | None) -> str:
+def interval_text(ci: list | None) -> str:
     """`` [0, 0.52]``: the exact 95 % interval of a rate (records before it: nothing)."""
     return "" if not ci else f" [{_number(ci[0])}, {_number(ci[1])}]"
 

@@ -63,7 +63,10 @@ def label_fingerprints(ds: xr.Dataset) -> dict[str, str]:
 def changed_labels(recorded: dict[str, str] | None, ds: xr.Dataset) -> list[str]:
     """The labels of ``recorded`` (:func:`label_fingerprints` at fit time; None for runs of
     older versions) that ``ds`` holds with other values, sorted."""
-    if not recorded:
-        return []
-    now = label_fingerprints(ds)
-    return sorted(name for name, value in recorded.items() if name in now and now[name] != value)
+    return relabelled(recorded, label_fingerprints(ds)) if recorded else []
+
+
+def relabelled(before: dict[str, str] | None, after: dict[str, str] | None) -> list[str]:
+    """The labels both fingerprint sets hold with other values, sorted (None: no labels)."""
+    before, after = before or {}, after or {}
+    return sorted(name for name in before.keys() & after.keys() if before[name] != after[name])

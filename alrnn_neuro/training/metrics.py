@@ -46,7 +46,7 @@ import xarray as xr
 from scipy.special import gammaln
 
 from alrnn_neuro._grouping import group_sums
-from alrnn_neuro.models.gaussian_readout import FLAT
+from alrnn_neuro.models.gaussian_readout import usable_sd
 
 #: trials per chunk when scoring (bounds the float64 working set)
 CHUNK = 256
@@ -272,7 +272,7 @@ def channel_scales(
         part, m = rows[start : start + CHUNK], rows_of(mask, rows[start : start + CHUNK])
         squares += np.where(m, (rows_of(data, part) - mean) ** 2, 0.0).sum(axis=(0, 1))
     sd = np.sqrt(squares / np.maximum(n, 1))
-    usable = (n > 0) & (sd > 0) & (sd > FLAT * np.abs(mean))
+    usable = (n > 0) & usable_sd(sd, mean)
     spare = float(np.median(sd[usable])) if usable.any() else 1.0
     return np.where(usable, sd, spare)
 

@@ -43,6 +43,7 @@ from alrnn_neuro._json import dumps, to_jsonable
 from alrnn_neuro.data import h5
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training.config import FitConfig
+from alrnn_neuro.training.fingerprint import relabelled
 
 CONFIG, SPLIT, CHECKPOINT, MODEL = "config.json", "split.json", "checkpoint.pt", "model.pt"
 HISTORY, LATENTS, METRICS = "history.nc", "latents.nc", "metrics.json"
@@ -157,12 +158,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[An
     after = {**new.get("config", {}), "dataset": new.get("data", {}).get("fingerprint")}
     keys = sorted(set(before) | set(after))
     changed = {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
-    old_labels = old.get("data", {}).get("label_fingerprints") or {}
-    new_labels = new.get("data", {}).get("label_fingerprints") or {}
-    relabelled = sorted(k for k in old_labels.keys() & new_labels.keys()
-                        if old_labels[k] != new_labels[k])  # fmt: skip
-    if relabelled:  # added labels are fine; changed values are another dataset
-        changed["trial labels"] = ("as fitted", f"other values of {relabelled}")
+    labels = [record.get("data", {}).get("label_fingerprints") for record in (old, new)]
+    if other := relabelled(*labels):  # added labels are fine; changed values are another dataset
+        changed["trial labels"] = ("as fitted", f"other values of {other}")
     return changed
 
 
@@ -193,10 +191,10 @@ def recorded_dataset_path(run_dir: str | os.PathLike) -> Path | None:
     if data.get("path"):
         candidates.append(Path(data["path"]))
     sweep = run.resolve().parent.parent
-    if not candidates and run.resolve().parent.name == "cells" and (sweep / "sweep.json").is_file():
-        swept = read_json(sweep / "sweep.json").get("data", {}).get("path")
-        candidates += [Path(swept)] if swept else []
-        candidates.append(sweep / "dataset.h5")
+    from alrnn_neuro.sweep.layout import SWEEP_FILE, swept_dataset_candidates  # sweeps: on runs
+
+    if not candidates and run.resolve().parent.name == "cells" and (sweep / SWEEP_FILE).is_file():
+        candidates = swept_dataset_candidates(sweep, read_json(sweep / SWEEP_FILE))
     return next((c for c in candidates if c.is_file()), None)
 
 

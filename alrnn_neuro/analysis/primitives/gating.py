@@ -119,8 +119,8 @@ def detect_gating(
                 ratio = gains["gain_ratio"]
                 gated = bool(ratio >= min_gain_ratio or ratio <= 1 / min_gain_ratio)
                 candidate = flips.mean() > p0 and gains.pop("has_integrator") and gated
-                rows.append(onsets | {"test": len(tests) - 1, "candidate": candidate} | gains)
-                rows[-1]["target"] = names[j]
+                test = {"test": len(tests) - 1, "candidate": candidate, "target": names[j]}
+                rows.append(onsets | test | gains)
     corrected = correct_pvalues(np.asarray(tests), "holm") if tests else np.zeros(0)
     for row in rows:
         row["p_flip_corrected"] = float(corrected[row.pop("test")])
