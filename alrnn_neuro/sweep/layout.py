@@ -20,8 +20,8 @@ from pathlib import Path
 from alrnn_neuro.errors import RunDirError
 from alrnn_neuro.training import rundir as rd
 
-SWEEP_FILE, CELL_FILE, RESULTS_FILE = "sweep.json", "sweep_cell.json", "results.nc"
-DATASET_FILE = "dataset.h5"
+SWEEP_FILE, CELL_FILE, RESULTS_FILE = rd.SWEEP_RECORD, "sweep_cell.json", "results.nc"
+DATASET_FILE = rd.SWEPT_DATASET
 
 
 def cell_complete(path: Path) -> bool:
@@ -52,10 +52,3 @@ def finished_cells(out: str | os.PathLike) -> list[str]:
     if not cells.is_dir():
         return []
     return sorted(p.name for p in cells.iterdir() if p.is_dir() and cell_complete(p))
-
-
-def swept_dataset_candidates(root: Path, record: dict) -> list[Path]:
-    """Where the dataset of the sweep in ``root`` may lie, in order: the path ``sweep.json``
-    (``record``) recorded, then the sweep's own ``dataset.h5`` (generated task data)."""
-    recorded = record.get("data", {}).get("path")
-    return ([Path(recorded)] if recorded else []) + [root / DATASET_FILE]

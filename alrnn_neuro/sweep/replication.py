@@ -39,7 +39,7 @@ from alrnn_neuro.analysis.replication import (
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
-from alrnn_neuro.sweep.layout import SWEEP_FILE, require_complete, swept_dataset_candidates
+from alrnn_neuro.sweep.layout import SWEEP_FILE, require_complete
 from alrnn_neuro.training import rundir as rd
 from alrnn_neuro.training.fingerprint import changed_labels, dataset_fingerprint
 
@@ -371,7 +371,7 @@ def _sweep_dataset_path(root: Path, record: dict, dataset) -> Path:
     if dataset is not None:
         return Path(dataset)
     recorded = record["data"].get("path")
-    for candidate in swept_dataset_candidates(root, record):
+    for candidate in rd.swept_dataset_candidates(root, record):
         if candidate.is_file():
             return candidate
     raise RunDirError(

@@ -47,6 +47,8 @@ from alrnn_neuro.training.fingerprint import relabelled
 
 CONFIG, SPLIT, CHECKPOINT, MODEL = "config.json", "split.json", "checkpoint.pt", "model.pt"
 HISTORY, LATENTS, METRICS = "history.nc", "latents.nc", "metrics.json"
+#: a sweep's record and its own dataset file (the sweep layout, :mod:`alrnn_neuro.sweep.layout`)
+SWEEP_RECORD, SWEPT_DATASET = "sweep.json", "dataset.h5"
 RUN_FILES = (CONFIG, SPLIT, CHECKPOINT, MODEL, HISTORY, LATENTS, METRICS)
 #: key / attribute naming the run a file belongs to
 RUN_ID = "run_id"
@@ -191,11 +193,17 @@ def recorded_dataset_path(run_dir: str | os.PathLike) -> Path | None:
     if data.get("path"):
         candidates.append(Path(data["path"]))
     sweep = run.resolve().parent.parent
-    from alrnn_neuro.sweep.layout import SWEEP_FILE, swept_dataset_candidates  # sweeps: on runs
-
-    if not candidates and run.resolve().parent.name == "cells" and (sweep / SWEEP_FILE).is_file():
-        candidates = swept_dataset_candidates(sweep, read_json(sweep / SWEEP_FILE))
+    if not candidates and run.resolve().parent.name == "cells" and (sweep / SWEEP_RECORD).is_file():
+        candidates = swept_dataset_candidates(sweep, read_json(sweep / SWEEP_RECORD))
     return next((c for c in candidates if c.is_file()), None)
+
+
+def swept_dataset_candidates(root: Path, record: dict) -> list[Path]:
+    """Where the dataset of the sweep in ``root`` may lie, in order: the path its
+    ``sweep.json`` (``record``) recorded, then the sweep's own ``dataset.h5`` (generated task
+    data). Here, below the sweeps, so that a sweep's cells find it too."""
+    recorded = record.get("data", {}).get("path")
+    return ([Path(recorded)] if recorded else []) + [root / SWEPT_DATASET]
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
