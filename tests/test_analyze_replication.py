@@ -215,3 +215,22 @@ def test_gating_reports_the_gain_ratio_of_the_strongest_gate():
     assert row["gating"]["effect"] == pytest.approx(0.1) and row["gating"]["region"] == 7
     assert row["integration"]["effect"] == pytest.approx(0.99)
     assert row["integration"]["region"] == 5
+
+
+def _finding(found: bool, region: int) -> dict:
+    return {"testable": True, "found": found, "effect": 1.0, "region": region}
+
+
+def test_same_region_is_the_integrating_fits_majority_not_the_first_fits():
+    # the first fit does not integrate: the other fits agree on region 3, so they replicate
+    # there (before, a first fit without integration made every fit's region "different")
+    fits = [_finding(False, -1), _finding(True, 3), _finding(True, 3), _finding(True, 1)]
+    assert rep._shared_region(fits) == 3
+    assert rep._shared_region([_finding(True, 2), _finding(True, 1)]) == 1  # tie: lowest code
+    assert rep._shared_region([_finding(False, 4), _finding(True, -1)]) == -1  # none found
+
+
+def test_a_finding_that_does_not_hold_names_no_region():
+    assert rep._row(True, False, 0.4, 6)["region"] == -1
+    assert rep._row(True, True, 0.9, 6)["region"] == 6
+    assert np.isnan(rep._row(False, False, None, -1)["effect"])

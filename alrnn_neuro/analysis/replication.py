@@ -21,7 +21,7 @@ Regions of different fits carry arbitrary codes (the rectified units are interch
 regions are *matched* to those of a reference fit (the first) by their task profile: the
 share of each epoch x rule-level cell's bins each region takes, compared by cosine similarity
 and assigned one-to-one (Hungarian algorithm). ``integration_same_region`` then asks whether
-the integrating region of each fit is the one matched to the reference's integrating region.
+each fit integrates in the (matched) region that most integrating fits share.
 """
 
 from __future__ import annotations
@@ -151,10 +151,14 @@ def replication_table(
         dims ``fit``, ``finding``: ``found`` (bool; False where not testable), ``testable``
         (bool), ``effect`` (float: AMI, eigenvalue, gain ratio, selectivity or AUC),
         ``region`` (the reference region matched to the fit's region carrying the finding;
-        -1 if none); ``integration_same_region`` (fit).
+        -1 where the finding does not hold or has no matched region);
+        ``integration_same_region`` (fit): the fit integrates in the region most integrating
+        fits share.
     summary : dict
-        Per finding: ``n_fits``, ``n_testable``, ``n_found``, ``rate`` (found / testable) and
-        ``same_region_rate`` for integration; ``n_fits`` overall.
+        Per finding: ``n_fits``, ``n_testable``, ``n_found``, ``rate`` (found / testable);
+        integration adds ``region`` (that shared region, reference-numbered; -1 if none) and
+        ``same_region_rate`` (share of all fits integrating there; None when no fit
+        integrates); ``n_fits`` overall.
     """
     if len(fits) < 2:
         raise ConfigError(
@@ -168,10 +172,11 @@ def replication_table(
         profile = region_profiles(analysis.latents)
         matched = match_regions(reference, profile)
         rows.append(_findings(fit, analysis, matched, alpha))
-    ref_integration = rows[0]["integration"]["region"]
+    integration_region = _shared_region([r["integration"] for r in rows])
     same = [
-        bool(r["integration"]["found"] and ref_integration >= 0)
-        and r["integration"]["region"] == ref_integration
+        integration_region >= 0
+        and r["integration"]["found"]
+        and r["integration"]["region"] == integration_region
         for r in rows
     ]
     table = xr.Dataset(
@@ -192,8 +197,23 @@ def replication_table(
             "n_found": int(found.sum()),
             "rate": float(found.sum() / testable.sum()) if testable.any() else None,
         }
-    summary["integration"]["same_region_rate"] = float(np.mean(same))
+    summary["integration"]["region"] = integration_region
+    summary["integration"]["same_region_rate"] = (
+        float(np.mean(same)) if integration_region >= 0 else None
+    )
     return table, summary
+
+
+def _shared_region(findings: list[dict]) -> int:
+    """The (reference-numbered) region in which most fits find a finding; ties go to the
+    lowest code; -1 where no fit finds it in a matched region. Taking the fits' own majority,
+    not the first fit's region, keeps a first fit without the finding from making every
+    other fit's region "different"."""
+    regions = [f["region"] for f in findings if f["found"] and f["region"] >= 0]
+    if not regions:
+        return -1
+    codes, counts = np.unique(regions, return_counts=True)
+    return int(codes[np.argmax(counts)])
 
 
 def _analysed(fit, dataset, evidence_inputs, n_null, seed) -> tuple[Any, AnalysisResult]:
@@ -261,5 +281,8 @@ def _hold(fit, analysis: AnalysisResult, matched: dict[int, int]) -> dict:
 
 
 def _row(testable: bool, found: bool, effect: Any, region: int) -> dict:
+    """One fit's record of a finding; the region only where the finding holds (the effect
+    is kept either way: how far from the criterion a fit that misses it lies)."""
     value = np.nan if effect is None else float(effect)
-    return {"testable": bool(testable), "found": bool(found), "effect": value, "region": region}
+    where = int(region) if found else -1
+    return {"testable": bool(testable), "found": bool(found), "effect": value, "region": where}

@@ -149,7 +149,7 @@ def _runs_table(report) -> Table:
     )
     for name, s in group.summary.items():
         rate = "n/a" if s["rate"] is None else f"{s['rate']:.0%}"
-        if name == "integration" and s["n_holds"]:
+        if name == "integration" and s.get("same_region_rate") is not None:
             rate += f" (same region {s['same_region_rate']:.0%})"
         table.add_row(name, _rate(s["n_holds"], s["n_testable"], percent=False), rate)
     return table

@@ -102,7 +102,8 @@ class ReplicationGroup:
         :func:`~alrnn_neuro.analysis.replication.replication_table`.
     summary : dict
         Per finding: ``n_fits``, ``n_testable``, ``n_holds``, ``rate`` (holds / testable,
-        None if never testable); integration adds ``same_region_rate``.
+        None if never testable); integration adds ``same_region_rate`` (None when no fit
+        integrates) and ``region``.
     """
 
     key: dict[str, Any]
@@ -412,6 +413,7 @@ def _group(key: dict, paths: list[Path], seeds: list[int], data, options: dict):
         }
         if "same_region_rate" in s:
             findings[name]["same_region_rate"] = s["same_region_rate"]
+            findings[name]["region"] = s["region"]
     return ReplicationGroup(key, [str(p) for p in paths], seeds, table, findings)
 
 
