@@ -154,14 +154,19 @@ def _sparse_suffices(result: xr.Dataset, latent_dim: int, fraction: float) -> Cl
     holds = bool(zero.holds) and sparse if zero.holds is not None else None
     word = "cannot tell" if not math.isfinite(minimal) else f"P = {minimal:g}"
     p_eq = float(result["p_equivalent"].sel(pwl_units=minimal)) if sparse else float("nan")
+    # both parts must be shown: the intersection-union p is the larger of the two; with no
+    # sparse P there is no equivalence test, so no p of the claim (zero_insufficient has its own)
+    p_value = max(zero.p_value, p_eq) if sparse else None
+    equivalence = f"equivalence p = {p_eq:.3g}; " if sparse else ""
     return ClaimResult(
         holds=holds,
         effect=minimal,
         effect_name="minimal sufficient P",
-        p_value=p_eq if sparse else zero.p_value,
+        p_value=p_value,
         evidence=(
-            f"training fraction {fraction:g}: minimal sufficient P {word} (M = {latent_dim}); "
-            f"P = 0 insufficient: {zero.holds} (p = {zero.p_value:.3g}); {_per_p(result)}"
+            f"training fraction {fraction:g}: minimal sufficient P {word} (M = {latent_dim}; "
+            f"{equivalence}p of both parts = max of their p-values); P = 0 insufficient: "
+            f"{zero.holds} (p = {zero.p_value:.3g}); {_per_p(result)}"
         ),
     )
 
