@@ -77,3 +77,27 @@ def test_installed_entry_point_runs_the_study_variant(tmp_path):
     )
     assert bad.returncode == 2 and "fix: one of short, study" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "x.h5").exists()
+
+
+def _limit_memory():  # pragma: no cover - runs in the child process
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="address-space limit via setrlimit")
+def test_a_request_beyond_memory_is_one_line_exit_2_and_no_file(tmp_path):
+    # 1,000,000 trials per task of the study suite need about 150 GB
+    out = tmp_path / "huge.h5"
+    args = ["simulate", "task", "multitask", "--variant", "study", "--n-trials", "1000000"]
+    done = subprocess.run(
+        [sys.executable, "-m", "alrnn_neuro", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_limit_memory,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "out of memory" in lines[0] and "fix:" in lines[0]
+    assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []

@@ -108,6 +108,21 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
     return tuple(exceptions), tuple(aborts)
 
 
+def memory_error_line(error: MemoryError) -> str:
+    """One line for a command that ran out of memory, with what to change.
+
+    Examples
+    --------
+    >>> memory_error_line(MemoryError("Unable to allocate 8.45 GiB"))[:54]
+    'out of memory (Unable to allocate 8.45 GiB); fix: ask '
+    """
+    detail = one_line(str(error)) or type(error).__name__
+    return (
+        f"out of memory ({detail}); fix: ask for less data at once (fewer --n-trials, units, "
+        "members or null draws) or use a machine with more memory"
+    )
+
+
 def _fail(line: str, code: int) -> None:
     err_console.print(line, highlight=False, soft_wrap=True)
     raise SystemExit(code) from None
@@ -141,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _fail(f"[bold red]error:[/] {escape(os_error_line(error))}", 2)
+    except MemoryError as error:  # e.g. --n-trials far beyond this machine's memory
+        if debug:
+            raise
+        _fail(f"[bold red]error:[/] {escape(memory_error_line(error))}", 2)
     except ModuleNotFoundError as error:  # a core dependency a command imports on first use
         missing = missing_dependency(error)
         if debug or missing is None:

@@ -156,14 +156,18 @@ STUDY_PRESETS: Mapping[str, StudyPreset] = MappingProxyType(
             initial_state=UNIFORM_Z0,
             sources=(
                 f"copy_problem/copy_launcher.py@{_COPY}",
+                f"copy_problem/copy_task.py@{_COPY}",
                 f"copy_problem/generate_data.py@{_C}",
                 f"copy_problem/rnn_model.py@{_VAR}",
                 f"MAR.py@{_C}",
             ),
             notes=(
-                f"the earlier launcher (copy_launcher.py@{_C}) used 2,000 training trials and "
-                "kept the best test sequence accuracy with early stopping (patience 200 "
-                "evaluations every 100 epochs, min. gain 0.1 percentage points)"
+                f"copy_task.py sets the MAR units (round(M / 2)), no time encoding and training "
+                f"without early stopping; the earlier launcher (copy_launcher.py@{_C}) used "
+                "2,000 training trials and kept the best test sequence accuracy with early "
+                "stopping (patience 200 evaluations every 100 epochs, min. gain 0.1 percentage "
+                "points); the stored rnn_model.py imports an ssm_models module that is not in "
+                "the repository"
             ),
         ),
         "variable_delay_copy": StudyPreset(
@@ -245,13 +249,15 @@ STUDY_PRESETS: Mapping[str, StudyPreset] = MappingProxyType(
             sources=(
                 f"multi_task_training/multitask_launcher.py@{_MT_LAUNCH}",
                 f"multi_task_training/train_models.py@{_MT_TRAIN}",
-                f"multi_task_training/Dataset.py@{_MT_DATA}",
+                f"multi_task_training/Dataset.py@{_MT_LAUNCH}",
                 f"multi_task_training/rnn_model.py@{_MT_MODEL}",
             ),
             notes=(
                 "W's s.d. is 0.1 / sqrt(M); every trial's task is drawn uniformly (make_"
-                "multitask balances tasks instead); one stored Dataset.py pads the base "
-                "inputs to 9 channels instead of 7 (two always-zero channels)"
+                "multitask balances tasks instead); the inputs are those of Dataset.py@"
+                f"{_MT_LAUNCH[:7]} (7 base channels + 11 task channels = 18); Dataset.py@"
+                f"{_MT_DATA[:7]} pads the base inputs to 9 channels (two always-zero "
+                "channels, 20 inputs)"
             ),
         ),
     }
