@@ -23,7 +23,12 @@ from alrnn_neuro.analysis import regimes as rg
 from alrnn_neuro.analysis.checks import epoch_mean_inputs
 from alrnn_neuro.analysis.cycles import cycle_dataset
 from alrnn_neuro.analysis.dynamics import region_dynamics
-from alrnn_neuro.analysis.files import load_fit, load_inputs
+from alrnn_neuro.analysis.files import (
+    check_fitted_dataset,
+    load_fit,
+    load_inputs,
+    recorded_dataset,
+)
 from alrnn_neuro.analysis.primitives import detect_primitives, skipped_detectors, to_records
 from alrnn_neuro.analysis.summary import (
     alignment_record,
@@ -31,6 +36,8 @@ from alrnn_neuro.analysis.summary import (
     gating_summary,
     summarize,
 )
+from alrnn_neuro.analysis.untrained_reference import shared_with_untrained, untrained_reference
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.models.params import BIT_ORDER, ALRNNParams
 
@@ -92,6 +99,7 @@ def analyze_run(
     evidence_inputs: tuple[str, ...] | None = None,
     gate_inputs: tuple[str, ...] | None = None,
     cycle_periods: tuple[int, ...] = (2, 3),
+    untrained: bool = True,
 ) -> AnalysisResult:
     """Analyse the linear regimes of a fitted AL-RNN run.
 
@@ -127,6 +135,12 @@ def analyze_run(
         points, already in ``dynamics``). Exhaustive over region sequences while
         ``2**(P k) <= 2**16`` (else over the visited regions, else SCYFI); the summary's
         ``cycles`` says which was used.
+    untrained : bool
+        Also run the network the fit started from (same config and seed) through the AMI and
+        the detectors, as a reference: the summary's ``untrained`` and
+        ``shared_with_untrained`` (findings it shows too; see
+        :mod:`~alrnn_neuro.analysis.untrained_reference`). Needs the dataset; skipped (with
+        the reason) for a model without inputs or a dataset that cannot be found.
 
     Returns
     -------
@@ -154,7 +168,14 @@ def analyze_run(
     params = ALRNNParams.from_model(fit)
     n_pwl, n_latent = params.n_pwl, params.latent_dim
     bitcode, valid, epoch = lat["bitcode"], lat["valid"], lat["epoch"]
-    inputs = load_inputs(dataset, fit)
+    data = _resolved_dataset(dataset, fit) if untrained else None
+    inputs = load_inputs(dataset if data is None else data, fit)
+    if (
+        data is not None
+        and isinstance(dataset, (str, os.PathLike))
+        and getattr(fit, "run_dir", None)
+    ):
+        check_fitted_dataset(fit.run_dir, data, dataset)  # as load_inputs does for a path
     names = tuple(trial_variables) if trial_variables is not None else _default_variables(lat)
     regimes = _regimes(bitcode, valid, epoch, n_pwl, n_latent)
     usage = regimes["frequency"].to_series()
@@ -196,6 +217,12 @@ def analyze_run(
     summary["gating"] = gating_summary(primitives)
     summary["evidence_inputs"] = None if evidence_inputs is None else list(evidence_inputs)
     summary["scope"] = SCOPE
+    if untrained:
+        summary.update(
+            _untrained_summary(
+                fit, data, inputs, summary, evidence_inputs, gates, rule_name, n_null, seed
+            )
+        )
     keep = lat[[v for v in ("latents", "bitcode", "valid", "epoch") if v in lat]]
     return AnalysisResult(regimes, dynamics, primitives, alignment, summary, keep, params)
 
@@ -210,7 +237,8 @@ SCOPE = (
     "from a linear system can gate too, and inputs alone switch an untrained network's "
     "regions with the epochs. Read them as properties of the circuit only where "
     "`alrnn-neuro select` finds P = 0 insufficient, they replicate across seeds, and an "
-    "untrained network does not show them (`alrnn-neuro reproduce ... --controls`)"
+    "untrained network does not show them (the untrained reference above checks this fit's "
+    "own initialisation; `alrnn-neuro reproduce ... --controls` checks other seeds and data)"
 )
 
 
@@ -225,6 +253,36 @@ def default_evidence_inputs(names: Sequence[str]) -> tuple[str, ...]:
     ('motion', 'cue')
     """
     return STIMULUS_SOUNDS if set(STIMULUS_SOUNDS) <= set(names) else tuple(names)
+
+
+def _resolved_dataset(dataset, fit) -> xr.Dataset | None:
+    """The fitted dataset in memory (given, carried or recorded), or None if not found."""
+    if isinstance(dataset, xr.Dataset):
+        return dataset
+    return recorded_dataset(fit) if dataset is None else load_dataset(dataset)
+
+
+def _untrained_summary(
+    fit, data, inputs, summary, evidence_inputs, gates, rule, n_null, seed
+) -> dict[str, Any]:
+    """``untrained`` (the reference, or why it was skipped) and ``shared_with_untrained``."""
+    if data is None or inputs is None or inputs.sizes["input"] == 0:
+        reason = "no dataset found" if data is None else "the model has no inputs"
+        return {"untrained": {"skipped": reason}, "shared_with_untrained": None}
+    reference = untrained_reference(
+        fit,
+        data,
+        inputs,
+        evidence_inputs=evidence_inputs,
+        gate_inputs=gates,
+        rule=rule,
+        n_null=n_null,
+        seed=seed,
+    )
+    return {
+        "untrained": reference,
+        "shared_with_untrained": shared_with_untrained(summary, reference),
+    }
 
 
 def with_trial_variables(lat: xr.Dataset, names: tuple[str, ...]) -> xr.Dataset:

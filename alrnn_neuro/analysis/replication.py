@@ -222,7 +222,13 @@ def _analysed(fit, dataset, evidence_inputs, n_null, seed) -> tuple[Any, Analysi
     if evidence is None and fit.config.inputs:
         evidence = default_evidence_inputs(list(fit.config.inputs))
     analysis = analyze_run(
-        fit, dataset, n_null=n_null, seed=seed, evidence_inputs=evidence, cycle_periods=()
+        fit,
+        dataset,
+        n_null=n_null,
+        seed=seed,
+        evidence_inputs=evidence,
+        cycle_periods=(),
+        untrained=False,  # replication counts findings across seeds (docs/replication.md)
     )
     return fit, analysis
 

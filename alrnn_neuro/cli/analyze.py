@@ -7,6 +7,9 @@ written, so a bad input leaves no files behind. ``--gate-inputs a,b`` restricts 
 test to those input channels (default: every channel with onsets; ``none`` skips it).
 ``--trial-vars a,b`` scores those trial coords (any, e.g. ``signed_coherence``) against the
 regions instead of the default list. One run's findings rest on one fit: the output says so.
+The network the fit started from (same seed, same inputs) is analysed too, as a reference;
+findings it shows as well are named as not coming from training (``--no-untrained`` skips
+it; see :mod:`alrnn_neuro.analysis.untrained_reference`).
 
 Several fits of one configuration -- ``alrnn-neuro analyze RUN0 RUN1 RUN2`` (run dirs that
 differ only in ``--seed``) or ``alrnn-neuro analyze SWEEP_DIR`` (every M x P x train
@@ -68,7 +71,8 @@ def analyze_command(
     evidence_inputs: str = typer.Option(
         None,
         "--evidence-inputs",
-        help="Comma-separated input channels tested for integration (default: all).",
+        help="Comma-separated input channels tested for integration and as gated targets "
+        "(default: the stimulus-selection sounds when present, else all).",
     ),
     max_period: int = typer.Option(
         None,
@@ -84,6 +88,12 @@ def analyze_command(
         help="Comma-separated trial coords scored against the regions (default: rule, "
         "context, choice, target, correct, condition, stimulus when present).",
     ),
+    untrained: bool = typer.Option(
+        True,
+        "--untrained/--no-untrained",
+        help="Also analyse the network the fit started from (same seed and inputs): "
+        "findings it shows too are not findings of training.",
+    ),
 ) -> None:
     """Analyse the linear regimes of a fitted AL-RNN (or their replication across seeds)."""
     from alrnn_neuro.analysis import analyze_run, write_analysis
@@ -93,6 +103,7 @@ def analyze_command(
             "--gate-inputs": gate_inputs,
             "--max-period": max_period,
             "--trial-vars": trial_vars,
+            "--no-untrained": None if untrained else True,
         }
         analyze_replication(
             paths,
@@ -120,6 +131,7 @@ def analyze_command(
         evidence_inputs=_channels(evidence_inputs, "--evidence-inputs"),
         cycle_periods=tuple(range(2, (3 if max_period is None else max_period) + 1)),
         trial_variables=_trial_variables(trial_vars),
+        untrained=untrained,
     )
     draw = None
     if figures:
@@ -197,6 +209,7 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
         )
     if len(s.get("gating", [])) > 5:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
+    _untrained_lines(console, s)
     if s.get("scope"):
         console.print(f"scope: {escape(str(s['scope']))}", highlight=False)
     if s["note"]:
@@ -206,6 +219,29 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
     console.print(
         f"wrote {n_files} files to {escape(str(target))}", highlight=False, soft_wrap=True
     )
+
+
+def _untrained_lines(console: Console, s: dict) -> None:
+    """The untrained reference, and the findings it shows too (a caution)."""
+    ref = s.get("untrained")
+    if not ref:
+        return
+    if "skipped" in ref:
+        console.print(f"untrained reference: skipped ({escape(ref['skipped'])})", highlight=False)
+        return
+    ami = "n/a" if ref["epoch_ami"] is None else f"{ref['epoch_ami']:.3f}"
+    found = ", ".join(f"{k} ({n} rows)" for k, n in ref["n_detected"].items()) or "none"
+    console.print(
+        f"untrained reference (the network this fit started from, seed {ref['model_seed']}, "
+        f"same inputs): region/epoch AMI = {ami}; primitives found: {escape(found)}",
+        highlight=False,
+    )
+    if s.get("shared_with_untrained"):
+        console.print(
+            "[yellow]also shown by the untrained network, so not a finding of training: "
+            f"{escape(', '.join(s['shared_with_untrained']))}[/]",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -61,6 +61,14 @@ def _facts(a: dict) -> str:
         ("n_null", "null draws"),
     )
     rows = [(label, a[k]) for k, label in keys if k in a]
+    reference = a.get("untrained") or {}
+    if "epoch_ami" in reference:
+        rows.append(("AMI(region; epoch) of the untrained network", reference["epoch_ami"]))
+        found = ", ".join(reference["primitives_found"]) or "none"
+        rows.append(("primitives the untrained network shows", found))
+    if a.get("shared_with_untrained") is not None:
+        shared = ", ".join(a["shared_with_untrained"]) or "none"
+        rows.append(("findings not from training (the untrained network shows them)", shared))
     if a.get("trial_variables"):
         rows.append(("trial variables scored", ", ".join(map(str, a["trial_variables"]))))
     if a.get("note"):
