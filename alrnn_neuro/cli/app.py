@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import typer
 from rich.console import Console
@@ -31,7 +32,7 @@ from alrnn_neuro.cli.interrupts import (
     CommandInterrupted,
     redeliver_swallowed_interrupts,
 )
-from alrnn_neuro.cli.messages import one_line, os_error_line, usage_error_line
+from alrnn_neuro.cli.messages import one_line, os_error_line, usage_error_line, warning_line
 from alrnn_neuro.errors import AlrnnNeuroError
 
 app = typer.Typer(
@@ -59,6 +60,11 @@ class CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of the libraries and readers as one console line each (not two with a path)."""
+    err_console.print(escape(warning_line(message, category)), highlight=False, soft_wrap=True)
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"alrnn-neuro {__version__}")
@@ -75,6 +81,8 @@ def _root(
 ) -> None:
     """alrnn-neuro: where does my circuit need nonlinearity, and what does it compute there?"""
     _state["debug"] = debug
+    if not debug:  # --debug keeps Python's form (with the source line)
+        warnings.showwarning = _show_warning
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", handlers=[CurrentStderrHandler()])
     for handler in logging.getLogger().handlers:

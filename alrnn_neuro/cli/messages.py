@@ -63,3 +63,15 @@ def usage_error_line(error: Any) -> str:
     if ctx is None:
         return message
     return f"{ctx.command_path}: {message} (see `{ctx.command_path} --help`)"
+
+
+def warning_line(message: Warning | str, category: type[Warning]) -> str:
+    """One line for a Python warning shown on the console (no source path, no code line).
+
+    Examples
+    --------
+    >>> class SilentUnitWarning(UserWarning): ...
+    >>> warning_line(SilentUnitWarning("unit 'a' has no spikes\\nin any trial"), SilentUnitWarning)
+    "warning: unit 'a' has no spikes in any trial (SilentUnitWarning)"
+    """
+    return f"warning: {one_line(str(message))} ({category.__name__})"

@@ -1,0 +1,31 @@
+"""Warnings reach the console as one line each (``--debug`` keeps Python's two-line form)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _convert(folder, out, *extra):
+    return subprocess.run(
+        [sys.executable, "-m", "alrnn_neuro", *extra, "convert", "events", str(folder),
+         "--bin-size", "0.5", "--align", "start", "--window", "0,2", "--out", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_a_silent_unit_warning_is_one_line_without_a_source_path(tmp_path):
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    # unit b spikes only outside the trials: it is kept as an all-zero unit, with a warning
+    (folder / "spikes.csv").write_text("unit,time\na,0.5\na,3.5\nb,10.0\n")
+    (folder / "trials.csv").write_text("start,stop\n0.0,2.0\n3.0,5.0\n")
+    done = _convert(folder, tmp_path / "out.h5")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        "warning: units ['b'] (1 in all) have no spike in any valid bin; they are kept as "
+        "all-zero units (SilentUnitWarning)"
+    ]
+    debug = _convert(folder, tmp_path / "debug.h5", "--debug")
+    assert ".py:" in debug.stderr and "SilentUnitWarning:" in debug.stderr  # Python's form
