@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro.cli.interrupts import on_interrupt
+from alrnn_neuro.cli.messages import warnings_after_success
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.data.summary import summarize_dataset
 
@@ -25,7 +26,8 @@ def info(
     align: str = typer.Option(None, help="Alignment event for plain event-layout files."),
 ) -> None:
     """Summarise a dataset: trials, units, inputs, bins, epochs, conditions, ragged lengths."""
-    summary = summarize_dataset(load_dataset(file, bin_size=bin_size, align=align))
+    with warnings_after_success():  # a file refused after a warning: the error's one line
+        summary = summarize_dataset(load_dataset(file, bin_size=bin_size, align=align))
     console = Console()
     lo, hi = summary["time_range"]
     shortest, median, longest = summary["trial_lengths"]

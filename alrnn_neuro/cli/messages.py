@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 #: the fix for an ``OSError`` by errno (anything else: check the path)
@@ -75,3 +78,17 @@ def warning_line(message: Warning | str, category: type[Warning]) -> str:
     "warning: unit 'a' has no spikes in any trial (SilentUnitWarning)"
     """
     return f"warning: {one_line(str(message))} ({category.__name__})"
+
+
+@contextlib.contextmanager
+def warnings_after_success() -> Iterator[None]:
+    """Hold the warnings of a block and show them only if it succeeds.
+
+    A command that refuses its input shows one line, the error; a warning raised on the way
+    there (e.g. an overridden attribute of a file that then fails to load) would be a second.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from alrnn_neuro.data import limits
+from alrnn_neuro.data.unit_ids import check_ids, unit_codes
 from alrnn_neuro.errors import ConfigError, DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -309,7 +310,8 @@ def spike_table(
     Parameters
     ----------
     spike_times : mapping of unit id to 1-D array, or DataFrame with ``unit``, ``time``
-        Units keep the mapping's order; DataFrame units are sorted (``np.unique``).
+        Units keep the mapping's order; DataFrame units are sorted (numbers by value, text ids
+        by :func:`~alrnn_neuro.data.unit_ids.natural_key`); a missing unit id is an error.
     unit_ids : sequence, optional
         Output units in this order (may add silent units, must cover every spiking unit).
 
@@ -323,7 +325,8 @@ def spike_table(
     Raises
     ------
     DataValidationError
-        Wrong type or columns, non-1-D arrays, NaN times, duplicate or missing unit ids.
+        Wrong type or columns, non-1-D arrays, NaN times, duplicate or missing unit ids
+        (blank or NaN ``unit`` cells).
     """
     if isinstance(spike_times, pd.DataFrame):
         if {"unit", "time"} - set(spike_times.columns):
@@ -331,11 +334,15 @@ def spike_table(
                 f"spike table has columns {list(spike_times.columns)}; fix: columns 'unit' "
                 "and 'time' (s, session clock), one row per spike"
             )
-        labels = spike_times["unit"].to_numpy()
-        names, unit_index = np.unique(labels, return_inverse=True)
-        names = [str(n) for n in names]
+        names, unit_index = unit_codes(spike_times["unit"].to_numpy())
         times = _numeric_times(spike_times["time"].to_numpy(), "the spike table's column 'time'")
     elif isinstance(spike_times, Mapping):
+        check_ids(
+            np.array(list(spike_times), dtype=object),
+            "a unit id (key) of spike_times",
+            rows="key number",
+            fix="key every spike train by its unit id (str or int)",
+        )
         names = [str(k) for k in spike_times]
         arrays = [
             _numeric_times(v, f"the spike times of unit {name!r}")

@@ -46,6 +46,11 @@ GROUP_MULTIPLIER = 100
 def session_folder(path: str | os.PathLike) -> Path:
     """The session folder (``klusters0/`` given directly is taken as its parent)."""
     folder = Path(path)
+    if folder.is_file():
+        raise FileFormatError(
+            f"{folder}: is a file, not a folder; fix: give the pfc-1 session folder "
+            f"data/<rat>/<session>/ that holds trials_info and klusters0/ (e.g. {folder.parent})"
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder; fix: give a pfc-1 session folder")
     return folder.parent if folder.name == "klusters0" else folder
@@ -120,8 +125,8 @@ def _klustakwik(folder: Path, sample_rate: float, multiplier: int) -> tuple[pd.D
         clu = res.with_name(res.name[: -len(f".res.{group_text}")] + f".clu.{group_text}")
         if not group_text.isdigit() or not clu.is_file():
             raise FileFormatError(f"{res}: no matching {clu.name}; fix: keep .res.N with .clu.N")
-        samples = np.loadtxt(res, dtype=np.int64, ndmin=1)
-        clusters = np.loadtxt(clu, dtype=np.int64, ndmin=1)
+        samples = _integer_lines(res, "spike sample")
+        clusters = _integer_lines(clu, "cluster id")
         if clusters.size != samples.size + 1 or clusters[0] < clusters[1:].max(initial=0):
             raise FileFormatError(
                 f"{clu}: {clusters.size - 1} cluster ids (after the count line {clusters[:1]}) "
@@ -135,6 +140,17 @@ def _klustakwik(folder: Path, sample_rate: float, multiplier: int) -> tuple[pd.D
     return _checked(pd.concat(parts, ignore_index=True), res_files[0]), used
 
 
+def _integer_lines(path: Path, what: str) -> np.ndarray:
+    """One integer per line of a KlustaKwik text file (``.res.N`` / ``.clu.N``)."""
+    try:
+        return np.loadtxt(path, dtype=np.int64, ndmin=1)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FileFormatError(
+            f"{path}: not one integer {what} per line ({error}); fix: KlustaKwik text files "
+            "hold one integer per line"
+        ) from error
+
+
 def read_trials(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
     """``trials_info`` joined with the timings, indexed by behavioural trial number.
 
@@ -145,6 +161,10 @@ def read_trials(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
         :data:`TIMING_COLUMNS` (NaN where unknown) and ``is_munged`` (False when absent).
     files : list of Path
         The files read.
+
+    Trials without a timing row (or without a trial marker in ``events``) are dropped with
+    one warning that counts them. Repeated trial numbers and timing cells that are not
+    numbers raise :class:`FileFormatError`.
     """
     info_path = find_file(folder, "trials_info")
     if info_path is None:
@@ -160,14 +180,18 @@ def read_trials(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
             "needs stim_name, outcome and correct_side"
         )
     files = [info_path]
+    source = dict.fromkeys(TIMING_COLUMNS, info_path)
     timings_path = find_file(folder, "trial_timings")
     if timings_path is not None:
         timings = _read_csv(timings_path)
+        _log_missing(info, timings.index, timings_path)
+        extra = len(timings.index.difference(info.index))
+        if extra:
+            logger.info("%d trial_timings rows have no trials_info row", extra)
         info = timings.join(
             info.drop(columns=[c for c in timings.columns if c in info]), how="inner"
         )
-        if len(info) < len(timings):
-            logger.info("%d trial_timings rows have no trials_info row", len(timings) - len(info))
+        source.update(dict.fromkeys(set(TIMING_COLUMNS) & set(timings.columns), timings_path))
         files.append(timings_path)
     elif "stim_onset" not in info.columns:
         events_path = find_file(folder, "events", ("", ".tsv", ".txt"))
@@ -177,13 +201,46 @@ def read_trials(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
                 "stim_onset column and there is no events file; fix: add trial_timings (CSV "
                 "with cpoke_start, stim_onset, cpoke_stop, choice_made)"
             )
-        info = info.join(timings_from_events(read_events(events_path), info.index, events_path))
+        timings = timings_from_events(read_events(events_path), info.index, events_path)
+        _log_missing(info, timings.index, events_path)
+        info = info.join(timings, how="inner")
         files.append(events_path)
     for column in TIMING_COLUMNS:
-        info[column] = pd.to_numeric(info[column], errors="coerce") if column in info else np.nan
+        info[column] = _numbers(info[column], source[column], column) if column in info else np.nan
     munged = info["is_munged"] if "is_munged" in info else pd.Series(False, index=info.index)
     info["is_munged"] = munged.astype(str).str.lower().isin(("true", "1", "1.0"))
     return info, files
+
+
+def _log_missing(info: pd.DataFrame, timed: pd.Index, path: Path) -> None:
+    """Warn (one line, with counts) about trials_info trials without timings: dropped."""
+    missing = info.index.difference(timed, sort=False)
+    if len(missing):
+        logger.warning(
+            "%s: no timings for %d of %d trials_info trials (trial numbers %s); they are dropped",
+            path,
+            len(missing),
+            len(info),
+            _listed(missing),
+        )
+
+
+def _listed(values: pd.Index, n: int = 8) -> str:
+    shown = ", ".join(str(v) for v in values[:n])
+    return f"{shown}, ... ({len(values)} in all)" if len(values) > n else shown
+
+
+def _numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
+    """A timing column as floats (empty cells NaN); text that is not a number is refused."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        trial = bad.index[bad.to_numpy()][0]
+        raise FileFormatError(
+            f"{path}: {column} of trial {trial} is {values[trial]!r}, not a number; fix: times "
+            "in seconds on the neural clock (leave the cell empty when unknown)"
+        )
+    return numbers
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -196,6 +253,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
             f"{path}: the first column (trial number) is not integer (e.g. "
             f"{table.index[:1].tolist()}); fix: the index column holds behavioural trial numbers"
         )
+    repeated = table.index[table.index.duplicated()].unique()
+    if len(repeated):
+        raise FileFormatError(
+            f"{path}: trial numbers repeat in the first column: {_listed(repeated)} (on "
+            f"{table.index.isin(repeated).sum()} rows); fix: one row per behavioural trial, "
+            "each with its own trial number"
+        )
     return table
 
 
@@ -203,8 +267,11 @@ def read_events(path: Path) -> pd.DataFrame:
     """The ``events`` file: columns ``event`` (str) and ``time`` (s, neural clock)."""
     try:
         table = pd.read_csv(path, sep="\t", header=None, names=["event", "time"])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise FileFormatError(f"{path}: not 'event<TAB>time' lines ({error})") from error
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise FileFormatError(
+            f"{path}: not 'event<TAB>time' text lines ({error}); fix: the session's BControl "
+            "events file (UTF-8 or ASCII text)"
+        ) from error
     table["time"] = pd.to_numeric(table["time"], errors="coerce")
     if table["time"].isna().any():
         row = int(np.flatnonzero(table["time"].isna().to_numpy())[0])
@@ -243,7 +310,9 @@ def timings_from_events(events: pd.DataFrame, trials: pd.Index, path: Path) -> p
 
     rows = {}
     for trial in trials:
-        lo, hi = spans.get(int(trial), (np.nan, np.nan))
+        if int(trial) not in spans:
+            continue  # no trial marker: no timings (counted and dropped by read_trials)
+        lo, hi = spans[int(trial)]
         stim = first(("play_stimulus_in",), lo, hi)
         rows[trial] = {
             "cpoke_start": first(("hold_center_in",), lo, stim, last=True),
@@ -251,7 +320,7 @@ def timings_from_events(events: pd.DataFrame, trials: pd.Index, path: Path) -> p
             "cpoke_stop": first(("hold_center2_out", "possible_short_cpoke_out"), stim, hi),
             "choice_made": first(("choosing_side_out",), stim, hi),
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(TIMING_COLUMNS))
 
 
 def read_unit_db(path: str | os.PathLike, session: str) -> pd.DataFrame:
@@ -265,7 +334,13 @@ def read_unit_db(path: str | os.PathLike, session: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such unit_db file; fix: give metadata/unit_db.csv")
-    table = pd.read_csv(path)
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise FileFormatError(
+            f"{path}: not a readable CSV table ({error}); fix: use Rodgers2014 "
+            "metadata/unit_db.csv (UTF-8 or ASCII text)"
+        ) from error
     missing = {"session_name", "unum", "include", "region"} - set(table.columns)
     if missing:
         raise FileFormatError(
@@ -281,5 +356,29 @@ def read_unit_db(path: str | os.PathLike, session: str) -> pd.DataFrame:
             f"{known[:12] or 'none'}; fix: pass the session folder whose name is listed"
         )
     rows = rows.copy()
+    rows["unum"] = _unit_numbers(rows["unum"], path)
     rows["include"] = rows["include"].astype(str).str.lower().isin(("true", "1", "1.0"))
     return rows
+
+
+def _unit_numbers(values: pd.Series, path: Path) -> np.ndarray:
+    """``unum`` as int64; NaN, text, fractions and repeats are refused (data row, value)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(numbers) & (np.mod(numbers, 1) == 0))
+    if bad.any():
+        row = values.index[np.flatnonzero(bad)[0]]
+        value = values[row]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise FileFormatError(
+            f"{path}: unum of data row {row} (line {row + 2}) is {shown}, not an integer unit "
+            "number; fix: unum = cluster + 100 * electrode group, one per row"
+        )
+    numbers = numbers.astype(np.int64)
+    repeated = pd.Index(numbers)[pd.Index(numbers).duplicated()].unique()
+    if len(repeated):
+        rows = values.index[np.isin(numbers, repeated)].tolist()
+        raise FileFormatError(
+            f"{path}: unum {_listed(repeated)} of the session listed more than once (data rows "
+            f"{rows[:8]}); fix: one row per unit"
+        )
+    return numbers

@@ -259,8 +259,9 @@ def event_columns(
         A named event is not a column, is not numeric, or lies outside its trial.
     """
     names = list(dict.fromkeys(declared + list(events or [])))
-    missing = [n for n in names[2:] if n not in table]
-    if missing and names[2] in table:  # an unknown align event gets its own message later
+    align = declared[2]  # names[2] only when align is not start or stop (deduplicated)
+    missing = [n for n in names[2:] if n not in table and n != align]
+    if missing and align in table:  # an unknown align event gets its own message later
         raise EventTableError(
             f"event(s) {missing} named in epochs, events or inputs are not trial-table columns; "
             f"available: {sorted(table)}; fix: rename the columns or the events"

@@ -37,7 +37,9 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.data.events import bin_spike_times, covering_window
+from alrnn_neuro.data.observed import UNIT_LIST_COLUMN
 from alrnn_neuro.data.plain_layout import read_plain_events
+from alrnn_neuro.data.unit_ids import check_ids, read_csv_with_text
 from alrnn_neuro.errors import ConfigError, FileFormatError
 
 ATTRS_FILE = "attrs.json"
@@ -194,29 +196,45 @@ def _plain(epochs: object) -> object:
 
 
 def _read_folder(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    spikes, trials = (_csv(path / name, required=True) for name in ("spikes.csv", "trials.csv"))
+    spikes = _csv(path / "spikes.csv", required=True, text=("unit",))
+    trials = _csv(path / "trials.csv", required=True, text=(UNIT_LIST_COLUMN,))
     if {"unit", "time"} - set(spikes.columns):
         raise FileFormatError(
             f"{path / 'spikes.csv'} has columns {list(spikes.columns)}; "
             "fix: name them 'unit' and 'time' (seconds), plus 'trial' for trial-clock times"
         )
+    check_ids(
+        spikes["unit"],
+        f"{path / 'spikes.csv'} column 'unit'",
+        rows="line",
+        first=2,
+        fix="write the unit id of every spike (ids are text, kept exactly as written)",
+    )
     options: dict = {key: None for key in ("unit_ids", "unit_coords", "observed")}
     options.update(_read_attrs(path / ATTRS_FILE))
-    units = _csv(path / "units.csv", required=False)
+    units = _csv(path / "units.csv", required=False, text=("id",))
     if units is not None:
         if "id" not in units.columns:
             raise FileFormatError(
                 f"{path / 'units.csv'} has columns {list(units.columns)}; fix: an 'id' column "
                 "(unit ids as in spikes.csv), then one column per unit property"
             )
+        check_ids(
+            units["id"],
+            f"{path / 'units.csv'} column 'id'",
+            rows="line",
+            first=2,
+            fix="write the id of every unit, exactly as in spikes.csv",
+        )
         options["unit_ids"] = [str(u) for u in units.pop("id")]
         options["unit_coords"] = units if len(units.columns) else None
-    options["observed"] = _csv(path / "observed.csv", required=False)
+    options["observed"] = _csv(path / "observed.csv", required=False, text=("unit",))
     options["source"] = options.get("source") or str(path)
     return spikes, trials, options
 
 
-def _csv(file: Path, *, required: bool) -> pd.DataFrame | None:
+def _csv(file: Path, *, required: bool, text: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """``file`` as a DataFrame, the ``text`` (id) columns as exact text; None if absent."""
     if not file.is_file():
         if not required:
             return None
@@ -225,7 +243,7 @@ def _csv(file: Path, *, required: bool) -> pd.DataFrame | None:
             "(columns unit,time) and trials.csv (columns start,stop,<events>,<labels>)"
         )
     try:
-        return pd.read_csv(file)
+        return read_csv_with_text(file, text)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise FileFormatError(f"cannot parse {file} as CSV: {err}") from err
 

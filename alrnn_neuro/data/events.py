@@ -96,7 +96,7 @@ def bin_spike_times(
     spike_clock : {"session", "trial"}
         Clock of the spike times: one session clock shared with the trial table, or seconds
         from the start of each spike's own trial (then ``spike_times`` needs a ``trial``
-        column).
+        column). A ``trial`` column with the session clock is an error (ambiguous clock).
 
     Returns
     -------
@@ -113,7 +113,8 @@ def bin_spike_times(
         ``stop <= start``, events out of order or outside their trial, trials with no valid
         bin in ``window``, ``inputs`` with another number of trials.
     DataValidationError
-        Bad spike table, ``unit_coords`` or ``inputs`` shapes.
+        Bad spike table (missing unit ids, a ``trial`` column with ``spike_clock="session"``),
+        ``unit_coords`` or ``inputs`` shapes.
 
     Examples
     --------
@@ -334,6 +335,15 @@ def _counts(spike_times, unit_ids, spike_clock, table, align_t, trial_ids, grid)
             "'trial' (spike times in s from the start of their own trial)"
         )
     shape = (len(trial_ids), n_bins)
+    has_trials = isinstance(spike_times, pd.DataFrame) and "trial" in spike_times.columns
+    if spike_clock == "session" and has_trials:
+        raise DataValidationError(
+            "the spike table has a 'trial' column (the trial of each spike) but "
+            "spike_clock='session'; trial ids are read only for trial-clock times; fix: set "
+            "spike_clock='trial' if the times are s from the start of their own trial (attrs.json "
+            "or root attribute spike_clock, or --spike-clock trial), else drop the trial column "
+            "(spikes.csv 'trial', HDF5 spike_trials)"
+        )
     if spike_clock == "session":
         times, unit_index, units = binning.spike_table(spike_times, unit_ids)
         limits.check_allocation((*shape, len(units)), 8, "the binned spike counts")

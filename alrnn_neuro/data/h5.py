@@ -20,15 +20,19 @@ import xarray as xr
 
 from alrnn_neuro._atomic import atomic_path, check_output_path, write_bytes
 from alrnn_neuro.data import limits
+from alrnn_neuro.data.names import OBSERVATION_VARIABLES, REQUIRED_ATTRS
 from alrnn_neuro.data.plain_h5 import read_plain_h5
 from alrnn_neuro.data.schema import validate_dataset
+from alrnn_neuro.data.validation import find_problems
 from alrnn_neuro.data.variables import describe_variables
-from alrnn_neuro.errors import ConfigError, FileFormatError
+from alrnn_neuro.errors import ConfigError, DataValidationError, FileFormatError
 
 logger = logging.getLogger(__name__)
 
 _WIDTH_ATTR = "_unicode_width"
 PLAIN_LAYOUTS = ("binned", "events")
+MAX_FOREIGN_PROBLEMS = 2
+"""How many schema problems the error for a foreign (non-canonical) HDF5 file lists."""
 
 
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> Path:
@@ -185,13 +189,18 @@ def load_dataset(
     FileNotFoundError
         If ``path`` does not exist.
     FileFormatError
-        If ``path`` is not an HDF5 file.
+        If ``path`` is not an HDF5 file; is an NWB file (the message shows the
+        ``alrnn-neuro convert nwb`` call); or is another HDF5 file without the canonical
+        variables or attrs (the message lists the first problems).
+    DataValidationError
+        A canonical file that violates the data model (``validate=True``).
     ConfigError
         Binning options given for a canonical (already binned) file.
     """
     kind = detect_layout(path)
     if kind in PLAIN_LAYOUTS:
         return read_plain_h5(path, bin_size=bin_size, align=align, window=window)
+    _refuse_nwb(path)
     given = {
         name: value
         for name, value in (("bin_size", bin_size), ("align", align), ("window", window))
@@ -204,7 +213,44 @@ def load_dataset(
             "events-layout files); fix: leave them out"
         )
     ds = read_netcdf(path)
-    return validate_dataset(ds) if validate else ds
+    if not validate:
+        return ds
+    problems = find_problems(ds)
+    if problems and _foreign(ds):
+        shown = [_clip(text.split("; fix:")[0]) for text in problems[:MAX_FOREIGN_PROBLEMS]]
+        more = len(problems) - len(shown)
+        raise FileFormatError(
+            f"{path} is not a canonical dataset ({'; '.join(shown)}"
+            f"{f'; {more} more problems' if more > 0 else ''}); fix: see docs/dataset-format.md "
+            "for the layouts read, or convert it with `alrnn-neuro convert`"
+        )
+    if problems:
+        raise DataValidationError("; ".join(problems))
+    return ds
+
+
+def _refuse_nwb(path: str | os.PathLike) -> None:
+    """An NWB file (root attribute ``nwb_version``, or groups ``/general`` and
+    ``/acquisition``) is read by ``alrnn-neuro convert nwb``, not as a dataset."""
+    with h5py.File(path, "r") as handle:
+        nwb = "nwb_version" in handle.attrs or all(
+            isinstance(handle.get(name), h5py.Group) for name in ("general", "acquisition")
+        )
+    if nwb:
+        raise FileFormatError(
+            f"{path} is an NWB file, not a canonical dataset; fix: alrnn-neuro convert nwb "
+            f"{path} --out dataset.h5 (see alrnn-neuro convert nwb --help), then use dataset.h5"
+        )
+
+
+def _clip(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _foreign(ds: xr.Dataset) -> bool:
+    """No observation variable, or none of the canonical attrs: not written by this toolbox."""
+    observed = any(name in ds.data_vars for name in OBSERVATION_VARIABLES)
+    return not observed or not any(attr in ds.attrs for attr in REQUIRED_ATTRS)
 
 
 def detect_layout(path: str | os.PathLike) -> str:

@@ -21,6 +21,11 @@ from alrnn_neuro.errors import EventTableError, FileFormatError
 logger = logging.getLogger(__name__)
 _PLACEHOLDER = "__no_unit__"
 _SKIP_UNIT_COLUMNS = ("spike_times", "obs_intervals", "electrodes", "unit_id")
+_TABLE_KEYS = {  # keys of the trial table that do not come from a same-named NWB column
+    "start": "trial's start_time",
+    "stop": "trial's stop_time",
+    "trial": "NWB row id",
+}
 
 
 def read_nwb(
@@ -80,9 +85,13 @@ def read_nwb(
     Returns
     -------
     xr.Dataset
-        Canonical dataset (trial, time, unit, input); NWB trial ids become ``trial``, trial
-        columns become trial coords, events ``event_<name>`` coords, unit columns unit coords;
-        ``obs_intervals`` give ``observed``; bins overlapping ``invalid_times`` are invalid.
+        Canonical dataset (trial, time, unit, input); NWB trial ids (the table's row ids)
+        become ``trial``, trial columns become trial coords, events ``event_<name>`` coords,
+        unit columns unit coords; ``obs_intervals`` give ``observed``; bins overlapping
+        ``invalid_times`` are invalid. A trials column named ``trial``, ``start`` or ``stop``
+        (names the canonical trial table takes from the row ids, ``start_time`` and
+        ``stop_time``) is kept, as ``trial_column`` (``start_column``, ``stop_column``; a
+        number appended if that is taken too), and a log warning says so.
 
     Raises
     ------
@@ -249,14 +258,26 @@ def _trials_table(trials, path, meta, events):
                 f"{values[row]:g}, start={table['start'][row]:g}, stop={table['stop'][row]:g}"
             )
             continue
-        name = name if name not in raw or name == col else col
+        name = col if name != col and (name in raw or name in _TABLE_KEYS) else name
+        name = _free_name(name, table) if name in _TABLE_KEYS else name
         table[name] = values
         names[col] = name
         del raw[col]
+    for col in [c for c in raw if c in _TABLE_KEYS]:  # a user column named like a canonical key
+        name = _free_name(col, {**table, **raw})
+        why = f"the canonical {col!r} is the {_TABLE_KEYS[col]}"
+        logger.warning("NWB trials column %r kept as trial coord %r: %s", col, name, why)
+        raw[name] = raw.pop(col)
     table.update(raw)
     table["trial"] = np.asarray(trials.id.data[:])
     columns = {"events": list(names.values()), "names": names, "outside": outside}
     return table, columns
+
+
+def _free_name(name: str, taken) -> str:
+    """``name_column`` (``name_column2``, ...): a name for a column that is not in ``taken``."""
+    candidates = (f"{name}_column{'' if k == 1 else k}" for k in range(1, len(taken) + 2))
+    return next(c for c in candidates if c not in taken and c not in _TABLE_KEYS)
 
 
 def _column_of(event: str, raw: dict, colnames) -> str:

@@ -22,13 +22,42 @@ def series_timestamps(series) -> np.ndarray:
     Returns
     -------
     ndarray, shape (sample,)
-        Sample times in seconds on the session clock.
+        Sample times in seconds on the session clock, ascending.
+
+    Raises
+    ------
+    FileFormatError
+        ``timestamps`` holding NaN/inf or not in ascending order (NWB requires ascending
+        timestamps; equal neighbours are allowed). Such a file is refused rather than sorted:
+        which sample comes first among equal times, or where a NaN time belongs, is unknown.
     """
     if series.timestamps is not None:
-        return np.asarray(series.timestamps[:], dtype=np.float64)
+        stamps = np.asarray(series.timestamps[:], dtype=np.float64)
+        _check_ascending(series.name, stamps)
+        return stamps
     n_samples = series.data.shape[0]
     start = float(series.starting_time or 0.0)
     return start + np.arange(n_samples, dtype=np.float64) / float(series.rate)
+
+
+def _check_ascending(name: str, stamps: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(stamps))
+    if bad.size:
+        raise FileFormatError(
+            f"TimeSeries {name!r}: timestamps[{bad[0]}] is {stamps[bad[0]]} ({bad.size} "
+            "non-finite timestamp(s)); fix: give every sample a finite time (s), or drop the "
+            "samples without one when writing the file"
+        )
+    back = np.flatnonzero(np.diff(stamps) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise FileFormatError(
+            f"TimeSeries {name!r}: timestamps are not ascending (NWB requires ascending "
+            f"timestamps): timestamps[{i}] = {stamps[i]:.6g} s comes after timestamps[{i - 1}] "
+            f"= {stamps[i - 1]:.6g} s ({back.size} step(s) back in time); fix: write the "
+            "samples in time order (order = np.argsort(t, kind='stable'); data[order], "
+            "t[order]) and check the file with nwbinspector"
+        )
 
 
 def bin_series(
@@ -41,7 +70,9 @@ def bin_series(
 
     A bin holding samples gets their mean; a bin without samples (a series slower than the
     bins) gets the series linearly interpolated at the bin centre. Only the samples of each
-    trial's window are read from disk. NWB ``conversion`` and ``offset`` are applied.
+    trial's window are read from disk. NWB ``conversion`` and ``offset`` are applied. NaN (or
+    inf) is not read as "missing": a valid bin whose value would use such a sample is an
+    error (mark the span in the NWB ``invalid_times`` table to leave its bins out).
 
     Parameters
     ----------
@@ -62,7 +93,8 @@ def bin_series(
     Raises
     ------
     FileFormatError
-        If a valid bin lies outside the time range the series covers.
+        If a valid bin lies outside the time range the series covers, its value would use a
+        NaN/inf sample, or the timestamps are not finite and ascending.
     """
     stamps = series_timestamps(series)
     n_channel = int(np.prod(series.data.shape[1:], dtype=int))
@@ -77,7 +109,10 @@ def bin_series(
         hi = min(int(np.searchsorted(stamps, align + edges[-1], "right")) + 1, stamps.size)
         times = stamps[lo:hi] - align
         values = np.asarray(series.data[lo:hi], dtype=np.float64).reshape(hi - lo, n_channel)
-        out[i] = _bin_trial(times, values * scale + offset, edges, centres)
+        values = values * scale + offset
+        if not np.isfinite(values).all():
+            _check_finite_samples(series.name, times, values, edges, valid[i], (i, align))
+        out[i] = _bin_trial(times, values, edges, centres)
     out[~valid] = 0.0
     bad = np.isnan(out).any(axis=-1) & valid
     if bad.any():
@@ -90,6 +125,40 @@ def bin_series(
             "recorded range or another series"
         )
     return out
+
+
+def _check_finite_samples(
+    name: str,
+    times: np.ndarray,
+    values: np.ndarray,
+    edges: np.ndarray,
+    valid: np.ndarray,
+    where: tuple[int, float],
+) -> None:
+    """Refuse NaN/inf samples that a valid bin of one trial would average or interpolate.
+
+    ``times`` (sample,) are sample times relative to the trial's alignment event, ``values``
+    (sample, channel) the samples, ``valid`` (time,) the bins to fill and ``where`` the trial
+    index and its alignment time (session clock, s).
+    """
+    centres = (edges[:-1] + edges[1:]) / 2
+    missing = ~np.isfinite(values)
+    binned = _bin_trial(times, values, edges, centres)
+    filled = _bin_trial(times, np.where(missing, 0.0, values), edges, centres)
+    hit = (~np.isfinite(binned) & np.isfinite(filled)).any(axis=-1) & valid
+    if hit.any():  # a bin that holds a number once the NaN/inf samples are zeroed
+        step = int(np.flatnonzero(hit)[0])
+        rows, cols = np.nonzero(missing)
+        k = int(np.argmin(np.abs(times[rows] - centres[step])))
+        trial, align = where
+        value = "NaN" if np.isnan(values[rows[k], cols[k]]) else str(values[rows[k], cols[k]])
+        raise FileFormatError(
+            f"TimeSeries {name!r} holds {value} at session time "
+            f"{align + times[rows[k]]:.6g} s (channel {cols[k]}), which bin {step} of trial "
+            f"index {trial} (centre {align + centres[step]:.3f} s) would use; NaN is not read "
+            "as missing data; fix: fill or interpolate those samples, list the span in the NWB "
+            "invalid_times table (its bins are then left out), or pick a window without it"
+        )
 
 
 def _bin_trial(

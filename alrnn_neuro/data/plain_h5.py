@@ -11,11 +11,19 @@ examples in ``docs/dataset-format.md``):
   ``units/``; binned on load by :func:`alrnn_neuro.data.events.bin_spike_times`.
 
 Strings written by h5py come back as bytes and are decoded as UTF-8.
+
+Binned-layout checks beyond the shapes: a ``time`` dataset must be finite bin centres spaced
+exactly ``bin_size`` apart (the root attribute or the ``bin_size`` argument); ``trial_lengths``
+must be whole numbers of bins; ``t_start`` must be one finite number; ``input_names`` may be a
+list of str or, for one input channel, a single str. ``trials/id`` gives the trial ids (else
+``trials/trial``); when both exist and differ, ``trials/trial`` is kept as the trial coord
+``trial_number`` (with a :class:`TrialColumnRenamedWarning`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import h5py
 import numpy as np
@@ -33,6 +41,13 @@ from alrnn_neuro.data.plain_layout import (
 )
 from alrnn_neuro.data.schema import make_dataset, validate_dataset
 from alrnn_neuro.errors import ConfigError, FileFormatError
+
+RENAMED_TRIAL = "trial_number"
+"""Trial coord that keeps ``trials/trial`` when ``trials/id`` gives the trial ids."""
+
+
+class TrialColumnRenamedWarning(UserWarning):
+    """``trials/trial`` was kept under another name because ``trials/id`` gives the ids."""
 
 
 def read_plain_h5(
@@ -102,13 +117,7 @@ def _read_binned(
     inputs = input_names = None
     if "inputs" in f:
         inputs = read_array(f, "inputs", ("trial", "time", "input"), path, (n_trial, n_time, None))
-        names = f["inputs"].attrs.get("input_names", f.get("input_names"))
-        input_names = None if names is None else [str(n) for n in decode(names[()])]
-        if input_names is not None and len(input_names) != inputs.shape[2]:
-            raise FileFormatError(
-                f"{path}: 'inputs' has {inputs.shape[2]} channels but input_names lists "
-                f"{len(input_names)} ({input_names}); fix: one name per channel"
-            )
+        input_names = _input_names(f, path, inputs.shape[2])
     valid = _valid(f, path, n_trial, n_time)
     epoch = (
         read_array(f, "epoch", ("trial", "time"), path, valid.shape, numeric=False)
@@ -135,7 +144,7 @@ def _read_binned(
                 f"{path}: datasets in {group}/ have length {next(iter(columns.values())).size}, "
                 f"but '{kind}' has {size} {group}; fix: one value per {group[:-1]}"
             )
-    trial_ids = trials.pop("id", trials.pop("trial", None))
+    trial_ids = _trial_ids(trials, path)
     unit_ids = units.pop("id", None)
     keep = valid[:, :, None] & (True if observed is None else observed[:, None, :])
     ds = make_dataset(
@@ -169,7 +178,15 @@ def _valid(f: h5py.File, path: object, n_trial: int, n_time: int) -> np.ndarray:
     if "valid" in f:
         valid = read_array(f, "valid", ("trial", "time"), path, (n_trial, n_time)).astype(bool)
     if "trial_lengths" in f:
-        lengths = np.asarray(f["trial_lengths"][()])
+        lengths = read_array(f, "trial_lengths", ("trial",), path)
+        whole = np.isfinite(lengths) & (lengths == np.round(lengths))
+        if lengths.shape == (n_trial,) and not whole.all():
+            bad = int(np.flatnonzero(~whole)[0])
+            raise FileFormatError(
+                f"{path}: 'trial_lengths' of trial {bad} (index) is {lengths[bad]:g}, not a "
+                "whole number of bins; fix: write integer bin counts (the number of valid "
+                "bins of each trial, counted from the first bin)"
+            )
         if lengths.shape != (n_trial,) or np.any((lengths < 0) | (lengths > n_time)):
             raise FileFormatError(
                 f"{path}: 'trial_lengths' must be {n_trial} bin counts in [0, {n_time}]; got "
@@ -183,10 +200,14 @@ def _time_axis(
     f: h5py.File, path: object, n_time: int, bin_size: float | None
 ) -> tuple[np.ndarray, float]:
     file_bin = number_attr(f.attrs, "bin_size", path) if "bin_size" in f.attrs else None
+    time = None
     if "time" in f:
-        time = np.asarray(f["time"][()], dtype=float)
-        if time.shape != (n_time,):
-            raise FileFormatError(f"{path}: 'time' has shape {time.shape}, expected ({n_time},)")
+        time = read_array(f, "time", ("time",), path, (n_time,)).astype(float)
+        if not np.all(np.isfinite(time)):
+            raise FileFormatError(
+                f"{path}: 'time' holds NaN/inf; fix: finite bin centres (s relative to "
+                "align_event), or drop 'time' and set f.attrs['t_start']"
+            )
         if file_bin is None and n_time > 1:
             file_bin = float(np.median(np.diff(time)))
     if file_bin is not None and not file_bin > 0:
@@ -202,9 +223,89 @@ def _time_axis(
             f"{path}: the bin size is unknown; fix: set f.attrs['bin_size'] (s), write a "
             "'time' dataset of bin centres, or pass bin_size=..."
         )
-    if "time" not in f:
-        time = float(f.attrs.get("t_start", 0.0)) + (np.arange(n_time) + 0.5) * bin_size
+    if time is None:
+        return _t_start(f, path) + (np.arange(n_time) + 0.5) * bin_size, bin_size
+    _check_spacing(time, f["time"].dtype, bin_size, path)
     return time, bin_size
+
+
+def _check_spacing(time: np.ndarray, dtype: np.dtype, bin_size: float, path: object) -> None:
+    """``time`` (bin centres) must step by ``bin_size``, up to the rounding of its dtype."""
+    steps = np.diff(time)
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(float).eps
+    tolerance = 1e-6 * bin_size + 8 * eps * float(np.abs(time).max(initial=0.0))
+    off = np.flatnonzero(np.abs(steps - bin_size) > tolerance)
+    if off.size:
+        k = int(off[0])
+        raise FileFormatError(
+            f"{path}: 'time' contradicts bin_size={bin_size:g} s: time[{k}]={time[k]:g} and "
+            f"time[{k + 1}]={time[k + 1]:g} are {steps[k]:g} s apart ({off.size} of "
+            f"{steps.size} steps differ); fix: write bin centres t_start + (k + 0.5) * "
+            "bin_size, set f.attrs['bin_size'] to the spacing, or drop 'time'"
+        )
+
+
+def _t_start(f: h5py.File, path: object) -> float:
+    """Root attribute ``t_start`` (default 0): one finite number of seconds."""
+    value = f.attrs.get("t_start", 0.0)
+    try:
+        number = float(np.asarray(value).reshape(-1)[0]) if np.size(value) == 1 else np.nan
+    except (TypeError, ValueError):
+        number = np.nan
+    if not np.isfinite(number):
+        shown = np.asarray(value).tolist()
+        raise FileFormatError(
+            f"{path}: root attribute t_start={shown!r} is not a finite number of seconds; fix: "
+            "f.attrs['t_start'] = -0.25 (left edge of the first bin, s relative to align_event)"
+        )
+    return number
+
+
+def _input_names(f: h5py.File, path: object, n_inputs: int) -> list[str] | None:
+    """``inputs.attrs['input_names']`` (or a root dataset): a list of str, or one str."""
+    where = "input_names" in f["inputs"].attrs
+    names = f["inputs"].attrs["input_names"] if where else f.get("input_names")
+    field = "inputs.attrs['input_names']" if where else "the root dataset 'input_names'"
+    if names is None:
+        return None
+    values = decode(names[()] if isinstance(names, h5py.Dataset) else names)
+    if values.ndim > 1:
+        raise FileFormatError(
+            f"{path}: {field} has shape {values.shape}; fix: a list of str, one per channel"
+        )
+    listed = [str(n) for n in np.atleast_1d(values)]
+    if len(listed) != n_inputs:
+        raise FileFormatError(
+            f"{path}: 'inputs' has {n_inputs} channels but input_names lists {len(listed)} "
+            f"({listed}, in {field}); fix: one name per channel, e.g. "
+            f"{[f'input{i}' for i in range(min(n_inputs, 3))]}"
+        )
+    return listed
+
+
+def _trial_ids(trials: dict[str, np.ndarray], path: object) -> np.ndarray | None:
+    """Pop the trial ids (``trials/id``, else ``trials/trial``); keep a differing ``trial``."""
+    if "id" not in trials:
+        return trials.pop("trial", None)
+    ids = trials.pop("id")
+    if "trial" not in trials:
+        return ids
+    if np.array_equal(trials["trial"].astype(str), ids.astype(str)):
+        del trials["trial"]  # the same ids twice: nothing is lost
+        return ids
+    if RENAMED_TRIAL in trials:
+        raise FileFormatError(
+            f"{path}: trials/ holds 'id' (the trial ids), 'trial' and '{RENAMED_TRIAL}'; "
+            f"'trial' cannot be kept as '{RENAMED_TRIAL}'; fix: rename trials/trial"
+        )
+    trials[RENAMED_TRIAL] = trials.pop("trial")
+    warnings.warn(
+        f"{path}: trials/id gives the trial ids, so trials/trial is kept as the trial coord "
+        f"'{RENAMED_TRIAL}'; fix: rename trials/trial in the file to choose its name",
+        TrialColumnRenamedWarning,
+        stacklevel=4,
+    )
+    return ids
 
 
 def _crop(ds: xr.Dataset, window: object, bin_size: float) -> xr.Dataset:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from alrnn_neuro.data.epochs import RESERVED
+from alrnn_neuro.data.unit_ids import check_ids, natural_key, unit_codes
 from alrnn_neuro.errors import FileFormatError
 
 LAYOUTS = ("binned", "events")
@@ -59,6 +60,8 @@ def read_plain_events(
                 f"datasets start, stop (s, session clock), one per event or label (see {DOC})"
             )
         units = read_columns(f["units"], path) if "units" in f else {}
+        if "id" in units:
+            check_ids(units["id"], f"{path}: units/id", fix="write the id of every unit")
         unit_ids = [str(u) for u in units.pop("id")] if "id" in units else None
         observed = None
         if "observed" in f:
@@ -103,7 +106,7 @@ def _input_specs(value: object, path: object) -> dict[str, str] | None:
 
 def _unit_names(spike_times: object) -> list[str]:
     if isinstance(spike_times, pd.DataFrame):
-        return [str(u) for u in np.unique(spike_times["unit"].to_numpy())]
+        return unit_codes(spike_times["unit"].to_numpy())[0]
     return list(spike_times)  # type: ignore[arg-type]
 
 
@@ -208,14 +211,23 @@ def _spike_times(f: h5py.File, path: object) -> dict[str, np.ndarray] | pd.DataF
             f"{path}: spike_times {times.shape} and spike_units {units.shape} must be 1-D "
             "and of equal length"
         )
+    units = decode(units)
+    check_ids(
+        units,
+        f"{path}: spike_units (unit id of each spike, counted from 0)",
+        rows="spike",
+        fix="write the unit id (int or str) of every spike in spike_units",
+    )
     if trials is not None:
         trial_ids = _vector(trials, "spike_trials", path)
         _same_length(times, trial_ids, "spike_times", path)
-        return pd.DataFrame({"unit": decode(units), "time": times, "trial": trial_ids})
+        return pd.DataFrame({"unit": units, "time": times, "trial": trial_ids})
     names, index = np.unique(units, return_inverse=True)
     order = np.argsort(index, kind="stable")
     runs = np.split(times[order], np.searchsorted(index[order], np.arange(1, names.size)))
-    return dict(zip(decode(names).tolist(), runs, strict=True))
+    by_unit = dict(zip([str(n) for n in names.tolist()], runs, strict=True))
+    order = sorted(by_unit, key=natural_key) if names.dtype.kind == "U" else by_unit
+    return {unit: by_unit[unit] for unit in order}  # text ids as in unit_codes
 
 
 def _vector(node: object, name: str, path: object, dtype: type | None = None) -> np.ndarray:

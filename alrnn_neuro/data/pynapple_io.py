@@ -7,8 +7,9 @@ imported only when a function here is called.
   (its metadata columns are the trial table: event times on the same clock, labels) are binned
   by :func:`alrnn_neuro.data.events.bin_spike_times`; the counts are exactly what
   ``bin_spike_times`` gives on the same spike times and trial table. Unit ids come from the
-  TsGroup metadata column ``unit_id``, else the TsGroup keys; other metadata (``rate``
-  excepted) become unit coords. A trials column ``observed_units`` gives ``observed``.
+  TsGroup metadata column ``unit_id`` (one distinct id per unit), else the TsGroup keys;
+  other metadata (``rate`` excepted) become unit coords. A trials column ``observed_units``
+  gives ``observed``.
 * :func:`to_pynapple`: trials laid end to end on one session clock (as in
   :func:`alrnn_neuro.data.nwb.write_nwb`), each count ``n`` written as ``n`` distinct spike
   times inside its bin; the IntervalSet holds the event times (session clock), the trial
@@ -91,7 +92,8 @@ def from_pynapple(
     Raises
     ------
     DataValidationError
-        ``units`` is not a TsGroup, or ``trials`` lacks start/end.
+        ``units`` is not a TsGroup, its ``unit_id`` metadata repeats an id (the units would
+        merge), or ``trials`` lacks start/end.
     """
     nap = require_pynapple()
     if not isinstance(units, nap.TsGroup):
@@ -123,6 +125,7 @@ def _spike_trains(units) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     keys = list(units.keys())
     if UNIT_ID in metadata.columns:
         ids = [str(u) for u in metadata.loc[keys, UNIT_ID]]
+        _check_unique_ids(ids, keys)
     else:
         ids = [str(k) for k in keys]
     spike_times = {
@@ -134,6 +137,23 @@ def _spike_trains(units) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         if c not in ("rate", UNIT_ID)
     }
     return spike_times, coords
+
+
+def _check_unique_ids(ids: list[str], keys: list) -> None:
+    """Refuse a ``unit_id`` column that names two TsGroup entries alike (they would merge)."""
+    seen: dict[str, list] = {}
+    for uid, key in zip(ids, keys, strict=True):
+        seen.setdefault(uid, []).append(key)
+    repeated = {uid: k for uid, k in seen.items() if len(k) > 1}
+    if repeated:
+        shown = "; ".join(f"{uid!r} (TsGroup keys {k})" for uid, k in list(repeated.items())[:5])
+        raise DataValidationError(
+            f"units: the TsGroup metadata column '{UNIT_ID}' repeats {len(repeated)} id(s): "
+            f"{shown}{'; ...' if len(repeated) > 5 else ''}; each unit needs its own id, or "
+            f"the spike trains of the units sharing one would merge; fix: give every unit a "
+            f"distinct '{UNIT_ID}' (tsgroup.set_info({UNIT_ID}=[...])) or drop the column to "
+            "use the TsGroup keys"
+        )
 
 
 def trial_table(trials: object) -> pd.DataFrame:
@@ -261,7 +281,10 @@ def read_pynapple_npz(
     Raises
     ------
     FileFormatError
-        Missing files, or files that do not hold a TsGroup / IntervalSet.
+        Missing files, files that do not hold a TsGroup / IntervalSet, or a trials CSV that
+        is not UTF-8 text or not parseable as CSV.
+    DataValidationError
+        The TsGroup's ``unit_id`` metadata repeats an id (raised by :func:`from_pynapple`).
     """
     nap = require_pynapple()
     units_path, trials_path = Path(units_path), Path(trials_path)
@@ -275,7 +298,7 @@ def read_pynapple_npz(
             "trains with tsgroup.save(path)"
         )
     if trials_path.suffix.lower() == ".csv":
-        return units, trial_table(pd.read_csv(trials_path))
+        return units, trial_table(_read_csv(trials_path))
     trials = _load_npz(nap, trials_path)
     if not isinstance(trials, nap.IntervalSet):
         raise FileFormatError(
@@ -294,4 +317,22 @@ def _load_npz(nap: ModuleType, path: Path) -> object:
         raise FileFormatError(
             f"{path}: pynapple cannot load it ({type(err).__name__}: {err}); fix: a file written "
             "by a pynapple object's .save(path)"
+        ) from err
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV trial table, or a FileFormatError naming the file and what is wrong with it."""
+    try:
+        return pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise FileFormatError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+            f"{err.start}), so it is not a CSV trial table; fix: save the trials as a UTF-8 "
+            "CSV (columns start, end/stop, event times, labels) or an IntervalSet .npz"
+        ) from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        reason = " ".join(str(err).split())
+        raise FileFormatError(
+            f"{path}: not a readable CSV trial table ({reason}); fix: a CSV with a header row "
+            "(start, end/stop, event times, labels) and one row per trial"
         ) from err

@@ -152,8 +152,31 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[np.ndarray], float]:
         raise FileFormatError(f"{path}: trial matrix lacks columns {missing}")
     table["session"] = path.stem
     table["paradigm"] = _paradigm_of(paradigm, table, path)
-    rasters = [np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in cells[:, raster_col]]
+    numbers = table["trial#"].to_numpy(float)
+    rasters = [_raster(r, path, n) for r, n in zip(cells[:, raster_col], numbers, strict=True)]
     return table, rasters, t_min
+
+
+def _raster(value: object, path: Path, trial: float) -> np.ndarray:
+    """One trial's spike times (ms) as a float64 vector; text, matrices, NaN/inf refused."""
+    where = f"{path}: spike raster of trial {trial:g} (unit {path.stem})"
+    fix = "fix: finite spike times (ms, trial clock) in a vector, or leave the file out (files=)"
+    try:
+        times = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise FileFormatError(
+            f"{where} holds {str(value)[:40]!r}, not spike times; {fix}"
+        ) from None
+    if times.ndim > 1:
+        raise FileFormatError(f"{where} is a {times.shape} matrix, not a vector; {fix}")
+    times = np.atleast_1d(times)
+    bad = np.flatnonzero(~np.isfinite(times))
+    if bad.size:
+        raise FileFormatError(
+            f"{where} holds {times[bad[0]]} at position {bad[0]} of {times.size} ({bad.size} "
+            f"non-finite in all); {fix}"
+        )
+    return times
 
 
 def _paradigm_of(code: object, table: pd.DataFrame, path: Path) -> float:

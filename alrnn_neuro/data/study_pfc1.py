@@ -55,6 +55,8 @@ AREA_NOTE = (
     "PFC1_task, session CR12B_* holds A1 units"
 )
 INTEGRAL_TOL = 1e-6
+MAX_COUNT = int(np.iinfo(np.int32).max)
+"""Largest count the int32 ``spikes`` array holds."""
 
 
 class AuxFileWarning(UserWarning):
@@ -85,6 +87,11 @@ def find_study_files(
         Several sessions or bin widths match; ``session`` / ``bin_width`` choose one.
     """
     folder = Path(directory)
+    if folder.is_file():
+        raise FileFormatError(
+            f"{folder}: is a file, not a folder; fix: give the folder that holds the session's "
+            f".pkl files ({folder.parent}) and choose the session with --session NAME"
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder; fix: give the folder of the .pkl files")
     if bin_width is not None and not (np.isfinite(bin_width) and bin_width > 0):
@@ -173,8 +180,8 @@ def read_study_pfc1(
     ------
     FileFormatError
         Missing files, unreadable pickles, or contents that disagree (trial, unit or bin
-        counts, labels outside {0, 1}, negative or fractional counts); the message names the
-        file, the field, the value and the fix.
+        counts, labels outside {0, 1}, negative, fractional or int32-overflowing counts, two
+        ``.npy`` files named alike); the message names the file, the field, the value and the fix.
     UnsafePickleError
         A pickle asks to run anything but array/container construction (nothing ran).
     ConfigError
@@ -297,6 +304,7 @@ def _shape(obj: Any) -> str:
 
 
 def _check_counts(spikes: list[np.ndarray], path: Path) -> None:
+    """Counts are integers in [0, MAX_COUNT], checked before the int32 cast."""
     for i, counts in enumerate(spikes):
         bad = counts < 0
         kind = "negative"
@@ -308,6 +316,13 @@ def _check_counts(spikes: list[np.ndarray], path: Path) -> None:
             raise FileFormatError(
                 f"{path}: spike counts of trial {i} hold a {kind} value {counts[unit, step]:g} "
                 f"(unit {unit}, bin {step}); fix: counts are integers >= 0 per bin"
+            )
+        if counts.max() > MAX_COUNT:
+            unit, step = np.unravel_index(int(np.argmax(counts)), counts.shape)
+            raise FileFormatError(
+                f"{path}: spike counts of trial {i} hold {counts[unit, step]:.0f} (unit {unit}, "
+                f"bin {step}), which exceeds the limit {MAX_COUNT} of the int32 counts; fix: "
+                "counts per bin, not times or cumulative sums (check the export)"
             )
 
 
@@ -363,6 +378,7 @@ def _input_names(names: Sequence[str] | None, n_inputs: int) -> list[str]:
 
 def _aux_coords(folder: Path, n_trials: int, taken: set[str]) -> dict[str, np.ndarray]:
     coords: dict[str, np.ndarray] = {}
+    origin: dict[str, Path] = {}
     for path in sorted(folder.glob("*.npy")):
         values = load_npy(path)
         name = re.sub(r"\W", "_", path.stem)
@@ -376,7 +392,12 @@ def _aux_coords(folder: Path, n_trials: int, taken: set[str]) -> dict[str, np.nd
                 stacklevel=3,
             )
             continue
+        if name in origin:
+            raise FileFormatError(
+                f"{path.name} and {origin[name].name} in {folder} both become trial coord "
+                f"{name!r}; fix: rename one of them (or pass --no-aux / aux=False)"
+            )
         if values.dtype.kind in "OSU":
             values = values.astype(str)
-        coords[name] = values
+        coords[name], origin[name] = values, path
     return coords

@@ -53,6 +53,39 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     >>> validate_dataset(ds) is ds
     True
     """
+    problems = find_problems(ds)
+    if problems:
+        raise DataValidationError("; ".join(problems))
+    return ds
+
+
+def find_problems(ds: xr.Dataset) -> list[str]:
+    """Every violation of the canonical data model that :func:`validate_dataset` would raise.
+
+    The checks run in stages (variables and attrs, then sizes and coords, then values); the
+    problems of the first stage that finds any are returned.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Candidate dataset.
+
+    Returns
+    -------
+    list of str
+        One message per violation (field, bad value, fix); empty when ``ds`` is canonical.
+
+    Raises
+    ------
+    DataValidationError
+        If the sizes of the variables disagree (raised at once, as by ``validate_dataset``).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> find_problems(xr.Dataset(attrs={"bin_size": 0.1}))[-1]
+    "attrs['align_event'] is missing; fix: set ds.attrs['align_event']"
+    """
     problems: list[str] = []
     present = [name for name in OBSERVATION_VARIABLES if name in ds.data_vars]
     if len(present) != 1:
@@ -86,15 +119,12 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
         if coord in ds.dims and coord not in ds.coords:
             problems.append(f"dim '{coord}' has no coordinate; fix: assign ds.coords['{coord}']")
     if problems:
-        raise DataValidationError("; ".join(problems))
+        return problems
     _check_sizes(ds, present[0])
     problems += _check_coords(ds)
     if problems:
-        raise DataValidationError("; ".join(problems))
-    problems += _check_values(ds, present[0])
-    if problems:
-        raise DataValidationError("; ".join(problems))
-    return ds
+        return problems
+    return _check_values(ds, present[0])
 
 
 def require_dataset(ds: object, where: str) -> xr.Dataset:
