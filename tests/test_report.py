@@ -209,6 +209,23 @@ def test_a_sweep_report_shows_the_tested_verdict_of_select(repro, tmp_path):
     assert "common held-out test trials" in after  # one test split, not folds
 
 
+def test_a_selection_made_before_the_sweep_grew_is_left_out(repro, tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(repro / "sweep", sweep)
+    assert main(["select", str(sweep), "--n-boot", "20"]) is None
+    record = json.loads((sweep / "sweep.json").read_text())
+    grid = record["grid"]
+    latent_dims = grid.get("latent_dims") or [record["base_config"]["latent_dim"]]
+    new_p = next(p for p in range(min(latent_dims) + 1) if p not in grid["pwl_units"])
+    grid["pwl_units"] = [*grid["pwl_units"], new_p]  # the sweep rerun with one P more
+    grid["seeds"] = [*grid["seeds"], 7]
+    (sweep / "sweep.json").write_text(json.dumps(record))
+    html = build_report(sweep).html
+    assert f"was made before the sweep grew (P = {new_p}; seeds 7 are not in it)" in html
+    verdict = json.loads((sweep / "selection.json").read_text())["verdict"]
+    assert not any(html_escape(line) in html for line in verdict)
+
+
 def test_an_unfinished_sweep_says_so_and_how_many_cells_are_missing(repro, tmp_path):
     sweep = tmp_path / "sweep"
     shutil.copytree(repro / "sweep", sweep)

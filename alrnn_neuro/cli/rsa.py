@@ -137,6 +137,7 @@ def rsa_command(
     )
     excluded = ";".join(exclude or [])
     summary.update(run_dir=str(run_dir), dataset=str(path), exclude=list(exclude or []))
+    summary[rd.MODEL_DIGEST] = rd.model_digest(run_dir)  # which model (report: stale or not)
     rsa.attrs.update(run_dir=str(run_dir), dataset=str(path), exclude=excluded)
     write_outputs(target, rsa, summary, seed=seed)
     print_table(Console(), summary)

@@ -80,6 +80,10 @@ def build_report(directory: str | os.PathLike) -> Report:
     skipped: list[tuple[str, str]] = []
 
     def attempt(key: str, title: str, build: Callable[[], Section] | None) -> None:
+        stale = found.stale.get("rsa" if key == "rsa" else "analysis")
+        if build is None and stale and key in ("regimes", "primitives", "rsa"):
+            skipped.append((title, f"left out: {stale}"))
+            return
         if build is None:
             skipped.append((title, f"absent (looked for {LOOKED_FOR[key]})"))
             return

@@ -9,12 +9,13 @@ analyses written beside a run (``model/analysis``, ``model/rsa``) are found too.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alrnn_neuro.errors import RunDirError
-from alrnn_neuro.training.rundir import check_run_ids
+from alrnn_neuro.training.rundir import MODEL_DIGEST, check_run_ids, model_digest
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class Inputs:
         Folder of ``alrnn-neuro analyze`` output.
     rsa : Path or None
         Folder of ``alrnn-neuro rsa`` output.
+    stale : dict of str to str
+        ``"analysis"`` / ``"rsa"`` -> why that output was left out: it records another model
+        than the run's ``model.pt`` (refitted or resumed since it was made).
     run : Path or None
         A run directory (``config.json`` + ``metrics.json``).
     """
@@ -70,6 +74,7 @@ class Inputs:
     baselines: Path | None = None
     analysis: Path | None = None
     rsa: Path | None = None
+    stale: dict[str, str] = field(default_factory=dict)
     run: Path | None = None
 
     def found(self) -> list[str]:
@@ -160,6 +165,7 @@ def discover(directory: str | Path) -> Inputs:
     found.run = _first([model, root], _is_run)
     if found.run is not None:
         check_run_ids(found.run)  # a folder mixing two runs' files is refused, not reported
+        _leave_out_stale(found)
     if not found.found():
         looked = "; ".join(LOOKED_FOR.values())
         raise RunDirError(
@@ -169,3 +175,33 @@ def discover(directory: str | Path) -> Inputs:
         )
     logger.info("report inputs in %s: %s", root, ", ".join(found.found()))
     return found
+
+
+def _leave_out_stale(found: Inputs) -> None:
+    """Drop an analysis or RSA that records another model than the run's ``model.pt``.
+
+    Refitting (``--overwrite``) or resuming a run replaces its model but leaves ``analysis/``
+    and ``rsa/`` in place; reporting them beside the new model's configuration would present
+    one model's regimes as another's. Outputs that record no model (older versions) are kept.
+    """
+    current = model_digest(found.run)
+    if current is None:
+        return
+    for key, file, command in (
+        ("analysis", "alignment.json", "analyze"),
+        ("rsa", "rsa.json", "rsa"),
+    ):
+        folder = getattr(found, key)
+        if folder is None or not (folder / file).is_file():
+            continue
+        try:
+            recorded = json.loads((folder / file).read_text()).get(MODEL_DIGEST)
+        except (OSError, ValueError, AttributeError):
+            continue  # unreadable: the section reports that itself
+        if recorded is not None and recorded != current:
+            found.stale[key] = (
+                f"{folder / file} describes another model (model.pt {recorded[:8]}; the run's "
+                f"is now {current[:8]}: refitted or resumed since); fix: alrnn-neuro {command} "
+                f"{found.run} --overwrite"
+            )
+            setattr(found, key, None)

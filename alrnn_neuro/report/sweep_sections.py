@@ -47,9 +47,43 @@ def _selection_verdict(folder: Path) -> list[str]:
             "the tested verdict, then this report again."
         ]
     try:
-        return [str(line) for line in rd.read_json(path)["verdict"]]
+        record = rd.read_json(path)
+        lines = [str(line) for line in record["verdict"]]
     except (OSError, RunDirError, KeyError, TypeError) as error:
         return [f"selection.json in {folder} could not be read ({error}); fix: run select again"]
+    stale = _selection_gap(folder, record)
+    return [stale] if stale else lines
+
+
+def _selection_gap(folder: Path, record: dict) -> str | None:
+    """Why ``selection.json`` no longer speaks for the sweep (it was extended since), or None.
+
+    A sweep rerun into its folder with more P values or seeds keeps the earlier
+    ``selection.json``; its verdict covers only the cells that existed then.
+    """
+    try:
+        grid = SweepGrid.from_dict(rd.read_json(folder / SWEEP_FILE)["grid"])
+        covered_p = {int(r["pwl_units"]) for r in record["per_pwl_units"]}
+        covered_seeds = {int(s) for s in record["replication"]["seeds"]}
+    except (OSError, RunDirError, KeyError, TypeError, ValueError):
+        return None  # an older or partial record: shown as it is
+    new_p = sorted(set(grid.pwl_units) - covered_p)
+    new_seeds = sorted(set(grid.seeds) - covered_seeds)
+    if not new_p and not new_seeds:
+        return None
+    added = "; ".join(
+        text
+        for text in (
+            f"P = {', '.join(map(str, new_p))}" if new_p else "",
+            f"seeds {', '.join(map(str, new_seeds))}" if new_seeds else "",
+        )
+        if text
+    )
+    return (
+        f"The selection.json in {folder} was made before the sweep grew ({added} are not in "
+        f"it), so its verdict is left out; fix: run `alrnn-neuro select {folder}` again, "
+        "then this report again."
+    )
 
 
 def by_latent_dim(results: xr.Dataset) -> list[tuple[str, xr.Dataset]]:

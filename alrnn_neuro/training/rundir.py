@@ -26,6 +26,7 @@ folder that mixes files of two runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -418,3 +419,20 @@ def check_run_ids(path: str | os.PathLike) -> str | None:
         f"{path} mixes files of different runs ({described}); fix: refit into a new --out, "
         "or pass --overwrite to replace the run"
     )
+
+
+#: the key under which analyses record the model they describe (:func:`model_digest`)
+MODEL_DIGEST = "model_digest"
+
+
+def model_digest(path: str | os.PathLike | None) -> str | None:
+    """A digest of a run's ``model.pt`` (first 16 hex digits of its SHA-256), or None.
+
+    Outputs derived from a model (``analyze``, ``rsa``) record it, so that a report can tell
+    them from outputs of a model that was refitted or resumed since (same folder, same run
+    id, other parameters).
+    """
+    file = None if path is None else Path(path) / MODEL
+    if file is None or not file.is_file():
+        return None
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:16]
