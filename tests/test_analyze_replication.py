@@ -234,3 +234,28 @@ def test_a_finding_that_does_not_hold_names_no_region():
     assert rep._row(True, False, 0.4, 6)["region"] == -1
     assert rep._row(True, True, 0.9, 6)["region"] == 6
     assert np.isnan(rep._row(False, False, None, -1)["effect"])
+
+
+def _epoch_only(p: float, ami: float, ami_untrained: float | None):
+    latents = xr.Dataset(
+        {
+            "valid": (("trial", "time"), np.ones((1, 2), bool)),
+            "epoch": (("trial", "time"), np.full((1, 2), "stimulus")),
+        }
+    )
+    summary = {"epoch_p": p, "epoch_ami": ami, "epoch_ami_untrained": ami_untrained}
+    analysis = SimpleNamespace(primitives=[], summary=summary)
+    fit_ = SimpleNamespace(latents=latents, config=SimpleNamespace(inputs=[], seed=0))
+    fit_.run_dir = None
+    return rep._findings(fit_, analysis, {}, alpha=0.01)["epoch_regions"]
+
+
+def test_epoch_regions_must_beat_the_fits_own_initialisation():
+    # p = 0.005 passes the null, but the untrained network aligns better (as on the demo:
+    # 0.058 against 0.565): not a finding of training
+    row = _epoch_only(0.005, 0.058, 0.565)
+    assert row["testable"] and not row["found"] and row["ami_untrained"] == 0.565
+    assert _epoch_only(0.005, 0.30, 0.27)["found"]  # 0.03 above: learned
+    assert not _epoch_only(0.005, 0.28, 0.27)["found"]  # within the 0.02 margin
+    assert _epoch_only(0.005, 0.30, None)["found"]  # no dataset: the null alone
+    assert not _epoch_only(0.2, 0.30, 0.0)["found"]  # the null still applies

@@ -27,7 +27,6 @@ from alrnn_neuro.analysis.files import (
     check_fitted_dataset,
     load_fit,
     load_inputs,
-    recorded_dataset,
 )
 from alrnn_neuro.analysis.primitives import detect_primitives, skipped_detectors, to_records
 from alrnn_neuro.analysis.summary import (
@@ -36,10 +35,14 @@ from alrnn_neuro.analysis.summary import (
     gating_summary,
     summarize,
 )
-from alrnn_neuro.analysis.untrained_reference import shared_with_untrained, untrained_reference
-from alrnn_neuro.data.h5 import load_dataset
+from alrnn_neuro.analysis.untrained_reference import (
+    fitted_dataset,
+    shared_with_untrained,
+    untrained_reference,
+)
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.models.params import BIT_ORDER, ALRNNParams
+from alrnn_neuro.training.rundir import MODEL_DIGEST, model_digest
 
 logger = logging.getLogger(__name__)
 #: trial variables scored against the regions when present (others are ignored by default)
@@ -168,7 +171,7 @@ def analyze_run(
     params = ALRNNParams.from_model(fit)
     n_pwl, n_latent = params.n_pwl, params.latent_dim
     bitcode, valid, epoch = lat["bitcode"], lat["valid"], lat["epoch"]
-    data = _resolved_dataset(dataset, fit) if untrained else None
+    data = fitted_dataset(dataset, fit) if untrained else None
     inputs = load_inputs(dataset if data is None else data, fit)
     if (
         data is not None
@@ -217,6 +220,7 @@ def analyze_run(
     summary["gating"] = gating_summary(primitives)
     summary["evidence_inputs"] = None if evidence_inputs is None else list(evidence_inputs)
     summary["scope"] = SCOPE
+    summary[MODEL_DIGEST] = model_digest(getattr(fit, "run_dir", None))
     if untrained:
         summary.update(
             _untrained_summary(
@@ -253,13 +257,6 @@ def default_evidence_inputs(names: Sequence[str]) -> tuple[str, ...]:
     ('motion', 'cue')
     """
     return STIMULUS_SOUNDS if set(STIMULUS_SOUNDS) <= set(names) else tuple(names)
-
-
-def _resolved_dataset(dataset, fit) -> xr.Dataset | None:
-    """The fitted dataset in memory (given, carried or recorded), or None if not found."""
-    if isinstance(dataset, xr.Dataset):
-        return dataset
-    return recorded_dataset(fit) if dataset is None else load_dataset(dataset)
 
 
 def _untrained_summary(

@@ -7,7 +7,10 @@ one P, or a list of run directories) and reports, per finding, in how many fits 
 ============== ====================================================================
 finding        holds in a fit when
 ============== ====================================================================
-epoch_regions  region/epoch AMI beyond its circular-shift null (p < ``alpha``)
+epoch_regions  region/epoch AMI beyond its circular-shift null (p < ``alpha``) and at
+               least ``AMI_MARGIN`` (0.02) above the AMI of the network the fit started
+               from (same seed and inputs; inputs alone align an untrained network's
+               regions with the epochs)
 integration    a used region integrates an evidence input (``detect_integration``)
 gating         an input onset gates another input's integration (``detect_gating``)
 rule_routing   each rule's stimulus-epoch region routes its relevant feature
@@ -43,6 +46,11 @@ from alrnn_neuro.analysis.pipeline import (
     default_evidence_inputs,
 )
 from alrnn_neuro.analysis.routing import hold_mode, rule_routing
+from alrnn_neuro.analysis.untrained_reference import (
+    AMI_MARGIN,
+    fitted_dataset,
+    untrained_epoch_ami,
+)
 from alrnn_neuro.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -153,7 +161,8 @@ def replication_table(
         ``region`` (the reference region matched to the fit's region carrying the finding;
         -1 where the finding does not hold or has no matched region);
         ``integration_same_region`` (fit): the fit integrates in the region most integrating
-        fits share.
+        fits share; ``epoch_ami_untrained`` (fit): the region/epoch AMI of the network each fit
+        started from (NaN where its dataset was not found).
     summary : dict
         Per finding: ``n_fits``, ``n_testable``, ``n_found``, ``rate`` (found / testable);
         integration adds ``region`` (that shared region, reference-numbered; -1 if none) and
@@ -187,6 +196,7 @@ def replication_table(
         coords={"fit": [r["label"] for r in rows], "finding": list(FINDINGS)},
     )
     table["integration_same_region"] = ("fit", np.array(same))
+    table["epoch_ami_untrained"] = ("fit", [r["epoch_regions"]["ami_untrained"] for r in rows])
     summary: dict[str, Any] = {"n_fits": len(rows)}
     for finding in FINDINGS:
         testable = table["testable"].sel(finding=finding).values.astype(bool)
@@ -228,8 +238,11 @@ def _analysed(fit, dataset, evidence_inputs, n_null, seed) -> tuple[Any, Analysi
         seed=seed,
         evidence_inputs=evidence,
         cycle_periods=(),
-        untrained=False,  # replication counts findings across seeds (docs/replication.md)
+        untrained=False,  # only its AMI is needed here (below)
     )
+    data = fitted_dataset(dataset, fit)
+    if data is not None:  # epoch_regions must beat the fit's own initialisation
+        analysis.summary["epoch_ami_untrained"] = untrained_epoch_ami(fit, data)
     return fit, analysis
 
 
@@ -238,7 +251,10 @@ def _findings(fit, analysis: AnalysisResult, matched: dict[int, int], alpha: flo
     out: dict[str, Any] = {"label": label}
     p = analysis.summary.get("epoch_p")
     ami = analysis.summary.get("epoch_ami")
-    out["epoch_regions"] = _row(p is not None, p is not None and p < alpha, ami, -1)
+    untrained = analysis.summary.get("epoch_ami_untrained")
+    learned = ami is not None and (untrained is None or ami >= untrained + AMI_MARGIN)
+    out["epoch_regions"] = _row(p is not None, p is not None and p < alpha and learned, ami, -1)
+    out["epoch_regions"]["ami_untrained"] = np.nan if untrained is None else float(untrained)
     for kind, region_key, effect_key in PRIMITIVE_KEYS:
         hits = [r for r in analysis.primitives if r["primitive"] == kind and r.get("detected")]
         tested = any(r["primitive"] == kind for r in analysis.primitives)

@@ -26,13 +26,21 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis import alignment as al
+from alrnn_neuro.analysis.files import recorded_dataset
 from alrnn_neuro.analysis.primitives import detect_primitives, to_records
+from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import initial_fit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AMI_MARGIN", "shared_with_untrained", "untrained_reference"]
+__all__ = [
+    "AMI_MARGIN",
+    "fitted_dataset",
+    "shared_with_untrained",
+    "untrained_epoch_ami",
+    "untrained_reference",
+]
 
 #: how far above the untrained network's region/epoch AMI a fit must lie for its alignment to
 #: count as learned (the reproduction's ``epoch_alignment.min_gain_over_untrained``)
@@ -93,6 +101,21 @@ def untrained_reference(
         "primitives_found": sorted(set(kinds)),
         "n_detected": {k: kinds.count(k) for k in sorted(set(kinds))},
     }
+
+
+def untrained_epoch_ami(fit: Any, dataset: xr.Dataset) -> float | None:
+    """Region/epoch AMI of the network ``fit`` started from (no detectors: the cheap part of
+    :func:`untrained_reference`, for analyses of many fits)."""
+    lat = initial_fit(dataset, fit.config).latents.sel(trial=fit.latents["trial"].values)
+    return _epoch_ami(lat["bitcode"], lat["valid"], lat["epoch"])
+
+
+def fitted_dataset(dataset: Any, fit: Any) -> xr.Dataset | None:
+    """The fitted dataset in memory: ``dataset`` itself, loaded from its path, or (None
+    given) the one the fit carries or recorded; None when it cannot be found."""
+    if isinstance(dataset, xr.Dataset):
+        return dataset
+    return recorded_dataset(fit) if dataset is None else load_dataset(dataset)
 
 
 def shared_with_untrained(summary: dict[str, Any], reference: dict[str, Any]) -> list[str]:

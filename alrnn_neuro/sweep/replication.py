@@ -36,6 +36,7 @@ from alrnn_neuro.analysis.replication import (
     HOLD_MODULUS,
     replication_table,
 )
+from alrnn_neuro.analysis.untrained_reference import AMI_MARGIN
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import ConfigError, DataValidationError, RunDirError
 from alrnn_neuro.sweep.grid import SweepGrid
@@ -63,7 +64,11 @@ GROUP_KEYS = ("latent_dim", "pwl_units", "train_fraction", "fold")
 def criteria(alpha: float) -> dict[str, str]:
     """When each finding holds in one fit (the words written beside every rate)."""
     return {
-        "epoch_regions": (f"region/epoch AMI beyond its circular-shift null (p < {alpha:g})"),
+        "epoch_regions": (
+            f"region/epoch AMI beyond its circular-shift null (p < {alpha:g}) and >= "
+            f"{AMI_MARGIN:g} "
+            "above the AMI of the network the fit started from (same seed and inputs)"
+        ),
         "integration": (
             "a used region has a slow, non-expanding mode (|lambda - 1| <= 0.05, "
             "lambda <= 1.01) aligned with an evidence input (detect_integration)"

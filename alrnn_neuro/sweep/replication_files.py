@@ -6,7 +6,9 @@ file                   content
 ``replication.csv``    one row per (configuration, fit, finding): the configuration
                        (``latent_dim``, ``pwl_units``, ``train_fraction``, ``fold``), the
                        fit (``run``, ``seed``), ``testable``, ``holds``, ``effect``,
-                       ``region`` (matched reference region) and the configuration's rate
+                       ``effect_untrained`` (epoch_regions: the AMI of the network the fit
+                       started from), ``region`` (matched reference region, -1 where the
+                       finding does not hold) and the configuration's rate
                        columns ``n_fits``, ``n_testable``, ``n_holds``, ``rate``
 ``replication.json``   parameters, the criterion of each finding, and per configuration
                        and finding ``n_fits``, ``n_testable``, ``n_holds``, ``rate``; for a
@@ -63,6 +65,7 @@ def replication_frame(report: ReplicationReport) -> pd.DataFrame:
                         "testable": bool(cell["testable"]),
                         "holds": bool(cell["found"]) and bool(cell["testable"]),
                         "effect": float(cell["effect"]),
+                        "effect_untrained": _untrained(table, i, finding),
                         "region": int(cell["region"]),
                         "n_fits": rate["n_fits"],
                         "n_testable": rate["n_testable"],
@@ -71,6 +74,13 @@ def replication_frame(report: ReplicationReport) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def _untrained(table, i: int, finding: str) -> float:
+    """The effect of the network fit ``i`` started from: the epoch AMI (NaN elsewhere)."""
+    if finding != "epoch_regions" or "epoch_ami_untrained" not in table:
+        return np.nan
+    return float(table["epoch_ami_untrained"].isel(fit=i))
 
 
 def pooled_rates(report: ReplicationReport) -> pd.DataFrame:

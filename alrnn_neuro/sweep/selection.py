@@ -283,7 +283,12 @@ def verdict_lines(result: xr.Dataset) -> list[str]:
             shown = int(others["pwl_units"].values[int(np.argmax(others.values))])
         gain = result["gain_vs_zero"].sel(pwl_units=shown)
         lo, hi = result["gain_vs_zero_ci"].sel(pwl_units=shown).values
-        change = f"{float(gain):+.4f} bits/spike ({level} {lo:+.4f} to {hi:+.4f})"
+        interval = (
+            f"{level} {lo:+.4f} to {hi:+.4f}"
+            if np.isfinite(lo) and np.isfinite(hi)
+            else "no CI: n_boot = 0 draws no bootstrap"
+        )
+        change = f"{float(gain):+.4f} bits/spike ({interval})"
         if best == 0:
             effect = f"P = 0 is the best P; the best P > 0, P = {shown}, differs by {change}"
         else:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from alrnn_neuro._json import to_jsonable
 from alrnn_neuro.analysis.primitives.gating import detect_gating
 from alrnn_neuro.analysis.primitives.integration import detect_integration, detect_slow_modes
 from alrnn_neuro.analysis.primitives.trial_decoding import (
@@ -169,5 +169,14 @@ def detect_primitives(
 
 
 def to_records(table: pd.DataFrame) -> list[dict]:
-    """JSON-ready list of dicts (numpy scalars to Python, NaN to None)."""
-    return json.loads(table.to_json(orient="records"))
+    """JSON-ready list of dicts at full float64 precision (numpy scalars to Python, NaN and
+    missing values to None). ``DataFrame.to_json`` would round to 10 decimal places: a
+    p-value of 3e-11 became 0.
+
+    Examples
+    --------
+    >>> to_records(pd.DataFrame({"p": [2.96e-11, np.nan], "n": pd.array([3, None], "Int64")}))
+    [{'p': 2.96e-11, 'n': 3}, {'p': None, 'n': None}]
+    """
+    rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    return [to_jsonable(row) for row in rows]
