@@ -71,3 +71,11 @@ def test_verdict_names_the_best_nonzero_p_when_p0_is_best():
     assert first.startswith("P = 0 is not shown insufficient: P = 0 is the best P; the best P > 0,")
     assert f"P = 2, differs by {gain:+.4f} bits/spike" in first
     assert "beats P = 0" not in first
+
+
+def test_verdict_without_bootstrap_says_there_is_no_ci_instead_of_nan():
+    rng = np.random.default_rng(2)
+    n = 1.0 + rng.poisson(30, 50)
+    ll = rng.normal(-200, 20, (3, 50))
+    first = verdict_lines(select_pwl_units(ll, ll[0], n, [0, 1, 2], n_boot=0))[0]
+    assert "no CI: n_boot = 0" in first and "nan" not in first

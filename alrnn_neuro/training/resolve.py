@@ -201,6 +201,18 @@ def _check_behaviour(config: FitConfig, ds: xr.Dataset) -> None:
             f"{trial_coords}, or --no-behaviour"
         )
     levels = {str(v) for v in ds[label].values.astype(str) if v not in ("", "nan", "None")}
+    values = ds[label].values
+    fractional = values.dtype.kind == "f" and bool(
+        np.any(np.isfinite(values) & (values != np.round(values)))
+    )
+    if label == "trial" or fractional or len(levels) > MAX_CONDITION_LEVELS:
+        why = "the trial id" if label == "trial" else f"{len(levels)} distinct values"
+        raise ConfigError(
+            f"behaviour_label={label!r} is not a categorical label ({why}"
+            f"{', not whole numbers' if fractional else ''}): the choice head would treat every "
+            f"value as a class; fix: --behaviour-label with a categorical trial coord of at "
+            f"most {MAX_CONDITION_LEVELS} classes (e.g. choice), or --no-behaviour"
+        )
     if len(levels) < 2:
         raise ConfigError(
             f"behaviour_label={label!r} has {len(levels)} class(es) {sorted(levels)}; fix: "
