@@ -69,7 +69,7 @@ def test_flags_reach_the_saved_config(data_file, tmp_path):
     flags = (
         "--inputs none --init-bins 5 --init-epochs iti --patience 3 --conditions rule,location "
         "--split-seed 7 --mar 0.5 --mar-units 1 --split 0.6,0.2,0.2 --lr-schedule cosine "
-        "--optimizer radam --self-coupling 0.1 --tf-anneal 0.2 --weight-decay 0.001"
+        "--optimizer radam --self-coupling 0.1 --tf-interval 5 --tf-anneal 0.2 --weight-decay 0.001"
     )
     argv = ["fit", str(data_file), *FAST, "--out", str(out), *flags.split()]
     assert _run(argv) == 0
@@ -131,3 +131,23 @@ def test_unknown_toml_key_names_the_close_match(data_file, tmp_path, capsys):
     assert _run(["fit", str(data_file), "--config", str(toml), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'patience'" in err and "fit --help" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (["--tf-alpha", "0.3"], "teacher forcing is off"),
+        (["--lr-schedule", "constant", "--lr-final", "0.5"], "the lr schedule is constant"),
+        (["--mar-definition", "study"], "MAR is off"),
+        (["--behaviour-weight", "0.5"], "there is no choice head"),
+        (["--init-state", "zero", "--init-bins", "5"], "init_state is not data"),
+        (["--model", "gru", "--pwl-units", "1"], "only the AL-RNN has PWL units"),
+    ],
+)
+def test_a_flag_the_config_makes_inert_is_refused(data_file, tmp_path, capsys, extra, why):
+    # each was accepted, recorded in config.json, and changed nothing (same metrics)
+    out = tmp_path / "run"
+    assert _run(["fit", str(data_file), *FAST, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "has no effect here" in err and why in err, err
+    assert "fix: add" in err and not out.exists()

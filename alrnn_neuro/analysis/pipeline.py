@@ -194,6 +194,8 @@ def analyze_run(
     alignment = alignment_record(scores, regimes, n_null, seed, names)
     rule_name = ("rule" if "rule" in lat.coords else None) if rule == "auto" else rule
     has_inputs = inputs is not None and inputs.sizes["input"] > 0
+    if has_inputs:
+        _check_channels(inputs, gate_inputs=gate_inputs, evidence_inputs=evidence_inputs)
     if has_inputs and gate_inputs is None:
         gate_inputs = tuple(str(x) for x in inputs["input"].values)
     if has_inputs and evidence_inputs is None:
@@ -244,6 +246,19 @@ SCOPE = (
     "untrained network does not show them (the untrained reference above checks this fit's "
     "own initialisation; `alrnn-neuro reproduce ... --controls` checks other seeds and data)"
 )
+
+
+def _check_channels(inputs: xr.DataArray, **given: Sequence[str] | None) -> None:
+    """Channels named in ``gate_inputs`` / ``evidence_inputs`` must be input channels."""
+    names = [str(x) for x in inputs["input"].values]
+    for field_name, channels in given.items():
+        unknown = [c for c in channels or () if c not in names]
+        if unknown:
+            flag = "--" + field_name.replace("_", "-")
+            raise ConfigError(
+                f"{field_name}={list(channels)}: {unknown} are not input channels of the run "
+                f"({names}); fix: {flag} with names from that list"
+            )
 
 
 def default_evidence_inputs(names: Sequence[str]) -> tuple[str, ...]:

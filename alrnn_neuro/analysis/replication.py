@@ -196,7 +196,8 @@ def replication_table(
         coords={"fit": [r["label"] for r in rows], "finding": list(FINDINGS)},
     )
     table["integration_same_region"] = ("fit", np.array(same))
-    table["epoch_ami_untrained"] = ("fit", [r["epoch_regions"]["ami_untrained"] for r in rows])
+    untrained = [r["epoch_regions"].get("ami_untrained", np.nan) for r in rows]
+    table["epoch_ami_untrained"] = ("fit", np.asarray(untrained, float))
     summary: dict[str, Any] = {"n_fits": len(rows)}
     for finding in FINDINGS:
         testable = table["testable"].sel(finding=finding).values.astype(bool)

@@ -19,7 +19,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
-from alrnn_neuro.cli.fit_options import TOML_NOTE, fit_settings, with_fit_flags
+from alrnn_neuro.cli.fit_options import (
+    TOML_NOTE,
+    fit_settings,
+    refuse_inert_flags,
+    with_fit_flags,
+)
 from alrnn_neuro.cli.interrupts import CommandInterrupted, nothing_written, on_interrupt
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import RunDirError
@@ -54,6 +59,7 @@ def fit_command(
     if resume and (run / rd.CONFIG).is_file():
         saved = rd.read_json(run / rd.CONFIG).get("config", {})
         cfg = FitConfig.from_dict({**saved, **settings})
+    refuse_inert_flags(fit_flags or {}, cfg)
     from alrnn_neuro.training.api import fit
 
     ds = load_dataset(dataset)

@@ -265,9 +265,14 @@ def _numbers(name: str, text: str) -> list[float]:
     try:
         return [float(t) for t in text.split(",") if t.strip()]
     except ValueError as error:
+        example = _NUMBER_EXAMPLES.get(name, "1,2")
         raise ConfigError(
-            f"{flag} {text!r}: not comma-separated numbers; fix: e.g. {flag} 0.7,0.15,0.15"
+            f"{flag} {text!r}: not comma-separated numbers; fix: e.g. {flag} {example}"
         ) from error
+
+
+#: an example value of each numbers flag (its own form: --split fractions, --a-init mean,sd)
+_NUMBER_EXAMPLES = {"split": "0.7,0.15,0.15", "a_init": "0.9,0.1"}
 
 
 def fit_settings(config: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
@@ -275,3 +280,40 @@ def fit_settings(config: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
     settings = read_toml(config) if config is not None else {}
     settings.update(flags)
     return settings
+
+
+#: flag -> (whether it acts under a config, why it does not, the flag that makes it act)
+_NEEDS = {
+    "tf_alpha": (lambda c: c.tf_interval > 0, "teacher forcing is off", "--tf-interval N"),
+    "tf_anneal": (lambda c: c.tf_interval > 0, "teacher forcing is off", "--tf-interval N"),
+    "lr_final": (
+        lambda c: c.lr_schedule != "constant",
+        "the lr schedule is constant",
+        "--lr-schedule exponential",
+    ),
+    "mar_units": (lambda c: c.mar > 0, "MAR is off (mar 0)", "--mar TAU"),
+    "mar_definition": (lambda c: c.mar > 0, "MAR is off (mar 0)", "--mar TAU"),
+    "behaviour_weight": (lambda c: c.behaviour, "there is no choice head", "--behaviour"),
+    "behaviour_label": (lambda c: c.behaviour, "there is no choice head", "--behaviour"),
+    "init_bins": (lambda c: c.init_state == "data", "init_state is not data", "--init-state data"),
+    "pwl_units": (lambda c: c.model == "alrnn", "only the AL-RNN has PWL units", "--model alrnn"),
+}
+
+
+def refuse_inert_flags(flags: dict[str, Any], config: Any) -> None:
+    """Refuse a flag given on the command line that the rest of the config makes inert.
+
+    ``--tf-alpha`` without teacher forcing, ``--lr-final`` with a constant schedule, ``--mar-*``
+    without MAR, ``--behaviour-*`` without the choice head, ``--init-bins`` without data-
+    inferred initial states, ``--pwl-units`` for a baseline model: each was accepted, recorded
+    in config.json and changed nothing.
+    """
+    for name, value in flags.items():
+        if value is None or name not in _NEEDS:
+            continue
+        acts, why, fix = _NEEDS[name]
+        if not acts(config):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} {value} has no effect here: {why}; fix: add {fix}, or leave {flag} out"
+            )

@@ -194,6 +194,15 @@ def sweep_section(folder: Path) -> Section:
             )
         )
     if not bool(results[metric].notnull().any()):
+        if folds > 1 and unfinished and unfinished[0]:
+            return section.add(
+                note(
+                    f"No metric yet: this {folds}-fold sweep scores each configuration on the "
+                    f"held-out trials of all {folds} folds together, so a configuration has no "
+                    f"metric until every fold of it is finished ({unfinished[0]} of "
+                    f"{unfinished[1]} cells are). Fix: run the same sweep command again."
+                )
+            )
         return section.add(note(f"No finished cells yet: every {metric} value is NaN."))
     for label, sub in by_latent_dim(results):
         suffix = f" ({label})" if label else ""
