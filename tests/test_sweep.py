@@ -125,6 +125,9 @@ def test_out_dir_guards(ds, tmp_path):
         run_sweep(ds, grid, BASE, out=out, resume=False)
     with pytest.raises(RunDirError, match="epochs: 2 -> 3.*fix"):
         run_sweep(ds, grid, BASE.replace(epochs=3), out=out)
+    # the base config's seed is what --data-seed sets: the message names the flag
+    with pytest.raises(RunDirError, match=r"seed \(batch order, --data-seed\): 0 -> 5"):
+        run_sweep(ds, grid, BASE.replace(seed=5), out=out)
 
 
 def test_unreachable_scheduler_fails_fast(ds, tmp_path, monkeypatch):
@@ -299,6 +302,19 @@ def test_a_group_without_validation_trials_is_refused_before_any_fit(
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
     assert "leaves without 'val' trials" in err and "nothing was fitted" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--n-trials", "--task-seed"])
+def test_task_flags_on_a_data_file_are_refused_not_ignored(dataset_file, tmp_path, capsys, flag):
+    # they were accepted with exit 0 and every trial of the file was swept
+    out = tmp_path / "sw"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(dataset_file), "--pwl-units", "1", "--seeds", "1", "--latent-dim",
+              "3", "--epochs", "2", flag, "7", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in err, err
+    assert f"{flag} 7 applies to a generated task" in err and f"leave {flag} out" in err
     assert not out.exists()
 
 

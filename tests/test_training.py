@@ -290,6 +290,13 @@ def test_nan_loss_stops_with_advice_and_restores_last_good_epoch(sim):
         assert torch.equal(net.state_dict()[key], value), key
 
 
+def test_divergence_advice_never_suggests_a_rate_above_the_default():
+    from alrnn_neuro.training.loop import _diverged
+
+    assert "--lr 0.005 " in _diverged(0, float("nan"), 1000.0, FitConfig(lr=1000.0))
+    assert "--lr 0.0001 " in _diverged(3, float("inf"), 0.001, FitConfig(lr=0.001))
+
+
 def test_baseline_and_behaviour_head_fit(sim):
     result = fit(sim, FitConfig(**{**SMALL, "model": "gru", "behaviour": True, "epochs": 2}))
     assert "bitcode" not in result.latents

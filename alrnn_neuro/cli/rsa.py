@@ -63,7 +63,10 @@ def rsa_command(
         "heldout", "--trials", help="heldout (val+test) | test | all (includes training trials)."
     ),
     min_units: int = typer.Option(
-        5, "--min-units", help="Pseudo-populations: fewest units shared by a condition pair."
+        5,
+        "--min-units",
+        help="Pseudo-populations: fewest units shared by a condition pair (capped at an "
+        "area's usable units, so a full population is never left out).",
     ),
     init_bins: int = typer.Option(
         None, "--init-bins", help="Bins that inferred z0 (default: from the run's config.json)."

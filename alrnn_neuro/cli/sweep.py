@@ -100,9 +100,9 @@ def sweep_command(
     ),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip finished cells."),
     n_trials: int = typer.Option(
-        500, "--n-trials", help="Trials of a generated task (per task for multitask)."
+        None, "--n-trials", help="Trials of a generated task (per task for multitask; default 500)."
     ),
-    task_seed: int = seed_option(0, "Seed of a generated task.", "--task-seed"),
+    task_seed: int = seed_option(None, "Seed of a generated task (default 0).", "--task-seed"),
     data_seed: int = seed_option(None, "Seed of the batch order (default 0).", "--data-seed"),
     folds: int = typer.Option(
         1, "--folds", help="K >= 2: K-fold cross-validation over trials; 1: one test split."
@@ -159,8 +159,20 @@ def sweep_command(
         workers=workers,
         split_seed=base.split_seed,
     )
+    for flag, value in (("--n-trials", n_trials), ("--task-seed", task_seed)):
+        if value is not None and Path(dataset).is_file():
+            raise ConfigError(
+                f"{flag} {value} applies to a generated task, but {dataset} is a data file "
+                f"(every trial is swept); fix: leave {flag} out, or give a task name"
+            )
     created = not out.exists()
-    source = sweep_source(dataset, out, n_trials=n_trials, seed=task_seed, base_config=base)
+    source = sweep_source(
+        dataset,
+        out,
+        n_trials=500 if n_trials is None else n_trials,
+        seed=0 if task_seed is None else task_seed,
+        base_config=base,
+    )
     console = Console()
     display = for_command_line(CellProgress)
     header = f"sweep of {len(grid.cells())} cells -> [bold]{escape(str(out))}[/]"

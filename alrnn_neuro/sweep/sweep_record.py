@@ -79,7 +79,7 @@ def prepare_sweep_dir(
         changed = FitConfig.from_dict(old["base_config"]).diff(base)
         relabelled = changed_labels(old["data"].get("label_fingerprints"), ds)
         if changed or old["data"]["fingerprint"] != fingerprint or relabelled:
-            what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            what = ", ".join(f"{_NAMES.get(k, k)}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             if not what and relabelled:
                 what = f"a dataset whose labels {relabelled} had other values"
             raise RunDirError(
@@ -100,3 +100,7 @@ def prepare_sweep_dir(
     shutil.rmtree(root / "staging", ignore_errors=True)  # leftovers of killed runs
     rd.write_json(path, record)
     return held_out
+
+
+#: base-config keys whose sweep flag has another name (the message names the flag to change)
+_NAMES = {"seed": "seed (batch order, --data-seed)"}

@@ -345,15 +345,16 @@ def _freeze_diverged(model: FitModel, good: dict, state: TrainState, k: int) -> 
 
 def _diverged(epoch: int, loss: float, lr: float, config: FitConfig) -> str:
     clip = config.grad_clip or 1.0
+    lower = min(config.lr / 10, FitConfig.lr)  # --lr 1000 diverges: suggest 0.005, not 100
     if epoch == 0:  # nothing learned, nothing saved: a resume would have nothing to continue
         return (
             f"training diverged in epoch 1 (loss={loss}, lr={lr:.3g}) before any epoch was "
             f"saved. Fix: start again with a lower learning rate and stronger clipping, e.g. "
-            f"--lr {config.lr / 10:g} --grad-clip {clip / 2:g}"
+            f"--lr {lower:g} --grad-clip {clip / 2:g}"
         )
     return (
         f"training diverged in epoch {epoch + 1} (loss={loss}, lr={lr:.3g}); the model and the "
         f"checkpoint hold the last good epoch ({epoch}). Fix: continue with a lower learning "
-        f"rate and stronger clipping, e.g. --resume --lr {config.lr / 10:g} "
+        f"rate and stronger clipping, e.g. --resume --lr {lower:g} "
         f"--grad-clip {clip / 2:g}, or start again with --overwrite"
     )
