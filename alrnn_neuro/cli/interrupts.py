@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _thread
 import functools
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -56,17 +57,37 @@ def redeliver_swallowed_interrupts() -> None:
     Python cannot raise ``KeyboardInterrupt`` out of a weakref callback or ``__del__``: it
     prints "Exception ignored in ..." and goes on, so a long sweep would ignore Ctrl-C (and
     leave a traceback-like message). This hook catches that case and delivers the interrupt
-    again, a moment later, to the code that was running.
+    again, a moment later, to the code that was running. Once Ctrl-C was pressed it also
+    drops the errors of finalizers of objects the interrupt left half-built (the command
+    ends with its one interrupted line, not a second report about such an object).
     """
     previous = sys.unraisablehook
+    INTERRUPTED.clear()  # one command's Ctrl-C (main() calls this at each start)
 
     def hook(unraisable: Any) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
             threading.Timer(0.01, _thread.interrupt_main).start()
             return
+        if INTERRUPTED.is_set():
+            # the finalizer of an object the interrupt cut off half-built (e.g. an h5netcdf
+            # File without its _closed attribute) fails as it is collected: noise, not news
+            return
         previous(unraisable)
 
     sys.unraisablehook = hook
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_interrupt)
+
+
+#: set when SIGINT arrives (by the handler :func:`redeliver_swallowed_interrupts` installs)
+INTERRUPTED = threading.Event()
+
+
+def _note_interrupt(signum: int, frame: Any) -> None:
+    """Python's own SIGINT handler (raise KeyboardInterrupt), noting that it ran."""
+    INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
 
 
 def nothing_written(**_: Any) -> str:
