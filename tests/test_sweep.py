@@ -305,6 +305,16 @@ def test_a_group_without_validation_trials_is_refused_before_any_fit(
     assert not out.exists()
 
 
+def test_an_inert_fit_flag_is_refused_by_sweep_too(dataset_file, tmp_path, capsys):
+    out = tmp_path / "sw"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(dataset_file), "--pwl-units", "1", "--seeds", "1", "--latent-dim",
+              "3", "--epochs", "2", "--tf-alpha", "0.3", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "--tf-alpha 0.3 has no effect here" in err, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("flag", ["--n-trials", "--task-seed"])
 def test_task_flags_on_a_data_file_are_refused_not_ignored(dataset_file, tmp_path, capsys, flag):
     # they were accepted with exit 0 and every trial of the file was swept

@@ -30,7 +30,12 @@ from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
 from alrnn_neuro.cli.fit import CONFIG
-from alrnn_neuro.cli.fit_options import TOML_NOTE, fit_settings, with_fit_flags
+from alrnn_neuro.cli.fit_options import (
+    TOML_NOTE,
+    fit_settings,
+    refuse_inert_flags,
+    with_fit_flags,
+)
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import max_threads, seed_option
 from alrnn_neuro.errors import ConfigError, OutputError
@@ -147,6 +152,7 @@ def sweep_command(
     # the base records the grid's first model and M (each cell sets its own, and its P)
     settings.update(model=grid.models[0], latent_dim=grid.latent_dims[0], pwl_units=0)
     base = FitConfig.from_dict(settings)
+    refuse_inert_flags(fit_flags or {}, base)  # e.g. --tf-alpha without --tf-interval
     if dashboard and executor != "dask":
         raise ConfigError(
             "--dashboard serves the dask cluster's dashboard and needs --executor dask; fix: "
