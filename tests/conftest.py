@@ -108,3 +108,15 @@ def run_script(script: Path, *arguments: str, cwd: Path) -> subprocess.Completed
     )
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+def entry_point(*arguments: object, **options: object) -> subprocess.CompletedProcess:
+    """``alrnn-neuro ARGUMENTS`` as users run it (``python -m alrnn_neuro``, a fresh process:
+    real stderr, exit code and warnings); ``options`` go to :func:`subprocess.run`."""
+    return subprocess.run(
+        [sys.executable, "-m", "alrnn_neuro", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        check=False,
+        **options,
+    )

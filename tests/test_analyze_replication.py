@@ -243,7 +243,7 @@ def _epoch_only(p: float, ami: float, ami_untrained: float | None):
             "epoch": (("trial", "time"), np.full((1, 2), "stimulus")),
         }
     )
-    summary = {"epoch_p": p, "epoch_ami": ami, "epoch_ami_untrained": ami_untrained}
+    summary = {"epoch_p": p, "epoch_ami": ami, "untrained": {"epoch_ami": ami_untrained}}
     analysis = SimpleNamespace(primitives=[], summary=summary)
     fit_ = SimpleNamespace(latents=latents, config=SimpleNamespace(inputs=[], seed=0))
     fit_.run_dir = None

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
+from tests.conftest import entry_point
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +19,9 @@ def data(tmp_path_factory):
 @pytest.mark.parametrize(("label", "why"), [("rt", "distinct values"), ("trial", "trial id")])
 def test_a_non_categorical_behaviour_label_is_one_line_exit_2(data, tmp_path, label, why):
     out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", "fit", str(data), "--out", str(out),
-         "--behaviour", "--behaviour-label", label, "--epochs", "1"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = entry_point(
+        "fit", data, "--out", out, "--behaviour", "--behaviour-label", label, "--epochs", "1"
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"behaviour_label={label!r} is not a categorical label" in lines[0] and why in lines[0]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
+
+from tests.conftest import entry_point
 
 
 def _convert(folder, out, *extra):
-    return subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", *extra, "convert", "events", str(folder),
-         "--bin-size", "0.5", "--align", "start", "--window", "0,2", "--out", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    window = ["--bin-size", "0.5", "--align", "start", "--window", "0,2"]
+    return entry_point(*extra, "convert", "events", folder, *window, "--out", out)
 
 
 def test_a_silent_unit_warning_is_one_line_without_a_source_path(tmp_path):

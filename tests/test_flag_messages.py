@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
+from tests.conftest import entry_point
 
 
 def _cli(*args):
-    done = subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", *map(str, args)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = entry_point(*args)
     return done.returncode, done.stderr.strip().splitlines()
 
 

@@ -7,8 +7,6 @@ Refitting a run with ``--overwrite`` (or resuming it) replaces ``model.pt`` but 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,6 +17,7 @@ from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training.api import fit
 from alrnn_neuro.training.config import FitConfig
 from alrnn_neuro.training.rundir import model_digest
+from tests.conftest import entry_point
 
 CONFIG = FitConfig(latent_dim=3, pwl_units=1, epochs=2, batch_size=16, init_bins=5)
 
@@ -59,10 +58,7 @@ def test_a_refitted_runs_old_analysis_is_left_out_and_named(run):
 def test_the_report_command_says_it_too(run):
     ds, run_dir, tmp_path = run
     fit(ds, CONFIG.replace(seed=4), out=run_dir, overwrite=True, dataset_path=tmp_path / "data.h5")
-    done = subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", "report", str(run_dir)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = entry_point("report", run_dir)
     assert done.returncode == 0, done.stderr
     html = (run_dir / "report.html").read_text()
     assert "describes another model" in html

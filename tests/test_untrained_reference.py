@@ -7,8 +7,6 @@ network itself as if it were the fit must flag every finding it has as shared.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,6 +17,7 @@ from alrnn_neuro.reproduce.criteria import criteria
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training.api import fit, initial_fit
 from alrnn_neuro.training.config import FitConfig
+from tests.conftest import entry_point
 
 CONFIG = FitConfig(latent_dim=4, pwl_units=2, epochs=3, batch_size=16, init_bins=5, seed=3)
 
@@ -74,13 +73,7 @@ def test_margin_is_the_reproductions_epoch_alignment_margin():
 
 
 def _analyze(*args):
-    """The installed command line."""
-    return subprocess.run(
-        [sys.executable, "-m", "alrnn_neuro", "analyze", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return entry_point("analyze", *args)
 
 
 def test_cli_prints_the_reference_and_no_untrained_skips_it(setup):

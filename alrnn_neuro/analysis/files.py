@@ -196,7 +196,21 @@ def _fitted_subset(run_dir: str | os.PathLike, dataset: xr.Dataset, expected: st
     return subset if dataset_fingerprint(subset) == expected else None
 
 
-def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.DataArray | None:
+def fitted_dataset(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.Dataset | None:
+    """The fitted dataset in memory: ``dataset`` itself, loaded from its path, or (None
+    given) the one the fit carries or recorded; None when it cannot be found. A given path is
+    checked against the run by :func:`load_inputs` (``path=``), after the trials and bins."""
+    if isinstance(dataset, xr.Dataset):
+        return dataset
+    return recorded_dataset(fit) if dataset is None else load_dataset(dataset)
+
+
+def load_inputs(
+    dataset: str | os.PathLike | xr.Dataset | None,
+    fit: Any,
+    *,
+    path: str | os.PathLike | None = None,
+) -> xr.DataArray | None:
     """The dataset's ``inputs`` on the run's trials and time bins.
 
     Parameters
@@ -204,6 +218,9 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
     dataset : str, PathLike, xr.Dataset or None
         The fitted dataset; None = the one the run recorded (:func:`recorded_dataset`).
     fit : FitResult
+    path : str or PathLike, optional
+        Where an in-memory ``dataset`` was loaded from (checked against the run's
+        fingerprint, as a path given as ``dataset`` is).
 
     Returns
     -------
@@ -227,7 +244,6 @@ def load_inputs(dataset: str | os.PathLike | xr.Dataset | None, fit: Any) -> xr.
                 f"{_recorded_path(fit) or 'nothing'}); it is needed for the inputs "
                 f"{names}; fix: pass --dataset PATH (dataset= in analyze_run)"
             )
-    path = None
     if not isinstance(dataset, xr.Dataset):
         path, dataset = dataset, load_dataset(dataset)
     lat = fit.latents

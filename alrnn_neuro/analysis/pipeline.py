@@ -23,11 +23,7 @@ from alrnn_neuro.analysis import regimes as rg
 from alrnn_neuro.analysis.checks import epoch_mean_inputs
 from alrnn_neuro.analysis.cycles import cycle_dataset
 from alrnn_neuro.analysis.dynamics import region_dynamics
-from alrnn_neuro.analysis.files import (
-    check_fitted_dataset,
-    load_fit,
-    load_inputs,
-)
+from alrnn_neuro.analysis.files import fitted_dataset, load_fit, load_inputs
 from alrnn_neuro.analysis.primitives import detect_primitives, skipped_detectors, to_records
 from alrnn_neuro.analysis.summary import (
     alignment_record,
@@ -35,11 +31,7 @@ from alrnn_neuro.analysis.summary import (
     gating_summary,
     summarize,
 )
-from alrnn_neuro.analysis.untrained_reference import (
-    fitted_dataset,
-    shared_with_untrained,
-    untrained_reference,
-)
+from alrnn_neuro.analysis.untrained_reference import shared_with_untrained, untrained_reference
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.models.params import BIT_ORDER, ALRNNParams
 from alrnn_neuro.training.rundir import MODEL_DIGEST, model_digest
@@ -102,7 +94,7 @@ def analyze_run(
     evidence_inputs: tuple[str, ...] | None = None,
     gate_inputs: tuple[str, ...] | None = None,
     cycle_periods: tuple[int, ...] = (2, 3),
-    untrained: bool = True,
+    untrained: bool | str = True,
 ) -> AnalysisResult:
     """Analyse the linear regimes of a fitted AL-RNN run.
 
@@ -138,12 +130,13 @@ def analyze_run(
         points, already in ``dynamics``). Exhaustive over region sequences while
         ``2**(P k) <= 2**16`` (else over the visited regions, else SCYFI); the summary's
         ``cycles`` says which was used.
-    untrained : bool
+    untrained : bool or "ami"
         Also run the network the fit started from (same config and seed) through the AMI and
         the detectors, as a reference: the summary's ``untrained`` and
         ``shared_with_untrained`` (findings it shows too; see
-        :mod:`~alrnn_neuro.analysis.untrained_reference`). Needs the dataset; skipped (with
-        the reason) for a model without inputs or a dataset that cannot be found.
+        :mod:`~alrnn_neuro.analysis.untrained_reference`); ``"ami"``: through the AMI only.
+        Needs the dataset; skipped (with the reason) for a model without inputs or a dataset
+        that cannot be found.
 
     Returns
     -------
@@ -171,14 +164,9 @@ def analyze_run(
     params = ALRNNParams.from_model(fit)
     n_pwl, n_latent = params.n_pwl, params.latent_dim
     bitcode, valid, epoch = lat["bitcode"], lat["valid"], lat["epoch"]
-    data = fitted_dataset(dataset, fit) if untrained else None
-    inputs = load_inputs(dataset if data is None else data, fit)
-    if (
-        data is not None
-        and isinstance(dataset, (str, os.PathLike))
-        and getattr(fit, "run_dir", None)
-    ):
-        check_fitted_dataset(fit.run_dir, data, dataset)  # as load_inputs does for a path
+    data = fitted_dataset(dataset, fit) if untrained else None  # loaded once, used twice
+    given_path = dataset if isinstance(dataset, (str, os.PathLike)) else None
+    inputs = load_inputs(dataset if data is None else data, fit, path=given_path)
     names = tuple(trial_variables) if trial_variables is not None else _default_variables(lat)
     regimes = _regimes(bitcode, valid, epoch, n_pwl, n_latent)
     usage = regimes["frequency"].to_series()
@@ -226,7 +214,16 @@ def analyze_run(
     if untrained:
         summary.update(
             _untrained_summary(
-                fit, data, inputs, summary, evidence_inputs, gates, rule_name, n_null, seed
+                untrained,
+                fit,
+                data,
+                inputs,
+                summary,
+                evidence_inputs,
+                gates,
+                rule_name,
+                n_null,
+                seed,
             )
         )
     keep = lat[[v for v in ("latents", "bitcode", "valid", "epoch") if v in lat]]
@@ -275,7 +272,7 @@ def default_evidence_inputs(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _untrained_summary(
-    fit, data, inputs, summary, evidence_inputs, gates, rule, n_null, seed
+    untrained, fit, data, inputs, summary, evidence_inputs, gates, rule, n_null, seed
 ) -> dict[str, Any]:
     """``untrained`` (the reference, or why it was skipped) and ``shared_with_untrained``."""
     if data is None or inputs is None or inputs.sizes["input"] == 0:
@@ -290,6 +287,7 @@ def _untrained_summary(
         rule=rule,
         n_null=n_null,
         seed=seed,
+        detectors=untrained != "ami",
     )
     return {
         "untrained": reference,

@@ -46,11 +46,7 @@ from alrnn_neuro.analysis.pipeline import (
     default_evidence_inputs,
 )
 from alrnn_neuro.analysis.routing import hold_mode, rule_routing
-from alrnn_neuro.analysis.untrained_reference import (
-    AMI_MARGIN,
-    fitted_dataset,
-    untrained_epoch_ami,
-)
+from alrnn_neuro.analysis.untrained_reference import AMI_MARGIN
 from alrnn_neuro.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -239,11 +235,8 @@ def _analysed(fit, dataset, evidence_inputs, n_null, seed) -> tuple[Any, Analysi
         seed=seed,
         evidence_inputs=evidence,
         cycle_periods=(),
-        untrained=False,  # only its AMI is needed here (below)
+        untrained="ami",  # epoch_regions must beat the fit's own initialisation
     )
-    data = fitted_dataset(dataset, fit)
-    if data is not None:  # epoch_regions must beat the fit's own initialisation
-        analysis.summary["epoch_ami_untrained"] = untrained_epoch_ami(fit, data)
     return fit, analysis
 
 
@@ -252,7 +245,7 @@ def _findings(fit, analysis: AnalysisResult, matched: dict[int, int], alpha: flo
     out: dict[str, Any] = {"label": label}
     p = analysis.summary.get("epoch_p")
     ami = analysis.summary.get("epoch_ami")
-    untrained = analysis.summary.get("epoch_ami_untrained")
+    untrained = (analysis.summary.get("untrained") or {}).get("epoch_ami")
     learned = ami is not None and (untrained is None or ami >= untrained + AMI_MARGIN)
     out["epoch_regions"] = _row(p is not None, p is not None and p < alpha and learned, ami, -1)
     out["epoch_regions"]["ami_untrained"] = np.nan if untrained is None else float(untrained)

@@ -26,21 +26,13 @@ import numpy as np
 import xarray as xr
 
 from alrnn_neuro.analysis import alignment as al
-from alrnn_neuro.analysis.files import recorded_dataset
 from alrnn_neuro.analysis.primitives import detect_primitives, to_records
-from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import initial_fit
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "AMI_MARGIN",
-    "fitted_dataset",
-    "shared_with_untrained",
-    "untrained_epoch_ami",
-    "untrained_reference",
-]
+__all__ = ["AMI_MARGIN", "shared_with_untrained", "untrained_reference"]
 
 #: how far above the untrained network's region/epoch AMI a fit must lie for its alignment to
 #: count as learned (the reproduction's ``epoch_alignment.min_gain_over_untrained``)
@@ -57,6 +49,7 @@ def untrained_reference(
     rule: str | None,
     n_null: int,
     seed: int,
+    detectors: bool = True,
 ) -> dict[str, Any]:
     """Region/epoch AMI and detected primitives of the network ``fit`` started from.
 
@@ -70,18 +63,22 @@ def untrained_reference(
         Its inputs on the fit's trials and time bins (as the fit's analysis read them).
     evidence_inputs, gate_inputs, rule, n_null, seed
         As the fit's analysis used them (the same detectors, options and null draws).
+    detectors : bool
+        False: the AMI only (the cheap part, for analyses of many fits).
 
     Returns
     -------
     dict
         ``model_seed``; ``epoch_ami`` (None without two epoch labels); ``primitives_found``
-        (sorted kinds); ``n_detected`` (kind -> detected rows).
+        (sorted kinds; empty without ``detectors``); ``n_detected`` (kind -> detected rows);
+        ``detectors``.
     """
     untrained = initial_fit(dataset, fit.config)
     lat = untrained.latents.sel(trial=fit.latents["trial"].values)
     bitcode, valid, epoch = lat["bitcode"], lat["valid"], lat["epoch"]
-    records = to_records(
-        detect_primitives(
+    records = []
+    if detectors:
+        table = detect_primitives(
             ALRNNParams.from_model(untrained),
             bitcode,
             inputs,
@@ -93,29 +90,15 @@ def untrained_reference(
             seed=seed,
             n_null=n_null,
         )
-    )
+        records = to_records(table)
     kinds = [r["primitive"] for r in records if r.get("detected")]
     return {
         "model_seed": int(fit.config.seed),
         "epoch_ami": _epoch_ami(bitcode, valid, epoch),
         "primitives_found": sorted(set(kinds)),
         "n_detected": {k: kinds.count(k) for k in sorted(set(kinds))},
+        "detectors": detectors,
     }
-
-
-def untrained_epoch_ami(fit: Any, dataset: xr.Dataset) -> float | None:
-    """Region/epoch AMI of the network ``fit`` started from (no detectors: the cheap part of
-    :func:`untrained_reference`, for analyses of many fits)."""
-    lat = initial_fit(dataset, fit.config).latents.sel(trial=fit.latents["trial"].values)
-    return _epoch_ami(lat["bitcode"], lat["valid"], lat["epoch"])
-
-
-def fitted_dataset(dataset: Any, fit: Any) -> xr.Dataset | None:
-    """The fitted dataset in memory: ``dataset`` itself, loaded from its path, or (None
-    given) the one the fit carries or recorded; None when it cannot be found."""
-    if isinstance(dataset, xr.Dataset):
-        return dataset
-    return recorded_dataset(fit) if dataset is None else load_dataset(dataset)
 
 
 def shared_with_untrained(summary: dict[str, Any], reference: dict[str, Any]) -> list[str]:

@@ -48,6 +48,10 @@ class Report:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: report sections drawn from an output that :func:`discover` may leave out as stale
+SOURCE_OF = {"regimes": "analysis", "primitives": "analysis", "rsa": "rsa"}
+
+
 def _builders(found: Inputs) -> list[tuple[str, str, Callable[[], Section] | None]]:
     """(key, title, builder or None when the input is absent), in report order."""
     a = found.analysis
@@ -80,12 +84,10 @@ def build_report(directory: str | os.PathLike) -> Report:
     skipped: list[tuple[str, str]] = []
 
     def attempt(key: str, title: str, build: Callable[[], Section] | None) -> None:
-        stale = found.stale.get("rsa" if key == "rsa" else "analysis")
-        if build is None and stale and key in ("regimes", "primitives", "rsa"):
-            skipped.append((title, f"left out: {stale}"))
-            return
         if build is None:
-            skipped.append((title, f"absent (looked for {LOOKED_FOR[key]})"))
+            stale = found.stale.get(SOURCE_OF.get(key, ""))
+            why = f"left out: {stale}" if stale else f"absent (looked for {LOOKED_FOR[key]})"
+            skipped.append((title, why))
             return
         try:
             done.append(build())

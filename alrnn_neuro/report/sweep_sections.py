@@ -67,18 +67,13 @@ def _selection_gap(folder: Path, record: dict) -> str | None:
         covered_seeds = {int(s) for s in record["replication"]["seeds"]}
     except (OSError, RunDirError, KeyError, TypeError, ValueError):
         return None  # an older or partial record: shown as it is
-    new_p = sorted(set(grid.pwl_units) - covered_p)
-    new_seeds = sorted(set(grid.seeds) - covered_seeds)
-    if not new_p and not new_seeds:
+    missing = {
+        "P = ": sorted(set(grid.pwl_units) - covered_p),
+        "seeds ": sorted(set(grid.seeds) - covered_seeds),
+    }
+    added = "; ".join(f"{what}{', '.join(map(str, v))}" for what, v in missing.items() if v)
+    if not added:
         return None
-    added = "; ".join(
-        text
-        for text in (
-            f"P = {', '.join(map(str, new_p))}" if new_p else "",
-            f"seeds {', '.join(map(str, new_seeds))}" if new_seeds else "",
-        )
-        if text
-    )
     return (
         f"The selection.json in {folder} was made before the sweep grew ({added} are not in "
         f"it), so its verdict is left out; fix: run `alrnn-neuro select {folder}` again, "
