@@ -50,13 +50,15 @@ def run(A, W, C, h, P, S, names, **trial_coords):
     return bitcode, inputs, xr.DataArray(epoch, dims=("trial", "time"))
 
 
-def gating_net(evidence_to_integrator=False):
+def gating_net(evidence_to_integrator=False, evidence_from=ONSET):
     """z1: perfect integrator fed by relu(z2); z2: PWL unit opened by the gate input.
 
     Inputs (evidence, gate). Gate off: z2 ~ -2 (region 0, evidence cannot reach z1). Gate on at
     ONSET: z2 ~ 4 (region 1), relu passes evidence to z1. Region 1: J = [[1, 1], [0, .5]],
     lambda = 1, v = e1, w = (1, 2): evidence gain w.C_ev = 2, |cos(w, C_ev)| = 2/sqrt(5).
     Control: evidence enters z1 directly, so its gain is 1 in both regions (no gating).
+    Evidence (noise, sd 0.3) from step ``evidence_from``: at 0 it also reaches region 0 (z2
+    stays near -2), so both gains of a gating test are seen by the data.
     """
     A, W, h = np.array([1.0, 0.5]), np.array([[0.0, 1.0], [0.0, 0.0]]), np.array([0.0, -1.0])
     C = (
@@ -66,7 +68,7 @@ def gating_net(evidence_to_integrator=False):
     )
     rng = np.random.default_rng(0)
     S = np.zeros((N_TRIALS, N_TIME, 2))
-    S[:, ONSET:, 0] = rng.normal(0, 0.3, (N_TRIALS, N_TIME - ONSET))
+    S[:, evidence_from:, 0] = rng.normal(0, 0.3, (N_TRIALS, N_TIME - evidence_from))
     S[:, ONSET:, 1] = 1.0
     return (A, W, C, h, 1), S
 
@@ -108,7 +110,7 @@ def test_integration_detected_only_where_the_mode_carries_evidence():
 
 
 def test_gating_detected_with_gain_change():
-    params, S = gating_net()
+    params, S = gating_net(evidence_from=0)
     bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
     A, W, C, h, P = params
     g = detect_gating(
@@ -121,10 +123,60 @@ def test_gating_detected_with_gain_change():
     assert row.flip_rate == 1.0 and row.baseline_flip_rate == 0.0 and row.p_flip < 1e-6
     # w = (1, 2): after = w.C_ev = 2; before = 2 * 0.5**10
     assert row.gain_after == pytest.approx(2.0) and row.gain_before == pytest.approx(2 * 0.5**10)
+    assert row.target_supported and row.target_trials_before == row.target_trials_after == N_TRIALS
+
+
+def test_gating_with_a_readout_needs_the_recordings_to_see_the_change():
+    """The gate opens the evidence's path to the integrator z1. A readout of z1 sees that
+    (response 0 before, > 0 after); a readout of z2 alone sees the evidence the same way in
+    both regions, so the integrator's gain change is invisible to the recordings: no gating."""
+    params, S = gating_net(evidence_from=0)
+    bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
+    model = ALRNNParams(*params)
+
+    def row(readout, **options):
+        return detect_gating(model, bitcode, inputs, epoch=epoch, gate_inputs=["gate"],
+                             readout=readout, **options).iloc[0]  # fmt: skip
+
+    sees = row(np.array([[1.0, 0.0]]))
+    assert sees.detected and sees.readout_gain_ratio == np.inf  # z1 gets nothing before
+    blind = row(np.array([[0.0, 1.0]]))
+    assert blind.gain_ratio > 1000 and blind.readout_gain_ratio == pytest.approx(1.0)
+    assert not blind.detected
+    assert row(np.array([[0.0, 1.0]]), min_readout_ratio=1.0).detected  # 1 = not required
+    assert np.isnan(row(None).readout_gain_ratio) and row(None).detected  # no readout given
+    with pytest.raises(ConfigError, match="min_readout_ratio=0.5"):
+        row(None, min_readout_ratio=0.5)
+
+
+def test_gating_needs_the_target_in_both_regions():
+    """Evidence and gate start together: the evidence never reaches the region before the
+    onset, so the gain there is an extrapolation no trial constrains; the same gain ratio is
+    then no gating (as for the sounds and the cue of the stimulus-selection task)."""
+    params, S = gating_net(evidence_from=ONSET)
+    bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
+    row = detect_gating(ALRNNParams(*params), bitcode, inputs, epoch=epoch,
+                        gate_inputs=["gate"]).iloc[0]  # fmt: skip
+    assert row.flip_rate == 1.0 and row.gain_ratio > 1000  # what the detector used to call gating
+    assert (row.target_trials_before, row.target_trials_after) == (0, N_TRIALS)
+    assert not row.target_supported and not row.detected
+    lenient = detect_gating(ALRNNParams(*params), bitcode, inputs, epoch=epoch,
+                            gate_inputs=["gate"], min_target_trials=1).iloc[0]  # fmt: skip
+    assert not lenient.detected  # no trial at all reaches region 0 with evidence
+    _, S_all = gating_net(evidence_from=0)
+    few = S.copy()
+    few[:5, :ONSET, 0] = S_all[:5, :ONSET, 0]  # evidence before the onset in 5 trials only
+    b5, i5, e5 = run(*params, few, ["evidence", "gate"])
+    row5 = detect_gating(ALRNNParams(*params), b5, i5, epoch=e5, gate_inputs=["gate"]).iloc[0]
+    assert row5.target_trials_before == 5 and not row5.detected
+    assert detect_gating(ALRNNParams(*params), b5, i5, epoch=e5, gate_inputs=["gate"],
+                         min_target_trials=5).iloc[0].detected  # fmt: skip
+    with pytest.raises(ConfigError, match="min_target_trials=0"):
+        detect_gating(ALRNNParams(*params), b5, i5, gate_inputs=["gate"], min_target_trials=0)
 
 
 def test_gating_not_detected_without_gain_change_or_without_flip():
-    params, S = gating_net(evidence_to_integrator=True)
+    params, S = gating_net(evidence_to_integrator=True, evidence_from=0)
     bitcode, inputs, _ = run(*params, S, ["evidence", "gate"])
     A, W, C, h, P = params
     row = detect_gating(ALRNNParams(A, W, C, h, P), bitcode, inputs, gate_inputs=["gate"]).iloc[0]
@@ -141,7 +193,7 @@ def test_gating_needs_a_non_expanding_integrator_and_survives_the_correction():
     """An expanding mode (lambda = 1.03, within eps of 1) is no integrator: gating on it was
     reported on the linear generator. And p_flip is Holm-corrected over the table's onset
     tests (one row of dozens at the raw level made "gating found" for a fit)."""
-    params, S = gating_net()
+    params, S = gating_net(evidence_from=0)
     A, W, C, h, P = params
     bitcode, inputs, epoch = run(*params, S, ["evidence", "gate"])
     hit = detect_gating(ALRNNParams(A, W, C, h, P), bitcode, inputs, epoch=epoch,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from alrnn_neuro.analysis import replication as rep
+from alrnn_neuro.analysis.pipeline import analyze_run
 from alrnn_neuro.errors import ConfigError
 from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.training import FitConfig, fit
@@ -66,3 +69,30 @@ def test_one_fit_is_not_a_replication(fits):
     ds, results = fits
     with pytest.raises(ConfigError, match=">= 2 fits"):
         rep.replication_table(results[:1], ds)
+
+
+def test_gating_is_testable_only_where_a_row_has_the_target_in_both_regions(fits):
+    """A detected-looking gating row whose target never reaches one of the two regions is no
+    test (``target_supported`` False); rows of other primitives have no such column and stay
+    testable."""
+    ds, results = fits
+    analysis = analyze_run(results[0], ds, n_null=5, untrained=False)
+    gate = {"primitive": "gating", "detected": False, "region_after": 1, "gain_ratio": 9.0}
+    # as to_records writes the union of the detectors' columns: None where a column is not its own
+    integration = {
+        "primitive": "integration",
+        "detected": False,
+        "region": 0,
+        "target_supported": None,
+    }
+
+    def findings(*rows):
+        return rep._findings(results[0], replace(analysis, primitives=list(rows)), {}, 0.05)
+
+    unsupported = findings({**gate, "target_supported": False}, integration)
+    assert not unsupported["gating"]["testable"] and not unsupported["gating"]["found"]
+    assert unsupported["integration"]["testable"]
+    supported = findings({**gate, "target_supported": True}, integration)
+    assert supported["gating"]["testable"] and not supported["gating"]["found"]
+    found = findings({**gate, "target_supported": True, "detected": True})
+    assert found["gating"]["found"] and found["gating"]["effect"] == 9.0

@@ -25,10 +25,12 @@ from alrnn_neuro.analysis.cycles import cycle_dataset
 from alrnn_neuro.analysis.dynamics import region_dynamics
 from alrnn_neuro.analysis.files import fitted_dataset, load_fit, load_inputs
 from alrnn_neuro.analysis.primitives import detect_primitives, skipped_detectors, to_records
+from alrnn_neuro.analysis.primitives.common import observation_weights
 from alrnn_neuro.analysis.summary import (
     alignment_record,
     cycle_summary,
     gating_summary,
+    gating_support,
     summarize,
 )
 from alrnn_neuro.analysis.untrained_reference import shared_with_untrained, untrained_reference
@@ -64,7 +66,9 @@ class AnalysisResult:
         (region, bits, frequency, epochs), ``primitives_found``, ``cycles`` (per period:
         ``n_cycles``, ``n_stable``, ``region_sequences``, ``epochs``, ``method``),
         ``gating`` (detected gates: ``input``, ``target``, ``epoch``, ``region_before`` /
-        ``_after``, ``gain_ratio``, ``p_flip``), ``skipped_detectors`` (name -> reason),
+        ``_after``, ``gain_ratio``, ``readout_gain_ratio``, ``p_flip``), ``gating_support``
+        (:func:`~alrnn_neuro.analysis.summary.gating_support`), ``skipped_detectors`` (name ->
+        reason),
         ``n_fits`` (how many fits the findings rest on: 1), ``replication`` (says that
         replication across seeds is untested; see :mod:`alrnn_neuro.analysis.replication`),
         ``note``.
@@ -198,6 +202,7 @@ def analyze_run(
         evidence_inputs=evidence_inputs,
         gate_inputs=gates,
         rule=rule_name,
+        observation=observation_weights(fit.model),
         seed=seed,
         n_null=n_null,
     )
@@ -208,6 +213,7 @@ def analyze_run(
     summary = summarize(regimes, primitives, alignment, n_pwl, n_latent, skipped)
     summary["cycles"] = cycle_summary(dynamics, n_pwl)
     summary["gating"] = gating_summary(primitives)
+    summary["gating_support"] = gating_support(primitives)
     summary["evidence_inputs"] = None if evidence_inputs is None else list(evidence_inputs)
     summary["scope"] = SCOPE
     summary[MODEL_DIGEST] = model_digest(getattr(fit, "run_dir", None))
@@ -237,8 +243,10 @@ STIMULUS_SOUNDS = ("left_noise", "right_noise", "high_pitch", "low_pitch")
 SCOPE = (
     "the primitives and the region/epoch alignment describe how this fitted network "
     "computes; whether the recordings need them is another test: a network fitted to data "
-    "from a linear system can gate too, and inputs alone switch an untrained network's "
-    "regions with the epochs. Read them as properties of the circuit only where "
+    "from a linear system integrates too (the gating detector, which needs the readout to "
+    "see the gate, stayed silent on 25 simulated linear sessions: docs/verdicts.md), and "
+    "inputs alone switch an untrained network's regions with the epochs. Read them as "
+    "properties of the circuit only where "
     "`alrnn-neuro select` finds P = 0 insufficient, they replicate across seeds, and an "
     "untrained network does not show them (the untrained reference above checks this fit's "
     "own initialisation; `alrnn-neuro reproduce ... --controls` checks other seeds and data)"

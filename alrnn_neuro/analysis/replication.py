@@ -12,7 +12,9 @@ epoch_regions  region/epoch AMI beyond its circular-shift null (p < ``alpha``) a
                from (same seed and inputs; inputs alone align an untrained network's
                regions with the epochs)
 integration    a used region integrates an evidence input (``detect_integration``)
-gating         an input onset gates another input's integration (``detect_gating``)
+gating         an input onset gates another input's integration (``detect_gating``);
+               testable only where the target input reaches the regions before and
+               after the onsets in enough trials (``target_supported``)
 rule_routing   each rule's stimulus-epoch region routes its relevant feature
                (:func:`~alrnn_neuro.analysis.routing.rule_routing`; needs the
                stimulus-selection inputs and labels)
@@ -251,7 +253,11 @@ def _findings(fit, analysis: AnalysisResult, matched: dict[int, int], alpha: flo
     out["epoch_regions"]["ami_untrained"] = np.nan if untrained is None else float(untrained)
     for kind, region_key, effect_key in PRIMITIVE_KEYS:
         hits = [r for r in analysis.primitives if r["primitive"] == kind and r.get("detected")]
-        tested = any(r["primitive"] == kind for r in analysis.primitives)
+        # a gating row is a test only where the data reach both regions with the target
+        tested = any(
+            r["primitive"] == kind and (kind != "gating" or bool(r.get("target_supported", True)))
+            for r in analysis.primitives
+        )
         best = max(hits, key=lambda r: _strength(kind, r), default={})
         region = matched.get(int(best[region_key]), -1) if best else -1
         effect = best.get(effect_key) if best else np.nan

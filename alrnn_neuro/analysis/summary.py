@@ -13,9 +13,10 @@ import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.analysis.primitives import to_records
+from alrnn_neuro.analysis.primitives.gating import MIN_TARGET_TRIALS
 from alrnn_neuro.models.params import region_labels
 
-__all__ = ["alignment_record", "cycle_summary", "gating_summary", "summarize"]
+__all__ = ["alignment_record", "cycle_summary", "gating_summary", "gating_support", "summarize"]
 
 #: what a one-fit analysis says about replication (it rests on one model seed)
 SINGLE_FIT = (
@@ -32,6 +33,7 @@ GATING_KEYS = (
     "region_before",
     "region_after",
     "gain_ratio",
+    "readout_gain_ratio",
     "p_flip",
     "p_flip_corrected",
 )
@@ -137,3 +139,27 @@ def gating_summary(primitives: list[dict]) -> list[dict[str, Any]]:
         for p in primitives
         if p.get("primitive") == "gating" and p.get("detected")
     ]
+
+
+def gating_support(
+    primitives: list[dict], min_target_trials: int = MIN_TARGET_TRIALS
+) -> dict[str, int]:
+    """How many gating rows (gate x condition x target) the data could test at all.
+
+    A row is testable where its target input arrives in the regions before and after the
+    gate's onsets in enough trials (``target_supported``; see
+    :func:`~alrnn_neuro.analysis.primitives.detect_gating`, run with ``min_target_trials``,
+    which the record repeats).
+
+    Examples
+    --------
+    >>> rows = [{"primitive": "gating", "target_supported": False}, {"primitive": "integration"}]
+    >>> gating_support(rows)
+    {'n_rows': 1, 'n_supported': 0, 'min_target_trials': 10}
+    """
+    rows = [p for p in primitives if p.get("primitive") == "gating"]
+    return {
+        "n_rows": len(rows),
+        "n_supported": sum(bool(p.get("target_supported", True)) for p in rows),
+        "min_target_trials": int(min_target_trials),
+    }

@@ -27,6 +27,7 @@ import xarray as xr
 
 from alrnn_neuro.analysis import alignment as al
 from alrnn_neuro.analysis.primitives import detect_primitives, to_records
+from alrnn_neuro.analysis.primitives.common import observation_weights
 from alrnn_neuro.models.params import ALRNNParams
 from alrnn_neuro.training.api import initial_fit
 
@@ -87,6 +88,7 @@ def untrained_reference(
             evidence_inputs=evidence_inputs,
             gate_inputs=gate_inputs,
             rule=rule,
+            observation=observation_weights(untrained.model),
             seed=seed,
             n_null=n_null,
         )

@@ -203,12 +203,22 @@ def _summary(console: Console, s: dict, target: Path, n_files: int) -> None:
             f"  gating: {escape(str(g['input']))} onset ({escape(str(g['epoch']))}, "
             f"{escape(str(g['condition']))}) flips region "
             f"{g['region_before']} -> {g['region_after']}; gain on {escape(str(g['target']))} x"
-            f"{g['gain_ratio']:.3g} (p_flip, Holm-corrected, "
+            f"{g['gain_ratio']:.3g}{_readout_text(g.get('readout_gain_ratio'))} (p_flip, "
+            "Holm-corrected, "
             f"{_p_text(g.get('p_flip_corrected', g['p_flip']))})",
             highlight=False,
         )
     if len(s.get("gating", [])) > 5:
         console.print(f"  ... {len(s['gating']) - 5} more gating rows in primitives.json")
+    support = s.get("gating_support") or {}
+    if support.get("n_rows") and not support.get("n_supported"):
+        console.print(
+            f"  gating: not testable on these trials: in none of the {support['n_rows']} gate "
+            "onset x target pairs does the target input arrive both in the region before the "
+            f"onsets and in the region after, in {support['min_target_trials']} trials or more "
+            "(one of the two gains would be an extrapolation)",
+            highlight=False,
+        )
     _untrained_lines(console, s)
     if s.get("scope"):
         console.print(f"scope: {escape(str(s['scope']))}", highlight=False)
@@ -247,6 +257,11 @@ def _untrained_lines(console: Console, s: dict) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``analyze`` command to ``app``."""
     app.command("analyze")(analyze_command)
+
+
+def _readout_text(ratio: float | None) -> str:
+    """``, readout xR`` where the gate's readout gain ratio is known."""
+    return "" if ratio is None or ratio != ratio else f", readout x{ratio:.3g}"
 
 
 def _p_text(p: float) -> str:

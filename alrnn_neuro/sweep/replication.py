@@ -30,6 +30,7 @@ from typing import Any
 import xarray as xr
 
 from alrnn_neuro.analysis.files import check_fitted_dataset
+from alrnn_neuro.analysis.primitives.gating import MIN_READOUT_RATIO, MIN_TARGET_TRIALS
 from alrnn_neuro.analysis.replication import (
     FINDINGS,
     HOLD_AUC,
@@ -75,7 +76,9 @@ def criteria(alpha: float) -> dict[str, str]:
         ),
         "gating": (
             "an input onset flips the region and changes an input's gain on the integrating "
-            "direction >= 2x (detect_gating, Holm-corrected p_flip < 0.05)"
+            "direction >= 2x and its readout response (what the recordings see) >= "
+            f"{MIN_READOUT_RATIO:g}x (detect_gating, Holm-corrected p_flip < 0.05); testable "
+            f"where that input arrives in both regions in >= {MIN_TARGET_TRIALS} trials"
         ),
         "rule_routing": (
             "each rule's stimulus-epoch region is distinct and routes that rule's relevant "

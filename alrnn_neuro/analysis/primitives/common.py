@@ -9,6 +9,7 @@ lambda = 1, the change persists (integration).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -94,3 +95,16 @@ def modal_label(x: np.ndarray) -> str:
     """Most frequent label of ``x`` (ties to the first in sort order)."""
     vals, counts = np.unique(x, return_counts=True)
     return str(vals[np.argmax(counts)])
+
+
+def observation_weights(model: Any) -> np.ndarray | None:
+    """The (output, latent) weights of a fitted model's readout, or None.
+
+    ``model`` is a fitted network (``FitResult.model``) whose ``readout`` maps latents to its
+    predictions of the recordings (Poisson, Gaussian or task head). None where the readout has
+    no weight matrix of one model (the identity readout, a stacked ensemble).
+    """
+    weight = getattr(getattr(model, "readout", None), "weight", None)
+    if weight is None or weight.dim() != 2:
+        return None
+    return weight.detach().cpu().double().numpy()

@@ -23,7 +23,16 @@ __all__ = ["detect_primitives", "skipped_detectors", "to_records"]
 DETECTOR_OPTIONS = {
     "integration": ("eps", "max_growth", "cos_threshold", "alignment", "min_occupancy"),
     "slow_mode": ("eps", "max_growth", "min_occupancy"),
-    "gating": ("eps", "alpha", "window", "horizon", "threshold", "min_gain_ratio"),
+    "gating": (
+        "eps",
+        "alpha",
+        "window",
+        "horizon",
+        "threshold",
+        "min_gain_ratio",
+        "min_target_trials",
+        "min_readout_ratio",
+    ),
     "rule_integration": ("eps", "max_growth", "cos_threshold", "alignment", "n_null", "alpha"),
     "memory_transient": ("n_steps", "n_null", "alpha"),
 }
@@ -76,6 +85,7 @@ def detect_primitives(
     cue_event: str | None = None,
     cue_epoch: str | None = None,
     readout: np.ndarray | None = None,
+    observation: np.ndarray | None = None,
     seed: int = 0,
     **options,
 ) -> pd.DataFrame:
@@ -94,6 +104,11 @@ def detect_primitives(
         The model.
     bitcode : DataArray of int, dims (trial, time), with trial coords
     inputs : DataArray, dims (trial, time, input), or None
+    readout : ndarray, shape (output, latent), optional
+        Task/choice head for rule-based integration's readout response (its first row).
+    observation : ndarray, shape (unit, latent), optional
+        The observation model's weights (latents -> predicted recordings): gating then also
+        needs the target's readout response to change (``readout_gain_ratio``).
 
     Returns
     -------
@@ -127,6 +142,7 @@ def detect_primitives(
                     gate_inputs=gate_inputs,
                     target_inputs=evidence_inputs,
                     conditions=conditions,
+                    readout=observation,
                     **opts("gating"),
                 )
             )
