@@ -201,7 +201,7 @@ def test_a_sweep_report_shows_the_tested_verdict_of_select(repro, tmp_path):
     before = build_report(sweep).html
     assert "rule of thumb over model seeds" in before
     assert f"No selection.json in {sweep}: run `alrnn-neuro select {sweep}`" in before
-    assert main(["select", str(sweep), "--n-boot", "20"]) is None
+    assert main(["select", str(sweep), "--n-boot", "200"]) is None
     after = build_report(sweep).html
     verdict = json.loads((sweep / "selection.json").read_text())["verdict"]
     assert verdict[0].startswith("Caution: 4 of 4 cells stopped at their epoch limit")
@@ -212,7 +212,7 @@ def test_a_sweep_report_shows_the_tested_verdict_of_select(repro, tmp_path):
 def test_a_selection_made_before_the_sweep_grew_is_left_out(repro, tmp_path):
     sweep = tmp_path / "sweep"
     shutil.copytree(repro / "sweep", sweep)
-    assert main(["select", str(sweep), "--n-boot", "20"]) is None
+    assert main(["select", str(sweep), "--n-boot", "200"]) is None
     record = json.loads((sweep / "sweep.json").read_text())
     grid = record["grid"]
     latent_dims = grid.get("latent_dims") or [record["base_config"]["latent_dim"]]

@@ -19,7 +19,9 @@ from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.sweep import SweepGrid, run_sweep
 from alrnn_neuro.sweep.folds import fold_assignment
 from alrnn_neuro.sweep.selection import held_out_log_likelihoods, select_nonlinearity
+from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
 from alrnn_neuro.training import FitConfig, load_run
+from tests.conftest import entry_point
 
 BASE = FitConfig(epochs=2, latent_dim=3)
 GRID = SweepGrid(pwl_units=(0, 1), seeds=(0, 1), latent_dims=(3,))
@@ -123,7 +125,7 @@ def test_select_reports_an_unfinished_sweep(fold_sweep, tmp_path):
     shutil.copytree(out, copy)
     shutil.rmtree(copy / "cells" / "alrnn-M3-P1-seed0-tf1-fold1")
     with pytest.raises(RunDirError, match="1 unfinished cells.*run the same sweep command"):
-        select_nonlinearity(copy, n_boot=10)
+        select_nonlinearity(copy, n_boot=0)
 
 
 def test_cli_fold_sweep_then_select(ds, tmp_path, capsys):
@@ -133,7 +135,7 @@ def test_cli_fold_sweep_then_select(ds, tmp_path, capsys):
     args = "--pwl-units 0,1 --seeds 2 --latent-dim 3 --epochs 2 --folds 2 --split-seed 3"
     main(["sweep", str(data), *args.split(), "--out", str(out)])
     assert "alrnn-neuro select" in capsys.readouterr().out
-    main(["select", str(out), "--n-boot", "50", "--margin", "0.01"])
+    main(["select", str(out), "--n-boot", "200", "--margin", "0.01"])
     text = capsys.readouterr().out
     assert "Minimal sufficient P" in text and "P = 0 is" in text and "Replication over 2" in text
     summary = json.loads((out / "selection.json").read_text())
@@ -152,7 +154,7 @@ def test_cli_fold_sweep_then_select(ds, tmp_path, capsys):
     "extra, message",
     [
         (["--alpha", "0.9"], "alpha=0.9"),
-        (["--n-boot", "-1"], "n_boot=-1"),
+        (["--n-boot", "-1"], "--n-boot -1 is negative"),
         (["--seed", "-1"], "--seed"),
     ],
 )
@@ -164,6 +166,37 @@ def test_cli_select_bad_option_exits_2(fold_sweep, tmp_path, capsys, extra, mess
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "sel").exists()
+
+
+@pytest.mark.parametrize("n_boot", [1, MIN_N_BOOT - 1])
+def test_installed_cli_select_refuses_too_few_resamples(fold_sweep, tmp_path, n_boot):
+    """--n-boot 1 gave a zero-width "95 % CI": a positive --n-boot below the minimum is one
+    error line (exit 2) naming the flag, the value and the fix; nothing is written."""
+    sweep = tmp_path / "sweep"
+    shutil.copytree(fold_sweep[0], sweep)
+    before = sorted(p.name for p in sweep.iterdir())
+    done = entry_point("select", sweep, "--n-boot", n_boot, "--out", tmp_path / "sel")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and done.stdout == ""
+    assert f"--n-boot {n_boot} is too few bootstrap resamples" in lines[0]
+    assert f"fix: --n-boot {MIN_N_BOOT} or more" in lines[0] and "--n-boot 0 for no CI" in lines[0]
+    assert not (tmp_path / "sel").exists()
+    done = entry_point("select", sweep, "--n-boot", n_boot)  # default --out: the sweep
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in sweep.iterdir()) == before
+
+
+def test_select_nonlinearity_needs_enough_resamples_or_none(fold_sweep):
+    out = fold_sweep[0]
+    with pytest.raises(ValueError, match=rf"n_boot=1 .*fix: use n_boot >= {MIN_N_BOOT}"):
+        select_nonlinearity(out, n_boot=1)
+    with pytest.raises(ConfigError, match="n_boot=-5"):
+        select_nonlinearity(out, n_boot=-5)
+    ci = select_nonlinearity(out, n_boot=0)["gain_vs_zero_ci"].sel(pwl_units=1).values
+    assert np.isnan(ci).all()  # 0: no interval
+    ci = select_nonlinearity(out, n_boot=MIN_N_BOOT)["gain_vs_zero_ci"].sel(pwl_units=1).values
+    assert ci[0] < ci[1]  # the smallest allowed gives an interval of non-zero width
 
 
 def test_installed_cli_select_on_a_folder_without_sweep(tmp_path):
@@ -184,7 +217,7 @@ def test_select_on_a_sweep_with_one_test_split(ds, tmp_path):
     out = tmp_path / "one"
     run_sweep(ds, GRID, BASE.replace(epochs=1), out=out, split_seed=2)
     record = json.loads((out / "sweep.json").read_text())
-    result = select_nonlinearity(out, n_boot=20)
+    result = select_nonlinearity(out, n_boot=MIN_N_BOOT)
     assert result.attrs["folds"] == 1 and result.attrs["split_seed"] == 2
     assert result.attrs["n_trials"] == len(record["test_trials"])
     verdict = result.attrs["verdict"]  # 1-epoch cells: a caution comes first
@@ -197,7 +230,7 @@ def test_the_verdict_says_when_cells_had_not_finished_training(fold_sweep, tmp_p
     out = tmp_path / "sweep"
     shutil.copytree(fold_sweep[0], out)
     cells = sorted(p.name for p in (out / "cells").iterdir())
-    first = select_nonlinearity(out, n_boot=20)
+    first = select_nonlinearity(out, n_boot=MIN_N_BOOT)
     assert sorted(first.attrs["cells_still_improving"].split(", ")) == cells
     assert "Caution: 8 of 8 cells stopped at their epoch limit" in first.attrs["verdict"]
     for name in cells:  # as if each fit had stopped early
@@ -205,12 +238,12 @@ def test_the_verdict_says_when_cells_had_not_finished_training(fold_sweep, tmp_p
         metrics = json.loads(path.read_text())
         metrics.update(stop_reason="early_stopping", best_epoch=1)
         path.write_text(json.dumps(metrics))
-    trained = select_nonlinearity(out, n_boot=20)
+    trained = select_nonlinearity(out, n_boot=0)
     assert "Caution" not in trained.attrs["verdict"]
     assert trained.attrs["cells_still_improving"] == trained.attrs["cells_diverged"] == ""
     metrics.update(stop_reason="diverged")
     path.write_text(json.dumps(metrics))
-    diverged = select_nonlinearity(out, n_boot=20)
+    diverged = select_nonlinearity(out, n_boot=0)
     assert diverged.attrs["cells_diverged"] == cells[-1]
     assert diverged.attrs["verdict"].startswith("Caution: 1 of 8 cells diverged.")
 

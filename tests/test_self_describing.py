@@ -37,7 +37,7 @@ def outputs(tmp_path_factory) -> Path:
     cli("rsa", str(run), "--conditions", "location", "--n-perm", "10", "--out", str(root / "rsa2"))
     grid = "--pwl-units 0,1 --seeds 1 --folds 2 --epochs 1 --latent-dim 3 --model alrnn,gru"
     cli("sweep", str(data), "--out", str(root / "sweep"), *grid.split())
-    cli("select", str(root / "sweep"), "--n-boot", "20")
+    cli("select", str(root / "sweep"), "--n-boot", "200")
     _multitask(root / "multitask")
     return root
 

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro.cli.options import seed_option
+from alrnn_neuro.errors import ConfigError
 
 
 def select_command(
@@ -34,7 +35,9 @@ def select_command(
     min_effect: float = typer.Option(
         None, "--min-effect", help="Gain over P = 0 (bits/spike) that counts (default: 0.002)."
     ),
-    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples (default: 2000)."),
+    n_boot: int = typer.Option(
+        None, "--n-boot", help="Bootstrap resamples: 0 (no CI) or >= 200 (default: 2000)."
+    ),
     confidence: float = typer.Option(None, "--confidence", help="CI level (default: 0.95)."),
     seed: int = seed_option(0, "Seed of the bootstrap."),
     latent_dim: int = typer.Option(None, "--latent-dim", help="M (if the sweep has several)."),
@@ -45,7 +48,14 @@ def select_command(
 ) -> None:
     """Select the number of PWL units P: tests on held-out trials, verdicts, replication."""
     from alrnn_neuro.sweep.selection import select_nonlinearity, verdict_lines, write_selection
+    from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
 
+    if n_boot is not None and (n_boot < 0 or 0 < n_boot < MIN_N_BOOT):
+        problem = "is negative" if n_boot < 0 else "is too few bootstrap resamples for a CI"
+        raise ConfigError(
+            f"--n-boot {n_boot} {problem} (a percentile interval needs >= {MIN_N_BOOT}); fix: "
+            f"--n-boot {MIN_N_BOOT} or more (default: 2000), or --n-boot 0 for no CI"
+        )
     # unset options take the library's documented defaults (the CLI stays free of torch)
     given = {
         "alpha": alpha,

@@ -38,6 +38,7 @@ from alrnn_neuro.sweep.selection_stats import (
     DEFAULT_MIN_EFFECT,
     DEFAULT_N_BOOT,
     LN2,
+    check_n_boot,
 )
 from alrnn_neuro.sweep.selection_verdict import replicate_over_seeds, select_pwl_units
 from alrnn_neuro.sweep.trial_scores import read_trial_scores
@@ -217,7 +218,8 @@ def select_nonlinearity(
         Sweep folder (ideally run with ``folds=K``).
     alpha, min_effect, margin, n_boot, confidence, seed
         See :func:`~alrnn_neuro.sweep.selection_verdict.select_pwl_units` (defaults:
-        0.05, 0.002 and 0.003 bits/spike, 2000 resamples, 95 %, seed 0).
+        0.05, 0.002 and 0.003 bits/spike, 2000 resamples, 95 %, seed 0). ``n_boot`` is 0 (no
+        intervals) or at least :data:`~alrnn_neuro.sweep.selection_stats.MIN_N_BOOT` (200).
     latent_dim, train_fraction : optional
         Which cells (see :func:`held_out_log_likelihoods`).
 
@@ -232,10 +234,17 @@ def select_nonlinearity(
         dim ``trial``) so the tests can be redone from the file; attrs add the sweep,
         M, train fraction, folds, split seed and ``verdict`` (the words of
         :func:`verdict_lines`).
+
+    Raises
+    ------
+    ConfigError
+        ``n_boot`` negative or from 1 to ``MIN_N_BOOT - 1`` (too few resamples for a
+        percentile interval), a bad ``seed`` or other parameter.
+    RunDirError
+        No sweep, or an unfinished one.
     """
+    n_boot = check_n_boot(n_boot)  # before reading: a bad value is refused at once
     data = held_out_log_likelihoods(sweep_dir, latent_dim=latent_dim, train_fraction=train_fraction)
-    if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 0:
-        raise ConfigError(f"n_boot={n_boot!r}; fix: use an integer >= 0, e.g. 2000")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ConfigError(f"seed={seed!r}; fix: an integer in 0 .. 2**63 - 1, e.g. 0")
     options = {"alpha": alpha, "min_effect": min_effect, "margin": margin}
