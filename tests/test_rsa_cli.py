@@ -80,6 +80,10 @@ def test_cli_writes_well_formed_outputs(fitted, tmp_path, capsys):
     assert summary["init_bins"] == INIT_BINS and "excluded" in summary["init_bins_rule"]
     assert {r["area"] for r in summary["rows"]} == {"mPFC"}
     assert len(summary["rows"]) == len(epochs)
+    # min_units: the requested value and the one applied (capped at the area's units)
+    applied = min(5, summary["n_units"]["mPFC"])
+    assert summary["min_units"] == 5
+    assert {r["min_units_applied"] for r in summary["rows"]} == {applied}
     row = summary["rows"][0]
     assert -1 <= row["similarity"] <= 1 and 0 < row["p_value"] <= 1
     assert row["ci"][0] <= row["ci"][1]

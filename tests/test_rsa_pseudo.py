@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -156,11 +157,11 @@ def test_pairwise_path_equals_the_joint_one_on_fully_observed_data(distance):
     patterns = trial_patterns(ds, by=None)
     joint = compute_rdm(patterns, labels, distance=distance, noise=None)
     code = np.unique(labels.values, return_inverse=True)[1]
-    pairwise, units = pseudo_population_rdm(
+    pairwise, units, applied = pseudo_population_rdm(
         patterns.values, code, 4, distance=distance, noise=None, fold=None, min_units=1
     )
     np.testing.assert_allclose(joint.values, pairwise, rtol=1e-10, atol=1e-12)
-    assert (units == 6).all()
+    assert (units == 6).all() and applied == 1
 
 
 def test_lip_signed_coherence_by_choice_keeps_finite_pairs():
@@ -214,3 +215,39 @@ def test_run_rsa_on_a_pseudo_population_with_a_rare_cell():
     assert int(pair.sel(condition2="1|R")) >= 3 and int(pair.sel(condition2=RARE)) == 0
     assert_ceiling_ordered(rsa)
     assert summary["min_units"] == 3 and summary["trials"] == "heldout"
+
+
+def test_a_capped_min_units_is_recorded_as_the_threshold_applied():
+    """min_units above the usable units is capped; rsa.json's rows say which value was used,
+    next to the requested one (an independent count: units with >= 2 held-out trials)."""
+    ds, _ = make_pseudo_population(n_units=8, per_cell=200, seed=1)
+    latents = _latents_for(ds)
+    rsa, summary = run_rsa(
+        latents, ds, conditions=["coherence", "choice"], n_perm=0, n_boot=0, min_units=100
+    )
+    heldout = np.isin(latents["split"].values, ["val", "test"])
+    observed = ds["observed"].values[heldout]  # (trial, unit)
+    cell = (ds["coherence"].values * 2 + (ds["choice"].values == "R"))[heldout]
+    n_cells = [np.unique(cell[observed[:, u]]).size for u in range(observed.shape[1])]
+    dof = observed.sum(axis=0) - np.array(n_cells)  # residual dof of each unit's variance
+    usable = int((dof >= 1).sum())
+    assert 1 < usable < 100
+    assert summary["min_units"] == 100 and rsa.attrs["min_units"] == 100
+    assert [row["min_units_applied"] for row in summary["rows"]] == [usable, usable]
+    assert (rsa["neural_min_units_applied"].values == usable).all()
+    json.dumps(summary)  # the record stays JSON-ready
+    # the RDM applies that threshold: finite off-diagonal pairs rest on >= `usable` units
+    units = rsa["neural_pair_units"].sel(area="LIP", epoch="stim").values
+    finite = np.isfinite(rsa["neural_rdm"].sel(area="LIP", epoch="stim").values)
+    off = ~np.eye(units.shape[0], dtype=bool)
+    np.testing.assert_array_equal(finite[off], (units >= usable)[off])
+
+
+def test_compute_rdm_records_the_threshold_per_segment():
+    ds, _ = make_pseudo_population(n_units=6, per_cell=20, seed=2)
+    labels = condition_labels(ds, ["coherence", "choice"])
+    rdm = compute_rdm(trial_patterns(ds, by="epoch"), labels, noise=None, min_units=50)
+    assert rdm.attrs["min_units"] == 50
+    assert rdm.attrs["min_units_applied"] == [6, 6]  # every unit usable without noise weights
+    full = compute_rdms(make_rsa_dataset(n_units=3), ["rule", "side"], by=None, min_units=5)
+    assert full.attrs["min_units"] == 5 and full.attrs["min_units_applied"] == [3]

@@ -97,3 +97,21 @@ def test_errors_print_plain_strings_and_suggest_the_fix_that_works():
         "area(s) ['MT'] not in the dataset; fix: --area (areas=) with one of ['LIP'], or leave "
         "it out for every area"
     )
+
+
+def test_the_min_units_fix_names_the_threshold_applied_after_capping():
+    model = np.array([[0, 1, 2, 3], [1, 0, 1, 2], [2, 1, 0, 1], [3, 2, 1, 0]], dtype=float)
+    neural = np.full((4, 4), np.nan)
+    np.fill_diagonal(neural, 0)
+    args = (_rdm(model, n_trials=[9] * 4), "LIP", "epoch", ["rule"])
+    thin = _rdm(neural, pair_units=np.full((4, 4), 2)).assign_attrs(min_units_applied=[6])
+    with pytest.raises(DataValidationError) as error:
+        check_comparable(args[0], thin, *args[1:], min_units=100)
+    text = str(error.value)
+    assert "no condition pair has 6 units observed in both conditions (min_units = 100" in text
+    assert "lower --min-units (min_units=) to 2" in text
+    # every pair already has the 6 units applied: lowering min_units is not the fix
+    full = _rdm(neural, pair_units=np.full((4, 4), 6)).assign_attrs(min_units_applied=[6])
+    with pytest.raises(DataValidationError) as error:
+        check_comparable(args[0], full, *args[1:], min_units=100)
+    assert "lower --min-units (min_units=) to" not in str(error.value)

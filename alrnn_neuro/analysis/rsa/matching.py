@@ -42,7 +42,8 @@ def check_comparable(
     names : list of str
         The condition variables (for the messages).
     min_units : int
-        The pair rule used (for the messages).
+        The pair rule requested (for the messages; ``neural_rdm``'s ``min_units_applied``
+        attr, where present, gives the threshold used after capping).
     """
     area = str(area)
     labels = [str(x) for x in model_rdm[seg].values]
@@ -80,22 +81,35 @@ def _fix(model_rdm: xr.DataArray, neural_rdm: xr.DataArray, min_units: int) -> s
             "compared trials; merge them (fewer or coarser condition variables, e.g. bin a "
             "numeric variable) or drop them (--exclude COORD=VALUE)"
         )
-    if "pair_units" in neural_rdm.coords and min_units > 1:
+    applied = _applied(neural_rdm, min_units)
+    if "pair_units" in neural_rdm.coords and applied.max() > 1:
         keep = np.array([c not in thin for c in names])
         units = neural_rdm["pair_units"].values[..., keep, :][..., keep]
         off = ~np.eye(int(keep.sum()), dtype=bool)
         shared = units[..., off]
-        if shared.size and np.all(shared < min_units):
+        if shared.size and np.all(shared < applied[..., None]):
             most = int(shared.max())
+            need = int(applied.max())
+            capped = "" if need == min_units else f" (min_units = {min_units} capped there)"
             return (
-                f"fix: no condition pair has {min_units} units observed in both conditions "
-                f"(most: {most}); lower --min-units (min_units=) to {max(most, 1)}, or use "
-                "coarser conditions so that each unit has trials in more of them"
+                f"fix: no condition pair has {need} units observed in both conditions"
+                f"{capped} (most: {most}); lower --min-units (min_units=) to {max(most, 1)}, "
+                "or use coarser conditions so that each unit has trials in more of them"
             )
     return (
         "fix: use conditions with more trials each (fewer or coarser condition variables), "
         "--by epoch instead of time bins, or a lower --min-units"
     )
+
+
+def _applied(neural_rdm: xr.DataArray, min_units: int) -> np.ndarray:
+    """The pair threshold applied per segment (leading dims): the RDM's
+    ``min_units_applied`` attr, else ``min_units``."""
+    shape = neural_rdm.shape[:-2]
+    applied = neural_rdm.attrs.get("min_units_applied")
+    if applied is None or np.size(applied) != int(np.prod(shape)):
+        return np.full(shape, int(min_units))
+    return np.reshape(np.asarray(applied, dtype=np.int64), shape)
 
 
 def match_trials(latents_ds: xr.Dataset, dataset: xr.Dataset) -> xr.Dataset:

@@ -6,7 +6,9 @@ a unit was not recorded) no unit need have trials in *every* condition, so one r
 dissimilarity ``d(i, j)`` is computed on its own: over the units with enough observations in
 both ``i`` and ``j``, as the mean of per-unit contributions (so entries over different unit
 sets share a scale: squared distance per unit, as for a full population). A pair over fewer
-than ``min_units`` units is NaN; the number of units behind every entry is returned.
+than ``min_units`` units is NaN (capped at the number of usable units, so that a small
+population is never left out); the number of units behind every entry and the threshold
+actually applied are returned.
 
 Per unit ``u`` and pair ``(i, j)``:
 
@@ -49,7 +51,7 @@ def pseudo_population_rdm(
     fold: np.ndarray | None,
     min_units: int,
     n_fold_cycle: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Pairwise RDM of one segment's (trial, unit) patterns with NaN for unobserved units.
 
     Parameters
@@ -67,7 +69,7 @@ def pseudo_population_rdm(
     fold : ndarray of int, shape (trial,), optional
         Fold id per trial for crossnobis (None: per-unit occurrence index).
     min_units : int
-        Fewest units a pair needs (capped at the number of usable units).
+        Fewest units a pair needs, as requested (capped at the number of usable units).
     n_fold_cycle : int, optional
         ``folds=k``: the per-unit occurrence index modulo ``k``.
 
@@ -78,6 +80,9 @@ def pseudo_population_rdm(
         condition has data.
     n_units : ndarray of int, shape (condition, condition)
         Units behind each entry (0 on pairs without any).
+    min_units_applied : int
+        The threshold actually applied: ``max(1, min(min_units, usable units))``, where
+        usable units are those with a noise weight (all units for ``noise=None``).
     """
     seen = ~np.isnan(x)
     counts = group_sums(code, seen, n_cond)
@@ -116,7 +121,7 @@ def pseudo_population_rdm(
             n_cond * (n_cond - 1) // 2,
             threshold,
         )
-    return rdm, n_units.astype(np.int64)
+    return rdm, n_units.astype(np.int64), threshold
 
 
 def _unit_weights(x, seen, code, means, counts, distance, noise) -> np.ndarray:

@@ -99,7 +99,8 @@ def run_rsa(
         latents record it, else an error (pass the fit's ``init_bins`` with
         ``init_state="data"``, or 0; :func:`~.selection.init_bins_of` reads a fit's config).
     min_units : int
-        Pseudo-populations: fewest units observed in both conditions of a pair.
+        Pseudo-populations: fewest units observed in both conditions of a pair (capped at an
+        area's usable units in a segment; the result records the threshold applied).
     n_perm : int
         Condition-label permutations per segment for the p-value (0: none).
     n_boot : int
@@ -120,18 +121,20 @@ def run_rsa(
     -------
     rsa : xr.Dataset
         ``model_rdm`` (seg, condition, condition2), ``neural_rdm`` and ``neural_pair_units``
-        (area, seg, condition, condition2), ``n_units`` and ``noise_estimate`` (area,),
-        ``model_noise_estimate``; over (area, seg) for >= 3 conditions the columns of
-        :func:`~.table.rsa_table` (``estimate``, CI, p-values, noise ceiling and the model's
-        place against it), for 2 conditions ``neural_distance``, ``neural_p_value``,
-        ``neural_p_corrected``, ``neural_n_units`` and over (seg) ``model_distance``,
-        ``model_p_value``, ``model_p_corrected``. ``seg`` is ``epoch``, ``time`` or
-        ``region``; attrs (provenance) record the settings and the trial/bin rules:
-        ``trials``, ``trial_splits`` (split:count of the compared trials),
-        ``n_train_included`` (-1: unknown, the latents had no split), ``init_bins``,
-        ``init_bins_rule``, ``statistic``, ``min_units``.
+        (area, seg, condition, condition2), ``neural_min_units_applied`` (area, seg: the pair
+        threshold actually applied, ``min_units`` capped at the usable units; 0 = no RDM),
+        ``n_units`` and ``noise_estimate`` (area,), ``model_noise_estimate``; over (area,
+        seg) for >= 3 conditions the columns of :func:`~.table.rsa_table` (``estimate``, CI,
+        p-values, noise ceiling and the model's place against it), for 2 conditions
+        ``neural_distance``, ``neural_p_value``, ``neural_p_corrected``, ``neural_n_units``
+        and over (seg) ``model_distance``, ``model_p_value``, ``model_p_corrected``.
+        ``seg`` is ``epoch``, ``time`` or ``region``; attrs (provenance) record the settings
+        and the trial/bin rules: ``trials``, ``trial_splits`` (split:count of the compared
+        trials), ``n_train_included`` (-1: unknown, the latents had no split),
+        ``init_bins``, ``init_bins_rule``, ``statistic``, ``min_units`` (as requested).
     summary : dict
-        JSON-ready: settings and one row per area and segment.
+        JSON-ready: settings and one row per area and segment (each with
+        ``min_units_applied``).
 
     Raises
     ------
@@ -187,7 +190,7 @@ def run_rsa(
     unit_sets = select_areas(dataset, areas)
     rdm_settings = {"distance": distance, "min_units": min_units}
     model_rdm, model_noise = robust_rdm(model_pat, labels, **rdm_settings)
-    rows, neural_rdms, pair_units, noises = [], [], [], []
+    rows, neural_rdms, pair_units, applied, noises = [], [], [], [], []
     for k, (area, units) in enumerate(unit_sets.items()):
         data = dataset.isel(unit=units)
         pat = trial_patterns(data, by=seg, var=var, bitcode=bitcode, valid=neural_valid)
@@ -230,6 +233,7 @@ def run_rsa(
         rows.append(row.expand_dims(area=[area]))
         neural_rdms.append(rdm.drop_vars("pair_units").expand_dims(area=[area]))
         pair_units.append(_pair_units(rdm).expand_dims(area=[area]))
+        applied.append(_min_units_applied(rdm).expand_dims(area=[area]))
     rsa = xr.concat(rows, "area", combine_attrs="drop")
     if n_cond == 2:
         rsa = _add_model_distance(
@@ -239,6 +243,8 @@ def run_rsa(
     rsa["neural_rdm"] = neural.reindex({seg: rsa[seg].values})
     units = xr.concat(pair_units, "area").reindex({seg: rsa[seg].values}, fill_value=0)
     rsa["neural_pair_units"] = units
+    applied = xr.concat(applied, "area").reindex({seg: rsa[seg].values}, fill_value=0)
+    rsa["neural_min_units_applied"] = applied
     rsa["model_rdm"] = (
         model_rdm.drop_vars("pair_units").reindex({seg: rsa[seg].values}).drop_attrs()
     )
@@ -318,6 +324,14 @@ def _pair_units(rdm: xr.DataArray) -> xr.DataArray:
     dims = rdm["pair_units"].dims
     coords = {d: rdm[d].values for d in dims if d in rdm.indexes}
     return xr.DataArray(rdm["pair_units"].values, dims=dims, coords=coords, name="pair_units")
+
+
+def _min_units_applied(rdm: xr.DataArray) -> xr.DataArray:
+    """The ``min_units_applied`` attr of an RDM (one per segment) over its leading dims."""
+    dims = rdm.dims[:-2]
+    values = np.reshape(np.asarray(rdm.attrs["min_units_applied"], dtype=np.int64), rdm.shape[:-2])
+    coords = {d: rdm[d].values for d in dims if d in rdm.indexes}
+    return xr.DataArray(values, dims=dims, coords=coords, name="min_units_applied")
 
 
 def _init_bins(latents_ds: xr.Dataset, init_bins: int | None) -> int:

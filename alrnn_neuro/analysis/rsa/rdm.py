@@ -22,10 +22,11 @@ of :func:`noise_precision` (rsatoolbox's formulas), or the identity for ``noise=
 
 Pseudo-populations (units unobserved on some trials, NaN in the patterns): every condition pair
 is computed over the units observed in both conditions (see :mod:`.pairwise`), a pair with
-fewer than ``min_units`` such units is NaN, and the count behind each entry is returned as the
-``pair_units`` coord. Fully observed data use every unit for every pair (and the joint noise
-estimate); a condition with too few trials (fewer than 2 for crossnobis) is NaN with a log
-entry instead of an error.
+fewer than ``min_units`` such units is NaN (capped at the usable units of the segment; the
+threshold applied per segment is the ``min_units_applied`` attr), and the count behind each
+entry is returned as the ``pair_units`` coord. Fully observed data use every unit for every
+pair (and the joint noise estimate); a condition with too few trials (fewer than 2 for
+crossnobis) is NaN with a log entry instead of an error.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def compute_rdm(
         coord (e.g. ``"block"``); an array = one fold id per trial.
     min_units : int
         Pseudo-populations: fewest units observed in both conditions of a pair for its
-        dissimilarity (capped at the number of units); fewer give NaN.
+        dissimilarity (capped at the number of usable units; the attr ``min_units_applied``
+        records the threshold used); fewer give NaN.
 
     Returns
     -------
@@ -109,7 +111,10 @@ def compute_rdm(
         few units) in a segment. Coords: condition labels on both dims, the condition
         variables and ``n_trials`` on ``condition``, ``pair_units`` (..., condition,
         condition2) the units behind each entry. attrs (provenance): distance, noise,
-        conditions, n_features, min_units, trials_digest.
+        conditions, n_features, min_units (as requested), min_units_applied (list of int,
+        one per segment in the order of the flattened leading dims: the threshold actually
+        applied, ``max(1, min(min_units, usable units))``; for fully observed data every unit
+        enters every pair and it is ``min(min_units, n_features)``), trials_digest.
 
     Raises
     ------
@@ -120,7 +125,7 @@ def compute_rdm(
     stack, values = _checked_layout(patterns, labels, distance, min_units)
     names, variables, n_trials = condition_order(labels)
     settings = {"distance": distance, "noise": noise, "folds": folds, "min_units": min_units}
-    out, units = _rdm_values(values, labels, names, **settings)
+    out, units, applied = _rdm_values(values, labels, names, **settings)
     _log_thin_conditions(names, n_trials, distance)
     dims = (*stack, "condition", "condition2")
     coords = {d: patterns[d].values for d in stack if d in patterns.coords}
@@ -135,6 +140,7 @@ def compute_rdm(
         "conditions": list(labels.attrs.get("conditions", [])),
         "n_features": int(values.shape[-1]),
         "min_units": int(min_units),
+        "min_units_applied": applied,
         "trials_digest": trials_digest(labels["trial"].values),
     }
     return xr.DataArray(out, dims=dims, coords=coords, name="rdm", attrs=attrs)
@@ -192,7 +198,8 @@ def _checked_layout(patterns, labels, distance, min_units) -> tuple[list, np.nda
 
 def _rdm_values(values, labels, names, *, distance, noise, folds, min_units):
     """RDMs (..., condition, condition2) of ``values`` (..., trial, feature) over the
-    conditions ``names`` of ``labels``, and the features behind each entry."""
+    conditions ``names`` of ``labels``, the features behind each entry and the min_units
+    threshold applied per segment (list, flattened leading dims)."""
     lookup = {name: k for k, name in enumerate(names)}
     code = np.array([lookup[v] for v in labels.values.astype(str)], dtype=np.intp)
     fold = _fold_ids(labels, folds) if distance == "crossnobis" else None
@@ -218,7 +225,7 @@ def _rdm_values(values, labels, names, *, distance, noise, folds, min_units):
     shape = (*values.shape[:-2], len(names), len(names))
     out = np.stack([p[0] for p in parts]).reshape(shape)
     units = np.stack([p[1] for p in parts]).reshape(shape)
-    return out, units
+    return out, units, [int(p[2]) for p in parts]
 
 
 def compute_rdms(
@@ -323,9 +330,9 @@ def _fold_ids(labels: xr.DataArray, folds) -> np.ndarray:
     return occurrence % int(folds)
 
 
-def _segment_rdm(x, code, names, setting) -> tuple[np.ndarray, np.ndarray]:
-    """(condition, condition2) RDM of one segment's (trial, feature) patterns, and the
-    number of features behind each entry."""
+def _segment_rdm(x, code, names, setting) -> tuple[np.ndarray, np.ndarray, int]:
+    """(condition, condition2) RDM of one segment's (trial, feature) patterns, the number of
+    features behind each entry and the min_units threshold applied."""
     n_cond = len(names)
     distance, noise = setting["distance"], setting["noise"]
     keep = ~np.all(np.isnan(x), axis=1)
@@ -346,16 +353,18 @@ def _segment_rdm(x, code, names, setting) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _full_population_rdm(x, code, fold, names, setting) -> tuple[np.ndarray, np.ndarray]:
-    """RDM when every feature is observed on every (kept) trial: joint noise estimate."""
+def _full_population_rdm(x, code, fold, names, setting) -> tuple[np.ndarray, np.ndarray, int]:
+    """RDM when every feature is observed on every (kept) trial: joint noise estimate; every
+    feature enters every pair, so the min_units threshold is met at its cap."""
     n_cond = len(names)
+    applied = max(1, min(setting["min_units"], x.shape[1]))
     distance, noise = setting["distance"], setting["noise"]
     need = 2 if distance == "crossnobis" else 1
     present = np.bincount(code, minlength=n_cond) >= need
     rdm = np.full((n_cond, n_cond), np.nan)
     units = np.zeros((n_cond, n_cond), dtype=np.int64)
     if present.sum() < 2 or x.shape[1] == 0:
-        return rdm, units
+        return rdm, units, applied
     idx = np.flatnonzero(present)
     sel = np.isin(code, idx)
     x, code = x[sel], np.searchsorted(idx, code[sel])
@@ -372,7 +381,7 @@ def _full_population_rdm(x, code, fold, names, setting) -> tuple[np.ndarray, np.
         sub = _plain(means, distance, precision, names[idx])
     rdm[np.ix_(idx, idx)] = sub
     units[np.ix_(idx, idx)] = x.shape[1]
-    return rdm, units
+    return rdm, units, applied
 
 
 def _plain(m, distance, precision, names) -> np.ndarray:

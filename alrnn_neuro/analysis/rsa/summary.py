@@ -21,7 +21,10 @@ def summarize(rsa: xr.Dataset) -> dict:
     (conditions the bounds rest on), ``model_vs_splits``,
     ``ceiling_fraction``, ``ceiling_position``, ``n_conditions``; rows of a two-condition
     question carry ``neural_distance``, ``model_distance`` with their p-values
-    (``similarity`` is null there).
+    (``similarity`` is null there). Every row carries ``min_units_applied``, the pair
+    threshold of the area's neural RDM in that segment: the requested ``min_units`` (a
+    setting) capped at the usable units (null: no RDM, or a result written before it was
+    recorded).
     """
     seg = rsa.attrs["segment_dim"]
     two = rsa.attrs.get("statistic") == DISTANCE_VS_ZERO
@@ -31,6 +34,8 @@ def summarize(rsa: xr.Dataset) -> dict:
             r = rsa.sel(area=area, **{seg: label})
             row = {"area": str(area), seg: to_json(label)}
             row.update(_distance_row(r) if two else _comparison_row(r))
+            if "neural_min_units_applied" in r:
+                row["min_units_applied"] = _count(r["neural_min_units_applied"]) or None
             rows.append(row)
     settings = {k: to_json(v) for k, v in rsa.attrs.items()}
     settings["conditions"] = str(rsa.attrs["conditions"]).split(",")
