@@ -18,6 +18,8 @@ from alrnn_neuro.sweep.layout import SWEEP_FILE, finished_cells
 from alrnn_neuro.training import rundir as rd
 
 HIGHER = ("test_bits_per_spike", "test_accuracy")
+#: in place of the metric's name while no cell of a sweep has finished
+_NO_METRIC = "none yet (no cell has finished)"
 
 
 def load_results(folder: Path) -> xr.Dataset:
@@ -26,6 +28,18 @@ def load_results(folder: Path) -> xr.Dataset:
         return read_netcdf(folder / "results.nc")
 
     return collect_results(folder, write=False)
+
+
+def _metric(results: xr.Dataset) -> str | None:
+    """The metric the sweep is scored by (``results.attrs["metric"]``, see
+    :func:`~alrnn_neuro.sweep.collect_results`), None while no cell has finished and it
+    cannot be known; for results.nc of older versions, the plotting default."""
+    recorded = results.attrs.get("metric")
+    if recorded == "":
+        return None
+    if recorded in results:
+        return str(recorded)
+    return plot.default_metric(results)
 
 
 def _unfinished(folder: Path) -> tuple[int, int] | None:
@@ -157,7 +171,7 @@ def sweep_section(folder: Path) -> Section:
     vs training-set size per P, regions used vs P."""
     results = load_results(folder)
     section = Section("sweep", "Nonlinearity sweep (P)")
-    metric = plot.default_metric(results)
+    metric = _metric(results)
     seeds = results.sizes.get("seed", 1)
     folds = int(results.attrs.get("folds", 1))
     held_out = (
@@ -167,7 +181,7 @@ def sweep_section(folder: Path) -> Section:
     )
     section.add(
         note(
-            f"From {folder}: metric {metric} on {held_out}; models "
+            f"From {folder}: metric {metric or _NO_METRIC} on {held_out}; models "
             f"{', '.join(map(str, results['model'].values))}; P = "
             f"{', '.join(map(str, results['pwl_units'].values))}; {seeds} seed(s). Minimal "
             "sufficient P in this section is a rule of thumb over model seeds: the smallest P "
@@ -188,14 +202,23 @@ def sweep_section(folder: Path) -> Section:
                 "command again (finished cells are kept), then the report."
             )
         )
+    if metric is None:
+        return section.add(
+            note(
+                "No finished cells yet, so no metric yet (bits/spike for spike counts, "
+                "accuracy for tasks, else the test loss: the first finished cell tells). Fix: "
+                "run the same sweep command again."
+            )
+        )
     if not bool(results[metric].notnull().any()):
         if folds > 1 and unfinished and unfinished[0]:
             return section.add(
                 note(
-                    f"No metric yet: this {folds}-fold sweep scores each configuration on the "
-                    f"held-out trials of all {folds} folds together, so a configuration has no "
-                    f"metric until every fold of it is finished ({unfinished[0]} of "
-                    f"{unfinished[1]} cells are). Fix: run the same sweep command again."
+                    f"No {metric} value yet: this {folds}-fold sweep scores each "
+                    f"configuration by {metric} on the held-out trials of all {folds} folds "
+                    f"together, so a configuration has none until every fold of it is "
+                    f"finished ({unfinished[0]} of {unfinished[1]} cells are). Fix: run the "
+                    "same sweep command again."
                 )
             )
         return section.add(note(f"No finished cells yet: every {metric} value is NaN."))
@@ -244,7 +267,10 @@ def tasks_section(sweeps: dict[str, Path]) -> Section:
             failed.append(f"{task}: {error}")
             continue
         label, res = by_latent_dim(res)[-1]  # the largest M
-        metric = plot.default_metric(res)
+        metric = _metric(res)
+        if metric is None:
+            rows.append([task, _NO_METRIC, label or "-", "-"])
+            continue
         results[task] = res
         minimal = np.nan
         summary = _summary(res, metric)
@@ -264,6 +290,7 @@ def tasks_section(sweeps: dict[str, Path]) -> Section:
             )
         )
         section.add(img_figure(plot.plot_task_sweeps(results), "performance vs P per task"))
+    if rows:
         section.add(table(["task", "metric", "M", "minimal sufficient P"], rows))
     for line in failed:
         section.add(note(f"could not read the sweep of {line}"))

@@ -31,6 +31,15 @@ VARIABLES = (
 )
 #: metrics where higher is better (the others are losses)
 HIGHER_IS_BETTER = ("test_bits_per_spike", "test_accuracy")
+#: the metric a sweep is scored by, from its fits' observation model (``sweep.json`` base
+#: config): Poisson fits give bits/spike, task readouts accuracy, other fits the test loss
+METRIC_OF_OBS = {
+    "poisson": "test_bits_per_spike",
+    "mse": "test_accuracy",
+    "cross_entropy": "test_accuracy",
+    "gaussian": "test_loss",
+    "identity": "test_loss",
+}
 
 
 def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset:
@@ -60,7 +69,9 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
         unless all are finished): bits/spike from the summed log-likelihoods and spikes of all
         held-out trials, test loss and accuracy weighted by held-out trials, ``val_loss``,
         ``regions_used`` and ``primitives_found`` averaged, ``fit_seconds`` summed; the number
-        of folds is in ``attrs["folds"]``.
+        of folds is in ``attrs["folds"]``. ``attrs["metric"]`` names the metric the sweep is
+        scored by (see :func:`sweep_metric`; ``""`` while it cannot be known), and that
+        variable is kept even while all its values are NaN (an unfinished sweep).
 
     Raises
     ------
@@ -70,7 +81,8 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
     root = Path(out)
     if not (root / SWEEP_FILE).is_file():
         raise RunDirError(f"{root} holds no {SWEEP_FILE}; fix: run the sweep there first")
-    grid = SweepGrid.from_dict(rd.read_json(root / SWEEP_FILE)["grid"])
+    record = rd.read_json(root / SWEEP_FILE)
+    grid = SweepGrid.from_dict(record["grid"])
     coords = {
         "model": list(grid.models),
         "pwl_units": list(grid.pwl_units),
@@ -99,16 +111,55 @@ def collect_results(out: str | os.PathLike, *, write: bool = True) -> xr.Dataset
         for name in VARIABLES:
             values[name][m, ps, s, f, d] = row[name]
     results = xr.Dataset({k: (DIMS, v) for k, v in values.items()}, coords=coords)
-    for name in ("test_bits_per_spike", "test_accuracy"):
-        if np.isnan(results[name]).all():
+    finished = [row for rows in folds.values() for row in rows if row is not None]
+    metric = sweep_metric(finished, record)
+    for name in HIGHER_IS_BETTER:
+        if name != metric and np.isnan(results[name]).all():
             results = results.drop_vars(name)
     if results.sizes["latent_dim"] == 1:
         results = results.squeeze("latent_dim")
     results.attrs["sweep"] = str(root)
     results.attrs["folds"] = grid.folds
+    results.attrs["metric"] = metric or ""
     if write:
         write_netcdf(results, root / RESULTS_FILE)
     return results
+
+
+def sweep_metric(rows: list[dict[str, float]], record: dict) -> str | None:
+    """The metric a sweep is scored by, or None while it cannot be known.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The values of the finished cells (in a K-fold sweep every finished fold cell, also
+        of configurations whose other folds are not finished yet).
+    record : dict
+        The sweep's ``sweep.json``.
+
+    Returns
+    -------
+    str or None
+        The first of :data:`HIGHER_IS_BETTER` that a finished cell has, else ``test_loss``
+        when any cell finished; with no finished cell, the metric of the base config's
+        observation model (:data:`METRIC_OF_OBS`; ``test_accuracy`` for a task dataset),
+        else None (``obs="auto"`` on recordings: spikes or a continuous signal).
+
+    Examples
+    --------
+    >>> sweep_metric([{"test_bits_per_spike": float("nan"), "test_accuracy": 0.9}], {})
+    'test_accuracy'
+    >>> sweep_metric([], {"base_config": {"obs": "poisson"}})
+    'test_bits_per_spike'
+    >>> sweep_metric([], {"base_config": {"obs": "auto"}, "data": {"task": ""}}) is None
+    True
+    """
+    if rows:
+        present = (m for m in HIGHER_IS_BETTER if any(_finite(r.get(m)) for r in rows))
+        return next(present, "test_loss")
+    if (record.get("data") or {}).get("task"):
+        return "test_accuracy"
+    return METRIC_OF_OBS.get((record.get("base_config") or {}).get("obs"))
 
 
 def _read_cell(run: Path) -> dict[str, float]:
@@ -173,6 +224,24 @@ def _pool_folds(rows: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def _default_metric(results: xr.Dataset) -> str:
+    """The metric :func:`summarize` ranks by when none is given."""
+    recorded = results.attrs.get("metric")
+    if recorded == "":
+        raise RunDirError(
+            f"no cell of the sweep in {results.attrs.get('sweep', 'these results')} has "
+            "finished, so the metric it is scored by is not known yet; fix: run the sweep "
+            "again to finish its cells, or pass metric="
+        )
+    if recorded in results:
+        return str(recorded)
+    return next((m for m in HIGHER_IS_BETTER if m in results), "test_loss")
+
+
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _number(value) -> float:
     """A JSON value as float (null / missing -> NaN)."""
     return float("nan") if value is None else float(value)
@@ -186,9 +255,10 @@ def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
     results : xr.Dataset
         Output of :func:`collect_results`.
     metric : str, optional
-        Variable to rank by; default ``test_bits_per_spike`` (spikes) or ``test_accuracy``
-        (task datasets), both higher is better, if present, else ``test_loss`` (lower is
-        better).
+        Variable to rank by; default the sweep's own (``results.attrs["metric"]``, see
+        :func:`collect_results`), else (results of older versions) ``test_bits_per_spike``
+        (spikes) or ``test_accuracy`` (task datasets), both higher is better, if present,
+        else ``test_loss`` (lower is better).
 
     Returns
     -------
@@ -197,9 +267,15 @@ def summarize(results: xr.Dataset, metric: str | None = None) -> xr.Dataset:
         ``minimal_pwl_units`` (AL-RNN only; dims without ``model``/``pwl_units``/``seed``): the
         smallest P whose mean is within one sem of the best P's mean (NaN where no P has data).
         The metric's name is in ``attrs["metric"]``.
+
+    Raises
+    ------
+    RunDirError
+        Without ``metric`` when no cell of the sweep has finished and its metric cannot be
+        known yet (``results.attrs["metric"] == ""``).
     """
     if metric is None:
-        metric = next((m for m in HIGHER_IS_BETTER if m in results), "test_loss")
+        metric = _default_metric(results)
     higher = metric.endswith(("bits_per_spike", "accuracy"))
     data = results[metric]
     n = data.notnull().sum("seed")
