@@ -149,12 +149,14 @@ def test_claim_status_not_replicated_when_power_draws_rarely_repeat_it():
     assert _powered(True, 5, 5).status == "holds"
     assert _powered(True, 0, 0).status == "holds"  # no power draw ran: verdict alone
     assert _powered(False, 5, 5).status == "does not hold"
-    assert _powered(False, 0, 5).status == "does not hold"
+    # power draws without the effect by construction (no flag): the failure replicates
+    assert _powered(False, 0, 5).status == "does not hold"  # see test_claim_low_power
     assert _powered(True, 0, 5, fpr=0.3).status == "uncalibrated"
     assert _powered(None, 0, 5).status == "n.a."
     record = _powered(True, 1, 5).to_dict()
     assert (record["status"], record["holds"]) == ("not replicated", False)
     assert set(STATUSES) >= {"holds", "does not hold", "n.a.", "uncalibrated", "not replicated"}
+    assert "not shown (low power)" in STATUSES
 
 
 def _session(generator: str, seed: int, holds: dict, controls: dict | None = None) -> dict:
@@ -183,6 +185,7 @@ def test_calibration_counts_false_positives_per_control_and_power():
     assert untrained["holds"] == [False, False, True] and untrained["false_positive_rate"] == 1 / 3
     assert out["controls"]["no_routing"]["n"] == 0  # no such session ran
     assert (out["power"]["n_holds"], out["power"]["n"], out["power"]["rate"]) == (2, 3, 2 / 3)
+    assert out["power"]["true_by_construction"] is True  # pwl sessions: a low rate is low power
 
 
 @pytest.mark.slow

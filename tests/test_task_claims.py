@@ -217,6 +217,7 @@ def test_power_entry_counts_testable_runs():
     assert entry["seeds"] == [1, 2, 3] and entry["holds"] == [True, False, None]
     assert (entry["n"], entry["n_holds"], entry["rate"]) == (2, 1, 0.5)
     assert "false_positive_rate" not in entry
+    assert entry["true_by_construction"] is False  # fresh task draws: a low rate replicates
 
 
 # sweeps write and read per-trial task scores ------------------------------------------------

@@ -32,6 +32,17 @@ from alrnn_neuro.errors import ConfigError, FileFormatError
 from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 TARGETS = ("stimulus-selection", "tasks")
+#: a claim that failed where its test had low power (``reproduce.claim_records.LOW_POWER``;
+#: spelled out here so that the CLI starts without importing the reproduction)
+LOW_POWER = "not shown (low power)"
+#: colour of each claim status in the printed table (``n.a.`` stays plain)
+STATUS_COLOURS = {
+    "holds": "green",
+    "does not hold": "red",
+    "uncalibrated": "yellow",
+    "not replicated": "yellow",
+    LOW_POWER: "yellow",
+}
 
 
 def describe_interrupted_reproduction(
@@ -184,15 +195,13 @@ def print_claims(console: Console, record: dict) -> None:
         title="claims",
         title_justify="left",
     )
-    colours = {
-        "holds": "green",
-        "does not hold": "red",
-        "uncalibrated": "yellow",
-        "not replicated": "yellow",
-    }
+    low_power = []
     for c in record["claims"]:
         status = c.get("status") or {True: "holds", False: "does not hold"}.get(c["holds"], "n.a.")
-        mark = f"[{colours[status]}]{status}[/]" if status in colours else status
+        colour = STATUS_COLOURS.get(status)
+        mark = f"[{colour}]{status}[/]" if colour else status
+        if status == LOW_POWER:
+            low_power.append(c)
         power = c.get("power") or {}
         table.add_row(
             escape(c.get("name") or c["claim"]),
@@ -203,12 +212,26 @@ def print_claims(console: Console, record: dict) -> None:
             _number(power.get("rate")),
         )
     console.print(table)
+    for c in low_power:
+        console.print(_low_power_line(c), highlight=False)
     for c in record["claims"]:
         label = f"[bold]{escape(c['name'])}[/]: " if c.get("name") else ""
         console.print(f"{label}{escape(c['claim'])}. {escape(c['evidence'])}", highlight=False)
     if record.get("study"):
         console.print(f"study: {record['study']}", highlight=False)
     console.print(f"done in {record['seconds']:.0f} s", highlight=False)
+
+
+def _low_power_line(claim: dict) -> str:
+    """Why a claim reads :data:`LOW_POWER`: its failure here is no evidence against it."""
+    power = claim.get("power") or {}
+    name = escape(claim.get("name") or claim["claim"])
+    return (
+        f"{name}: {LOW_POWER}: it failed on this draw, but held on only "
+        f"{power.get('n_holds', '?')} of {power.get('n', '?')} fresh draws where it is true "
+        f"(power {_number(power.get('rate'))}, below min_power of criteria.toml), so the test "
+        "could not have shown it: not evidence that it does not hold."
+    )
 
 
 def _number(value: float | None) -> str:

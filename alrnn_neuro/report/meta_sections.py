@@ -11,6 +11,16 @@ from alrnn_neuro.report.html import Section, esc, key_values, mark, note, table
 
 #: config.json ``data`` entries too long to list (their length is shown instead)
 LONG_LISTS = ("unit_ids", "classes")
+#: what each claim status other than ✓ / ✗ / n.a. means (``reproduce.claim_records``)
+STATUS_MEANINGS = {
+    "uncalibrated": "its false-positive rate on the controls exceeds alpha + max_excess_fpr "
+    "of criteria.toml, so it is never reported as holding",
+    "not replicated": "it held on this draw but on fewer than min_power (criteria.toml) of "
+    "its power draws, so this draw's verdict is not a finding",
+    "not shown (low power)": "it failed on this draw, but its power (how often it held on "
+    "fresh draws where it is true) is below min_power of criteria.toml: the test could not "
+    "have shown it, so the failure is no evidence that it does not hold",
+}
 
 
 def _json(path: Path) -> Any:
@@ -54,6 +64,10 @@ def claims_section(path: Path) -> Section:
     section.add(
         table(["claim", "status", "effect", "p", "FPR", "power", "evidence"], rows, raw=(0, 1, 6))
     )
+    shown = {c.get("status") for c in claims}
+    for status, meaning in STATUS_MEANINGS.items():
+        if status in shown:
+            section.add(note(f"{status}: {meaning}."))
     controls = _control_rows(claims)
     if controls:
         section.add(

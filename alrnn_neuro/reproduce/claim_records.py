@@ -9,7 +9,16 @@ data where it must not (its *false-positive rate* per control) and on the positi
   reported as ``"uncalibrated"``, never as holding;
 * a calibrated claim that holds on the reproduction's draw but on fewer than ``min_power`` of
   its power draws is reported as ``"not replicated"``: one draw's verdict that fresh draws of
-  the same data do not repeat is not a finding.
+  the same data do not repeat is not a finding;
+* a calibrated claim that fails on the reproduction's draw while its power is below the same
+  ``min_power``, measured on draws that have the effect by construction (the stimulus
+  reproduction's pwl sessions: ``power["true_by_construction"]``), is reported as
+  :data:`LOW_POWER` (``"not shown (low power)"``), never as ``"does not hold"``: a test that
+  misses the effect on most draws where it is true says nothing against the claim by missing
+  it once (absence of evidence is not evidence of absence). Where the power draws are fresh
+  draws of the same data (the task reproduction), a low rate means the failure replicates,
+  and the claim reads ``"does not hold"``; so does a failing claim with power at or above
+  ``min_power``, or without power draws.
 """
 
 from __future__ import annotations
@@ -22,7 +31,14 @@ from scipy.stats import binomtest
 
 from alrnn_neuro.reproduce.criteria import max_false_positive_rate, min_power
 
-STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated", "not replicated")
+LOW_POWER = "not shown (low power)"
+"""Status of a calibrated claim that fails on the reproduction's draw while its power (the share
+of the positive generator's draws on which it held, ``Claim.power["rate"]``) is below
+``min_power`` of ``criteria.toml`` (section ``calibration``; the same floor below which a
+holding claim reads ``"not replicated"``): the test could not have shown the claim, so its
+failure is no evidence against it."""
+
+STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated", "not replicated", LOW_POWER)
 
 
 @dataclass
@@ -91,7 +107,8 @@ class Claim:
     controls : dict
         Control name -> ``{"n": data seeds, "n_holds": ..., "false_positive_rate": ...}``.
     power : dict or None
-        ``{"n", "n_holds", "rate"}`` on the positive generator's control seeds.
+        ``{"n", "n_holds", "rate", "true_by_construction"}``: on the positive generator's
+        control seeds (True) or on fresh draws of the same data (False).
     """
 
     name: str
@@ -109,19 +126,23 @@ class Claim:
 
     @property
     def status(self) -> str:
-        """``holds``, ``does not hold``, ``n.a.``, ``uncalibrated`` or ``not replicated`` (see
-        module docstring)."""
+        """One of :data:`STATUSES` (see module docstring): ``n.a.``, else ``uncalibrated``,
+        else by the verdict and the power: a failing claim reads ``does not hold``, or
+        :data:`LOW_POWER` below ``min_power``; a holding one ``holds``, or ``not replicated``
+        below ``min_power``."""
         if self.result.holds is None:
             return "n.a."
         fpr = self.false_positive_rate
         if fpr is not None and fpr > max_false_positive_rate() + 1e-12:
             return "uncalibrated"
-        if not self.result.holds:
-            return "does not hold"
         power = (self.power or {}).get("rate")
-        if power is not None and power < min_power() - 1e-12:
-            return "not replicated"
-        return "holds"
+        low_power = power is not None and power < min_power() - 1e-12
+        if not self.result.holds:
+            # low power excuses a failure only where the power draws have the effect: on
+            # fresh draws of the same data (tasks) a low rate is the failure replicating
+            known = bool((self.power or {}).get("true_by_construction"))
+            return LOW_POWER if low_power and known else "does not hold"
+        return "not replicated" if low_power else "holds"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``reproduce.json`` record of the claim."""
@@ -132,7 +153,8 @@ class Claim:
             "status": self.status,
             **self.result.to_dict(),
             # "holds" only when the claim is calibrated (or uncalibratable) and replicates (or
-            # had no power draws): never "uncalibrated" or "not replicated"
+            # had no power draws): never "uncalibrated" or "not replicated"; False also for
+            # LOW_POWER (the status, not "holds", says that the failure is no evidence)
             "holds": self.status == "holds" if self.result.holds is not None else None,
             "false_positive_rate": self.false_positive_rate,
             "controls": self.controls,

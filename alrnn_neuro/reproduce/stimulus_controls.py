@@ -157,7 +157,9 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
     dict
         claim -> ``{"controls": {control: {"seeds", "holds", "effects", "n", "n_holds",
         "false_positive_rate"}}, "power": {"seeds", "holds", "effects", "n", "n_holds",
-        "rate"}}`` (``effects``: each run's effect size, None where it could not test).
+        "rate", "true_by_construction"}}`` (``effects``: each run's effect size, None where it
+        could not test; ``true_by_construction``: True, the pwl sessions have the structure
+        the claims test, so a low rate is low power).
     """
     out: dict[str, dict[str, Any]] = {}
     by_generator: dict[str, list[dict]] = {}
@@ -177,6 +179,7 @@ def calibration(records: dict[str, dict]) -> dict[str, dict[str, Any]]:
         pairs = [(r["seed"], r["claims"].get(claim)) for r in positive]
         power = _outcomes(pairs)
         power["rate"] = power.pop("false_positive_rate")
+        power["true_by_construction"] = True  # the pwl generator has what the claims test
         out.setdefault(claim, {"controls": {}, "power": None})["power"] = power
     return out
 

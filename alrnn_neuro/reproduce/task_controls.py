@@ -193,9 +193,13 @@ def redrawn_sharing_outcomes(
 
 
 def power_entry(outcomes: list[tuple[Any, ClaimResult]]) -> dict[str, Any]:
-    """``{"seeds", "holds", "n", "n_holds", "rate"}`` of the power runs of one claim."""
+    """``{"seeds", "holds", "n", "n_holds", "rate", "true_by_construction"}`` of the power
+    runs of one claim: fresh draws of the same task, where the claim may be false, so
+    ``true_by_construction`` is False (a low rate there is a failure that replicates, not low
+    power)."""
     entry = control_entry(outcomes)
     entry["rate"] = entry.pop("false_positive_rate")
+    entry["true_by_construction"] = False
     return entry
 
 
