@@ -100,7 +100,7 @@ def repro(tmp_path_factory) -> Path:
         dataset_path=root / "dataset.h5")  # fmt: skip
     for args in (
         ["analyze", str(model), "--out", str(root / "analysis"), "--n-null", "10"],
-        ["rsa", str(model), "--conditions", "rule,location", "--n-perm", "10", "--n-boot", "5",
+        ["rsa", str(model), "--conditions", "rule,location", "--n-perm", "10", "--n-boot", "200",
          "--trials", "all", "--out", str(root / "rsa")],
     ):  # fmt: skip
         main(args)

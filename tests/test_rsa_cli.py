@@ -57,7 +57,7 @@ def test_cli_writes_well_formed_outputs(fitted, tmp_path, capsys):
             "--n-perm",
             "50",
             "--n-boot",
-            "20",
+            "200",
             "--area",
             "mPFC",
             "--out",
@@ -226,7 +226,7 @@ def test_overwrite_replaces_the_rsa_files_and_keeps_the_users_files(fitted, tmp_
     """--overwrite replaces rsa.json, rsa.nc and the figures, not a notes file or a report."""
     run, _, _ = fitted
     out = tmp_path / "rsa"
-    args = ["rsa", str(run), "--conditions", "rule", "--n-perm", "5", "--n-boot", "5"]
+    args = ["rsa", str(run), "--conditions", "rule", "--n-perm", "5", "--n-boot", "0"]
     assert run_cli([*args, "--out", str(out)], capsys)[0] == 0
     (out / "my_notes.txt").write_text("precious")
     (out / "rsa.json").write_text('{"earlier": true}')
@@ -246,7 +246,7 @@ def test_a_dataset_other_than_the_fitted_one_is_refused(fitted, tmp_path, capsys
     other["spikes"][0, 0, 0] = other["spikes"][0, 0, 0] + 1
     save_dataset(other, tmp_path / "other.h5")
     options = {
-        "rsa": ["--conditions", "rule", "--n-perm", "5", "--n-boot", "5"],
+        "rsa": ["--conditions", "rule", "--n-perm", "5", "--n-boot", "0"],
         "analyze": ["--n-null", "5", "--no-figures"],
     }[command]
     out = tmp_path / "out"
@@ -277,7 +277,7 @@ def test_cli_exclude_and_bootstrap_units(fitted, tmp_path, capsys):
             "cue_trial=True",
             "--bootstrap-units",
             "--n-boot",
-            "8",
+            "200",
             "--n-perm",
             "10",
             "--area",

@@ -33,7 +33,7 @@ def outputs(tmp_path_factory) -> Path:
     run = root / "run"
     cli("fit", str(data), "--out", str(run), *"--epochs 2 --latent-dim 3 --pwl-units 2".split())
     cli("analyze", str(run), "--n-null", "9")
-    cli("rsa", str(run), "--conditions", "rule,location", *"--n-perm 10 --n-boot 10".split())
+    cli("rsa", str(run), "--conditions", "rule,location", *"--n-perm 10 --n-boot 200".split())
     cli("rsa", str(run), "--conditions", "location", "--n-perm", "10", "--out", str(root / "rsa2"))
     grid = "--pwl-units 0,1 --seeds 1 --folds 2 --epochs 1 --latent-dim 3 --model alrnn,gru"
     cli("sweep", str(data), "--out", str(root / "sweep"), *grid.split())

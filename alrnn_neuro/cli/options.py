@@ -6,6 +6,8 @@ import os
 
 import typer
 
+from alrnn_neuro.errors import ConfigError
+
 #: seeds must fit a signed 64-bit integer (numpy and torch generators)
 SEED_MAX = 2**63 - 1
 
@@ -23,3 +25,19 @@ def max_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def check_n_boot(n_boot: int | None, minimum: int, default: int) -> None:
+    """Refuse an ``--n-boot`` that gives no usable interval: negative, or 1 .. ``minimum`` - 1.
+
+    0 means no CI and None the command's default; both pass. ``minimum`` is the library's
+    (:data:`~alrnn_neuro.sweep.selection_stats.MIN_N_BOOT`: below it a percentile bound
+    rests on one or two resamples).
+    """
+    if n_boot is None or n_boot == 0 or n_boot >= minimum:
+        return
+    problem = "is negative" if n_boot < 0 else "is too few bootstrap resamples for a CI"
+    raise ConfigError(
+        f"--n-boot {n_boot} {problem} (a percentile interval needs >= {minimum}); fix: "
+        f"--n-boot {minimum} or more (default: {default}), or --n-boot 0 for no CI"
+    )

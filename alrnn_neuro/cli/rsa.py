@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro.cli.interrupts import nothing_written, on_interrupt
-from alrnn_neuro.cli.options import OVERWRITE, seed_option
+from alrnn_neuro.cli.options import OVERWRITE, check_n_boot, seed_option
 from alrnn_neuro.cli.outputs import refuse_earlier_output
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import FileFormatError, RunDirError
@@ -75,7 +75,11 @@ def rsa_command(
         1000, "--n-perm", min=0, max=MAX_RESAMPLES, help="Label permutations per segment."
     ),
     n_boot: int = typer.Option(
-        1000, "--n-boot", min=0, max=MAX_RESAMPLES, help="Bootstrap samples for the CI."
+        1000,
+        "--n-boot",
+        min=0,
+        max=MAX_RESAMPLES,
+        help="Bootstrap samples for the CI: 0 (no CI) or >= 200.",
     ),
     area: list[str] = typer.Option(None, "--area", help="Unit area(s) (repeatable)."),
     shuffle_labels: bool = typer.Option(
@@ -100,6 +104,9 @@ def rsa_command(
     from alrnn_neuro.analysis.rsa.matching import check_run_trials
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.analysis.rsa.selection import init_bins_of
+    from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
+
+    check_n_boot(n_boot, MIN_N_BOOT, 1000)
 
     target = out if out is not None else run_dir / "rsa"
     refuse_earlier_output(target, overwrite, RSA_OUTPUTS, "an earlier RSA")

@@ -22,8 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from alrnn_neuro.cli.options import seed_option
-from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.cli.options import check_n_boot, seed_option
 
 
 def select_command(
@@ -48,14 +47,9 @@ def select_command(
 ) -> None:
     """Select the number of PWL units P: tests on held-out trials, verdicts, replication."""
     from alrnn_neuro.sweep.selection import select_nonlinearity, verdict_lines, write_selection
-    from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
+    from alrnn_neuro.sweep.selection_stats import DEFAULT_N_BOOT, MIN_N_BOOT
 
-    if n_boot is not None and (n_boot < 0 or 0 < n_boot < MIN_N_BOOT):
-        problem = "is negative" if n_boot < 0 else "is too few bootstrap resamples for a CI"
-        raise ConfigError(
-            f"--n-boot {n_boot} {problem} (a percentile interval needs >= {MIN_N_BOOT}); fix: "
-            f"--n-boot {MIN_N_BOOT} or more (default: 2000), or --n-boot 0 for no CI"
-        )
+    check_n_boot(n_boot, MIN_N_BOOT, DEFAULT_N_BOOT)
     # unset options take the library's documented defaults (the CLI stays free of torch)
     given = {
         "alpha": alpha,
