@@ -63,7 +63,7 @@ def _rsa(damage: Callable[[Path, Shared], None]) -> Build:
         "--n-perm",
         "2",
         "--n-boot",
-        "2",
+        "0",
     ]
 
 

@@ -61,7 +61,7 @@ def test_ctrl_c_in_analyze(session, tmp_path):
 def test_ctrl_c_in_rsa(session, tmp_path):
     _, run_dir = session
     common = ["rsa", str(run_dir), "--conditions", "rule,target", "--n-perm", "5"]
-    small = cpu_of_run([*common, "--n-boot", "5", "--out", "small"], tmp_path)
+    small = cpu_of_run([*common, "--n-boot", "0", "--out", "small"], tmp_path)
     big = [*common, "--bootstrap-units", "--n-boot", "5000", "--out", "big"]  # minutes of work
     code, err = interrupt_when_busy(big, tmp_path, cpu=small + 0.5)
     assert_one_interrupted_line(code, err, "before anything was written")
