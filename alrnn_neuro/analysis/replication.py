@@ -48,6 +48,7 @@ from alrnn_neuro.analysis.pipeline import (
     default_evidence_inputs,
 )
 from alrnn_neuro.analysis.routing import hold_mode, rule_routing
+from alrnn_neuro.analysis.summary import gating_support
 from alrnn_neuro.analysis.untrained_reference import AMI_MARGIN
 from alrnn_neuro.errors import ConfigError
 
@@ -253,11 +254,9 @@ def _findings(fit, analysis: AnalysisResult, matched: dict[int, int], alpha: flo
     out["epoch_regions"]["ami_untrained"] = np.nan if untrained is None else float(untrained)
     for kind, region_key, effect_key in PRIMITIVE_KEYS:
         hits = [r for r in analysis.primitives if r["primitive"] == kind and r.get("detected")]
-        # a gating row is a test only where the data reach both regions with the target
-        tested = any(
-            r["primitive"] == kind and (kind != "gating" or bool(r.get("target_supported", True)))
-            for r in analysis.primitives
-        )
+        tested = any(r["primitive"] == kind for r in analysis.primitives)
+        if kind == "gating":  # a row is a test only where the target reaches both regions
+            tested = gating_support(analysis.primitives)["n_supported"] > 0
         best = max(hits, key=lambda r: _strength(kind, r), default={})
         region = matched.get(int(best[region_key]), -1) if best else -1
         effect = best.get(effect_key) if best else np.nan

@@ -121,9 +121,8 @@ def detect_gating(
         ``region_before``, ``region_after``, ``n_onsets``, ``flip_rate``, ``baseline_flip_rate``,
         ``p_flip``, ``p_flip_corrected``, ``integrator_eigenvalue``, ``gain_before``,
         ``gain_after``, ``gain_ratio``, ``readout_gain_ratio``, ``target_trials_before``,
-        ``target_trials_after``
-        (trials of the condition in which the target arrives in that region),
-        ``target_supported``.
+        ``target_trials_after`` (trials of the condition in which the target arrives in that
+        region), ``target_supported``.
     """
     if not min_readout_ratio >= 1.0:
         raise ConfigError(
@@ -169,11 +168,9 @@ def detect_gating(
             for j in targets:
                 gains = regions.gains(j, eps, max_growth)
                 ratio, seen = gains["gain_ratio"], gains["readout_gain_ratio"]
-                gated = bool(ratio >= min_gain_ratio or ratio <= 1 / min_gain_ratio)
+                gated = _changes(ratio, min_gain_ratio)
                 if readout is not None:  # and the recordings must see the change
-                    gated = gated and bool(
-                        seen >= min_readout_ratio or seen <= 1 / min_readout_ratio
-                    )
+                    gated = gated and _changes(seen, min_readout_ratio)
                 support = _target_trials(arrives[..., j] & trials[:, None], codes, before, after)
                 supported = min(support) >= min_target_trials
                 gains |= {
@@ -272,6 +269,11 @@ class _RegionPair:
             "gain_ratio": float(ratio),
             "readout_gain_ratio": float(seen),
         }
+
+
+def _changes(ratio: float, factor: float) -> bool:
+    """Whether ``ratio`` is at least ``factor`` away from 1, either way (NaN: no)."""
+    return bool(ratio >= factor or ratio <= 1 / factor)
 
 
 def _ratio(after: float, before: float) -> float:
