@@ -35,7 +35,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: small arguments of every example script ({out} = a fresh folder) and a file it must write
 SCRIPT_RUNS = {
     "real_recordings_lip.py": (
-        ["--out", "{out}", "--epochs", "2", "--n-null", "5", "--n-perm", "20", "--n-boot", "20"],
+        ["--out", "{out}", "--epochs", "2", "--n-null", "5", "--n-perm", "20", "--n-boot", "200"],
         "P2/analysis/alignment.json",
     ),
     "regime_recovery_search.py": (

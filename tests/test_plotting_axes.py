@@ -38,7 +38,7 @@ def analysed():
         conditions=["rule", "location"],
         trials="all",
         n_perm=5,
-        n_boot=5,
+        n_boot=200,
         init_bins=5,
     )
     return analysis, rsa

@@ -110,7 +110,7 @@ def test_rule_structure_in_hold_epoch_matches_ground_truth():
     ds = simulate_stimulus_selection(n_trials=240, n_units=20, seed=1, lfp=False)
     ds = ds.isel(trial=~ds["cue_trial"].values)
     truth = ds[["valid", "epoch"]].assign(latents=ds["true_latents"].rename(true_latent="latent"))
-    kwargs = {"conditions": RULE, "areas": ["mPFC"], "n_perm": 500, "n_boot": 50, "seed": 0}
+    kwargs = {"conditions": RULE, "areas": ["mPFC"], "n_perm": 500, "n_boot": 200, "seed": 0}
     kwargs |= {"trials": "all", "init_bins": 0}  # true latents: nothing was fitted
     rsa, _ = run_rsa(truth, ds, **kwargs)
     hold = rsa.sel(area="mPFC", epoch="hold")

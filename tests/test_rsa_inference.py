@@ -178,8 +178,8 @@ def test_rsa_table_over_time_is_seeded():
     ds = make_rsa_dataset(n_units=8)
     model = compute_rdms(ds, ["rule", "side"], by="time", distance="sqeuclidean")
     data = compute_rdms(ds, ["rule", "side"], by="time", distance="crossnobis", noise=None)
-    first = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
-    again = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=50, seed=3)
+    first = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=200, seed=3)
+    again = rsa_table(model, data, compare="kendall_tau_a", n_perm=200, n_boot=200, seed=3)
     xr.testing.assert_identical(first, again)
     assert first["p_value"].dims == ("time",) and first.attrs["correction"] == "holm"
 

@@ -206,7 +206,7 @@ def test_run_rsa_on_a_pseudo_population_with_a_rare_cell():
     ds, _ = make_pseudo_population(per_cell=200)
     latents = _latents_for(ds)
     rsa, summary = run_rsa(
-        latents, ds, conditions=["coherence", "choice"], n_perm=50, n_boot=20, min_units=3
+        latents, ds, conditions=["coherence", "choice"], n_perm=50, n_boot=200, min_units=3
     )
     stim = rsa.sel(area="LIP", epoch="stim")
     assert np.isfinite(float(stim["estimate"])) and int(stim["n_conditions"]) == 5

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from alrnn_neuro._resampling import MIN_N_BOOT
 from alrnn_neuro.cli.app import main
 from alrnn_neuro.data.h5 import save_dataset
 from alrnn_neuro.errors import ConfigError, RunDirError
@@ -19,7 +20,6 @@ from alrnn_neuro.simulate.stimulus_selection import simulate_stimulus_selection
 from alrnn_neuro.sweep import SweepGrid, run_sweep
 from alrnn_neuro.sweep.folds import fold_assignment
 from alrnn_neuro.sweep.selection import held_out_log_likelihoods, select_nonlinearity
-from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
 from alrnn_neuro.training import FitConfig, load_run
 from tests.conftest import entry_point
 

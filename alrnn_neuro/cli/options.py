@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from alrnn_neuro._resampling import MIN_N_BOOT
 from alrnn_neuro.errors import ConfigError
 
 #: seeds must fit a signed 64-bit integer (numpy and torch generators)
@@ -27,13 +28,15 @@ def max_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_n_boot(n_boot: int | None, minimum: int, default: int) -> None:
-    """Refuse an ``--n-boot`` that gives no usable interval: negative, or 1 .. ``minimum`` - 1.
+def check_n_boot(n_boot: int | None, default: int) -> None:
+    """Refuse an ``--n-boot`` that gives no usable interval: negative, or 1 .. ``MIN_N_BOOT`` - 1.
 
-    0 means no CI and None the command's default; both pass. ``minimum`` is the library's
-    (:data:`~alrnn_neuro.sweep.selection_stats.MIN_N_BOOT`: below it a percentile bound
-    rests on one or two resamples).
+    0 means no CI and None the command's default (``default``, named in the message); both
+    pass. The rule is the library's (:func:`alrnn_neuro._resampling.check_n_boot`: below
+    :data:`~alrnn_neuro._resampling.MIN_N_BOOT` a percentile bound rests on one or two
+    resamples), said here in terms of the flag.
     """
+    minimum = MIN_N_BOOT
     if n_boot is None or n_boot == 0 or n_boot >= minimum:
         return
     problem = "is negative" if n_boot < 0 else "is too few bootstrap resamples for a CI"

@@ -104,9 +104,8 @@ def rsa_command(
     from alrnn_neuro.analysis.rsa.matching import check_run_trials
     from alrnn_neuro.analysis.rsa.pipeline import exclude_trials, run_rsa
     from alrnn_neuro.analysis.rsa.selection import init_bins_of
-    from alrnn_neuro.sweep.selection_stats import MIN_N_BOOT
 
-    check_n_boot(n_boot, MIN_N_BOOT, 1000)
+    check_n_boot(n_boot, 1000)
 
     target = out if out is not None else run_dir / "rsa"
     refuse_earlier_output(target, overwrite, RSA_OUTPUTS, "an earlier RSA")

@@ -47,9 +47,9 @@ def select_command(
 ) -> None:
     """Select the number of PWL units P: tests on held-out trials, verdicts, replication."""
     from alrnn_neuro.sweep.selection import select_nonlinearity, verdict_lines, write_selection
-    from alrnn_neuro.sweep.selection_stats import DEFAULT_N_BOOT, MIN_N_BOOT
+    from alrnn_neuro.sweep.selection_stats import DEFAULT_N_BOOT
 
-    check_n_boot(n_boot, MIN_N_BOOT, DEFAULT_N_BOOT)
+    check_n_boot(n_boot, DEFAULT_N_BOOT)
     # unset options take the library's documented defaults (the CLI stays free of torch)
     given = {
         "alpha": alpha,

@@ -219,7 +219,7 @@ def select_nonlinearity(
     alpha, min_effect, margin, n_boot, confidence, seed
         See :func:`~alrnn_neuro.sweep.selection_verdict.select_pwl_units` (defaults:
         0.05, 0.002 and 0.003 bits/spike, 2000 resamples, 95 %, seed 0). ``n_boot`` is 0 (no
-        intervals) or at least :data:`~alrnn_neuro.sweep.selection_stats.MIN_N_BOOT` (200).
+        intervals) or at least :data:`~alrnn_neuro._resampling.MIN_N_BOOT` (200).
     latent_dim, train_fraction : optional
         Which cells (see :func:`held_out_log_likelihoods`).
 

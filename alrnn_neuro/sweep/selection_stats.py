@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from alrnn_neuro._resampling import check_n_boot as check_resamples
 from alrnn_neuro.errors import ConfigError
 
 #: significance level of every test
@@ -44,10 +45,6 @@ DEFAULT_MIN_EFFECT = 0.002
 DEFAULT_MARGIN = 0.003
 #: bootstrap resamples of the confidence intervals
 DEFAULT_N_BOOT = 2000
-#: fewest resamples of a selection's percentile intervals (0 = none): 200 leave 5 resamples
-#: beyond each bound of a 95 % interval; fewer give bounds that rest on one or two draws (one
-#: draw: a zero-width "interval")
-MIN_N_BOOT = 200
 #: level of the bootstrap confidence intervals
 DEFAULT_CONFIDENCE = 0.95
 #: bootstrap resamples drawn at once (bounds memory: chunk x series x trials numbers)
@@ -241,27 +238,14 @@ def bootstrap_ci(
 
 
 def check_n_boot(n_boot: int) -> int:
-    """Return ``n_boot`` if it is 0 (no intervals) or at least :data:`MIN_N_BOOT`.
-
-    Raises
-    ------
-    ConfigError
-        Not an int, negative, or between 1 and ``MIN_N_BOOT - 1`` (too few resamples for a
-        percentile interval: its bounds would rest on one or two draws).
+    """:func:`alrnn_neuro._resampling.check_n_boot` with this module's default named.
 
     Examples
     --------
     >>> check_n_boot(2000), check_n_boot(0)
     (2000, 0)
     """
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer):
-        raise ConfigError(f"n_boot={n_boot!r}; fix: use an integer, 0 (no CI) or >= {MIN_N_BOOT}")
-    if n_boot < 0 or 0 < n_boot < MIN_N_BOOT:
-        raise ConfigError(
-            f"n_boot={n_boot!r} is not a usable number of bootstrap resamples; fix: use "
-            f"n_boot >= {MIN_N_BOOT} (e.g. {DEFAULT_N_BOOT}), or 0 for no CI"
-        )
-    return int(n_boot)
+    return check_resamples(n_boot, default=DEFAULT_N_BOOT)
 
 
 def _paired(gain: np.ndarray, n_spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

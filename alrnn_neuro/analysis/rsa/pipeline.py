@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro._resampling import check_n_boot
 from alrnn_neuro.analysis.rsa.ceiling import noise_ceiling
 from alrnn_neuro.analysis.rsa.compare import check_compare
 from alrnn_neuro.analysis.rsa.conditions import check_by, condition_labels, trial_patterns
@@ -104,7 +105,8 @@ def run_rsa(
     n_perm : int
         Condition-label permutations per segment for the p-value (0: none).
     n_boot : int
-        Bootstrap samples for the 95 % CI (0: none).
+        Bootstrap samples for the 95 % CI: 0 (none) or at least
+        :data:`~alrnn_neuro._resampling.MIN_N_BOOT` (200).
     areas : sequence of str, optional
         Unit areas to analyse separately (default: every value of the unit coord ``area``,
         or all units as one area ``"all"`` when there is no such coord).
@@ -140,13 +142,15 @@ def run_rsa(
     ------
     ConfigError
         Unknown ``by``/``distance``/``compare``/``trials``/area, a condition variable that is
-        not a trial coord, or ``init_bins`` unknown.
+        not a trial coord, ``init_bins`` unknown, or ``n_boot`` from 1 to 199 (a percentile
+        interval needs at least 200 resamples) or negative.
     DataValidationError
         Different trials in run and dataset; fewer than two conditions; no segment with
         >= 3 conditions whose dissimilarities are finite in both RDMs (segments with fewer
         are kept as NaN rows, with a warning).
     """
     seg = check_by(by, RSA_SEGMENTS, "RSA")
+    check_n_boot(n_boot, default=1000)
     if seg == "epoch" and "epoch" in dataset:
         labels = dataset["epoch"].values[dataset["valid"].values].astype(str)
         if not (labels != "").any():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro._resampling import check_n_boot
 from alrnn_neuro.analysis.rsa.compare import (
     align_rdms,
     check_compare,
@@ -58,7 +59,8 @@ def rsa_table(
     n_perm : int
         Condition-label permutations per element (0: no test).
     n_boot : int
-        Bootstrap samples over conditions for the CI (0: none), unless ``bootstrap`` is given.
+        Bootstrap samples over conditions for the CI, unless ``bootstrap`` is given: 0 (none)
+        or at least :data:`~alrnn_neuro._resampling.MIN_N_BOOT` (200; fewer are refused).
     ci : float
         Confidence level of the percentile interval.
     seed : int
@@ -85,6 +87,8 @@ def rsa_table(
     method = check_compare(compare)
     if not 0 < ci < 1:
         raise ConfigError(f"ci = {ci}; choose a level in (0, 1), e.g. 0.95")
+    if bootstrap is None:
+        check_n_boot(n_boot, default=1000)
     a_rdm, b_rdm = align_rdms(model_rdm, data_rdm, check_trials=check_trials)
     a_rdm, b_rdm = xr.broadcast(a_rdm, b_rdm)
     stack = [d for d in a_rdm.dims if d not in ("condition", "condition2")]
