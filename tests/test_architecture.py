@@ -2,8 +2,8 @@
 
 Layers, lowest first (a module may import only from its own layer or lower ones)::
 
-    base (errors, _atomic, _json, _grouping, _resampling) -> data -> models -> simulate
-        -> training -> analysis -> plotting -> sweep -> report -> reproduce -> cli
+    base (errors, _atomic, _json, _grouping, _resampling, _claim_status) -> data -> models
+        -> simulate -> training -> analysis -> plotting -> sweep -> report -> reproduce -> cli
 
 The CLI is imported by nothing but the ``python -m alrnn_neuro`` entry point. A function-local
 import of the package's own modules is allowed only where it keeps a heavy dependency (torch
@@ -35,7 +35,15 @@ LAYERS = (
     "reproduce",
     "cli",
 )
-BASE_MODULES = {"errors", "_atomic", "_json", "_grouping", "_resampling", "__init__"}
+BASE_MODULES = {
+    "errors",
+    "_atomic",
+    "_json",
+    "_grouping",
+    "_resampling",
+    "_claim_status",
+    "__init__",
+}
 ENTRY_POINTS = {"alrnn_neuro.__main__"}
 #: the console script imports the app inside ``main`` so that Ctrl-C during start-up is caught
 LOCAL_IMPORT_EXEMPT = {"alrnn_neuro.cli"}

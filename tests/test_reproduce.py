@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from alrnn_neuro._claim_status import STATUSES
 from alrnn_neuro.cli.app import main
 from alrnn_neuro.errors import ConfigError, RunDirError
 from alrnn_neuro.reproduce import common
-from alrnn_neuro.reproduce.claim_records import STATUSES, Claim, ClaimResult
+from alrnn_neuro.reproduce.claim_records import Claim, ClaimResult
 from alrnn_neuro.reproduce.criteria import criteria_sha256, max_false_positive_rate, min_power
 from alrnn_neuro.reproduce.settings import stimulus_settings, task_settings
 from alrnn_neuro.reproduce.stimulus_claims import CLAIMS

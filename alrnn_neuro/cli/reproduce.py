@@ -26,15 +26,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
+from alrnn_neuro._claim_status import LOW_POWER
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
 from alrnn_neuro.training.progress import CellProgress, for_command_line
 
 TARGETS = ("stimulus-selection", "tasks")
-#: a claim that failed where its test had low power (``reproduce.claim_records.LOW_POWER``;
-#: spelled out here so that the CLI starts without importing the reproduction)
-LOW_POWER = "not shown (low power)"
 #: colour of each claim status in the printed table (``n.a.`` stays plain)
 STATUS_COLOURS = {
     "holds": "green",

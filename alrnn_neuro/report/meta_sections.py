@@ -7,20 +7,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from alrnn_neuro._claim_status import STATUS_MEANINGS
 from alrnn_neuro.report.html import Section, esc, key_values, mark, note, table
 
 #: config.json ``data`` entries too long to list (their length is shown instead)
 LONG_LISTS = ("unit_ids", "classes")
-#: what each claim status other than ✓ / ✗ / n.a. means (``reproduce.claim_records``)
-STATUS_MEANINGS = {
-    "uncalibrated": "its false-positive rate on the controls exceeds alpha + max_excess_fpr "
-    "of criteria.toml, so it is never reported as holding",
-    "not replicated": "it held on this draw but on fewer than min_power (criteria.toml) of "
-    "its power draws, so this draw's verdict is not a finding",
-    "not shown (low power)": "it failed on this draw, but its power (how often it held on "
-    "fresh draws where it is true) is below min_power of criteria.toml: the test could not "
-    "have shown it, so the failure is no evidence that it does not hold",
-}
 
 
 def _json(path: Path) -> Any:

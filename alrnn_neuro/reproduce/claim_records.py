@@ -13,9 +13,10 @@ data where it must not (its *false-positive rate* per control) and on the positi
 * a calibrated claim that fails on the reproduction's draw while its power is below the same
   ``min_power``, measured on draws that have the effect by construction (the stimulus
   reproduction's pwl sessions: ``power["true_by_construction"]``), is reported as
-  :data:`LOW_POWER` (``"not shown (low power)"``), never as ``"does not hold"``: a test that
-  misses the effect on most draws where it is true says nothing against the claim by missing
-  it once (absence of evidence is not evidence of absence). Where the power draws are fresh
+  :data:`~alrnn_neuro._claim_status.LOW_POWER` (``"not shown (low power)"``), never as
+  ``"does not hold"``: a test that misses the effect on most draws where it is true says
+  nothing against the claim by missing it once (absence of evidence is not evidence of
+  absence). Where the power draws are fresh
   draws of the same data (the task reproduction), a low rate means the failure replicates,
   and the claim reads ``"does not hold"``; so does a failing claim with power at or above
   ``min_power``, or without power draws.
@@ -29,16 +30,8 @@ from typing import Any
 
 from scipy.stats import binomtest
 
+from alrnn_neuro._claim_status import LOW_POWER
 from alrnn_neuro.reproduce.criteria import max_false_positive_rate, min_power
-
-LOW_POWER = "not shown (low power)"
-"""Status of a calibrated claim that fails on the reproduction's draw while its power (the share
-of the positive generator's draws on which it held, ``Claim.power["rate"]``) is below
-``min_power`` of ``criteria.toml`` (section ``calibration``; the same floor below which a
-holding claim reads ``"not replicated"``): the test could not have shown the claim, so its
-failure is no evidence against it."""
-
-STATUSES = ("holds", "does not hold", "n.a.", "uncalibrated", "not replicated", LOW_POWER)
 
 
 @dataclass
@@ -126,10 +119,10 @@ class Claim:
 
     @property
     def status(self) -> str:
-        """One of :data:`STATUSES` (see module docstring): ``n.a.``, else ``uncalibrated``,
-        else by the verdict and the power: a failing claim reads ``does not hold``, or
-        :data:`LOW_POWER` below ``min_power``; a holding one ``holds``, or ``not replicated``
-        below ``min_power``."""
+        """One of :data:`~alrnn_neuro._claim_status.STATUSES` (see module docstring):
+        ``n.a.``, else ``uncalibrated``, else by the verdict and the power: a failing claim
+        reads ``does not hold``, or ``not shown (low power)`` below ``min_power``; a holding
+        one ``holds``, or ``not replicated`` below ``min_power``."""
         if self.result.holds is None:
             return "n.a."
         fpr = self.false_positive_rate
