@@ -6,6 +6,7 @@ rectified units a network has no region codes) is paired with
 the same network at its initialisation (same config and model seed, nothing trained). On the
 sweep's held-out trials both are run and their distinct integration and gating primitives
 counted (:func:`alrnn_neuro.sweep.cell_primitives.primitives_in`: the screening detectors,
+gating with the readout condition on each network's own task head,
 default thresholds, every input channel as candidate). The effect is the mean excess
 d = count(trained) - count(untrained) over networks, with a bootstrap CI over networks and an
 exact one-sided sign-flip test (the null: training does not change the count, so each d is as
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alrnn_neuro.analysis.primitives.common import observation_weights
 from alrnn_neuro.data.h5 import load_dataset
 from alrnn_neuro.errors import DataValidationError
 from alrnn_neuro.models.params import ALRNNParams, has_region_codes
@@ -94,7 +96,13 @@ def fitted_networks(sweep_dir: Path) -> list[tuple[int, int, Any]]:
 def _count(model: FitModel, sub: xr.Dataset) -> float:
     """Distinct primitives of ``model`` (fitted or untrained) on the trials of ``sub``."""
     latents = encode_trials(model, sub)
-    return primitives_in(ALRNNParams.from_model(model), latents, sub, model.config.inputs)
+    return primitives_in(
+        ALRNNParams.from_model(model),
+        latents,
+        sub,
+        model.config.inputs,
+        observation=observation_weights(model),
+    )
 
 
 def primitive_counts(

@@ -5,7 +5,11 @@
 :func:`~alrnn_neuro.analysis.primitives.detect_gating`, on the fitted trials with every input
 channel as candidate evidence / gate channel and default thresholds, over all trials together
 (no per-condition rows). It counts distinct detections: integration by (region, input),
-gating by (gate input, target input, region before, region after). This is a screening
+gating by (gate input, target input, region before, region after). Gating is counted with the
+detector's two data conditions: the target arrives in both regions in enough trials, and the
+gate changes the target's response in the model's readout (its observation or task head,
+:func:`~alrnn_neuro.analysis.primitives.common.observation_weights`) by
+:data:`~alrnn_neuro.analysis.primitives.gating.MIN_READOUT_RATIO` either way. This is a screening
 number for comparing cells (e.g. across P), well under a second per cell on hundreds of
 trials; run ``alrnn-neuro analyze`` on a chosen cell for the full, task-aware analysis.
 """
@@ -15,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from alrnn_neuro.analysis.primitives import detect_gating, detect_integration
+from alrnn_neuro.analysis.primitives.common import observation_weights
 from alrnn_neuro.models.params import ALRNNParams
 
 INTEGRATION_KEY = ("region", "input")
@@ -43,11 +49,22 @@ def count_primitives(result: Any, ds: xr.Dataset) -> float:
     latents = result.latents
     if "bitcode" not in latents or result.config.model != "alrnn":
         return float("nan")
-    return primitives_in(ALRNNParams.from_model(result), latents, ds, result.config.inputs)
+    return primitives_in(
+        ALRNNParams.from_model(result),
+        latents,
+        ds,
+        result.config.inputs,
+        observation=observation_weights(result.model),
+    )
 
 
 def primitives_in(
-    params: ALRNNParams, latents: xr.Dataset, ds: xr.Dataset, inputs: Sequence[str]
+    params: ALRNNParams,
+    latents: xr.Dataset,
+    ds: xr.Dataset,
+    inputs: Sequence[str],
+    *,
+    observation: np.ndarray | None = None,
 ) -> float:
     """Distinct integration and gating primitives of ``params`` on the given trials' latents.
 
@@ -62,6 +79,9 @@ def primitives_in(
         A dataset holding those trials' ``inputs``.
     inputs : sequence of str
         The input channels the model was fitted with (candidate evidence and gate channels).
+    observation : ndarray, shape (output, latent), optional
+        The model's readout weights: gating then also needs the gate to change the target's
+        readout response (``readout_gain_ratio``); without it that condition is not applied.
 
     Returns
     -------
@@ -75,7 +95,7 @@ def primitives_in(
     args = (params, latents["bitcode"], stimulus)
     steps = {"valid": latents["valid"], "epoch": latents["epoch"]}
     found = _distinct(detect_integration(*args, **steps), INTEGRATION_KEY)
-    found += _distinct(detect_gating(*args, **steps), GATING_KEY)
+    found += _distinct(detect_gating(*args, **steps, readout=observation), GATING_KEY)
     return float(found)
 
 

@@ -16,6 +16,7 @@ import xarray as xr
 
 from alrnn_neuro.analysis.checks import check_bitcode, check_epoch, trial_variable
 from alrnn_neuro.errors import ConfigError
+from alrnn_neuro.models.observation import IdentityReadout
 
 ALIGNMENTS = ("right", "left", "either")
 
@@ -101,10 +102,14 @@ def observation_weights(model: Any) -> np.ndarray | None:
     """The (output, latent) weights of a fitted model's readout, or None.
 
     ``model`` is a fitted network (``FitResult.model``) whose ``readout`` maps latents to its
-    predictions of the recordings (Poisson, Gaussian or task head). None where the readout has
-    no weight matrix of one model (the identity readout, a stacked ensemble).
+    predictions of the recordings (Poisson, Gaussian or task head). The identity readout (the
+    first ``n_obs`` latents are the observations) gives ``[I | 0]`` of shape (n_obs, latent).
+    None where the readout has no weight matrix of one model (a stacked ensemble).
     """
-    weight = getattr(getattr(model, "readout", None), "weight", None)
+    readout = getattr(model, "readout", None)
+    if isinstance(readout, IdentityReadout):
+        return np.eye(readout.n_obs, model.config.latent_dim)
+    weight = getattr(readout, "weight", None)
     if weight is None or weight.dim() != 2:
         return None
     return weight.detach().cpu().double().numpy()
