@@ -36,6 +36,14 @@ Usage::
       directory written (``out=``, a temporary folder): single fits save a checkpoint every
       epoch, both sides write ``model.pt``, ``history.nc``, ``latents.nc`` and JSON files per
       member (about 0.25 s of CPU per member, mostly h5netcdf and zlib);
+    * ``grid_kernel_s``: of one more ensemble training run, the seconds spent inside the three
+      compiled kernels that do its arithmetic (the recurrence forward and backward,
+      :mod:`alrnn_neuro.models.scan_kernels`, and the Poisson readout with its products,
+      :func:`alrnn_neuro.models.poisson_kernels.softplus_poisson_readout`), and
+      ``grid_kernel_share`` their share of that run; ``grid_kernel_floor_ratio`` = kernel
+      seconds / extrapolated sequential: the ratio the ensemble would reach if everything
+      outside these kernels (autograd, the optimiser, batching, initial states) cost nothing.
+      A floor above the target says the target needs less arithmetic, not less overhead;
     * ``load_average_1min_{start,end}``: ``os.getloadavg()`` of the machine.
 
 (b) ``step_ms_per_member_K{k}_M{m}``: one training step (forward, backward, per-member
@@ -68,6 +76,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_allocator_option, apply_allocator, report  # noqa: E402
 
 from alrnn_neuro.data.h5 import load_dataset  # noqa: E402
+from alrnn_neuro.models import compiled_scan, poisson_kernels  # noqa: E402
 from alrnn_neuro.training import FitConfig, FitModel, fit  # noqa: E402
 from alrnn_neuro.training.checkpoint import TrainState  # noqa: E402
 from alrnn_neuro.training.ensemble import fit_ensemble  # noqa: E402
@@ -146,6 +155,7 @@ def grid(ds, args, clock) -> dict[str, float]:
         fit(ds, cfg.replace(pwl_units=p, seed=s))
         return clock() - start
 
+    kernel_s, run_s = _kernel_seconds(time_ensemble, clock)
     e2e_ensemble_s, e2e_single_s = _rounds(rounds, e2e_ensemble, e2e_fit, picks)
     ensemble_e2e = min(e2e_ensemble_s)
     e2e_single = {p: min(e2e_single_s[(p, s)]) for p, s in picks}
@@ -169,6 +179,9 @@ def grid(ds, args, clock) -> dict[str, float]:
         "grid_vs_sequential_ratio": min(ensemble_s) / sequential,
         "grid_ratio_round_min": min(per_round),
         "grid_ratio_round_max": max(per_round),
+        "grid_kernel_s": kernel_s,
+        "grid_kernel_share": kernel_s / run_s,
+        "grid_kernel_floor_ratio": kernel_s / sequential,
         "grid_ensemble_end_to_end_s": ensemble_e2e,
         "grid_sequential_end_to_end_s_extrapolated": sequential_e2e,
         "grid_end_to_end_ratio": ensemble_e2e / sequential_e2e,
@@ -186,6 +199,34 @@ def _rounds(rounds, time_ensemble, time_single, picks):
         for pick in picks:
             single_s[pick].append(time_single(*pick))
     return ensemble_s, single_s
+
+
+def _kernel_seconds(time_ensemble, clock) -> tuple[float, float]:
+    """(seconds inside the compiled kernels, seconds of the whole run) of one ensemble
+    training run, with each kernel wrapped in a timer where its caller looks it up."""
+    spent = [0.0]
+
+    def timed(kernel):
+        def wrapper(*args):
+            start = clock()
+            try:
+                return kernel(*args)
+            finally:
+                spent[0] += clock() - start
+
+        return wrapper
+
+    names = [(compiled_scan, "scan_forward"), (compiled_scan, "scan_backward"),
+             (poisson_kernels, "softplus_poisson_readout")]  # fmt: skip
+    originals = [getattr(module, name) for module, name in names]
+    for (module, name), kernel in zip(names, originals, strict=True):
+        setattr(module, name, timed(kernel))
+    try:
+        run = time_ensemble()
+    finally:
+        for (module, name), kernel in zip(names, originals, strict=True):
+            setattr(module, name, kernel)
+    return spent[0], run
 
 
 def _with_run_dirs(ds, cfg, ps, seeds, picks, weight, clock) -> dict[str, float]:

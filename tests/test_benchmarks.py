@@ -25,7 +25,13 @@ RUNS = {
     ),
     "bench_ensemble.py": (
         ["--quick"],
-        ["grid_vs_sequential_ratio", "grid_end_to_end_ratio", "step_ms_per_member_K8_M16"],
+        [
+            "grid_vs_sequential_ratio",
+            "grid_end_to_end_ratio",
+            "step_ms_per_member_K8_M16",
+            "grid_kernel_floor_ratio",
+            "grid_kernel_share",
+        ],
     ),
     "bench_io.py": ([], ["bin_events_1e6_spikes_seconds", "speedup_vs_naive_histogram"]),
     "bench_memory.py": (
