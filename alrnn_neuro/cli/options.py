@@ -36,11 +36,10 @@ def check_n_boot(n_boot: int | None, default: int) -> None:
     :data:`~alrnn_neuro._resampling.MIN_N_BOOT` a percentile bound rests on one or two
     resamples), said here in terms of the flag.
     """
-    minimum = MIN_N_BOOT
-    if n_boot is None or n_boot == 0 or n_boot >= minimum:
+    if n_boot is None or n_boot == 0 or n_boot >= MIN_N_BOOT:
         return
     problem = "is negative" if n_boot < 0 else "is too few bootstrap resamples for a CI"
     raise ConfigError(
-        f"--n-boot {n_boot} {problem} (a percentile interval needs >= {minimum}); fix: "
-        f"--n-boot {minimum} or more (default: {default}), or --n-boot 0 for no CI"
+        f"--n-boot {n_boot} {problem} (a percentile interval needs >= {MIN_N_BOOT}); fix: "
+        f"--n-boot {MIN_N_BOOT} or more (default: {default}), or --n-boot 0 for no CI"
     )
