@@ -22,6 +22,10 @@ Usage::
       that P, i.e. 10 seeds) x ``grid_single_train_s_P{p}``: **extrapolated**, stratified by P
       (seeds change the initialisation only, not the work of a fit);
     * ``grid_vs_sequential_ratio`` = ensemble / extrapolated sequential (target <= 0.10);
+    * ``grid_ensemble_ms_per_member_step``: ``grid_ensemble_train_s`` per member and training
+      step (``--epochs`` x batches of the training split; the validation passes are counted
+      in the time, not as steps): the ensemble's cost in the unit a CPU target could be
+      stated in, independent of how fast single fits are;
     * ``grid_ratio_round_{min,max}``: the same ratio computed within each round (its
       spread shows how much machine load moved the figure);
     * ``grid_single_train_s_spread``: (max - min) / min of the single fits' round times,
@@ -112,6 +116,7 @@ def grid(ds, args, clock) -> dict[str, float]:
     n, rounds = len(ps), 1 if args.quick else max(1, args.rounds)
     session = prepare_session(ds, cfg)
     tensors, positions, shared = session.tensors, session.positions, session.config
+    steps = args.epochs * -(-len(positions["train"]) // cfg.batch_size)  # training steps
 
     def nets(pairs):
         return [FitModel(shared.replace(pwl_units=p, seed=s), session.n_units, 0,
@@ -173,6 +178,7 @@ def grid(ds, args, clock) -> dict[str, float]:
         "grid_rounds": rounds,
         "grid_ensemble_train_s": min(ensemble_s),
         "grid_ensemble_train_s_max": max(ensemble_s),
+        "grid_ensemble_ms_per_member_step": 1e3 * min(ensemble_s) / (n * steps),
         **{f"grid_single_train_s_P{p}": best[p] for p in best},
         "grid_single_train_s_spread": spread,
         "grid_sequential_train_s_extrapolated": sequential,

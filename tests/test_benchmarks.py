@@ -31,6 +31,7 @@ RUNS = {
             "step_ms_per_member_K8_M16",
             "grid_kernel_floor_ratio",
             "grid_kernel_share",
+            "grid_ensemble_ms_per_member_step",
         ],
     ),
     "bench_io.py": ([], ["bin_events_1e6_spikes_seconds", "speedup_vs_naive_histogram"]),
