@@ -26,7 +26,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from alrnn_neuro._atomic import check_output_path
-from alrnn_neuro._claim_status import LOW_POWER
+from alrnn_neuro._claim_status import (
+    DOES_NOT_HOLD,
+    HOLDS,
+    LOW_POWER,
+    NOT_REPLICATED,
+    NOT_TESTABLE,
+    UNCALIBRATED,
+)
 from alrnn_neuro.cli.interrupts import on_interrupt
 from alrnn_neuro.cli.options import SEED_MAX, max_threads
 from alrnn_neuro.errors import ConfigError, FileFormatError
@@ -35,10 +42,10 @@ from alrnn_neuro.training.progress import CellProgress, for_command_line
 TARGETS = ("stimulus-selection", "tasks")
 #: colour of each claim status in the printed table (``n.a.`` stays plain)
 STATUS_COLOURS = {
-    "holds": "green",
-    "does not hold": "red",
-    "uncalibrated": "yellow",
-    "not replicated": "yellow",
+    HOLDS: "green",
+    DOES_NOT_HOLD: "red",
+    UNCALIBRATED: "yellow",
+    NOT_REPLICATED: "yellow",
     LOW_POWER: "yellow",
 }
 
@@ -195,7 +202,9 @@ def print_claims(console: Console, record: dict) -> None:
     )
     low_power = []
     for c in record["claims"]:
-        status = c.get("status") or {True: "holds", False: "does not hold"}.get(c["holds"], "n.a.")
+        status = c.get("status") or {True: HOLDS, False: DOES_NOT_HOLD}.get(
+            c["holds"], NOT_TESTABLE
+        )
         colour = STATUS_COLOURS.get(status)
         mark = f"[{colour}]{status}[/]" if colour else status
         if status == LOW_POWER:

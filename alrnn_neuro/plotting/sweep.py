@@ -43,7 +43,12 @@ SWEEP_DIMS = ("model", "pwl_units", "seed", "train_fraction")
 
 
 def default_metric(results: xr.Dataset) -> str:
-    """The metric a report ranks by: bits/spike (spikes), else accuracy (tasks), else loss."""
+    """The metric a report ranks by: the one the sweep recorded (``attrs["metric"]``, see
+    :func:`alrnn_neuro.sweep.collect_results`), else bits/spike (spikes), else accuracy
+    (tasks), else loss."""
+    recorded = results.attrs.get("metric")
+    if recorded and recorded in results:
+        return str(recorded)
     for name in METRICS:
         if name in results and bool(results[name].notnull().any()):
             return name

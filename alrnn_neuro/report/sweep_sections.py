@@ -31,15 +31,9 @@ def load_results(folder: Path) -> xr.Dataset:
 
 
 def _metric(results: xr.Dataset) -> str | None:
-    """The metric the sweep is scored by (``results.attrs["metric"]``, see
-    :func:`~alrnn_neuro.sweep.collect_results`), None while no cell has finished and it
-    cannot be known; for results.nc of older versions, the plotting default."""
-    recorded = results.attrs.get("metric")
-    if recorded == "":
-        return None
-    if recorded in results:
-        return str(recorded)
-    return plot.default_metric(results)
+    """The metric the sweep is scored by (:func:`~alrnn_neuro.plotting.sweep.default_metric`),
+    None while no cell has finished and it cannot be known (``results.attrs["metric"] == ""``)."""
+    return None if results.attrs.get("metric") == "" else plot.default_metric(results)
 
 
 def _unfinished(folder: Path) -> tuple[int, int] | None:

@@ -16,10 +16,9 @@ data where it must not (its *false-positive rate* per control) and on the positi
   :data:`~alrnn_neuro._claim_status.LOW_POWER` (``"not shown (low power)"``), never as
   ``"does not hold"``: a test that misses the effect on most draws where it is true says
   nothing against the claim by missing it once (absence of evidence is not evidence of
-  absence). Where the power draws are fresh
-  draws of the same data (the task reproduction), a low rate means the failure replicates,
-  and the claim reads ``"does not hold"``; so does a failing claim with power at or above
-  ``min_power``, or without power draws.
+  absence). Where the power draws are fresh draws of the same data (the task reproduction), a
+  low rate means the failure replicates, and the claim reads ``"does not hold"``; so does a
+  failing claim with power at or above ``min_power``, or without power draws.
 """
 
 from __future__ import annotations
@@ -30,7 +29,14 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-from alrnn_neuro._claim_status import LOW_POWER
+from alrnn_neuro._claim_status import (
+    DOES_NOT_HOLD,
+    HOLDS,
+    LOW_POWER,
+    NOT_REPLICATED,
+    NOT_TESTABLE,
+    UNCALIBRATED,
+)
 from alrnn_neuro.reproduce.criteria import max_false_positive_rate, min_power
 
 
@@ -124,18 +130,18 @@ class Claim:
         reads ``does not hold``, or ``not shown (low power)`` below ``min_power``; a holding
         one ``holds``, or ``not replicated`` below ``min_power``."""
         if self.result.holds is None:
-            return "n.a."
+            return NOT_TESTABLE
         fpr = self.false_positive_rate
         if fpr is not None and fpr > max_false_positive_rate() + 1e-12:
-            return "uncalibrated"
+            return UNCALIBRATED
         power = (self.power or {}).get("rate")
         low_power = power is not None and power < min_power() - 1e-12
         if not self.result.holds:
             # low power excuses a failure only where the power draws have the effect: on
             # fresh draws of the same data (tasks) a low rate is the failure replicating
             known = bool((self.power or {}).get("true_by_construction"))
-            return LOW_POWER if low_power and known else "does not hold"
-        return "not replicated" if low_power else "holds"
+            return LOW_POWER if low_power and known else DOES_NOT_HOLD
+        return NOT_REPLICATED if low_power else HOLDS
 
     def to_dict(self) -> dict[str, Any]:
         """The ``reproduce.json`` record of the claim."""
@@ -148,7 +154,7 @@ class Claim:
             # "holds" only when the claim is calibrated (or uncalibratable) and replicates (or
             # had no power draws): never "uncalibrated" or "not replicated"; False also for
             # LOW_POWER (the status, not "holds", says that the failure is no evidence)
-            "holds": self.status == "holds" if self.result.holds is not None else None,
+            "holds": self.status == HOLDS if self.result.holds is not None else None,
             "false_positive_rate": self.false_positive_rate,
             "controls": self.controls,
             "power": self.power,
